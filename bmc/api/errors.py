@@ -1,0 +1,50 @@
+"""Every API error answers JSON: {"error": {"code", "message", "fields"?}}."""
+
+from __future__ import annotations
+
+from django.core.exceptions import RequestDataTooBig
+from django.http import JsonResponse
+from rest_framework import exceptions, status
+from rest_framework.response import Response
+from rest_framework.views import exception_handler as drf_exception_handler
+
+
+def too_large_response(limit: int) -> JsonResponse:
+    return JsonResponse(
+        {"error": {"code": "payload_too_large", "message": f"Request body is over the limit of {limit // 1024} KB."}},
+        status=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
+    )
+
+
+def exception_handler(exc, context):
+    if isinstance(exc, RequestDataTooBig):
+        from django.conf import settings
+
+        return too_large_response(settings.API_MAX_BODY_BYTES)
+    response = drf_exception_handler(exc, context)
+    if response is None:
+        return None
+    detail = response.data
+    if isinstance(exc, exceptions.ValidationError):
+        body = {"code": "invalid", "message": _summary(detail), "fields": detail}
+    else:
+        message = detail.get("detail", detail) if isinstance(detail, dict) else detail
+        code = getattr(getattr(detail, "code", None), "__str__", lambda: None)() or getattr(exc, "default_code", "error")
+        body = {"code": code, "message": str(message)}
+    return Response({"error": body}, status=response.status_code, headers=_headers(response))
+
+
+def _headers(response: Response) -> dict[str, str]:
+    return {k: v for k, v in response.items() if k.lower() in ("www-authenticate", "retry-after", "allow")}
+
+
+def _summary(detail) -> str:
+    if isinstance(detail, dict):
+        parts = []
+        for field, errors in detail.items():
+            errors = errors if isinstance(errors, list) else [errors]
+            parts.append(f"{field}: {' '.join(str(e) for e in errors)}")
+        return "; ".join(parts)
+    if isinstance(detail, list):
+        return " ".join(str(e) for e in detail)
+    return str(detail)

@@ -1,0 +1,33 @@
+"""Per request: a trace id for the logs, and the body-size limit of the API (413)."""
+
+from __future__ import annotations
+
+import uuid
+
+from django.conf import settings
+
+from bmc.api.errors import too_large_response
+from bmc.logging import log_context_bind, log_context_reset
+
+
+class RequestContextMiddleware:
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        trace_id = request.headers.get("X-Trace-Id") or uuid.uuid4().hex
+        request.trace_id = trace_id[:64]
+        if request.path.startswith("/api/"):
+            try:
+                length = int(request.headers.get("Content-Length") or 0)
+            except ValueError:
+                length = 0
+            if length > settings.API_MAX_BODY_BYTES:
+                return too_large_response(settings.API_MAX_BODY_BYTES)
+        token = log_context_bind(trace_id=request.trace_id)
+        try:
+            response = self.get_response(request)
+        finally:
+            log_context_reset(token)
+        response["X-Trace-Id"] = request.trace_id
+        return response

@@ -1,0 +1,176 @@
+from __future__ import annotations
+
+import time
+from datetime import timedelta
+
+from django.db.models import Avg, Count, Max
+from django.shortcuts import get_object_or_404
+from django.utils import timezone
+from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
+from rest_framework import serializers, status
+from rest_framework.decorators import api_view, authentication_classes, permission_classes
+from rest_framework.exceptions import NotFound
+from rest_framework.permissions import AllowAny
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from agents.registry import AGENTS
+from agents.router import RoutingError
+from bmc import health
+from bmc.api.serializers import (
+    AgentSerializer,
+    QueueSerializer,
+    TaskAcceptedSerializer,
+    TaskSerializer,
+    TaskSubmitSerializer,
+)
+from bmc.core.models import AgentTask
+from tasks.orchestrator import task_cancel, task_submit
+
+STARTED_AT = time.time()
+
+
+@extend_schema(tags=["health"], responses={200: OpenApiResponse(description="The web process answers.")})
+@api_view(["GET"])
+@authentication_classes([])
+@permission_classes([AllowAny])
+def health_view(request: Request) -> Response:
+    return Response({"status": "ok", "uptime_s": round(time.time() - STARTED_AT, 1)})
+
+
+@extend_schema(tags=["health"], responses={200: OpenApiResponse(description="All up."), 503: OpenApiResponse(description="Something is down; `down` names it.")})
+@api_view(["GET"])
+@authentication_classes([])
+@permission_classes([AllowAny])
+def health_detailed_view(request: Request) -> Response:
+    report = health.health_detailed()
+    return Response(report, status=200 if report["status"] == "ok" else 503)
+
+
+def _agent_payload(spec, workers: list[str]) -> dict:
+    return {
+        "id": spec.id,
+        "name": spec.name,
+        "queue": spec.queue,
+        "capabilities": sorted(spec.capabilities),
+        "intents": sorted(spec.intents),
+        "description": spec.description,
+        "workers": workers,
+        "status": "up" if workers else "down",
+    }
+
+
+def _workers_or_empty() -> dict[str, list[str]]:
+    try:
+        return health.queue_workers()
+    except Exception:
+        return {}
+
+
+@extend_schema(tags=["orchestrator"], responses=inline_serializer("OrchestratorStatus", {
+    "status": serializers.CharField(), "agents": serializers.DictField(), "tasks": serializers.DictField(),
+    "queues": serializers.DictField(), "uptime_s": serializers.FloatField(),
+}))
+@api_view(["GET"])
+def orchestrator_status_view(request: Request) -> Response:
+    workers = _workers_or_empty()
+    counts = dict(
+        AgentTask.objects.filter(tenant=request.tenant).values_list("status").annotate(n=Count("id")).order_by()
+    )
+    try:
+        depths = health.queue_depths()
+    except Exception:
+        depths = {queue: None for queue in workers}
+    agents_up = sum(1 for spec in AGENTS.values() if workers.get(spec.queue))
+    return Response({
+        "status": "ok" if agents_up == len(AGENTS) else "degraded",
+        "agents": {"total": len(AGENTS), "up": agents_up},
+        "tasks": {s: counts.get(s, 0) for s in AgentTask.Status.values},
+        "queues": depths,
+        "uptime_s": round(time.time() - STARTED_AT, 1),
+    })
+
+
+@extend_schema(tags=["orchestrator"], responses=AgentSerializer(many=True))
+@api_view(["GET"])
+def agents_view(request: Request) -> Response:
+    workers = _workers_or_empty()
+    return Response([_agent_payload(spec, workers.get(spec.queue, [])) for spec in AGENTS.values()])
+
+
+@extend_schema(tags=["orchestrator"], responses={200: AgentSerializer, 404: OpenApiResponse(description="Unknown agent.")})
+@api_view(["GET"])
+def agent_health_view(request: Request, agent_id: str) -> Response:
+    spec = AGENTS.get(agent_id)
+    if spec is None:
+        raise NotFound(f"Unknown agent '{agent_id}'. Agents: {', '.join(AGENTS)}.")
+    workers = _workers_or_empty().get(spec.queue, [])
+    since = timezone.now() - timedelta(hours=1)
+    recent = AgentTask.objects.filter(tenant=request.tenant, agent=spec.id, created_at__gte=since)
+    by_status = dict(recent.values_list("status").annotate(n=Count("id")).order_by())
+    timing = recent.filter(status=AgentTask.Status.COMPLETED).aggregate(
+        avg_ms=Avg("processing_time_ms"), max_ms=Max("processing_time_ms"), last=Max("finished_at")
+    )
+    try:
+        depth = health.queue_depths()[spec.queue]
+    except Exception:
+        depth = None
+    return Response({
+        **_agent_payload(spec, workers),
+        "queue_depth": depth,
+        "last_hour": {
+            "by_status": by_status,
+            "avg_processing_ms": round(timing["avg_ms"], 1) if timing["avg_ms"] is not None else None,
+            "max_processing_ms": timing["max_ms"],
+            "last_completed_at": timing["last"],
+        },
+    })
+
+
+@extend_schema(tags=["orchestrator"], responses=QueueSerializer(many=True))
+@api_view(["GET"])
+def queues_view(request: Request) -> Response:
+    depths = health.queue_depths()
+    workers = _workers_or_empty()
+    return Response([{"name": q, "depth": depths[q], "workers": workers.get(q, [])} for q in depths])
+
+
+@extend_schema(
+    tags=["tasks"],
+    request=TaskSubmitSerializer,
+    responses={202: TaskAcceptedSerializer, 400: OpenApiResponse(description="Invalid task; the message says which field and what is allowed.")},
+)
+@api_view(["POST"])
+def tasks_view(request: Request) -> Response:
+    serializer = TaskSubmitSerializer(data=request.data)
+    serializer.is_valid(raise_exception=True)
+    try:
+        task = task_submit(tenant=request.tenant, trace_id=request._request.trace_id, **serializer.validated_data)
+    except RoutingError as exc:
+        raise serializers.ValidationError({"required_capabilities": [str(exc)]}) from None
+    return Response({"task_id": task.task_id, "status": task.status, "agent_id": task.agent}, status=status.HTTP_202_ACCEPTED)
+
+
+def _tenant_task(request: Request, task_id) -> AgentTask:
+    return get_object_or_404(AgentTask, tenant=request.tenant, task_id=task_id)
+
+
+@extend_schema(tags=["tasks"], responses={200: TaskSerializer, 404: OpenApiResponse(description="No such task for this tenant.")})
+@api_view(["GET"])
+def task_detail_view(request: Request, task_id) -> Response:
+    return Response(TaskSerializer(_tenant_task(request, task_id)).data)
+
+
+@extend_schema(tags=["tasks"], request=None, responses={200: TaskSerializer, 409: OpenApiResponse(description="The task already finished.")})
+@api_view(["POST"])
+def task_cancel_view(request: Request, task_id) -> Response:
+    task = _tenant_task(request, task_id)
+    if not task_cancel(task=task):
+        task.refresh_from_db()
+        return Response(
+            {"error": {"code": "conflict", "message": f"Task is already {task.status}; only pending, queued or running tasks can be cancelled."}},
+            status=status.HTTP_409_CONFLICT,
+        )
+    task.refresh_from_db()
+    return Response(TaskSerializer(task).data)
+

@@ -1,0 +1,203 @@
+from __future__ import annotations
+
+import json
+
+from django.contrib import admin, messages
+from django.db.models import Count
+from django.utils.html import format_html
+from rest_framework_api_key.admin import APIKeyModelAdmin
+
+from bmc.core import models
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Audit records: visible, never edited or deleted by hand."""
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+
+def _pretty_json(value) -> str:
+    return format_html("<pre style='white-space:pre-wrap;margin:0'>{}</pre>", json.dumps(value, indent=2, ensure_ascii=False, default=str))
+
+
+@admin.register(models.Tenant)
+class TenantAdmin(admin.ModelAdmin):
+    list_display = ("slug", "name", "tier", "created_at")
+    list_filter = ("tier",)
+    search_fields = ("slug", "name")
+
+
+@admin.register(models.ApiKey)
+class ApiKeyAdmin(APIKeyModelAdmin):
+    list_display = (*APIKeyModelAdmin.list_display, "tenant")
+    list_filter = (*APIKeyModelAdmin.list_filter, "tenant")
+    search_fields = (*APIKeyModelAdmin.search_fields, "tenant__slug")
+
+
+@admin.register(models.Customer)
+class CustomerAdmin(admin.ModelAdmin):
+    list_display = ("phone", "name", "email", "zone", "opted_out", "tenant", "created_at")
+    list_filter = ("tenant", "zone", "opted_out")
+    search_fields = ("phone", "name", "email")
+    readonly_fields = ("created_at", "updated_at", "opted_out_at")
+
+
+class MessageInline(admin.TabularInline):
+    model = models.Message
+    fields = ("created_at", "direction", "channel", "text", "intent", "delivery_status")
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+    show_change_link = True
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(models.Conversation)
+class ConversationAdmin(admin.ModelAdmin):
+    list_display = ("id", "customer", "channel", "state", "assigned_to", "message_count", "last_message_at")
+    list_filter = ("tenant", "state", "channel", "assigned_to")
+    search_fields = ("customer__phone", "customer__name")
+    list_select_related = ("customer", "assigned_to")
+    readonly_fields = ("created_at", "last_message_at")
+    inlines = [MessageInline]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).annotate(message_total=Count("messages"))
+
+    @admin.display(description="Messages", ordering="message_total")
+    def message_count(self, obj) -> int:
+        return obj.message_total
+
+
+@admin.register(models.Message)
+class MessageAdmin(admin.ModelAdmin):
+    list_display = ("created_at", "direction", "channel", "customer_phone", "short_text", "intent", "delivery_status")
+    list_filter = ("tenant", "direction", "channel", "delivery_status", "intent")
+    search_fields = ("text", "external_id", "conversation__customer__phone")
+    list_select_related = ("conversation__customer",)
+    readonly_fields = ("raw_payload_pretty", "created_at")
+    exclude = ("raw_payload",)
+    date_hierarchy = "created_at"
+
+    @admin.display(description="Customer")
+    def customer_phone(self, obj) -> str:
+        return obj.conversation.customer.phone
+
+    @admin.display(description="Text")
+    def short_text(self, obj) -> str:
+        return obj.text[:80]
+
+    @admin.display(description="Raw payload")
+    def raw_payload_pretty(self, obj) -> str:
+        return _pretty_json(obj.raw_payload)
+
+
+class ProductInline(admin.TabularInline):
+    model = models.Product
+    fields = ("sku", "name", "unit", "price_venta_usd", "price_web_usd")
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(models.CatalogVersion)
+class CatalogVersionAdmin(ReadOnlyAdmin):
+    list_display = ("version", "tenant", "is_current", "product_count", "source", "created_at")
+    list_filter = ("tenant", "is_current")
+    inlines = [ProductInline]
+
+
+@admin.register(models.Product)
+class ProductAdmin(ReadOnlyAdmin):
+    list_display = ("sku", "name", "kind", "family", "thickness_mm", "unit", "price_venta_usd", "price_web_usd", "catalog_version")
+    list_filter = ("tenant", "kind", "family", "use", "catalog_version__is_current")
+    search_fields = ("sku", "name", "family")
+    list_select_related = ("catalog_version",)
+
+
+STATUS_COLORS = {
+    "pending": "#777", "queued": "#2a6ebb", "running": "#c98a00", "completed": "#2e7d32",
+    "failed": "#c62828", "cancelled": "#555", "dead": "#000",
+}
+
+
+@admin.register(models.AgentTask)
+class AgentTaskAdmin(admin.ModelAdmin):
+    list_display = ("created_at", "task_type", "agent", "status_badge", "priority", "attempts", "processing_time_ms", "tenant")
+    list_filter = ("status", "agent", "queue", "priority", "tenant")
+    search_fields = ("task_id", "task_type", "trace_id", "worker")
+    date_hierarchy = "created_at"
+    actions = ["cancel_tasks", "redispatch_tasks"]
+    fields = (
+        "task_id", "tenant", "task_type", "agent", "queue", "priority", "status", "attempts", "dispatches",
+        "required_capabilities", "payload_pretty", "metadata_pretty", "result_pretty", "error", "trace_id", "worker",
+        "created_at", "queued_at", "started_at", "finished_at", "processing_time_ms",
+    )
+    readonly_fields = fields
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+    @admin.display(description="Status", ordering="status")
+    def status_badge(self, obj) -> str:
+        return format_html("<b style='color:{}'>{}</b>", STATUS_COLORS.get(obj.status, "#000"), obj.status)
+
+    @admin.display(description="Payload")
+    def payload_pretty(self, obj) -> str:
+        return _pretty_json(obj.payload)
+
+    @admin.display(description="Metadata")
+    def metadata_pretty(self, obj) -> str:
+        return _pretty_json(obj.metadata)
+
+    @admin.display(description="Result")
+    def result_pretty(self, obj) -> str:
+        return _pretty_json(obj.result)
+
+    @admin.action(description="Cancel selected tasks (not yet finished)", permissions=["change"])
+    def cancel_tasks(self, request, queryset):
+        from tasks.orchestrator import task_cancel
+
+        done = sum(task_cancel(task=task) for task in queryset)
+        self.message_user(request, f"Cancelled {done} of {queryset.count()} task(s); finished ones are left as they are.")
+
+    @admin.action(description="Dispatch again (failed, dead or stuck tasks)", permissions=["change"])
+    def redispatch_tasks(self, request, queryset):
+        from tasks.orchestrator import task_dispatch
+
+        statuses = (models.AgentTask.Status.FAILED, models.AgentTask.Status.DEAD,
+                    models.AgentTask.Status.PENDING, models.AgentTask.Status.QUEUED)
+        ids = list(queryset.filter(status__in=statuses).values_list("task_id", flat=True))
+        models.AgentTask.objects.filter(task_id__in=ids).update(status=models.AgentTask.Status.PENDING)
+        sent = sum(task_dispatch(task_id=str(task_id)) for task_id in ids)
+        level = messages.SUCCESS if sent == len(ids) else messages.WARNING
+        self.message_user(request, f"Dispatched {sent} of {len(ids)} task(s).", level)
+
+
+@admin.register(models.AgentMessage)
+class AgentMessageAdmin(ReadOnlyAdmin):
+    list_display = ("created_at", "type", "from_agent", "to_agent", "intent", "priority", "trace_id")
+    list_filter = ("type", "from_agent", "to_agent", "tenant")
+    search_fields = ("trace_id", "span_id", "intent", "message_id")
+    date_hierarchy = "created_at"
+    readonly_fields = ("payload_pretty",)
+    exclude = ("payload",)
+
+    @admin.display(description="Payload")
+    def payload_pretty(self, obj) -> str:
+        return _pretty_json(obj.payload)

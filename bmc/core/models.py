@@ -1,0 +1,287 @@
+"""Core records. Every one belongs to a tenant; the default tenant is `bmc`."""
+
+from __future__ import annotations
+
+import uuid
+
+from django.conf import settings
+from django.core.validators import RegexValidator
+from django.db import models
+from rest_framework_api_key.models import AbstractAPIKey
+
+from bmc.queues import ALL_QUEUES, DEFAULT_PRIORITY, Priority
+
+e164_validator = RegexValidator(
+    regex=r"^\+[1-9]\d{6,14}$",
+    message="Phone must be in E.164 format: '+' then 7 to 15 digits, e.g. +59899123456.",
+)
+
+
+class Tenant(models.Model):
+    class Tier(models.TextChoices):
+        BASIC = "basic", "Basic"
+        PRO = "pro", "Pro"
+        ENTERPRISE = "enterprise", "Enterprise"
+
+    slug = models.SlugField(max_length=50, unique=True)
+    name = models.CharField(max_length=200)
+    tier = models.CharField(max_length=20, choices=Tier.choices, default=Tier.BASIC)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["slug"]
+
+    def __str__(self) -> str:
+        return self.slug
+
+
+class TenantOwned(models.Model):
+    tenant = models.ForeignKey(Tenant, on_delete=models.PROTECT, related_name="+")
+
+    class Meta:
+        abstract = True
+
+
+class ApiKey(AbstractAPIKey):
+    """An API key of one tenant. Stored hashed; the key itself is shown once, when created."""
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="api_keys")
+
+    class Meta(AbstractAPIKey.Meta):
+        verbose_name = "API key"
+        verbose_name_plural = "API keys"
+
+
+class Zone(models.TextChoices):
+    MONTEVIDEO = "MONTEVIDEO", "Montevideo"
+    CANELONES = "CANELONES", "Canelones"
+    MALDONADO = "MALDONADO", "Maldonado"
+    INTERIOR = "INTERIOR", "Interior"
+
+
+class Customer(TenantOwned):
+    phone = models.CharField(max_length=16, validators=[e164_validator], help_text="E.164, e.g. +59899123456")
+    name = models.CharField(max_length=200, blank=True)
+    email = models.EmailField(blank=True)
+    zone = models.CharField(max_length=20, choices=Zone.choices, blank=True)
+    opted_out = models.BooleanField(default=False, help_text="Asked not to be contacted: nothing is sent.")
+    opted_out_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "phone"], name="customer_phone_unique_per_tenant"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name or 'Customer'} ({self.phone})"
+
+
+class Channel(models.TextChoices):
+    WHATSAPP = "whatsapp", "WhatsApp"
+    N8N = "n8n", "n8n"
+    LOG = "log", "Log"
+    EMAIL = "email", "Email"
+    ADMIN = "admin", "Admin"
+
+
+class Conversation(TenantOwned):
+    class State(models.TextChoices):
+        OPEN = "open", "Open"
+        WAITING_CUSTOMER = "waiting_customer", "Waiting for customer"
+        HANDOFF = "handoff", "With staff"
+        CLOSED = "closed", "Closed"
+
+    customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="conversations")
+    channel = models.CharField(max_length=20, choices=Channel.choices, default=Channel.WHATSAPP)
+    state = models.CharField(max_length=20, choices=State.choices, default=State.OPEN)
+    assigned_to = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    dialogue = models.JSONField(default=dict, blank=True, help_text="Dialogue state: pending spec, last intent.")
+    last_message_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-last_message_at", "-created_at"]
+        indexes = [models.Index(fields=["tenant", "state"])]
+
+    def __str__(self) -> str:
+        return f"Conversation {self.pk} with {self.customer}"
+
+
+class Message(TenantOwned):
+    class Direction(models.TextChoices):
+        INBOUND = "in", "Inbound"
+        OUTBOUND = "out", "Outbound"
+
+    class DeliveryStatus(models.TextChoices):
+        RECEIVED = "received", "Received"
+        PENDING = "pending", "Pending"
+        SENT = "sent", "Sent"
+        DELIVERED = "delivered", "Delivered"
+        READ = "read", "Read"
+        FAILED = "failed", "Failed"
+
+    conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="messages")
+    direction = models.CharField(max_length=3, choices=Direction.choices)
+    channel = models.CharField(max_length=20, choices=Channel.choices)
+    external_id = models.CharField(max_length=200, null=True, blank=True, help_text="The provider's message id.")
+    raw_payload = models.JSONField(default=dict, blank=True, help_text="The payload as received, kept verbatim.")
+    text = models.TextField(blank=True)
+    intent = models.CharField(max_length=40, blank=True)
+    entities = models.JSONField(default=dict, blank=True)
+    delivery_status = models.CharField(max_length=20, choices=DeliveryStatus.choices, default=DeliveryStatus.RECEIVED)
+    error_code = models.CharField(max_length=40, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True, help_text="When the customer or the channel sent it.")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["tenant", "channel", "external_id"],
+                condition=models.Q(external_id__isnull=False),
+                name="message_external_id_unique_per_tenant_channel",
+            ),
+        ]
+        indexes = [models.Index(fields=["conversation", "created_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.get_direction_display()} {self.channel} message {self.pk}"
+
+
+class CatalogVersion(TenantOwned):
+    """One import of the catalog. Quotes record the version they were priced with."""
+
+    version = models.PositiveIntegerField()
+    source = models.CharField(max_length=300)
+    checksum = models.CharField(max_length=64, help_text="SHA-256 of the imported rows.")
+    product_count = models.PositiveIntegerField(default=0)
+    is_current = models.BooleanField(default=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-version"]
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "version"], name="catalog_version_unique_per_tenant"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.tenant} catalog v{self.version}"
+
+
+class Product(TenantOwned):
+    class Kind(models.TextChoices):
+        PANEL = "panel", "Panel"
+        ACCESSORY = "accessory", "Accessory"
+        SERVICE = "service", "Service"
+
+    catalog_version = models.ForeignKey(CatalogVersion, on_delete=models.CASCADE, related_name="products")
+    sku = models.CharField(max_length=60)
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    family = models.CharField(max_length=60, blank=True)
+    name = models.CharField(max_length=200)
+    use = models.CharField(max_length=20, blank=True)
+    thickness_mm = models.PositiveIntegerField(null=True, blank=True)
+    useful_width_m = models.DecimalField(max_digits=6, decimal_places=3, null=True, blank=True)
+    max_span_m = models.DecimalField(max_digits=6, decimal_places=2, null=True, blank=True)
+    unit = models.CharField(max_length=20)
+    piece_length_m = models.DecimalField(max_digits=6, decimal_places=2, null=True, blank=True)
+    price_venta_usd = models.DecimalField(max_digits=12, decimal_places=2)
+    price_web_usd = models.DecimalField(max_digits=12, decimal_places=2)
+    colors = models.JSONField(default=list, blank=True)
+
+    class Meta:
+        ordering = ["sku"]
+        constraints = [
+            models.UniqueConstraint(fields=["catalog_version", "sku"], name="product_sku_unique_per_version"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.sku} ({self.name})"
+
+
+class AgentTask(TenantOwned):
+    """The task record: the database, not the broker, is the source of truth of every task."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        COMPLETED = "completed", "Completed"
+        FAILED = "failed", "Failed"
+        CANCELLED = "cancelled", "Cancelled"
+        DEAD = "dead", "Dead"
+
+    TERMINAL = (Status.COMPLETED, Status.FAILED, Status.CANCELLED, Status.DEAD)
+
+    task_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    task_type = models.CharField(max_length=80)
+    agent = models.CharField(max_length=40)
+    queue = models.CharField(max_length=40, choices=[(q, q) for q in ALL_QUEUES])
+    payload = models.JSONField(default=dict, blank=True)
+    metadata = models.JSONField(default=dict, blank=True)
+    priority = models.CharField(max_length=10, choices=[(p.value, p.value) for p in Priority], default=DEFAULT_PRIORITY)
+    required_capabilities = models.JSONField(default=list, blank=True)
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.PENDING)
+    attempts = models.PositiveIntegerField(default=0, help_text="Times a worker started it.")
+    dispatches = models.PositiveIntegerField(default=0, help_text="Times it was sent to the broker.")
+    result = models.JSONField(null=True, blank=True)
+    error = models.TextField(blank=True)
+    trace_id = models.CharField(max_length=64, db_index=True)
+    worker = models.CharField(max_length=200, blank=True, help_text="Hostname of the worker that ran it last.")
+    created_at = models.DateTimeField(auto_now_add=True)
+    queued_at = models.DateTimeField(null=True, blank=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    processing_time_ms = models.PositiveIntegerField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [
+            models.Index(fields=["status", "queued_at"]),
+            models.Index(fields=["tenant", "-created_at"]),
+            models.Index(fields=["agent", "status"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.task_type} {self.task_id} ({self.status})"
+
+    @property
+    def is_terminal(self) -> bool:
+        return self.status in self.TERMINAL
+
+
+class AgentMessage(TenantOwned):
+    """Audit log of messages between agents. Written once, never edited."""
+
+    class Type(models.TextChoices):
+        REQUEST = "request", "Request"
+        RESPONSE = "response", "Response"
+        EVENT = "event", "Event"
+        ERROR = "error", "Error"
+
+    message_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    from_agent = models.CharField(max_length=40)
+    to_agent = models.CharField(max_length=40)
+    reply_to = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="replies")
+    type = models.CharField(max_length=20, choices=Type.choices)
+    intent = models.CharField(max_length=80, help_text="What the message asks or tells, e.g. a task type.")
+    payload = models.JSONField(default=dict, blank=True)
+    priority = models.CharField(max_length=10, choices=[(p.value, p.value) for p in Priority], default=DEFAULT_PRIORITY)
+    timeout_ms = models.PositiveIntegerField(null=True, blank=True)
+    task = models.ForeignKey(AgentTask, null=True, blank=True, on_delete=models.SET_NULL, related_name="messages")
+    trace_id = models.CharField(max_length=64, db_index=True)
+    span_id = models.CharField(max_length=32)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["tenant", "-created_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.type} {self.from_agent} -> {self.to_agent}: {self.intent}"

@@ -1,0 +1,74 @@
+"""Set-up the system needs on every machine: the default tenant, its catalog, staff groups."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth.models import Group, Permission
+from django.db import transaction
+
+from bmc.core.models import ApiKey, Tenant
+
+# Sales staff work customers, conversations and messages; operations run the agents.
+STAFF_GROUPS: dict[str, dict[str, tuple[str, ...]]] = {
+    "sales": {
+        "core.customer": ("view", "add", "change"),
+        "core.conversation": ("view", "change"),
+        "core.message": ("view", "add"),
+        "core.product": ("view",),
+        "core.catalogversion": ("view",),
+        "core.agenttask": ("view",),
+    },
+    "operations": {
+        "core.tenant": ("view", "change"),
+        "core.apikey": ("view", "add", "change"),
+        "core.customer": ("view",),
+        "core.conversation": ("view",),
+        "core.message": ("view",),
+        "core.product": ("view",),
+        "core.catalogversion": ("view",),
+        "core.agenttask": ("view", "change"),
+        "core.agentmessage": ("view",),
+        "django_celery_beat.periodictask": ("view", "add", "change", "delete"),
+        "django_celery_beat.intervalschedule": ("view", "add", "change", "delete"),
+        "django_celery_beat.crontabschedule": ("view", "add", "change", "delete"),
+        "django_celery_beat.clockedschedule": ("view", "add", "change", "delete"),
+        "django_celery_beat.solarschedule": ("view", "add", "change", "delete"),
+    },
+}
+
+
+def staff_groups_ensure() -> None:
+    for group_name, grants in STAFF_GROUPS.items():
+        group, _ = Group.objects.get_or_create(name=group_name)
+        codenames = [f"{action}_{model.split('.')[1]}" for model, actions in grants.items() for action in actions]
+        apps = {model.split(".")[0] for model in grants}
+        permissions = Permission.objects.filter(content_type__app_label__in=apps, codename__in=codenames)
+        group.permissions.set(permissions)
+
+
+def tenant_ensure(*, slug: str | None = None, name: str | None = None) -> Tenant:
+    slug = slug or settings.DEFAULT_TENANT_SLUG
+    tenant, _ = Tenant.objects.get_or_create(slug=slug, defaults={"name": name or "BMC Uruguay"})
+    return tenant
+
+
+def api_key_create(*, tenant: Tenant, name: str) -> tuple[ApiKey, str]:
+    """A new key; the returned plain key is never stored and cannot be shown again."""
+    with transaction.atomic():
+        return ApiKey.objects.create_key(tenant=tenant, name=name)
+
+
+def system_bootstrap() -> dict[str, Any]:
+    """Idempotent: the default tenant, its demo catalog, the staff groups."""
+    from agents.catalog import catalog_import
+
+    tenant = tenant_ensure()
+    catalog = catalog_import(
+        tenant=tenant,
+        csv_text=settings.DEMO_CATALOG_PATH.read_text(encoding="utf-8"),
+        source=settings.DEMO_CATALOG_PATH.name,
+    )
+    staff_groups_ensure()
+    return {"tenant": tenant.slug, "catalog": catalog}

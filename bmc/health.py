@@ -1,0 +1,125 @@
+"""Health checks: database, broker, result backend, the workers of each queue, beat's last tick."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+import redis
+from celery import Celery, current_app
+from django.conf import settings
+from django.db import connection
+
+from bmc.queues import ALL_QUEUES
+
+BEAT_TICK_KEY = "bmc:beat:last_tick"
+
+
+def _redis() -> redis.Redis:
+    return redis.Redis.from_url(settings.REDIS_URL, socket_timeout=2, socket_connect_timeout=2)
+
+
+def beat_tick_record(*, app: Celery | None = None, at: float | None = None) -> None:
+    _redis().set(BEAT_TICK_KEY, str(at or time.time()))
+
+
+def beat_tick_last() -> float | None:
+    value = _redis().get(BEAT_TICK_KEY)
+    return float(value) if value else None
+
+
+def _timed(check: Callable[[], dict[str, Any] | None]) -> dict[str, Any]:
+    started = time.monotonic()
+    try:
+        extra = check() or {}
+        result = {"ok": extra.pop("ok", True), **extra}
+    except Exception as exc:
+        result = {"ok": False, "error": f"{type(exc).__name__}: {exc}"}
+    result["latency_ms"] = round((time.monotonic() - started) * 1000, 1)
+    return result
+
+
+def _database() -> dict[str, Any]:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1")
+        cursor.fetchone()
+    return {"vendor": connection.vendor}
+
+
+def _broker() -> dict[str, Any]:
+    with current_app.connection_for_write() as conn:
+        conn.ensure_connection(max_retries=1, timeout=2)
+        return {"transport": conn.transport_cls}
+
+
+def _result_backend() -> dict[str, Any]:
+    backend = current_app.backend
+    # Reading an unknown id round-trips to the backend whatever its kind (Redis, database).
+    backend.get_task_meta("bmc-health-check")
+    return {"backend": type(backend).__name__}
+
+
+def _beat() -> dict[str, Any]:
+    last = beat_tick_last()
+    if last is None:
+        return {"ok": False, "error": "beat has never ticked"}
+    age = time.time() - last
+    ok = age <= settings.BEAT_STALE_AFTER
+    result: dict[str, Any] = {"ok": ok, "last_tick_age_s": round(age, 1)}
+    if not ok:
+        result["error"] = f"last tick {age:.0f}s ago (more than {settings.BEAT_STALE_AFTER}s)"
+    return result
+
+
+def queue_workers(*, timeout: float | None = None) -> dict[str, list[str]]:
+    """Which live workers consume each queue: one broadcast, answered by every live worker."""
+    replies = current_app.control.inspect(timeout=timeout or settings.HEALTH_PING_TIMEOUT).active_queues() or {}
+    consumers: dict[str, list[str]] = {queue: [] for queue in ALL_QUEUES}
+    for worker, queues in sorted(replies.items()):
+        for queue in queues:
+            consumers.setdefault(queue["name"], []).append(worker)
+    return consumers
+
+
+def health_detailed() -> dict[str, Any]:
+    checks: dict[str, Any] = {
+        "database": _timed(_database),
+        "broker": _timed(_broker),
+        "result_backend": _timed(_result_backend),
+        "beat": _timed(_beat),
+    }
+    if checks["broker"]["ok"]:
+        try:
+            consumers = queue_workers()
+        except Exception as exc:
+            consumers = {}
+            checks["broker"]["error"] = f"worker ping failed: {exc}"
+    else:
+        consumers = {}
+    checks["queues"] = {
+        queue: (
+            {"ok": True, "workers": consumers[queue]}
+            if consumers.get(queue)
+            else {"ok": False, "workers": [], "error": "no worker consumes this queue"}
+        )
+        for queue in ALL_QUEUES
+    }
+    down = [name for name, check in checks.items() if name != "queues" and not check["ok"]]
+    down += [f"queue:{queue}" for queue, check in checks["queues"].items() if not check["ok"]]
+    return {"status": "ok" if not down else "down", "down": down, "checks": checks}
+
+
+def queue_depths() -> dict[str, int | None]:
+    """Messages waiting in each queue, as the broker counts them (all priorities)."""
+    from kombu.exceptions import ChannelError
+
+    depths: dict[str, int | None] = {}
+    with current_app.connection_for_read() as conn:
+        channel = conn.default_channel
+        for queue in ALL_QUEUES:
+            try:
+                depths[queue] = channel.queue_declare(queue=queue, passive=True).message_count
+            except ChannelError:  # never declared: nothing ever waited there
+                depths[queue] = 0
+    return depths

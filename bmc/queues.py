@@ -1,0 +1,88 @@
+"""The one place that names the Celery queues and task priorities.
+
+Import-light on purpose (no Django, no Celery): task routes, the Procfile's worker lines
+and the agent registry are all derived from this module, and a test checks they agree.
+"""
+
+from __future__ import annotations
+
+import enum
+
+
+class Queue(str, enum.Enum):
+    """One queue per agent; tasks/<queue>.py holds the tasks consumed from it."""
+
+    ORCHESTRATOR = "orchestrator"
+    CONVERSATION = "conversation"
+    QUOTE = "quote"
+    OUTBOUND = "outbound"
+    FOLLOWUP = "followup"
+    DUNNING = "dunning"
+    DATASYNC = "datasync"
+    ANALYTICS = "analytics"
+    DOCUMENTS = "documents"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+ALL_QUEUES: tuple[str, ...] = tuple(q.value for q in Queue)
+DEFAULT_QUEUE = Queue.ORCHESTRATOR.value
+
+
+class Priority(str, enum.Enum):
+    LOW = "low"
+    NORMAL = "normal"
+    HIGH = "high"
+    CRITICAL = "critical"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+# Kombu's Redis transport keeps one list per priority step and pops the lowest step first,
+# so 0 is the most urgent. The steps double as the transport's `priority_steps`.
+PRIORITY_LEVELS: dict[str, int] = {
+    Priority.CRITICAL.value: 0,
+    Priority.HIGH.value: 3,
+    Priority.NORMAL.value: 6,
+    Priority.LOW.value: 9,
+}
+PRIORITY_STEPS: list[int] = sorted(PRIORITY_LEVELS.values())
+DEFAULT_PRIORITY = Priority.NORMAL.value
+
+
+def celery_priority(priority: str) -> int:
+    return PRIORITY_LEVELS[priority]
+
+
+def task_routes() -> dict[str, dict[str, str]]:
+    """Glob routes: every task defined in tasks/<queue>.py goes to <queue>."""
+    return {f"tasks.{queue}.*": {"queue": queue} for queue in ALL_QUEUES}
+
+
+def worker_command(queue: str) -> str:
+    return (
+        f"celery -A bmc worker -Q {queue} -n {queue}@%h "
+        "--concurrency=${WORKER_CONCURRENCY:-1} --loglevel=${LOG_LEVEL:-INFO} "
+        "--without-mingle --without-gossip"
+    )
+
+
+def procfile_lines() -> list[str]:
+    """The Procfile, derived from the queues: web, one worker per queue, beat, Flower."""
+    lines = [
+        "web: gunicorn bmc.wsgi --bind ${WEB_BIND:-127.0.0.1}:${PORT:-8000} "
+        "--workers ${WEB_WORKERS:-2} --access-logfile - --graceful-timeout 5",
+    ]
+    lines += [f"worker_{queue}: {worker_command(queue)}" for queue in ALL_QUEUES]
+    lines += [
+        "beat: celery -A bmc beat --loglevel=${LOG_LEVEL:-INFO}",
+        "flower: celery -A bmc flower --address=${FLOWER_ADDRESS:-127.0.0.1} "
+        "--port=${FLOWER_PORT:-5555}",
+    ]
+    return lines
+
+
+if __name__ == "__main__":  # python -m bmc.queues > Procfile
+    print("\n".join(procfile_lines()))

@@ -1,0 +1,146 @@
+"""What every agent task shares: the tracked base class, the decorator and the signals that keep
+each AgentTask's status, attempts and timing true.
+
+A task submitted through the orchestrator runs under the AgentTask's own id, so the signals
+find its record by `task_id`. Tasks not submitted that way (the reaper, canvases) have no
+record and the signals leave them alone.
+"""
+
+from __future__ import annotations
+
+import logging
+import socket
+import time
+from collections.abc import Callable
+from typing import Any
+
+from celery import Task, shared_task, signals
+from celery.exceptions import SoftTimeLimitExceeded
+from django.db import close_old_connections
+
+from agents import orchestrator as records
+from bmc.core.models import AgentTask
+from bmc.logging import log_context_bind, log_context_reset
+from bmc.queues import Queue
+
+logger = logging.getLogger(__name__)
+
+# Transient by nature: worth a retry. Validation errors are never in this list.
+TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (ConnectionError, TimeoutError, SoftTimeLimitExceeded)
+
+
+class TrackedTask(Task):
+    """Skips a delivery whose record is already final: a redelivered or re-dispatched message
+    of a task that completed, was cancelled or died runs nothing twice."""
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        if getattr(self.request, "bmc_skip", False):
+            logger.info("skipping delivery of a task already final", extra={"task_id": self.request.id})
+            return None
+        return super().__call__(*args, **kwargs)
+
+
+def agent_task(queue: Queue, *, idempotent: bool = True, **options: Any) -> Callable:
+    """@shared_task for tasks/<queue>.py: named tasks.<queue>.<function>, routed to <queue>.
+
+    Idempotent tasks are acknowledged after they run and re-queued if their worker dies."""
+
+    def decorator(fn: Callable) -> Task:
+        return shared_task(
+            bind=True,
+            base=TrackedTask,
+            name=f"tasks.{queue.value}.{fn.__name__}",
+            acks_late=idempotent,
+            reject_on_worker_lost=idempotent,
+            autoretry_for=options.pop("autoretry_for", TRANSIENT_ERRORS),
+            retry_backoff=options.pop("retry_backoff", 2),
+            retry_backoff_max=options.pop("retry_backoff_max", 300),
+            retry_jitter=True,
+            max_retries=options.pop("max_retries", 5),
+            **options,
+        )(fn)
+
+    return decorator
+
+
+def agent_task_load(task_id: str) -> AgentTask:
+    return AgentTask.objects.select_related("tenant").get(task_id=task_id)
+
+
+def ping_task(queue: Queue) -> Task:
+    """Every agent answers a ping on its own queue: proof that the queue is consumed."""
+
+    def ping(self: Task, agent_task_id: str | None = None) -> dict[str, Any]:
+        return {"agent": queue.value, "queue": queue.value, "worker": self.request.hostname, "pong": time.time()}
+
+    return agent_task(queue, soft_time_limit=10, time_limit=20, max_retries=0)(ping)
+
+
+# --- signals ------------------------------------------------------------------------------------
+
+
+def _header(request: Any, name: str) -> str | None:
+    """Custom message headers show up on the request itself or under .headers, by protocol."""
+    return getattr(request, name, None) or (getattr(request, "headers", None) or {}).get(name)
+
+
+@signals.task_prerun.connect
+def _on_prerun(task_id: str, task: Task, **kwargs: Any) -> None:
+    close_old_connections()
+    request = task.request
+    request.bmc_log_token = log_context_bind(
+        trace_id=_header(request, "trace_id"),
+        task_id=task_id,
+        agent=(request.delivery_info or {}).get("routing_key") or task.name.split(".")[1],
+        tenant=_header(request, "tenant"),
+    )
+    request.bmc_started = time.monotonic()
+    claimed = records.agent_task_claim(task_id=task_id, worker=request.hostname or socket.gethostname())
+    request.bmc_tracked = claimed is not None
+    request.bmc_skip = claimed is False
+
+
+def _elapsed_ms(task: Task) -> int | None:
+    started = getattr(task.request, "bmc_started", None)
+    return int((time.monotonic() - started) * 1000) if started is not None else None
+
+
+@signals.task_success.connect
+def _on_success(sender: Task, result: Any, **kwargs: Any) -> None:
+    request = sender.request
+    if getattr(request, "bmc_tracked", False) and not getattr(request, "bmc_skip", False):
+        records.agent_task_complete(task_id=request.id, result=result, processing_time_ms=_elapsed_ms(sender) or 0)
+
+
+@signals.task_retry.connect
+def _on_retry(sender: Task, request: Any, reason: Any, **kwargs: Any) -> None:
+    if getattr(sender.request, "bmc_tracked", False):
+        records.agent_task_retrying(task_id=request.id, reason=str(reason))
+
+
+@signals.task_failure.connect
+def _on_failure(sender: Task, task_id: str, exception: BaseException, **kwargs: Any) -> None:
+    if getattr(sender.request, "bmc_tracked", False):
+        records.agent_task_fail(
+            task_id=task_id, error=f"{type(exception).__name__}: {exception}", processing_time_ms=_elapsed_ms(sender)
+        )
+
+
+@signals.task_revoked.connect
+def _on_revoked(request: Any, terminated: bool, expired: bool, **kwargs: Any) -> None:
+    # Runs in the worker's main process, which has no per-task context: update by id only.
+    close_old_connections()
+    records.agent_task_fail(
+        task_id=request.id,
+        error="expired before it ran" if expired else ("terminated on cancel" if terminated else "cancelled"),
+        status=AgentTask.Status.DEAD if expired else AgentTask.Status.CANCELLED,
+    )
+
+
+@signals.task_postrun.connect
+def _on_postrun(task: Task, **kwargs: Any) -> None:
+    token = getattr(task.request, "bmc_log_token", None)
+    if token is not None:
+        log_context_reset(token)
+
+

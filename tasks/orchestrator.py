@@ -1,0 +1,121 @@
+"""The orchestrator: the one place that sends work to agents, and the reaper.
+
+`task_submit` writes the AgentTask and enqueues it after the transaction commits; the reaper
+runs on beat and re-dispatches what the broker lost or a dead worker left behind.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+from typing import Any
+
+from celery import current_app
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from agents import orchestrator as records
+from agents.router import route_task
+from bmc.core.models import AgentTask, Tenant
+from bmc.queues import DEFAULT_PRIORITY, Queue, celery_priority
+from tasks.base import agent_task, ping_task
+
+logger = logging.getLogger(__name__)
+
+ping = ping_task(Queue.ORCHESTRATOR)
+
+
+def task_submit(
+    *,
+    tenant: Tenant,
+    task_type: str,
+    payload: dict[str, Any] | None = None,
+    priority: str = DEFAULT_PRIORITY,
+    required_capabilities: list[str] | None = None,
+    metadata: dict[str, Any] | None = None,
+    trace_id: str | None = None,
+    requested_by: str = "api",
+) -> AgentTask:
+    """Route, record and enqueue a task. Raises RoutingError for work no agent takes."""
+    metadata = metadata or {}
+    required_capabilities = list(required_capabilities or [])
+    route = route_task(task_type=task_type, intent=metadata.get("intent"), required_capabilities=required_capabilities)
+    task = records.agent_task_create(
+        tenant=tenant,
+        route=route,
+        task_type=task_type,
+        payload=payload or {},
+        priority=priority,
+        required_capabilities=required_capabilities,
+        metadata=metadata,
+        trace_id=trace_id,
+        requested_by=requested_by,
+    )
+    celery_task = route.celery_task
+    transaction.on_commit(lambda: task_dispatch(task_id=str(task.task_id), celery_task=celery_task))
+    return task
+
+
+def task_dispatch(*, task_id: str, celery_task: str | None = None) -> bool:
+    """Send a recorded task to its agent's queue under its own id. False when the broker is down:
+    the task stays pending and the reaper tries again."""
+    task = AgentTask.objects.select_related("tenant").get(task_id=task_id)
+    if celery_task is None:
+        celery_task = route_task(
+            task_type=task.task_type,
+            intent=task.metadata.get("intent"),
+            required_capabilities=task.required_capabilities,
+        ).celery_task
+    if not records.agent_task_mark_queued(task_id=task_id):
+        return False
+    try:
+        current_app.send_task(
+            celery_task,
+            args=[task_id],
+            task_id=task_id,
+            queue=task.queue,
+            priority=celery_priority(task.priority),
+            headers={"trace_id": task.trace_id, "tenant": task.tenant.slug},
+            retry=True,
+            retry_policy={"max_retries": 2, "interval_start": 0.2, "interval_step": 0.5},
+        )
+    except Exception as exc:  # broker unreachable: the record keeps the work, the reaper resends
+        logger.warning("dispatch failed, the reaper will retry", extra={"task_id": task_id, "error": str(exc)})
+        records.agent_task_mark_undispatched(task_id=task_id, error=f"broker unavailable: {exc}")
+        return False
+    return True
+
+
+def task_cancel(*, task: AgentTask) -> bool:
+    """Cancel a task that has not finished. A running one is terminated on its worker."""
+    was_running = task.status == AgentTask.Status.RUNNING
+    if not records.agent_task_cancel(task=task):
+        return False
+    current_app.control.revoke(str(task.task_id), terminate=was_running, signal="SIGTERM")
+    return True
+
+
+def active_task_ids(*, timeout: float) -> set[str]:
+    """Ids of the tasks that live workers are running or hold reserved."""
+    inspect = current_app.control.inspect(timeout=timeout)
+    ids: set[str] = set()
+    for reply in (inspect.active() or {}, inspect.reserved() or {}):
+        for tasks in reply.values():
+            ids.update(t["id"] for t in tasks)
+    return ids
+
+
+@agent_task(Queue.ORCHESTRATOR, soft_time_limit=50, time_limit=60, max_retries=0)
+def reap_tasks(self) -> dict[str, Any]:
+    plan = records.tasks_reap(
+        now=timezone.now(),
+        active_task_ids=active_task_ids(timeout=settings.HEALTH_PING_TIMEOUT),
+        queued_deadline=timedelta(seconds=settings.REAPER_QUEUED_DEADLINE),
+        running_grace=timedelta(seconds=settings.REAPER_RUNNING_GRACE),
+        max_dispatches=settings.REAPER_MAX_DISPATCHES,
+    )
+    sent = [task_id for task_id in plan.redispatch if task_dispatch(task_id=task_id)]
+    if plan.redispatch or plan.dead:
+        logger.warning("reaper acted", extra={"redispatched": sent, "dead": plan.dead})
+    return {"redispatched": sent, "dead": plan.dead}
