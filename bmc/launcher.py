@@ -137,7 +137,8 @@ def run() -> int:
             [shutil.which("honcho", path=env["PATH"]) or "honcho", "start", "-f", str(ROOT / "Procfile")],
             cwd=ROOT, env=env, start_new_session=True,
         )
-        return honcho.wait()
+        code = honcho.wait()
+        return 0 if stopping else code
     finally:
         if honcho and honcho.poll() is None:
             honcho.terminate()
@@ -163,7 +164,11 @@ def main(argv: list[str]) -> int:
     if not argv or argv[0] not in ("run", "test"):
         print(__doc__, file=sys.stderr)
         return 2
-    return run() if argv[0] == "run" else test(argv[1:])
+    try:
+        return run() if argv[0] == "run" else test(argv[1:])
+    except subprocess.CalledProcessError as exc:
+        log(f"set-up step failed (exit {exc.returncode}): {' '.join(map(str, exc.cmd[1:]))}")
+        return exc.returncode or 1
 
 
 if __name__ == "__main__":

@@ -20,9 +20,11 @@ _context: contextvars.ContextVar[dict[str, str]] = contextvars.ContextVar("bmc_l
 
 _SECRET_PATTERNS = [
     (re.compile(r"(?i)(bearer\s+)[A-Za-z0-9._\-]+"), r"\1[redacted]"),
-    (re.compile(r"(?i)((?:api[_-]?key|token|secret|password)[\"']?\s*[:=]\s*[\"']?)[^\s\"',}]+"), r"\1[redacted]"),
+    # API keys as issued: an 8-character prefix, a dot, the secret
+    (re.compile(r"\b([A-Za-z0-9]{8})\.[A-Za-z0-9]{20,}\b"), r"\1.[redacted]"),
+    (re.compile(r"(?i)(password|secret|token)=[^\s&\"',}]+"), r"\1=[redacted]"),
     # +59899123456 -> +5989***3456: enough to tell customers apart in a log, not to call them
-    (re.compile(r"\+?\d{4}\d{3,}(\d{4})"), lambda m: m.group(0)[:5] + "***" + m.group(1)),
+    (re.compile(r"(?<![\w.])(\+?\d{4})\d{3,7}(\d{4})(?![\w.])"), r"\1***\2"),
 ]
 
 
@@ -66,6 +68,6 @@ class ContextFilter(logging.Filter):
 class JsonFormatter(_JsonFormatter):
     def process_log_record(self, log_record: dict) -> dict:
         for key, value in list(log_record.items()):
-            if isinstance(value, str):
+            if isinstance(value, str) and key not in CONTEXT_FIELDS:
                 log_record[key] = redact(value)
         return log_record

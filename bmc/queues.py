@@ -72,7 +72,7 @@ def worker_command(queue: str) -> str:
 def procfile_lines() -> list[str]:
     """The Procfile, derived from the queues: web, one worker per queue, beat, Flower."""
     lines = [
-        "web: gunicorn bmc.wsgi --bind ${WEB_BIND:-127.0.0.1}:${PORT:-8000} "
+        "web: gunicorn bmc.wsgi --bind ${WEB_BIND:-127.0.0.1}:${WEB_PORT:-8000} "
         "--workers ${WEB_WORKERS:-2} --access-logfile - --graceful-timeout 5",
     ]
     lines += [f"worker_{queue}: {worker_command(queue)}" for queue in ALL_QUEUES]

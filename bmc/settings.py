@@ -208,7 +208,8 @@ LOGGING = {
     "formatters": {
         "json": {
             "()": "bmc.logging.JsonFormatter",
-            "fmt": "%(asctime)s %(levelname)s %(name)s %(message)s",
+            "fmt": "%(levelname)s %(name)s %(message)s",
+            "timestamp": True,
         },
     },
     "handlers": {

@@ -19,7 +19,7 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
         if scheme.lower() != self.keyword.lower() or not key.strip():
             raise exceptions.AuthenticationFailed("Use the header 'Authorization: Bearer <api key>'.")
         try:
-            api_key = ApiKey.objects.select_related("tenant").get_from_key(key.strip())
+            api_key = ApiKey.objects.get_from_key(key.strip())
         except ApiKey.DoesNotExist:
             raise exceptions.AuthenticationFailed("The API key is not valid or was revoked.") from None
         if api_key.has_expired:

@@ -148,6 +148,7 @@ def tasks_view(request: Request) -> Response:
         task = task_submit(tenant=request.tenant, trace_id=request._request.trace_id, **serializer.validated_data)
     except RoutingError as exc:
         raise serializers.ValidationError({"required_capabilities": [str(exc)]}) from None
+    task.refresh_from_db(fields=["status"])  # queued once the broker took it
     return Response({"task_id": task.task_id, "status": task.status, "agent_id": task.agent}, status=status.HTTP_202_ACCEPTED)
 
 

@@ -177,7 +177,7 @@ class Product(TenantOwned):
     class Kind(models.TextChoices):
         PANEL = "panel", "Panel"
         ACCESSORY = "accessory", "Accessory"
-        SERVICE = "service", "Service"
+        SHIPPING = "shipping", "Shipping"
 
     catalog_version = models.ForeignKey(CatalogVersion, on_delete=models.CASCADE, related_name="products")
     sku = models.CharField(max_length=60)
