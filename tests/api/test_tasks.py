@@ -1,0 +1,154 @@
+from __future__ import annotations
+
+import json
+import uuid
+
+import pytest
+from django.core.management import call_command
+from rest_framework.test import APIClient
+
+from agents.registry import TASK_TYPES
+from bmc.core.models import AgentMessage, AgentTask, ApiKey
+from bmc.core.services import api_key_create
+from tests.conftest import queues_purge
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def _empty_queues():
+    yield
+    queues_purge()
+
+
+def submit(api, django_capture_on_commit_callbacks, body):
+    with django_capture_on_commit_callbacks(execute=True):
+        return api.post("/api/v1/tasks", body, format="json")
+
+
+def test_submit_records_the_task_and_queues_it(api, tenant, django_capture_on_commit_callbacks):
+    response = submit(api, django_capture_on_commit_callbacks, {
+        "task_type": "datasync.catalog_import", "payload": {"path": "catalog.csv"}, "priority": "high",
+        "metadata": {"source": "n8n"},
+    })
+    assert response.status_code == 202, response.content
+    body = response.json()
+    # inside the test's transaction the dispatch runs after the response, in production before it
+    assert body["agent_id"] == "datasync" and body["status"] in ("pending", "queued")
+    task = AgentTask.objects.get(task_id=body["task_id"])
+    assert (task.status, task.tenant, task.queue, task.priority, task.dispatches) == ("queued", tenant, "datasync", "high", 1)
+    assert task.payload == {"path": "catalog.csv"} and task.metadata["source"] == "n8n"
+    request = AgentMessage.objects.get(task=task)
+    assert (request.type, request.from_agent, request.to_agent, request.intent) == ("request", "api", "datasync", "datasync.catalog_import")
+    assert request.trace_id == task.trace_id == response["X-Trace-Id"]
+
+
+def test_task_detail_has_the_documented_shape(api, django_capture_on_commit_callbacks):
+    task_id = submit(api, django_capture_on_commit_callbacks, {"task_type": "ping"}).json()["task_id"]
+    body = api.get(f"/api/v1/tasks/{task_id}").json()
+    assert {"task_id", "status", "result", "agent_id", "processing_time_ms", "timestamp"} <= set(body)
+    assert body["agent_id"] == "orchestrator" and body["status"] == "queued" and body["result"] is None
+
+
+def test_unknown_task_type_is_400_listing_the_known_ones(api):
+    response = api.post("/api/v1/tasks", {"task_type": "make_coffee"}, format="json")
+    assert response.status_code == 400
+    message = response.json()["error"]["message"]
+    assert "Unknown task_type 'make_coffee'" in message
+    assert all(name in message for name in TASK_TYPES)
+    assert AgentTask.objects.count() == 0
+
+
+def test_bad_priority_and_capabilities_say_what_is_allowed(api):
+    response = api.post("/api/v1/tasks", {"task_type": "ping", "priority": "urgent"}, format="json")
+    assert response.status_code == 400
+    assert "low, normal, high, critical" in response.json()["error"]["fields"]["priority"][0]
+    response = api.post("/api/v1/tasks", {"task_type": "ping", "required_capabilities": ["teleport"]}, format="json")
+    assert response.status_code == 400 and "Known capabilities" in response.json()["error"]["message"]
+
+
+@pytest.mark.parametrize("header", [None, "Bearer nope.nope", "Token abc", "Bearer "])
+def test_missing_or_wrong_key_is_401(tenant, header):
+    client = APIClient()
+    if header is not None:
+        client.credentials(HTTP_AUTHORIZATION=header)
+    response = client.post("/api/v1/tasks", {"task_type": "ping"}, format="json")
+    assert response.status_code == 401
+    assert response.json()["error"]["message"]
+    assert client.get("/api/v1/orchestrator/agents").status_code == 401
+
+
+def test_revoked_key_is_401(tenant):
+    api_key, key = api_key_create(tenant=tenant, name="old")
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {key}")
+    assert client.get("/api/v1/tasks/" + str(uuid.uuid4())).status_code == 404
+    api_key.revoked = True
+    api_key.save()
+    assert client.get("/api/v1/tasks/" + str(uuid.uuid4())).status_code == 401
+
+
+def test_another_tenants_task_is_404(api, other_tenant, django_capture_on_commit_callbacks):
+    other = APIClient()
+    other.credentials(HTTP_AUTHORIZATION=f"Bearer {api_key_create(tenant=other_tenant, name='x')[1]}")
+    task_id = submit(other, django_capture_on_commit_callbacks, {"task_type": "ping"}).json()["task_id"]
+    assert other.get(f"/api/v1/tasks/{task_id}").status_code == 200
+    assert api.get(f"/api/v1/tasks/{task_id}").status_code == 404
+    assert api.post(f"/api/v1/tasks/{task_id}/cancel").status_code == 404
+    assert AgentTask.objects.get(task_id=task_id).status == "queued"
+
+
+def test_body_over_256_kb_is_413(api):
+    body = json.dumps({"task_type": "ping", "payload": {"blob": "x" * (256 * 1024)}})
+    response = api.generic("POST", "/api/v1/tasks", body, content_type="application/json")
+    assert response.status_code == 413
+    assert "256 KB" in response.json()["error"]["message"]
+
+
+def test_malformed_json_is_400_saying_where(api):
+    response = api.generic("POST", "/api/v1/tasks", '{"task_type": "ping",, }', content_type="application/json")
+    assert response.status_code == 400
+    assert "line 1 column 22" in response.json()["error"]["message"]
+
+
+def test_cancel_a_queued_task_then_cancel_again_is_409(api, django_capture_on_commit_callbacks):
+    task_id = submit(api, django_capture_on_commit_callbacks, {"task_type": "analytics.task_stats"}).json()["task_id"]
+    response = api.post(f"/api/v1/tasks/{task_id}/cancel")
+    assert response.status_code == 200 and response.json()["status"] == "cancelled"
+    again = api.post(f"/api/v1/tasks/{task_id}/cancel")
+    assert again.status_code == 409 and "already cancelled" in again.json()["error"]["message"]
+
+
+def test_create_api_key_prints_the_key_last_and_stores_only_a_hash(tenant, capsys):
+    call_command("create_api_key", "--tenant", "bmc", "--name", "n8n")
+    key = capsys.readouterr().out.strip().splitlines()[-1]
+    stored = ApiKey.objects.get(name="n8n")
+    assert stored.tenant == tenant and key.startswith(stored.prefix + ".")
+    assert key not in stored.hashed_key and key.split(".")[1] not in stored.id
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {key}")
+    assert client.get("/api/v1/orchestrator/agents").status_code == 200
+
+
+def test_create_api_key_for_an_unknown_tenant_names_the_known_ones(tenant):
+    from django.core.management.base import CommandError
+
+    with pytest.raises(CommandError, match="Unknown tenant 'acme'. Tenants: bmc"):
+        call_command("create_api_key", "--tenant", "acme", "--name", "x")
+
+
+def test_openapi_schema_and_docs_are_served(client):
+    schema = client.get("/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json").json()
+    assert {"/api/v1/tasks", "/api/v1/tasks/{task_id}", "/api/v1/orchestrator/queues", "/health/detailed"} <= set(schema["paths"])
+    assert client.get("/api/docs/").status_code == 200
+
+
+def test_health_needs_no_key(client):
+    assert client.get("/health").json()["status"] == "ok"
+
+
+def test_agents_lists_the_registry(api):
+    agents = {a["id"]: a for a in api.get("/api/v1/orchestrator/agents").json()}
+    assert set(agents) == {"orchestrator", "conversation", "quote", "outbound", "followup", "dunning", "datasync", "analytics", "documents"}
+    assert "pricing" in agents["quote"]["capabilities"] and agents["quote"]["queue"] == "quote"
+    assert api.get("/api/v1/orchestrator/agents/nobody/health").status_code == 404

@@ -1,0 +1,124 @@
+"""Shared fixtures. The broker is the real Redis (REDIS_URL, or the embedded one `make test`
+starts); the database is PostgreSQL when DATABASE_URL says so, the SQLite file otherwise."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from django.db import connection
+from rest_framework.test import APIClient
+
+from bmc.celery import app as celery_app
+from bmc.core.models import Tenant
+from bmc.core.services import api_key_create
+from bmc.queues import ALL_QUEUES
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture
+def tenant(db) -> Tenant:
+    return Tenant.objects.get_or_create(slug="bmc", defaults={"name": "BMC Uruguay"})[0]
+
+
+@pytest.fixture
+def other_tenant(db) -> Tenant:
+    return Tenant.objects.create(slug="other", name="Other company")
+
+
+@pytest.fixture
+def api_key(tenant) -> str:
+    return api_key_create(tenant=tenant, name="tests")[1]
+
+
+@pytest.fixture
+def api(api_key) -> APIClient:
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {api_key}")
+    return client
+
+
+def queues_purge(queues: tuple[str, ...] = ALL_QUEUES) -> None:
+    with celery_app.connection_for_write() as conn:
+        channel = conn.default_channel
+        for queue in queues:
+            channel.queue_purge(queue)
+
+
+def _test_database_url() -> str:
+    settings = connection.settings_dict
+    if connection.vendor == "sqlite":
+        return f"sqlite:///{settings['NAME']}"
+    user = settings.get("USER") or ""
+    password = f":{settings['PASSWORD']}" if settings.get("PASSWORD") else ""
+    auth = f"{user}{password}@" if user else ""
+    port = f":{settings['PORT']}" if settings.get("PORT") else ""
+    return f"postgres://{auth}{settings.get('HOST') or 'localhost'}{port}/{settings['NAME']}"
+
+
+class WorkerProcess:
+    """A real `celery worker` process, on the test database and the test broker."""
+
+    def __init__(self, queues: tuple[str, ...], concurrency: int = 1):
+        self.name = f"test-{uuid.uuid4().hex[:8]}@{os.uname().nodename}"
+        env = {**os.environ, "DATABASE_URL": _test_database_url(), "PYTHONUNBUFFERED": "1", "LOG_LEVEL": "WARNING"}
+        self.log = ROOT / "var" / f"{self.name.split('@')[0]}.log"
+        self.log.parent.mkdir(exist_ok=True)
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "celery", "-A", "bmc", "worker", "-Q", ",".join(queues), "-n", self.name,
+             f"--concurrency={concurrency}", "--without-mingle", "--without-gossip", "--loglevel=WARNING"],
+            cwd=ROOT, env=env, stdout=self.log.open("w"), stderr=subprocess.STDOUT, start_new_session=True,
+        )
+        self.wait_ready()
+
+    def wait_ready(self, timeout: float = 60) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"worker exited: {self.log.read_text()[-3000:]}")
+            if celery_app.control.ping(destination=[self.name], timeout=0.5):
+                return
+        raise RuntimeError(f"worker not ready after {timeout}s: {self.log.read_text()[-3000:]}")
+
+    def stop(self, sig: int = signal.SIGTERM) -> None:
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, sig)
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait()
+
+
+@pytest.fixture
+def start_worker(transactional_db) -> Iterator[Callable[..., WorkerProcess]]:
+    workers: list[WorkerProcess] = []
+
+    def start(queues: tuple[str, ...] = ALL_QUEUES, concurrency: int = 1) -> WorkerProcess:
+        worker = WorkerProcess(queues, concurrency)
+        workers.append(worker)
+        return worker
+
+    queues_purge()
+    yield start
+    for worker in workers:
+        worker.stop()
+    queues_purge()
+
+
+def wait_for(predicate: Callable[[], object], timeout: float = 30, interval: float = 0.1) -> object:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError(f"condition not met within {timeout}s")
