@@ -14,11 +14,12 @@ app.config_from_object("django.conf:settings", namespace="CELERY")
 
 @app.on_after_finalize.connect
 def _declare_queues(sender: Celery, **kwargs) -> None:
+    from kombu import Exchange
     from kombu import Queue as KombuQueue
 
     from bmc.queues import ALL_QUEUES
 
-    sender.conf.task_queues = [KombuQueue(name, routing_key=name) for name in ALL_QUEUES]
+    sender.conf.task_queues = [KombuQueue(name, Exchange(name, type="direct"), routing_key=name) for name in ALL_QUEUES]
 
 
 @signals.setup_logging.connect

@@ -69,12 +69,12 @@ class WorkerProcess:
 
     def __init__(self, queues: tuple[str, ...], concurrency: int = 1):
         self.name = f"test-{uuid.uuid4().hex[:8]}@{os.uname().nodename}"
-        env = {**os.environ, "DATABASE_URL": _test_database_url(), "PYTHONUNBUFFERED": "1", "LOG_LEVEL": "WARNING"}
+        env = {**os.environ, "DATABASE_URL": _test_database_url(), "PYTHONUNBUFFERED": "1", "LOG_LEVEL": "INFO"}
         self.log = ROOT / "var" / f"{self.name.split('@')[0]}.log"
         self.log.parent.mkdir(exist_ok=True)
         self.process = subprocess.Popen(
             [sys.executable, "-m", "celery", "-A", "bmc", "worker", "-Q", ",".join(queues), "-n", self.name,
-             f"--concurrency={concurrency}", "--without-mingle", "--without-gossip", "--loglevel=WARNING"],
+             f"--concurrency={concurrency}", "--without-mingle", "--without-gossip", "--loglevel=INFO"],
             cwd=ROOT, env=env, stdout=self.log.open("w"), stderr=subprocess.STDOUT, start_new_session=True,
         )
         self.wait_ready()
