@@ -1,0 +1,94 @@
+"""The task record's transitions and the reaper's decisions, on the real database."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from agents import orchestrator as records
+from agents.router import route_task
+from bmc.core.models import AgentMessage, AgentTask
+
+pytestmark = pytest.mark.django_db
+Status = AgentTask.Status
+
+
+def make_task(tenant, **fields) -> AgentTask:
+    task = records.agent_task_create(
+        tenant=tenant, route=route_task(task_type="analytics.task_stats"), task_type="analytics.task_stats",
+        payload={}, priority="normal", required_capabilities=[], metadata={},
+    )
+    if fields:
+        AgentTask.objects.filter(pk=task.pk).update(**fields)
+        task.refresh_from_db()
+    return task
+
+
+def test_claim_complete_and_no_way_back(tenant):
+    task = make_task(tenant)
+    task_id = str(task.task_id)
+    assert records.agent_task_mark_queued(task_id=task_id)
+    assert records.agent_task_claim(task_id=task_id, worker="w1") is True
+    assert records.agent_task_complete(task_id=task_id, result={"ok": 1}, processing_time_ms=12)
+    task.refresh_from_db()
+    assert (task.status, task.attempts, task.dispatches, task.worker, task.processing_time_ms) == ("completed", 1, 1, "w1", 12)
+    # a late duplicate neither restarts, re-queues, fails nor cancels a finished task
+    assert records.agent_task_claim(task_id=task_id, worker="w2") is False
+    assert not records.agent_task_mark_queued(task_id=task_id)
+    assert not records.agent_task_fail(task_id=task_id, error="late")
+    assert not records.agent_task_cancel(task=task)
+    task.refresh_from_db()
+    assert (task.status, task.attempts, task.result) == ("completed", 1, {"ok": 1})
+    assert list(AgentMessage.objects.filter(task=task).values_list("type", flat=True).order_by("created_at")) == ["request", "response"]
+
+
+def test_claim_of_an_untracked_task_is_none(db):
+    assert records.agent_task_claim(task_id="5b0e3a8c-0000-4000-8000-000000000000", worker="w") is None
+
+
+def test_retry_puts_a_running_task_back_in_the_queue(tenant):
+    task = make_task(tenant, status=Status.RUNNING)
+    assert records.agent_task_retrying(task_id=str(task.task_id), reason="timeout talking to Sheets")
+    task.refresh_from_db()
+    assert task.status == "queued" and "timeout talking to Sheets" in task.error
+
+
+def reap(now, active=frozenset(), max_dispatches=3):
+    return records.tasks_reap(
+        now=now, active_task_ids=set(active), queued_deadline=timedelta(minutes=10),
+        running_grace=timedelta(minutes=2), max_dispatches=max_dispatches,
+    )
+
+
+def test_reaper_takes_only_what_nothing_will_finish(tenant):
+    now = timezone.now()
+    fresh = make_task(tenant, status=Status.QUEUED, queued_at=now - timedelta(minutes=1), dispatches=1)
+    lost = make_task(tenant, status=Status.QUEUED, queued_at=now - timedelta(minutes=11), dispatches=1)
+    never_sent = make_task(tenant, status=Status.PENDING, dispatches=0)
+    AgentTask.objects.filter(pk=never_sent.pk).update(created_at=now - timedelta(minutes=11))
+    alive = make_task(tenant, status=Status.RUNNING, started_at=now - timedelta(minutes=5), dispatches=1, worker="a@h")
+    orphan = make_task(tenant, status=Status.RUNNING, started_at=now - timedelta(minutes=5), dispatches=1, worker="dead@h")
+    just_started = make_task(tenant, status=Status.RUNNING, started_at=now - timedelta(seconds=30), dispatches=1)
+    done = make_task(tenant, status=Status.COMPLETED, queued_at=now - timedelta(hours=1), dispatches=1)
+
+    plan = reap(now, active={str(alive.task_id)})
+
+    assert sorted(plan.redispatch) == sorted(str(t.task_id) for t in (lost, never_sent, orphan))
+    assert plan.dead == []
+    statuses = dict(AgentTask.objects.values_list("task_id", "status"))
+    assert statuses[orphan.task_id] == "pending" and "dead@h stopped running it" in AgentTask.objects.get(pk=orphan.pk).error
+    assert statuses[lost.task_id] == "pending" and "broker lost it" in AgentTask.objects.get(pk=lost.pk).error
+    for untouched, status in ((fresh, "queued"), (alive, "running"), (just_started, "running"), (done, "completed")):
+        assert statuses[untouched.task_id] == status
+
+
+def test_reaper_marks_dead_what_was_dispatched_too_often(tenant):
+    now = timezone.now()
+    task = make_task(tenant, status=Status.RUNNING, started_at=now - timedelta(minutes=5), dispatches=3, worker="x@h")
+    plan = reap(now)
+    assert plan.dead == [str(task.task_id)] and plan.redispatch == []
+    task.refresh_from_db()
+    assert task.status == "dead" and task.error.startswith("dead after 3 dispatches")
+    assert AgentMessage.objects.filter(task=task, type="error").exists()

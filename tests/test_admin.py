@@ -1,0 +1,61 @@
+import pytest
+from django.contrib.auth.models import Group, User
+from django.urls import reverse
+
+from bmc.core import models
+from bmc.core.services import system_bootstrap
+
+pytestmark = pytest.mark.django_db
+
+MODELS = [models.Tenant, models.ApiKey, models.Customer, models.Conversation, models.Message,
+          models.CatalogVersion, models.Product, models.AgentTask, models.AgentMessage]
+
+
+@pytest.fixture
+def staff(tenant):
+    system_bootstrap()
+    customer = models.Customer.objects.create(tenant=tenant, phone="+59899123456", name="Juan Perez")
+    conversation = models.Conversation.objects.create(tenant=tenant, customer=customer)
+    models.Message.objects.create(tenant=tenant, conversation=conversation, direction="in", channel="whatsapp",
+                                  text="hola", raw_payload={"entry": []}, external_id="wamid.1")
+    return tenant
+
+
+def test_every_model_has_a_working_admin_list_and_detail(admin_client, staff):
+    for model in MODELS:
+        meta = model._meta
+        url = reverse(f"admin:{meta.app_label}_{meta.model_name}_changelist")
+        assert admin_client.get(url).status_code == 200, url
+        assert admin_client.get(url, {"q": "juan"}).status_code == 200, url
+        obj = model.objects.first()
+        if obj is not None:
+            detail = reverse(f"admin:{meta.app_label}_{meta.model_name}_change", args=[obj.pk])
+            assert admin_client.get(detail).status_code == 200, detail
+
+
+def test_audit_records_are_read_only(admin_client, staff):
+    from tasks.orchestrator import task_submit
+
+    task = task_submit(tenant=staff, task_type="ping")
+    message = models.AgentMessage.objects.get(task=task)
+    assert admin_client.get(reverse("admin:core_agentmessage_add")).status_code == 403
+    assert admin_client.post(reverse("admin:core_agentmessage_delete", args=[message.pk]), {"post": "yes"}).status_code == 403
+    assert admin_client.get(reverse("admin:core_agenttask_add")).status_code == 403
+    assert models.AgentMessage.objects.filter(pk=message.pk).exists()
+
+
+def test_sales_and_operations_groups_have_fitting_permissions(client, staff):
+    sales = User.objects.create_user("vendedor", password="x", is_staff=True)
+    sales.groups.add(Group.objects.get(name="sales"))
+    client.force_login(sales)
+    assert client.get(reverse("admin:core_conversation_changelist")).status_code == 200
+    assert client.get(reverse("admin:core_customer_add")).status_code == 200
+    assert client.get(reverse("admin:core_apikey_changelist")).status_code == 403
+    assert client.get(reverse("admin:django_celery_beat_periodictask_changelist")).status_code == 403
+
+    ops = User.objects.create_user("operador", password="x", is_staff=True)
+    ops.groups.add(Group.objects.get(name="operations"))
+    client.force_login(ops)
+    assert client.get(reverse("admin:django_celery_beat_periodictask_changelist")).status_code == 200
+    assert client.get(reverse("admin:core_apikey_add")).status_code == 200
+    assert client.get(reverse("admin:core_customer_add")).status_code == 403
