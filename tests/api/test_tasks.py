@@ -152,3 +152,25 @@ def test_agents_lists_the_registry(api):
     assert set(agents) == {"orchestrator", "conversation", "quote", "outbound", "followup", "dunning", "datasync", "analytics", "documents"}
     assert "pricing" in agents["quote"]["capabilities"] and agents["quote"]["queue"] == "quote"
     assert api.get("/api/v1/orchestrator/agents/nobody/health").status_code == 404
+
+
+def test_queue_depth_is_read_from_the_broker(api, django_capture_on_commit_callbacks):
+    queues_purge(("analytics",))
+    for _ in range(3):
+        submit(api, django_capture_on_commit_callbacks, {"task_type": "analytics.ping", "priority": "low"})
+    submit(api, django_capture_on_commit_callbacks, {"task_type": "analytics.ping", "priority": "critical"})
+    depths = {q["name"]: q["depth"] for q in api.get("/api/v1/orchestrator/queues").json()}
+    assert depths["analytics"] == 4  # every priority step counted
+    status = api.get("/api/v1/orchestrator/status").json()
+    assert status["queues"]["analytics"] == 4 and status["tasks"]["queued"] == 4
+
+
+def test_agent_health_reports_its_last_hour(api, tenant):
+    from bmc.core.models import AgentTask
+
+    AgentTask.objects.create(tenant=tenant, task_type="quote.ping", agent="quote", queue="quote", status="completed",
+                             processing_time_ms=40, trace_id="t", finished_at="2026-01-01T00:00:00Z")
+    body = api.get("/api/v1/orchestrator/agents/quote/health").json()
+    assert body["id"] == "quote" and body["last_hour"]["by_status"] == {"completed": 1}
+    assert body["last_hour"]["avg_processing_ms"] == 40.0 and body["queue_depth"] is not None
+    assert body["status"] == "down" and body["workers"] == []  # no worker runs in this test
