@@ -6,8 +6,13 @@ from django.contrib import admin, messages
 from django.db.models import Count
 from django.utils.html import format_html
 from rest_framework_api_key.admin import APIKeyModelAdmin
+from rest_framework_api_key.models import APIKey as LibraryAPIKey
 
 from bmc.core import models
+
+# The library's own, tenant-less key model is not used: keys are core.ApiKey, per tenant.
+if admin.site.is_registered(LibraryAPIKey):
+    admin.site.unregister(LibraryAPIKey)
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -152,6 +157,11 @@ class AgentTaskAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None) -> bool:
         return False
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        # Every field is read-only: change permission is for the actions, not for editing.
+        extra_context = {**(extra_context or {}), "show_save": False, "show_save_and_continue": False}
+        return super().change_view(request, object_id, form_url, extra_context)
 
     @admin.display(description="Status", ordering="status")
     def status_badge(self, obj) -> str:
