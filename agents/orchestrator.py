@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import secrets
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -21,7 +22,8 @@ from agents.router import Route
 from bmc.core.models import AgentMessage, AgentTask, Tenant
 
 Status = AgentTask.Status
-ACTIVE = (Status.PENDING, Status.QUEUED, Status.RUNNING)
+WAITING = (Status.PENDING, Status.QUEUED)
+ACTIVE = (*WAITING, Status.RUNNING)
 ORCHESTRATOR = "orchestrator"
 
 
@@ -75,9 +77,9 @@ def agent_task_create(
 
 
 def agent_task_mark_queued(*, task_id: str, now: datetime | None = None) -> bool:
-    """Record a dispatch to the broker. Only a task not yet started (or lost) is queued again."""
+    """Record a dispatch to the broker: only a task no worker has started is (re)queued."""
     return bool(
-        AgentTask.objects.filter(task_id=task_id, status__in=ACTIVE).update(
+        AgentTask.objects.filter(task_id=task_id, status__in=WAITING).update(
             status=Status.QUEUED,
             queued_at=now or timezone.now(),
             dispatches=F("dispatches") + 1,
@@ -87,28 +89,54 @@ def agent_task_mark_queued(*, task_id: str, now: datetime | None = None) -> bool
 
 
 def agent_task_mark_undispatched(*, task_id: str, error: str) -> None:
+    """The broker refused the message: back to pending, and the dispatch does not count."""
     AgentTask.objects.filter(task_id=task_id, status=Status.QUEUED).update(
-        status=Status.PENDING, error=error, updated_at=timezone.now()
+        status=Status.PENDING, error=error, dispatches=F("dispatches") - 1, updated_at=timezone.now()
     )
 
 
-def agent_task_claim(*, task_id: str, worker: str) -> bool | None:
-    """A worker starts the task. None: not a tracked task; False: final already, skip it."""
+@dataclass(frozen=True)
+class Claim:
+    """What a worker may do with a delivery: run it (as attempt `attempt`) or skip it."""
+
+    tracked: bool
+    run: bool
+    attempt: int = 0
+
+
+def agent_task_claim(*, task_id: str, worker: str, redelivered: bool, max_attempts: int) -> Claim:
+    """A worker starts the task. A waiting task is claimed; a running one only by a redelivery
+    of its message (its worker died), never by a second copy while the first still runs. A task
+    that has used up its attempts (it keeps killing its worker) is marked dead instead."""
     now = timezone.now()
-    claimed = (
-        AgentTask.objects.filter(task_id=task_id)
-        .exclude(status__in=AgentTask.TERMINAL)
-        .update(status=Status.RUNNING, started_at=now, attempts=F("attempts") + 1, worker=worker, updated_at=now)
-    )
-    if claimed:
-        return True
-    return False if AgentTask.objects.filter(task_id=task_id).exists() else None
+    claimable = [Status.PENDING, Status.QUEUED, *([Status.RUNNING] if redelivered else [])]
+    with transaction.atomic():
+        row = (
+            AgentTask.objects.select_for_update()
+            .filter(task_id=task_id)
+            .values_list("status", "attempts")
+            .first()
+        )
+        if row is None:
+            return Claim(tracked=False, run=True)
+        status, attempts = row
+        if status not in claimable:
+            return Claim(tracked=True, run=False)
+        if attempts >= max_attempts:
+            agent_task_fail(task_id=task_id, error=f"dead after {attempts} attempts: every run was lost", status=Status.DEAD)
+            return Claim(tracked=True, run=False)
+        AgentTask.objects.filter(task_id=task_id).update(
+            status=Status.RUNNING, started_at=now, attempts=attempts + 1, worker=worker, updated_at=now
+        )
+    return Claim(tracked=True, run=True, attempt=attempts + 1)
 
 
-def agent_task_complete(*, task_id: str, result: Any, processing_time_ms: int) -> bool:
+def agent_task_complete(*, task_id: str, attempt: int, result: Any, processing_time_ms: int) -> bool:
+    """Finish the attempt that ran. Accepted even if the reaper meanwhile took the task for lost
+    (it had no word from the worker in time): the work is done, the re-dispatched copy skips."""
     now = timezone.now()
     with transaction.atomic():
-        done = AgentTask.objects.filter(task_id=task_id, status=Status.RUNNING).update(
+        done = AgentTask.objects.filter(task_id=task_id, status__in=ACTIVE, attempts=attempt).update(
             status=Status.COMPLETED,
             result=result,
             error="",
@@ -134,10 +162,12 @@ def agent_task_fail(*, task_id: str, error: str, processing_time_ms: int | None 
     return bool(done)
 
 
-def agent_task_retrying(*, task_id: str, reason: str) -> bool:
+def agent_task_retrying(*, task_id: str, attempt: int, reason: str) -> bool:
+    """The attempt failed transiently and a retry is on its way. Conditional on the attempt, since
+    the retry's message goes out first and may already be running as the next attempt."""
     now = timezone.now()
     return bool(
-        AgentTask.objects.filter(task_id=task_id, status=Status.RUNNING).update(
+        AgentTask.objects.filter(task_id=task_id, status=Status.RUNNING, attempts=attempt).update(
             status=Status.QUEUED, error=f"retrying: {reason}"[:4000], queued_at=now, updated_at=now
         )
     )
@@ -179,38 +209,49 @@ class ReapPlan:
 def tasks_reap(
     *,
     now: datetime,
-    active_task_ids: set[str],
+    held_by_workers: set[str],
+    waiting_in_broker: Callable[[str], set[str] | None],
     queued_deadline: timedelta,
     running_grace: timedelta,
     max_dispatches: int,
 ) -> ReapPlan:
-    """Find tasks nothing will finish: queued past the deadline (the broker lost the message) or
-    running on no live worker (the worker died). Those with dispatches left go back to pending
-    for the caller to dispatch again; the rest are marked dead. Returns task ids."""
-    lost_in_queue = Q(status__in=(Status.PENDING, Status.QUEUED)) & Q(
-        queued_at_or_created__lt=now - queued_deadline
-    )
+    """Find tasks nothing will finish, and decide: dispatch again, or dead.
+
+    - waiting (pending/queued) past the deadline whose message is neither in the broker's queue
+      nor held by a worker (reserved, or scheduled for a retry): the broker lost it, or it was
+      never sent because the broker was down. A queue that is merely backed up is left alone.
+    - running past the grace period on no live worker: the worker died with it.
+
+    `held_by_workers` are the ids live workers report (active, reserved, scheduled);
+    `waiting_in_broker(queue)` gives the ids still in that queue, or None when the broker cannot
+    tell. Those with dispatches left go back to pending for the caller to dispatch; the rest are
+    marked dead. Every move is conditional on the record not having changed meanwhile."""
+    waiting = Q(status__in=WAITING, queued_at_or_created__lt=now - queued_deadline)
     orphaned = Q(status=Status.RUNNING, started_at__lt=now - running_grace)
     candidates = (
         AgentTask.objects.annotate(queued_at_or_created=Coalesce("queued_at", "created_at"))
-        .filter(lost_in_queue | orphaned)
-        .values_list("task_id", "status", "dispatches", "worker")
+        .filter(waiting | orphaned)
+        .values_list("task_id", "status", "attempts", "dispatches", "queue", "worker")
     )
+    in_broker: dict[str, set[str] | None] = {}
     plan = ReapPlan()
-    for task_id, status, dispatches, worker in candidates:
+    for task_id, status, attempts, dispatches, queue, worker in candidates:
         task_id = str(task_id)
-        if status == Status.RUNNING and task_id in active_task_ids:
+        if task_id in held_by_workers:
             continue
-        reason = (
-            f"worker {worker or '?'} stopped running it" if status == Status.RUNNING else "the broker lost it"
-        )
+        if status != Status.RUNNING:
+            if queue not in in_broker:
+                in_broker[queue] = waiting_in_broker(queue)
+            if in_broker[queue] is not None and task_id in in_broker[queue]:
+                continue
+        reason = f"worker {worker or '?'} stopped running it" if status == Status.RUNNING else "the broker lost it"
+        unchanged = AgentTask.objects.filter(task_id=task_id, status=status, attempts=attempts, dispatches=dispatches)
         if dispatches >= max_dispatches:
-            if agent_task_fail(task_id=task_id, error=f"dead after {dispatches} dispatches: {reason}", status=Status.DEAD):
+            if unchanged.exists() and agent_task_fail(
+                task_id=task_id, error=f"dead after {dispatches} dispatches: {reason}", status=Status.DEAD
+            ):
                 plan.dead.append(task_id)
             continue
-        moved = AgentTask.objects.filter(task_id=task_id, status=status).update(
-            status=Status.PENDING, error=f"re-dispatched by the reaper: {reason}", updated_at=now
-        )
-        if moved:
+        if unchanged.update(status=Status.PENDING, error=f"re-dispatched by the reaper: {reason}", updated_at=now):
             plan.redispatch.append(task_id)
     return plan

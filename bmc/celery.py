@@ -12,16 +12,6 @@ app = Celery("bmc")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 
 
-@app.on_after_finalize.connect
-def _declare_queues(sender: Celery, **kwargs) -> None:
-    from kombu import Exchange
-    from kombu import Queue as KombuQueue
-
-    from bmc.queues import ALL_QUEUES
-
-    sender.conf.task_queues = [KombuQueue(name, Exchange(name, type="direct"), routing_key=name) for name in ALL_QUEUES]
-
-
 @signals.setup_logging.connect
 def _configure_logging(**kwargs) -> None:
     """Workers and beat log through Django's LOGGING (JSON lines), not Celery's own format."""

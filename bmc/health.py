@@ -123,3 +123,25 @@ def queue_depths() -> dict[str, int | None]:
             except ChannelError:  # never declared: nothing ever waited there
                 depths[queue] = 0
     return depths
+
+
+def broker_waiting_ids(queue: str) -> set[str] | None:
+    """Ids of the task messages still waiting in a queue, or None when the broker cannot say.
+
+    Reads kombu's Redis layout (one list per priority step, `<queue>:<step>`): a linear scan,
+    done by the reaper only for queues that hold a task past its deadline."""
+    import json
+
+    with current_app.connection_for_read() as conn:
+        channel = conn.default_channel
+        if conn.transport.driver_type != "redis":
+            return None
+        ids: set[str] = set()
+        with channel.conn_or_acquire() as client:
+            for step in channel.priority_steps:
+                for raw in client.lrange(channel._q_for_pri(queue, step), 0, -1):
+                    try:
+                        ids.add(json.loads(raw)["headers"]["id"])
+                    except (ValueError, KeyError, TypeError):
+                        continue
+        return ids

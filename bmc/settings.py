@@ -10,6 +10,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import environ
+from kombu import Exchange
+from kombu import Queue as KombuQueue
 
 from bmc.queues import ALL_QUEUES, DEFAULT_QUEUE, PRIORITY_LEVELS, PRIORITY_STEPS, task_routes
 
@@ -122,6 +124,8 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = API_MAX_BODY_BYTES
 REAPER_QUEUED_DEADLINE = env.int("REAPER_QUEUED_DEADLINE", default=600)
 REAPER_RUNNING_GRACE = env.int("REAPER_RUNNING_GRACE", default=120)
 REAPER_MAX_DISPATCHES = env.int("REAPER_MAX_DISPATCHES", default=3)
+# A task started this many times (retries and redeliveries after a lost worker) is dead.
+TASK_MAX_ATTEMPTS = env.int("TASK_MAX_ATTEMPTS", default=10)
 # /health/detailed reports beat down when its last tick is older than this.
 BEAT_STALE_AFTER = env.int("BEAT_STALE_AFTER", default=120)
 HEALTH_PING_TIMEOUT = env.float("HEALTH_PING_TIMEOUT", default=1.0)
@@ -142,6 +146,7 @@ CELERY_TIMEZONE = TIME_ZONE
 CELERY_TASK_TIME_LIMIT = env.int("CELERY_TASK_TIME_LIMIT", default=300)
 CELERY_TASK_SOFT_TIME_LIMIT = env.int("CELERY_TASK_SOFT_TIME_LIMIT", default=240)
 CELERY_TASK_DEFAULT_QUEUE = DEFAULT_QUEUE
+CELERY_TASK_QUEUES = [KombuQueue(queue, Exchange(queue, type="direct"), routing_key=queue) for queue in ALL_QUEUES]
 # tasks/<queue>.py for every queue: the modules a worker loads.
 CELERY_IMPORTS = [f"tasks.{queue}" for queue in ALL_QUEUES]
 CELERY_TASK_ROUTES = task_routes()

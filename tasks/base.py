@@ -15,7 +15,8 @@ from collections.abc import Callable
 from typing import Any
 
 from celery import Task, shared_task, signals
-from celery.exceptions import SoftTimeLimitExceeded
+from celery.exceptions import Ignore
+from django.conf import settings
 from django.db import close_old_connections
 
 from agents import orchestrator as records
@@ -25,8 +26,9 @@ from bmc.queues import Queue
 
 logger = logging.getLogger(__name__)
 
-# Transient by nature: worth a retry. Validation errors are never in this list.
-TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (ConnectionError, TimeoutError, SoftTimeLimitExceeded)
+# Transient by nature: worth a retry. Validation errors are never in this list, nor a task that
+# hit its soft time limit (it would only be slow again).
+TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (ConnectionError, TimeoutError)
 
 
 class TrackedTask(Task):
@@ -35,8 +37,8 @@ class TrackedTask(Task):
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         if getattr(self.request, "bmc_skip", False):
-            logger.info("skipping delivery of a task already final", extra={"task_id": self.request.id})
-            return None
+            logger.info("skipping a delivery of a task already final or running", extra={"task_id": self.request.id})
+            raise Ignore()  # acknowledged, and the stored result is left as it was
         return super().__call__(*args, **kwargs)
 
 
@@ -95,9 +97,15 @@ def _on_prerun(task_id: str, task: Task, **kwargs: Any) -> None:
         tenant=_header(request, "tenant"),
     )
     request.bmc_started = time.monotonic()
-    claimed = records.agent_task_claim(task_id=task_id, worker=request.hostname or socket.gethostname())
-    request.bmc_tracked = claimed is not None
-    request.bmc_skip = claimed is False
+    claim = records.agent_task_claim(
+        task_id=task_id,
+        worker=request.hostname or socket.gethostname(),
+        redelivered=bool((request.delivery_info or {}).get("redelivered")),
+        max_attempts=settings.TASK_MAX_ATTEMPTS,
+    )
+    request.bmc_tracked = claim.tracked
+    request.bmc_skip = not claim.run
+    request.bmc_attempt = claim.attempt
 
 
 def _elapsed_ms(task: Task) -> int | None:
@@ -109,21 +117,27 @@ def _elapsed_ms(task: Task) -> int | None:
 def _on_success(sender: Task, result: Any, **kwargs: Any) -> None:
     request = sender.request
     if getattr(request, "bmc_tracked", False) and not getattr(request, "bmc_skip", False):
-        records.agent_task_complete(task_id=request.id, result=result, processing_time_ms=_elapsed_ms(sender) or 0)
+        records.agent_task_complete(
+            task_id=request.id, attempt=request.bmc_attempt, result=result, processing_time_ms=_elapsed_ms(sender) or 0
+        )
 
 
 @signals.task_retry.connect
 def _on_retry(sender: Task, request: Any, reason: Any, **kwargs: Any) -> None:
     if getattr(sender.request, "bmc_tracked", False):
-        records.agent_task_retrying(task_id=request.id, reason=str(reason))
+        records.agent_task_retrying(task_id=request.id, attempt=sender.request.bmc_attempt, reason=str(reason))
 
 
 @signals.task_failure.connect
 def _on_failure(sender: Task, task_id: str, exception: BaseException, **kwargs: Any) -> None:
-    if getattr(sender.request, "bmc_tracked", False):
-        records.agent_task_fail(
-            task_id=task_id, error=f"{type(exception).__name__}: {exception}", processing_time_ms=_elapsed_ms(sender)
-        )
+    # Also sent by the worker's main process (hard time limit, a lost process not requeued),
+    # where no prerun ran: update by id; a task without a record matches nothing.
+    if getattr(sender.request, "bmc_skip", False):
+        return
+    close_old_connections()
+    records.agent_task_fail(
+        task_id=task_id, error=f"{type(exception).__name__}: {exception}", processing_time_ms=_elapsed_ms(sender)
+    )
 
 
 @signals.task_revoked.connect

@@ -18,6 +18,7 @@ from django.utils import timezone
 from agents import orchestrator as records
 from agents.router import route_task
 from bmc.core.models import AgentTask, Tenant
+from bmc.health import broker_waiting_ids
 from bmc.queues import DEFAULT_PRIORITY, Queue, celery_priority
 from tasks.base import agent_task, ping_task
 
@@ -88,21 +89,26 @@ def task_dispatch(*, task_id: str, celery_task: str | None = None) -> bool:
 
 
 def task_cancel(*, task: AgentTask) -> bool:
-    """Cancel a task that has not finished. A running one is terminated on its worker."""
-    was_running = task.status == AgentTask.Status.RUNNING
+    """Cancel a task that has not finished. The record is final at once, so no delivery of it will
+    run; the revoke also stops it on a worker that is running it right now."""
     if not records.agent_task_cancel(task=task):
         return False
-    current_app.control.revoke(str(task.task_id), terminate=was_running, signal="SIGTERM")
+    try:
+        current_app.control.revoke(str(task.task_id), terminate=True, signal="SIGTERM")
+    except Exception as exc:  # broker down: the record alone keeps the task from running
+        logger.warning("revoke not broadcast", extra={"task_id": str(task.task_id), "error": str(exc)})
     return True
 
 
-def active_task_ids(*, timeout: float) -> set[str]:
-    """Ids of the tasks that live workers are running or hold reserved."""
+def task_ids_held_by_workers(*, timeout: float) -> set[str]:
+    """Ids of the tasks live workers are running, hold reserved, or keep for a retry."""
     inspect = current_app.control.inspect(timeout=timeout)
     ids: set[str] = set()
     for reply in (inspect.active() or {}, inspect.reserved() or {}):
         for tasks in reply.values():
             ids.update(t["id"] for t in tasks)
+    for tasks in (inspect.scheduled() or {}).values():
+        ids.update(t["request"]["id"] for t in tasks)
     return ids
 
 
@@ -110,7 +116,8 @@ def active_task_ids(*, timeout: float) -> set[str]:
 def reap_tasks(self) -> dict[str, Any]:
     plan = records.tasks_reap(
         now=timezone.now(),
-        active_task_ids=active_task_ids(timeout=settings.HEALTH_PING_TIMEOUT),
+        held_by_workers=task_ids_held_by_workers(timeout=settings.HEALTH_PING_TIMEOUT),
+        waiting_in_broker=broker_waiting_ids,
         queued_deadline=timedelta(seconds=settings.REAPER_QUEUED_DEADLINE),
         running_grace=timedelta(seconds=settings.REAPER_RUNNING_GRACE),
         max_dispatches=settings.REAPER_MAX_DISPATCHES,

@@ -19,6 +19,7 @@ from rest_framework.test import APIClient
 from bmc.celery import app as celery_app
 from bmc.core.models import Tenant
 from bmc.core.services import api_key_create
+from bmc.launcher import die_with_parent
 from bmc.queues import ALL_QUEUES
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -76,6 +77,7 @@ class WorkerProcess:
             [sys.executable, "-m", "celery", "-A", "bmc", "worker", "-Q", ",".join(queues), "-n", self.name,
              f"--concurrency={concurrency}", "--without-mingle", "--without-gossip", "--loglevel=INFO"],
             cwd=ROOT, env=env, stdout=self.log.open("w"), stderr=subprocess.STDOUT, start_new_session=True,
+            preexec_fn=die_with_parent,
         )
         self.wait_ready()
 

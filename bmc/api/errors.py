@@ -29,8 +29,8 @@ def exception_handler(exc, context):
         body = {"code": "invalid", "message": _summary(detail), "fields": detail}
     else:
         message = detail.get("detail", detail) if isinstance(detail, dict) else detail
-        code = getattr(getattr(detail, "code", None), "__str__", lambda: None)() or getattr(exc, "default_code", "error")
-        body = {"code": code, "message": str(message)}
+        code = getattr(message, "code", None) or getattr(exc, "default_code", "error")
+        body = {"code": str(code), "message": str(message)}
     return Response({"error": body}, status=response.status_code, headers=_headers(response))
 
 
@@ -48,3 +48,20 @@ def _summary(detail) -> str:
     if isinstance(detail, list):
         return " ".join(str(e) for e in detail)
     return str(detail)
+
+
+def api_not_found(request, exception=None):
+    """JSON 404 under /api/ (unknown path or malformed id); Django's page elsewhere."""
+    from django.views.defaults import page_not_found
+
+    if request.path.startswith("/api/"):
+        return JsonResponse({"error": {"code": "not_found", "message": f"No resource at {request.path}."}}, status=404)
+    return page_not_found(request, exception)
+
+
+def api_server_error(request):
+    from django.views.defaults import server_error
+
+    if request.path.startswith("/api/"):
+        return JsonResponse({"error": {"code": "server_error", "message": "Internal error; it was logged with this request's trace id."}}, status=500)
+    return server_error(request)

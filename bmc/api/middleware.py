@@ -1,10 +1,11 @@
-"""Per request: a trace id for the logs, and the body-size limit of the API (413)."""
+"""Per request: a trace id for the logs, English and the body-size limit (413) for the API."""
 
 from __future__ import annotations
 
 import uuid
 
 from django.conf import settings
+from django.utils import translation
 
 from bmc.api.errors import too_large_response
 from bmc.logging import log_context_bind, log_context_reset
@@ -17,7 +18,8 @@ class RequestContextMiddleware:
     def __call__(self, request):
         trace_id = request.headers.get("X-Trace-Id") or uuid.uuid4().hex
         request.trace_id = trace_id[:64]
-        if request.path.startswith("/api/"):
+        is_api = request.path.startswith("/api/")
+        if is_api:
             try:
                 length = int(request.headers.get("Content-Length") or 0)
             except ValueError:
@@ -26,7 +28,9 @@ class RequestContextMiddleware:
                 return too_large_response(settings.API_MAX_BODY_BYTES)
         token = log_context_bind(trace_id=request.trace_id)
         try:
-            response = self.get_response(request)
+            # The API speaks English to the integrators; the admin keeps the staff's Spanish.
+            with translation.override("en" if is_api else translation.get_language()):
+                response = self.get_response(request)
         finally:
             log_context_reset(token)
         response["X-Trace-Id"] = request.trace_id

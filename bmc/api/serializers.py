@@ -23,12 +23,42 @@ class TaskSubmitSerializer(serializers.Serializer):
     )
     metadata = serializers.DictField(required=False, default=dict, help_text="Free-form; 'intent' steers routing.")
 
+    def validate_metadata(self, value: dict) -> dict:
+        intent = value.get("intent")
+        if intent is not None and not isinstance(intent, str):
+            raise serializers.ValidationError("metadata.intent must be a string, e.g. 'quote_request'.")
+        timeout_ms = value.get("timeout_ms")
+        if timeout_ms is not None and (not isinstance(timeout_ms, int) or isinstance(timeout_ms, bool) or not 0 < timeout_ms <= 86_400_000):
+            raise serializers.ValidationError("metadata.timeout_ms must be a whole number of milliseconds from 1 to 86400000.")
+        _reject_nul(value, "metadata")
+        return value
+
+    def validate_payload(self, value: dict) -> dict:
+        _reject_nul(value, "payload")
+        return value
+
     def validate_task_type(self, value: str) -> str:
         if value not in TASK_TYPES:
             raise serializers.ValidationError(
                 f"Unknown task_type '{value}'. Known task types: {', '.join(sorted(TASK_TYPES))}."
             )
         return value
+
+
+def _has_nul(value) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_has_nul(v) for v in value)
+    return False
+
+
+def _reject_nul(value, field: str) -> None:
+    """PostgreSQL cannot store U+0000 in JSON: refuse it here rather than fail later."""
+    if _has_nul(value):
+        raise serializers.ValidationError(f"{field} must not contain the NUL character (\\u0000).")
 
 
 class TaskAcceptedSerializer(serializers.Serializer):

@@ -130,7 +130,10 @@ def agent_health_view(request: Request, agent_id: str) -> Response:
 @extend_schema(tags=["orchestrator"], responses=QueueSerializer(many=True))
 @api_view(["GET"])
 def queues_view(request: Request) -> Response:
-    depths = health.queue_depths()
+    try:
+        depths = health.queue_depths()
+    except Exception as exc:
+        return Response({"error": {"code": "broker_unavailable", "message": f"The broker did not answer: {exc}"}}, status=503)
     workers = _workers_or_empty()
     return Response([{"name": q, "depth": depths[q], "workers": workers.get(q, [])} for q in depths])
 

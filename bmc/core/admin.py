@@ -193,7 +193,8 @@ class AgentTaskAdmin(admin.ModelAdmin):
         statuses = (models.AgentTask.Status.FAILED, models.AgentTask.Status.DEAD,
                     models.AgentTask.Status.PENDING, models.AgentTask.Status.QUEUED)
         ids = list(queryset.filter(status__in=statuses).values_list("task_id", flat=True))
-        models.AgentTask.objects.filter(task_id__in=ids).update(status=models.AgentTask.Status.PENDING)
+        # conditional again: a task that started or finished since the page was read is left alone
+        models.AgentTask.objects.filter(task_id__in=ids, status__in=statuses).update(status=models.AgentTask.Status.PENDING)
         sent = sum(task_dispatch(task_id=str(task_id)) for task_id in ids)
         level = messages.SUCCESS if sent == len(ids) else messages.WARNING
         self.message_user(request, f"Dispatched {sent} of {len(ids)} task(s).", level)

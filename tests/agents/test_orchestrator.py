@@ -30,12 +30,12 @@ def test_claim_complete_and_no_way_back(tenant):
     task = make_task(tenant)
     task_id = str(task.task_id)
     assert records.agent_task_mark_queued(task_id=task_id)
-    assert records.agent_task_claim(task_id=task_id, worker="w1") is True
-    assert records.agent_task_complete(task_id=task_id, result={"ok": 1}, processing_time_ms=12)
+    assert claim(task_id, worker="w1") == records.Claim(tracked=True, run=True, attempt=1)
+    assert records.agent_task_complete(task_id=task_id, attempt=1, result={"ok": 1}, processing_time_ms=12)
     task.refresh_from_db()
     assert (task.status, task.attempts, task.dispatches, task.worker, task.processing_time_ms) == ("completed", 1, 1, "w1", 12)
     # a late duplicate neither restarts, re-queues, fails nor cancels a finished task
-    assert records.agent_task_claim(task_id=task_id, worker="w2") is False
+    assert claim(task_id, worker="w2", redelivered=True) == records.Claim(tracked=True, run=False)
     assert not records.agent_task_mark_queued(task_id=task_id)
     assert not records.agent_task_fail(task_id=task_id, error="late")
     assert not records.agent_task_cancel(task=task)
@@ -44,20 +44,56 @@ def test_claim_complete_and_no_way_back(tenant):
     assert list(AgentMessage.objects.filter(task=task).values_list("type", flat=True).order_by("created_at")) == ["request", "response"]
 
 
-def test_claim_of_an_untracked_task_is_none(db):
-    assert records.agent_task_claim(task_id="5b0e3a8c-0000-4000-8000-000000000000", worker="w") is None
+def claim(task_id, worker="w", redelivered=False, max_attempts=10):
+    return records.agent_task_claim(task_id=str(task_id), worker=worker, redelivered=redelivered, max_attempts=max_attempts)
 
 
-def test_retry_puts_a_running_task_back_in_the_queue(tenant):
-    task = make_task(tenant, status=Status.RUNNING)
-    assert records.agent_task_retrying(task_id=str(task.task_id), reason="timeout talking to Sheets")
+def test_claim_of_an_untracked_task_runs_it_untracked(db):
+    assert claim("5b0e3a8c-0000-4000-8000-000000000000") == records.Claim(tracked=False, run=True)
+
+
+def test_a_second_copy_never_runs_beside_the_first_but_a_redelivery_does(tenant):
+    task = make_task(tenant, status=Status.QUEUED)
+    assert claim(task.task_id, worker="w1").run
+    assert not claim(task.task_id, worker="w2").run  # a duplicate while w1 runs it
+    # w1 died; the broker delivers the message again, flagged as redelivered
+    second = claim(task.task_id, worker="w2", redelivered=True)
+    assert second.run and second.attempt == 2
+    task.refresh_from_db()
+    assert (task.status, task.worker, task.attempts) == ("running", "w2", 2)
+
+
+def test_a_task_that_keeps_losing_its_worker_ends_dead(tenant):
+    task = make_task(tenant, status=Status.RUNNING, attempts=3)
+    assert claim(task.task_id, redelivered=True, max_attempts=3) == records.Claim(tracked=True, run=False)
+    task.refresh_from_db()
+    assert task.status == "dead" and "after 3 attempts" in task.error
+
+
+def test_retry_puts_only_its_own_attempt_back_in_the_queue(tenant):
+    task = make_task(tenant, status=Status.RUNNING, attempts=1)
+    assert records.agent_task_retrying(task_id=str(task.task_id), attempt=1, reason="timeout talking to Sheets")
     task.refresh_from_db()
     assert task.status == "queued" and "timeout talking to Sheets" in task.error
+    # the retry's message went out before the signal: attempt 2 already runs; attempt 1's
+    # late signal must not pull it back, or its completion would be lost
+    assert claim(task.task_id).attempt == 2
+    assert not records.agent_task_retrying(task_id=str(task.task_id), attempt=1, reason="late")
+    assert records.agent_task_complete(task_id=str(task.task_id), attempt=2, result={}, processing_time_ms=1)
 
 
-def reap(now, active=frozenset(), max_dispatches=3):
+def test_a_run_the_reaper_took_for_lost_still_completes(tenant):
+    task = make_task(tenant, status=Status.QUEUED)
+    attempt = claim(task.task_id).attempt
+    AgentTask.objects.filter(pk=task.pk).update(status=Status.PENDING)  # reaper: no word from the worker
+    assert records.agent_task_complete(task_id=str(task.task_id), attempt=attempt, result={"n": 1}, processing_time_ms=5)
+    assert not claim(task.task_id).run  # the re-dispatched copy skips
+
+
+def reap(now, held=frozenset(), in_broker=frozenset(), max_dispatches=3):
     return records.tasks_reap(
-        now=now, active_task_ids=set(active), queued_deadline=timedelta(minutes=10),
+        now=now, held_by_workers=set(held), waiting_in_broker=lambda queue: set(in_broker),
+        queued_deadline=timedelta(minutes=10),
         running_grace=timedelta(minutes=2), max_dispatches=max_dispatches,
     )
 
@@ -66,6 +102,8 @@ def test_reaper_takes_only_what_nothing_will_finish(tenant):
     now = timezone.now()
     fresh = make_task(tenant, status=Status.QUEUED, queued_at=now - timedelta(minutes=1), dispatches=1)
     lost = make_task(tenant, status=Status.QUEUED, queued_at=now - timedelta(minutes=11), dispatches=1)
+    backlogged = make_task(tenant, status=Status.QUEUED, queued_at=now - timedelta(minutes=30), dispatches=1)
+    retry_later = make_task(tenant, status=Status.QUEUED, queued_at=now - timedelta(minutes=30), dispatches=1)
     never_sent = make_task(tenant, status=Status.PENDING, dispatches=0)
     AgentTask.objects.filter(pk=never_sent.pk).update(created_at=now - timedelta(minutes=11))
     alive = make_task(tenant, status=Status.RUNNING, started_at=now - timedelta(minutes=5), dispatches=1, worker="a@h")
@@ -73,14 +111,15 @@ def test_reaper_takes_only_what_nothing_will_finish(tenant):
     just_started = make_task(tenant, status=Status.RUNNING, started_at=now - timedelta(seconds=30), dispatches=1)
     done = make_task(tenant, status=Status.COMPLETED, queued_at=now - timedelta(hours=1), dispatches=1)
 
-    plan = reap(now, active={str(alive.task_id)})
+    plan = reap(now, held={str(alive.task_id), str(retry_later.task_id)}, in_broker={str(backlogged.task_id)})
 
     assert sorted(plan.redispatch) == sorted(str(t.task_id) for t in (lost, never_sent, orphan))
     assert plan.dead == []
     statuses = dict(AgentTask.objects.values_list("task_id", "status"))
     assert statuses[orphan.task_id] == "pending" and "dead@h stopped running it" in AgentTask.objects.get(pk=orphan.pk).error
     assert statuses[lost.task_id] == "pending" and "broker lost it" in AgentTask.objects.get(pk=lost.pk).error
-    for untouched, status in ((fresh, "queued"), (alive, "running"), (just_started, "running"), (done, "completed")):
+    for untouched, status in ((fresh, "queued"), (backlogged, "queued"), (retry_later, "queued"), (alive, "running"),
+                              (just_started, "running"), (done, "completed")):
         assert statuses[untouched.task_id] == status
 
 

@@ -174,3 +174,26 @@ def test_agent_health_reports_its_last_hour(api, tenant):
     assert body["id"] == "quote" and body["last_hour"]["by_status"] == {"completed": 1}
     assert body["last_hour"]["avg_processing_ms"] == 40.0 and body["queue_depth"] is not None
     assert body["status"] == "down" and body["workers"] == []  # no worker runs in this test
+
+
+@pytest.mark.parametrize("body, field, says", [
+    ({"task_type": "ping", "metadata": {"intent": ["quote_request"]}}, "metadata", "must be a string"),
+    ({"task_type": "ping", "metadata": {"timeout_ms": "soon"}}, "metadata", "from 1 to 86400000"),
+    ({"task_type": "ping", "metadata": {"timeout_ms": 2**40}}, "metadata", "from 1 to 86400000"),
+    ({"task_type": "ping", "payload": {"text": "a\u0000b"}}, "payload", "NUL character"),
+    ({"task_type": "ping", "payload": ["not", "an", "object"]}, "payload", "dictionary"),
+])
+def test_bad_fields_are_400_naming_the_field(api, body, field, says):
+    response = api.post("/api/v1/tasks", body, format="json")
+    assert response.status_code == 400, response.content
+    assert says in " ".join(response.json()["error"]["fields"][field])
+    assert AgentTask.objects.count() == 0
+
+
+def test_errors_carry_a_code_and_unknown_api_paths_answer_json(api):
+    assert APIClient().get("/api/v1/orchestrator/agents").json()["error"]["code"] == "not_authenticated"
+    missing = api.get(f"/api/v1/tasks/{uuid.uuid4()}")
+    assert missing.status_code == 404 and missing.json()["error"]["code"] == "not_found"
+    malformed_id = api.get("/api/v1/tasks/not-a-uuid")
+    assert malformed_id.status_code == 404 and malformed_id.json()["error"]["code"] == "not_found"
+    assert api.delete("/api/v1/tasks").json()["error"]["code"] == "method_not_allowed"
