@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from django.conf import settings
 from django.db import connection
 from rest_framework.test import APIClient
 
@@ -23,6 +24,8 @@ from bmc.launcher import die_with_parent
 from bmc.queues import ALL_QUEUES
 
 ROOT = Path(__file__).resolve().parent.parent
+# whitenoise warns on every request when the static folder is missing (collectstatic not run)
+Path(settings.STATIC_ROOT).mkdir(parents=True, exist_ok=True)
 
 
 @pytest.fixture
