@@ -4,13 +4,17 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 
-.PHONY: run test install install-dev procfile clean
+.PHONY: run test lint install install-dev procfile clean
 
 run: $(VENV)/.installed
 	$(PY) -m bmc.launcher run
 
 test: $(VENV)/.installed-dev
 	$(PY) -m bmc.launcher test $(ARGS)
+
+lint: $(VENV)/.installed-dev
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
 
 install: $(VENV)/.installed
 install-dev: $(VENV)/.installed-dev

@@ -13,8 +13,19 @@ from django.db import transaction
 from bmc.core.models import CatalogVersion, Product, Tenant
 
 REQUIRED_COLUMNS = (
-    "sku", "kind", "family", "name", "use", "thickness_mm", "useful_width_m", "max_span_m",
-    "unit", "piece_length_m", "price_venta_usd", "price_web_usd", "colors",
+    "sku",
+    "kind",
+    "family",
+    "name",
+    "use",
+    "thickness_mm",
+    "useful_width_m",
+    "max_span_m",
+    "unit",
+    "piece_length_m",
+    "price_venta_usd",
+    "price_web_usd",
+    "colors",
 )
 
 
@@ -67,7 +78,9 @@ def catalog_parse(*, csv_text: str) -> list[dict[str, Any]]:
                 "max_span_m": _decimal(raw["max_span_m"], row=number, column="max_span_m"),
                 "unit": raw["unit"].strip(),
                 "piece_length_m": _decimal(raw["piece_length_m"], row=number, column="piece_length_m"),
-                "price_venta_usd": _decimal(raw["price_venta_usd"], row=number, column="price_venta_usd", required=True),
+                "price_venta_usd": _decimal(
+                    raw["price_venta_usd"], row=number, column="price_venta_usd", required=True
+                ),
                 "price_web_usd": _decimal(raw["price_web_usd"], row=number, column="price_web_usd", required=True),
                 "colors": [c.strip() for c in raw["colors"].split("|") if c.strip()],
             }
@@ -87,9 +100,7 @@ def catalog_import(*, tenant: Tenant, csv_text: str, source: str) -> dict[str, A
     rows = catalog_parse(csv_text=csv_text)
     checksum = _checksum(rows)
     with transaction.atomic():
-        current = (
-            CatalogVersion.objects.select_for_update().filter(tenant=tenant, is_current=True).first()
-        )
+        current = CatalogVersion.objects.select_for_update().filter(tenant=tenant, is_current=True).first()
         if current and current.checksum == checksum:
             return {"version": current.version, "created": False, "products": current.product_count}
         last = CatalogVersion.objects.filter(tenant=tenant).order_by("-version").first()

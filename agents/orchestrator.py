@@ -111,19 +111,16 @@ def agent_task_claim(*, task_id: str, worker: str, redelivered: bool, max_attemp
     now = timezone.now()
     claimable = [Status.PENDING, Status.QUEUED, *([Status.RUNNING] if redelivered else [])]
     with transaction.atomic():
-        row = (
-            AgentTask.objects.select_for_update()
-            .filter(task_id=task_id)
-            .values_list("status", "attempts")
-            .first()
-        )
+        row = AgentTask.objects.select_for_update().filter(task_id=task_id).values_list("status", "attempts").first()
         if row is None:
             return Claim(tracked=False, run=True)
         status, attempts = row
         if status not in claimable:
             return Claim(tracked=True, run=False)
         if attempts >= max_attempts:
-            agent_task_fail(task_id=task_id, error=f"dead after {attempts} attempts: every run was lost", status=Status.DEAD)
+            agent_task_fail(
+                task_id=task_id, error=f"dead after {attempts} attempts: every run was lost", status=Status.DEAD
+            )
             return Claim(tracked=True, run=False)
         AgentTask.objects.filter(task_id=task_id).update(
             status=Status.RUNNING, started_at=now, attempts=attempts + 1, worker=worker, updated_at=now
@@ -149,13 +146,21 @@ def agent_task_complete(*, task_id: str, attempt: int, result: Any, processing_t
     return bool(done)
 
 
-def agent_task_fail(*, task_id: str, error: str, processing_time_ms: int | None = None, status: str = Status.FAILED) -> bool:
+def agent_task_fail(
+    *, task_id: str, error: str, processing_time_ms: int | None = None, status: str = Status.FAILED
+) -> bool:
     now = timezone.now()
     with transaction.atomic():
         done = (
             AgentTask.objects.filter(task_id=task_id)
             .exclude(status__in=AgentTask.TERMINAL)
-            .update(status=status, error=error[:4000], finished_at=now, processing_time_ms=processing_time_ms, updated_at=now)
+            .update(
+                status=status,
+                error=error[:4000],
+                finished_at=now,
+                processing_time_ms=processing_time_ms,
+                updated_at=now,
+            )
         )
         if done:
             _reply(task_id=task_id, type=AgentMessage.Type.ERROR, payload={"error": error[:4000], "status": status})

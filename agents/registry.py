@@ -7,6 +7,7 @@ then by intent, then by required capabilities, and falls back to itself.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from bmc.queues import Queue
@@ -34,7 +35,7 @@ class TaskType:
     idempotent: bool = True
 
 
-def _agent(queue: Queue, name: str, capabilities: set[str], description: str, intents: set[str] = set()) -> AgentSpec:
+def _agent(queue: Queue, name: str, capabilities: set[str], description: str, intents: Iterable[str] = ()) -> AgentSpec:
     return AgentSpec(
         id=queue.value,
         name=name,
@@ -48,28 +49,64 @@ def _agent(queue: Queue, name: str, capabilities: set[str], description: str, in
 AGENTS: dict[str, AgentSpec] = {
     spec.id: spec
     for spec in (
-        _agent(Queue.ORCHESTRATOR, "Orchestrator", {"routing", "task_records", "health", "reaping"},
-               "Routes work to agents, keeps the task records true and re-dispatches lost tasks."),
-        _agent(Queue.CONVERSATION, "Conversation", {"nlu", "intent", "entities", "dialogue_state"},
-               "Reads intent and entities from Spanish messages and keeps the dialogue state.",
-               {"greeting", "product_info", "human_handoff", "complaint", "opt_out", "other"}),
-        _agent(Queue.QUOTE, "Quote", {"pricing", "quote_document"},
-               "Prices specs deterministically from the catalog and renders the quote document.",
-               {"quote_request", "accept_quote", "decline_quote", "postpone"}),
-        _agent(Queue.OUTBOUND, "Outbound", {"send_message", "whatsapp", "n8n"},
-               "Sends replies through the configured channel, once per idempotency key."),
-        _agent(Queue.FOLLOWUP, "Follow-up", {"followup", "scheduling"},
-               "Follows up quotes sent without an answer at 24, 48 and 72 hours."),
-        _agent(Queue.DUNNING, "Dunning", {"payment_reminders", "collections"},
-               "Chases overdue invoices and records promises to pay.",
-               {"payment_notice", "promise_to_pay"}),
-        _agent(Queue.DATASYNC, "Data sync", {"catalog_import", "google_sheets", "mercadolibre", "shopify"},
-               "Keeps the catalog and the spreadsheets in sync."),
-        _agent(Queue.ANALYTICS, "Analytics", {"task_stats", "conversion", "alerts"},
-               "Measures conversion and agent performance and raises alerts.",
-               {"order_status"}),
-        _agent(Queue.DOCUMENTS, "Documents", {"document_extraction", "ocr", "classification"},
-               "Reads batches of invoices, orders and receipts."),
+        _agent(
+            Queue.ORCHESTRATOR,
+            "Orchestrator",
+            {"routing", "task_records", "health", "reaping"},
+            "Routes work to agents, keeps the task records true and re-dispatches lost tasks.",
+        ),
+        _agent(
+            Queue.CONVERSATION,
+            "Conversation",
+            {"nlu", "intent", "entities", "dialogue_state"},
+            "Reads intent and entities from Spanish messages and keeps the dialogue state.",
+            {"greeting", "product_info", "human_handoff", "complaint", "opt_out", "other"},
+        ),
+        _agent(
+            Queue.QUOTE,
+            "Quote",
+            {"pricing", "quote_document"},
+            "Prices specs deterministically from the catalog and renders the quote document.",
+            {"quote_request", "accept_quote", "decline_quote", "postpone"},
+        ),
+        _agent(
+            Queue.OUTBOUND,
+            "Outbound",
+            {"send_message", "whatsapp", "n8n"},
+            "Sends replies through the configured channel, once per idempotency key.",
+        ),
+        _agent(
+            Queue.FOLLOWUP,
+            "Follow-up",
+            {"followup", "scheduling"},
+            "Follows up quotes sent without an answer at 24, 48 and 72 hours.",
+        ),
+        _agent(
+            Queue.DUNNING,
+            "Dunning",
+            {"payment_reminders", "collections"},
+            "Chases overdue invoices and records promises to pay.",
+            {"payment_notice", "promise_to_pay"},
+        ),
+        _agent(
+            Queue.DATASYNC,
+            "Data sync",
+            {"catalog_import", "google_sheets", "mercadolibre", "shopify"},
+            "Keeps the catalog and the spreadsheets in sync.",
+        ),
+        _agent(
+            Queue.ANALYTICS,
+            "Analytics",
+            {"task_stats", "conversion", "alerts"},
+            "Measures conversion and agent performance and raises alerts.",
+            {"order_status"},
+        ),
+        _agent(
+            Queue.DOCUMENTS,
+            "Documents",
+            {"document_extraction", "ocr", "classification"},
+            "Reads batches of invoices, orders and receipts.",
+        ),
     )
 }
 
@@ -78,17 +115,28 @@ FALLBACK_AGENT = Queue.ORCHESTRATOR.value
 TASK_TYPES: dict[str, TaskType] = {
     t.name: t
     for t in (
-        TaskType("ping", None, "tasks.{agent}.ping",
-                 "Round trip to the agent chosen by intent or required capabilities."),
+        TaskType(
+            "ping", None, "tasks.{agent}.ping", "Round trip to the agent chosen by intent or required capabilities."
+        ),
         # Every agent answers a ping on its own queue: it proves the queue is consumed.
         *(
-            TaskType(f"{agent_id}.ping", agent_id, f"tasks.{agent_id}.ping", f"Round trip through the {agent_id} queue.")
+            TaskType(
+                f"{agent_id}.ping", agent_id, f"tasks.{agent_id}.ping", f"Round trip through the {agent_id} queue."
+            )
             for agent_id in AGENTS
         ),
-        TaskType("datasync.catalog_import", "datasync", "tasks.datasync.catalog_import",
-                 "Import a catalog CSV (payload: {path} or {csv}); a new version only when it changed."),
-        TaskType("analytics.task_stats", "analytics", "tasks.analytics.task_stats",
-                 "Counts and timings of the tenant's agent tasks (payload: {hours})."),
+        TaskType(
+            "datasync.catalog_import",
+            "datasync",
+            "tasks.datasync.catalog_import",
+            "Import a catalog CSV (payload: {path} or {csv}); a new version only when it changed.",
+        ),
+        TaskType(
+            "analytics.task_stats",
+            "analytics",
+            "tasks.analytics.task_stats",
+            "Counts and timings of the tenant's agent tasks (payload: {hours}).",
+        ),
     )
 }
 

@@ -7,10 +7,11 @@ from collections.abc import Callable
 from typing import Any
 
 import redis
-from celery import Celery, current_app
+from celery import Celery
 from django.conf import settings
 from django.db import connection
 
+from bmc.celery import app as celery_app
 from bmc.queues import ALL_QUEUES
 
 BEAT_TICK_KEY = "bmc:beat:last_tick"
@@ -48,13 +49,13 @@ def _database() -> dict[str, Any]:
 
 
 def _broker() -> dict[str, Any]:
-    with current_app.connection_for_write() as conn:
+    with celery_app.connection_for_write() as conn:
         conn.ensure_connection(max_retries=1, timeout=2)
         return {"transport": conn.transport_cls}
 
 
 def _result_backend() -> dict[str, Any]:
-    backend = current_app.backend
+    backend = celery_app.backend
     # Reading an unknown id round-trips to the backend whatever its kind (Redis, database).
     backend.get_task_meta("bmc-health-check")
     return {"backend": type(backend).__name__}
@@ -74,7 +75,7 @@ def _beat() -> dict[str, Any]:
 
 def queue_workers(*, timeout: float | None = None) -> dict[str, list[str]]:
     """Which live workers consume each queue: one broadcast, answered by every live worker."""
-    replies = current_app.control.inspect(timeout=timeout or settings.HEALTH_PING_TIMEOUT).active_queues() or {}
+    replies = celery_app.control.inspect(timeout=timeout or settings.HEALTH_PING_TIMEOUT).active_queues() or {}
     consumers: dict[str, list[str]] = {queue: [] for queue in ALL_QUEUES}
     for worker, queues in sorted(replies.items()):
         for queue in queues:
@@ -115,7 +116,7 @@ def queue_depths() -> dict[str, int | None]:
     from kombu.exceptions import ChannelError
 
     depths: dict[str, int | None] = {}
-    with current_app.connection_for_read() as conn:
+    with celery_app.connection_for_read() as conn:
         channel = conn.default_channel
         for queue in ALL_QUEUES:
             try:
@@ -132,7 +133,7 @@ def broker_waiting_ids(queue: str) -> set[str] | None:
     done by the reaper only for queues that hold a task past its deadline."""
     import json
 
-    with current_app.connection_for_read() as conn:
+    with celery_app.connection_for_read() as conn:
         channel = conn.default_channel
         if conn.transport.driver_type != "redis":
             return None

@@ -81,8 +81,23 @@ class EmbeddedRedis:
         # Its own session: Ctrl-C in the terminal reaches honcho, which stops the workers while
         # Redis is still up for them to finish; Redis is stopped last, by us.
         self.process = subprocess.Popen(
-            [str(binary), "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-             "--dir", str(self.workdir), "--logfile", str(logfile), "--daemonize", "no"],
+            [
+                str(binary),
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                str(self.workdir),
+                "--logfile",
+                str(logfile),
+                "--daemonize",
+                "no",
+            ],
             start_new_session=True,
             stdout=subprocess.DEVNULL,
             preexec_fn=die_with_parent,
@@ -131,8 +146,7 @@ def _ports_free(env: dict[str, str]) -> None:
     taken = [f"{name} port {port}" for name, port in wanted.items() if _port_open(port)]
     if taken:
         raise SystemExit(
-            f"[bmc] {' and '.join(taken)} already in use (another `make run`?). "
-            "Stop it, or set WEB_PORT / FLOWER_PORT."
+            f"[bmc] {' and '.join(taken)} already in use (another `make run`?). Stop it, or set WEB_PORT / FLOWER_PORT."
         )
 
 
@@ -165,7 +179,10 @@ def run() -> int:
         # if we die); each process runs in its own process group, killed whole.
         honcho = subprocess.Popen(
             [shutil.which("honcho", path=env["PATH"]) or "honcho", "start", "-f", str(ROOT / "Procfile")],
-            cwd=ROOT, env=env, start_new_session=True, preexec_fn=die_with_parent,
+            cwd=ROOT,
+            env=env,
+            start_new_session=True,
+            preexec_fn=die_with_parent,
         )
         code = honcho.wait()
         return 0 if stopping else code

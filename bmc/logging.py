@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from pythonjsonlogger.json import JsonFormatter as _JsonFormatter
 
 CONTEXT_FIELDS = ("trace_id", "task_id", "agent", "tenant")
-_context: contextvars.ContextVar[dict[str, str]] = contextvars.ContextVar("bmc_log_context", default={})
+_context: contextvars.ContextVar[dict[str, str]] = contextvars.ContextVar("bmc_log_context")
 
 _SECRET_PATTERNS = [
     (re.compile(r"(?i)(bearer\s+)[A-Za-z0-9._\-]+"), r"\1[redacted]"),
@@ -35,11 +35,11 @@ def redact(text: str) -> str:
 
 
 def log_context_get() -> dict[str, str]:
-    return dict(_context.get())
+    return dict(_context.get({}))
 
 
 def log_context_bind(**fields: str | None) -> contextvars.Token:
-    merged = {**_context.get(), **{k: str(v) for k, v in fields.items() if v is not None}}
+    merged = {**_context.get({}), **{k: str(v) for k, v in fields.items() if v is not None}}
     return _context.set(merged)
 
 
@@ -58,7 +58,7 @@ def log_context(**fields: str | None) -> Iterator[None]:
 
 class ContextFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
-        context = _context.get()
+        context = _context.get({})
         for field in CONTEXT_FIELDS:
             if not hasattr(record, field):
                 setattr(record, field, context.get(field))

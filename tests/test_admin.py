@@ -7,8 +7,17 @@ from bmc.core.services import system_bootstrap
 
 pytestmark = pytest.mark.django_db
 
-MODELS = [models.Tenant, models.ApiKey, models.Customer, models.Conversation, models.Message,
-          models.CatalogVersion, models.Product, models.AgentTask, models.AgentMessage]
+MODELS = [
+    models.Tenant,
+    models.ApiKey,
+    models.Customer,
+    models.Conversation,
+    models.Message,
+    models.CatalogVersion,
+    models.Product,
+    models.AgentTask,
+    models.AgentMessage,
+]
 
 
 @pytest.fixture
@@ -16,8 +25,15 @@ def staff(tenant):
     system_bootstrap()
     customer = models.Customer.objects.create(tenant=tenant, phone="+59899123456", name="Juan Perez")
     conversation = models.Conversation.objects.create(tenant=tenant, customer=customer)
-    models.Message.objects.create(tenant=tenant, conversation=conversation, direction="in", channel="whatsapp",
-                                  text="hola", raw_payload={"entry": []}, external_id="wamid.1")
+    models.Message.objects.create(
+        tenant=tenant,
+        conversation=conversation,
+        direction="in",
+        channel="whatsapp",
+        text="hola",
+        raw_payload={"entry": []},
+        external_id="wamid.1",
+    )
     return tenant
 
 
@@ -39,7 +55,10 @@ def test_audit_records_are_read_only(admin_client, staff):
     task = task_submit(tenant=staff, task_type="ping")
     message = models.AgentMessage.objects.get(task=task)
     assert admin_client.get(reverse("admin:core_agentmessage_add")).status_code == 403
-    assert admin_client.post(reverse("admin:core_agentmessage_delete", args=[message.pk]), {"post": "yes"}).status_code == 403
+    assert (
+        admin_client.post(reverse("admin:core_agentmessage_delete", args=[message.pk]), {"post": "yes"}).status_code
+        == 403
+    )
     assert admin_client.get(reverse("admin:core_agenttask_add")).status_code == 403
     assert models.AgentMessage.objects.filter(pk=message.pk).exists()
 

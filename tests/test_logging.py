@@ -14,7 +14,12 @@ def test_log_lines_are_json_with_the_work_context():
     with log_context(trace_id="t1", task_id="k1", agent="quote", tenant="bmc"):
         line = format_record("priced %s", "quote 7")
     assert line["message"] == "priced quote 7" and line["levelname"] == "INFO" and "timestamp" in line
-    assert {k: line[k] for k in ("trace_id", "task_id", "agent", "tenant")} == {"trace_id": "t1", "task_id": "k1", "agent": "quote", "tenant": "bmc"}
+    assert {k: line[k] for k in ("trace_id", "task_id", "agent", "tenant")} == {
+        "trace_id": "t1",
+        "task_id": "k1",
+        "agent": "quote",
+        "tenant": "bmc",
+    }
     assert format_record("outside")["trace_id"] is None
 
 

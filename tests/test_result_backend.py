@@ -18,7 +18,7 @@ def _sqlalchemy_url() -> str:
 
 
 def test_results_stored_in_the_database_backend_read_back(db):
-    app = Celery("results-check", broker="memory://", backend=_sqlalchemy_url())
+    app = Celery("results-check", broker="memory://", backend=_sqlalchemy_url(), set_as_current=False)
     app.conf.result_serializer = "json"
     backend = app.backend
     assert type(backend).__name__ == "DatabaseBackend"

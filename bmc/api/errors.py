@@ -63,5 +63,13 @@ def api_server_error(request):
     from django.views.defaults import server_error
 
     if request.path.startswith("/api/"):
-        return JsonResponse({"error": {"code": "server_error", "message": "Internal error; it was logged with this request's trace id."}}, status=500)
+        return JsonResponse(
+            {
+                "error": {
+                    "code": "server_error",
+                    "message": "Internal error; it was logged with this request's trace id.",
+                }
+            },
+            status=500,
+        )
     return server_error(request)

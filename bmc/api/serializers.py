@@ -15,10 +15,14 @@ class TaskSubmitSerializer(serializers.Serializer):
     priority = serializers.ChoiceField(
         choices=[p.value for p in Priority],
         default=DEFAULT_PRIORITY,
-        error_messages={"invalid_choice": f"'{{input}}' is not a priority. Allowed: {', '.join(p.value for p in Priority)}."},
+        error_messages={
+            "invalid_choice": f"'{{input}}' is not a priority. Allowed: {', '.join(p.value for p in Priority)}."
+        },
     )
     required_capabilities = serializers.ListField(
-        child=serializers.CharField(max_length=60), required=False, default=list,
+        child=serializers.CharField(max_length=60),
+        required=False,
+        default=list,
         help_text=f"Capabilities the agent must have. Known: {', '.join(KNOWN_CAPABILITIES)}.",
     )
     metadata = serializers.DictField(required=False, default=dict, help_text="Free-form; 'intent' steers routing.")
@@ -28,8 +32,12 @@ class TaskSubmitSerializer(serializers.Serializer):
         if intent is not None and not isinstance(intent, str):
             raise serializers.ValidationError("metadata.intent must be a string, e.g. 'quote_request'.")
         timeout_ms = value.get("timeout_ms")
-        if timeout_ms is not None and (not isinstance(timeout_ms, int) or isinstance(timeout_ms, bool) or not 0 < timeout_ms <= 86_400_000):
-            raise serializers.ValidationError("metadata.timeout_ms must be a whole number of milliseconds from 1 to 86400000.")
+        if timeout_ms is not None and (
+            not isinstance(timeout_ms, int) or isinstance(timeout_ms, bool) or not 0 < timeout_ms <= 86_400_000
+        ):
+            raise serializers.ValidationError(
+                "metadata.timeout_ms must be a whole number of milliseconds from 1 to 86400000."
+            )
         _reject_nul(value, "metadata")
         return value
 
@@ -74,8 +82,20 @@ class TaskSerializer(serializers.ModelSerializer):
     class Meta:
         model = AgentTask
         fields = (
-            "task_id", "status", "result", "agent_id", "processing_time_ms", "timestamp",
-            "task_type", "priority", "attempts", "error", "trace_id", "created_at", "started_at", "finished_at",
+            "task_id",
+            "status",
+            "result",
+            "agent_id",
+            "processing_time_ms",
+            "timestamp",
+            "task_type",
+            "priority",
+            "attempts",
+            "error",
+            "trace_id",
+            "created_at",
+            "started_at",
+            "finished_at",
         )
 
 

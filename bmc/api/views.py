@@ -38,7 +38,13 @@ def health_view(request: Request) -> Response:
     return Response({"status": "ok", "uptime_s": round(time.time() - STARTED_AT, 1)})
 
 
-@extend_schema(tags=["health"], responses={200: OpenApiResponse(description="All up."), 503: OpenApiResponse(description="Something is down; `down` names it.")})
+@extend_schema(
+    tags=["health"],
+    responses={
+        200: OpenApiResponse(description="All up."),
+        503: OpenApiResponse(description="Something is down; `down` names it."),
+    },
+)
 @api_view(["GET"])
 @authentication_classes([])
 @permission_classes([AllowAny])
@@ -67,10 +73,19 @@ def _workers_or_empty() -> dict[str, list[str]]:
         return {}
 
 
-@extend_schema(tags=["orchestrator"], responses=inline_serializer("OrchestratorStatus", {
-    "status": serializers.CharField(), "agents": serializers.DictField(), "tasks": serializers.DictField(),
-    "queues": serializers.DictField(), "uptime_s": serializers.FloatField(),
-}))
+@extend_schema(
+    tags=["orchestrator"],
+    responses=inline_serializer(
+        "OrchestratorStatus",
+        {
+            "status": serializers.CharField(),
+            "agents": serializers.DictField(),
+            "tasks": serializers.DictField(),
+            "queues": serializers.DictField(),
+            "uptime_s": serializers.FloatField(),
+        },
+    ),
+)
 @api_view(["GET"])
 def orchestrator_status_view(request: Request) -> Response:
     workers = _workers_or_empty()
@@ -82,13 +97,15 @@ def orchestrator_status_view(request: Request) -> Response:
     except Exception:
         depths = {queue: None for queue in workers}
     agents_up = sum(1 for spec in AGENTS.values() if workers.get(spec.queue))
-    return Response({
-        "status": "ok" if agents_up == len(AGENTS) else "degraded",
-        "agents": {"total": len(AGENTS), "up": agents_up},
-        "tasks": {s: counts.get(s, 0) for s in AgentTask.Status.values},
-        "queues": depths,
-        "uptime_s": round(time.time() - STARTED_AT, 1),
-    })
+    return Response(
+        {
+            "status": "ok" if agents_up == len(AGENTS) else "degraded",
+            "agents": {"total": len(AGENTS), "up": agents_up},
+            "tasks": {s: counts.get(s, 0) for s in AgentTask.Status.values},
+            "queues": depths,
+            "uptime_s": round(time.time() - STARTED_AT, 1),
+        }
+    )
 
 
 @extend_schema(tags=["orchestrator"], responses=AgentSerializer(many=True))
@@ -98,7 +115,9 @@ def agents_view(request: Request) -> Response:
     return Response([_agent_payload(spec, workers.get(spec.queue, [])) for spec in AGENTS.values()])
 
 
-@extend_schema(tags=["orchestrator"], responses={200: AgentSerializer, 404: OpenApiResponse(description="Unknown agent.")})
+@extend_schema(
+    tags=["orchestrator"], responses={200: AgentSerializer, 404: OpenApiResponse(description="Unknown agent.")}
+)
 @api_view(["GET"])
 def agent_health_view(request: Request, agent_id: str) -> Response:
     spec = AGENTS.get(agent_id)
@@ -115,16 +134,18 @@ def agent_health_view(request: Request, agent_id: str) -> Response:
         depth = health.queue_depths()[spec.queue]
     except Exception:
         depth = None
-    return Response({
-        **_agent_payload(spec, workers),
-        "queue_depth": depth,
-        "last_hour": {
-            "by_status": by_status,
-            "avg_processing_ms": round(timing["avg_ms"], 1) if timing["avg_ms"] is not None else None,
-            "max_processing_ms": timing["max_ms"],
-            "last_completed_at": timing["last"],
-        },
-    })
+    return Response(
+        {
+            **_agent_payload(spec, workers),
+            "queue_depth": depth,
+            "last_hour": {
+                "by_status": by_status,
+                "avg_processing_ms": round(timing["avg_ms"], 1) if timing["avg_ms"] is not None else None,
+                "max_processing_ms": timing["max_ms"],
+                "last_completed_at": timing["last"],
+            },
+        }
+    )
 
 
 @extend_schema(tags=["orchestrator"], responses=QueueSerializer(many=True))
@@ -133,7 +154,9 @@ def queues_view(request: Request) -> Response:
     try:
         depths = health.queue_depths()
     except Exception as exc:
-        return Response({"error": {"code": "broker_unavailable", "message": f"The broker did not answer: {exc}"}}, status=503)
+        return Response(
+            {"error": {"code": "broker_unavailable", "message": f"The broker did not answer: {exc}"}}, status=503
+        )
     workers = _workers_or_empty()
     return Response([{"name": q, "depth": depths[q], "workers": workers.get(q, [])} for q in depths])
 
@@ -141,7 +164,10 @@ def queues_view(request: Request) -> Response:
 @extend_schema(
     tags=["tasks"],
     request=TaskSubmitSerializer,
-    responses={202: TaskAcceptedSerializer, 400: OpenApiResponse(description="Invalid task; the message says which field and what is allowed.")},
+    responses={
+        202: TaskAcceptedSerializer,
+        400: OpenApiResponse(description="Invalid task; the message says which field and what is allowed."),
+    },
 )
 @api_view(["POST"])
 def tasks_view(request: Request) -> Response:
@@ -152,29 +178,41 @@ def tasks_view(request: Request) -> Response:
     except RoutingError as exc:
         raise serializers.ValidationError({"required_capabilities": [str(exc)]}) from None
     task.refresh_from_db(fields=["status"])  # queued once the broker took it
-    return Response({"task_id": task.task_id, "status": task.status, "agent_id": task.agent}, status=status.HTTP_202_ACCEPTED)
+    return Response(
+        {"task_id": task.task_id, "status": task.status, "agent_id": task.agent}, status=status.HTTP_202_ACCEPTED
+    )
 
 
 def _tenant_task(request: Request, task_id) -> AgentTask:
     return get_object_or_404(AgentTask, tenant=request.tenant, task_id=task_id)
 
 
-@extend_schema(tags=["tasks"], responses={200: TaskSerializer, 404: OpenApiResponse(description="No such task for this tenant.")})
+@extend_schema(
+    tags=["tasks"], responses={200: TaskSerializer, 404: OpenApiResponse(description="No such task for this tenant.")}
+)
 @api_view(["GET"])
 def task_detail_view(request: Request, task_id) -> Response:
     return Response(TaskSerializer(_tenant_task(request, task_id)).data)
 
 
-@extend_schema(tags=["tasks"], request=None, responses={200: TaskSerializer, 409: OpenApiResponse(description="The task already finished.")})
+@extend_schema(
+    tags=["tasks"],
+    request=None,
+    responses={200: TaskSerializer, 409: OpenApiResponse(description="The task already finished.")},
+)
 @api_view(["POST"])
 def task_cancel_view(request: Request, task_id) -> Response:
     task = _tenant_task(request, task_id)
     if not task_cancel(task=task):
         task.refresh_from_db()
         return Response(
-            {"error": {"code": "conflict", "message": f"Task is already {task.status}; only pending, queued or running tasks can be cancelled."}},
+            {
+                "error": {
+                    "code": "conflict",
+                    "message": f"Task is already {task.status}; only pending, queued or running tasks can be cancelled.",
+                }
+            },
             status=status.HTTP_409_CONFLICT,
         )
     task.refresh_from_db()
     return Response(TaskSerializer(task).data)
-

@@ -29,7 +29,10 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 
 
 def _pretty_json(value) -> str:
-    return format_html("<pre style='white-space:pre-wrap;margin:0'>{}</pre>", json.dumps(value, indent=2, ensure_ascii=False, default=str))
+    return format_html(
+        "<pre style='white-space:pre-wrap;margin:0'>{}</pre>",
+        json.dumps(value, indent=2, ensure_ascii=False, default=str),
+    )
 
 
 @admin.register(models.Tenant)
@@ -126,29 +129,71 @@ class CatalogVersionAdmin(ReadOnlyAdmin):
 
 @admin.register(models.Product)
 class ProductAdmin(ReadOnlyAdmin):
-    list_display = ("sku", "name", "kind", "family", "thickness_mm", "unit", "price_venta_usd", "price_web_usd", "catalog_version")
+    list_display = (
+        "sku",
+        "name",
+        "kind",
+        "family",
+        "thickness_mm",
+        "unit",
+        "price_venta_usd",
+        "price_web_usd",
+        "catalog_version",
+    )
     list_filter = ("tenant", "kind", "family", "use", "catalog_version__is_current")
     search_fields = ("sku", "name", "family")
     list_select_related = ("catalog_version",)
 
 
 STATUS_COLORS = {
-    "pending": "#777", "queued": "#2a6ebb", "running": "#c98a00", "completed": "#2e7d32",
-    "failed": "#c62828", "cancelled": "#555", "dead": "#000",
+    "pending": "#777",
+    "queued": "#2a6ebb",
+    "running": "#c98a00",
+    "completed": "#2e7d32",
+    "failed": "#c62828",
+    "cancelled": "#555",
+    "dead": "#000",
 }
 
 
 @admin.register(models.AgentTask)
 class AgentTaskAdmin(admin.ModelAdmin):
-    list_display = ("created_at", "task_type", "agent", "status_badge", "priority", "attempts", "processing_time_ms", "tenant")
+    list_display = (
+        "created_at",
+        "task_type",
+        "agent",
+        "status_badge",
+        "priority",
+        "attempts",
+        "processing_time_ms",
+        "tenant",
+    )
     list_filter = ("status", "agent", "queue", "priority", "tenant")
     search_fields = ("task_id", "task_type", "trace_id", "worker")
     date_hierarchy = "created_at"
     actions = ["cancel_tasks", "redispatch_tasks"]
     fields = (
-        "task_id", "tenant", "task_type", "agent", "queue", "priority", "status", "attempts", "dispatches",
-        "required_capabilities", "payload_pretty", "metadata_pretty", "result_pretty", "error", "trace_id", "worker",
-        "created_at", "queued_at", "started_at", "finished_at", "processing_time_ms",
+        "task_id",
+        "tenant",
+        "task_type",
+        "agent",
+        "queue",
+        "priority",
+        "status",
+        "attempts",
+        "dispatches",
+        "required_capabilities",
+        "payload_pretty",
+        "metadata_pretty",
+        "result_pretty",
+        "error",
+        "trace_id",
+        "worker",
+        "created_at",
+        "queued_at",
+        "started_at",
+        "finished_at",
+        "processing_time_ms",
     )
     readonly_fields = fields
 
@@ -184,17 +229,25 @@ class AgentTaskAdmin(admin.ModelAdmin):
         from tasks.orchestrator import task_cancel
 
         done = sum(task_cancel(task=task) for task in queryset)
-        self.message_user(request, f"Cancelled {done} of {queryset.count()} task(s); finished ones are left as they are.")
+        self.message_user(
+            request, f"Cancelled {done} of {queryset.count()} task(s); finished ones are left as they are."
+        )
 
     @admin.action(description="Dispatch again (failed, dead or stuck tasks)", permissions=["change"])
     def redispatch_tasks(self, request, queryset):
         from tasks.orchestrator import task_dispatch
 
-        statuses = (models.AgentTask.Status.FAILED, models.AgentTask.Status.DEAD,
-                    models.AgentTask.Status.PENDING, models.AgentTask.Status.QUEUED)
+        statuses = (
+            models.AgentTask.Status.FAILED,
+            models.AgentTask.Status.DEAD,
+            models.AgentTask.Status.PENDING,
+            models.AgentTask.Status.QUEUED,
+        )
         ids = list(queryset.filter(status__in=statuses).values_list("task_id", flat=True))
         # conditional again: a task that started or finished since the page was read is left alone
-        models.AgentTask.objects.filter(task_id__in=ids, status__in=statuses).update(status=models.AgentTask.Status.PENDING)
+        models.AgentTask.objects.filter(task_id__in=ids, status__in=statuses).update(
+            status=models.AgentTask.Status.PENDING
+        )
         sent = sum(task_dispatch(task_id=str(task_id)) for task_id in ids)
         level = messages.SUCCESS if sent == len(ids) else messages.WARNING
         self.message_user(request, f"Dispatched {sent} of {len(ids)} task(s).", level)

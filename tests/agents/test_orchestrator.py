@@ -17,8 +17,13 @@ Status = AgentTask.Status
 
 def make_task(tenant, **fields) -> AgentTask:
     task = records.agent_task_create(
-        tenant=tenant, route=route_task(task_type="analytics.task_stats"), task_type="analytics.task_stats",
-        payload={}, priority="normal", required_capabilities=[], metadata={},
+        tenant=tenant,
+        route=route_task(task_type="analytics.task_stats"),
+        task_type="analytics.task_stats",
+        payload={},
+        priority="normal",
+        required_capabilities=[],
+        metadata={},
     )
     if fields:
         AgentTask.objects.filter(pk=task.pk).update(**fields)
@@ -33,7 +38,13 @@ def test_claim_complete_and_no_way_back(tenant):
     assert claim(task_id, worker="w1") == records.Claim(tracked=True, run=True, attempt=1)
     assert records.agent_task_complete(task_id=task_id, attempt=1, result={"ok": 1}, processing_time_ms=12)
     task.refresh_from_db()
-    assert (task.status, task.attempts, task.dispatches, task.worker, task.processing_time_ms) == ("completed", 1, 1, "w1", 12)
+    assert (task.status, task.attempts, task.dispatches, task.worker, task.processing_time_ms) == (
+        "completed",
+        1,
+        1,
+        "w1",
+        12,
+    )
     # a late duplicate neither restarts, re-queues, fails nor cancels a finished task
     assert claim(task_id, worker="w2", redelivered=True) == records.Claim(tracked=True, run=False)
     assert not records.agent_task_mark_queued(task_id=task_id)
@@ -41,11 +52,16 @@ def test_claim_complete_and_no_way_back(tenant):
     assert not records.agent_task_cancel(task=task)
     task.refresh_from_db()
     assert (task.status, task.attempts, task.result) == ("completed", 1, {"ok": 1})
-    assert list(AgentMessage.objects.filter(task=task).values_list("type", flat=True).order_by("created_at")) == ["request", "response"]
+    assert list(AgentMessage.objects.filter(task=task).values_list("type", flat=True).order_by("created_at")) == [
+        "request",
+        "response",
+    ]
 
 
 def claim(task_id, worker="w", redelivered=False, max_attempts=10):
-    return records.agent_task_claim(task_id=str(task_id), worker=worker, redelivered=redelivered, max_attempts=max_attempts)
+    return records.agent_task_claim(
+        task_id=str(task_id), worker=worker, redelivered=redelivered, max_attempts=max_attempts
+    )
 
 
 def test_claim_of_an_untracked_task_runs_it_untracked(db):
@@ -86,15 +102,20 @@ def test_a_run_the_reaper_took_for_lost_still_completes(tenant):
     task = make_task(tenant, status=Status.QUEUED)
     attempt = claim(task.task_id).attempt
     AgentTask.objects.filter(pk=task.pk).update(status=Status.PENDING)  # reaper: no word from the worker
-    assert records.agent_task_complete(task_id=str(task.task_id), attempt=attempt, result={"n": 1}, processing_time_ms=5)
+    assert records.agent_task_complete(
+        task_id=str(task.task_id), attempt=attempt, result={"n": 1}, processing_time_ms=5
+    )
     assert not claim(task.task_id).run  # the re-dispatched copy skips
 
 
 def reap(now, held=frozenset(), in_broker=frozenset(), max_dispatches=3):
     return records.tasks_reap(
-        now=now, held_by_workers=set(held), waiting_in_broker=lambda queue: set(in_broker),
+        now=now,
+        held_by_workers=set(held),
+        waiting_in_broker=lambda queue: set(in_broker),
         queued_deadline=timedelta(minutes=10),
-        running_grace=timedelta(minutes=2), max_dispatches=max_dispatches,
+        running_grace=timedelta(minutes=2),
+        max_dispatches=max_dispatches,
     )
 
 
@@ -107,7 +128,9 @@ def test_reaper_takes_only_what_nothing_will_finish(tenant):
     never_sent = make_task(tenant, status=Status.PENDING, dispatches=0)
     AgentTask.objects.filter(pk=never_sent.pk).update(created_at=now - timedelta(minutes=11))
     alive = make_task(tenant, status=Status.RUNNING, started_at=now - timedelta(minutes=5), dispatches=1, worker="a@h")
-    orphan = make_task(tenant, status=Status.RUNNING, started_at=now - timedelta(minutes=5), dispatches=1, worker="dead@h")
+    orphan = make_task(
+        tenant, status=Status.RUNNING, started_at=now - timedelta(minutes=5), dispatches=1, worker="dead@h"
+    )
     just_started = make_task(tenant, status=Status.RUNNING, started_at=now - timedelta(seconds=30), dispatches=1)
     done = make_task(tenant, status=Status.COMPLETED, queued_at=now - timedelta(hours=1), dispatches=1)
 
@@ -116,10 +139,19 @@ def test_reaper_takes_only_what_nothing_will_finish(tenant):
     assert sorted(plan.redispatch) == sorted(str(t.task_id) for t in (lost, never_sent, orphan))
     assert plan.dead == []
     statuses = dict(AgentTask.objects.values_list("task_id", "status"))
-    assert statuses[orphan.task_id] == "pending" and "dead@h stopped running it" in AgentTask.objects.get(pk=orphan.pk).error
+    assert (
+        statuses[orphan.task_id] == "pending"
+        and "dead@h stopped running it" in AgentTask.objects.get(pk=orphan.pk).error
+    )
     assert statuses[lost.task_id] == "pending" and "broker lost it" in AgentTask.objects.get(pk=lost.pk).error
-    for untouched, status in ((fresh, "queued"), (backlogged, "queued"), (retry_later, "queued"), (alive, "running"),
-                              (just_started, "running"), (done, "completed")):
+    for untouched, status in (
+        (fresh, "queued"),
+        (backlogged, "queued"),
+        (retry_later, "queued"),
+        (alive, "running"),
+        (just_started, "running"),
+        (done, "completed"),
+    ):
         assert statuses[untouched.task_id] == status
 
 

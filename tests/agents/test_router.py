@@ -6,14 +6,22 @@ from agents.router import RoutingError, route_task
 
 def test_task_type_names_its_agent():
     route = route_task(task_type="datasync.catalog_import")
-    assert (route.agent.id, route.celery_task, route.reason) == ("datasync", "tasks.datasync.catalog_import", "task_type")
+    assert (route.agent.id, route.celery_task, route.reason) == (
+        "datasync",
+        "tasks.datasync.catalog_import",
+        "task_type",
+    )
 
 
 def test_generic_task_goes_by_intent_then_capabilities_then_fallback():
     assert route_task(task_type="ping", intent="quote_request").agent.id == "quote"
     assert route_task(task_type="ping", intent="promise_to_pay").agent.id == "dunning"
     by_capability = route_task(task_type="ping", required_capabilities=["ocr"])
-    assert (by_capability.agent.id, by_capability.celery_task, by_capability.reason) == ("documents", "tasks.documents.ping", "capabilities")
+    assert (by_capability.agent.id, by_capability.celery_task, by_capability.reason) == (
+        "documents",
+        "tasks.documents.ping",
+        "capabilities",
+    )
     fallback = route_task(task_type="ping")
     assert (fallback.agent.id, fallback.reason) == ("orchestrator", "fallback")
 

@@ -27,19 +27,36 @@ def submit(api, django_capture_on_commit_callbacks, body):
 
 
 def test_submit_records_the_task_and_queues_it(api, tenant, django_capture_on_commit_callbacks):
-    response = submit(api, django_capture_on_commit_callbacks, {
-        "task_type": "datasync.catalog_import", "payload": {"path": "catalog.csv"}, "priority": "high",
-        "metadata": {"source": "n8n"},
-    })
+    response = submit(
+        api,
+        django_capture_on_commit_callbacks,
+        {
+            "task_type": "datasync.catalog_import",
+            "payload": {"path": "catalog.csv"},
+            "priority": "high",
+            "metadata": {"source": "n8n"},
+        },
+    )
     assert response.status_code == 202, response.content
     body = response.json()
     # inside the test's transaction the dispatch runs after the response, in production before it
     assert body["agent_id"] == "datasync" and body["status"] in ("pending", "queued")
     task = AgentTask.objects.get(task_id=body["task_id"])
-    assert (task.status, task.tenant, task.queue, task.priority, task.dispatches) == ("queued", tenant, "datasync", "high", 1)
+    assert (task.status, task.tenant, task.queue, task.priority, task.dispatches) == (
+        "queued",
+        tenant,
+        "datasync",
+        "high",
+        1,
+    )
     assert task.payload == {"path": "catalog.csv"} and task.metadata["source"] == "n8n"
     request = AgentMessage.objects.get(task=task)
-    assert (request.type, request.from_agent, request.to_agent, request.intent) == ("request", "api", "datasync", "datasync.catalog_import")
+    assert (request.type, request.from_agent, request.to_agent, request.intent) == (
+        "request",
+        "api",
+        "datasync",
+        "datasync.catalog_import",
+    )
     assert request.trace_id == task.trace_id == response["X-Trace-Id"]
 
 
@@ -139,7 +156,9 @@ def test_create_api_key_for_an_unknown_tenant_names_the_known_ones(tenant):
 
 def test_openapi_schema_and_docs_are_served(client):
     schema = client.get("/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json").json()
-    assert {"/api/v1/tasks", "/api/v1/tasks/{task_id}", "/api/v1/orchestrator/queues", "/health/detailed"} <= set(schema["paths"])
+    assert {"/api/v1/tasks", "/api/v1/tasks/{task_id}", "/api/v1/orchestrator/queues", "/health/detailed"} <= set(
+        schema["paths"]
+    )
     assert client.get("/api/docs/").status_code == 200
 
 
@@ -149,7 +168,17 @@ def test_health_needs_no_key(client):
 
 def test_agents_lists_the_registry(api):
     agents = {a["id"]: a for a in api.get("/api/v1/orchestrator/agents").json()}
-    assert set(agents) == {"orchestrator", "conversation", "quote", "outbound", "followup", "dunning", "datasync", "analytics", "documents"}
+    assert set(agents) == {
+        "orchestrator",
+        "conversation",
+        "quote",
+        "outbound",
+        "followup",
+        "dunning",
+        "datasync",
+        "analytics",
+        "documents",
+    }
     assert "pricing" in agents["quote"]["capabilities"] and agents["quote"]["queue"] == "quote"
     assert api.get("/api/v1/orchestrator/agents/nobody/health").status_code == 404
 
@@ -168,21 +197,32 @@ def test_queue_depth_is_read_from_the_broker(api, django_capture_on_commit_callb
 def test_agent_health_reports_its_last_hour(api, tenant):
     from bmc.core.models import AgentTask
 
-    AgentTask.objects.create(tenant=tenant, task_type="quote.ping", agent="quote", queue="quote", status="completed",
-                             processing_time_ms=40, trace_id="t", finished_at="2026-01-01T00:00:00Z")
+    AgentTask.objects.create(
+        tenant=tenant,
+        task_type="quote.ping",
+        agent="quote",
+        queue="quote",
+        status="completed",
+        processing_time_ms=40,
+        trace_id="t",
+        finished_at="2026-01-01T00:00:00Z",
+    )
     body = api.get("/api/v1/orchestrator/agents/quote/health").json()
     assert body["id"] == "quote" and body["last_hour"]["by_status"] == {"completed": 1}
     assert body["last_hour"]["avg_processing_ms"] == 40.0 and body["queue_depth"] is not None
     assert body["status"] == "down" and body["workers"] == []  # no worker runs in this test
 
 
-@pytest.mark.parametrize("body, field, says", [
-    ({"task_type": "ping", "metadata": {"intent": ["quote_request"]}}, "metadata", "must be a string"),
-    ({"task_type": "ping", "metadata": {"timeout_ms": "soon"}}, "metadata", "from 1 to 86400000"),
-    ({"task_type": "ping", "metadata": {"timeout_ms": 2**40}}, "metadata", "from 1 to 86400000"),
-    ({"task_type": "ping", "payload": {"text": "a\u0000b"}}, "payload", "NUL character"),
-    ({"task_type": "ping", "payload": ["not", "an", "object"]}, "payload", "dictionary"),
-])
+@pytest.mark.parametrize(
+    "body, field, says",
+    [
+        ({"task_type": "ping", "metadata": {"intent": ["quote_request"]}}, "metadata", "must be a string"),
+        ({"task_type": "ping", "metadata": {"timeout_ms": "soon"}}, "metadata", "from 1 to 86400000"),
+        ({"task_type": "ping", "metadata": {"timeout_ms": 2**40}}, "metadata", "from 1 to 86400000"),
+        ({"task_type": "ping", "payload": {"text": "a\u0000b"}}, "payload", "NUL character"),
+        ({"task_type": "ping", "payload": ["not", "an", "object"]}, "payload", "dictionary"),
+    ],
+)
 def test_bad_fields_are_400_naming_the_field(api, body, field, says):
     response = api.post("/api/v1/tasks", body, format="json")
     assert response.status_code == 400, response.content

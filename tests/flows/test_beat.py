@@ -21,7 +21,11 @@ def test_beat_records_its_ticks_and_installs_the_reaper_schedule(transactional_d
     env = {**os.environ, "DATABASE_URL": _test_database_url()}
     beat = subprocess.Popen(
         [sys.executable, "-m", "celery", "-A", "bmc", "beat", "--loglevel=WARNING"],
-        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT, start_new_session=True,
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
     )
     try:
         wait_for(lambda: (beat_tick_last() or 0) > before, timeout=60)

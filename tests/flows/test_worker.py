@@ -6,7 +6,6 @@ from datetime import timedelta
 
 import pytest
 import redis
-from django.conf import settings
 from django.utils import timezone
 
 from bmc.celery import app as celery_app
@@ -43,7 +42,9 @@ def test_task_posted_over_the_api_runs_on_its_queue_and_completes(api, tenant, s
 def test_a_failing_task_is_failed_with_its_reason_and_not_retried(api, tenant, start_worker):
     start_worker(("datasync",))
     bad_csv = "sku,kind\nX,panel\n"
-    task_id = api.post("/api/v1/tasks", {"task_type": "datasync.catalog_import", "payload": {"csv": bad_csv}}, format="json").json()["task_id"]
+    task_id = api.post(
+        "/api/v1/tasks", {"task_type": "datasync.catalog_import", "payload": {"csv": bad_csv}}, format="json"
+    ).json()["task_id"]
     task = wait_for(lambda: finished(task_id))
     assert task.status == "failed" and task.attempts == 1
     assert "CatalogError: Missing columns: family" in task.error
@@ -60,15 +61,28 @@ def test_a_redelivered_message_of_a_completed_task_runs_nothing(api, tenant, sta
     after = api.post("/api/v1/tasks", {"task_type": "analytics.ping"}, format="json").json()["task_id"]
     wait_for(lambda: finished(after))
     again = AgentTask.objects.get(task_id=task_id)
-    assert (again.status, again.attempts, again.result, again.finished_at) == ("completed", 1, first.result, first.finished_at)
+    assert (again.status, again.attempts, again.result, again.finished_at) == (
+        "completed",
+        1,
+        first.result,
+        first.finished_at,
+    )
 
 
 def test_a_critical_task_queued_after_normal_ones_starts_first(api, tenant, start_worker):
-    normal = [api.post("/api/v1/tasks", {"task_type": "analytics.ping"}, format="json").json()["task_id"] for _ in range(5)]
-    critical = api.post("/api/v1/tasks", {"task_type": "analytics.ping", "priority": "critical"}, format="json").json()["task_id"]
+    normal = [
+        api.post("/api/v1/tasks", {"task_type": "analytics.ping"}, format="json").json()["task_id"] for _ in range(5)
+    ]
+    critical = api.post("/api/v1/tasks", {"task_type": "analytics.ping", "priority": "critical"}, format="json").json()[
+        "task_id"
+    ]
     start_worker(("analytics",), concurrency=1)
     wait_for(lambda: all(finished(t) for t in normal + [critical]))
-    order = list(AgentTask.objects.filter(task_id__in=normal + [critical]).order_by("started_at").values_list("task_id", flat=True))
+    order = list(
+        AgentTask.objects.filter(task_id__in=normal + [critical])
+        .order_by("started_at")
+        .values_list("task_id", flat=True)
+    )
     assert str(order[0]) == critical
     assert [str(t) for t in order[1:]] == normal  # same priority: first in, first out
 
@@ -84,13 +98,19 @@ def test_health_detailed_reports_a_stopped_worker(client, start_worker):
     report = client.get("/health/detailed")
     assert report.status_code == 503
     body = report.json()
-    assert "queue:quote" in body["down"] and body["checks"]["queues"]["quote"]["error"] == "no worker consumes this queue"
+    assert (
+        "queue:quote" in body["down"] and body["checks"]["queues"]["quote"]["error"] == "no worker consumes this queue"
+    )
     assert body["checks"]["database"]["ok"] and body["checks"]["broker"]["ok"]
 
 
 def test_reaper_redispatches_a_task_whose_broker_message_was_lost(api, tenant, start_worker, settings):
-    task_id = api.post("/api/v1/tasks", {"task_type": "analytics.task_stats", "payload": {"hours": 1}}, format="json").json()["task_id"]
-    AgentTask.objects.filter(task_id=task_id).update(queued_at=timezone.now() - timedelta(seconds=settings.REAPER_QUEUED_DEADLINE + 1))
+    task_id = api.post(
+        "/api/v1/tasks", {"task_type": "analytics.task_stats", "payload": {"hours": 1}}, format="json"
+    ).json()["task_id"]
+    AgentTask.objects.filter(task_id=task_id).update(
+        queued_at=timezone.now() - timedelta(seconds=settings.REAPER_QUEUED_DEADLINE + 1)
+    )
     # past the deadline, but its message still waits in the queue (no worker): a backlog, not a loss
     assert reap_tasks.apply().get() == {"redispatched": [], "dead": []}
 

@@ -18,6 +18,8 @@ class Command(BaseCommand):
             known = ", ".join(Tenant.objects.values_list("slug", flat=True)) or "none; run `manage.py bootstrap`"
             raise CommandError(f"Unknown tenant '{tenant}'. Tenants: {known}.") from None
         api_key, key = api_key_create(tenant=owner, name=name)
-        self.stderr.write(f"API key '{api_key.name}' for tenant {owner.slug} (prefix {api_key.prefix}). "
-                          "Store it now: it is not shown again.")
+        self.stderr.write(
+            f"API key '{api_key.name}' for tenant {owner.slug} (prefix {api_key.prefix}). "
+            "Store it now: it is not shown again."
+        )
         self.stdout.write(key)
