@@ -1,0 +1,432 @@
+"""Deterministic pricing, as ../shared/domain/QUOTING.md defines it.
+
+The same spec and the same catalog version always give the same lines and totals, to the cent.
+All arithmetic is Decimal; nothing a customer writes or a model returns reaches a price. Pure
+functions over a catalog snapshot: `catalog_snapshot()` reads the current version once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from decimal import ROUND_CEILING, ROUND_HALF_UP, Decimal, InvalidOperation
+from typing import Any
+
+CENT = Decimal("0.01")
+PIECE = Decimal("3.0")
+IVA_RATE = Decimal("0.22")
+APPROVAL_THRESHOLD = Decimal("10000.00")
+VALIDITY_DAYS = 10
+
+SCENARIOS = ("roof", "wall", "cold_room")
+ZONES = ("MONTEVIDEO", "CANELONES", "MALDONADO", "INTERIOR")
+PRICE_LISTS = ("venta", "web")
+MAX_PANEL_LENGTH = Decimal("14.00")
+MAX_WIDTH_OR_RUN = Decimal("200")
+MAX_AREA = Decimal("10000")
+MAX_PANELS = 500
+
+# Line order of the contract: panel, fixing kits (wall before roof), profiles, silicone, freight.
+LINE_ORDER = (
+    "KIT_FIJACION_PARED",
+    "KIT_FIJACION_TECHO",
+    "GOTERO_FRONTAL",
+    "GOTERO_LATERAL",
+    "CUMBRERA",
+    "CANALON",
+    "PERFIL_U",
+    "ESQUINERO",
+    "SILICONA",
+)
+SPEC_KEYS = (
+    "scenario",
+    "family",
+    "thickness_mm",
+    "length_m",
+    "width_m",
+    "height_m",
+    "run_m",
+    "panel_count",
+    "area_m2",
+    "slopes",
+    "corners",
+    "color",
+    "drip_edges",
+    "gutters",
+    "fixings",
+    "sealant",
+    "zone",
+    "price_list",
+)
+
+
+class QuoteSpecError(ValueError):
+    """A spec that cannot be priced: names the field and what is allowed."""
+
+    def __init__(self, field: str, message: str):
+        super().__init__(f"{field}: {message}")
+        self.field = field
+        self.message = message
+
+
+@dataclass(frozen=True)
+class CatalogItem:
+    sku: str
+    name: str
+    kind: str
+    family: str
+    use: str
+    thickness_mm: int | None
+    useful_width_m: Decimal | None
+    max_span_m: Decimal | None
+    unit: str
+    prices: Mapping[str, Decimal]  # price list -> unit price
+    colors: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class CatalogSnapshot:
+    version: int
+    items: Mapping[str, CatalogItem]
+
+    def thicknesses(self, family: str) -> list[int]:
+        return sorted(i.thickness_mm for i in self.items.values() if i.family == family and i.thickness_mm)
+
+    def families(self) -> list[str]:
+        return sorted({i.family for i in self.items.values() if i.kind == "panel" and i.family})
+
+
+@dataclass(frozen=True)
+class QuoteSpec:
+    scenario: str
+    family: str
+    thickness_mm: int
+    length_m: Decimal | None = None
+    width_m: Decimal | None = None
+    height_m: Decimal | None = None
+    run_m: Decimal | None = None
+    panel_count: int | None = None
+    area_m2: Decimal | None = None
+    slopes: int = 1
+    corners: int = 0
+    color: str = ""
+    drip_edges: bool = True
+    gutters: bool = False
+    fixings: bool = True
+    sealant: bool = True
+    zone: str | None = None
+    price_list: str = "venta"
+
+    @property
+    def sku(self) -> str:
+        return f"{self.family}_{self.thickness_mm}"
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-safe, decimals as strings, absent measures left out."""
+        out: dict[str, Any] = {}
+        for key in SPEC_KEYS:
+            value = getattr(self, key)
+            if value is None:
+                continue
+            out[key] = str(value) if isinstance(value, Decimal) else value
+        return out
+
+
+@dataclass(frozen=True)
+class QuoteLineResult:
+    sku: str
+    description: str
+    quantity: Decimal
+    unit_price: Decimal
+    amount: Decimal
+
+
+@dataclass(frozen=True)
+class QuoteResult:
+    spec: QuoteSpec
+    lines: tuple[QuoteLineResult, ...]
+    subtotal: Decimal
+    iva: Decimal
+    total: Decimal
+    estimate: bool
+    requires_approval: bool
+    catalog_version: int
+    missing_for_full_quote: tuple[str, ...] = field(default=())
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "lines": [
+                {
+                    "sku": line.sku,
+                    "description": line.description,
+                    "quantity": str(line.quantity),
+                    "unit_price": str(line.unit_price),
+                    "amount": str(line.amount),
+                }
+                for line in self.lines
+            ],
+            "subtotal": str(self.subtotal),
+            "iva": str(self.iva),
+            "total": str(self.total),
+            "estimate": self.estimate,
+            "requires_approval": self.requires_approval,
+            "catalog_version": self.catalog_version,
+        }
+
+
+# --- parsing --------------------------------------------------------------------------------
+
+
+def _decimal(data: Mapping[str, Any], key: str) -> Decimal | None:
+    value = data.get(key)
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        raise QuoteSpecError(key, f"must be a number, got {value!r}.")
+    try:
+        # str() first: 4.48 as a float is not 4.48, its shortest repr is.
+        number = Decimal(str(value).strip().replace(",", "."))
+    except InvalidOperation:
+        raise QuoteSpecError(key, f"must be a number, got {value!r}.") from None
+    if not number.is_finite() or number <= 0:
+        raise QuoteSpecError(key, f"must be a positive number, got {value!r}.")
+    return number
+
+
+def _integer(data: Mapping[str, Any], key: str, *, minimum: int) -> int | None:
+    value = data.get(key)
+    if value is None:
+        return None
+    number = _decimal(data, key) if value != 0 else Decimal(0)
+    if number is None or number != number.to_integral_value() or number < minimum:
+        raise QuoteSpecError(key, f"must be a whole number from {minimum}, got {value!r}.")
+    return int(number)
+
+
+def _boolean(data: Mapping[str, Any], key: str, default: bool) -> bool:
+    value = data.get(key)
+    if value is None:
+        return default
+    if not isinstance(value, bool):
+        raise QuoteSpecError(key, f"must be true or false, got {value!r}.")
+    return value
+
+
+def _choice(data: Mapping[str, Any], key: str, allowed: tuple[str, ...], default: str | None) -> str | None:
+    value = data.get(key)
+    if value is None or value == "":
+        return default
+    normalized = str(value).strip()
+    for option in allowed:
+        if normalized.lower() == option.lower():
+            return option
+    raise QuoteSpecError(key, f"'{value}' is not allowed; use one of {', '.join(allowed)}.")
+
+
+def quote_spec_parse(*, data: Mapping[str, Any], catalog: CatalogSnapshot) -> QuoteSpec:
+    """Validate a spec against the contract and the catalog; raises QuoteSpecError."""
+    if not isinstance(data, Mapping):
+        raise QuoteSpecError("spec", "must be an object.")
+    unknown = sorted(set(data) - set(SPEC_KEYS))
+    if unknown:
+        raise QuoteSpecError(unknown[0], f"is not a spec field; allowed: {', '.join(SPEC_KEYS)}.")
+
+    families = catalog.families()
+    family = _choice(data, "family", tuple(families), None)
+    if family is None:
+        raise QuoteSpecError("family", f"is required; one of {', '.join(families)}.")
+    thickness = _integer(data, "thickness_mm", minimum=1)
+    available = catalog.thicknesses(family)
+    if thickness is None or thickness not in available:
+        shown = "is required" if thickness is None else f"{thickness} mm is not made in {family}"
+        raise QuoteSpecError("thickness_mm", f"{shown}; thicknesses: {', '.join(map(str, available))} mm.")
+    panel = catalog.items[f"{family}_{thickness}"]
+
+    scenario = _choice(data, "scenario", SCENARIOS, panel.use if panel.use in SCENARIOS else None)
+    if scenario is None:
+        raise QuoteSpecError("scenario", f"is required; one of {', '.join(SCENARIOS)}.")
+
+    color = _choice(data, "color", panel.colors, panel.colors[0] if panel.colors else "")
+    slopes = _integer(data, "slopes", minimum=1)
+    if slopes not in (None, 1, 2):
+        raise QuoteSpecError("slopes", f"must be 1 or 2, got {data.get('slopes')!r}.")
+    spec = QuoteSpec(
+        scenario=scenario,
+        family=family,
+        thickness_mm=thickness,
+        length_m=_decimal(data, "length_m"),
+        width_m=_decimal(data, "width_m"),
+        height_m=_decimal(data, "height_m"),
+        run_m=_decimal(data, "run_m"),
+        panel_count=_integer(data, "panel_count", minimum=1),
+        area_m2=_decimal(data, "area_m2"),
+        slopes=slopes or 1,
+        corners=_integer(data, "corners", minimum=0) or 0,
+        color=color or "",
+        drip_edges=_boolean(data, "drip_edges", True),
+        gutters=_boolean(data, "gutters", False),
+        fixings=_boolean(data, "fixings", True),
+        sealant=_boolean(data, "sealant", True),
+        zone=_choice(data, "zone", ZONES, None),
+        price_list=_choice(data, "price_list", PRICE_LISTS, "venta") or "venta",
+    )
+    _check_limits(spec)
+    if not spec_is_estimate(spec):
+        missing = spec_missing_measures(spec)
+        if missing:
+            raise QuoteSpecError(
+                missing[0],
+                f"is required for a {scenario.replace('_', ' ')} quote: "
+                f"give {' and '.join(missing)}, or area_m2 for an estimate.",
+            )
+    return spec
+
+
+def _check_limits(spec: QuoteSpec) -> None:
+    panel_lengths = {"roof": ("length_m",), "wall": ("length_m",), "cold_room": ("height_m", "width_m")}
+    for key in panel_lengths[spec.scenario]:
+        value = getattr(spec, key)
+        if value is not None and value > MAX_PANEL_LENGTH:
+            raise QuoteSpecError(key, f"{value} m needs panels longer than {MAX_PANEL_LENGTH} m, the longest made.")
+    for key in ("width_m", "run_m"):
+        value = getattr(spec, key)
+        if value is not None and value > MAX_WIDTH_OR_RUN:
+            raise QuoteSpecError(key, f"{value} m is over the {MAX_WIDTH_OR_RUN} m a quote can cover.")
+    if spec.area_m2 is not None and spec.area_m2 > MAX_AREA:
+        raise QuoteSpecError("area_m2", f"{spec.area_m2} m2 is over the {MAX_AREA} m2 a quote can cover.")
+    if spec.panel_count is not None and spec.panel_count > MAX_PANELS:
+        raise QuoteSpecError("panel_count", f"{spec.panel_count} panels is over the {MAX_PANELS} a quote can cover.")
+
+
+def spec_is_estimate(spec: QuoteSpec) -> bool:
+    """Only an area is known: no length, width, run or count."""
+    measures = (spec.length_m, spec.width_m, spec.run_m, spec.panel_count, spec.height_m)
+    return spec.area_m2 is not None and all(m is None for m in measures)
+
+
+def spec_missing_measures(spec: QuoteSpec) -> list[str]:
+    """What a full quote of this scenario still needs, in the order to ask for it."""
+    missing: list[str] = []
+    if spec.scenario == "roof":
+        if spec.length_m is None:
+            missing.append("length_m")
+        if spec.width_m is None and spec.panel_count is None:
+            missing.append("width_m")
+    elif spec.scenario == "wall":
+        missing += [k for k in ("length_m", "run_m") if getattr(spec, k) is None]
+    else:
+        missing += [k for k in ("length_m", "width_m", "height_m") if getattr(spec, k) is None]
+    return missing
+
+
+# --- pricing --------------------------------------------------------------------------------
+
+
+def _ceil(value: Decimal) -> int:
+    return int(value.to_integral_value(rounding=ROUND_CEILING))
+
+
+def _round2(value: Decimal) -> Decimal:
+    return value.quantize(CENT, rounding=ROUND_HALF_UP)
+
+
+def quote_price(*, spec: QuoteSpec, catalog: CatalogSnapshot) -> QuoteResult:
+    panel = catalog.items[spec.sku]
+    au, span = panel.useful_width_m, panel.max_span_m
+    counts: dict[str, int] = {}
+    estimate = spec_is_estimate(spec)
+
+    if estimate:
+        panel_m2 = Decimal(_ceil(spec.area_m2))
+    elif spec.scenario == "roof":
+        per = _ceil(spec.width_m / au) if spec.width_m is not None else _ceil(Decimal(spec.panel_count) / spec.slopes)
+        n = per * spec.slopes
+        covered = per * au
+        panel_m2 = _round2(n * spec.length_m * au)
+        if spec.fixings:
+            counts["KIT_FIJACION_TECHO"] = n * (_ceil(spec.length_m / span) + 1)
+        if spec.drip_edges:
+            counts["GOTERO_FRONTAL"] = _ceil(covered / PIECE) * spec.slopes
+            counts["GOTERO_LATERAL"] = 2 * _ceil(spec.length_m / PIECE) * spec.slopes
+        if spec.slopes == 2:
+            counts["CUMBRERA"] = _ceil(covered / PIECE)
+        if spec.gutters:
+            counts["CANALON"] = _ceil(covered / PIECE) * spec.slopes
+    elif spec.scenario == "wall":
+        n = _ceil(spec.run_m / au)
+        panel_m2 = _round2(n * spec.length_m * au)
+        if spec.fixings:
+            counts["KIT_FIJACION_PARED"] = n * (_ceil(spec.length_m / span) + 1)
+        counts["PERFIL_U"] = 2 * _ceil(spec.run_m / PIECE)
+        if spec.corners > 0:
+            counts["ESQUINERO"] = spec.corners * _ceil(spec.length_m / PIECE)
+    else:
+        perimeter = 2 * (spec.length_m + spec.width_m)
+        walls = _ceil(perimeter / au)
+        ceiling = _ceil(spec.length_m / au)
+        n = walls + ceiling
+        panel_m2 = _round2(walls * spec.height_m * au) + _round2(ceiling * spec.width_m * au)
+        if spec.fixings:
+            counts["KIT_FIJACION_PARED"] = walls * (_ceil(spec.height_m / span) + 1)
+            counts["KIT_FIJACION_TECHO"] = ceiling * (_ceil(spec.width_m / span) + 1)
+        counts["PERFIL_U"] = 2 * _ceil(perimeter / PIECE)
+        counts["ESQUINERO"] = 4 * _ceil(spec.height_m / PIECE) + _ceil(perimeter / PIECE)
+
+    if not estimate and n > MAX_PANELS:
+        raise QuoteSpecError(
+            "width_m" if spec.scenario != "wall" else "run_m",
+            f"needs {n} panels, over the {MAX_PANELS} a quote can cover.",
+        )
+    if spec.sealant:
+        counts["SILICONA"] = _ceil(panel_m2 / 10)
+
+    def line(sku: str, quantity: Decimal) -> QuoteLineResult:
+        item = catalog.items[sku]
+        price = item.prices[spec.price_list]
+        return QuoteLineResult(sku, item.name, quantity, price, _round2(quantity * price))
+
+    lines = [line(spec.sku, panel_m2)]
+    lines += [line(sku, Decimal(counts[sku])) for sku in LINE_ORDER if counts.get(sku)]
+    if spec.zone:
+        lines.append(line(f"FLETE_{spec.zone}", Decimal(1)))
+
+    subtotal = sum((ln.amount for ln in lines), Decimal("0.00"))
+    iva = _round2(subtotal * IVA_RATE)
+    total = subtotal + iva
+    return QuoteResult(
+        spec=spec,
+        lines=tuple(lines),
+        subtotal=subtotal,
+        iva=iva,
+        total=total,
+        estimate=estimate,
+        requires_approval=total > APPROVAL_THRESHOLD,
+        catalog_version=catalog.version,
+        missing_for_full_quote=tuple(spec_missing_measures(spec)) if estimate else (),
+    )
+
+
+def catalog_snapshot(*, tenant) -> CatalogSnapshot:
+    """The tenant's current catalog version, read once."""
+    from bmc.core.models import CatalogVersion
+
+    version = CatalogVersion.objects.filter(tenant=tenant, is_current=True).prefetch_related("products").first()
+    if version is None:
+        raise QuoteSpecError("catalog", "no catalog is loaded for this tenant; run `manage.py bootstrap`.")
+    items = {
+        p.sku: CatalogItem(
+            sku=p.sku,
+            name=p.name,
+            kind=p.kind,
+            family=p.family,
+            use=p.use,
+            thickness_mm=p.thickness_mm,
+            useful_width_m=p.useful_width_m,
+            max_span_m=p.max_span_m,
+            unit=p.unit,
+            prices={"venta": p.price_venta_usd, "web": p.price_web_usd},
+            colors=tuple(p.colors),
+        )
+        for p in version.products.all()
+    }
+    return CatalogSnapshot(version=version.version, items=items)
