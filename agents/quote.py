@@ -1,16 +1,23 @@
-"""Deterministic pricing, as ../shared/domain/QUOTING.md defines it.
+"""Deterministic pricing, as ../shared/domain/QUOTING.md defines it, and the quote records.
 
 The same spec and the same catalog version always give the same lines and totals, to the cent.
-All arithmetic is Decimal; nothing a customer writes or a model returns reaches a price. Pure
-functions over a catalog snapshot: `catalog_snapshot()` reads the current version once.
+All arithmetic is Decimal; nothing a customer writes or a model returns reaches a price. The
+pricing functions are pure over a catalog snapshot: `catalog_snapshot()` reads the current
+version once.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from decimal import ROUND_CEILING, ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from bmc.core.models import CatalogVersion, Conversation, Customer, Message, Quote, QuoteLine, Tenant
 
 CENT = Decimal("0.01")
 PIECE = Decimal("3.0")
@@ -139,6 +146,7 @@ class QuoteLineResult:
     quantity: Decimal
     unit_price: Decimal
     amount: Decimal
+    unit: str = ""
 
 
 @dataclass(frozen=True)
@@ -383,7 +391,7 @@ def quote_price(*, spec: QuoteSpec, catalog: CatalogSnapshot) -> QuoteResult:
     def line(sku: str, quantity: Decimal) -> QuoteLineResult:
         item = catalog.items[sku]
         price = item.prices[spec.price_list]
-        return QuoteLineResult(sku, item.name, quantity, price, _round2(quantity * price))
+        return QuoteLineResult(sku, item.name, quantity, price, _round2(quantity * price), item.unit)
 
     lines = [line(spec.sku, panel_m2)]
     lines += [line(sku, Decimal(counts[sku])) for sku in LINE_ORDER if counts.get(sku)]
@@ -406,10 +414,8 @@ def quote_price(*, spec: QuoteSpec, catalog: CatalogSnapshot) -> QuoteResult:
     )
 
 
-def catalog_snapshot(*, tenant) -> CatalogSnapshot:
+def catalog_snapshot(*, tenant: Tenant) -> CatalogSnapshot:
     """The tenant's current catalog version, read once."""
-    from bmc.core.models import CatalogVersion
-
     version = CatalogVersion.objects.filter(tenant=tenant, is_current=True).prefetch_related("products").first()
     if version is None:
         raise QuoteSpecError("catalog", "no catalog is loaded for this tenant; run `manage.py bootstrap`.")
@@ -430,3 +436,67 @@ def catalog_snapshot(*, tenant) -> CatalogSnapshot:
         for p in version.products.all()
     }
     return CatalogSnapshot(version=version.version, items=items)
+
+
+# --- records ----------------------------------------------------------------------------------
+
+
+def quote_create(
+    *,
+    tenant: Tenant,
+    result: QuoteResult,
+    customer: Customer | None = None,
+    conversation: Conversation | None = None,
+    source_message: Message | None = None,
+    option_group: str = "",
+    issued_at: datetime | None = None,
+) -> Quote:
+    """Store a priced quote with its lines. Over the approval threshold it waits for staff."""
+    issued_at = issued_at or timezone.now()
+    with transaction.atomic():
+        quote = Quote.objects.create(
+            tenant=tenant,
+            customer=customer,
+            conversation=conversation,
+            source_message=source_message,
+            catalog_version=CatalogVersion.objects.get(tenant=tenant, version=result.catalog_version),
+            spec=result.spec.as_dict(),
+            status=Quote.Status.PENDING_APPROVAL if result.requires_approval else Quote.Status.DRAFT,
+            price_list=result.spec.price_list,
+            subtotal=result.subtotal,
+            iva=result.iva,
+            total=result.total,
+            estimate=result.estimate,
+            requires_approval=result.requires_approval,
+            option_group=option_group,
+            valid_until=(timezone.localtime(issued_at) + timedelta(days=VALIDITY_DAYS)).date(),
+        )
+        QuoteLine.objects.bulk_create(
+            QuoteLine(
+                quote=quote,
+                position=position,
+                sku=line.sku,
+                description=line.description,
+                unit=line.unit,
+                quantity=line.quantity,
+                unit_price=line.unit_price,
+                amount=line.amount,
+            )
+            for position, line in enumerate(result.lines, start=1)
+        )
+    return quote
+
+
+class QuoteStateError(ValueError):
+    """A status change the quote's current status does not allow."""
+
+
+def quote_approve(*, quote: Quote, user) -> None:
+    """Staff approve a quote over the threshold; it can then be sent."""
+    moved = Quote.objects.filter(pk=quote.pk, status=Quote.Status.PENDING_APPROVAL).update(
+        status=Quote.Status.DRAFT, approved_by=user, approved_at=timezone.now(), updated_at=timezone.now()
+    )
+    if not moved:
+        quote.refresh_from_db()
+        raise QuoteStateError(f"{quote.number} is {quote.status}; only quotes pending approval can be approved.")
+    quote.refresh_from_db()

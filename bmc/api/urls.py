@@ -1,6 +1,6 @@
 from django.urls import path
 
-from bmc.api import views
+from bmc.api import quotes, views
 
 urlpatterns = [
     path("orchestrator/status", views.orchestrator_status_view, name="orchestrator-status"),
@@ -10,4 +10,6 @@ urlpatterns = [
     path("tasks", views.tasks_view, name="tasks"),
     path("tasks/<uuid:task_id>", views.task_detail_view, name="task-detail"),
     path("tasks/<uuid:task_id>/cancel", views.task_cancel_view, name="task-cancel"),
+    path("quotes/calculate", quotes.quote_calculate_view, name="quote-calculate"),
+    path("quotes/<int:quote_id>", quotes.quote_detail_view, name="quote-detail"),
 ]

@@ -265,3 +265,91 @@ class AgentMessageAdmin(ReadOnlyAdmin):
     @admin.display(description="Payload")
     def payload_pretty(self, obj) -> str:
         return _pretty_json(obj.payload)
+
+
+class QuoteLineInline(admin.TabularInline):
+    model = models.QuoteLine
+    fields = ("position", "sku", "description", "quantity", "unit", "unit_price", "amount", "reason")
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(models.Quote)
+class QuoteAdmin(admin.ModelAdmin):
+    list_display = (
+        "number",
+        "customer",
+        "status",
+        "total",
+        "currency",
+        "estimate",
+        "requires_approval",
+        "valid_until",
+        "created_at",
+    )
+    list_filter = ("status", "requires_approval", "estimate", "tenant")
+    search_fields = ("customer__phone", "customer__name", "option_group")
+    list_select_related = ("customer",)
+    date_hierarchy = "created_at"
+    actions = ["approve_quotes"]
+    inlines = [QuoteLineInline]
+    fields = (
+        "number",
+        "tenant",
+        "customer",
+        "conversation",
+        "status",
+        "catalog_version",
+        "price_list",
+        "spec_pretty",
+        "subtotal",
+        "iva",
+        "total",
+        "currency",
+        "estimate",
+        "requires_approval",
+        "option_group",
+        "valid_until",
+        "approved_by",
+        "approved_at",
+        "sent_at",
+        "created_at",
+    )
+    readonly_fields = tuple(f for f in fields if f != "status")
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False  # quotes are priced by the quote agent, never typed in
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+    @admin.display(description="Number")
+    def number(self, obj) -> str:
+        return obj.number
+
+    @admin.display(description="Spec")
+    def spec_pretty(self, obj) -> str:
+        return _pretty_json(obj.spec)
+
+    @admin.action(description="Approve selected quotes (over 10,000 USD)", permissions=["approve"])
+    def approve_quotes(self, request, queryset):
+        from agents.quote import QuoteStateError, quote_approve
+
+        approved, refused = 0, []
+        for quote in queryset:
+            try:
+                quote_approve(quote=quote, user=request.user)
+                approved += 1
+            except QuoteStateError as error:
+                refused.append(str(error))
+        if approved:
+            self.message_user(request, f"Approved {approved} quote(s).", messages.SUCCESS)
+        for reason in refused:
+            self.message_user(request, reason, messages.WARNING)
+
+    def has_approve_permission(self, request) -> bool:
+        return request.user.has_perm("core.approve_quote")

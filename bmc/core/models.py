@@ -285,3 +285,74 @@ class AgentMessage(TenantOwned):
 
     def __str__(self) -> str:
         return f"{self.type} {self.from_agent} -> {self.to_agent}: {self.intent}"
+
+
+class Quote(TenantOwned):
+    """A priced quote. Its lines and totals never change once issued: they record the catalog
+    version they were priced with."""
+
+    class Status(models.TextChoices):
+        DRAFT = "draft", "Draft"
+        PENDING_APPROVAL = "pending_approval", "Pending approval"
+        SENT = "sent", "Sent"
+        ACCEPTED = "accepted", "Accepted"
+        REJECTED = "rejected", "Rejected"
+        EXPIRED = "expired", "Expired"
+
+    customer = models.ForeignKey(Customer, null=True, blank=True, on_delete=models.PROTECT, related_name="quotes")
+    conversation = models.ForeignKey(
+        Conversation, null=True, blank=True, on_delete=models.SET_NULL, related_name="quotes"
+    )
+    source_message = models.ForeignKey(Message, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    catalog_version = models.ForeignKey(CatalogVersion, on_delete=models.PROTECT, related_name="quotes")
+    spec = models.JSONField(default=dict)
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.DRAFT)
+    price_list = models.CharField(max_length=10, default="venta")
+    currency = models.CharField(max_length=3, default="USD")
+    subtotal = models.DecimalField(max_digits=12, decimal_places=2)
+    iva = models.DecimalField(max_digits=12, decimal_places=2)
+    total = models.DecimalField(max_digits=12, decimal_places=2)
+    estimate = models.BooleanField(default=False, help_text="Priced from an area only; measures pending.")
+    requires_approval = models.BooleanField(
+        default=False, help_text="Over 10,000 USD: staff approve before it is sent."
+    )
+    option_group = models.CharField(max_length=64, blank=True, help_text="Alternatives asked together share it.")
+    valid_until = models.DateField()
+    approved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    approved_at = models.DateTimeField(null=True, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["tenant", "status"]), models.Index(fields=["option_group"])]
+        permissions = [("approve_quote", "Can approve quotes over the approval threshold")]
+
+    def __str__(self) -> str:
+        return f"{self.number} ({self.total} {self.currency})"
+
+    @property
+    def number(self) -> str:
+        return f"COT-{self.pk:06d}" if self.pk else "COT-(nueva)"
+
+
+class QuoteLine(models.Model):
+    quote = models.ForeignKey(Quote, on_delete=models.CASCADE, related_name="lines")
+    position = models.PositiveSmallIntegerField()
+    sku = models.CharField(max_length=60)
+    description = models.CharField(max_length=200)
+    unit = models.CharField(max_length=20)
+    quantity = models.DecimalField(max_digits=12, decimal_places=2)
+    unit_price = models.DecimalField(max_digits=12, decimal_places=2)
+    amount = models.DecimalField(max_digits=12, decimal_places=2)
+    reason = models.CharField(max_length=200, blank=True, help_text="Why, for a staff discount line.")
+
+    class Meta:
+        ordering = ["quote", "position"]
+        constraints = [models.UniqueConstraint(fields=["quote", "position"], name="quote_line_position_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.sku} x {self.quantity}"

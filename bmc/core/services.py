@@ -19,6 +19,8 @@ STAFF_GROUPS: dict[str, dict[str, tuple[str, ...]]] = {
         "core.product": ("view",),
         "core.catalogversion": ("view",),
         "core.agenttask": ("view",),
+        "core.quote": ("view", "change", "approve"),
+        "core.quoteline": ("view",),
     },
     "operations": {
         "core.tenant": ("view", "change"),
@@ -30,6 +32,8 @@ STAFF_GROUPS: dict[str, dict[str, tuple[str, ...]]] = {
         "core.catalogversion": ("view",),
         "core.agenttask": ("view", "change"),
         "core.agentmessage": ("view",),
+        "core.quote": ("view",),
+        "core.quoteline": ("view",),
         "django_celery_beat.periodictask": ("view", "add", "change", "delete"),
         "django_celery_beat.intervalschedule": ("view", "add", "change", "delete"),
         "django_celery_beat.crontabschedule": ("view", "add", "change", "delete"),

@@ -1,0 +1,136 @@
+"""Quotes: price a spec, read a stored quote, download its document."""
+
+from __future__ import annotations
+
+from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import serializers
+from rest_framework.decorators import api_view
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from agents.quote import SPEC_KEYS, QuoteSpecError, catalog_snapshot, quote_price, quote_spec_parse
+from bmc.core.models import Quote
+
+
+class QuoteSpecSerializer(serializers.Serializer):
+    """The pricing spec of QUOTING.md; unknown keys are refused."""
+
+    scenario = serializers.ChoiceField(choices=["roof", "wall", "cold_room"], required=False)
+    family = serializers.CharField()
+    thickness_mm = serializers.IntegerField()
+    length_m = serializers.DecimalField(max_digits=8, decimal_places=2, required=False)
+    width_m = serializers.DecimalField(max_digits=8, decimal_places=2, required=False)
+    height_m = serializers.DecimalField(max_digits=8, decimal_places=2, required=False)
+    run_m = serializers.DecimalField(max_digits=8, decimal_places=2, required=False)
+    panel_count = serializers.IntegerField(required=False)
+    area_m2 = serializers.DecimalField(max_digits=10, decimal_places=2, required=False)
+    slopes = serializers.IntegerField(required=False, default=1)
+    corners = serializers.IntegerField(required=False, default=0)
+    color = serializers.CharField(required=False)
+    drip_edges = serializers.BooleanField(required=False, default=True)
+    gutters = serializers.BooleanField(required=False, default=False)
+    fixings = serializers.BooleanField(required=False, default=True)
+    sealant = serializers.BooleanField(required=False, default=True)
+    zone = serializers.ChoiceField(
+        choices=["MONTEVIDEO", "CANELONES", "MALDONADO", "INTERIOR"], required=False, allow_null=True
+    )
+    price_list = serializers.ChoiceField(choices=["venta", "web"], required=False, default="venta")
+
+
+class QuoteLineOutSerializer(serializers.Serializer):
+    sku = serializers.CharField()
+    description = serializers.CharField()
+    quantity = serializers.CharField()
+    unit_price = serializers.CharField()
+    amount = serializers.CharField()
+
+
+class QuoteCalculationSerializer(serializers.Serializer):
+    lines = QuoteLineOutSerializer(many=True)
+    subtotal = serializers.CharField()
+    iva = serializers.CharField()
+    total = serializers.CharField()
+    estimate = serializers.BooleanField()
+    requires_approval = serializers.BooleanField()
+    catalog_version = serializers.IntegerField()
+
+
+def spec_error_response(error: QuoteSpecError) -> Response:
+    return Response(
+        {"error": {"code": "invalid", "message": str(error), "fields": {error.field: [error.message]}}}, status=400
+    )
+
+
+@extend_schema(
+    tags=["quotes"],
+    request=QuoteSpecSerializer,
+    responses={
+        200: QuoteCalculationSerializer,
+        400: OpenApiResponse(description="The field that is wrong and what is allowed."),
+    },
+)
+@api_view(["POST"])
+def quote_calculate_view(request: Request) -> Response:
+    if not isinstance(request.data, dict):
+        raise serializers.ValidationError({"spec": ["The body must be a JSON object with the spec's fields."]})
+    unknown = sorted(set(request.data) - set(SPEC_KEYS))
+    if unknown:
+        raise serializers.ValidationError({unknown[0]: [f"is not a spec field; allowed: {', '.join(SPEC_KEYS)}."]})
+    try:
+        catalog = catalog_snapshot(tenant=request.tenant)
+        spec = quote_spec_parse(data=request.data, catalog=catalog)
+        result = quote_price(spec=spec, catalog=catalog)
+    except QuoteSpecError as error:
+        return spec_error_response(error)
+    return Response(result.as_dict())
+
+
+def quote_payload(quote: Quote, request: Request) -> dict:
+    customer = quote.customer
+    return {
+        "id": quote.pk,
+        "number": quote.number,
+        "status": quote.status,
+        "customer": {"id": customer.pk, "phone": customer.phone, "name": customer.name} if customer else None,
+        "conversation_id": quote.conversation_id,
+        "spec": quote.spec,
+        "lines": [
+            {
+                "sku": ln.sku,
+                "description": ln.description,
+                "quantity": str(ln.quantity),
+                "unit": ln.unit,
+                "unit_price": str(ln.unit_price),
+                "amount": str(ln.amount),
+            }
+            for ln in quote.lines.all()
+        ],
+        "subtotal": str(quote.subtotal),
+        "iva": str(quote.iva),
+        "total": str(quote.total),
+        "currency": quote.currency,
+        "estimate": quote.estimate,
+        "requires_approval": quote.requires_approval,
+        "catalog_version": quote.catalog_version.version,
+        "valid_until": quote.valid_until.isoformat(),
+        "pdf_url": request.build_absolute_uri(f"/api/v1/quotes/{quote.pk}/pdf"),
+        "created_at": quote.created_at.isoformat(),
+    }
+
+
+@extend_schema(
+    tags=["quotes"],
+    responses={
+        200: OpenApiResponse(description="The quote with its lines."),
+        404: OpenApiResponse(description="No such quote for this tenant."),
+    },
+)
+@api_view(["GET"])
+def quote_detail_view(request: Request, quote_id: int) -> Response:
+    quote = get_object_or_404(
+        Quote.objects.select_related("customer", "catalog_version").prefetch_related("lines"),
+        tenant=request.tenant,
+        pk=quote_id,
+    )
+    return Response(quote_payload(quote, request))
