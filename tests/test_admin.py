@@ -17,6 +17,7 @@ MODELS = [
     models.Product,
     models.AgentTask,
     models.AgentMessage,
+    models.Quote,
 ]
 
 
