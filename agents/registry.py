@@ -132,6 +132,18 @@ TASK_TYPES: dict[str, TaskType] = {
             "Import a catalog CSV (payload: {path} or {csv}); a new version only when it changed.",
         ),
         TaskType(
+            "conversation.process_message",
+            "conversation",
+            "tasks.conversation.process_message",
+            "Answer a conversation's unanswered messages (payload: {conversation_id, message_id}).",
+        ),
+        TaskType(
+            "outbound.send_message",
+            "outbound",
+            "tasks.outbound.send_message",
+            "Send a stored outbound message through the configured channel, once (payload: {message_id}).",
+        ),
+        TaskType(
             "analytics.task_stats",
             "analytics",
             "tasks.analytics.task_stats",

@@ -128,6 +128,25 @@ TASK_MAX_ATTEMPTS = env.int("TASK_MAX_ATTEMPTS", default=10)
 BEAT_STALE_AFTER = env.int("BEAT_STALE_AFTER", default=120)
 HEALTH_PING_TIMEOUT = env.float("HEALTH_PING_TIMEOUT", default=1.0)
 
+# --- Channels -------------------------------------------------------------------------------
+# Where replies go: log (stored and logged, the default), n8n or whatsapp.
+OUTBOUND_CHANNEL = env.str("OUTBOUND_CHANNEL", default="log")
+OUTBOUND_TIMEOUT = env.float("OUTBOUND_TIMEOUT", default=10.0)
+OUTBOUND_SENDING_STALE = env.int("OUTBOUND_SENDING_STALE", default=120)
+N8N_OUTBOUND_URL = env.str("N8N_OUTBOUND_URL", default="")
+N8N_WEBHOOK_SECRET = env.str("N8N_WEBHOOK_SECRET", default="")
+WHATSAPP_API_BASE = env.str("WHATSAPP_API_BASE", default="https://graph.facebook.com/v21.0")
+WHATSAPP_TOKEN = env.str("WHATSAPP_TOKEN", default="")
+WHATSAPP_PHONE_NUMBER_ID = env.str("WHATSAPP_PHONE_NUMBER_ID", default="")
+WHATSAPP_APP_SECRET = env.str("WHATSAPP_APP_SECRET", default="")
+WHATSAPP_VERIFY_TOKEN = env.str("WHATSAPP_VERIFY_TOKEN", default="")
+WHATSAPP_TEMPLATE_NAME = env.str("WHATSAPP_TEMPLATE_NAME", default="seguimiento_cotizacion")
+WHATSAPP_TEMPLATE_LANGUAGE = env.str("WHATSAPP_TEMPLATE_LANGUAGE", default="es")
+# The base of links customers open (quote PDFs); requests' own host when unset.
+# POST /api/v1/chat/process waits this long for the reply before answering 202.
+CHAT_PROCESS_WAIT = env.float("CHAT_PROCESS_WAIT", default=5.0)
+PUBLIC_BASE_URL = env.str("PUBLIC_BASE_URL", default="http://127.0.0.1:8000")
+
 # --- Celery -----------------------------------------------------------------------------------
 # bmc.launcher (make run, make test) starts the bundled Redis and exports REDIS_URL when it is unset;
 # the default points at where that embedded server listens.

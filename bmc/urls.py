@@ -2,7 +2,7 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from bmc.api import views
+from bmc.api import quotes, views, whatsapp
 
 admin.site.site_header = "BMC Agents"
 admin.site.site_title = "BMC Agents"
@@ -11,9 +11,11 @@ admin.site.index_title = "Ventas y operaciones"
 urlpatterns = [
     path("health", views.health_view, name="health"),
     path("health/detailed", views.health_detailed_view, name="health-detailed"),
+    path("api/v1/webhooks/whatsapp", whatsapp.whatsapp_webhook_view, name="whatsapp-webhook"),
     path("api/v1/", include("bmc.api.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
+    path("q/<int:quote_id>/<str:token>.pdf", quotes.quote_public_pdf_view, name="quote-public-pdf"),
     path("admin/", admin.site.urls),
 ]
 

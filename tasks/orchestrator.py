@@ -88,6 +88,37 @@ def task_dispatch(*, task_id: str, celery_task: str | None = None) -> bool:
     return True
 
 
+def turn_dispatch_replies(*, tenant: Tenant, message_ids: list[int], trace_id: str) -> list[str]:
+    """A conversation turn decided its replies: the outbound agent sends each one."""
+    return [
+        str(
+            task_submit(
+                tenant=tenant,
+                task_type="outbound.send_message",
+                payload={"message_id": message_id},
+                priority="high",
+                trace_id=trace_id,
+                requested_by="conversation",
+            ).task_id
+        )
+        for message_id in message_ids
+    ]
+
+
+def message_dispatch_turn(
+    *, tenant: Tenant, conversation_id: int, message_id: int, trace_id: str | None = None
+) -> AgentTask:
+    """An inbound message was stored: the conversation agent answers it."""
+    return task_submit(
+        tenant=tenant,
+        task_type="conversation.process_message",
+        payload={"conversation_id": conversation_id, "message_id": message_id},
+        priority="high",
+        trace_id=trace_id,
+        requested_by="inbound",
+    )
+
+
 def task_cancel(*, task: AgentTask) -> bool:
     """Cancel a task that has not finished. The record is final at once, so no delivery of it will
     run; the revoke also stops it on a worker that is running it right now."""

@@ -2,15 +2,24 @@
 
 from __future__ import annotations
 
+from django.conf import settings
+from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404
+from django.views.decorators.http import require_GET
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers
-from rest_framework.decorators import api_view
+from rest_framework.decorators import api_view, renderer_classes
+from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from agents.quote import SPEC_KEYS, QuoteSpecError, catalog_snapshot, quote_price, quote_spec_parse
+from agents.quote_document import quote_document_data, quote_document_pdf, quote_public_path, quote_public_token_valid
 from bmc.core.models import Quote
+
+
+def public_url(path: str) -> str:
+    return f"{settings.PUBLIC_BASE_URL.rstrip('/')}{path}"
 
 
 class QuoteSpecSerializer(serializers.Serializer):
@@ -114,7 +123,7 @@ def quote_payload(quote: Quote, request: Request) -> dict:
         "requires_approval": quote.requires_approval,
         "catalog_version": quote.catalog_version.version,
         "valid_until": quote.valid_until.isoformat(),
-        "pdf_url": request.build_absolute_uri(f"/api/v1/quotes/{quote.pk}/pdf"),
+        "pdf_url": public_url(quote_public_path(quote)),
         "created_at": quote.created_at.isoformat(),
     }
 
@@ -134,3 +143,44 @@ def quote_detail_view(request: Request, quote_id: int) -> Response:
         pk=quote_id,
     )
     return Response(quote_payload(quote, request))
+
+
+def _pdf_response(quote: Quote, *, inline: bool = True) -> HttpResponse:
+    pdf = quote_document_pdf(quote=quote_document_data(quote=quote))
+    response = HttpResponse(pdf, content_type="application/pdf")
+    disposition = "inline" if inline else "attachment"
+    response["Content-Disposition"] = f'{disposition}; filename="{quote.number}.pdf"'
+    return response
+
+
+def _quote_for_document(**filters) -> Quote:
+    return get_object_or_404(
+        Quote.objects.select_related("customer", "catalog_version").prefetch_related("lines"), **filters
+    )
+
+
+class PdfRenderer(BaseRenderer):
+    media_type = "application/pdf"
+    format = "pdf"
+    charset = None
+    render_style = "binary"
+
+    def render(self, data, accepted_media_type=None, renderer_context=None):
+        return data
+
+
+@extend_schema(
+    tags=["quotes"], responses={(200, "application/pdf"): OpenApiResponse(description="The quote document.")}
+)
+@api_view(["GET"])
+@renderer_classes([PdfRenderer, JSONRenderer])
+def quote_pdf_view(request: Request, quote_id: int) -> HttpResponse:
+    return _pdf_response(_quote_for_document(tenant=request.tenant, pk=quote_id))
+
+
+@require_GET
+def quote_public_pdf_view(request, quote_id: int, token: str) -> HttpResponse:
+    """The link sent to the customer: signed, so ids cannot be guessed."""
+    if not quote_public_token_valid(quote_id=quote_id, token=token):
+        raise Http404("No such quote document.")
+    return _pdf_response(_quote_for_document(pk=quote_id))

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from bmc.api import quotes, views
+from bmc.api import messages, quotes, views
 
 urlpatterns = [
     path("orchestrator/status", views.orchestrator_status_view, name="orchestrator-status"),
@@ -10,6 +10,13 @@ urlpatterns = [
     path("tasks", views.tasks_view, name="tasks"),
     path("tasks/<uuid:task_id>", views.task_detail_view, name="task-detail"),
     path("tasks/<uuid:task_id>/cancel", views.task_cancel_view, name="task-cancel"),
+    path("messages", messages.messages_view, name="messages"),
+    path("conversations/<int:conversation_id>", messages.conversation_detail_view, name="conversation-detail"),
+    path("chat/send", messages.chat_send_view, name="chat-send"),
+    path("chat/status", messages.chat_status_view, name="chat-status"),
+    path("chat/process", messages.chat_process_view, name="chat-process"),
+    path("chat/<uuid:task_id>/cancel", messages.chat_cancel_view, name="chat-cancel"),
     path("quotes/calculate", quotes.quote_calculate_view, name="quote-calculate"),
     path("quotes/<int:quote_id>", quotes.quote_detail_view, name="quote-detail"),
+    path("quotes/<int:quote_id>/pdf", quotes.quote_pdf_view, name="quote-pdf"),
 ]

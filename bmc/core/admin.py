@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import json
 
+from django import forms
 from django.contrib import admin, messages
 from django.db.models import Count
 from django.utils.html import format_html
@@ -69,14 +70,39 @@ class MessageInline(admin.TabularInline):
         return False
 
 
+class ConversationForm(forms.ModelForm):
+    staff_reply = forms.CharField(
+        label="Reply to the customer",
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3, "cols": 80}),
+        help_text="Sent through the configured channel when you save. Taking over silences the bot.",
+    )
+
+    class Meta:
+        model = models.Conversation
+        fields = ("state", "assigned_to")
+
+
 @admin.register(models.Conversation)
 class ConversationAdmin(admin.ModelAdmin):
+    form = ConversationForm
     list_display = ("id", "customer", "channel", "state", "assigned_to", "message_count", "last_message_at")
     list_filter = ("tenant", "state", "channel", "assigned_to")
     search_fields = ("customer__phone", "customer__name")
     list_select_related = ("customer", "assigned_to")
-    readonly_fields = ("created_at", "last_message_at")
+    readonly_fields = ("customer", "channel", "dialogue_pretty", "created_at", "last_message_at")
+    fields = (
+        "customer",
+        "channel",
+        "state",
+        "assigned_to",
+        "dialogue_pretty",
+        "staff_reply",
+        "created_at",
+        "last_message_at",
+    )
     inlines = [MessageInline]
+    actions = ["take_over", "release_to_bot"]
 
     def get_queryset(self, request):
         return super().get_queryset(request).annotate(message_total=Count("messages"))
@@ -84,6 +110,36 @@ class ConversationAdmin(admin.ModelAdmin):
     @admin.display(description="Messages", ordering="message_total")
     def message_count(self, obj) -> int:
         return obj.message_total
+
+    @admin.display(description="Dialogue state")
+    def dialogue_pretty(self, obj) -> str:
+        return _pretty_json(obj.dialogue)
+
+    def save_model(self, request, obj, form, change):
+        reply = form.cleaned_data.get("staff_reply", "").strip()
+        if reply:
+            obj.state = models.Conversation.State.HANDOFF
+            obj.assigned_to = obj.assigned_to or request.user
+        super().save_model(request, obj, form, change)
+        if reply:
+            from agents.outbound import outbound_reply_create
+            from tasks.orchestrator import turn_dispatch_replies
+
+            message = outbound_reply_create(conversation=obj, text=reply)
+            turn_dispatch_replies(tenant=obj.tenant, message_ids=[message.pk], trace_id=f"admin-{request.user.pk}")
+            self.message_user(
+                request, "Reply queued for sending; the bot stays quiet until you release the conversation."
+            )
+
+    @admin.action(description="Take over (the bot stays quiet)")
+    def take_over(self, request, queryset):
+        done = queryset.update(state=models.Conversation.State.HANDOFF, assigned_to=request.user)
+        self.message_user(request, f"You now handle {done} conversation(s).")
+
+    @admin.action(description="Release to the bot")
+    def release_to_bot(self, request, queryset):
+        done = queryset.update(state=models.Conversation.State.OPEN, assigned_to=None)
+        self.message_user(request, f"The bot answers {done} conversation(s) again.")
 
 
 @admin.register(models.Message)

@@ -102,6 +102,10 @@ class Conversation(TenantOwned):
     )
     dialogue = models.JSONField(default=dict, blank=True, help_text="Dialogue state: pending spec, last intent.")
     last_message_at = models.DateTimeField(null=True, blank=True)
+    # Which worker is answering the conversation now: one turn at a time, messages that arrive
+    # meanwhile join it (see agents/conversation.py).
+    turn_owner = models.CharField(max_length=64, blank=True)
+    turn_started_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -120,6 +124,7 @@ class Message(TenantOwned):
     class DeliveryStatus(models.TextChoices):
         RECEIVED = "received", "Received"
         PENDING = "pending", "Pending"
+        SENDING = "sending", "Sending"
         SENT = "sent", "Sent"
         DELIVERED = "delivered", "Delivered"
         READ = "read", "Read"
@@ -136,6 +141,11 @@ class Message(TenantOwned):
     delivery_status = models.CharField(max_length=20, choices=DeliveryStatus.choices, default=DeliveryStatus.RECEIVED)
     error_code = models.CharField(max_length=40, blank=True)
     sent_at = models.DateTimeField(null=True, blank=True, help_text="When the customer or the channel sent it.")
+    processed_at = models.DateTimeField(null=True, blank=True, help_text="Inbound: when a turn answered it.")
+    idempotency_key = models.CharField(
+        max_length=80, null=True, blank=True, unique=True, help_text="Outbound: one send per key."
+    )
+    send_attempts = models.PositiveSmallIntegerField(default=0)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -151,6 +161,35 @@ class Message(TenantOwned):
 
     def __str__(self) -> str:
         return f"{self.get_direction_display()} {self.channel} message {self.pk}"
+
+
+class InboundPayload(TenantOwned):
+    """Every inbound request body, stored verbatim before it is parsed: bad input loses nothing."""
+
+    class Source(models.TextChoices):
+        N8N = "n8n", "n8n"
+        WHATSAPP = "whatsapp", "WhatsApp webhook"
+        CHAT = "chat", "Chat API"
+
+    class Outcome(models.TextChoices):
+        RECEIVED = "received", "Received"
+        ACCEPTED = "accepted", "Accepted"
+        DUPLICATE = "duplicate", "Duplicate"
+        REJECTED = "rejected", "Rejected"
+
+    source = models.CharField(max_length=20, choices=Source.choices)
+    body = models.TextField(help_text="The raw request body.")
+    signature = models.CharField(max_length=200, blank=True)
+    outcome = models.CharField(max_length=20, choices=Outcome.choices, default=Outcome.RECEIVED)
+    error = models.TextField(blank=True)
+    received_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-received_at"]
+        indexes = [models.Index(fields=["tenant", "-received_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.source} payload {self.pk} ({self.outcome})"
 
 
 class CatalogVersion(TenantOwned):

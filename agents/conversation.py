@@ -1,0 +1,318 @@
+"""A conversation's turn: read what the customer wrote, keep the dialogue state, decide the reply.
+
+One turn at a time per conversation. A turn takes every inbound message not yet answered;
+messages that arrive while it runs join it (it looks again before it commits its reply), so a
+burst gets one reply, with no fixed waiting window. A worker that finds a turn under way leaves
+its message to that turn.
+
+What customers read is Rioplatense Spanish. Prices come only from agents.quote.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from agents.nlu import nlu_parse
+from agents.outbound import outbound_reply_create
+from agents.quote import (
+    QuoteSpecError,
+    catalog_snapshot,
+    quote_create,
+    quote_price,
+    quote_spec_parse,
+    spec_missing_measures,
+)
+from agents.quote_document import FAMILY_NAMES, money_uy, quote_public_path, quote_summary_es
+from bmc.core.models import Conversation, Customer, Message, Quote
+
+logger = logging.getLogger(__name__)
+TURN_STALE = timedelta(seconds=60)
+SPEC_ENTITIES = (
+    "family",
+    "thickness_mm",
+    "length_m",
+    "width_m",
+    "run_m",
+    "area_m2",
+    "panel_count",
+    "slopes",
+    "color",
+    "zone",
+)
+USE_TO_SCENARIO = {"roof": "roof", "wall": "wall", "cold_room": "cold_room"}
+FAMILIES_FOR_USE = {
+    "roof": "Isodec EPS, Isodec PIR o Isoroof 3G",
+    "wall": "Isopanel EPS o Isowall PIR",
+    "cold_room": "Isofrig PIR",
+}
+QUESTIONS = {
+    "length_m": "¿Qué largo tienen los paneles? En un techo es el largo de la caída; en una pared, la altura.",
+    "width_m": "¿Y qué ancho tiene? (o cuántos paneles necesitás)",
+    "run_m": "¿Cuántos metros lineales de pared son en total?",
+    "height_m": "¿Qué altura interior tiene la cámara?",
+}
+REPLIES = {
+    "greeting": "¡Hola! Soy el asistente de BMC Uruguay. ¿En qué te puedo ayudar? Si querés cotizar, "
+    "contame qué panel, para qué uso (techo, pared o cámara) y las medidas.",
+    "human_handoff": "Dale, te paso con un vendedor. En breve te escribe por acá.",
+    "opt_out": "Entendido, no te vamos a escribir más. Si nos necesitás, escribinos cuando quieras.",
+    "complaint": "Lamentamos mucho lo que pasó. Ya le aviso a un vendedor para que lo resuelva con vos cuanto antes.",
+    "accept_quote": "¡Buenísimo! Un vendedor te contacta para coordinar el pago y la entrega.",
+    "decline_quote": "Gracias por avisarnos. Si querés, te cotizamos otra opción cuando quieras.",
+    "postpone": "Dale, sin problema. Cuando lo tengas definido, escribinos por acá.",
+    "order_status": "Ya le paso tu consulta sobre el pedido a un vendedor, que te responde en breve.",
+    "payment_notice": "¡Gracias! Le aviso a administración para que confirme el pago.",
+    "promise_to_pay": "Perfecto, queda anotado. ¡Gracias por avisar!",
+    "product_info": "Buena pregunta: le paso tu consulta a un vendedor para que te asesore. "
+    "Si querés un precio, contame el panel, el uso y las medidas.",
+    "other": "No estoy seguro de haberte entendido. ¿Me contás un poco más qué necesitás?",
+}
+# Intents that need a person: the conversation goes to staff.
+STAFF_INTENTS = ("human_handoff", "complaint", "order_status", "payment_notice")
+
+
+@dataclass
+class TurnResult:
+    conversation_id: int
+    answered: list[int] = field(default_factory=list)
+    replies: list[int] = field(default_factory=list)
+    quotes: list[int] = field(default_factory=list)
+    skipped: str = ""
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "conversation_id": self.conversation_id,
+            "answered": self.answered,
+            "replies": self.replies,
+            "quotes": self.quotes,
+            "skipped": self.skipped,
+        }
+
+
+@dataclass
+class Plan:
+    intent: str = "other"
+    text: str = ""
+    dialogue: dict[str, Any] = field(default_factory=dict)
+    quote_spec: dict[str, Any] | None = None
+    state: str | None = None
+    opt_out: bool = False
+    quote_status: str | None = None
+    nlu: dict[int, dict[str, Any]] = field(default_factory=dict)
+
+
+def conversation_turn(*, conversation_id: int, public_base_url: str) -> TurnResult:
+    token = uuid.uuid4().hex
+    result = TurnResult(conversation_id=conversation_id)
+    with transaction.atomic():
+        conversation = Conversation.objects.select_for_update().get(pk=conversation_id)
+        busy = (
+            conversation.turn_owner
+            and conversation.turn_started_at
+            and timezone.now() - conversation.turn_started_at < TURN_STALE
+        )
+        if busy:
+            result.skipped = "a turn is under way; it answers this message too"
+            return result
+        Conversation.objects.filter(pk=conversation_id).update(turn_owner=token, turn_started_at=timezone.now())
+    try:
+        while True:
+            conversation = Conversation.objects.select_related("customer").get(pk=conversation_id)
+            pending = list(_unanswered(conversation_id))
+            if not pending:
+                return result
+            plan = turn_plan(conversation=conversation, messages=pending)
+            with transaction.atomic():
+                Conversation.objects.select_for_update().get(pk=conversation_id)
+                if _unanswered(conversation_id).exclude(pk__in=[m.pk for m in pending]).exists():
+                    continue  # more arrived while we thought: answer them all together
+                _turn_commit(
+                    conversation=conversation, messages=pending, plan=plan, result=result, base_url=public_base_url
+                )
+            return result
+    finally:
+        Conversation.objects.filter(pk=conversation_id, turn_owner=token).update(turn_owner="", turn_started_at=None)
+
+
+def _unanswered(conversation_id: int):
+    return Message.objects.filter(
+        conversation_id=conversation_id, direction=Message.Direction.INBOUND, processed_at__isnull=True
+    ).order_by("created_at", "id")
+
+
+def turn_plan(*, conversation: Conversation, messages: list[Message]) -> Plan:
+    """What to do about these messages; reads, never writes."""
+    dialogue = dict(conversation.dialogue or {})
+    spec = dict(dialogue.get("spec") or {})
+    plan = Plan(dialogue=dialogue)
+    intents: list[str] = []
+    spec_changed = False
+    for message in messages:
+        parsed = nlu_parse(text=message.text, sent_at=message.sent_at or message.created_at)
+        plan.nlu[message.pk] = parsed
+        intents.append(parsed["intent"])
+        entities = parsed.get("entities") or {}
+        if entities.get("use"):
+            spec["scenario"] = USE_TO_SCENARIO[entities["use"]]
+        for key in SPEC_ENTITIES:
+            if key in entities:
+                spec[key] = entities[key]
+                spec_changed = True
+        if entities.get("shipping") is False:
+            spec.pop("zone", None)
+        if "width_m" in entities:
+            spec.pop("panel_count", None)
+        if "panel_count" in entities:
+            spec.pop("width_m", None)
+    dialogue["spec"] = spec
+    dialogue["last_intents"] = intents
+
+    if "opt_out" in intents:
+        plan.intent, plan.opt_out, plan.text = "opt_out", True, REPLIES["opt_out"]
+        return plan
+    if conversation.state == Conversation.State.HANDOFF:
+        plan.intent = "handoff_quiet"  # staff have it: the bot stays quiet
+        return plan
+    for intent in ("human_handoff", "complaint", "accept_quote", "decline_quote"):
+        if intent in intents:
+            plan.intent, plan.text = intent, REPLIES[intent]
+            if intent in STAFF_INTENTS:
+                plan.state = Conversation.State.HANDOFF
+            if intent in ("accept_quote", "decline_quote"):
+                plan.quote_status = Quote.Status.ACCEPTED if intent == "accept_quote" else Quote.Status.REJECTED
+            return plan
+    if "quote_request" in intents or (spec_changed and spec):
+        plan.intent = "quote_request"
+        question = _spec_question(spec, conversation)
+        if question:
+            plan.text = question
+        else:
+            plan.quote_spec = spec
+        return plan
+    last = next((i for i in reversed(intents) if i != "other"), intents[-1] if intents else "other")
+    plan.intent = last
+    plan.text = REPLIES.get(last, REPLIES["other"])
+    if last in STAFF_INTENTS:
+        plan.state = Conversation.State.HANDOFF
+    return plan
+
+
+def _spec_question(spec: dict[str, Any], conversation: Conversation) -> str:
+    """One clear question for the first thing the pricing still needs, or '' when complete."""
+    catalog = catalog_snapshot(tenant=conversation.tenant)
+    family = spec.get("family")
+    if not family:
+        scenario = spec.get("scenario")
+        options = FAMILIES_FOR_USE.get(scenario, "Isodec EPS (techos), Isopanel EPS (paredes) o Isofrig PIR (cámaras)")
+        return f"¡Dale! ¿Qué panel te interesa? Tenemos {options}."
+    if not spec.get("thickness_mm") or spec["thickness_mm"] not in catalog.thicknesses(family):
+        thicknesses = ", ".join(map(str, catalog.thicknesses(family)))
+        return f"¿De qué espesor querés el {FAMILY_NAMES.get(family, family)}? Lo tenemos en {thicknesses} mm."
+    try:
+        parsed = quote_spec_parse(data={**spec, "area_m2": spec.get("area_m2") or 1}, catalog=catalog)
+    except QuoteSpecError:
+        return ""  # the error itself is explained when pricing
+    if spec.get("area_m2"):
+        return ""
+    missing = spec_missing_measures(parsed)
+    return QUESTIONS[missing[0]] if missing else ""
+
+
+def _turn_commit(
+    *, conversation: Conversation, messages: list[Message], plan: Plan, result: TurnResult, base_url: str
+) -> None:
+    now = timezone.now()
+    for message in messages:
+        parsed = plan.nlu[message.pk]
+        Message.objects.filter(pk=message.pk).update(
+            processed_at=now, intent=parsed["intent"], entities=parsed.get("entities") or {}
+        )
+        result.answered.append(message.pk)
+    updates: dict[str, Any] = {"dialogue": plan.dialogue}
+    if plan.state:
+        updates["state"] = plan.state
+    if plan.opt_out:
+        Customer.objects.filter(pk=conversation.customer_id).update(opted_out=True, opted_out_at=now)
+    if plan.quote_status and plan.dialogue.get("last_quote_id"):
+        Quote.objects.filter(
+            pk=plan.dialogue["last_quote_id"], status__in=[Quote.Status.SENT, Quote.Status.DRAFT]
+        ).update(status=plan.quote_status)
+    text, document_url = plan.text, ""
+    if plan.quote_spec is not None:
+        text, document_url, quote = _quote_reply(
+            conversation=conversation, spec=plan.quote_spec, source=messages[-1], base_url=base_url
+        )
+        if quote is not None:
+            plan.dialogue["last_quote_id"] = quote.pk
+            result.quotes.append(quote.pk)
+    Conversation.objects.filter(pk=conversation.pk).update(**updates)
+    if text:
+        reply = outbound_reply_create(
+            conversation=conversation,
+            text=text,
+            document_url=document_url,
+            idempotency_key=f"turn-{messages[-1].pk}",
+        )
+        if plan.opt_out:
+            Message.objects.filter(pk=reply.pk).update(raw_payload={**reply.raw_payload, "opt_out_confirmation": True})
+        result.replies.append(reply.pk)
+
+
+def _quote_reply(
+    *, conversation: Conversation, spec: dict[str, Any], source: Message, base_url: str
+) -> tuple[str, str, Quote | None]:
+    catalog = catalog_snapshot(tenant=conversation.tenant)
+    try:
+        parsed = quote_spec_parse(data=spec, catalog=catalog)
+    except QuoteSpecError as error:
+        return (f"Para cotizarte necesito revisar un dato: {_spec_error_es(error)}", "", None)
+    priced = quote_price(spec=parsed, catalog=catalog)
+    quote = quote_create(
+        tenant=conversation.tenant,
+        result=priced,
+        customer=conversation.customer,
+        conversation=conversation,
+        source_message=source,
+    )
+    pdf_url = f"{base_url.rstrip('/')}{quote_public_path(quote)}"
+    name = (conversation.customer.name or "").split(" ")[0]
+    greeting = f"¡Gracias, {name}!" if name else "¡Gracias!"
+    summary = quote_summary_es(parsed.as_dict())
+    if quote.status == Quote.Status.PENDING_APPROVAL:
+        return (
+            f"{greeting} Tu cotización {quote.number} ({summary}) da USD {money_uy(quote.total)} IVA incluido. "
+            "Por el monto, un vendedor la revisa y te la confirma a la brevedad.",
+            "",
+            quote,
+        )
+    lines = "\n".join(f"• {line.description}: {money_uy(line.amount)}" for line in priced.lines)
+    text = (
+        f"{greeting} Te paso la cotización {quote.number}: {summary}.\n{lines}\n"
+        f"Subtotal USD {money_uy(priced.subtotal)} + IVA USD {money_uy(priced.iva)} = "
+        f"*Total USD {money_uy(priced.total)}*.\n"
+        f"Válida hasta el {quote.valid_until.strftime('%d/%m/%Y')}. PDF: {pdf_url}"
+    )
+    if priced.estimate:
+        missing = priced.missing_for_full_quote
+        text += f"\nEs una estimación por m2. Para la cotización exacta: {QUESTIONS[missing[0]]}" if missing else ""
+    else:
+        text += "\n¿Querés que avancemos?"
+    Quote.objects.filter(pk=quote.pk, status=Quote.Status.DRAFT).update(
+        status=Quote.Status.SENT, sent_at=timezone.now()
+    )
+    return text, pdf_url, quote
+
+
+def _spec_error_es(error: QuoteSpecError) -> str:
+    return {
+        "length_m": "el largo de los paneles va hasta 14 m.",
+        "width_m": "revisá el ancho, por favor.",
+        "color": "ese color no viene en ese panel; ¿lo querés en blanco, gris o rojo?",
+    }.get(error.field, "¿me confirmás las medidas y el panel?")

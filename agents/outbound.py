@@ -1,0 +1,223 @@
+"""Outbound messages through a channel adapter, once per idempotency key.
+
+A reply is a Message row (direction out, status pending) written before anything is sent. A
+send claims the row (pending -> sending) with a conditional UPDATE, so a task that runs twice,
+or two workers at once, send it once; a row left `sending` by a crashed worker is taken again
+after OUTBOUND_SENDING_STALE seconds.
+
+Adapters: `log` (the default: stored and logged), `n8n` (POST JSON to N8N_OUTBOUND_URL, signed
+with HMAC-SHA256 of the body in X-BMC-Signature), `whatsapp` (Meta's Cloud API: text, a
+document link, or the approved template when the 24-hour window is closed).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import logging
+import uuid
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+import requests
+from django.conf import settings
+from django.db.models import Q
+from django.utils import timezone
+
+from bmc.core.models import Conversation, Message
+
+logger = logging.getLogger(__name__)
+Status = Message.DeliveryStatus
+WINDOW = timedelta(hours=24)
+
+
+class TransientSendError(ConnectionError):
+    """Worth a retry: timeouts, 429, 5xx."""
+
+
+class PermanentSendError(ValueError):
+    def __init__(self, code: str, message: str):
+        super().__init__(f"{code}: {message}")
+        self.code = code
+
+
+@dataclass(frozen=True)
+class SendResult:
+    external_id: str
+
+
+def outbound_reply_create(
+    *, conversation: Conversation, text: str, document_url: str = "", idempotency_key: str | None = None
+) -> Message:
+    key = idempotency_key or f"reply-{uuid.uuid4().hex}"
+    message, _ = Message.objects.get_or_create(
+        idempotency_key=key,
+        defaults={
+            "tenant_id": conversation.tenant_id,
+            "conversation": conversation,
+            "direction": Message.Direction.OUTBOUND,
+            "channel": settings.OUTBOUND_CHANNEL,
+            "text": text,
+            "raw_payload": {"document_url": document_url} if document_url else {},
+            "delivery_status": Status.PENDING,
+        },
+    )
+    return message
+
+
+def outbound_send(*, message_id: int) -> str:
+    """Send one pending outbound message; returns its status after the attempt."""
+    now = timezone.now()
+    stale = now - timedelta(seconds=settings.OUTBOUND_SENDING_STALE)
+    claimed = (
+        Message.objects.filter(pk=message_id, direction=Message.Direction.OUTBOUND)
+        .filter(Q(delivery_status=Status.PENDING) | Q(delivery_status=Status.SENDING, sent_at__lt=stale))
+        .update(delivery_status=Status.SENDING, sent_at=now)
+    )
+    message = Message.objects.select_related("conversation__customer").get(pk=message_id)
+    if not claimed:
+        return message.delivery_status  # sent already, or being sent right now
+    Message.objects.filter(pk=message_id).update(send_attempts=message.send_attempts + 1)
+    customer = message.conversation.customer
+    if customer.opted_out and not message.raw_payload.get("opt_out_confirmation"):
+        _finish(message_id, Status.FAILED, error_code="opted_out")
+        return Status.FAILED
+    adapter = ADAPTERS[message.channel if message.channel in ADAPTERS else "log"]
+    try:
+        result = adapter(message)
+    except TransientSendError:
+        Message.objects.filter(pk=message_id, delivery_status=Status.SENDING).update(delivery_status=Status.PENDING)
+        raise
+    except PermanentSendError as error:
+        _finish(message_id, Status.FAILED, error_code=error.code)
+        logger.warning("outbound send failed", extra={"message_id": message_id, "error": str(error)})
+        return Status.FAILED
+    _finish(message_id, Status.SENT, external_id=result.external_id)
+    return Status.SENT
+
+
+def _finish(message_id: int, status: str, *, external_id: str | None = None, error_code: str = "") -> None:
+    fields: dict[str, Any] = {"delivery_status": status, "error_code": error_code}
+    if external_id:
+        fields["external_id"] = external_id
+    Message.objects.filter(pk=message_id, delivery_status=Status.SENDING).update(**fields)
+
+
+# --- adapters -----------------------------------------------------------------------------------
+
+
+def _send_log(message: Message) -> SendResult:
+    logger.info(
+        "outbound message (log channel)",
+        extra={"message_id": message.pk, "conversation_id": message.conversation_id, "chars": len(message.text)},
+    )
+    return SendResult(external_id=f"log-{message.pk}")
+
+
+def _post(url: str, *, body: bytes, headers: dict[str, str]) -> requests.Response:
+    try:
+        response = requests.post(url, data=body, headers=headers, timeout=settings.OUTBOUND_TIMEOUT)
+    except (requests.ConnectionError, requests.Timeout) as exc:
+        raise TransientSendError(f"{url}: {exc}") from exc
+    if response.status_code == 429 or response.status_code >= 500:
+        raise TransientSendError(f"{url} answered {response.status_code}")
+    return response
+
+
+def _send_n8n(message: Message) -> SendResult:
+    if not settings.N8N_OUTBOUND_URL:
+        raise PermanentSendError("not_configured", "N8N_OUTBOUND_URL is not set")
+    body = json.dumps(
+        {
+            "message_id": message.pk,
+            "idempotency_key": message.idempotency_key,
+            "conversation_id": message.conversation_id,
+            "to": message.conversation.customer.phone,
+            "text": message.text,
+            "document_url": message.raw_payload.get("document_url", ""),
+        }
+    ).encode()
+    signature = hmac.new(settings.N8N_WEBHOOK_SECRET.encode(), body, hashlib.sha256).hexdigest()
+    response = _post(
+        settings.N8N_OUTBOUND_URL,
+        body=body,
+        headers={
+            "Content-Type": "application/json",
+            "X-BMC-Signature": f"sha256={signature}",
+            "Idempotency-Key": message.idempotency_key or str(message.pk),
+        },
+    )
+    if not response.ok:
+        raise PermanentSendError(str(response.status_code), response.text[:300])
+    return SendResult(external_id=f"n8n-{message.pk}")
+
+
+def _window_open(message: Message) -> bool:
+    last_inbound = (
+        Message.objects.filter(conversation_id=message.conversation_id, direction=Message.Direction.INBOUND)
+        .order_by("-created_at")
+        .values_list("created_at", flat=True)
+        .first()
+    )
+    return bool(last_inbound and timezone.now() - last_inbound < WINDOW)
+
+
+def _send_whatsapp(message: Message) -> SendResult:
+    if not (settings.WHATSAPP_TOKEN and settings.WHATSAPP_PHONE_NUMBER_ID):
+        raise PermanentSendError("not_configured", "WHATSAPP_TOKEN and WHATSAPP_PHONE_NUMBER_ID are not set")
+    to = message.conversation.customer.phone.lstrip("+")
+    document_url = message.raw_payload.get("document_url", "")
+    payload: dict[str, Any] = {"messaging_product": "whatsapp", "recipient_type": "individual", "to": to}
+    if not _window_open(message):
+        payload |= {
+            "type": "template",
+            "template": {
+                "name": settings.WHATSAPP_TEMPLATE_NAME,
+                "language": {"code": settings.WHATSAPP_TEMPLATE_LANGUAGE},
+            },
+        }
+    elif document_url:
+        payload |= {
+            "type": "document",
+            "document": {"link": document_url, "caption": message.text[:1024], "filename": "cotizacion.pdf"},
+        }
+    else:
+        payload |= {"type": "text", "text": {"body": message.text[:4096], "preview_url": True}}
+    url = f"{settings.WHATSAPP_API_BASE.rstrip('/')}/{settings.WHATSAPP_PHONE_NUMBER_ID}/messages"
+    response = _post(
+        url,
+        body=json.dumps(payload).encode(),
+        headers={"Authorization": f"Bearer {settings.WHATSAPP_TOKEN}", "Content-Type": "application/json"},
+    )
+    data = response.json() if response.content else {}
+    if not response.ok:
+        error = data.get("error", {}) if isinstance(data, dict) else {}
+        raise PermanentSendError(
+            str(error.get("code", response.status_code)), error.get("message", response.text[:300])
+        )
+    return SendResult(external_id=data["messages"][0]["id"])
+
+
+ADAPTERS = {"log": _send_log, "n8n": _send_n8n, "whatsapp": _send_whatsapp}
+
+
+STATUS_RANK = {Status.PENDING: 0, Status.SENDING: 1, Status.SENT: 2, Status.DELIVERED: 3, Status.READ: 4}
+
+
+def outbound_status_apply(*, tenant, external_id: str, status: str, error_code: str = "") -> int:
+    """A provider's delivery status: moves forward only (read never goes back to delivered);
+    `failed` is final and keeps its error code. Returns 1 when the message changed."""
+    if status == Status.FAILED:
+        return (
+            Message.objects.filter(tenant=tenant, external_id=external_id, direction=Message.Direction.OUTBOUND)
+            .exclude(delivery_status=Status.FAILED)
+            .update(delivery_status=Status.FAILED, error_code=error_code[:40])
+        )
+    if status not in STATUS_RANK:
+        return 0
+    earlier = [s for s, rank in STATUS_RANK.items() if rank < STATUS_RANK[status]]
+    return Message.objects.filter(
+        tenant=tenant, external_id=external_id, direction=Message.Direction.OUTBOUND, delivery_status__in=earlier
+    ).update(delivery_status=status)

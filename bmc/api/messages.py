@@ -1,0 +1,340 @@
+"""Inbound messages (n8n, chat API), conversations. Every body is stored raw before parsing."""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from typing import Any
+
+from django.conf import settings
+from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
+from rest_framework import serializers, status
+from rest_framework.decorators import api_view
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from agents.inbound import (
+    CHANNELS,
+    InboundError,
+    inbound_message_accept,
+    inbound_payload_outcome,
+    inbound_payload_store,
+    phone_normalize,
+    timestamp_parse,
+)
+from agents.quote_document import quote_public_path
+from bmc.api.quotes import public_url
+from bmc.core.models import AgentTask, Conversation, InboundPayload, Message
+from tasks.orchestrator import message_dispatch_turn, task_cancel
+
+MAX_TEXT = 4096
+
+
+def _body(request: Request, payload: InboundPayload) -> dict[str, Any]:
+    try:
+        data = json.loads(request._request.body or b"{}")
+    except ValueError as error:
+        inbound_payload_outcome(payload=payload, outcome=InboundPayload.Outcome.REJECTED, error=str(error))
+        raise serializers.ValidationError({"body": [f"JSON parse error - {error}"]}) from None
+    if not isinstance(data, dict):
+        inbound_payload_outcome(payload=payload, outcome=InboundPayload.Outcome.REJECTED, error="not an object")
+        raise serializers.ValidationError({"body": ["The body must be a JSON object."]})
+    return data
+
+
+def _reject(payload: InboundPayload, field: str, message: str):
+    inbound_payload_outcome(payload=payload, outcome=InboundPayload.Outcome.REJECTED, error=f"{field}: {message}")
+    return serializers.ValidationError({field: [message]})
+
+
+def _text(data: dict[str, Any], key: str, payload: InboundPayload) -> str:
+    text = data.get(key)
+    if not isinstance(text, str) or not text.strip():
+        raise _reject(payload, key, "is required: the message text, a non-empty string.")
+    if len(text) > MAX_TEXT:
+        raise _reject(payload, key, f"is {len(text)} characters; at most {MAX_TEXT}.")
+    return text
+
+
+def _accept(
+    request: Request,
+    *,
+    payload: InboundPayload,
+    channel: str,
+    phone: Any,
+    text: str,
+    external_id: Any,
+    sent_at: Any,
+    name: Any,
+    raw: dict[str, Any],
+) -> tuple[Message, AgentTask | None, bool]:
+    try:
+        accepted = inbound_message_accept(
+            tenant=request.tenant,
+            channel=channel,
+            phone=phone_normalize(phone),
+            text=text,
+            external_id=str(external_id) if external_id not in (None, "") else None,
+            sent_at=timestamp_parse(sent_at),
+            raw=raw,
+            name=str(name or "")[:200],
+        )
+    except InboundError as error:
+        raise _reject(payload, error.field, error.message) from None
+    message = accepted.message
+    if not accepted.created:
+        inbound_payload_outcome(payload=payload, outcome=InboundPayload.Outcome.DUPLICATE)
+        task = AgentTask.objects.filter(
+            tenant=request.tenant, task_type="conversation.process_message", payload__message_id=message.pk
+        ).first()
+        return message, task, False
+    inbound_payload_outcome(payload=payload, outcome=InboundPayload.Outcome.ACCEPTED)
+    task = message_dispatch_turn(
+        tenant=request.tenant,
+        conversation_id=message.conversation_id,
+        message_id=message.pk,
+        trace_id=request._request.trace_id,
+    )
+    return message, task, True
+
+
+MessageIn = inline_serializer(
+    "MessageIn",
+    {
+        "channel": serializers.ChoiceField(choices=CHANNELS),
+        "from": serializers.CharField(),
+        "text": serializers.CharField(),
+        "external_id": serializers.CharField(required=False),
+        "sent_at": serializers.DateTimeField(required=False),
+        "name": serializers.CharField(required=False),
+    },
+)
+MessageAccepted = inline_serializer(
+    "MessageAccepted",
+    {
+        "message_id": serializers.IntegerField(),
+        "conversation_id": serializers.IntegerField(),
+        "task_id": serializers.UUIDField(allow_null=True),
+        "duplicate": serializers.BooleanField(),
+    },
+)
+
+
+@extend_schema(
+    tags=["messages"],
+    request=MessageIn,
+    responses={
+        202: MessageAccepted,
+        200: OpenApiResponse(MessageAccepted, description="Same external_id delivered again: nothing changed."),
+        400: OpenApiResponse(description="Which field is wrong and what is allowed; the raw body is kept."),
+    },
+)
+@api_view(["POST"])
+def messages_view(request: Request) -> Response:
+    payload = inbound_payload_store(tenant=request.tenant, source=InboundPayload.Source.N8N, body=request._request.body)
+    data = _body(request, payload)
+    channel = data.get("channel") or "n8n"
+    if channel not in CHANNELS:
+        raise _reject(payload, "channel", f"'{channel}' is not a channel; use one of {', '.join(CHANNELS)}.")
+    message, task, created = _accept(
+        request,
+        payload=payload,
+        channel=channel,
+        phone=data.get("from"),
+        text=_text(data, "text", payload),
+        external_id=data.get("external_id"),
+        sent_at=data.get("sent_at"),
+        name=data.get("name"),
+        raw=data,
+    )
+    body = {
+        "message_id": message.pk,
+        "conversation_id": message.conversation_id,
+        "task_id": str(task.task_id) if task else None,
+        "duplicate": not created,
+    }
+    return Response(body, status=status.HTTP_202_ACCEPTED if created else status.HTTP_200_OK)
+
+
+def _reply_after(message: Message) -> Message | None:
+    return (
+        Message.objects.filter(
+            conversation_id=message.conversation_id,
+            direction=Message.Direction.OUTBOUND,
+            created_at__gte=message.created_at,
+        )
+        .order_by("created_at")
+        .first()
+    )
+
+
+ChatIn = inline_serializer("ChatIn", {"mensaje": serializers.CharField(), "telefono": serializers.CharField()})
+
+
+@extend_schema(
+    tags=["chat"],
+    request=ChatIn,
+    responses={
+        200: OpenApiResponse(description="The reply: {respuesta, conversation_id, message_id, task_id, status}."),
+        202: OpenApiResponse(description="Not answered within the wait: poll /api/v1/chat/status with task_id."),
+    },
+)
+@api_view(["POST"])
+def chat_process_view(request: Request) -> Response:
+    """For n8n flows that want the answer in the same call: waits up to CHAT_PROCESS_WAIT seconds."""
+    message, task, created = _chat_accept(request)
+    deadline = time.monotonic() + settings.CHAT_PROCESS_WAIT
+    reply = _reply_after(message)
+    while reply is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+        reply = _reply_after(message)
+    body = {
+        "conversation_id": message.conversation_id,
+        "message_id": message.pk,
+        "task_id": str(task.task_id) if task else None,
+    }
+    if reply is None:
+        return Response({**body, "status": "processing", "respuesta": None}, status=status.HTTP_202_ACCEPTED)
+    return Response(
+        {
+            **body,
+            "status": "answered",
+            "respuesta": reply.text,
+            "documento": reply.raw_payload.get("document_url") or None,
+        }
+    )
+
+
+def _chat_accept(request: Request) -> tuple[Message, AgentTask | None, bool]:
+    payload = inbound_payload_store(
+        tenant=request.tenant, source=InboundPayload.Source.CHAT, body=request._request.body
+    )
+    data = _body(request, payload)
+    return _accept(
+        request,
+        payload=payload,
+        channel="n8n",
+        phone=data.get("telefono"),
+        text=_text(data, "mensaje", payload),
+        external_id=data.get("id"),
+        sent_at=data.get("fecha"),
+        name=data.get("nombre"),
+        raw=data,
+    )
+
+
+@extend_schema(tags=["chat"], request=ChatIn, responses={202: MessageAccepted})
+@api_view(["POST"])
+def chat_send_view(request: Request) -> Response:
+    message, task, created = _chat_accept(request)
+    return Response(
+        {
+            "message_id": message.pk,
+            "conversation_id": message.conversation_id,
+            "task_id": str(task.task_id) if task else None,
+            "duplicate": not created,
+        },
+        status=status.HTTP_202_ACCEPTED if created else status.HTTP_200_OK,
+    )
+
+
+def _chat_task(request: Request, task_id: Any) -> AgentTask:
+    return get_object_or_404(
+        AgentTask, tenant=request.tenant, task_id=task_id, task_type="conversation.process_message"
+    )
+
+
+@extend_schema(
+    tags=["chat"],
+    request=inline_serializer("ChatStatusIn", {"task_id": serializers.UUIDField()}),
+    responses={200: OpenApiResponse(description="{task_id, status, respuesta}")},
+)
+@api_view(["POST"])
+def chat_status_view(request: Request) -> Response:
+    task_id = request.data.get("task_id") if isinstance(request.data, dict) else None
+    try:
+        task_id = uuid.UUID(str(task_id))
+    except ValueError:
+        raise serializers.ValidationError({"task_id": ["A task_id from /api/v1/chat/send is required."]}) from None
+    task = _chat_task(request, task_id)
+    message = Message.objects.get(pk=task.payload["message_id"])
+    reply = _reply_after(message)
+    return Response(
+        {
+            "task_id": str(task.task_id),
+            "status": task.status,
+            "respuesta": reply.text if reply else None,
+            "documento": (reply.raw_payload.get("document_url") or None) if reply else None,
+        }
+    )
+
+
+@extend_schema(
+    tags=["chat"],
+    request=None,
+    responses={
+        200: OpenApiResponse(description="{task_id, status}"),
+        409: OpenApiResponse(description="Already finished."),
+    },
+)
+@api_view(["POST"])
+def chat_cancel_view(request: Request, task_id) -> Response:
+    task = _chat_task(request, task_id)
+    if not task_cancel(task=task):
+        task.refresh_from_db()
+        return Response({"error": {"code": "conflict", "message": f"Task is already {task.status}."}}, status=409)
+    return Response({"task_id": str(task.task_id), "status": "cancelled"})
+
+
+def conversation_payload(conversation: Conversation) -> dict[str, Any]:
+    customer = conversation.customer
+    return {
+        "id": conversation.pk,
+        "state": conversation.state,
+        "channel": conversation.channel,
+        "customer": {
+            "id": customer.pk,
+            "phone": customer.phone,
+            "name": customer.name,
+            "opted_out": customer.opted_out,
+        },
+        "dialogue": conversation.dialogue,
+        "messages": [
+            {
+                "id": m.pk,
+                "direction": m.direction,
+                "channel": m.channel,
+                "text": m.text,
+                "intent": m.intent or None,
+                "entities": m.entities,
+                "delivery_status": m.delivery_status,
+                "external_id": m.external_id,
+                "document_url": m.raw_payload.get("document_url") if m.direction == "out" else None,
+                "created_at": m.created_at.isoformat(),
+            }
+            for m in conversation.messages.all()
+        ],
+        "quotes": [
+            {
+                "id": q.pk,
+                "number": q.number,
+                "status": q.status,
+                "total": str(q.total),
+                "pdf_url": public_url(quote_public_path(q)),
+            }
+            for q in conversation.quotes.order_by("created_at")
+        ],
+    }
+
+
+@extend_schema(
+    tags=["messages"], responses={200: OpenApiResponse(description="Customer, state, messages in and out, quotes.")}
+)
+@api_view(["GET"])
+def conversation_detail_view(request: Request, conversation_id: int) -> Response:
+    conversation = get_object_or_404(
+        Conversation.objects.select_related("customer"), tenant=request.tenant, pk=conversation_id
+    )
+    return Response(conversation_payload(conversation))

@@ -1,0 +1,144 @@
+"""Meta's WhatsApp Cloud API webhook: verification, signed deliveries of messages and statuses.
+
+The raw body is stored before the signature is even checked; a delivery is answered 200 fast
+and the work happens in the agents. Meta retries, so every message id and status is idempotent.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import logging
+from typing import Any
+
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_http_methods
+
+from agents.inbound import (
+    InboundError,
+    inbound_message_accept,
+    inbound_payload_outcome,
+    inbound_payload_store,
+    phone_normalize,
+    timestamp_parse,
+)
+from agents.outbound import outbound_status_apply
+from bmc.core.models import InboundPayload
+from bmc.core.services import tenant_ensure
+from tasks.orchestrator import message_dispatch_turn
+
+logger = logging.getLogger(__name__)
+
+
+def signature_valid(*, body: bytes, header: str, secret: str) -> bool:
+    if not secret or not header.startswith("sha256="):
+        return False
+    expected = hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+    return hmac.compare_digest(expected, header.removeprefix("sha256="))
+
+
+def _message_text(message: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    """The text a customer sent, whatever the message type; extra facts for the raw record."""
+    kind = message.get("type")
+    if kind == "text":
+        return message.get("text", {}).get("body", ""), {}
+    if kind == "interactive":
+        interactive = message.get("interactive", {})
+        reply = interactive.get("button_reply") or interactive.get("list_reply") or {}
+        return reply.get("title", ""), {"reply_id": reply.get("id"), "context": message.get("context")}
+    if kind == "button":
+        return message.get("button", {}).get("text", ""), {"context": message.get("context")}
+    if kind in ("document", "image"):
+        media = message.get(kind, {})
+        return media.get("caption", ""), {
+            "media_id": media.get("id"),
+            "filename": media.get("filename"),
+            "mime_type": media.get("mime_type"),
+        }
+    return "", {"unsupported_type": kind}
+
+
+@csrf_exempt
+@require_http_methods(["GET", "POST"])
+def whatsapp_webhook_view(request: HttpRequest) -> HttpResponse:
+    if request.method == "GET":
+        if (
+            request.GET.get("hub.mode") == "subscribe"
+            and settings.WHATSAPP_VERIFY_TOKEN
+            and hmac.compare_digest(request.GET.get("hub.verify_token", ""), settings.WHATSAPP_VERIFY_TOKEN)
+        ):
+            return HttpResponse(request.GET.get("hub.challenge", ""), content_type="text/plain")
+        return JsonResponse({"error": {"code": "forbidden", "message": "hub.verify_token does not match."}}, status=403)
+
+    tenant = tenant_ensure()
+    body = request.body
+    header = request.headers.get("X-Hub-Signature-256", "")
+    payload = inbound_payload_store(tenant=tenant, source=InboundPayload.Source.WHATSAPP, body=body, signature=header)
+    if not signature_valid(body=body, header=header, secret=settings.WHATSAPP_APP_SECRET):
+        inbound_payload_outcome(payload=payload, outcome=InboundPayload.Outcome.REJECTED, error="bad signature")
+        return JsonResponse(
+            {
+                "error": {
+                    "code": "bad_signature",
+                    "message": "X-Hub-Signature-256 is not the HMAC-SHA256 of the body with the app secret.",
+                }
+            },
+            status=401,
+        )
+    try:
+        data = json.loads(body)
+        changes = [c.get("value", {}) for e in data.get("entry", []) for c in e.get("changes", [])]
+    except (ValueError, AttributeError, TypeError) as error:
+        inbound_payload_outcome(payload=payload, outcome=InboundPayload.Outcome.REJECTED, error=str(error))
+        return JsonResponse(
+            {"error": {"code": "invalid", "message": f"Not a WhatsApp webhook body: {error}"}}, status=400
+        )
+
+    accepted, duplicates, statuses = 0, 0, 0
+    for value in changes:
+        names = {c.get("wa_id"): c.get("profile", {}).get("name", "") for c in value.get("contacts", [])}
+        for message in value.get("messages", []):
+            text, facts = _message_text(message)
+            try:
+                result = inbound_message_accept(
+                    tenant=tenant,
+                    channel="whatsapp",
+                    phone=phone_normalize(message.get("from")),
+                    text=text,
+                    external_id=message.get("id"),
+                    sent_at=timestamp_parse(message.get("timestamp"), field="timestamp"),
+                    raw={**message, **({"bmc": facts} if facts else {})},
+                    name=names.get(message.get("from"), ""),
+                )
+            except InboundError as error:
+                logger.warning("whatsapp message skipped", extra={"error": str(error)})
+                continue
+            if not result.created:
+                duplicates += 1
+                continue
+            accepted += 1
+            if text:  # a document without caption waits for the documents agent
+                message_dispatch_turn(
+                    tenant=tenant,
+                    conversation_id=result.message.conversation_id,
+                    message_id=result.message.pk,
+                    trace_id=getattr(request, "trace_id", None),
+                )
+        for status in value.get("statuses", []):
+            errors = status.get("errors") or [{}]
+            statuses += outbound_status_apply(
+                tenant=tenant,
+                external_id=status.get("id", ""),
+                status=status.get("status", ""),
+                error_code=str(errors[0].get("code", "")) if status.get("status") == "failed" else "",
+            )
+    outcome = (
+        InboundPayload.Outcome.DUPLICATE
+        if duplicates and not (accepted or statuses)
+        else InboundPayload.Outcome.ACCEPTED
+    )
+    inbound_payload_outcome(payload=payload, outcome=outcome)
+    return JsonResponse({"accepted": accepted, "duplicates": duplicates, "statuses": statuses})

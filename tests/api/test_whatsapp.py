@@ -1,0 +1,143 @@
+"""Every fixture of ../shared/fixtures/whatsapp, with a good and a bad signature, delivered twice."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from pathlib import Path
+
+import pytest
+
+from bmc.core.models import AgentTask, Conversation, Customer, InboundPayload, Message
+
+FIXTURES = Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "whatsapp"
+SECRET = "test-app-secret"
+
+pytestmark = [
+    pytest.mark.django_db,
+    pytest.mark.skipif(not FIXTURES.exists(), reason=f"WhatsApp fixtures not found at {FIXTURES}"),
+]
+
+
+@pytest.fixture(autouse=True)
+def whatsapp_settings(settings, tenant):
+    settings.WHATSAPP_APP_SECRET = SECRET
+    settings.WHATSAPP_VERIFY_TOKEN = "verify-me"
+
+
+def post(client, name: str, *, secret: str = SECRET, capture=None):
+    body = (FIXTURES / name).read_bytes()
+    signature = "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+    return client.post(
+        "/api/v1/webhooks/whatsapp", body, content_type="application/json", HTTP_X_HUB_SIGNATURE_256=signature
+    )
+
+
+def test_verification_answers_the_challenge_only_to_the_right_token(client):
+    ok = client.get(
+        "/api/v1/webhooks/whatsapp",
+        {"hub.mode": "subscribe", "hub.verify_token": "verify-me", "hub.challenge": "1158201444"},
+    )
+    assert ok.status_code == 200 and ok.content == b"1158201444"
+    assert (
+        client.get(
+            "/api/v1/webhooks/whatsapp", {"hub.mode": "subscribe", "hub.verify_token": "nope", "hub.challenge": "x"}
+        ).status_code
+        == 403
+    )
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "text_message.json",
+        "two_messages_burst.json",
+        "button_reply.json",
+        "document_message.json",
+        "status_delivered.json",
+        "status_read.json",
+        "status_failed_131047.json",
+    ],
+)
+def test_a_bad_signature_is_401_and_the_body_is_kept(client, name):
+    response = post(client, name, secret="wrong")
+    assert response.status_code == 401
+    stored = InboundPayload.objects.get()
+    assert stored.outcome == "rejected" and stored.body == (FIXTURES / name).read_text()
+    assert Message.objects.count() == 0
+
+
+def test_text_message_becomes_a_customer_conversation_and_a_task_once(client, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=False):
+        first = post(client, "text_message.json")
+        again = post(client, "text_message.json")
+    assert first.status_code == again.status_code == 200
+    assert first.json()["accepted"] == 1 and again.json() == {"accepted": 0, "duplicates": 1, "statuses": 0}
+    message = Message.objects.get()
+    assert (
+        message.conversation.customer.phone == "+59894807926" and message.conversation.customer.name == "Gabriel Suarez"
+    )
+    assert message.text.startswith("hola, cuanto sale isodec 100") and message.raw_payload["id"].startswith("wamid.")
+    assert AgentTask.objects.filter(task_type="conversation.process_message").count() == 1
+    assert list(InboundPayload.objects.values_list("outcome", flat=True).order_by("received_at")) == [
+        "accepted",
+        "duplicate",
+    ]
+
+
+def test_a_burst_is_two_messages_in_one_conversation(client, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=False):
+        assert post(client, "two_messages_burst.json").json()["accepted"] == 2
+        assert post(client, "two_messages_burst.json").json()["duplicates"] == 2
+    assert Conversation.objects.count() == 1
+    assert list(Message.objects.values_list("text", flat=True)) == ["perdon, que sea a dos aguas", "y en gris"]
+
+
+def test_button_reply_and_document_are_stored(client, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=False):
+        post(client, "button_reply.json")
+        post(client, "document_message.json")
+        post(client, "document_message.json")
+    button, document = Message.objects.order_by("id")
+    assert button.text == "Confirmo" and button.raw_payload["bmc"]["reply_id"] == "quote_accept"
+    assert document.text == "comprobante de la transferencia"
+    assert (
+        document.raw_payload["bmc"]["media_id"] == "1289034567812345"
+        and document.raw_payload["bmc"]["filename"] == "comprobante.pdf"
+    )
+
+
+def _outbound(tenant, external_id, status="sent"):
+    customer = Customer.objects.create(tenant=tenant, phone="+59894807926")
+    conversation = Conversation.objects.create(tenant=tenant, customer=customer)
+    return Message.objects.create(
+        tenant=tenant,
+        conversation=conversation,
+        direction="out",
+        channel="whatsapp",
+        external_id=external_id,
+        delivery_status=status,
+        text="hola",
+    )
+
+
+def test_statuses_move_forward_only_and_failed_is_final(client, tenant):
+    sent = _outbound(tenant, "wamid.HBgLNTk4OTQ4MDc5MjYVAgARGBI5QTNDQTVCM0Q0Q0Q2RTY3RTcA")
+    assert post(client, "status_read.json").json()["statuses"] == 1
+    assert post(client, "status_delivered.json").json()["statuses"] == 0  # late: read stays read
+    assert post(client, "status_read.json").json()["statuses"] == 0  # repeated
+    sent.refresh_from_db()
+    assert sent.delivery_status == "read"
+
+    failed = Message.objects.create(
+        tenant=tenant,
+        conversation=sent.conversation,
+        direction="out",
+        channel="whatsapp",
+        external_id="wamid.HBgLNTk4OTQ4MDc5MjYVAgARGBJBMTIzNDU2Nzg5MEFCQ0RFRgA=",
+        delivery_status="sent",
+    )
+    post(client, "status_failed_131047.json")
+    post(client, "status_failed_131047.json")
+    failed.refresh_from_db()
+    assert (failed.delivery_status, failed.error_code) == ("failed", "131047")
