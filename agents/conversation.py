@@ -19,7 +19,7 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
-from agents.nlu import nlu_parse
+from agents.nlu_model import message_understand
 from agents.outbound import outbound_reply_create
 from agents.quote import (
     QuoteSpecError,
@@ -155,7 +155,7 @@ def turn_plan(*, conversation: Conversation, messages: list[Message]) -> Plan:
     intents: list[str] = []
     spec_changed = False
     for message in messages:
-        parsed = nlu_parse(text=message.text, sent_at=message.sent_at or message.created_at)
+        parsed = message_understand(text=message.text, sent_at=message.sent_at or message.created_at)
         plan.nlu[message.pk] = parsed
         intents.append(parsed["intent"])
         entities = parsed.get("entities") or {}

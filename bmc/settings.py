@@ -128,6 +128,12 @@ TASK_MAX_ATTEMPTS = env.int("TASK_MAX_ATTEMPTS", default=10)
 BEAT_STALE_AFTER = env.int("BEAT_STALE_AFTER", default=120)
 HEALTH_PING_TIMEOUT = env.float("HEALTH_PING_TIMEOUT", default=1.0)
 
+# --- Language model (optional): rules answer when it is not configured or fails --------------
+OPENAI_API_KEY = env.str("OPENAI_API_KEY", default="")
+OPENAI_BASE_URL = env.str("OPENAI_BASE_URL", default="")
+OPENAI_MODEL = env.str("OPENAI_MODEL", default="gpt-4o-mini")
+OPENAI_TIMEOUT = env.float("OPENAI_TIMEOUT", default=5.0)
+
 # --- Channels -------------------------------------------------------------------------------
 # Where replies go: log (stored and logged, the default), n8n or whatsapp.
 OUTBOUND_CHANNEL = env.str("OUTBOUND_CHANNEL", default="log")

@@ -338,3 +338,32 @@ def conversation_detail_view(request: Request, conversation_id: int) -> Response
         Conversation.objects.select_related("customer"), tenant=request.tenant, pk=conversation_id
     )
     return Response(conversation_payload(conversation))
+
+
+NluIn = inline_serializer(
+    "NluIn", {"text": serializers.CharField(), "sent_at": serializers.DateTimeField(required=False)}
+)
+NluOut = inline_serializer(
+    "NluOut",
+    {"intent": serializers.CharField(), "confidence": serializers.FloatField(), "entities": serializers.DictField()},
+)
+
+
+@extend_schema(tags=["messages"], request=NluIn, responses={200: NluOut})
+@api_view(["POST"])
+def nlu_parse_view(request: Request) -> Response:
+    """Intent and entities of one message, as the conversation agent reads it."""
+    from agents.nlu_model import message_understand
+
+    data = request.data if isinstance(request.data, dict) else {}
+    text = data.get("text")
+    if not isinstance(text, str) or not text.strip():
+        raise serializers.ValidationError({"text": ["is required: the message text, a non-empty string."]})
+    if len(text) > MAX_TEXT:
+        raise serializers.ValidationError({"text": [f"is {len(text)} characters; at most {MAX_TEXT}."]})
+    try:
+        sent_at = timestamp_parse(data.get("sent_at"))
+    except InboundError as error:
+        raise serializers.ValidationError({error.field: [error.message]}) from None
+    result = message_understand(text=text, sent_at=sent_at)
+    return Response({"intent": result["intent"], "confidence": result["confidence"], "entities": result["entities"]})

@@ -11,6 +11,7 @@ urlpatterns = [
     path("tasks/<uuid:task_id>", views.task_detail_view, name="task-detail"),
     path("tasks/<uuid:task_id>/cancel", views.task_cancel_view, name="task-cancel"),
     path("messages", messages.messages_view, name="messages"),
+    path("nlu/parse", messages.nlu_parse_view, name="nlu-parse"),
     path("conversations/<int:conversation_id>", messages.conversation_detail_view, name="conversation-detail"),
     path("chat/send", messages.chat_send_view, name="chat-send"),
     path("chat/status", messages.chat_status_view, name="chat-status"),

@@ -28,6 +28,12 @@ def catalog(tenant):
     return catalog_snapshot(tenant=tenant)
 
 
+def client_for_link(url: str):
+    from django.test import Client
+
+    return Client().get(url.split("8000", 1)[1])
+
+
 def stored(tenant, catalog, spec) -> Quote:
     return quote_create(
         tenant=tenant, result=quote_price(spec=quote_spec_parse(data=spec, catalog=catalog), catalog=catalog)
@@ -75,7 +81,11 @@ def test_stored_quote_reads_back_with_its_lines(api, tenant, catalog, other_tena
     body = api.get(f"/api/v1/quotes/{quote.pk}").json()
     assert body["number"] == f"COT-{quote.pk:06d}" and body["total"] == "1816.95"
     assert [line["sku"] for line in body["lines"]][-1] == "FLETE_MONTEVIDEO"
-    assert body["pdf_url"].endswith(f"/api/v1/quotes/{quote.pk}/pdf")
+    public = client_for_link(body["pdf_url"])
+    assert public.status_code == 200 and public.content.startswith(b"%PDF")  # the customer's link needs no key
+    pdf = api.get(f"/api/v1/quotes/{quote.pk}/pdf", HTTP_ACCEPT="application/pdf")
+    assert pdf.status_code == 200 and pdf["Content-Type"] == "application/pdf" and pdf.content.startswith(b"%PDF")
+    assert "COT-" in pdf["Content-Disposition"]
     other = Quote.objects.create(
         tenant=other_tenant,
         catalog_version=quote.catalog_version,

@@ -1,0 +1,117 @@
+"""The model path through the real `openai` client, against a local chat-completions server."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+from agents.nlu_model import message_understand
+
+MAIN = "cuanto sale isodec 100 para un techo de 6 x 4,48 con flete a montevideo"
+
+
+class FakeOpenAI:
+    """Speaks POST /v1/chat/completions; answers what the test sets."""
+
+    def __init__(self):
+        self.answer: object = None
+        self.status = 200
+        self.delay = 0.0
+        self.requests: list[dict] = []
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):
+                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                fake.requests.append({"path": self.path, "auth": self.headers.get("Authorization"), "body": body})
+                time.sleep(fake.delay)
+                content = fake.answer if isinstance(fake.answer, str) else json.dumps(fake.answer)
+                payload = {
+                    "id": "chatcmpl-1",
+                    "object": "chat.completion",
+                    "created": 1,
+                    "model": body["model"],
+                    "choices": [
+                        {"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": content}}
+                    ],
+                    "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2},
+                }
+                data = json.dumps(payload if fake.status == 200 else {"error": {"message": "boom"}}).encode()
+                self.send_response(fake.status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server.server_address[1]}/v1"
+
+
+@pytest.fixture
+def fake_openai(settings):
+    fake = FakeOpenAI()
+    settings.OPENAI_API_KEY = "sk-test"
+    settings.OPENAI_BASE_URL = fake.url
+    settings.OPENAI_MODEL = "gpt-test"
+    settings.OPENAI_TIMEOUT = 1.0
+    yield fake
+    fake.server.shutdown()
+
+
+def test_a_sound_model_answer_is_used(fake_openai):
+    fake_openai.answer = {
+        "intent": "quote_request",
+        "confidence": 0.97,
+        "entities": {"family": "ISODEC_EPS", "thickness_mm": 100, "length_m": 6, "width_m": 4.48, "color": None},
+    }
+    result = message_understand(text=MAIN)
+    assert result["source"] == "model" and result["intent"] == "quote_request"
+    assert result["entities"] == {"family": "ISODEC_EPS", "thickness_mm": 100, "length_m": 6, "width_m": 4.48}
+    (request,) = fake_openai.requests
+    assert request["path"] == "/v1/chat/completions" and request["auth"] == "Bearer sk-test"
+    assert request["body"]["model"] == "gpt-test"
+    schema = request["body"]["response_format"]["json_schema"]
+    assert schema["strict"] is True and "intent" in schema["schema"]["properties"]
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        {"intent": "give_discount", "confidence": 0.9, "entities": {}},
+        {"intent": "quote_request", "confidence": 0.9, "entities": {"discount_pct": 50}},
+        {"intent": "quote_request", "confidence": 0.9, "entities": {"family": "ISOCHAPA"}},
+        {"intent": "quote_request", "confidence": 7, "entities": {}},
+        "not json at all",
+    ],
+)
+def test_an_answer_outside_the_schema_falls_back_to_the_rules(fake_openai, answer):
+    fake_openai.answer = answer
+    result = message_understand(text=MAIN)
+    assert result["source"] == "rules" and result["intent"] == "quote_request"
+    assert result["entities"]["width_m"] == 4.48
+
+
+def test_an_error_or_a_slow_model_falls_back_to_the_rules(fake_openai):
+    fake_openai.status = 500
+    assert message_understand(text=MAIN)["source"] == "rules"
+    fake_openai.status, fake_openai.delay = 200, 2.0
+    fake_openai.answer = {"intent": "greeting", "confidence": 1, "entities": {}}
+    started = time.monotonic()
+    result = message_understand(text=MAIN)
+    assert result["source"] == "rules" and time.monotonic() - started < 1.9  # the timeout, not the model, decided
+
+
+def test_without_a_key_the_rules_answer_and_nothing_is_called(settings):
+    settings.OPENAI_API_KEY = ""
+    assert message_understand(text="hola buenas")["source"] == "rules"
