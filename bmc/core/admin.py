@@ -70,6 +70,32 @@ class MessageInline(admin.TabularInline):
         return False
 
 
+def _pdf_link(quote) -> str:
+    from agents.quote_document import quote_public_path
+
+    return format_html("<a href='{}' target='_blank'>PDF</a>", quote_public_path(quote)) if quote.pk else "-"
+
+
+class ConversationQuoteInline(admin.TabularInline):
+    model = models.Quote
+    fields = ("quote_number", "status", "total", "estimate", "valid_until", "pdf")
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+    show_change_link = True
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+    @admin.display(description="Number")
+    def quote_number(self, obj) -> str:
+        return obj.number
+
+    @admin.display(description="Document")
+    def pdf(self, obj) -> str:
+        return _pdf_link(obj)
+
+
 class ConversationForm(forms.ModelForm):
     staff_reply = forms.CharField(
         label="Reply to the customer",
@@ -101,7 +127,7 @@ class ConversationAdmin(admin.ModelAdmin):
         "created_at",
         "last_message_at",
     )
-    inlines = [MessageInline]
+    inlines = [MessageInline, ConversationQuoteInline]
     actions = ["take_over", "release_to_bot"]
 
     def get_queryset(self, request):
@@ -386,6 +412,10 @@ class QuoteAdmin(admin.ModelAdmin):
     @admin.display(description="Number")
     def number(self, obj) -> str:
         return obj.number
+
+    @admin.display(description="Document")
+    def pdf(self, obj) -> str:
+        return _pdf_link(obj)
 
     @admin.display(description="Spec")
     def spec_pretty(self, obj) -> str:
