@@ -23,7 +23,7 @@ from typing import Any
 
 import requests
 from django.conf import settings
-from django.db.models import Q
+from django.db.models import F, Q
 from django.utils import timezone
 
 from bmc.core.models import Conversation, Message
@@ -79,7 +79,7 @@ def outbound_send(*, message_id: int) -> str:
     message = Message.objects.select_related("conversation__customer").get(pk=message_id)
     if not claimed:
         return message.delivery_status  # sent already, or being sent right now
-    Message.objects.filter(pk=message_id).update(send_attempts=message.send_attempts + 1)
+    Message.objects.filter(pk=message_id).update(send_attempts=F("send_attempts") + 1)
     customer = message.conversation.customer
     if customer.opted_out and not message.raw_payload.get("opt_out_confirmation"):
         _finish(message_id, Status.FAILED, error_code="opted_out")

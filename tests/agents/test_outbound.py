@@ -1,0 +1,127 @@
+"""Channel adapters against local servers that speak n8n's webhook and Meta's Cloud API."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import threading
+from datetime import timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+from django.utils import timezone
+
+from agents.outbound import TransientSendError, outbound_reply_create, outbound_send
+from bmc.core.models import Conversation, Customer, Message
+
+pytestmark = pytest.mark.django_db
+
+
+class FakeProvider:
+    def __init__(self):
+        self.requests: list[dict] = []
+        self.responses: list[tuple[int, dict]] = []
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):
+                raw = self.rfile.read(int(self.headers["Content-Length"]))
+                fake.requests.append(
+                    {"path": self.path, "headers": dict(self.headers), "raw": raw, "json": json.loads(raw)}
+                )
+                status, body = (
+                    fake.responses.pop(0)
+                    if fake.responses
+                    else (200, {"messages": [{"id": f"wamid.{len(fake.requests)}"}]})
+                )
+                data = json.dumps(body).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+
+
+@pytest.fixture
+def provider():
+    fake = FakeProvider()
+    yield fake
+    fake.server.shutdown()
+
+
+@pytest.fixture
+def conversation(tenant):
+    customer = Customer.objects.create(tenant=tenant, phone="+59894807926", name="Gabriel")
+    conversation = Conversation.objects.create(tenant=tenant, customer=customer, channel="whatsapp")
+    Message.objects.create(tenant=tenant, conversation=conversation, direction="in", channel="whatsapp", text="hola")
+    return conversation
+
+
+def test_n8n_gets_signed_json_once_even_when_the_task_runs_twice(settings, provider, conversation):
+    settings.OUTBOUND_CHANNEL = "n8n"
+    settings.N8N_OUTBOUND_URL = provider.url + "/webhook/bmc"
+    settings.N8N_WEBHOOK_SECRET = "s3cret"
+    reply = outbound_reply_create(
+        conversation=conversation, text="Hola Gabriel", document_url="http://x/q.pdf", idempotency_key="k1"
+    )
+    assert outbound_send(message_id=reply.pk) == "sent"
+    assert outbound_send(message_id=reply.pk) == "sent"  # redelivered task
+    assert outbound_reply_create(conversation=conversation, text="Hola Gabriel", idempotency_key="k1").pk == reply.pk
+    (request,) = provider.requests
+    expected = hmac.new(b"s3cret", request["raw"], hashlib.sha256).hexdigest()
+    assert request["headers"]["X-BMC-Signature"] == f"sha256={expected}"
+    assert request["json"]["to"] == "+59894807926" and request["json"]["document_url"] == "http://x/q.pdf"
+
+
+def test_whatsapp_text_document_and_template_outside_the_window(settings, provider, conversation):
+    settings.OUTBOUND_CHANNEL = "whatsapp"
+    settings.WHATSAPP_API_BASE = provider.url + "/v21.0"
+    settings.WHATSAPP_TOKEN, settings.WHATSAPP_PHONE_NUMBER_ID = "tok", "301822446011907"
+    text = outbound_reply_create(conversation=conversation, text="Hola")
+    document = outbound_reply_create(conversation=conversation, text="Tu cotización", document_url="http://x/q.pdf")
+    assert outbound_send(message_id=text.pk) == outbound_send(message_id=document.pk) == "sent"
+    Message.objects.filter(direction="in").update(created_at=timezone.now() - timedelta(hours=25))
+    late = outbound_reply_create(conversation=conversation, text="¿Seguís interesado?")
+    outbound_send(message_id=late.pk)
+    kinds = [r["json"]["type"] for r in provider.requests]
+    assert kinds == ["text", "document", "template"]
+    first = provider.requests[0]
+    assert first["path"] == "/v21.0/301822446011907/messages" and first["headers"]["Authorization"] == "Bearer tok"
+    assert first["json"]["to"] == "59894807926" and provider.requests[1]["json"]["document"]["link"] == "http://x/q.pdf"
+    text.refresh_from_db()
+    assert text.external_id == "wamid.1" and text.delivery_status == "sent"
+
+
+def test_transient_errors_retry_and_permanent_ones_fail_with_their_code(settings, provider, conversation):
+    settings.OUTBOUND_CHANNEL = "whatsapp"
+    settings.WHATSAPP_API_BASE = provider.url
+    settings.WHATSAPP_TOKEN, settings.WHATSAPP_PHONE_NUMBER_ID = "tok", "1"
+    message = outbound_reply_create(conversation=conversation, text="Hola")
+    provider.responses = [
+        (503, {"error": {"message": "busy"}}),
+        (400, {"error": {"code": 131026, "message": "undeliverable"}}),
+    ]
+    with pytest.raises(TransientSendError):
+        outbound_send(message_id=message.pk)
+    message.refresh_from_db()
+    assert message.delivery_status == "pending"  # free for the retry
+    assert outbound_send(message_id=message.pk) == "failed"
+    message.refresh_from_db()
+    assert (message.delivery_status, message.error_code, message.send_attempts) == ("failed", "131026", 2)
+
+
+def test_nothing_goes_to_a_customer_who_opted_out_but_the_confirmation(conversation):
+    Customer.objects.filter(pk=conversation.customer_id).update(opted_out=True)
+    blocked = outbound_reply_create(conversation=conversation, text="Promo")
+    assert outbound_send(message_id=blocked.pk) == "failed"
+    confirmation = outbound_reply_create(conversation=conversation, text="No te escribimos más")
+    Message.objects.filter(pk=confirmation.pk).update(raw_payload={"opt_out_confirmation": True})
+    assert outbound_send(message_id=confirmation.pk) == "sent"
