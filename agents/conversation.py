@@ -11,6 +11,7 @@ What customers read is Rioplatense Spanish. Prices come only from agents.quote.
 from __future__ import annotations
 
 import logging
+import re
 import uuid
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -84,6 +85,9 @@ class TurnResult:
     answered: list[int] = field(default_factory=list)
     replies: list[int] = field(default_factory=list)
     quotes: list[int] = field(default_factory=list)
+    options: list[dict[str, Any]] = field(default_factory=list)  # alternatives to price in parallel
+    option_group: str = ""
+    source_message_id: int | None = None
     skipped: str = ""
 
     def as_dict(self) -> dict[str, Any]:
@@ -92,6 +96,8 @@ class TurnResult:
             "answered": self.answered,
             "replies": self.replies,
             "quotes": self.quotes,
+            "options": self.options,
+            "option_group": self.option_group,
             "skipped": self.skipped,
         }
 
@@ -102,6 +108,7 @@ class Plan:
     text: str = ""
     dialogue: dict[str, Any] = field(default_factory=dict)
     quote_spec: dict[str, Any] | None = None
+    option_specs: list[dict[str, Any]] = field(default_factory=list)
     state: str | None = None
     opt_out: bool = False
     quote_status: str | None = None
@@ -190,9 +197,14 @@ def turn_plan(*, conversation: Conversation, messages: list[Message]) -> Plan:
             return plan
     if "quote_request" in intents or (spec_changed and spec):
         plan.intent = "quote_request"
+        options = [t for message in messages for t in thickness_options(message.text)]
+        if len(options) >= 2 and not spec.get("thickness_mm"):
+            spec["thickness_mm"] = options[0]
         question = _spec_question(spec, conversation)
         if question:
             plan.text = question
+        elif len(options) >= 2:
+            plan.option_specs = [{**spec, "thickness_mm": t} for t in dict.fromkeys(options)]
         else:
             plan.quote_spec = spec
         return plan
@@ -202,6 +214,17 @@ def turn_plan(*, conversation: Conversation, messages: list[Message]) -> Plan:
     if last in STAFF_INTENTS:
         plan.state = Conversation.State.HANDOFF
     return plan
+
+
+OPTIONS_RE = re.compile(
+    r"\ben\s+(\d{2,3})\s*(?:mm)?\s*(?:,|y|o|u)\s*(?:en\s+|de\s+)?(\d{2,3})(?:\s*(?:,|y|o)\s*(?:en\s+)?(\d{2,3}))?"
+)
+
+
+def thickness_options(text: str) -> list[int]:
+    """'cotizame en 100 y en 150' -> [100, 150]: the customer asks for alternatives."""
+    match = OPTIONS_RE.search(text.lower())
+    return [int(g) for g in match.groups() if g] if match else []
 
 
 def _spec_question(spec: dict[str, Any], conversation: Conversation) -> str:
@@ -245,6 +268,10 @@ def _turn_commit(
             pk=plan.dialogue["last_quote_id"], status__in=[Quote.Status.SENT, Quote.Status.DRAFT]
         ).update(status=plan.quote_status)
     text, document_url = plan.text, ""
+    if plan.option_specs:
+        result.options = plan.option_specs
+        result.option_group = f"opt-{messages[-1].pk}"
+        result.source_message_id = messages[-1].pk
     if plan.quote_spec is not None:
         text, document_url, quote = _quote_reply(
             conversation=conversation, spec=plan.quote_spec, source=messages[-1], base_url=base_url
@@ -308,6 +335,58 @@ def _quote_reply(
         status=Quote.Status.SENT, sent_at=timezone.now()
     )
     return text, pdf_url, quote
+
+
+def quote_option_price(
+    *, conversation_id: int, spec: dict[str, Any], option_group: str, source_message_id: int | None
+) -> dict[str, Any]:
+    """One alternative of several the customer asked for; priced and stored, not yet sent."""
+    conversation = Conversation.objects.select_related("customer", "tenant").get(pk=conversation_id)
+    catalog = catalog_snapshot(tenant=conversation.tenant)
+    existing = Quote.objects.filter(
+        conversation=conversation, option_group=option_group, spec__thickness_mm=spec.get("thickness_mm")
+    ).first()
+    if existing:  # a task run twice stores one quote
+        return {"quote_id": existing.pk}
+    try:
+        parsed = quote_spec_parse(data=spec, catalog=catalog)
+    except QuoteSpecError as error:
+        return {"error": _spec_error_es(error), "thickness_mm": spec.get("thickness_mm")}
+    quote = quote_create(
+        tenant=conversation.tenant,
+        result=quote_price(spec=parsed, catalog=catalog),
+        customer=conversation.customer,
+        conversation=conversation,
+        source_message_id=source_message_id,
+        option_group=option_group,
+    )
+    return {"quote_id": quote.pk}
+
+
+def quote_options_reply(
+    *, conversation_id: int, option_group: str, outcomes: list[dict[str, Any]], base_url: str
+) -> int | None:
+    """The alternatives, answered together in one message. Returns the reply's id."""
+    conversation = Conversation.objects.select_related("customer").get(pk=conversation_id)
+    quotes = list(Quote.objects.filter(pk__in=[o["quote_id"] for o in outcomes if "quote_id" in o]).order_by("total"))
+    if not quotes:
+        text = "No pude cotizar esas opciones: " + "; ".join(o.get("error", "") for o in outcomes)
+    else:
+        rows = []
+        for quote in quotes:
+            note = " (la revisa un vendedor por el monto)" if quote.status == Quote.Status.PENDING_APPROVAL else ""
+            rows.append(
+                f"• {quote_summary_es(quote.spec)}: *USD {money_uy(quote.total)}* IVA incl.{note} — "
+                f"{base_url.rstrip('/')}{quote_public_path(quote)}"
+            )
+        text = f"Te paso las {len(quotes)} opciones que pediste:\n" + "\n".join(rows) + "\n¿Con cuál avanzamos?"
+        Quote.objects.filter(pk__in=[q.pk for q in quotes], status=Quote.Status.DRAFT).update(
+            status=Quote.Status.SENT, sent_at=timezone.now()
+        )
+        dialogue = {**conversation.dialogue, "last_quote_id": quotes[0].pk, "last_option_group": option_group}
+        Conversation.objects.filter(pk=conversation_id).update(dialogue=dialogue)
+    reply = outbound_reply_create(conversation=conversation, text=text, idempotency_key=f"options-{option_group}")
+    return reply.pk
 
 
 def _spec_error_es(error: QuoteSpecError) -> str:

@@ -448,6 +448,7 @@ def quote_create(
     customer: Customer | None = None,
     conversation: Conversation | None = None,
     source_message: Message | None = None,
+    source_message_id: int | None = None,
     option_group: str = "",
     issued_at: datetime | None = None,
 ) -> Quote:
@@ -458,7 +459,7 @@ def quote_create(
             tenant=tenant,
             customer=customer,
             conversation=conversation,
-            source_message=source_message,
+            source_message_id=source_message.pk if source_message else source_message_id,
             catalog_version=CatalogVersion.objects.get(tenant=tenant, version=result.catalog_version),
             spec=result.spec.as_dict(),
             status=Quote.Status.PENDING_APPROVAL if result.requires_approval else Quote.Status.DRAFT,

@@ -6,7 +6,8 @@ from typing import Any
 
 from django.conf import settings
 
-from agents.conversation import conversation_turn
+from agents.conversation import conversation_turn, quote_options_reply
+from bmc.core.models import Tenant
 from bmc.queues import Queue
 from tasks.base import agent_task, agent_task_load, ping_task
 
@@ -16,11 +17,28 @@ ping = ping_task(Queue.CONVERSATION)
 @agent_task(Queue.CONVERSATION, soft_time_limit=30, time_limit=45)
 def process_message(self, agent_task_id: str) -> dict[str, Any]:
     """payload: {conversation_id, message_id}: answer the conversation's unanswered messages."""
-    from tasks.orchestrator import turn_dispatch_replies
+    from tasks.orchestrator import turn_dispatch_options, turn_dispatch_replies
 
     task = agent_task_load(agent_task_id)
     result = conversation_turn(
         conversation_id=task.payload["conversation_id"], public_base_url=settings.PUBLIC_BASE_URL
     )
     turn_dispatch_replies(tenant=task.tenant, message_ids=result.replies, trace_id=task.trace_id)
+    if result.options:
+        turn_dispatch_options(tenant=task.tenant, result=result, trace_id=task.trace_id)
     return result.as_dict()
+
+
+@agent_task(Queue.CONVERSATION, soft_time_limit=30, time_limit=45)
+def reply_options(
+    self, outcomes: list[dict[str, Any]], conversation_id: int, option_group: str, tenant_id: int, trace_id: str
+) -> dict[str, Any]:
+    """The chord's callback: every alternative is priced; one reply with all of them."""
+    from tasks.orchestrator import turn_dispatch_replies
+
+    reply_id = quote_options_reply(
+        conversation_id=conversation_id, option_group=option_group, outcomes=outcomes, base_url=settings.PUBLIC_BASE_URL
+    )
+    if reply_id:
+        turn_dispatch_replies(tenant=Tenant.objects.get(pk=tenant_id), message_ids=[reply_id], trace_id=trace_id)
+    return {"reply": reply_id, "outcomes": outcomes}

@@ -105,6 +105,22 @@ def turn_dispatch_replies(*, tenant: Tenant, message_ids: list[int], trace_id: s
     ]
 
 
+def turn_dispatch_options(*, tenant: Tenant, result, trace_id: str) -> None:
+    """Alternatives asked together ('en 100 y en 150') are priced in parallel on the quote queue,
+    and one callback answers them together: a chord."""
+    from celery import chord
+
+    from tasks.conversation import reply_options
+    from tasks.quote import price_option
+
+    header = [
+        price_option.s(result.conversation_id, spec, result.option_group, result.source_message_id)
+        for spec in result.options
+    ]
+    callback = reply_options.s(result.conversation_id, result.option_group, tenant.pk, trace_id)
+    chord(header)(callback)
+
+
 def message_dispatch_turn(
     *, tenant: Tenant, conversation_id: int, message_id: int, trace_id: str | None = None
 ) -> AgentTask:

@@ -22,7 +22,7 @@ MAIN = "cuanto sale isodec 100 para un techo de 6 x 4,48 con flete a montevideo"
 def system(tenant, start_worker, settings):
     system_bootstrap()
     settings.WHATSAPP_APP_SECRET = "secret"
-    return start_worker(("conversation", "outbound"))
+    return start_worker(("conversation", "outbound", "quote"), concurrency=2)
 
 
 def post_message(api, text: str, external_id: str, phone: str = "+59899123456") -> dict:
@@ -135,3 +135,18 @@ def test_handoff_silences_the_bot_and_opt_out_gets_only_the_confirmation(api, sy
         ]
         is True
     )
+
+
+def test_alternatives_are_priced_in_parallel_and_answered_together(api, system):
+    accepted = post_message(
+        api,
+        "cotizame isodec para techo de 6 x 4,48 con flete a montevideo en 100 y en 150",
+        "n8n-opt",
+        phone="+59899000006",
+    )
+    (reply,) = wait_for(lambda: sent_reply(accepted["conversation_id"]))
+    quotes = list(Quote.objects.filter(conversation_id=accepted["conversation_id"]).order_by("total"))
+    assert [q.spec["thickness_mm"] for q in quotes] == [100, 150]
+    assert len({q.option_group for q in quotes}) == 1 and quotes[0].option_group
+    assert str(quotes[0].total) == "1816.95" and all(q.status == "sent" for q in quotes)
+    assert "2 opciones" in reply.text and "1.816,95" in reply.text and str(quotes[1].pk) in reply.text
