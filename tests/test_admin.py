@@ -79,3 +79,34 @@ def test_sales_and_operations_groups_have_fitting_permissions(client, staff):
     assert client.get(reverse("admin:django_celery_beat_periodictask_changelist")).status_code == 200
     assert client.get(reverse("admin:core_apikey_add")).status_code == 200
     assert client.get(reverse("admin:core_customer_add")).status_code == 403
+
+
+def test_staff_take_over_a_conversation_and_reply_by_hand(client, staff, django_capture_on_commit_callbacks):
+    seller = User.objects.create_user("vendedor2", password="x", is_staff=True)
+    seller.groups.add(Group.objects.get(name="sales"))
+    client.force_login(seller)
+    conversation = models.Conversation.objects.get()
+    url = reverse("admin:core_conversation_change", args=[conversation.pk])
+    form = {
+        "state": "open",
+        "assigned_to": "",
+        "staff_reply": "Hola Juan, te llamo en 5 minutos.",
+        "messages-TOTAL_FORMS": "1",
+        "messages-INITIAL_FORMS": "1",
+        "messages-MIN_NUM_FORMS": "0",
+        "messages-MAX_NUM_FORMS": "1000",
+        "messages-0-id": str(conversation.messages.get().pk),
+        "messages-0-conversation": str(conversation.pk),
+        "quotes-TOTAL_FORMS": "0",
+        "quotes-INITIAL_FORMS": "0",
+        "quotes-MIN_NUM_FORMS": "0",
+        "quotes-MAX_NUM_FORMS": "1000",
+    }
+    with django_capture_on_commit_callbacks(execute=False):
+        response = client.post(url, form)
+    assert response.status_code == 302, response.content.decode()[:2000]
+    conversation.refresh_from_db()
+    assert conversation.state == "handoff" and conversation.assigned_to == seller
+    reply = conversation.messages.get(direction="out")
+    assert reply.text == "Hola Juan, te llamo en 5 minutos." and reply.delivery_status == "pending"
+    assert models.AgentTask.objects.filter(task_type="outbound.send_message", payload__message_id=reply.pk).exists()
