@@ -2,7 +2,9 @@
 
 Starts `make run` on embedded defaults (no DATABASE_URL, no REDIS_URL), waits for /health and
 /health/detailed, checks Flower sees a worker on every queue, posts a task with a fresh API key
-and waits for it to complete, then sends Ctrl-C and checks that nothing is left running.
+and waits for it to complete, posts the main customer message and waits for its reply with the
+quote (total 1816.95) and a PDF link that opens, then sends Ctrl-C and checks that nothing is
+left running.
 Standard library only. Exit 0 on success; prints what it measured.
 """
 
@@ -116,6 +118,32 @@ def main() -> int:
         assert status == 202, (status, accepted)
         task_url = f"http://127.0.0.1:8000/api/v1/tasks/{accepted['task_id']}"
         wait("the posted task completed", lambda: http("GET", task_url, key=key)[1].get("status") == "completed", 60)
+        # the product's main job: a customer's message becomes a quote and a reply with its PDF
+        status, accepted = http(
+            "POST",
+            "http://127.0.0.1:8000/api/v1/messages",
+            {
+                "channel": "n8n",
+                "from": "+59899123456",
+                "name": "Juan Perez",
+                "external_id": "smoke-1",
+                "text": "cuanto sale isodec 100 para un techo de 6 x 4,48 con flete a montevideo",
+            },
+            key,
+        )
+        assert status == 202, (status, accepted)
+        conversation_url = f"http://127.0.0.1:8000/api/v1/conversations/{accepted['conversation_id']}"
+
+        def replied() -> bool:
+            conversation = http("GET", conversation_url, key=key)[1]
+            out = [m for m in conversation["messages"] if m["direction"] == "out" and m["delivery_status"] == "sent"]
+            return bool(out) and "1.816,95" in out[0]["text"] and conversation["quotes"][0]["total"] == "1816.95"
+
+        wait("the customer's message answered with its quote (total 1816.95)", replied, 30)
+        pdf_url = http("GET", conversation_url, key=key)[1]["quotes"][0]["pdf_url"]
+        with urllib.request.urlopen(pdf_url, timeout=10) as response:
+            assert response.headers["Content-Type"] == "application/pdf" and response.read(5) == b"%PDF-"
+        print("smoke: the quote's PDF link opens a PDF", flush=True)
         status, admin = http("GET", "http://127.0.0.1:8000/admin/login/")
         assert status == 200 and "BMC Agents" in admin, status
     finally:
