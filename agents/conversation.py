@@ -172,6 +172,9 @@ def turn_plan(*, conversation: Conversation, messages: list[Message]) -> Plan:
             if key in entities:
                 spec[key] = entities[key]
                 spec_changed = True
+        for key, value in spec_extras(message.text).items():
+            spec[key] = value
+            spec_changed = True
         if entities.get("shipping") is False:
             spec.pop("zone", None)
         if "width_m" in entities:
@@ -219,6 +222,30 @@ def turn_plan(*, conversation: Conversation, messages: list[Message]) -> Plan:
 OPTIONS_RE = re.compile(
     r"\ben\s+(\d{2,3})\s*(?:mm)?\s*(?:,|y|o|u)\s*(?:en\s+|de\s+)?(\d{2,3})(?:\s*(?:,|y|o)\s*(?:en\s+)?(\d{2,3}))?"
 )
+
+
+CORNERS_RE = re.compile(r"\b(\d{1,2})\s+(?:esquinas|esquineros)\b")
+ROOM_RE = re.compile(r"\b(\d+(?:[.,]\d+)?)\s*x\s*(\d+(?:[.,]\d+)?)\s*x\s*(\d+(?:[.,]\d+)?)")
+
+
+def _number(text: str) -> int | float:
+    value = float(text.replace(",", "."))
+    return int(value) if value.is_integer() else value
+
+
+def spec_extras(text: str) -> dict[str, Any]:
+    """What the pricing needs beyond the NLU's entities: a wall's outside corners ("4 esquinas")
+    and a cold room's three measures ("camara de 4 x 3 x 2,6": length, width, height)."""
+    lowered = text.lower()
+    extras: dict[str, Any] = {}
+    corners = CORNERS_RE.search(lowered)
+    if corners:
+        extras["corners"] = int(corners.group(1))
+    room = ROOM_RE.search(lowered)
+    if room:
+        length, width, height = (_number(g) for g in room.groups())
+        extras.update(length_m=length, width_m=width, height_m=height)
+    return extras
 
 
 def thickness_options(text: str) -> list[int]:

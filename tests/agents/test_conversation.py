@@ -1,0 +1,65 @@
+"""Turns of the conversation agent on the real database (no broker needed)."""
+
+from __future__ import annotations
+
+import pytest
+from django.utils import timezone
+
+from agents.conversation import conversation_turn
+from bmc.core.models import Conversation, Customer, Message, Quote
+from bmc.core.services import system_bootstrap
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def conversation(tenant):
+    system_bootstrap()
+    customer = Customer.objects.create(tenant=tenant, phone="+59899111222", name="Ana Gomez")
+    return Conversation.objects.create(tenant=tenant, customer=customer)
+
+
+def say(conversation, *texts: str):
+    for text in texts:
+        Message.objects.create(
+            tenant=conversation.tenant, conversation=conversation, direction="in", channel="n8n", text=text
+        )
+    return conversation_turn(conversation_id=conversation.pk, public_base_url="http://bmc.test")
+
+
+def test_a_wall_with_corners_matches_the_worked_example(conversation):
+    result = say(
+        conversation, "precio de isopanel 100 para pared de 3 de alto y 24 metros lineales, 4 esquinas, envio a pando"
+    )
+    quote = Quote.objects.get(pk=result.quotes[0])
+    assert str(quote.total) == "4355.78"  # quote_examples.json Q3
+    assert quote.lines.filter(sku="ESQUINERO", quantity=4).exists()
+
+
+def test_a_cold_room_with_three_measures_matches_the_worked_example(conversation):
+    result = say(conversation, "cuanto sale una camara isofrig 100 de 4 x 3 x 2,6")
+    assert str(Quote.objects.get(pk=result.quotes[0]).total) == "4685.00"  # Q4
+
+
+def test_messages_of_one_turn_get_one_reply_and_all_are_answered(conversation):
+    result = say(conversation, "hola buenas", "cuanto sale isodec 100 para un techo de 6 x 4,48 con flete a montevideo")
+    assert len(result.answered) == 2 and len(result.replies) == 1 and len(result.quotes) == 1
+    reply = Message.objects.get(pk=result.replies[0])
+    assert "Total USD 1.816,95" in reply.text and "¡Gracias, Ana!" in reply.text
+    assert reply.raw_payload["document_url"].startswith("http://bmc.test/q/")
+    assert say(conversation).replies == []  # nothing left to answer
+
+
+def test_a_turn_under_way_takes_the_new_message(conversation):
+    Conversation.objects.filter(pk=conversation.pk).update(turn_owner="other-worker", turn_started_at=timezone.now())
+    result = say(conversation, "hola")
+    assert result.skipped and result.replies == []
+    assert Message.objects.filter(processed_at__isnull=True).count() == 1  # left to the owner
+
+
+def test_a_quote_over_10000_is_not_sent_before_approval(conversation):
+    result = say(conversation, "isodec pir 80 para techo de 7 x 10,5 a dos aguas con flete a punta del este")
+    quote = Quote.objects.get(pk=result.quotes[0])
+    assert quote.status == "pending_approval" and str(quote.total) == "12738.46"  # Q6
+    reply = Message.objects.get(pk=result.replies[0])
+    assert "vendedor la revisa" in reply.text and "/q/" not in reply.text
