@@ -17,7 +17,7 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
-from bmc.core.models import CatalogVersion, Conversation, Customer, Message, Quote, QuoteLine, Tenant
+from bmc.core.models import CatalogVersion, Conversation, Customer, Message, Product, Quote, QuoteLine, Tenant
 
 CENT = Decimal("0.01")
 PIECE = Decimal("3.0")
@@ -414,28 +414,40 @@ def quote_price(*, spec: QuoteSpec, catalog: CatalogSnapshot) -> QuoteResult:
     )
 
 
+_SNAPSHOTS: dict[tuple[int, int, str], CatalogSnapshot] = {}
+
+
 def catalog_snapshot(*, tenant: Tenant) -> CatalogSnapshot:
-    """The tenant's current catalog version, read once."""
-    version = CatalogVersion.objects.filter(tenant=tenant, is_current=True).prefetch_related("products").first()
-    if version is None:
+    """The tenant's current catalog version. A version never changes once imported, so its
+    products are read once per process and kept (one small query finds the current version)."""
+    current = (
+        CatalogVersion.objects.filter(tenant=tenant, is_current=True).values_list("pk", "version", "checksum").first()
+    )
+    if current is None:
         raise QuoteSpecError("catalog", "no catalog is loaded for this tenant; run `manage.py bootstrap`.")
-    items = {
-        p.sku: CatalogItem(
-            sku=p.sku,
-            name=p.name,
-            kind=p.kind,
-            family=p.family,
-            use=p.use,
-            thickness_mm=p.thickness_mm,
-            useful_width_m=p.useful_width_m,
-            max_span_m=p.max_span_m,
-            unit=p.unit,
-            prices={"venta": p.price_venta_usd, "web": p.price_web_usd},
-            colors=tuple(p.colors),
-        )
-        for p in version.products.all()
-    }
-    return CatalogSnapshot(version=version.version, items=items)
+    key = (tenant.pk, current[0], current[2])  # the checksum too: ids can be reused after a rollback
+    snapshot = _SNAPSHOTS.get(key)
+    if snapshot is None:
+        items = {
+            p.sku: CatalogItem(
+                sku=p.sku,
+                name=p.name,
+                kind=p.kind,
+                family=p.family,
+                use=p.use,
+                thickness_mm=p.thickness_mm,
+                useful_width_m=p.useful_width_m,
+                max_span_m=p.max_span_m,
+                unit=p.unit,
+                prices={"venta": p.price_venta_usd, "web": p.price_web_usd},
+                colors=tuple(p.colors),
+            )
+            for p in Product.objects.filter(catalog_version_id=current[0])
+        }
+        if len(_SNAPSHOTS) > 64:
+            _SNAPSHOTS.clear()
+        snapshot = _SNAPSHOTS[key] = CatalogSnapshot(version=current[1], items=items)
+    return snapshot
 
 
 # --- records ----------------------------------------------------------------------------------
