@@ -28,7 +28,6 @@ from agents.quote import (
     quote_create,
     quote_price,
     quote_spec_parse,
-    spec_missing_measures,
 )
 from agents.quote_document import FAMILY_NAMES, money_uy, quote_public_path, quote_summary_es
 from bmc.core.models import Conversation, Customer, Message, Quote
@@ -266,13 +265,11 @@ def _spec_question(spec: dict[str, Any], conversation: Conversation) -> str:
         thicknesses = ", ".join(map(str, catalog.thicknesses(family)))
         return f"¿De qué espesor querés el {FAMILY_NAMES.get(family, family)}? Lo tenemos en {thicknesses} mm."
     try:
-        parsed = quote_spec_parse(data={**spec, "area_m2": spec.get("area_m2") or 1}, catalog=catalog)
-    except QuoteSpecError:
-        return ""  # the error itself is explained when pricing
-    if spec.get("area_m2"):
-        return ""
-    missing = spec_missing_measures(parsed)
-    return QUESTIONS[missing[0]] if missing else ""
+        quote_spec_parse(data=spec, catalog=catalog)
+    except QuoteSpecError as error:
+        # a measure still missing gets its question; any other error is explained when pricing
+        return QUESTIONS.get(error.field, "") if "is required" in error.message else ""
+    return ""
 
 
 def _turn_commit(
@@ -335,33 +332,53 @@ def _quote_reply(
         conversation=conversation,
         source_message=source,
     )
-    pdf_url = f"{base_url.rstrip('/')}{quote_public_path(quote)}"
     name = (conversation.customer.name or "").split(" ")[0]
     greeting = f"¡Gracias, {name}!" if name else "¡Gracias!"
-    summary = quote_summary_es(parsed.as_dict())
     if quote.status == Quote.Status.PENDING_APPROVAL:
+        # no price and no document before a person approves it
+        summary = quote_summary_es(parsed.as_dict())
         return (
-            f"{greeting} Tu cotización {quote.number} ({summary}) da USD {money_uy(quote.total)} IVA incluido. "
-            "Por el monto, un vendedor la revisa y te la confirma a la brevedad.",
+            f"{greeting} Tomé tu pedido ({summary[0].lower()}{summary[1:]}). Por el monto, un vendedor revisa "
+            f"la cotización {quote.number} y te la mandamos a la brevedad.",
             "",
             quote,
         )
-    lines = "\n".join(f"• {line.description}: {money_uy(line.amount)}" for line in priced.lines)
+    missing = priced.missing_for_full_quote
+    text, pdf_url = quote_sent_text(quote=quote, base_url=base_url, greeting=greeting)
+    if priced.estimate and missing:
+        text = text.removesuffix("\n¿Querés que avancemos?")
+        text += f"\nEs una estimación por m2. Para la cotización exacta: {QUESTIONS[missing[0]]}"
+    return text, pdf_url, quote
+
+
+def quote_sent_text(*, quote: Quote, base_url: str, greeting: str) -> tuple[str, str]:
+    """The message that sends a quote: lines, totals, validity, the PDF link. Marks it sent."""
+    pdf_url = f"{base_url.rstrip('/')}{quote_public_path(quote)}"
+    summary = quote_summary_es(quote.spec)
+    lines = "\n".join(f"• {line.description}: {money_uy(line.amount)}" for line in quote.lines.all())
     text = (
-        f"{greeting} Te paso la cotización {quote.number}: {summary}.\n{lines}\n"
-        f"Subtotal USD {money_uy(priced.subtotal)} + IVA USD {money_uy(priced.iva)} = "
-        f"*Total USD {money_uy(priced.total)}*.\n"
-        f"Válida hasta el {quote.valid_until.strftime('%d/%m/%Y')}. PDF: {pdf_url}"
+        f"{greeting} Te paso la cotización {quote.number}: {summary[0].lower()}{summary[1:]}.\n{lines}\n"
+        f"Subtotal USD {money_uy(quote.subtotal)} + IVA USD {money_uy(quote.iva)} = "
+        f"*Total USD {money_uy(quote.total)}*.\n"
+        f"Válida hasta el {quote.valid_until.strftime('%d/%m/%Y')}. PDF: {pdf_url}\n¿Querés que avancemos?"
     )
-    if priced.estimate:
-        missing = priced.missing_for_full_quote
-        text += f"\nEs una estimación por m2. Para la cotización exacta: {QUESTIONS[missing[0]]}" if missing else ""
-    else:
-        text += "\n¿Querés que avancemos?"
     Quote.objects.filter(pk=quote.pk, status=Quote.Status.DRAFT).update(
         status=Quote.Status.SENT, sent_at=timezone.now()
     )
-    return text, pdf_url, quote
+    return text, pdf_url
+
+
+def quote_reply_after_approval(*, quote: Quote, base_url: str) -> Message | None:
+    """Staff approved a quote over the threshold: now it goes to the customer, once."""
+    if quote.conversation_id is None or quote.status != Quote.Status.DRAFT:
+        return None
+    conversation = Conversation.objects.select_related("customer").get(pk=quote.conversation_id)
+    text, pdf_url = quote_sent_text(
+        quote=quote, base_url=base_url, greeting="¡Listo! Un vendedor aprobó tu cotización."
+    )
+    return outbound_reply_create(
+        conversation=conversation, text=text, document_url=pdf_url, idempotency_key=f"approved-{quote.pk}"
+    )
 
 
 def quote_option_price(
@@ -401,9 +418,11 @@ def quote_options_reply(
     else:
         rows = []
         for quote in quotes:
-            note = " (la revisa un vendedor por el monto)" if quote.status == Quote.Status.PENDING_APPROVAL else ""
+            if quote.status == Quote.Status.PENDING_APPROVAL:
+                rows.append(f"• {quote_summary_es(quote.spec)}: por el monto la revisa un vendedor y te la mandamos")
+                continue
             rows.append(
-                f"• {quote_summary_es(quote.spec)}: *USD {money_uy(quote.total)}* IVA incl.{note} — "
+                f"• {quote_summary_es(quote.spec)}: *USD {money_uy(quote.total)}* IVA incl. — "
                 f"{base_url.rstrip('/')}{quote_public_path(quote)}"
             )
         text = f"Te paso las {len(quotes)} opciones que pediste:\n" + "\n".join(rows) + "\n¿Con cuál avanzamos?"

@@ -52,9 +52,12 @@ def phone_normalize(value: Any) -> str:
 def timestamp_parse(value: Any, *, field: str = "sent_at") -> datetime:
     if value in (None, ""):
         return timezone.now()
-    if isinstance(value, int | float) or (isinstance(value, str) and value.isdigit()):
-        return datetime.fromtimestamp(int(value), tz=UTC)
-    parsed = parse_datetime(str(value))
+    try:
+        if isinstance(value, int | float) or (isinstance(value, str) and value.isdigit()):
+            return datetime.fromtimestamp(int(value), tz=UTC)
+        parsed = parse_datetime(str(value))
+    except (ValueError, OverflowError, OSError):
+        parsed = None
     if parsed is None:
         raise InboundError(field, f"'{value}' is not a date-time; use ISO 8601, e.g. 2026-11-21T10:30:00-03:00.")
     return parsed if timezone.is_aware(parsed) else timezone.make_aware(parsed)
@@ -72,6 +75,10 @@ def inbound_message_accept(
     name: str = "",
 ) -> InboundMessage:
     """The customer, their open conversation and the message; a repeated external id is a no-op."""
+    if external_id and len(external_id) > 200:
+        raise InboundError("external_id", f"is {len(external_id)} characters; at most 200.")
+    if "\x00" in text:
+        raise InboundError("text", "must not contain the NUL character.")
     if external_id:
         existing = Message.objects.filter(tenant=tenant, channel=channel, external_id=external_id).first()
         if existing:

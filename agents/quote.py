@@ -198,6 +198,9 @@ def _decimal(data: Mapping[str, Any], key: str) -> Decimal | None:
         raise QuoteSpecError(key, f"must be a number, got {value!r}.") from None
     if not number.is_finite() or number <= 0:
         raise QuoteSpecError(key, f"must be a positive number, got {value!r}.")
+    # 1e999999999 is a valid Decimal whose int() would take forever: no measure is that large
+    if number.adjusted() > 6 or number.adjusted() < -6:
+        raise QuoteSpecError(key, f"{value!r} is out of range; give a measure in meters, e.g. 4.48.")
     return number
 
 

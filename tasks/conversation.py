@@ -23,6 +23,10 @@ def process_message(self, agent_task_id: str) -> dict[str, Any]:
     result = conversation_turn(
         conversation_id=task.payload["conversation_id"], public_base_url=settings.PUBLIC_BASE_URL
     )
+    if result.skipped:
+        # Another turn is under way and should answer this message too; look again shortly in case
+        # that turn's worker died (its claim goes stale after TURN_STALE).
+        raise self.retry(countdown=2, max_retries=45)
     turn_dispatch_replies(tenant=task.tenant, message_ids=result.replies, trace_id=task.trace_id)
     if result.options:
         turn_dispatch_options(tenant=task.tenant, result=result, trace_id=task.trace_id)

@@ -97,9 +97,25 @@ def whatsapp_webhook_view(request: HttpRequest) -> HttpResponse:
             {"error": {"code": "invalid", "message": f"Not a WhatsApp webhook body: {error}"}}, status=400
         )
 
+    try:
+        accepted, duplicates, statuses = _deliver(
+            tenant=tenant, changes=changes, trace_id=getattr(request, "trace_id", None)
+        )
+    except (AttributeError, TypeError, KeyError) as error:  # signed by Meta, yet not the shape it documents
+        inbound_payload_outcome(payload=payload, outcome=InboundPayload.Outcome.REJECTED, error=repr(error))
+        return JsonResponse(
+            {"error": {"code": "invalid", "message": f"Unexpected webhook shape: {error!r}"}}, status=400
+        )
+    duplicate_only = duplicates and not (accepted or statuses)
+    outcome = InboundPayload.Outcome.DUPLICATE if duplicate_only else InboundPayload.Outcome.ACCEPTED
+    inbound_payload_outcome(payload=payload, outcome=outcome)
+    return JsonResponse({"accepted": accepted, "duplicates": duplicates, "statuses": statuses})
+
+
+def _deliver(*, tenant, changes: list[dict[str, Any]], trace_id: str | None) -> tuple[int, int, int]:
     accepted, duplicates, statuses = 0, 0, 0
     for value in changes:
-        names = {c.get("wa_id"): c.get("profile", {}).get("name", "") for c in value.get("contacts", [])}
+        names = {c.get("wa_id"): (c.get("profile") or {}).get("name", "") for c in value.get("contacts") or []}
         for message in value.get("messages", []):
             text, facts = _message_text(message)
             try:
@@ -125,7 +141,7 @@ def whatsapp_webhook_view(request: HttpRequest) -> HttpResponse:
                     tenant=tenant,
                     conversation_id=result.message.conversation_id,
                     message_id=result.message.pk,
-                    trace_id=getattr(request, "trace_id", None),
+                    trace_id=trace_id,
                 )
         for status in value.get("statuses", []):
             errors = status.get("errors") or [{}]
@@ -135,10 +151,4 @@ def whatsapp_webhook_view(request: HttpRequest) -> HttpResponse:
                 status=status.get("status", ""),
                 error_code=str(errors[0].get("code", "")) if status.get("status") == "failed" else "",
             )
-    outcome = (
-        InboundPayload.Outcome.DUPLICATE
-        if duplicates and not (accepted or statuses)
-        else InboundPayload.Outcome.ACCEPTED
-    )
-    inbound_payload_outcome(payload=payload, outcome=outcome)
-    return JsonResponse({"accepted": accepted, "duplicates": duplicates, "statuses": statuses})
+    return accepted, duplicates, statuses

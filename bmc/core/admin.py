@@ -423,17 +423,26 @@ class QuoteAdmin(admin.ModelAdmin):
 
     @admin.action(description="Approve selected quotes (over 10,000 USD)", permissions=["approve"])
     def approve_quotes(self, request, queryset):
-        from agents.quote import QuoteStateError, quote_approve
+        from django.conf import settings
 
-        approved, refused = 0, []
+        from agents.conversation import quote_reply_after_approval
+        from agents.quote import QuoteStateError, quote_approve
+        from tasks.orchestrator import turn_dispatch_replies
+
+        approved, sent, refused = 0, 0, []
         for quote in queryset:
             try:
                 quote_approve(quote=quote, user=request.user)
-                approved += 1
             except QuoteStateError as error:
                 refused.append(str(error))
+                continue
+            approved += 1
+            reply = quote_reply_after_approval(quote=quote, base_url=settings.PUBLIC_BASE_URL)
+            if reply is not None:
+                turn_dispatch_replies(tenant=quote.tenant, message_ids=[reply.pk], trace_id=f"approval-{quote.pk}")
+                sent += 1
         if approved:
-            self.message_user(request, f"Approved {approved} quote(s).", messages.SUCCESS)
+            self.message_user(request, f"Approved {approved} quote(s); {sent} sent to the customer.", messages.SUCCESS)
         for reason in refused:
             self.message_user(request, reason, messages.WARNING)
 

@@ -62,4 +62,34 @@ def test_a_quote_over_10000_is_not_sent_before_approval(conversation):
     quote = Quote.objects.get(pk=result.quotes[0])
     assert quote.status == "pending_approval" and str(quote.total) == "12738.46"  # Q6
     reply = Message.objects.get(pk=result.replies[0])
-    assert "vendedor la revisa" in reply.text and "/q/" not in reply.text
+    assert "un vendedor revisa" in reply.text and "/q/" not in reply.text and "12.738" not in reply.text
+
+
+def test_approval_sends_the_quote_then(conversation, django_capture_on_commit_callbacks):
+    from django.contrib.auth.models import User
+
+    from agents.conversation import quote_reply_after_approval
+    from agents.quote import quote_approve
+
+    result = say(conversation, "isodec pir 80 para techo de 7 x 10,5 a dos aguas con flete a punta del este")
+    quote = Quote.objects.get(pk=result.quotes[0])
+    assert quote_reply_after_approval(quote=quote, base_url="http://bmc.test") is None  # not before approval
+    quote_approve(quote=quote, user=User.objects.create_user("jefa"))
+    reply = quote_reply_after_approval(quote=quote, base_url="http://bmc.test")
+    assert "aprobó" in reply.text and "Total USD 12.738,46" in reply.text and reply.raw_payload["document_url"]
+    quote.refresh_from_db()
+    assert quote.status == "sent"
+    assert quote_reply_after_approval(quote=quote, base_url="http://bmc.test") is None  # once
+
+
+@pytest.mark.parametrize(
+    "text, asks",
+    [
+        ("isodec 100 techo de 6 m de largo", "ancho"),
+        ("isopanel 100 para pared de 3 de alto", "metros lineales"),
+    ],
+)
+def test_a_missing_measure_gets_its_question(conversation, text, asks):
+    result = say(conversation, text)
+    assert not result.quotes
+    assert asks in Message.objects.get(pk=result.replies[0]).text

@@ -124,3 +124,8 @@ def test_operations_cannot_approve(client, tenant, catalog):
     client.post(reverse("admin:core_quote_changelist"), {"action": "approve_quotes", "_selected_action": [quote.pk]})
     quote.refresh_from_db()
     assert quote.status == "pending_approval"
+
+
+def test_an_absurd_number_is_refused_at_once(api, catalog):
+    response = api.post("/api/v1/quotes/calculate", {**MAIN, "thickness_mm": "1e999999999"}, format="json")
+    assert response.status_code == 400 and "out of range" in response.json()["error"]["message"]

@@ -237,3 +237,13 @@ def test_errors_carry_a_code_and_unknown_api_paths_answer_json(api):
     malformed_id = api.get("/api/v1/tasks/not-a-uuid")
     assert malformed_id.status_code == 404 and malformed_id.json()["error"]["code"] == "not_found"
     assert api.delete("/api/v1/tasks").json()["error"]["code"] == "method_not_allowed"
+
+
+@pytest.mark.parametrize("sent_at", ["99999999999999", "2026-02-30T10:00:00", "mañana"])
+def test_a_bad_sent_at_is_400_naming_it(api, sent_at):
+    response = api.post(
+        "/api/v1/messages",
+        {"channel": "n8n", "from": "+59899123456", "text": "hola", "sent_at": sent_at},
+        format="json",
+    )
+    assert response.status_code == 400 and "sent_at" in response.json()["error"]["fields"]

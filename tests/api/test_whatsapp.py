@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 from pathlib import Path
 
 import pytest
@@ -141,3 +142,42 @@ def test_statuses_move_forward_only_and_failed_is_final(client, tenant):
     post(client, "status_failed_131047.json")
     failed.refresh_from_db()
     assert (failed.delivery_status, failed.error_code) == ("failed", "131047")
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"object": "whatsapp_business_account", "entry": [{"changes": [{"value": "not an object"}]}]},
+        {
+            "object": "whatsapp_business_account",
+            "entry": [
+                {
+                    "changes": [
+                        {
+                            "value": {
+                                "contacts": [{"profile": None, "wa_id": "1"}],
+                                "messages": [
+                                    {
+                                        "from": "59894807926",
+                                        "id": "wamid.x",
+                                        "timestamp": "99999999999999999",
+                                        "type": "text",
+                                        "text": "plain",
+                                    }
+                                ],
+                            }
+                        }
+                    ]
+                }
+            ],
+        },
+    ],
+)
+def test_a_signed_body_of_an_unexpected_shape_is_400_not_500(client, body):
+    raw = json.dumps(body).encode()
+    signature = "sha256=" + hmac.new(SECRET.encode(), raw, hashlib.sha256).hexdigest()
+    response = client.post(
+        "/api/v1/webhooks/whatsapp", raw, content_type="application/json", HTTP_X_HUB_SIGNATURE_256=signature
+    )
+    assert response.status_code == 400 and response.json()["error"]["code"] == "invalid"
+    assert InboundPayload.objects.get().outcome == "rejected"  # kept, and Meta is not invited to retry a 500
