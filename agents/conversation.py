@@ -323,7 +323,7 @@ def _quote_reply(
     try:
         parsed = quote_spec_parse(data=spec, catalog=catalog)
     except QuoteSpecError as error:
-        return (f"Para cotizarte necesito revisar un dato: {_spec_error_es(error)}", "", None)
+        return (f"Para cotizarte: {_spec_error_es(error, spec, catalog)}", "", None)
     priced = quote_price(spec=parsed, catalog=catalog)
     quote = quote_create(
         tenant=conversation.tenant,
@@ -395,7 +395,7 @@ def quote_option_price(
     try:
         parsed = quote_spec_parse(data=spec, catalog=catalog)
     except QuoteSpecError as error:
-        return {"error": _spec_error_es(error), "thickness_mm": spec.get("thickness_mm")}
+        return {"error": _spec_error_es(error, spec, catalog), "thickness_mm": spec.get("thickness_mm")}
     quote = quote_create(
         tenant=conversation.tenant,
         result=quote_price(spec=parsed, catalog=catalog),
@@ -414,7 +414,7 @@ def quote_options_reply(
     conversation = Conversation.objects.select_related("customer").get(pk=conversation_id)
     quotes = list(Quote.objects.filter(pk__in=[o["quote_id"] for o in outcomes if "quote_id" in o]).order_by("total"))
     if not quotes:
-        text = "No pude cotizar esas opciones: " + "; ".join(o.get("error", "") for o in outcomes)
+        text = "No pude cotizar esas opciones. " + " ".join(dict.fromkeys(o.get("error", "") for o in outcomes))
     else:
         rows = []
         for quote in quotes:
@@ -435,9 +435,16 @@ def quote_options_reply(
     return reply.pk
 
 
-def _spec_error_es(error: QuoteSpecError) -> str:
+def _spec_error_es(error: QuoteSpecError, spec: dict[str, Any], catalog) -> str:
+    """The pricing's refusal, told to the customer."""
+    item = catalog.items.get(f"{spec.get('family')}_{spec.get('thickness_mm')}")
+    if error.field == "color" and item and item.colors:
+        names = [c.lower() for c in item.colors]
+        colors = names[0] if len(names) == 1 else f"{', '.join(names[:-1])} o {names[-1]}"
+        return f"ese color no viene en ese panel; lo tenemos en {colors}. ¿En cuál lo querés?"
     return {
-        "length_m": "el largo de los paneles va hasta 14 m.",
-        "width_m": "revisá el ancho, por favor.",
-        "color": "ese color no viene en ese panel; ¿lo querés en blanco, gris o rojo?",
+        "length_m": "los paneles llegan hasta 14 m de largo. ¿Me confirmás el largo?",
+        "width_m": "el ancho va hasta 200 m por cotización. ¿Me confirmás el ancho?",
+        "run_m": "hasta 200 m lineales por cotización. ¿Me confirmás los metros de pared?",
+        "panel_count": "hasta 500 paneles por cotización. ¿Me confirmás la cantidad?",
     }.get(error.field, "¿me confirmás las medidas y el panel?")

@@ -179,7 +179,10 @@ def quote_summary_es(spec: dict[str, Any]) -> str:
     if spec.get("color"):
         parts.append(f"color {spec['color']}")
     if spec.get("zone"):
-        parts.append(f"con flete a {spec['zone'].title()}")
+        zone = spec["zone"]
+        parts.append(
+            "con flete al interior del país" if zone == "INTERIOR" else f"con flete a {ZONE_LABELS.get(zone, zone)}"
+        )
     return ", ".join(parts)
 
 

@@ -93,3 +93,10 @@ def test_a_missing_measure_gets_its_question(conversation, text, asks):
     result = say(conversation, text)
     assert not result.quotes
     assert asks in Message.objects.get(pk=result.replies[0]).text
+
+
+def test_a_color_the_panel_does_not_come_in_is_answered_with_the_ones_it_does(conversation):
+    result = say(conversation, "isofrig 100 para camara de 4 x 3 x 2,6 en rojo")
+    assert not result.quotes
+    text = Message.objects.get(pk=result.replies[0]).text
+    assert "lo tenemos en blanco" in text and "?" in text
