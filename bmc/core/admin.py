@@ -29,6 +29,16 @@ class ReadOnlyAdmin(admin.ModelAdmin):
         return False
 
 
+class ReadOnlyInline(admin.TabularInline):
+    """Rows shown inside their parent, never added or edited there."""
+
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+
 def _pretty_json(value) -> str:
     return format_html(
         "<pre style='white-space:pre-wrap;margin:0'>{}</pre>",
@@ -58,16 +68,11 @@ class CustomerAdmin(admin.ModelAdmin):
     readonly_fields = ("created_at", "updated_at", "opted_out_at")
 
 
-class MessageInline(admin.TabularInline):
+class MessageInline(ReadOnlyInline):
     model = models.Message
     fields = ("created_at", "direction", "channel", "text", "intent", "delivery_status")
     readonly_fields = fields
-    extra = 0
-    can_delete = False
     show_change_link = True
-
-    def has_add_permission(self, request, obj=None) -> bool:
-        return False
 
 
 def _pdf_link(quote) -> str:
@@ -76,16 +81,11 @@ def _pdf_link(quote) -> str:
     return format_html("<a href='{}' target='_blank'>PDF</a>", quote_public_path(quote)) if quote.pk else "-"
 
 
-class ConversationQuoteInline(admin.TabularInline):
+class ConversationQuoteInline(ReadOnlyInline):
     model = models.Quote
     fields = ("quote_number", "status", "total", "estimate", "valid_until", "pdf")
     readonly_fields = fields
-    extra = 0
-    can_delete = False
     show_change_link = True
-
-    def has_add_permission(self, request, obj=None) -> bool:
-        return False
 
     @admin.display(description="Number")
     def quote_number(self, obj) -> str:
@@ -191,15 +191,10 @@ class MessageAdmin(admin.ModelAdmin):
         return _pretty_json(obj.raw_payload)
 
 
-class ProductInline(admin.TabularInline):
+class ProductInline(ReadOnlyInline):
     model = models.Product
     fields = ("sku", "name", "unit", "price_venta_usd", "price_web_usd")
     readonly_fields = fields
-    extra = 0
-    can_delete = False
-
-    def has_add_permission(self, request, obj=None) -> bool:
-        return False
 
 
 @admin.register(models.CatalogVersion)
@@ -349,15 +344,10 @@ class AgentMessageAdmin(ReadOnlyAdmin):
         return _pretty_json(obj.payload)
 
 
-class QuoteLineInline(admin.TabularInline):
+class QuoteLineInline(ReadOnlyInline):
     model = models.QuoteLine
     fields = ("position", "sku", "description", "quantity", "unit", "unit_price", "amount", "reason")
     readonly_fields = fields
-    extra = 0
-    can_delete = False
-
-    def has_add_permission(self, request, obj=None) -> bool:
-        return False
 
 
 @admin.register(models.Quote)
