@@ -167,6 +167,8 @@ def turn_plan(*, conversation: Conversation, messages: list[Message]) -> Plan:
         entities = parsed.get("entities") or {}
         if entities.get("use"):
             spec["scenario"] = USE_TO_SCENARIO[entities["use"]]
+        elif entities.get("family") and entities["family"] != spec.get("family"):
+            spec.pop("scenario", None)  # "mejor isopanel": the new family's own use, not the old one
         for key in SPEC_ENTITIES:
             if key in entities:
                 spec[key] = entities[key]
@@ -188,6 +190,9 @@ def turn_plan(*, conversation: Conversation, messages: list[Message]) -> Plan:
         return plan
     if conversation.state == Conversation.State.HANDOFF:
         plan.intent = "handoff_quiet"  # staff have it: the bot stays quiet
+        return plan
+    if conversation.customer.opted_out:
+        plan.intent = "opted_out_quiet"  # nothing more is sent after the confirmation
         return plan
     for intent in ("human_handoff", "complaint", "accept_quote", "decline_quote"):
         if intent in intents:

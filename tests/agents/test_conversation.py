@@ -100,3 +100,16 @@ def test_a_color_the_panel_does_not_come_in_is_answered_with_the_ones_it_does(co
     assert not result.quotes
     text = Message.objects.get(pk=result.replies[0]).text
     assert "lo tenemos en blanco" in text and "?" in text
+
+
+def test_changing_the_family_prices_it_for_its_own_use(conversation):
+    say(conversation, "isodec 100 techo de 6 x 4,48")
+    result = say(conversation, "mejor isopanel 100, son 24 metros lineales de 3 de alto")
+    quote = Quote.objects.get(pk=result.quotes[0])
+    assert quote.spec["scenario"] == "wall" and not quote.lines.filter(sku__startswith="GOTERO").exists()
+
+
+def test_after_opting_out_nothing_more_is_sent(conversation):
+    assert say(conversation, "no me escriban mas").replies
+    result = say(conversation, "cuanto sale isodec 100 para un techo de 6 x 4,48")
+    assert result.replies == [] and result.quotes == []
