@@ -453,3 +453,49 @@ def _spec_error_es(error: QuoteSpecError, spec: dict[str, Any], catalog) -> str:
         "run_m": "hasta 200 m lineales por cotización. ¿Me confirmás los metros de pared?",
         "panel_count": "hasta 500 paneles por cotización. ¿Me confirmás la cantidad?",
     }.get(error.field, "¿me confirmás las medidas y el panel?")
+
+
+def messages_stranded(*, now, older_than: timedelta) -> tuple[list[tuple[int, int, int]], list[tuple[int, int]]]:
+    """Work a crash left behind, with no task of its own still alive: conversations whose inbound
+    messages nobody answered, as (tenant_id, conversation_id, last message id), and replies never
+    sent, as (tenant_id, message_id)."""
+    from bmc.core.models import AgentTask
+
+    active = AgentTask.Status.PENDING, AgentTask.Status.QUEUED, AgentTask.Status.RUNNING
+    cutoff = now - older_than
+    unanswered: dict[int, tuple[int, int, int]] = {}
+    for tenant_id, conversation_id, message_id in (
+        Message.objects.filter(direction=Message.Direction.INBOUND, processed_at__isnull=True, created_at__lt=cutoff)
+        .exclude(text="")
+        .order_by("pk")
+        .values_list("tenant_id", "conversation_id", "pk")
+    ):
+        unanswered[conversation_id] = (tenant_id, conversation_id, message_id)
+    busy = (
+        set(
+            AgentTask.objects.filter(
+                task_type="conversation.process_message",
+                status__in=active,
+                payload__conversation_id__in=list(unanswered),
+            ).values_list("payload__conversation_id", flat=True)
+        )
+        if unanswered
+        else set()
+    )
+    turns = [entry for conversation_id, entry in unanswered.items() if conversation_id not in busy]
+
+    unsent = list(
+        Message.objects.filter(
+            direction=Message.Direction.OUTBOUND, delivery_status=Message.DeliveryStatus.PENDING, created_at__lt=cutoff
+        ).values_list("tenant_id", "pk")
+    )
+    sending = (
+        set(
+            AgentTask.objects.filter(
+                task_type="outbound.send_message", status__in=active, payload__message_id__in=[pk for _, pk in unsent]
+            ).values_list("payload__message_id", flat=True)
+        )
+        if unsent
+        else set()
+    )
+    return turns, [(tenant_id, pk) for tenant_id, pk in unsent if pk not in sending]

@@ -170,6 +170,27 @@ def reap_tasks(self) -> dict[str, Any]:
         max_dispatches=settings.REAPER_MAX_DISPATCHES,
     )
     sent = [task_id for task_id in plan.redispatch if task_dispatch(task_id=task_id)]
-    if plan.redispatch or plan.dead:
-        logger.warning("reaper acted", extra={"redispatched": sent, "dead": plan.dead})
-    return {"redispatched": sent, "dead": plan.dead}
+    turns, replies = messages_sweep(older_than=timedelta(seconds=settings.REAPER_RUNNING_GRACE))
+    if plan.redispatch or plan.dead or turns or replies:
+        logger.warning(
+            "reaper acted", extra={"redispatched": sent, "dead": plan.dead, "turns": turns, "replies": replies}
+        )
+    return {"redispatched": sent, "dead": plan.dead, "turns": turns, "replies": replies}
+
+
+def messages_sweep(*, older_than: timedelta) -> tuple[list[int], list[int]]:
+    """Customers' messages nobody answered and replies never sent, with no task alive for them (a
+    worker died between committing a turn and dispatching its work): dispatch them again."""
+    from agents.conversation import messages_stranded
+
+    tenants: dict[int, Tenant] = {}
+
+    def tenant(pk: int) -> Tenant:
+        return tenants.setdefault(pk, Tenant.objects.get(pk=pk))
+
+    turns, replies = messages_stranded(now=timezone.now(), older_than=older_than)
+    for tenant_id, conversation_id, message_id in turns:
+        message_dispatch_turn(tenant=tenant(tenant_id), conversation_id=conversation_id, message_id=message_id)
+    for tenant_id, message_id in replies:
+        turn_dispatch_replies(tenant=tenant(tenant_id), message_ids=[message_id], trace_id=f"sweep-{message_id}")
+    return [c for _, c, _ in turns], [m for _, m in replies]

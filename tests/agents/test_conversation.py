@@ -113,3 +113,37 @@ def test_after_opting_out_nothing_more_is_sent(conversation):
     assert say(conversation, "no me escriban mas").replies
     result = say(conversation, "cuanto sale isodec 100 para un techo de 6 x 4,48")
     assert result.replies == [] and result.quotes == []
+
+
+def test_the_reaper_sweeps_what_a_crash_left_unanswered_or_unsent(conversation, django_capture_on_commit_callbacks):
+    from datetime import timedelta
+
+    from agents.outbound import outbound_reply_create
+    from bmc.core.models import AgentTask
+    from tasks.orchestrator import messages_sweep
+
+    long_ago = timezone.now() - timedelta(minutes=10)
+    inbound = Message.objects.create(
+        tenant=conversation.tenant, conversation=conversation, direction="in", channel="n8n", text="hola"
+    )
+    reply = outbound_reply_create(conversation=conversation, text="Hola!")
+    Message.objects.filter(pk__in=[inbound.pk, reply.pk]).update(created_at=long_ago)
+    fresh = Customer.objects.create(tenant=conversation.tenant, phone="+59899333444")
+    Message.objects.create(
+        tenant=conversation.tenant,
+        conversation=Conversation.objects.create(tenant=conversation.tenant, customer=fresh),
+        direction="in",
+        channel="n8n",
+        text="recien llegado",
+    )  # its own task may still come
+
+    with django_capture_on_commit_callbacks(execute=False):
+        assert messages_sweep(older_than=timedelta(minutes=2)) == ([conversation.pk], [reply.pk])
+        assert messages_sweep(older_than=timedelta(minutes=2)) == ([], [])  # their tasks are alive now
+    assert (
+        AgentTask.objects.filter(
+            task_type="conversation.process_message", payload__conversation_id=conversation.pk
+        ).count()
+        == 1
+    )
+    assert AgentTask.objects.filter(task_type="outbound.send_message", payload__message_id=reply.pk).count() == 1

@@ -112,13 +112,13 @@ def test_reaper_redispatches_a_task_whose_broker_message_was_lost(api, tenant, s
         queued_at=timezone.now() - timedelta(seconds=settings.REAPER_QUEUED_DEADLINE + 1)
     )
     # past the deadline, but its message still waits in the queue (no worker): a backlog, not a loss
-    assert reap_tasks.apply().get() == {"redispatched": [], "dead": []}
+    assert reap_tasks.apply().get() == {"redispatched": [], "dead": [], "turns": [], "replies": []}
 
     broker = redis.Redis.from_url(settings.CELERY_BROKER_URL)
     lost = sum(broker.delete(key) for key in broker.keys("analytics*"))
     assert lost >= 1  # the message sat in the queue and is now gone
 
-    assert reap_tasks.apply().get() == {"redispatched": [task_id], "dead": []}
+    assert reap_tasks.apply().get() == {"redispatched": [task_id], "dead": [], "turns": [], "replies": []}
     start_worker(("analytics",))
     task = wait_for(lambda: finished(task_id))
     assert task.status == "completed" and task.dispatches == 2 and task.attempts == 1
