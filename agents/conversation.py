@@ -46,7 +46,6 @@ SPEC_ENTITIES = (
     "color",
     "zone",
 )
-USE_TO_SCENARIO = {"roof": "roof", "wall": "wall", "cold_room": "cold_room"}
 FAMILIES_FOR_USE = {
     "roof": "Isodec EPS, Isodec PIR o Isoroof 3G",
     "wall": "Isopanel EPS o Isowall PIR",
@@ -166,7 +165,7 @@ def turn_plan(*, conversation: Conversation, messages: list[Message]) -> Plan:
         intents.append(parsed["intent"])
         entities = parsed.get("entities") or {}
         if entities.get("use"):
-            spec["scenario"] = USE_TO_SCENARIO[entities["use"]]
+            spec["scenario"] = entities["use"]  # NLU uses are the pricing scenarios
         elif entities.get("family") and entities["family"] != spec.get("family"):
             spec.pop("scenario", None)  # "mejor isopanel": the new family's own use, not the old one
         for key in SPEC_ENTITIES:

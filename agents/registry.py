@@ -151,7 +151,3 @@ TASK_TYPES: dict[str, TaskType] = {
         ),
     )
 }
-
-
-def agent_get(agent_id: str) -> AgentSpec:
-    return AGENTS[agent_id]

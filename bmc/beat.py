@@ -21,7 +21,7 @@ class TickRecordingScheduler(DatabaseScheduler):
         now = time.time()
         if now - self._last_recorded >= 5:
             try:
-                beat_tick_record(app=self.app, at=now)
+                beat_tick_record(at=now)
                 self._last_recorded = now
             except Exception:  # the broker may be down: beat keeps scheduling regardless
                 pass

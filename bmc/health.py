@@ -7,7 +7,6 @@ from collections.abc import Callable
 from typing import Any
 
 import redis
-from celery import Celery
 from django.conf import settings
 from django.db import connection
 
@@ -21,7 +20,7 @@ def _redis() -> redis.Redis:
     return redis.Redis.from_url(settings.REDIS_URL, socket_timeout=2, socket_connect_timeout=2)
 
 
-def beat_tick_record(*, app: Celery | None = None, at: float | None = None) -> None:
+def beat_tick_record(*, at: float | None = None) -> None:
     _redis().set(BEAT_TICK_KEY, str(at or time.time()))
 
 

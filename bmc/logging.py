@@ -34,10 +34,6 @@ def redact(text: str) -> str:
     return text
 
 
-def log_context_get() -> dict[str, str]:
-    return dict(_context.get({}))
-
-
 def log_context_bind(**fields: str | None) -> contextvars.Token:
     merged = {**_context.get({}), **{k: str(v) for k, v in fields.items() if v is not None}}
     return _context.set(merged)

@@ -26,8 +26,9 @@ from agents.inbound import (
 )
 from agents.quote_document import quote_public_path
 from bmc.api.quotes import public_url
+from bmc.api.views import task_cancel_or_conflict
 from bmc.core.models import AgentTask, Conversation, InboundPayload, Message
-from tasks.orchestrator import message_dispatch_turn, task_cancel
+from tasks.orchestrator import message_dispatch_turn
 
 MAX_TEXT = 4096
 
@@ -69,7 +70,9 @@ def _accept(
     sent_at: Any,
     name: Any,
     raw: dict[str, Any],
+    field_names: dict[str, str] | None = None,
 ) -> tuple[Message, AgentTask | None, bool]:
+    """field_names: how this endpoint calls the fields, for its error messages."""
     try:
         accepted = inbound_message_accept(
             tenant=request.tenant,
@@ -82,7 +85,7 @@ def _accept(
             name=str(name or "")[:200],
         )
     except InboundError as error:
-        raise _reject(payload, error.field, error.message) from None
+        raise _reject(payload, (field_names or {}).get(error.field, error.field), error.message) from None
     message = accepted.message
     if not accepted.created:
         inbound_payload_outcome(payload=payload, outcome=InboundPayload.Outcome.DUPLICATE)
@@ -222,6 +225,7 @@ def _chat_accept(request: Request) -> tuple[Message, AgentTask | None, bool]:
         sent_at=data.get("fecha"),
         name=data.get("nombre"),
         raw=data,
+        field_names={"from": "telefono", "sent_at": "fecha", "text": "mensaje"},
     )
 
 
@@ -282,10 +286,7 @@ def chat_status_view(request: Request) -> Response:
 @api_view(["POST"])
 def chat_cancel_view(request: Request, task_id) -> Response:
     task = _chat_task(request, task_id)
-    if not task_cancel(task=task):
-        task.refresh_from_db()
-        return Response({"error": {"code": "conflict", "message": f"Task is already {task.status}."}}, status=409)
-    return Response({"task_id": str(task.task_id), "status": "cancelled"})
+    return task_cancel_or_conflict(task) or Response({"task_id": str(task.task_id), "status": "cancelled"})
 
 
 def conversation_payload(conversation: Conversation) -> dict[str, Any]:

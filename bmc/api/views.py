@@ -203,16 +203,17 @@ def task_detail_view(request: Request, task_id) -> Response:
 @api_view(["POST"])
 def task_cancel_view(request: Request, task_id) -> Response:
     task = _tenant_task(request, task_id)
-    if not task_cancel(task=task):
-        task.refresh_from_db()
-        return Response(
-            {
-                "error": {
-                    "code": "conflict",
-                    "message": f"Task is already {task.status}; only pending, queued or running tasks can be cancelled.",
-                }
-            },
-            status=status.HTTP_409_CONFLICT,
-        )
+    refused = task_cancel_or_conflict(task)
+    if refused:
+        return refused
     task.refresh_from_db()
     return Response(TaskSerializer(task).data)
+
+
+def task_cancel_or_conflict(task: AgentTask) -> Response | None:
+    """Cancel the task; a 409 saying its status when it has already finished."""
+    if task_cancel(task=task):
+        return None
+    task.refresh_from_db()
+    message = f"Task is already {task.status}; only pending, queued or running tasks can be cancelled."
+    return Response({"error": {"code": "conflict", "message": message}}, status=status.HTTP_409_CONFLICT)
