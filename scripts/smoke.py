@@ -21,17 +21,20 @@ import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-QUEUES = [
-    "orchestrator",
-    "conversation",
-    "quote",
-    "outbound",
-    "followup",
-    "dunning",
-    "datasync",
-    "analytics",
-    "documents",
-]
+
+
+def _queues() -> list[str]:
+    """The queue names from bmc/queues.py, loaded as a file: importing the package would import
+    Celery, and this script runs before anything is installed."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("bmc_queues", ROOT / "bmc" / "queues.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return list(module.ALL_QUEUES)
+
+
+QUEUES = _queues()
 
 
 def http(method: str, url: str, body: dict | None = None, key: str | None = None) -> tuple[int, dict | list | str]:

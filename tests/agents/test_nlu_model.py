@@ -3,70 +3,47 @@
 from __future__ import annotations
 
 import json
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
 from agents.nlu_model import message_understand
+from tests.fakes import FakeJsonServer
 
 MAIN = "cuanto sale isodec 100 para un techo de 6 x 4,48 con flete a montevideo"
 
 
-class FakeOpenAI:
+class FakeOpenAI(FakeJsonServer):
     """Speaks POST /v1/chat/completions; answers what the test sets."""
 
     def __init__(self):
         self.answer: object = None
         self.status = 200
-        self.delay = 0.0
-        self.requests: list[dict] = []
-        fake = self
+        super().__init__(self._respond)
 
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):
-                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-                fake.requests.append({"path": self.path, "auth": self.headers.get("Authorization"), "body": body})
-                time.sleep(fake.delay)
-                content = fake.answer if isinstance(fake.answer, str) else json.dumps(fake.answer)
-                payload = {
-                    "id": "chatcmpl-1",
-                    "object": "chat.completion",
-                    "created": 1,
-                    "model": body["model"],
-                    "choices": [
-                        {"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": content}}
-                    ],
-                    "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2},
-                }
-                data = json.dumps(payload if fake.status == 200 else {"error": {"message": "boom"}}).encode()
-                self.send_response(fake.status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            def log_message(self, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_address[1]}/v1"
+    def _respond(self, request: dict) -> tuple[int, dict]:
+        if self.status != 200:
+            return self.status, {"error": {"message": "boom"}}
+        content = self.answer if isinstance(self.answer, str) else json.dumps(self.answer)
+        return 200, {
+            "id": "chatcmpl-1",
+            "object": "chat.completion",
+            "created": 1,
+            "model": request["json"]["model"],
+            "choices": [{"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": content}}],
+            "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2},
+        }
 
 
 @pytest.fixture
 def fake_openai(settings):
     fake = FakeOpenAI()
     settings.OPENAI_API_KEY = "sk-test"
-    settings.OPENAI_BASE_URL = fake.url
+    settings.OPENAI_BASE_URL = fake.url + "/v1"
     settings.OPENAI_MODEL = "gpt-test"
     settings.OPENAI_TIMEOUT = 1.0
     yield fake
-    fake.server.shutdown()
+    fake.close()
 
 
 def test_a_sound_model_answer_is_used(fake_openai):
@@ -79,9 +56,9 @@ def test_a_sound_model_answer_is_used(fake_openai):
     assert result["source"] == "model" and result["intent"] == "quote_request"
     assert result["entities"] == {"family": "ISODEC_EPS", "thickness_mm": 100, "length_m": 6, "width_m": 4.48}
     (request,) = fake_openai.requests
-    assert request["path"] == "/v1/chat/completions" and request["auth"] == "Bearer sk-test"
-    assert request["body"]["model"] == "gpt-test"
-    schema = request["body"]["response_format"]["json_schema"]
+    assert request["path"] == "/v1/chat/completions" and request["headers"]["Authorization"] == "Bearer sk-test"
+    assert request["json"]["model"] == "gpt-test"
+    schema = request["json"]["response_format"]["json_schema"]
     assert schema["strict"] is True and "intent" in schema["schema"]["properties"]
 
 

@@ -4,57 +4,36 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
-import threading
 from datetime import timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from django.utils import timezone
 
 from agents.outbound import TransientSendError, outbound_reply_create, outbound_send
 from bmc.core.models import Conversation, Customer, Message
+from tests.fakes import FakeJsonServer
 
 pytestmark = pytest.mark.django_db
 
 
-class FakeProvider:
+class FakeProvider(FakeJsonServer):
+    """n8n's webhook or Meta's Cloud API: answers the queued responses, then a Cloud API success."""
+
     def __init__(self):
-        self.requests: list[dict] = []
         self.responses: list[tuple[int, dict]] = []
-        fake = self
+        super().__init__(self._respond)
 
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):
-                raw = self.rfile.read(int(self.headers["Content-Length"]))
-                fake.requests.append(
-                    {"path": self.path, "headers": dict(self.headers), "raw": raw, "json": json.loads(raw)}
-                )
-                status, body = (
-                    fake.responses.pop(0)
-                    if fake.responses
-                    else (200, {"messages": [{"id": f"wamid.{len(fake.requests)}"}]})
-                )
-                data = json.dumps(body).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            def log_message(self, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+    def _respond(self, request: dict) -> tuple[int, dict]:
+        if self.responses:
+            return self.responses.pop(0)
+        return 200, {"messages": [{"id": f"wamid.{len(self.requests)}"}]}
 
 
 @pytest.fixture
 def provider():
     fake = FakeProvider()
     yield fake
-    fake.server.shutdown()
+    fake.close()
 
 
 @pytest.fixture
