@@ -18,12 +18,14 @@ from datetime import timedelta
 from typing import Any
 
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from agents.nlu_model import message_understand
 from agents.outbound import outbound_reply_create
 from agents.quote import (
     QuoteSpecError,
+    catalog_pinned,
     catalog_snapshot,
     quote_create,
     quote_price,
@@ -116,34 +118,36 @@ class Plan:
 def conversation_turn(*, conversation_id: int, public_base_url: str) -> TurnResult:
     token = uuid.uuid4().hex
     result = TurnResult(conversation_id=conversation_id)
-    with transaction.atomic():
-        conversation = Conversation.objects.select_for_update().get(pk=conversation_id)
-        busy = (
-            conversation.turn_owner
-            and conversation.turn_started_at
-            and timezone.now() - conversation.turn_started_at < TURN_STALE
-        )
-        if busy:
-            result.skipped = "a turn is under way; it answers this message too"
-            return result
-        Conversation.objects.filter(pk=conversation_id).update(turn_owner=token, turn_started_at=timezone.now())
+    now = timezone.now()
+    # the turn is taken with one conditional UPDATE: free, or held by a turn gone stale
+    free = Q(turn_owner="") | Q(turn_started_at__isnull=True) | Q(turn_started_at__lt=now - TURN_STALE)
+    if not Conversation.objects.filter(free, pk=conversation_id).update(turn_owner=token, turn_started_at=now):
+        if not Conversation.objects.filter(pk=conversation_id).exists():
+            raise Conversation.DoesNotExist(f"conversation {conversation_id} does not exist")
+        result.skipped = "a turn is under way; it answers this message too"
+        return result
     try:
-        while True:
-            conversation = Conversation.objects.select_related("customer").get(pk=conversation_id)
-            pending = list(_unanswered(conversation_id))
-            if not pending:
-                return result
-            plan = turn_plan(conversation=conversation, messages=pending)
-            with transaction.atomic():
-                Conversation.objects.select_for_update().get(pk=conversation_id)
-                if _unanswered(conversation_id).exclude(pk__in=[m.pk for m in pending]).exists():
-                    continue  # more arrived while we thought: answer them all together
-                _turn_commit(
-                    conversation=conversation, messages=pending, plan=plan, result=result, base_url=public_base_url
-                )
-            return result
+        with catalog_pinned():
+            return _turn(conversation_id=conversation_id, result=result, public_base_url=public_base_url)
     finally:
         Conversation.objects.filter(pk=conversation_id, turn_owner=token).update(turn_owner="", turn_started_at=None)
+
+
+def _turn(*, conversation_id: int, result: TurnResult, public_base_url: str) -> TurnResult:
+    while True:
+        conversation = Conversation.objects.select_related("customer", "tenant").get(pk=conversation_id)
+        pending = list(_unanswered(conversation_id))
+        if not pending:
+            return result
+        plan = turn_plan(conversation=conversation, messages=pending)
+        with transaction.atomic():
+            Conversation.objects.select_for_update().only("pk").get(pk=conversation_id)
+            if _unanswered(conversation_id).exclude(pk__in=[m.pk for m in pending]).exists():
+                continue  # more arrived while we thought: answer them all together
+            _turn_commit(
+                conversation=conversation, messages=pending, plan=plan, result=result, base_url=public_base_url
+            )
+        return result
 
 
 def _unanswered(conversation_id: int):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -29,6 +30,7 @@ class InboundError(ValueError):
 class InboundMessage:
     message: Message
     created: bool  # False: the provider delivered this id before; nothing changed
+    then: Any = None  # what the caller's `then` returned, in the same transaction
 
 
 def inbound_payload_store(*, tenant: Tenant, source: str, body: bytes | str, signature: str = "") -> InboundPayload:
@@ -73,27 +75,41 @@ def inbound_message_accept(
     sent_at: datetime,
     raw: dict[str, Any],
     name: str = "",
+    then: Callable[[InboundMessage], Any] | None = None,
 ) -> InboundMessage:
-    """The customer, their open conversation and the message; a repeated external id is a no-op."""
+    """The customer, their open conversation and the message; a repeated external id is a no-op.
+
+    `then(accepted)` runs in the same transaction (dispatching the turn, recording the outcome),
+    so a message is never stored without its task, and the request commits once. Two requests
+    racing on the same id, or on a new customer's first messages, meet at a unique constraint:
+    the loser runs again and finds what the winner stored."""
     if external_id and len(external_id) > 200:
         raise InboundError("external_id", f"is {len(external_id)} characters; at most 200.")
     if "\x00" in text:
         raise InboundError("text", "must not contain the NUL character.")
-    if external_id:
-        existing = Message.objects.filter(tenant=tenant, channel=channel, external_id=external_id).first()
-        if existing:
-            return InboundMessage(existing, created=False)
+    fields = dict(channel=channel, phone=phone, text=text, external_id=external_id, sent_at=sent_at, raw=raw)
     try:
-        with transaction.atomic():
-            customer, _ = Customer.objects.get_or_create(tenant=tenant, phone=phone, defaults={"name": name[:200]})
-            if name and not customer.name:
-                Customer.objects.filter(pk=customer.pk).update(name=name[:200])
-            conversation = (
-                Conversation.objects.filter(tenant=tenant, customer=customer)
-                .exclude(state=Conversation.State.CLOSED)
-                .order_by("-created_at")
-                .first()
-            ) or Conversation.objects.create(tenant=tenant, customer=customer, channel=channel)
+        return _accept_once(tenant=tenant, name=name, then=then, **fields)
+    except IntegrityError:
+        if transaction.get_connection().in_atomic_block:
+            raise  # the caller's transaction is broken: it has to start over
+        return _accept_once(tenant=tenant, name=name, then=then, **fields)
+
+
+def _accept_once(
+    *, tenant: Tenant, channel: str, phone: str, text: str, external_id, sent_at, raw, name: str, then
+) -> InboundMessage:
+    with transaction.atomic():
+        existing = (
+            Message.objects.filter(tenant=tenant, channel=channel, external_id=external_id).first()
+            if external_id
+            else None
+        )
+        if existing:
+            accepted = InboundMessage(existing, created=False)
+        else:
+            now = timezone.now()
+            conversation = _open_conversation(tenant=tenant, phone=phone, channel=channel, name=name, now=now)
             message = Message.objects.create(
                 tenant=tenant,
                 conversation=conversation,
@@ -105,12 +121,28 @@ def inbound_message_accept(
                 sent_at=sent_at,
                 delivery_status=Message.DeliveryStatus.RECEIVED,
             )
-            Conversation.objects.filter(pk=conversation.pk).update(last_message_at=timezone.now())
-    except IntegrityError:
-        # the same id delivered twice at the same moment: the other request stored it
-        existing = Message.objects.get(tenant=tenant, channel=channel, external_id=external_id)
-        return InboundMessage(existing, created=False)
-    return InboundMessage(message, created=True)
+            accepted = InboundMessage(message, created=True)
+        if then is None:
+            return accepted
+        return InboundMessage(accepted.message, accepted.created, then(accepted))
+
+
+def _open_conversation(*, tenant: Tenant, phone: str, channel: str, name: str, now: datetime) -> Conversation:
+    """The customer's open conversation, touched; created (with the customer) when there is none.
+    Two indexed lookups rather than a join, whose plan depends on fresh statistics."""
+    customer = Customer.objects.filter(tenant=tenant, phone=phone).first()
+    if customer is None:
+        customer = Customer.objects.create(tenant=tenant, phone=phone, name=name)
+    elif name and not customer.name:
+        Customer.objects.filter(pk=customer.pk).update(name=name)
+    conversation = (
+        Conversation.objects.filter(customer=customer).exclude(state=Conversation.State.CLOSED).order_by("-created_at")
+    ).first()
+    if conversation:
+        Conversation.objects.filter(pk=conversation.pk).update(last_message_at=now)
+        conversation.customer = customer
+        return conversation
+    return Conversation.objects.create(tenant=tenant, customer=customer, channel=channel, last_message_at=now)
 
 
 CHANNELS = tuple(c.value for c in Channel)

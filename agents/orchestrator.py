@@ -46,9 +46,13 @@ def agent_task_create(
     metadata: dict[str, Any],
     trace_id: str | None = None,
     requested_by: str = "api",
+    queued: bool = False,
 ) -> AgentTask:
-    """Write the task record and its request message. The caller dispatches after commit."""
-    with transaction.atomic():
+    """Write the task record and its request message. The caller dispatches after commit; with
+    `queued` the record says so already (one write less), and `agent_task_mark_undispatched`
+    takes it back if the broker refuses it."""
+    now = timezone.now()
+    with transaction.atomic(savepoint=False):  # nothing here is caught: no savepoint needed
         task = AgentTask.objects.create(
             tenant=tenant,
             task_type=task_type,
@@ -59,6 +63,7 @@ def agent_task_create(
             priority=priority,
             required_capabilities=required_capabilities,
             trace_id=trace_id or new_trace_id(),
+            **({"status": Status.QUEUED, "queued_at": now, "dispatches": 1} if queued else {}),
         )
         AgentMessage.objects.create(
             tenant=tenant,
@@ -102,33 +107,35 @@ class Claim:
     tracked: bool
     run: bool
     attempt: int = 0
+    task: AgentTask | None = field(default=None, compare=False)  # the record as claimed, with its tenant
 
 
 def agent_task_claim(*, task_id: str, worker: str, redelivered: bool, max_attempts: int) -> Claim:
     """A worker starts the task. A waiting task is claimed; a running one only by a redelivery
     of its message (its worker died), never by a second copy while the first still runs. A task
-    that has used up its attempts (it keeps killing its worker) is marked dead instead."""
+    that has used up its attempts (it keeps killing its worker) is marked dead instead.
+
+    The claim is one conditional UPDATE; the read after it returns the record to the task."""
     now = timezone.now()
     claimable = [Status.PENDING, Status.QUEUED, *([Status.RUNNING] if redelivered else [])]
-    with transaction.atomic():
-        row = AgentTask.objects.select_for_update().filter(task_id=task_id).values_list("status", "attempts").first()
-        if row is None:
-            return Claim(tracked=False, run=True)
-        status, attempts = row
-        if status not in claimable:
-            return Claim(tracked=True, run=False)
-        if attempts >= max_attempts:
-            agent_task_fail(
-                task_id=task_id, error=f"dead after {attempts} attempts: every run was lost", status=Status.DEAD
-            )
-            return Claim(tracked=True, run=False)
-        AgentTask.objects.filter(task_id=task_id).update(
-            status=Status.RUNNING, started_at=now, attempts=attempts + 1, worker=worker, updated_at=now
+    claimed = AgentTask.objects.filter(task_id=task_id, status__in=claimable, attempts__lt=max_attempts).update(
+        status=Status.RUNNING, started_at=now, attempts=F("attempts") + 1, worker=worker, updated_at=now
+    )
+    task = AgentTask.objects.select_related("tenant").filter(task_id=task_id).first()
+    if task is None:
+        return Claim(tracked=False, run=True)
+    if claimed:
+        return Claim(tracked=True, run=True, attempt=task.attempts, task=task)
+    if task.status in claimable:  # claimable but out of attempts
+        agent_task_fail(
+            task_id=task_id, error=f"dead after {task.attempts} attempts: every run was lost", status=Status.DEAD
         )
-    return Claim(tracked=True, run=True, attempt=attempts + 1)
+    return Claim(tracked=True, run=False)
 
 
-def agent_task_complete(*, task_id: str, attempt: int, result: Any, processing_time_ms: int) -> bool:
+def agent_task_complete(
+    *, task_id: str, attempt: int, result: Any, processing_time_ms: int, task: AgentTask | None = None
+) -> bool:
     """Finish the attempt that ran. Accepted even if the reaper meanwhile took the task for lost
     (it had no word from the worker in time): the work is done, the re-dispatched copy skips."""
     now = timezone.now()
@@ -142,7 +149,7 @@ def agent_task_complete(*, task_id: str, attempt: int, result: Any, processing_t
             updated_at=now,
         )
         if done:
-            _reply(task_id=task_id, type=AgentMessage.Type.RESPONSE, payload={"result": result})
+            _reply(task_id=task_id, type=AgentMessage.Type.RESPONSE, payload={"result": result}, task=task)
     return bool(done)
 
 
@@ -187,9 +194,17 @@ def agent_task_cancel(*, task: AgentTask) -> bool:
     )
 
 
-def _reply(*, task_id: str, type: str, payload: dict[str, Any]) -> None:
-    task = AgentTask.objects.only("id", "tenant_id", "agent", "task_type", "priority", "trace_id").get(task_id=task_id)
-    request = AgentMessage.objects.filter(task=task, type=AgentMessage.Type.REQUEST).order_by("created_at").first()
+def _reply(*, task_id: str, type: str, payload: dict[str, Any], task: AgentTask | None = None) -> None:
+    if task is None:
+        task = AgentTask.objects.only("id", "tenant_id", "agent", "task_type", "priority", "trace_id").get(
+            task_id=task_id
+        )
+    request = (
+        AgentMessage.objects.filter(task=task, type=AgentMessage.Type.REQUEST)
+        .only("id", "from_agent")
+        .order_by("created_at")
+        .first()
+    )
     AgentMessage.objects.create(
         tenant_id=task.tenant_id,
         from_agent=task.agent,

@@ -74,12 +74,11 @@ def outbound_send(*, message_id: int) -> str:
     claimed = (
         Message.objects.filter(pk=message_id, direction=Message.Direction.OUTBOUND)
         .filter(Q(delivery_status=Status.PENDING) | Q(delivery_status=Status.SENDING, sent_at__lt=stale))
-        .update(delivery_status=Status.SENDING, sent_at=now)
+        .update(delivery_status=Status.SENDING, sent_at=now, send_attempts=F("send_attempts") + 1)
     )
     message = Message.objects.select_related("conversation__customer").get(pk=message_id)
     if not claimed:
         return message.delivery_status  # sent already, or being sent right now
-    Message.objects.filter(pk=message_id).update(send_attempts=F("send_attempts") + 1)
     customer = message.conversation.customer
     if customer.opted_out and not message.raw_payload.get("opt_out_confirmation"):
         _finish(message_id, Status.FAILED, error_code="opted_out")

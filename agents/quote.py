@@ -8,7 +8,9 @@ version once.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import ROUND_CEILING, ROUND_HALF_UP, Decimal, InvalidOperation
@@ -95,6 +97,7 @@ class CatalogItem:
 class CatalogSnapshot:
     version: int
     items: Mapping[str, CatalogItem]
+    version_id: int | None = None  # the CatalogVersion row
 
     def thicknesses(self, family: str) -> list[int]:
         return sorted(i.thickness_mm for i in self.items.values() if i.family == family and i.thickness_mm)
@@ -160,6 +163,7 @@ class QuoteResult:
     requires_approval: bool
     catalog_version: int
     missing_for_full_quote: tuple[str, ...] = field(default=())
+    catalog_version_id: int | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -413,6 +417,7 @@ def quote_price(*, spec: QuoteSpec, catalog: CatalogSnapshot) -> QuoteResult:
         estimate=estimate,
         requires_approval=total > APPROVAL_THRESHOLD,
         catalog_version=catalog.version,
+        catalog_version_id=catalog.version_id,
         missing_for_full_quote=tuple(spec_missing_measures(spec)) if estimate else (),
     )
 
@@ -420,9 +425,26 @@ def quote_price(*, spec: QuoteSpec, catalog: CatalogSnapshot) -> QuoteResult:
 _SNAPSHOTS: dict[tuple[int, int, str], CatalogSnapshot] = {}
 
 
+_PINNED: ContextVar[dict[int, CatalogSnapshot] | None] = ContextVar("catalog_pinned", default=None)
+
+
+@contextmanager
+def catalog_pinned() -> Iterator[None]:
+    """Within the block every `catalog_snapshot` of a tenant is the same one: a conversation turn
+    prices against one catalog version, and looks the current version up once."""
+    token = _PINNED.set({})
+    try:
+        yield
+    finally:
+        _PINNED.reset(token)
+
+
 def catalog_snapshot(*, tenant: Tenant) -> CatalogSnapshot:
     """The tenant's current catalog version. A version never changes once imported, so its
     products are read once per process and kept (one small query finds the current version)."""
+    pinned = _PINNED.get()
+    if pinned is not None and tenant.pk in pinned:
+        return pinned[tenant.pk]
     current = (
         CatalogVersion.objects.filter(tenant=tenant, is_current=True).values_list("pk", "version", "checksum").first()
     )
@@ -449,7 +471,9 @@ def catalog_snapshot(*, tenant: Tenant) -> CatalogSnapshot:
         }
         if len(_SNAPSHOTS) > 64:
             _SNAPSHOTS.clear()
-        snapshot = _SNAPSHOTS[key] = CatalogSnapshot(version=current[1], items=items)
+        snapshot = _SNAPSHOTS[key] = CatalogSnapshot(version=current[1], items=items, version_id=current[0])
+    if pinned is not None:
+        pinned[tenant.pk] = snapshot
     return snapshot
 
 
@@ -469,13 +493,14 @@ def quote_create(
 ) -> Quote:
     """Store a priced quote with its lines. Over the approval threshold it waits for staff."""
     issued_at = issued_at or timezone.now()
-    with transaction.atomic():
+    with transaction.atomic(savepoint=False):  # nothing here is caught: no savepoint needed
         quote = Quote.objects.create(
             tenant=tenant,
             customer=customer,
             conversation=conversation,
             source_message_id=source_message.pk if source_message else source_message_id,
-            catalog_version=CatalogVersion.objects.get(tenant=tenant, version=result.catalog_version),
+            catalog_version_id=result.catalog_version_id
+            or CatalogVersion.objects.get(tenant=tenant, version=result.catalog_version).pk,
             spec=result.spec.as_dict(),
             status=Quote.Status.PENDING_APPROVAL if result.requires_approval else Quote.Status.DRAFT,
             price_list=result.spec.price_list,

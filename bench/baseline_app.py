@@ -1,5 +1,6 @@
-"""A bare Celery app for the benchmarks' baseline: the same broker and worker settings as the
-product (JSON, prefetch 1, acks_late, the same priority steps), no Django, tasks that do nothing.
+"""A bare Celery app for the benchmarks' baseline: the product's own Celery settings (read from
+bmc/settings.py: broker, result backend, serializers, prefetch, acks, events, priority steps),
+no Django, one queue, tasks that do nothing.
 
     celery -A bench.baseline_app worker -Q bench_baseline --concurrency=N
 """
@@ -12,25 +13,26 @@ import time
 import redis
 from celery import Celery
 
-from bmc.queues import PRIORITY_STEPS
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "bmc.settings")
+from bmc import settings as product  # noqa: E402  (plain module: only its CELERY_* values are used)
 
-BROKER = os.environ["REDIS_URL"]
 QUEUE = "bench_baseline"
 DONE_KEY = "bench:baseline:done"
 
-app = Celery("bench_baseline", broker=BROKER, backend=BROKER, set_as_current=False)
+app = Celery("bench_baseline", set_as_current=False)
+app.config_from_object(product, namespace="CELERY")
 app.conf.update(
-    task_serializer="json",
-    accept_content=["json"],
-    result_serializer="json",
+    # the product's topology and periodic work are not part of the baseline
+    task_default_queue=QUEUE,
+    task_queues=None,
+    task_routes=None,
+    imports=[],
+    beat_schedule={},
+    # the agents' tasks are acknowledged late and re-queued if their worker dies
     task_acks_late=True,
     task_reject_on_worker_lost=True,
-    worker_prefetch_multiplier=1,
-    task_default_queue=QUEUE,
-    broker_transport_options={"priority_steps": PRIORITY_STEPS, "sep": ":", "queue_order_strategy": "priority"},
-    worker_hijack_root_logger=False,
 )
-_redis = redis.Redis.from_url(BROKER)
+_redis = redis.Redis.from_url(product.REDIS_URL)
 
 
 @app.task(name="bench.noop")

@@ -178,7 +178,8 @@ CELERY_TASK_DEFAULT_PRIORITY = PRIORITY_LEVELS["normal"]
 # One message reserved per worker process, so a critical task that arrives later is not
 # stuck behind normal ones already prefetched.
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
-CELERY_TASK_TRACK_STARTED = True
+# "started" lives in the AgentTask record (and in Flower's events), not in the result backend.
+CELERY_TASK_TRACK_STARTED = False
 CELERY_WORKER_SEND_TASK_EVENTS = True
 CELERY_TASK_SEND_SENT_EVENT = True
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True

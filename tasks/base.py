@@ -65,8 +65,13 @@ def agent_task(queue: Queue, *, idempotent: bool = True, **options: Any) -> Call
     return decorator
 
 
+# The record each running task claimed, so the task body does not read it again.
+_claimed: dict[str, AgentTask] = {}
+
+
 def agent_task_load(task_id: str) -> AgentTask:
-    return AgentTask.objects.select_related("tenant").get(task_id=task_id)
+    task = _claimed.get(str(task_id))
+    return task if task is not None else AgentTask.objects.select_related("tenant").get(task_id=task_id)
 
 
 def ping_task(queue: Queue) -> Task:
@@ -106,6 +111,8 @@ def _on_prerun(task_id: str, task: Task, **kwargs: Any) -> None:
     request.bmc_tracked = claim.tracked
     request.bmc_skip = not claim.run
     request.bmc_attempt = claim.attempt
+    if claim.task is not None and claim.run:
+        _claimed[str(task_id)] = claim.task
 
 
 def _elapsed_ms(task: Task) -> int | None:
@@ -118,7 +125,11 @@ def _on_success(sender: Task, result: Any, **kwargs: Any) -> None:
     request = sender.request
     if getattr(request, "bmc_tracked", False) and not getattr(request, "bmc_skip", False):
         records.agent_task_complete(
-            task_id=request.id, attempt=request.bmc_attempt, result=result, processing_time_ms=_elapsed_ms(sender) or 0
+            task_id=request.id,
+            attempt=request.bmc_attempt,
+            result=result,
+            processing_time_ms=_elapsed_ms(sender) or 0,
+            task=_claimed.get(str(request.id)),
         )
 
 
@@ -152,7 +163,8 @@ def _on_revoked(request: Any, terminated: bool, expired: bool, **kwargs: Any) ->
 
 
 @signals.task_postrun.connect
-def _on_postrun(task: Task, **kwargs: Any) -> None:
+def _on_postrun(task: Task, task_id: str, **kwargs: Any) -> None:
+    _claimed.pop(str(task_id), None)
     token = getattr(task.request, "bmc_log_token", None)
     if token is not None:
         log_context_reset(token)

@@ -52,24 +52,31 @@ def task_submit(
         metadata=metadata,
         trace_id=trace_id,
         requested_by=requested_by,
+        queued=True,
     )
     celery_task = route.celery_task
-    transaction.on_commit(lambda: task_dispatch(task_id=str(task.task_id), celery_task=celery_task))
+    transaction.on_commit(lambda: task_publish(task=task, celery_task=celery_task, tenant_slug=tenant.slug))
     return task
 
 
-def task_dispatch(*, task_id: str, celery_task: str | None = None) -> bool:
-    """Send a recorded task to its agent's queue under its own id. False when the broker is down:
-    the task stays pending and the reaper tries again."""
+def task_dispatch(*, task_id: str) -> bool:
+    """Send a recorded task (again) to its agent's queue: the reaper's and the admin's way.
+    False when it is no longer waiting or the broker is down."""
     task = AgentTask.objects.select_related("tenant").get(task_id=task_id)
-    if celery_task is None:
-        celery_task = route_task(
-            task_type=task.task_type,
-            intent=task.metadata.get("intent"),
-            required_capabilities=task.required_capabilities,
-        ).celery_task
+    celery_task = route_task(
+        task_type=task.task_type,
+        intent=task.metadata.get("intent"),
+        required_capabilities=task.required_capabilities,
+    ).celery_task
     if not records.agent_task_mark_queued(task_id=task_id):
         return False
+    return task_publish(task=task, celery_task=celery_task, tenant_slug=task.tenant.slug)
+
+
+def task_publish(*, task: AgentTask, celery_task: str, tenant_slug: str) -> bool:
+    """Publish a task whose record says queued, under its own id. False when the broker is down:
+    the record goes back to pending and the reaper tries again."""
+    task_id = str(task.task_id)
     try:
         celery_app.send_task(
             celery_task,
@@ -77,7 +84,7 @@ def task_dispatch(*, task_id: str, celery_task: str | None = None) -> bool:
             task_id=task_id,
             queue=task.queue,
             priority=celery_priority(task.priority),
-            headers={"trace_id": task.trace_id, "tenant": task.tenant.slug},
+            headers={"trace_id": task.trace_id, "tenant": tenant_slug},
             retry=True,
             retry_policy={"max_retries": 2, "interval_start": 0.2, "interval_step": 0.5},
         )

@@ -73,6 +73,22 @@ def _accept(
     field_names: dict[str, str] | None = None,
 ) -> tuple[Message, AgentTask | None, bool]:
     """field_names: how this endpoint calls the fields, for its error messages."""
+
+    def then(accepted) -> AgentTask | None:
+        # in the message's own transaction: the outcome and the turn's task commit with it
+        if not accepted.created:
+            inbound_payload_outcome(payload=payload, outcome=InboundPayload.Outcome.DUPLICATE)
+            return AgentTask.objects.filter(
+                tenant=request.tenant, task_type="conversation.process_message", payload__message_id=accepted.message.pk
+            ).first()
+        inbound_payload_outcome(payload=payload, outcome=InboundPayload.Outcome.ACCEPTED)
+        return message_dispatch_turn(
+            tenant=request.tenant,
+            conversation_id=accepted.message.conversation_id,
+            message_id=accepted.message.pk,
+            trace_id=request._request.trace_id,
+        )
+
     try:
         accepted = inbound_message_accept(
             tenant=request.tenant,
@@ -83,24 +99,11 @@ def _accept(
             sent_at=timestamp_parse(sent_at),
             raw=raw,
             name=str(name or "")[:200],
+            then=then,
         )
     except InboundError as error:
         raise _reject(payload, (field_names or {}).get(error.field, error.field), error.message) from None
-    message = accepted.message
-    if not accepted.created:
-        inbound_payload_outcome(payload=payload, outcome=InboundPayload.Outcome.DUPLICATE)
-        task = AgentTask.objects.filter(
-            tenant=request.tenant, task_type="conversation.process_message", payload__message_id=message.pk
-        ).first()
-        return message, task, False
-    inbound_payload_outcome(payload=payload, outcome=InboundPayload.Outcome.ACCEPTED)
-    task = message_dispatch_turn(
-        tenant=request.tenant,
-        conversation_id=message.conversation_id,
-        message_id=message.pk,
-        trace_id=request._request.trace_id,
-    )
-    return message, task, True
+    return accepted.message, accepted.then, accepted.created
 
 
 MessageIn = inline_serializer(

@@ -112,6 +112,17 @@ def whatsapp_webhook_view(request: HttpRequest) -> HttpResponse:
     return JsonResponse({"accepted": accepted, "duplicates": duplicates, "statuses": statuses})
 
 
+def _dispatch(accepted, *, text: str, tenant, trace_id: str | None) -> None:
+    """In the message's transaction: its turn is recorded with it."""
+    if accepted.created and text:  # a document without caption waits for the documents agent
+        message_dispatch_turn(
+            tenant=tenant,
+            conversation_id=accepted.message.conversation_id,
+            message_id=accepted.message.pk,
+            trace_id=trace_id,
+        )
+
+
 def _deliver(*, tenant, changes: list[dict[str, Any]], trace_id: str | None) -> tuple[int, int, int]:
     accepted, duplicates, statuses = 0, 0, 0
     for value in changes:
@@ -128,21 +139,15 @@ def _deliver(*, tenant, changes: list[dict[str, Any]], trace_id: str | None) -> 
                     sent_at=timestamp_parse(message.get("timestamp"), field="timestamp"),
                     raw={**message, **({"bmc": facts} if facts else {})},
                     name=names.get(message.get("from"), ""),
+                    then=lambda accepted, text=text: _dispatch(accepted, text=text, tenant=tenant, trace_id=trace_id),
                 )
             except InboundError as error:
                 logger.warning("whatsapp message skipped", extra={"error": str(error)})
                 continue
-            if not result.created:
+            if result.created:
+                accepted += 1
+            else:
                 duplicates += 1
-                continue
-            accepted += 1
-            if text:  # a document without caption waits for the documents agent
-                message_dispatch_turn(
-                    tenant=tenant,
-                    conversation_id=result.message.conversation_id,
-                    message_id=result.message.pk,
-                    trace_id=trace_id,
-                )
         for status in value.get("statuses", []):
             errors = status.get("errors") or [{}]
             statuses += outbound_status_apply(

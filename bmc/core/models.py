@@ -7,7 +7,7 @@ import uuid
 from django.conf import settings
 from django.core.validators import RegexValidator
 from django.db import models
-from rest_framework_api_key.models import AbstractAPIKey
+from rest_framework_api_key.models import AbstractAPIKey, APIKeyManager
 
 from bmc.queues import ALL_QUEUES, DEFAULT_PRIORITY, Priority
 
@@ -42,10 +42,17 @@ class TenantOwned(models.Model):
         abstract = True
 
 
+class ApiKeyManager(APIKeyManager):
+    def get_usable_keys(self) -> models.QuerySet:
+        return super().get_usable_keys().select_related("tenant")  # every request needs the tenant
+
+
 class ApiKey(AbstractAPIKey):
     """An API key of one tenant. Stored hashed; the key itself is shown once, when created."""
 
     tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="api_keys")
+
+    objects = ApiKeyManager()
 
     class Meta(AbstractAPIKey.Meta):
         verbose_name = "API key"
