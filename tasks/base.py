@@ -45,7 +45,9 @@ class TrackedTask(Task):
 def agent_task(queue: Queue, *, idempotent: bool = True, **options: Any) -> Callable:
     """@shared_task for tasks/<queue>.py: named tasks.<queue>.<function>, routed to <queue>.
 
-    Idempotent tasks are acknowledged after they run and re-queued if their worker dies."""
+    Idempotent tasks are acknowledged after they run and re-queued if their worker dies. Their
+    results live in the AgentTask record, so the result backend is skipped (one write less per
+    task) unless a canvas needs it: a chord's header passes `ignore_result=False`."""
 
     def decorator(fn: Callable) -> Task:
         return shared_task(
@@ -59,6 +61,7 @@ def agent_task(queue: Queue, *, idempotent: bool = True, **options: Any) -> Call
             retry_backoff_max=options.pop("retry_backoff_max", 300),
             retry_jitter=True,
             max_retries=options.pop("max_retries", 5),
+            ignore_result=options.pop("ignore_result", True),
             **options,
         )(fn)
 

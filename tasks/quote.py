@@ -11,7 +11,7 @@ from tasks.base import agent_task, ping_task
 ping = ping_task(Queue.QUOTE)
 
 
-@agent_task(Queue.QUOTE, soft_time_limit=30, time_limit=45)
+@agent_task(Queue.QUOTE, soft_time_limit=30, time_limit=45, ignore_result=False)  # a chord's header
 def price_option(
     self, conversation_id: int, spec: dict[str, Any], option_group: str, source_message_id: int | None
 ) -> dict[str, Any]:
