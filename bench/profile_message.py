@@ -56,13 +56,14 @@ def main() -> int:
     args = parser.parse_args()
     call_command("migrate", verbosity=0)
 
+    from django.utils import timezone
+
     from agents.conversation import conversation_turn
     from agents.inbound import inbound_message_accept
     from agents.outbound import outbound_send
     from bmc.celery import app
     from bmc.core.models import Tenant
     from bmc.core.services import api_key_create, system_bootstrap
-    from django.utils import timezone
 
     system_bootstrap()
     tenant = Tenant.objects.get(slug="bmc")
