@@ -14,13 +14,15 @@ import logging
 import re
 import uuid
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import date, timedelta
 from typing import Any
 
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from agents.dunning import dunning_payment_claimed, dunning_promise_record, invoice_for, receipt_find
+from agents.followup import followup_sequence_start, followups_stop
 from agents.nlu_model import message_understand
 from agents.outbound import outbound_reply_create
 from agents.quote import (
@@ -113,6 +115,8 @@ class Plan:
     opt_out: bool = False
     quote_status: str | None = None
     nlu: dict[int, dict[str, Any]] = field(default_factory=dict)
+    promise: tuple[int, date] | None = None  # (invoice id, promised date)
+    payment_claim: int | None = None  # invoice id the customer says they paid
 
 
 def conversation_turn(*, conversation_id: int, public_base_url: str) -> TurnResult:
@@ -148,6 +152,32 @@ def _turn(*, conversation_id: int, result: TurnResult, public_base_url: str) -> 
                 conversation=conversation, messages=pending, plan=plan, result=result, base_url=public_base_url
             )
         return result
+
+
+def _payment_plan(plan: Plan, *, conversation: Conversation, messages: list[Message], intents: list[str]) -> bool:
+    """A customer with an unpaid invoice says they paid, or when they will: the dunning agent's
+    part of the turn. False when they have no open invoice (the generic answer applies)."""
+    said = {k: v for m in messages for k, v in (plan.nlu[m.pk].get("entities") or {}).items()}
+    invoice = invoice_for(customer_id=conversation.customer_id, order_ref=said.get("order_ref"))
+    if invoice is None:
+        return False
+    amount = f"{invoice.currency} {money_uy(invoice.balance)}"
+    if "payment_notice" in intents:
+        plan.intent, plan.payment_claim = "payment_notice", invoice.pk
+        plan.text = (
+            f"¡Gracias! Le paso el aviso de pago de la factura {invoice.number} ({amount}) a administración "
+            "para que lo confirme. Si tenés el comprobante, mandámelo por acá."
+        )
+        return True
+    plan.intent = "promise_to_pay"
+    promised = said.get("promised_date")
+    if not promised:
+        plan.text = f"¡Gracias por avisar! ¿Para qué día tenés previsto pagar la factura {invoice.number} ({amount})?"
+        return True
+    day = date.fromisoformat(promised)
+    plan.promise = (invoice.pk, day)
+    plan.text = f"Perfecto, anoto que el {day:%d/%m} pagás la factura {invoice.number} ({amount}). ¡Gracias por avisar!"
+    return True
 
 
 def _unanswered(conversation_id: int):
@@ -205,6 +235,10 @@ def turn_plan(*, conversation: Conversation, messages: list[Message]) -> Plan:
             if intent in ("accept_quote", "decline_quote"):
                 plan.quote_status = Quote.Status.ACCEPTED if intent == "accept_quote" else Quote.Status.REJECTED
             return plan
+    if ("payment_notice" in intents or "promise_to_pay" in intents) and _payment_plan(
+        plan, conversation=conversation, messages=messages, intents=intents
+    ):
+        return plan
     if "quote_request" in intents or (spec_changed and spec):
         plan.intent = "quote_request"
         options = [t for message in messages for t in thickness_options(message.text)]
@@ -295,10 +329,17 @@ def _turn_commit(
         updates["state"] = plan.state
     if plan.opt_out:
         Customer.objects.filter(pk=conversation.customer_id).update(opted_out=True, opted_out_at=now)
+        followups_stop(customer_id=conversation.customer_id, reason="the customer opted out")
     if plan.quote_status and plan.dialogue.get("last_quote_id"):
         Quote.objects.filter(
             pk=plan.dialogue["last_quote_id"], status__in=[Quote.Status.SENT, Quote.Status.DRAFT]
-        ).update(status=plan.quote_status)
+        ).update(status=plan.quote_status, decided_at=now)
+        followups_stop(quote_id=plan.dialogue["last_quote_id"], reason=f"the quote was {plan.quote_status}")
+    if plan.promise:
+        dunning_promise_record(invoice_id=plan.promise[0], promised_date=plan.promise[1], message_id=messages[-1].pk)
+    if plan.payment_claim:
+        receipt = receipt_find(conversation_id=conversation.pk, messages=messages, now=now)
+        dunning_payment_claimed(invoice_id=plan.payment_claim, receipt=receipt, message_id=messages[-1].pk)
     text, document_url = plan.text, ""
     if plan.option_specs:
         result.options = plan.option_specs
@@ -370,10 +411,19 @@ def quote_sent_text(*, quote: Quote, base_url: str, greeting: str) -> tuple[str,
         f"*Total USD {money_uy(quote.total)}*.\n"
         f"Válida hasta el {quote.valid_until.strftime('%d/%m/%Y')}. PDF: {pdf_url}\n¿Querés que avancemos?"
     )
-    Quote.objects.filter(pk=quote.pk, status=Quote.Status.DRAFT).update(
-        status=Quote.Status.SENT, sent_at=timezone.now()
-    )
+    quotes_mark_sent(quote_ids=[quote.pk], follow_up=quote.pk)
     return text, pdf_url
+
+
+def quotes_mark_sent(*, quote_ids: list[int], follow_up: int | None) -> None:
+    """The quotes went to the customer. Sending one is the event that starts its follow-ups:
+    of alternatives sent together, only `follow_up` is followed up (one nudge, not one each)."""
+    if not Quote.objects.filter(pk__in=quote_ids, status=Quote.Status.DRAFT).update(
+        status=Quote.Status.SENT, sent_at=timezone.now()
+    ):
+        return
+    if follow_up is not None:
+        followup_sequence_start(quote=Quote.objects.get(pk=follow_up))
 
 
 def quote_reply_after_approval(*, quote: Quote, base_url: str) -> Message | None:
@@ -434,9 +484,8 @@ def quote_options_reply(
                 f"{base_url.rstrip('/')}{quote_public_path(quote)}"
             )
         text = f"Te paso las {len(quotes)} opciones que pediste:\n" + "\n".join(rows) + "\n¿Con cuál avanzamos?"
-        Quote.objects.filter(pk__in=[q.pk for q in quotes], status=Quote.Status.DRAFT).update(
-            status=Quote.Status.SENT, sent_at=timezone.now()
-        )
+        sendable = [q.pk for q in quotes if q.status == Quote.Status.DRAFT]
+        quotes_mark_sent(quote_ids=sendable, follow_up=sendable[0] if sendable else None)
         dialogue = {**conversation.dialogue, "last_quote_id": quotes[0].pk, "last_option_group": option_group}
         Conversation.objects.filter(pk=conversation_id).update(dialogue=dialogue)
     reply = outbound_reply_create(conversation=conversation, text=text, idempotency_key=f"options-{option_group}")

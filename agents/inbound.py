@@ -12,6 +12,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
+from agents.followup import followups_stop
 from bmc.core.models import Channel, Conversation, Customer, InboundPayload, Message, Tenant
 
 PHONE_RE = re.compile(r"^\+?[1-9]\d{6,14}$")
@@ -121,6 +122,8 @@ def _accept_once(
                 sent_at=sent_at,
                 delivery_status=Message.DeliveryStatus.RECEIVED,
             )
+            # the customer wrote: no follow-up goes after this (waits for one being sent right now)
+            followups_stop(customer_id=conversation.customer_id, reason="the customer wrote", steps_only=True)
             accepted = InboundMessage(message, created=True)
         if then is None:
             return accepted

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from datetime import datetime
 from typing import Any
 
@@ -98,3 +99,39 @@ def message_understand(*, text: str, sent_at: datetime | str | None = None) -> d
         except Exception as error:  # timeout, HTTP error, bad answer: the rules answer instead
             logger.warning("model NLU failed, using the rules", extra={"error": f"{type(error).__name__}: {error}"})
     return {**nlu.nlu_parse(text=text, sent_at=sent_at), "source": "rules"}
+
+
+# --- rewording outbound messages --------------------------------------------------------------
+
+REWORD_PROMPT = (
+    "Reescribí el mensaje que te paso para un cliente de BMC Uruguay (paneles aislantes), en español "
+    "rioplatense, cordial y breve, sin emojis de más. No cambies, agregues ni quites ningún número, "
+    "monto, fecha, código de cotización ni link: copialos exactamente. Devolvé solo el mensaje."
+)
+# every number, amount, date, quote code and link of a message, as written
+_FACT_RE = re.compile(r"https?://\S+|[A-Z]{2,}-\d+|\d[\d.,/:]*\d|\d")
+
+
+def message_facts(text: str) -> list[str]:
+    return sorted(match.rstrip(".,") for match in _FACT_RE.findall(text))
+
+
+def message_reword(*, text: str) -> str:
+    """The model's wording of `text` when configured and it kept every number and link exactly;
+    `text` itself otherwise. Used for follow-ups and reminders, never for quotes."""
+    if not nlu_model_enabled():
+        return text
+    try:
+        response = _client().chat.completions.create(
+            model=settings.OPENAI_MODEL,
+            messages=[{"role": "system", "content": REWORD_PROMPT}, {"role": "user", "content": text}],
+            temperature=0.4,
+        )
+        reworded = (response.choices[0].message.content or "").strip()
+    except Exception as error:  # timeout, HTTP error: the template's own wording goes out
+        logger.warning("model reword failed, sending the template", extra={"error": f"{type(error).__name__}"})
+        return text
+    if not reworded or len(reworded) > 2 * len(text) + 200 or message_facts(reworded) != message_facts(text):
+        logger.warning("model reword changed the facts of the message, sending the template")
+        return text
+    return reworded

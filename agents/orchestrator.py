@@ -81,6 +81,49 @@ def agent_task_create(
     return task
 
 
+def agent_tasks_create_many(
+    *, route: Route, task_type: str, items: list[tuple[int, dict[str, Any]]], priority: str, requested_by: str
+) -> list[AgentTask]:
+    """Many records of one task type, born queued, with their request messages: two INSERTs
+    whatever their number. items: (tenant_id, payload)."""
+    now = timezone.now()
+    tasks = [
+        AgentTask(
+            tenant_id=tenant_id,
+            task_type=task_type,
+            agent=route.agent.id,
+            queue=route.agent.queue,
+            payload=payload,
+            metadata={"routed_by": route.reason},
+            priority=priority,
+            required_capabilities=[],
+            trace_id=new_trace_id(),
+            status=Status.QUEUED,
+            queued_at=now,
+            dispatches=1,
+        )
+        for tenant_id, payload in items
+    ]
+    with transaction.atomic(savepoint=False):
+        AgentTask.objects.bulk_create(tasks)
+        AgentMessage.objects.bulk_create(
+            AgentMessage(
+                tenant_id=task.tenant_id,
+                from_agent=requested_by,
+                to_agent=route.agent.id,
+                type=AgentMessage.Type.REQUEST,
+                intent=task_type,
+                payload=task.payload,
+                priority=priority,
+                task=task,
+                trace_id=task.trace_id,
+                span_id=new_span_id(),
+            )
+            for task in tasks
+        )
+    return tasks
+
+
 def agent_task_mark_queued(*, task_id: str, now: datetime | None = None) -> bool:
     """Record a dispatch to the broker: only a task no worker has started is (re)queued."""
     return bool(

@@ -17,12 +17,14 @@ import hmac
 import json
 import logging
 import uuid
+from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
 import requests
 from django.conf import settings
+from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
@@ -31,6 +33,7 @@ from bmc.core.models import Conversation, Message
 logger = logging.getLogger(__name__)
 Status = Message.DeliveryStatus
 WINDOW = timedelta(hours=24)
+REENGAGEMENT_ERROR = "131047"  # WhatsApp: the 24-hour window is closed, only a template may go
 
 
 class TransientSendError(ConnectionError):
@@ -49,8 +52,15 @@ class SendResult:
 
 
 def outbound_reply_create(
-    *, conversation: Conversation, text: str, document_url: str = "", idempotency_key: str | None = None
+    *,
+    conversation: Conversation,
+    text: str,
+    document_url: str = "",
+    idempotency_key: str | None = None,
+    extra: dict[str, Any] | None = None,
 ) -> Message:
+    """The outbound message, written before anything is sent; one per idempotency key.
+    extra: what the send needs beyond the text (a follow-up's id, a WhatsApp template)."""
     key = idempotency_key or f"reply-{uuid.uuid4().hex}"
     message, _ = Message.objects.get_or_create(
         idempotency_key=key,
@@ -60,7 +70,7 @@ def outbound_reply_create(
             "direction": Message.Direction.OUTBOUND,
             "channel": settings.OUTBOUND_CHANNEL,
             "text": text,
-            "raw_payload": {"document_url": document_url} if document_url else {},
+            "raw_payload": {**({"document_url": document_url} if document_url else {}), **(extra or {})},
             "delivery_status": Status.PENDING,
         },
     )
@@ -80,21 +90,63 @@ def outbound_send(*, message_id: int) -> str:
     if not claimed:
         return message.delivery_status  # sent already, or being sent right now
     customer = message.conversation.customer
-    if customer.opted_out and not message.raw_payload.get("opt_out_confirmation"):
+    followup_id = message.raw_payload.get("followup_id")
+    if customer.opted_out and not message.raw_payload.get("opt_out_confirmation") and not followup_id:
         _finish(message_id, Status.FAILED, error_code="opted_out")
         return Status.FAILED
     adapter = ADAPTERS[message.channel if message.channel in ADAPTERS else "log"]
     try:
-        result = adapter(message)
+        # A follow-up is sent holding its row locked, so a customer's message cannot slip in
+        # between the last check and the send (agents/followup.py). Other replies hold nothing.
+        with transaction.atomic() if followup_id else nullcontext():
+            if followup_id:
+                from agents.followup import followup_hold, followup_sent
+
+                withdrawn = followup_hold(followup_id=followup_id, now=now)
+                if withdrawn:
+                    _finish(message_id, Status.CANCELLED, error_code="withdrawn")
+                    logger.info("follow-up withdrawn", extra={"message_id": message_id, "reason": withdrawn})
+                    return Status.CANCELLED
+            result = adapter(message)
+            if followup_id:
+                followup_sent(followup_id=followup_id, now=timezone.now())
+            _finish(message_id, Status.SENT, external_id=result.external_id)
     except TransientSendError:
         Message.objects.filter(pk=message_id, delivery_status=Status.SENDING).update(delivery_status=Status.PENDING)
         raise
     except PermanentSendError as error:
         _finish(message_id, Status.FAILED, error_code=error.code)
+        outbound_failed(message=message, error_code=error.code, detail=str(error))
         logger.warning("outbound send failed", extra={"message_id": message_id, "error": str(error)})
         return Status.FAILED
-    _finish(message_id, Status.SENT, external_id=result.external_id)
     return Status.SENT
+
+
+def outbound_failed(*, message: Message, error_code: str, detail: str = "") -> None:
+    """A message that will not reach the customer: its follow-up fails, and where a person can
+    still reach them (WhatsApp's window closed: 131047) staff get a task."""
+    from agents.followup import followup_failed
+    from agents.staff import staff_task_open
+    from bmc.sales.models import StaffTask
+
+    followup_id = (message.raw_payload or {}).get("followup_id")
+    if followup_id:
+        followup_failed(followup_id=followup_id, reason=f"send failed: {error_code} {detail}".strip())
+    if error_code == REENGAGEMENT_ERROR:
+        customer = message.conversation.customer
+        staff_task_open(
+            tenant_id=message.tenant_id,
+            kind=StaffTask.Kind.REENGAGE,
+            dedupe_key=f"reengage-{message.pk}",
+            title=f"Contactar a {customer.name or customer.phone}: WhatsApp no entregó el mensaje",
+            detail=(
+                "Pasaron más de 24 horas desde el último mensaje del cliente y WhatsApp rechazó el envío "
+                f"(131047). Llamalo o mandale la plantilla aprobada.\n\nMensaje no entregado:\n{message.text}"
+            ),
+            customer_id=customer.pk,
+            conversation_id=message.conversation_id,
+            message_id=message.pk,
+        )
 
 
 def _finish(message_id: int, status: str, *, external_id: str | None = None, error_code: str = "") -> None:
@@ -170,11 +222,24 @@ def _send_whatsapp(message: Message) -> SendResult:
     document_url = message.raw_payload.get("document_url", "")
     payload: dict[str, Any] = {"messaging_product": "whatsapp", "recipient_type": "individual", "to": to}
     if not _window_open(message):
+        template = message.raw_payload.get("template") or {}
         payload |= {
             "type": "template",
             "template": {
-                "name": settings.WHATSAPP_TEMPLATE_NAME,
-                "language": {"code": settings.WHATSAPP_TEMPLATE_LANGUAGE},
+                "name": template.get("name") or settings.WHATSAPP_TEMPLATE_NAME,
+                "language": {"code": template.get("language") or settings.WHATSAPP_TEMPLATE_LANGUAGE},
+                **(
+                    {
+                        "components": [
+                            {
+                                "type": "body",
+                                "parameters": [{"type": "text", "text": str(p)} for p in template["params"]],
+                            }
+                        ]
+                    }
+                    if template.get("params")
+                    else {}
+                ),
             },
         }
     elif document_url:
@@ -209,11 +274,17 @@ def outbound_status_apply(*, tenant, external_id: str, status: str, error_code: 
     """A provider's delivery status: moves forward only (read never goes back to delivered);
     `failed` is final and keeps its error code. Returns 1 when the message changed."""
     if status == Status.FAILED:
-        return (
+        changed = (
             Message.objects.filter(tenant=tenant, external_id=external_id, direction=Message.Direction.OUTBOUND)
             .exclude(delivery_status=Status.FAILED)
             .update(delivery_status=Status.FAILED, error_code=error_code[:40])
         )
+        if changed:
+            for message in Message.objects.filter(tenant=tenant, external_id=external_id).select_related(
+                "conversation__customer"
+            ):
+                outbound_failed(message=message, error_code=error_code)
+        return changed
     if status not in STATUS_RANK:
         return 0
     earlier = [s for s, rank in STATUS_RANK.items() if rank < STATUS_RANK[status]]

@@ -79,7 +79,7 @@ AGENTS: dict[str, AgentSpec] = {
             Queue.FOLLOWUP,
             "Follow-up",
             {"followup", "scheduling"},
-            "Follows up quotes sent without an answer at 24, 48 and 72 hours.",
+            "Follows up quotes sent without an answer (24, 48, 72 h by default), at decent hours.",
         ),
         _agent(
             Queue.DUNNING,
@@ -142,6 +142,18 @@ TASK_TYPES: dict[str, TaskType] = {
             "outbound",
             "tasks.outbound.send_message",
             "Send a stored outbound message through the configured channel, once (payload: {message_id}).",
+        ),
+        TaskType(
+            "followup.send_followup",
+            "followup",
+            "tasks.followup.send_followup",
+            "Write a due follow-up's message and hand it to the outbound agent (payload: {followup_id}).",
+        ),
+        TaskType(
+            "dunning.send_notice",
+            "dunning",
+            "tasks.dunning.send_notice",
+            "Write an invoice reminder and hand it to the outbound agent (payload: {notice_id}).",
         ),
         TaskType(
             "analytics.task_stats",

@@ -10,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import environ
+from celery.schedules import crontab
 from kombu import Exchange
 from kombu import Queue as KombuQueue
 
@@ -41,6 +42,7 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "django_celery_beat",
     "bmc.core",
+    "bmc.sales",
     "bmc.api",
 ]
 
@@ -199,6 +201,25 @@ CELERY_BEAT_SCHEDULE = {
         # A backlog of reaper runs is useless: the next one does the same work.
         "options": {"expires": 55},
     },
+    # Interval: due follow-ups are claimed every minute (rows in the database, no ETA tasks).
+    "followup-scan-due": {
+        "task": "tasks.followup.scan_due",
+        "schedule": env.int("FOLLOWUP_SCAN_INTERVAL", default=60),
+        "options": {"expires": 55},
+    },
+    # Crontab, in CELERY_TIMEZONE (America/Montevideo): quotes expire, accepted quotes without an
+    # order become staff tasks.
+    "followup-proactive-daily": {
+        "task": "tasks.followup.proactive_scan",
+        "schedule": crontab(hour=9, minute=30),
+        "options": {"expires": 3600},
+    },
+    # Crontab: overdue invoices, Monday to Saturday at 10:00.
+    "dunning-scan-overdue": {
+        "task": "tasks.dunning.scan_overdue",
+        "schedule": crontab(hour=10, minute=0, day_of_week="mon-sat"),
+        "options": {"expires": 3600},
+    },
 }
 
 # --- API --------------------------------------------------------------------------------------
@@ -222,6 +243,12 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # several models have a `status`: each choice set gets its own name
+    "ENUM_NAME_OVERRIDES": {
+        "InvoiceStatusEnum": "bmc.sales.models.Invoice.Status",
+        "StaffTaskStatusEnum": "bmc.sales.models.StaffTask.Status",
+        "AgentTaskStatusEnum": "bmc.core.models.AgentTask.Status",
+    },
     "APPEND_COMPONENTS": {
         "securitySchemes": {
             "ApiKey": {"type": "http", "scheme": "bearer", "description": "Authorization: Bearer <api key>"}

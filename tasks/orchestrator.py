@@ -59,6 +59,30 @@ def task_submit(
     return task
 
 
+def task_submit_many(
+    *, task_type: str, items: list[tuple[int, dict[str, Any]]], priority: str = DEFAULT_PRIORITY, requested_by: str
+) -> list[AgentTask]:
+    """Many tasks of one type (a scan's batch): recorded with a fixed number of statements and
+    published after commit over one broker connection. items: (tenant_id, payload)."""
+    if not items:
+        return []
+    route = route_task(task_type=task_type)
+    tasks = records.agent_tasks_create_many(
+        route=route, task_type=task_type, items=items, priority=priority, requested_by=requested_by
+    )
+    slugs = dict(Tenant.objects.filter(pk__in={t.tenant_id for t in tasks}).values_list("pk", "slug"))
+
+    def publish() -> None:
+        with celery_app.producer_or_acquire() as producer:
+            for task in tasks:
+                task_publish(
+                    task=task, celery_task=route.celery_task, tenant_slug=slugs[task.tenant_id], producer=producer
+                )
+
+    transaction.on_commit(publish)
+    return tasks
+
+
 def task_dispatch(*, task_id: str) -> bool:
     """Send a recorded task (again) to its agent's queue: the reaper's and the admin's way.
     False when it is no longer waiting or the broker is down."""
@@ -73,7 +97,7 @@ def task_dispatch(*, task_id: str) -> bool:
     return task_publish(task=task, celery_task=celery_task, tenant_slug=task.tenant.slug)
 
 
-def task_publish(*, task: AgentTask, celery_task: str, tenant_slug: str) -> bool:
+def task_publish(*, task: AgentTask, celery_task: str, tenant_slug: str, producer=None) -> bool:
     """Publish a task whose record says queued, under its own id. False when the broker is down:
     the record goes back to pending and the reaper tries again."""
     task_id = str(task.task_id)
@@ -87,6 +111,7 @@ def task_publish(*, task: AgentTask, celery_task: str, tenant_slug: str) -> bool
             headers={"trace_id": task.trace_id, "tenant": tenant_slug},
             retry=True,
             retry_policy={"max_retries": 2, "interval_start": 0.2, "interval_step": 0.5},
+            producer=producer,
         )
     except Exception as exc:  # broker unreachable: the record keeps the work, the reaper resends
         logger.warning("dispatch failed, the reaper will retry", extra={"task_id": task_id, "error": str(exc)})
@@ -139,6 +164,53 @@ def message_dispatch_turn(
         priority="high",
         trace_id=trace_id,
         requested_by="inbound",
+    )
+
+
+def followups_dispatch_due(*, now, batch: int = 500, max_batches: int = 40) -> int:
+    """Claim due follow-ups a batch at a time and hand each to the follow-up agent. Each batch
+    commits on its own, so a scan stopped halfway loses nothing and holds no lock for long."""
+    from agents.followup import followup_claim_due
+    from bmc.sales.models import FollowUp
+
+    dispatched = 0
+    for _ in range(max_batches):
+        with transaction.atomic():
+            claimed = followup_claim_due(now=now, limit=batch)
+            tenants = dict(FollowUp.objects.filter(pk__in=claimed).values_list("pk", "tenant_id"))
+            task_submit_many(
+                task_type="followup.send_followup",
+                items=[(tenants[pk], {"followup_id": pk}) for pk in claimed],
+                requested_by="followup-scan",
+            )
+        dispatched += len(claimed)
+        if len(claimed) < batch:
+            break
+    return dispatched
+
+
+def dunning_dispatch_notices(*, notice_ids: list[int]) -> int:
+    """Today's reminders are decided: the dunning agent writes each one's message."""
+    from bmc.sales.models import DunningNotice
+
+    tenants = dict(DunningNotice.objects.filter(pk__in=notice_ids).values_list("pk", "tenant_id"))
+    with transaction.atomic():
+        task_submit_many(
+            task_type="dunning.send_notice",
+            items=[(tenants[pk], {"notice_id": pk}) for pk in notice_ids],
+            requested_by="dunning-scan",
+        )
+    return len(notice_ids)
+
+
+def message_dispatch_send(*, tenant: Tenant, message_id: int, trace_id: str | None, requested_by: str) -> AgentTask:
+    """A follow-up's or a reminder's message is written: the outbound agent sends it."""
+    return task_submit(
+        tenant=tenant,
+        task_type="outbound.send_message",
+        payload={"message_id": message_id},
+        trace_id=trace_id,
+        requested_by=requested_by,
     )
 
 

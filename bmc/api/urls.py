@@ -1,6 +1,6 @@
 from django.urls import path
 
-from bmc.api import messages, quotes, views
+from bmc.api import messages, quotes, sales, views
 
 urlpatterns = [
     path("orchestrator/status", views.orchestrator_status_view, name="orchestrator-status"),
@@ -20,4 +20,9 @@ urlpatterns = [
     path("quotes/calculate", quotes.quote_calculate_view, name="quote-calculate"),
     path("quotes/<int:quote_id>", quotes.quote_detail_view, name="quote-detail"),
     path("quotes/<int:quote_id>/pdf", quotes.quote_pdf_view, name="quote-pdf"),
+    path("followups/policy", sales.followup_policy_view, name="followup-policy"),
+    path("analytics/followups", sales.followup_effectiveness_view, name="analytics-followups"),
+    path("invoices", sales.invoices_view, name="invoices"),
+    path("invoices/<int:invoice_id>/paid", sales.invoice_paid_view, name="invoice-paid"),
+    path("staff-tasks", sales.staff_tasks_view, name="staff-tasks"),
 ]

@@ -5,6 +5,7 @@ import json
 from django import forms
 from django.contrib import admin, messages
 from django.db.models import Count
+from django.utils import timezone
 from django.utils.html import format_html
 from rest_framework_api_key.admin import APIKeyModelAdmin
 from rest_framework_api_key.models import APIKey as LibraryAPIKey
@@ -66,6 +67,17 @@ class CustomerAdmin(admin.ModelAdmin):
     list_filter = ("tenant", "zone", "opted_out")
     search_fields = ("phone", "name", "email")
     readonly_fields = ("created_at", "updated_at", "opted_out_at")
+
+    def save_model(self, request, obj, form, change):
+        """Opted out by staff (the customer asked by phone): nothing more is sent."""
+        from agents.followup import followups_stop
+
+        opting_out = "opted_out" in form.changed_data and obj.opted_out
+        if opting_out:
+            obj.opted_out_at = timezone.now()
+        super().save_model(request, obj, form, change)
+        if opting_out:
+            followups_stop(customer_id=obj.pk, reason="the customer opted out")
 
 
 class MessageInline(ReadOnlyInline):
@@ -367,7 +379,7 @@ class QuoteAdmin(admin.ModelAdmin):
     search_fields = ("customer__phone", "customer__name", "option_group")
     list_select_related = ("customer",)
     date_hierarchy = "created_at"
-    actions = ["approve_quotes"]
+    actions = ["approve_quotes", "mark_ordered"]
     inlines = [QuoteLineInline]
     fields = (
         "number",
@@ -389,9 +401,38 @@ class QuoteAdmin(admin.ModelAdmin):
         "approved_by",
         "approved_at",
         "sent_at",
+        "decided_at",
+        "ordered_at",
         "created_at",
     )
     readonly_fields = tuple(f for f in fields if f != "status")
+
+    def get_inlines(self, request, obj):
+        from bmc.sales.admin import QuoteFollowUpInline
+
+        return [QuoteLineInline, QuoteFollowUpInline]
+
+    def save_model(self, request, obj, form, change):
+        """Staff deciding a quote by hand: it is decided now, and its follow-ups stop."""
+        from agents.followup import followups_stop
+
+        decided = "status" in form.changed_data and obj.status in (
+            models.Quote.Status.ACCEPTED,
+            models.Quote.Status.REJECTED,
+            models.Quote.Status.EXPIRED,
+        )
+        if decided and obj.status != models.Quote.Status.EXPIRED:
+            obj.decided_at = timezone.now()
+        super().save_model(request, obj, form, change)
+        if decided:
+            followups_stop(quote_id=obj.pk, reason=f"staff marked the quote {obj.status}")
+
+    @admin.action(description="Mark selected accepted quotes as ordered")
+    def mark_ordered(self, request, queryset):
+        done = queryset.filter(status=models.Quote.Status.ACCEPTED, ordered_at__isnull=True).update(
+            ordered_at=timezone.now()
+        )
+        self.message_user(request, f"{done} quote(s) marked as ordered.", messages.SUCCESS)
 
     def has_add_permission(self, request, obj=None) -> bool:
         return False  # quotes are priced by the quote agent, never typed in

@@ -136,6 +136,7 @@ class Message(TenantOwned):
         DELIVERED = "delivered", "Delivered"
         READ = "read", "Read"
         FAILED = "failed", "Failed"
+        CANCELLED = "cancelled", "Cancelled"  # withdrawn before sending: the customer wrote first
 
     conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="messages")
     direction = models.CharField(max_length=3, choices=Direction.choices)
@@ -369,6 +370,8 @@ class Quote(TenantOwned):
     )
     approved_at = models.DateTimeField(null=True, blank=True)
     sent_at = models.DateTimeField(null=True, blank=True)
+    decided_at = models.DateTimeField(null=True, blank=True, help_text="When it was accepted or rejected.")
+    ordered_at = models.DateTimeField(null=True, blank=True, help_text="When the accepted quote became an order.")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -21,6 +21,12 @@ STAFF_GROUPS: dict[str, dict[str, tuple[str, ...]]] = {
         "core.agenttask": ("view",),
         "core.quote": ("view", "change", "approve"),
         "core.quoteline": ("view",),
+        "sales.followup": ("view",),
+        "sales.followuppolicy": ("view",),
+        "sales.stafftask": ("view", "change"),
+        "sales.invoice": ("view", "add", "change"),
+        "sales.paymentpromise": ("view",),
+        "sales.dunningnotice": ("view",),
     },
     "operations": {
         "core.tenant": ("view", "change"),
@@ -39,6 +45,10 @@ STAFF_GROUPS: dict[str, dict[str, tuple[str, ...]]] = {
         "django_celery_beat.crontabschedule": ("view", "add", "change", "delete"),
         "django_celery_beat.clockedschedule": ("view", "add", "change", "delete"),
         "django_celery_beat.solarschedule": ("view", "add", "change", "delete"),
+        "sales.followuppolicy": ("view", "change"),
+        "sales.followup": ("view",),
+        "sales.stafftask": ("view", "change"),
+        "sales.invoice": ("view",),
     },
 }
 
@@ -67,6 +77,7 @@ def api_key_create(*, tenant: Tenant, name: str) -> tuple[ApiKey, str]:
 def system_bootstrap() -> dict[str, Any]:
     """Idempotent: the default tenant, its demo catalog, the staff groups."""
     from agents.catalog import catalog_import
+    from bmc.sales.models import FollowUpPolicy
 
     tenant = tenant_ensure()
     catalog = catalog_import(
@@ -75,4 +86,5 @@ def system_bootstrap() -> dict[str, Any]:
         source=settings.DEMO_CATALOG_PATH.name,
     )
     staff_groups_ensure()
+    FollowUpPolicy.objects.get_or_create(tenant=tenant)  # the defaults, editable in the admin
     return {"tenant": tenant.slug, "catalog": catalog}

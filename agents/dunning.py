@@ -1,0 +1,293 @@
+"""The dunning agent: overdue invoices are chased the way a good collector would.
+
+A daily scan (`dunning_scan`) looks at every open invoice past its due date and decides, from the
+customer's own history, one of:
+- nothing: paid or claimed paid, the customer opted out, a promise to pay not yet due, or a
+  reminder already went in the last `dunning_repeat_days`;
+- `promise_check`: the customer promised a date and it passed unpaid (checked the day after);
+- `staff`: more than `dunning_staff_after_days` overdue: a person takes it, once; no more
+  automatic messages;
+- `firm`: more than `dunning_firm_after_days` overdue, or a customer who paid late before;
+- `soft`: the first reminder, once.
+Each decision is a DunningNotice row (one per invoice per local day), written before anything is
+sent, so a scan that runs twice sends nothing twice. The customer's own messages feed it:
+`promise_to_pay` records a PaymentPromise, `payment_notice` marks the invoice "payment claimed"
+for staff to confirm, with the receipt attached when one came.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from django.db import transaction
+from django.db.models import F, Q
+from django.template.loader import render_to_string
+from django.utils import timezone
+
+from agents.followup import policy_for
+from agents.nlu_model import message_reword
+from agents.outbound import outbound_reply_create
+from agents.quote_document import money_uy
+from agents.staff import staff_task_open
+from bmc.core.models import Conversation, Customer, Message
+from bmc.sales.models import DunningNotice, FollowUpPolicy, Invoice, PaymentPromise, StaffTask
+from bmc.sales.policy import sending_allowed
+
+Kind = DunningNotice.Kind
+RECEIPT_LOOKBACK = timedelta(hours=24)
+
+
+@dataclass(frozen=True)
+class History:
+    """What the scan knows of an invoice before deciding."""
+
+    last_notice: date | None
+    kinds: frozenset[str]
+    promise: PaymentPromise | None
+    repeat_late_payer: bool
+
+
+def dunning_decide(*, invoice: Invoice, today: date, history: History, policy: FollowUpPolicy) -> str | None:
+    """The strategy for one overdue invoice today: a DunningNotice kind, or None."""
+    days = invoice.days_overdue(today)
+    if days <= 0 or invoice.balance <= 0 or invoice.customer.opted_out:
+        return None
+    if history.promise is not None:
+        if history.promise.promised_date >= today:
+            return None  # the customer said when; wait for it
+        return Kind.PROMISE_CHECK  # the day after the promise, still unpaid
+    if days > policy.dunning_staff_after_days:
+        return None if Kind.STAFF in history.kinds else Kind.STAFF
+    if Kind.STAFF in history.kinds:
+        return None
+    if history.last_notice and (today - history.last_notice).days < policy.dunning_repeat_days:
+        return None
+    if days > policy.dunning_firm_after_days or history.repeat_late_payer:
+        return Kind.FIRM
+    return None if Kind.SOFT in history.kinds else Kind.SOFT
+
+
+def _histories(invoices: list[Invoice], today: date) -> dict[int, History]:
+    """Every invoice's history in a fixed number of queries."""
+    ids = [i.pk for i in invoices]
+    notices: dict[int, list[tuple[str, date]]] = {}
+    for invoice_id, kind, local_date in DunningNotice.objects.filter(invoice_id__in=ids).values_list(
+        "invoice_id", "kind", "local_date"
+    ):
+        notices.setdefault(invoice_id, []).append((kind, local_date))
+    promises: dict[int, PaymentPromise] = {}
+    for promise in PaymentPromise.objects.filter(invoice_id__in=ids, status=PaymentPromise.Status.OPEN).order_by(
+        "created_at"
+    ):
+        promises[promise.invoice_id] = promise  # the latest open one
+    customers = {i.customer_id for i in invoices}
+    late_before = Invoice.objects.filter(customer_id__in=customers).filter(
+        Q(paid_at__isnull=False, paid_at__date__gt=F("due_date"))
+        | Q(status=Invoice.Status.OPEN, due_date__lt=today - timedelta(days=1))
+    )
+    late: dict[int, set[int]] = {}
+    for customer_id, invoice_id in late_before.values_list("customer_id", "pk"):
+        late.setdefault(customer_id, set()).add(invoice_id)
+    return {
+        invoice.pk: History(
+            last_notice=max((d for _, d in notices.get(invoice.pk, [])), default=None),
+            kinds=frozenset(k for k, _ in notices.get(invoice.pk, [])),
+            promise=promises.get(invoice.pk),
+            repeat_late_payer=bool(late.get(invoice.customer_id, set()) - {invoice.pk}),
+        )
+        for invoice in invoices
+    }
+
+
+def dunning_scan(*, now: datetime) -> list[int]:
+    """Decide today's notices for every tenant in its sending hours. Returns the ids of the new
+    notices that carry a message (the caller dispatches them); staff escalations open their task
+    here."""
+    to_send: list[int] = []
+    for tenant_id in Invoice.objects.filter(status=Invoice.Status.OPEN).values_list("tenant_id", flat=True).distinct():
+        policy = policy_for(tenant_id=tenant_id)
+        if not policy.dunning_enabled or not sending_allowed(now, **policy.quiet_rules):
+            continue
+        today = now.astimezone(ZoneInfo(policy.timezone)).date()
+        invoices = list(
+            Invoice.objects.filter(tenant_id=tenant_id, status=Invoice.Status.OPEN, due_date__lt=today).select_related(
+                "customer"
+            )
+        )
+        histories = _histories(invoices, today)
+        for invoice in invoices:
+            kind = dunning_decide(invoice=invoice, today=today, history=histories[invoice.pk], policy=policy)
+            if kind is None:
+                continue
+            notice = _notice_create(invoice=invoice, kind=kind, today=today, promise=histories[invoice.pk].promise)
+            if notice is not None and kind != Kind.STAFF:
+                to_send.append(notice.pk)
+    return to_send
+
+
+def _notice_create(*, invoice: Invoice, kind: str, today: date, promise: PaymentPromise | None) -> DunningNotice | None:
+    with transaction.atomic():
+        notice, created = DunningNotice.objects.get_or_create(
+            invoice=invoice,
+            local_date=today,
+            defaults={"tenant_id": invoice.tenant_id, "kind": kind, "days_overdue": invoice.days_overdue(today)},
+        )
+        if not created:
+            return None  # today's scan ran already
+        if kind == Kind.PROMISE_CHECK and promise is not None:
+            PaymentPromise.objects.filter(pk=promise.pk).update(
+                status=PaymentPromise.Status.BROKEN, checked_at=timezone.now()
+            )
+        if kind == Kind.STAFF:
+            customer = invoice.customer
+            task = staff_task_open(
+                tenant_id=invoice.tenant_id,
+                kind=StaffTask.Kind.PAYMENT_OVERDUE,
+                dedupe_key=f"overdue-{invoice.pk}",
+                title=f"Cobrar la factura {invoice.number} a {customer.name or customer.phone}",
+                detail=(
+                    f"{invoice.currency} {money_uy(invoice.balance)} vencidos desde el {invoice.due_date:%d/%m/%Y} "
+                    f"({invoice.days_overdue(today)} días). Los recordatorios automáticos terminaron: llamalo."
+                ),
+                customer_id=customer.pk,
+                invoice_id=invoice.pk,
+            )
+            DunningNotice.objects.filter(pk=notice.pk).update(staff_task=task)
+    return notice
+
+
+def _conversation_for(customer: Customer) -> Conversation:
+    conversation = (
+        Conversation.objects.filter(customer=customer)
+        .exclude(state=Conversation.State.CLOSED)
+        .order_by("-created_at")
+        .first()
+    )
+    return conversation or Conversation.objects.create(tenant_id=customer.tenant_id, customer=customer)
+
+
+def dunning_message_prepare(*, notice_id: int) -> tuple[int, bool] | None:
+    """Write the notice's outbound message, once: (its id, whether this call wrote it), or None
+    when it no longer applies (paid or claimed meanwhile, the customer opted out)."""
+    notice = DunningNotice.objects.select_related("invoice__customer").get(pk=notice_id)
+    invoice = notice.invoice
+    if notice.message_id:
+        return notice.message_id, False
+    if invoice.status != Invoice.Status.OPEN or invoice.customer.opted_out or notice.kind == Kind.STAFF:
+        return None
+    promise = invoice.promises.order_by("-created_at").first()
+    context: dict[str, Any] = {
+        "name": (invoice.customer.name or "").split(" ")[0],
+        "number": invoice.number,
+        "currency": invoice.currency,
+        "balance": money_uy(invoice.balance),
+        "due_date": invoice.due_date.strftime("%d/%m/%Y"),
+        "days_overdue": notice.days_overdue,
+        "promised_date": promise.promised_date.strftime("%d/%m/%Y") if promise else "",
+    }
+    text = render_to_string(f"dunning/{notice.kind}.txt", context).strip()
+    policy = policy_for(tenant_id=invoice.tenant_id)
+    if policy.rewrite_with_model:
+        text = message_reword(text=text)
+    message = outbound_reply_create(
+        conversation=_conversation_for(invoice.customer),
+        text=text,
+        idempotency_key=f"dunning-{notice.pk}",
+        extra={
+            "dunning_notice_id": notice.pk,
+            "template": {
+                "name": policy.whatsapp_template,
+                "language": policy.whatsapp_template_language,
+                "params": [context["name"] or "cliente", invoice.number, f"{invoice.currency} {context['balance']}"],
+            },
+        },
+    )
+    linked = DunningNotice.objects.filter(pk=notice.pk, message__isnull=True).update(message=message)
+    return message.pk, bool(linked)
+
+
+# --- what the customer says -------------------------------------------------------------------------
+
+
+def invoices_open(*, customer_id: int) -> list[Invoice]:
+    """The customer's unpaid invoices, oldest due first."""
+    return list(Invoice.objects.filter(customer_id=customer_id, status=Invoice.Status.OPEN).order_by("due_date", "id"))
+
+
+def invoice_for(*, customer_id: int, order_ref: str | None) -> Invoice | None:
+    """The invoice a customer's message is about: the one they name, else the oldest open one."""
+    invoices = invoices_open(customer_id=customer_id)
+    if order_ref:
+        named = [i for i in invoices if order_ref.lower().lstrip("#") in i.number.lower()]
+        if named:
+            return named[0]
+    return invoices[0] if invoices else None
+
+
+def dunning_promise_record(*, invoice_id: int, promised_date: date, message_id: int | None) -> PaymentPromise:
+    """The customer promised a date. Earlier open promises of the invoice give way to this one."""
+    PaymentPromise.objects.filter(invoice_id=invoice_id, status=PaymentPromise.Status.OPEN).update(
+        status=PaymentPromise.Status.BROKEN, checked_at=timezone.now()
+    )
+    invoice = Invoice.objects.get(pk=invoice_id)
+    return PaymentPromise.objects.create(
+        tenant_id=invoice.tenant_id, invoice=invoice, promised_date=promised_date, message_id=message_id
+    )
+
+
+def receipt_find(*, conversation_id: int, messages: list[Message], now: datetime) -> Message | None:
+    """A document the customer sent with the notice, or shortly before it."""
+    for message in reversed(messages):
+        if (message.raw_payload or {}).get("type") == "document":
+            return message
+    return (
+        Message.objects.filter(
+            conversation_id=conversation_id,
+            direction=Message.Direction.INBOUND,
+            raw_payload__type="document",
+            created_at__gte=now - RECEIPT_LOOKBACK,
+        )
+        .order_by("-created_at")
+        .first()
+    )
+
+
+def dunning_payment_claimed(*, invoice_id: int, receipt: Message | None, message_id: int | None) -> StaffTask:
+    """The customer says they paid: the invoice waits for staff to confirm it, receipt attached."""
+    now = timezone.now()
+    fields: dict[str, Any] = {"status": Invoice.Status.PAYMENT_CLAIMED, "claimed_at": now}
+    if receipt is not None:
+        fields["receipt"] = receipt
+    Invoice.objects.filter(pk=invoice_id, status=Invoice.Status.OPEN).update(**fields)
+    invoice = Invoice.objects.select_related("customer").get(pk=invoice_id)
+    customer = invoice.customer
+    return staff_task_open(
+        tenant_id=invoice.tenant_id,
+        kind=StaffTask.Kind.PAYMENT_CLAIMED,
+        dedupe_key=f"claimed-{invoice.pk}-{message_id or now.timestamp()}",
+        title=f"Confirmar el pago de la factura {invoice.number} ({customer.name or customer.phone})",
+        detail=(
+            f"El cliente dice que pagó {invoice.currency} {money_uy(invoice.balance)}. "
+            + ("Mandó el comprobante (adjunto en la factura)." if receipt else "Todavía no mandó comprobante.")
+        ),
+        customer_id=customer.pk,
+        invoice_id=invoice.pk,
+        message_id=message_id,
+    )
+
+
+def invoice_mark_paid(*, invoice: Invoice, amount: Any | None = None, when: datetime | None = None) -> None:
+    """Staff confirmed the payment: paid in full (or the amount given), promises kept."""
+    when = when or timezone.now()
+    paid = invoice.amount if amount is None else min(invoice.amount, invoice.amount_paid + amount)
+    status = Invoice.Status.PAID if paid >= invoice.amount else Invoice.Status.OPEN
+    Invoice.objects.filter(pk=invoice.pk).update(
+        amount_paid=paid, status=status, paid_at=when if status == Invoice.Status.PAID else None
+    )
+    if status == Invoice.Status.PAID:
+        PaymentPromise.objects.filter(invoice=invoice, status=PaymentPromise.Status.OPEN).update(
+            status=PaymentPromise.Status.KEPT, checked_at=when
+        )

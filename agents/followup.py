@@ -1,0 +1,339 @@
+"""The follow-up agent: a quote sent without an answer is followed up at the policy's steps
+(24, 48, 72 h by default), at decent hours in the tenant's time zone, and never after the
+customer has written.
+
+The life of a follow-up (bmc.sales.models.FollowUp):
+- `followup_sequence_start`: a quote was sent (the domain event). One row per step, and the
+  expiry reminder, each with its due time. Nothing waits in the broker: no ETA, no countdown.
+- `followup_claim_due` (beat, every minute): takes due rows with SELECT ... FOR UPDATE SKIP
+  LOCKED, so two scans at once (two beats) split the rows and never share one; drops what
+  something stopped (an answer, an opt-out, the quote decided or expired); of several steps due
+  together only the latest goes; marks the rest queued. Sending hours are checked here: a row due
+  during quiet hours is simply not claimed until they end.
+- `followup_message_prepare`: writes the outbound message (the template, optionally reworded by
+  the model, numbers unchanged) for the outbound agent to send.
+- `followup_hold`: the outbound agent sends a follow-up holding its row locked. An inbound message
+  cancels open follow-ups (`followups_stop`) with an UPDATE of those rows, in the transaction that
+  stores it, so that UPDATE waits for the lock: a customer message is either stored before the
+  check (and the send is withdrawn) or after the send. Never a send after the answer.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from django.db import transaction
+from django.db.models import Count, Exists, F, Max, OuterRef, Q
+from django.template.loader import render_to_string
+from django.utils import timezone
+
+from agents.nlu_model import message_reword
+from agents.outbound import outbound_reply_create
+from agents.quote_document import money_uy, quote_public_path, quote_summary_es
+from agents.staff import staff_task_open
+from bmc.core.models import Customer, Message, Quote, Tenant
+from bmc.sales.models import FollowUp, FollowUpPolicy, StaffTask
+from bmc.sales.policy import sending_allowed
+
+Status = FollowUp.Status
+Kind = FollowUp.Kind
+EXPIRY_REMINDER_AT = time(10, 0)  # local time, the day before the quote expires
+EXPIRY_QUIET_AFTER_CHAT = timedelta(hours=12)  # no expiry reminder in the middle of a conversation
+STEP_TEMPLATES = 3  # steps past the third use the third's wording
+
+
+def policy_for(*, tenant_id: int) -> FollowUpPolicy:
+    policy = FollowUpPolicy.objects.filter(tenant_id=tenant_id).first()
+    return policy or FollowUpPolicy.objects.get_or_create(tenant_id=tenant_id)[0]
+
+
+def followup_sequence_start(*, quote: Quote) -> list[FollowUp]:
+    """A quote went to the customer: schedule its follow-ups and its expiry reminder."""
+    if quote.customer_id is None or quote.sent_at is None or quote.status != Quote.Status.SENT:
+        return []
+    policy = policy_for(tenant_id=quote.tenant_id)
+    common = dict(tenant_id=quote.tenant_id, quote=quote, customer_id=quote.customer_id)
+    rows = []
+    if policy.enabled:
+        rows += [
+            FollowUp(
+                **common,
+                conversation_id=quote.conversation_id,
+                kind=Kind.STEP,
+                step=number,
+                due_at=quote.sent_at + timedelta(hours=hours),
+            )
+            for number, hours in enumerate(policy.steps_hours[: policy.max_attempts], start=1)
+        ]
+    if policy.expiry_reminder:
+        zone = ZoneInfo(policy.timezone)
+        due = datetime.combine(quote.valid_until - timedelta(days=1), EXPIRY_REMINDER_AT, tzinfo=zone)
+        if due > quote.sent_at + timedelta(hours=24):
+            rows.append(FollowUp(**common, conversation_id=quote.conversation_id, kind=Kind.EXPIRY, step=0, due_at=due))
+    return FollowUp.objects.bulk_create(rows, ignore_conflicts=True)
+
+
+def followups_stop(
+    *, reason: str, customer_id: int | None = None, quote_id: int | None = None, steps_only: bool = False
+) -> int:
+    """Cancel open follow-ups of a customer or a quote. In the transaction that stores a customer's
+    message this waits for a follow-up being sent right now (see `followup_hold`)."""
+    rows = FollowUp.objects.filter(status__in=FollowUp.OPEN)
+    if customer_id is not None:
+        rows = rows.filter(customer_id=customer_id)
+    if quote_id is not None:
+        rows = rows.filter(quote_id=quote_id)
+    if steps_only:
+        rows = rows.filter(kind=Kind.STEP)
+    return rows.update(status=Status.CANCELLED, reason=reason[:200])
+
+
+def _allowed_tenants(now: datetime) -> list[int]:
+    """Tenants whose sending hours include `now`; a tenant without a policy gets the defaults."""
+    policies = {p.tenant_id: p for p in FollowUpPolicy.objects.all()}
+    default = FollowUpPolicy()
+    return [
+        tenant_id
+        for tenant_id in Tenant.objects.values_list("pk", flat=True)
+        if sending_allowed(now, **policies.get(tenant_id, default).quiet_rules)
+    ]
+
+
+def _stop_reasons(rows: list[FollowUp], now: datetime) -> dict[int, str]:
+    """Why each of these follow-ups must not go, looked up for the whole batch at once."""
+    quotes = {
+        q["pk"]: q for q in Quote.objects.filter(pk__in={r.quote_id for r in rows}).values("pk", "status", "sent_at")
+    }
+    customer_ids = {r.customer_id for r in rows}
+    opted_out = set(Customer.objects.filter(pk__in=customer_ids, opted_out=True).values_list("pk", flat=True))
+    last_inbound = dict(
+        Message.objects.filter(conversation__customer_id__in=customer_ids, direction=Message.Direction.INBOUND)
+        .values("conversation__customer_id")
+        .annotate(last=Max("created_at"))
+        .values_list("conversation__customer_id", "last")
+    )
+    reasons = {}
+    for row in rows:
+        reason = _stop_reason(
+            row, quotes.get(row.quote_id), row.customer_id in opted_out, last_inbound.get(row.customer_id), now
+        )
+        if reason:
+            reasons[row.pk] = reason
+    return reasons
+
+
+def _stop_reason(
+    row: FollowUp, quote: dict[str, Any] | None, opted_out: bool, last_inbound: datetime | None, now: datetime
+) -> str:
+    if quote is None or quote["status"] != Quote.Status.SENT:
+        return f"the quote is {quote['status'] if quote else 'gone'}"
+    if opted_out:
+        return "the customer opted out"
+    if row.conversation_id is None:
+        return "the quote has no conversation to write to"
+    if row.kind == Kind.STEP and last_inbound and quote["sent_at"] and last_inbound > quote["sent_at"]:
+        return "the customer wrote after the quote was sent"
+    if row.kind == Kind.EXPIRY and last_inbound and now - last_inbound < EXPIRY_QUIET_AFTER_CHAT:
+        return "the customer is in a conversation with us"
+    return ""
+
+
+def followup_claim_due(*, now: datetime, limit: int = 500) -> list[int]:
+    """Claim due follow-ups (at most `limit`): they go queued and their ids are returned for the
+    caller to dispatch. A constant number of queries per call, whatever the backlog."""
+    tenants = _allowed_tenants(now)
+    if not tenants:
+        return []
+    with transaction.atomic():
+        rows = list(
+            FollowUp.objects.select_for_update(skip_locked=True)
+            .filter(status=Status.SCHEDULED, due_at__lte=now, tenant_id__in=tenants)
+            .order_by("due_at", "id")[:limit]
+        )
+        if not rows:
+            return []
+        reasons = _stop_reasons(rows, now)
+        live = [r for r in rows if r.pk not in reasons]
+        latest: dict[int, FollowUp] = {}
+        for row in live:
+            if row.kind == Kind.STEP and (row.quote_id not in latest or row.step > latest[row.quote_id].step):
+                latest[row.quote_id] = row
+        superseded = {
+            r.pk: f"step {latest[r.quote_id].step} was due too"
+            for r in live
+            if r.kind == Kind.STEP and latest[r.quote_id] is not r
+        }
+        for reason in set(reasons.values()):
+            FollowUp.objects.filter(pk__in=[pk for pk, r in reasons.items() if r == reason]).update(
+                status=Status.CANCELLED, reason=reason
+            )
+        for reason in set(superseded.values()):
+            FollowUp.objects.filter(pk__in=[pk for pk, r in superseded.items() if r == reason]).update(
+                status=Status.SKIPPED, reason=reason
+            )
+        claimed = [r.pk for r in live if r.pk not in superseded]
+        FollowUp.objects.filter(pk__in=claimed).update(status=Status.QUEUED, claimed_at=now)
+    return claimed
+
+
+def _template_context(followup: FollowUp, *, base_url: str) -> dict[str, Any]:
+    quote = followup.quote
+    summary = quote_summary_es(quote.spec)
+    return {
+        "name": (followup.customer.name or "").split(" ")[0],
+        "number": quote.number,
+        "product": summary[0].lower() + summary[1:] if summary else "paneles",
+        "total": money_uy(quote.total),
+        "valid_until": quote.valid_until.strftime("%d/%m/%Y"),
+        "pdf_url": f"{base_url.rstrip('/')}{quote_public_path(quote)}",
+    }
+
+
+def followup_text(followup: FollowUp, *, base_url: str) -> str:
+    name = "expiry" if followup.kind == Kind.EXPIRY else f"step_{min(followup.step, STEP_TEMPLATES)}"
+    return render_to_string(f"followups/{name}.txt", _template_context(followup, base_url=base_url)).strip()
+
+
+def followup_message_prepare(*, followup_id: int, base_url: str) -> tuple[int, bool] | None:
+    """Write the follow-up's outbound message, once: (its id, whether this call wrote it), or
+    None when the follow-up is no longer queued (something stopped it meanwhile)."""
+    followup = FollowUp.objects.select_related("quote", "customer", "conversation").get(pk=followup_id)
+    if followup.status != Status.QUEUED:
+        return None
+    if followup.message_id:
+        return followup.message_id, False
+    policy = policy_for(tenant_id=followup.tenant_id)
+    text = followup_text(followup, base_url=base_url)
+    if policy.rewrite_with_model:
+        text = message_reword(text=text)
+    context = _template_context(followup, base_url=base_url)
+    message = outbound_reply_create(
+        conversation=followup.conversation,
+        text=text,
+        idempotency_key=f"followup-{followup.pk}",
+        extra={
+            "followup_id": followup.pk,
+            # outside WhatsApp's 24-hour window the approved template goes instead
+            "template": {
+                "name": policy.whatsapp_template,
+                "language": policy.whatsapp_template_language,
+                "params": [context["name"] or "cliente", context["number"], f"USD {context['total']}"],
+            },
+        },
+    )
+    linked = FollowUp.objects.filter(pk=followup.pk, message__isnull=True).update(message=message)
+    return message.pk, bool(linked)
+
+
+def followup_hold(*, followup_id: int, now: datetime) -> str:
+    """Inside the outbound agent's send transaction: lock the follow-up and say why it must not go
+    ('' when it may). A stopped follow-up is marked cancelled here."""
+    row = FollowUp.objects.select_for_update().filter(pk=followup_id).first()
+    if row is None:
+        return "the follow-up is gone"
+    if row.status != Status.QUEUED:
+        return f"the follow-up is {row.status}"
+    reason = _stop_reasons([row], now).get(row.pk, "")
+    if reason:
+        FollowUp.objects.filter(pk=row.pk).update(status=Status.CANCELLED, reason=reason)
+    return reason
+
+
+def followup_sent(*, followup_id: int, now: datetime) -> None:
+    FollowUp.objects.filter(pk=followup_id, status=Status.QUEUED).update(status=Status.SENT, sent_at=now)
+
+
+def followup_failed(*, followup_id: int, reason: str) -> None:
+    FollowUp.objects.filter(pk=followup_id, status=Status.QUEUED).update(status=Status.FAILED, reason=reason[:200])
+
+
+# --- effectiveness ------------------------------------------------------------------------------
+
+
+def followup_effectiveness(*, tenant_id: int, since: datetime | None = None) -> list[dict[str, Any]]:
+    """Per step: how many were sent, delivered, read, answered within 24 h, and how many of their
+    quotes were accepted after them."""
+    sent = FollowUp.objects.filter(tenant_id=tenant_id, status=Status.SENT)
+    if since:
+        sent = sent.filter(sent_at__gte=since)
+    answered = Message.objects.filter(
+        conversation__customer_id=OuterRef("customer_id"),
+        direction=Message.Direction.INBOUND,
+        created_at__gt=OuterRef("sent_at"),
+        created_at__lte=OuterRef("sent_at") + timedelta(hours=24),
+    )
+    rows = (
+        sent.annotate(answered=Exists(answered))
+        .values("kind", "step")
+        .annotate(
+            sent=Count("id"),
+            delivered=Count("id", filter=Q(message__delivery_status__in=["delivered", "read"])),
+            read=Count("id", filter=Q(message__delivery_status="read")),
+            answered_24h=Count("id", filter=Q(answered=True)),
+            accepted_after=Count(
+                "id", filter=Q(quote__status=Quote.Status.ACCEPTED, quote__decided_at__gt=F("sent_at"))
+            ),
+        )
+        .order_by("kind", "step")
+    )
+    return [
+        {
+            "kind": row["kind"],
+            "step": row["step"],
+            "sent": row["sent"],
+            "delivered": row["delivered"],
+            "read": row["read"],
+            "answered_24h": row["answered_24h"],
+            "accepted_after": row["accepted_after"],
+            "answer_rate": round(row["answered_24h"] / row["sent"], 3) if row["sent"] else 0.0,
+        }
+        for row in rows
+    ]
+
+
+# --- proactive actions --------------------------------------------------------------------------
+
+
+def quotes_expire(*, now: datetime) -> int:
+    """Quotes sent and never decided expire the day after their validity; their follow-ups stop."""
+    today = timezone.localdate(now)
+    expired = list(Quote.objects.filter(status=Quote.Status.SENT, valid_until__lt=today).values_list("pk", flat=True))
+    if not expired:
+        return 0
+    Quote.objects.filter(pk__in=expired, status=Quote.Status.SENT).update(status=Quote.Status.EXPIRED)
+    FollowUp.objects.filter(quote_id__in=expired, status__in=FollowUp.OPEN).update(
+        status=Status.CANCELLED, reason="the quote expired"
+    )
+    return len(expired)
+
+
+def quotes_without_order(*, now: datetime) -> list[int]:
+    """Accepted quotes with no order `order_wait_days` later: a staff task each, once."""
+    opened = []
+    for policy in [policy_for(tenant_id=t) for t in Tenant.objects.values_list("pk", flat=True)]:
+        waiting = Quote.objects.filter(
+            tenant_id=policy.tenant_id,
+            status=Quote.Status.ACCEPTED,
+            ordered_at__isnull=True,
+            decided_at__lte=now - timedelta(days=policy.order_wait_days),
+        ).select_related("customer")
+        for quote in waiting:
+            who = quote.customer.name or quote.customer.phone if quote.customer else "el cliente"
+            task = staff_task_open(
+                tenant_id=quote.tenant_id,
+                kind=StaffTask.Kind.ORDER_MISSING,
+                dedupe_key=f"order-missing-{quote.pk}",
+                title=f"{quote.number} aceptada sin pedido: contactar a {who}",
+                detail=(
+                    f"La cotización {quote.number} (USD {money_uy(quote.total)}) se aceptó el "
+                    f"{timezone.localtime(quote.decided_at):%d/%m/%Y} y en {policy.order_wait_days} días no se "
+                    "registró el pedido. Coordiná el pago y la entrega, o marcala como pedida en el admin."
+                ),
+                customer_id=quote.customer_id,
+                conversation_id=quote.conversation_id,
+                quote_id=quote.pk,
+            )
+            opened.append(task.pk)
+    return opened

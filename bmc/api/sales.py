@@ -1,0 +1,235 @@
+"""Follow-up policy, follow-up effectiveness, invoices and staff tasks."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from django.db import transaction
+from django.shortcuts import get_object_or_404
+from django.utils.dateparse import parse_datetime
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from rest_framework import serializers, status
+from rest_framework.decorators import api_view
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from agents.dunning import invoice_mark_paid
+from agents.followup import followup_effectiveness, policy_for
+from bmc.core.models import Customer
+from bmc.sales.models import FollowUpPolicy, Invoice, StaffTask
+from bmc.sales.policy import policy_errors
+
+POLICY_FIELDS = (
+    "enabled",
+    "steps_hours",
+    "max_attempts",
+    "quiet_start",
+    "quiet_end",
+    "quiet_weekdays",
+    "timezone",
+    "rewrite_with_model",
+    "whatsapp_template",
+    "whatsapp_template_language",
+    "expiry_reminder",
+    "order_wait_days",
+    "dunning_enabled",
+    "dunning_firm_after_days",
+    "dunning_staff_after_days",
+    "dunning_repeat_days",
+)
+
+
+class PolicySerializer(serializers.ModelSerializer):
+    steps_hours = serializers.JSONField(help_text="Hours after the quote is sent, increasing, e.g. [24, 48, 72].")
+    quiet_weekdays = serializers.JSONField(help_text="Days without sends: 0 Monday ... 6 Sunday, e.g. [6].")
+
+    class Meta:
+        model = FollowUpPolicy
+        fields = POLICY_FIELDS
+
+    def validate(self, attrs):
+        merged = {f: attrs.get(f, getattr(self.instance, f, None)) for f in POLICY_FIELDS}
+        errors = policy_errors(
+            steps_hours=merged["steps_hours"],
+            max_attempts=merged["max_attempts"],
+            quiet_start=merged["quiet_start"],
+            quiet_end=merged["quiet_end"],
+            quiet_weekdays=merged["quiet_weekdays"],
+            timezone_name=merged["timezone"],
+        )
+        if not errors and not merged["dunning_firm_after_days"] < merged["dunning_staff_after_days"]:
+            errors["dunning_staff_after_days"] = (
+                f"must be later than the firm reminder ({merged['dunning_firm_after_days']} days)."
+            )
+        if errors:
+            raise serializers.ValidationError(errors)
+        return attrs
+
+
+@extend_schema(tags=["follow-ups"], request=PolicySerializer, responses={200: PolicySerializer})
+@api_view(["GET", "PUT", "PATCH"])
+def followup_policy_view(request: Request) -> Response:
+    """The tenant's follow-up policy. PUT replaces what it names, PATCH too; anything unsound (steps
+    out of order, negative delays, quiet hours that leave no time to send) is refused, field by field."""
+    policy = policy_for(tenant_id=request.tenant.pk)
+    if request.method == "GET":
+        return Response(PolicySerializer(policy).data)
+    serializer = PolicySerializer(policy, data=request.data, partial=True)
+    serializer.is_valid(raise_exception=True)
+    serializer.save()
+    return Response(serializer.data)
+
+
+EffectivenessStep = inline_serializer(
+    "FollowUpStepEffectiveness",
+    {
+        "kind": serializers.ChoiceField(choices=["step", "expiry"]),
+        "step": serializers.IntegerField(),
+        "sent": serializers.IntegerField(),
+        "delivered": serializers.IntegerField(),
+        "read": serializers.IntegerField(),
+        "answered_24h": serializers.IntegerField(),
+        "accepted_after": serializers.IntegerField(),
+        "answer_rate": serializers.FloatField(),
+    },
+    many=True,
+)
+
+
+@extend_schema(
+    tags=["follow-ups"],
+    parameters=[OpenApiParameter("since", str, description="ISO date-time: only follow-ups sent since then.")],
+    responses={200: inline_serializer("FollowUpEffectiveness", {"steps": EffectivenessStep})},
+)
+@api_view(["GET"])
+def followup_effectiveness_view(request: Request) -> Response:
+    """Per step: sent, delivered, read, answered within 24 h, quotes accepted after it."""
+    since: datetime | None = None
+    if request.query_params.get("since"):
+        since = parse_datetime(request.query_params["since"])
+        if since is None:
+            raise serializers.ValidationError({"since": ["Use an ISO 8601 date-time, e.g. 2026-11-01T00:00:00-03:00."]})
+    return Response({"steps": followup_effectiveness(tenant_id=request.tenant.pk, since=since)})
+
+
+class InvoiceSerializer(serializers.ModelSerializer):
+    customer_phone = serializers.CharField(
+        write_only=True, help_text="The customer's phone, E.164; the customer is created if new."
+    )
+    customer_name = serializers.CharField(write_only=True, required=False, allow_blank=True)
+    balance = serializers.DecimalField(max_digits=12, decimal_places=2, read_only=True)
+
+    class Meta:
+        model = Invoice
+        fields = (
+            "id",
+            "number",
+            "customer",
+            "customer_phone",
+            "customer_name",
+            "amount",
+            "currency",
+            "issue_date",
+            "due_date",
+            "status",
+            "amount_paid",
+            "balance",
+            "paid_at",
+            "claimed_at",
+            "receipt",
+            "notes",
+        )
+        read_only_fields = ("customer", "status", "paid_at", "claimed_at", "receipt")
+
+    def validate_customer_phone(self, value: str) -> str:
+        from agents.inbound import InboundError, phone_normalize
+
+        try:
+            return phone_normalize(value)
+        except InboundError as error:
+            raise serializers.ValidationError(error.message) from None
+
+    def validate(self, attrs):
+        tenant = self.context["tenant"]
+        if Invoice.objects.filter(tenant=tenant, number=attrs["number"]).exists():
+            raise serializers.ValidationError({"number": [f"Invoice {attrs['number']} is already loaded."]})
+        if attrs["due_date"] < attrs["issue_date"]:
+            raise serializers.ValidationError(
+                {"due_date": [f"{attrs['due_date']} is before the issue date {attrs['issue_date']}."]}
+            )
+        if attrs.get("amount_paid", 0) > attrs["amount"]:
+            raise serializers.ValidationError({"amount_paid": ["Cannot be more than the amount."]})
+        return attrs
+
+    def create(self, validated):
+        tenant = self.context["tenant"]
+        phone = validated.pop("customer_phone")
+        name = validated.pop("customer_name", "")
+        customer, _ = Customer.objects.get_or_create(tenant=tenant, phone=phone, defaults={"name": name})
+        return Invoice.objects.create(tenant=tenant, customer=customer, **validated)
+
+
+@extend_schema(
+    tags=["collections"], request=InvoiceSerializer(many=True), responses={201: InvoiceSerializer(many=True)}
+)
+@api_view(["GET", "POST"])
+def invoices_view(request: Request) -> Response:
+    """GET: the tenant's invoices (`?status=open`). POST: load one invoice or a list of them; a list
+    is loaded whole or not at all, and each error names its row."""
+    if request.method == "GET":
+        invoices = Invoice.objects.filter(tenant=request.tenant).select_related("customer")
+        if request.query_params.get("status"):
+            invoices = invoices.filter(status=request.query_params["status"])
+        return Response({"invoices": InvoiceSerializer(invoices[:500], many=True).data})
+    many = isinstance(request.data, list)
+    serializer = InvoiceSerializer(data=request.data, many=many, context={"tenant": request.tenant})
+    serializer.is_valid(raise_exception=True)
+    with transaction.atomic():
+        serializer.save()
+    return Response(serializer.data, status=status.HTTP_201_CREATED)
+
+
+class PaymentSerializer(serializers.Serializer):
+    amount = serializers.DecimalField(
+        max_digits=12, decimal_places=2, required=False, min_value=0, help_text="Omit for paid in full."
+    )
+
+
+@extend_schema(tags=["collections"], request=PaymentSerializer, responses={200: InvoiceSerializer})
+@api_view(["POST"])
+def invoice_paid_view(request: Request, invoice_id: int) -> Response:
+    """Staff confirm a payment: in full, or `amount` of it. Open promises are kept."""
+    invoice = get_object_or_404(Invoice, pk=invoice_id, tenant=request.tenant)
+    serializer = PaymentSerializer(data=request.data)
+    serializer.is_valid(raise_exception=True)
+    invoice_mark_paid(invoice=invoice, amount=serializer.validated_data.get("amount"))
+    invoice.refresh_from_db()
+    return Response(InvoiceSerializer(invoice).data)
+
+
+class StaffTaskSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = StaffTask
+        fields = (
+            "id",
+            "kind",
+            "title",
+            "detail",
+            "status",
+            "customer",
+            "conversation",
+            "quote",
+            "invoice",
+            "created_at",
+        )
+
+
+@extend_schema(tags=["staff"], responses={200: StaffTaskSerializer(many=True)})
+@api_view(["GET"])
+def staff_tasks_view(request: Request) -> Response:
+    """What agents left for people (`?status=open`, `?kind=reengage`)."""
+    tasks = StaffTask.objects.filter(tenant=request.tenant)
+    for key in ("status", "kind"):
+        if request.query_params.get(key):
+            tasks = tasks.filter(**{key: request.query_params[key]})
+    return Response({"tasks": StaffTaskSerializer(tasks[:500], many=True).data})

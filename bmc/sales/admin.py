@@ -1,0 +1,198 @@
+"""Admin for follow-ups, collections and staff tasks."""
+
+from __future__ import annotations
+
+from django.contrib import admin, messages
+from django.utils import timezone
+from django.utils.html import format_html
+
+from bmc.core.admin import ReadOnlyAdmin, ReadOnlyInline
+from bmc.sales import models
+
+
+@admin.register(models.FollowUpPolicy)
+class FollowUpPolicyAdmin(admin.ModelAdmin):
+    list_display = ("tenant", "enabled", "steps_hours", "max_attempts", "quiet_hours", "quiet_days", "timezone")
+    fieldsets = (
+        ("Quote follow-ups", {"fields": ("tenant", "enabled", "steps_hours", "max_attempts", "expiry_reminder")}),
+        (
+            "Sending hours",
+            {
+                "fields": ("timezone", "quiet_start", "quiet_end", "quiet_weekdays"),
+                "description": "A follow-up due in quiet hours waits for the next allowed time.",
+            },
+        ),
+        (
+            "Wording and channel",
+            {"fields": ("rewrite_with_model", "whatsapp_template", "whatsapp_template_language")},
+        ),
+        (
+            "Collections",
+            {
+                "fields": (
+                    "dunning_enabled",
+                    "dunning_firm_after_days",
+                    "dunning_staff_after_days",
+                    "dunning_repeat_days",
+                    "order_wait_days",
+                )
+            },
+        ),
+    )
+
+    @admin.display(description="Quiet hours")
+    def quiet_hours(self, obj) -> str:
+        if obj.quiet_start is None:
+            return "none"
+        return f"{obj.quiet_start:%H:%M}–{obj.quiet_end:%H:%M}"
+
+    @admin.display(description="Days without sends")
+    def quiet_days(self, obj) -> str:
+        from bmc.sales.policy import WEEKDAY_NAMES
+
+        return ", ".join(WEEKDAY_NAMES[d] for d in sorted(obj.quiet_weekdays or [])) or "none"
+
+
+@admin.register(models.FollowUp)
+class FollowUpAdmin(ReadOnlyAdmin):
+    list_display = ("quote_number", "customer", "kind", "step", "due_local", "status", "reason", "delivery")
+    list_filter = ("status", "kind", "step", "tenant")
+    search_fields = ("customer__phone", "customer__name")
+    list_select_related = ("quote", "customer", "message")
+    date_hierarchy = "due_at"
+    change_list_template = "admin/sales/followup/change_list.html"
+
+    @admin.display(description="Quote", ordering="quote")
+    def quote_number(self, obj) -> str:
+        return obj.quote.number
+
+    @admin.display(description="Due (local)", ordering="due_at")
+    def due_local(self, obj) -> str:
+        return f"{timezone.localtime(obj.due_at):%a %d/%m %H:%M}"
+
+    @admin.display(description="Message")
+    def delivery(self, obj) -> str:
+        return obj.message.delivery_status if obj.message else "—"
+
+    def changelist_view(self, request, extra_context=None):
+        from agents.followup import followup_effectiveness
+        from bmc.core.services import tenant_ensure
+
+        extra_context = {**(extra_context or {}), "effectiveness": followup_effectiveness(tenant_id=tenant_ensure().pk)}
+        return super().changelist_view(request, extra_context=extra_context)
+
+
+class QuoteFollowUpInline(ReadOnlyInline):
+    model = models.FollowUp
+    fields = ("kind", "step", "due_at", "status", "reason", "sent_at", "message")
+
+
+@admin.register(models.StaffTask)
+class StaffTaskAdmin(admin.ModelAdmin):
+    list_display = ("created_at", "kind", "title", "status", "customer", "done_by")
+    list_filter = ("status", "kind", "tenant")
+    search_fields = ("title", "detail", "customer__phone", "customer__name")
+    list_select_related = ("customer", "done_by")
+    readonly_fields = (
+        "tenant",
+        "kind",
+        "title",
+        "detail",
+        "customer",
+        "conversation",
+        "quote",
+        "invoice",
+        "message",
+        "dedupe_key",
+        "created_at",
+        "done_at",
+        "done_by",
+    )
+    fields = ("status", *readonly_fields)
+    actions = ["mark_done"]
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False  # agents open them
+
+    def save_model(self, request, obj, form, change):
+        if "status" in form.changed_data and obj.status == models.StaffTask.Status.DONE:
+            obj.done_at, obj.done_by = timezone.now(), request.user
+        super().save_model(request, obj, form, change)
+
+    @admin.action(description="Mark selected tasks done")
+    def mark_done(self, request, queryset):
+        done = queryset.filter(status=models.StaffTask.Status.OPEN).update(
+            status=models.StaffTask.Status.DONE, done_at=timezone.now(), done_by=request.user
+        )
+        self.message_user(request, f"{done} task(s) marked done.", messages.SUCCESS)
+
+
+class PaymentPromiseInline(ReadOnlyInline):
+    model = models.PaymentPromise
+    fields = ("promised_date", "status", "message", "checked_at", "created_at")
+
+
+class DunningNoticeInline(ReadOnlyInline):
+    model = models.DunningNotice
+    fields = ("local_date", "kind", "days_overdue", "message", "staff_task")
+
+
+@admin.register(models.Invoice)
+class InvoiceAdmin(admin.ModelAdmin):
+    list_display = (
+        "number",
+        "customer",
+        "amount",
+        "currency",
+        "due_date",
+        "status",
+        "balance_due",
+        "days_late",
+        "receipt_link",
+    )
+    list_filter = ("status", "currency", "tenant")
+    search_fields = ("number", "customer__phone", "customer__name")
+    list_select_related = ("customer",)
+    autocomplete_fields = ("customer",)
+    date_hierarchy = "due_date"
+    readonly_fields = ("paid_at", "claimed_at", "receipt", "created_at", "updated_at")
+    inlines = [PaymentPromiseInline, DunningNoticeInline]
+    actions = ["mark_paid"]
+
+    @admin.display(description="Balance")
+    def balance_due(self, obj) -> str:
+        return f"{obj.balance}"
+
+    @admin.display(description="Days overdue")
+    def days_late(self, obj) -> int:
+        return obj.days_overdue(timezone.localdate()) if obj.status != models.Invoice.Status.PAID else 0
+
+    @admin.display(description="Receipt")
+    def receipt_link(self, obj) -> str:
+        if not obj.receipt_id:
+            return "—"
+        return format_html('<a href="/admin/core/message/{}/change/">message {}</a>', obj.receipt_id, obj.receipt_id)
+
+    @admin.action(description="Mark selected invoices paid (payment confirmed)")
+    def mark_paid(self, request, queryset):
+        from agents.dunning import invoice_mark_paid
+
+        count = 0
+        for invoice in queryset.exclude(status__in=[models.Invoice.Status.PAID, models.Invoice.Status.CANCELLED]):
+            invoice_mark_paid(invoice=invoice)
+            count += 1
+        self.message_user(request, f"{count} invoice(s) marked paid.", messages.SUCCESS)
+
+
+@admin.register(models.DunningNotice)
+class DunningNoticeAdmin(ReadOnlyAdmin):
+    list_display = ("local_date", "invoice", "kind", "days_overdue", "message", "staff_task")
+    list_filter = ("kind", "tenant")
+    list_select_related = ("invoice",)
+
+
+@admin.register(models.PaymentPromise)
+class PaymentPromiseAdmin(ReadOnlyAdmin):
+    list_display = ("invoice", "promised_date", "status", "checked_at", "created_at")
+    list_filter = ("status", "tenant")
+    list_select_related = ("invoice",)
