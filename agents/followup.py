@@ -68,8 +68,11 @@ def followup_sequence_start(*, quote: Quote) -> list[FollowUp]:
             for number, hours in enumerate(policy.steps_hours[: policy.max_attempts], start=1)
         ]
     if policy.expiry_reminder:
+        # the day before it expires, or the last sending day before that (not on a Sunday)
         zone = ZoneInfo(policy.timezone)
         due = datetime.combine(quote.valid_until - timedelta(days=1), EXPIRY_REMINDER_AT, tzinfo=zone)
+        while not sending_allowed(due, **policy.quiet_rules) and due > quote.sent_at:
+            due -= timedelta(days=1)
         if due > quote.sent_at + timedelta(hours=24):
             rows.append(FollowUp(**common, conversation_id=quote.conversation_id, kind=Kind.EXPIRY, step=0, due_at=due))
     return FollowUp.objects.bulk_create(rows, ignore_conflicts=True)
@@ -156,14 +159,23 @@ def followup_claim_due(*, now: datetime, limit: int = 500) -> list[int]:
             return []
         reasons = _stop_reasons(rows, now)
         live = [r for r in rows if r.pk not in reasons]
-        latest: dict[int, FollowUp] = {}
-        for row in live:
-            if row.kind == Kind.STEP and (row.quote_id not in latest or row.step > latest[row.quote_id].step):
-                latest[row.quote_id] = row
+        # Of a quote's steps due together only the latest goes, wherever it is: in this batch, in
+        # the next one, or held by another scan right now (a plain read does not wait for it).
+        latest = dict(
+            FollowUp.objects.filter(
+                quote_id__in={r.quote_id for r in live if r.kind == Kind.STEP},
+                kind=Kind.STEP,
+                status__in=FollowUp.OPEN,
+                due_at__lte=now,
+            )
+            .values("quote_id")
+            .annotate(step=Max("step"))
+            .values_list("quote_id", "step")
+        )
         superseded = {
-            r.pk: f"step {latest[r.quote_id].step} was due too"
+            r.pk: f"step {latest[r.quote_id]} was due too"
             for r in live
-            if r.kind == Kind.STEP and latest[r.quote_id] is not r
+            if r.kind == Kind.STEP and r.step < latest.get(r.quote_id, r.step)
         }
         for reason in set(reasons.values()):
             FollowUp.objects.filter(pk__in=[pk for pk, r in reasons.items() if r == reason]).update(
