@@ -92,3 +92,45 @@ def test_an_error_or_a_slow_model_falls_back_to_the_rules(fake_openai):
 def test_without_a_key_the_rules_answer_and_nothing_is_called(settings):
     settings.OPENAI_API_KEY = ""
     assert message_understand(text="hola buenas")["source"] == "rules"
+
+
+FOLLOW_UP = (
+    "¡Hola, Gabriel! ¿Pudiste ver la cotización COT-000007 de isodec eps 100 mm? El total es USD 1.816,95. "
+    "Te la dejo de nuevo: https://bmc.test/q/7/abc.pdf"
+)
+
+
+def test_a_reworded_follow_up_that_keeps_every_number_is_used(fake_openai):
+    from agents.nlu_model import message_reword
+
+    fake_openai.answer = (
+        "¡Buenas, Gabriel! ¿Llegaste a mirar la cotización COT-000007 de isodec eps 100 mm? Son USD 1.816,95 en "
+        "total. Acá la tenés: https://bmc.test/q/7/abc.pdf"
+    )
+    assert message_reword(text=FOLLOW_UP) == fake_openai.answer
+    (request,) = fake_openai.requests
+    assert "No cambies" in request["json"]["messages"][0]["content"]
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        "¡Hola, Gabriel! Te dejo la cotización COT-000007 con 10% de descuento: USD 1.635,25. https://bmc.test/q/7/abc.pdf",
+        "¡Hola! ¿Viste la cotización de isodec eps 100 mm? Son USD 1.816,95.",  # the link and the code dropped
+        "",
+    ],
+)
+def test_a_reworded_follow_up_that_changes_a_number_falls_back_to_the_template(fake_openai, answer):
+    from agents.nlu_model import message_reword
+
+    fake_openai.answer = answer
+    assert message_reword(text=FOLLOW_UP) == FOLLOW_UP
+
+
+def test_no_model_configured_or_a_model_down_leaves_the_template(fake_openai, settings):
+    from agents.nlu_model import message_reword
+
+    fake_openai.status = 500
+    assert message_reword(text=FOLLOW_UP) == FOLLOW_UP
+    settings.OPENAI_API_KEY = ""
+    assert message_reword(text=FOLLOW_UP) == FOLLOW_UP

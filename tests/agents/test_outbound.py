@@ -104,3 +104,51 @@ def test_nothing_goes_to_a_customer_who_opted_out_but_the_confirmation(conversat
     confirmation = outbound_reply_create(conversation=conversation, text="No te escribimos más")
     Message.objects.filter(pk=confirmation.pk).update(raw_payload={"opt_out_confirmation": True})
     assert outbound_send(message_id=confirmation.pk) == "sent"
+
+
+def test_a_send_refused_outside_the_window_becomes_a_staff_task(settings, provider, conversation):
+    from bmc.sales.models import StaffTask
+
+    settings.OUTBOUND_CHANNEL = "whatsapp"
+    settings.WHATSAPP_API_BASE = provider.url
+    settings.WHATSAPP_TOKEN, settings.WHATSAPP_PHONE_NUMBER_ID = "tok", "1"
+    provider.responses = [(400, {"error": {"code": 131047, "message": "Re-engagement message"}})]
+    message = outbound_reply_create(conversation=conversation, text="¿Pudiste ver la cotización?")
+    assert outbound_send(message_id=message.pk) == "failed"
+    (task,) = StaffTask.objects.all()
+    assert (task.kind, task.message_id, task.customer_id) == ("reengage", message.pk, conversation.customer_id)
+    assert task.title == "Contactar a Gabriel: WhatsApp no entregó el mensaje"
+
+
+def test_a_follow_up_outside_the_window_goes_as_the_policy_template_with_its_values(settings, provider, conversation):
+    settings.OUTBOUND_CHANNEL = "whatsapp"
+    settings.WHATSAPP_API_BASE = provider.url
+    settings.WHATSAPP_TOKEN, settings.WHATSAPP_PHONE_NUMBER_ID = "tok", "1"
+    Message.objects.filter(direction="in").update(created_at=timezone.now() - timedelta(hours=30))
+    message = outbound_reply_create(
+        conversation=conversation,
+        text="¡Hola, Gabriel! ¿Pudiste ver la cotización COT-000007?",
+        extra={
+            "template": {
+                "name": "seguimiento_cotizacion",
+                "language": "es",
+                "params": ["Gabriel", "COT-000007", "USD 1.816,95"],
+            }
+        },
+    )
+    assert outbound_send(message_id=message.pk) == "sent"
+    (request,) = provider.requests
+    assert request["json"]["template"] == {
+        "name": "seguimiento_cotizacion",
+        "language": {"code": "es"},
+        "components": [
+            {
+                "type": "body",
+                "parameters": [
+                    {"type": "text", "text": "Gabriel"},
+                    {"type": "text", "text": "COT-000007"},
+                    {"type": "text", "text": "USD 1.816,95"},
+                ],
+            }
+        ],
+    }

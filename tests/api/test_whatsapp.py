@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from bmc.core.models import AgentTask, Conversation, Customer, InboundPayload, Message
+from bmc.sales.models import StaffTask
 
 FIXTURES = Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "whatsapp"
 SECRET = "test-app-secret"
@@ -142,6 +143,9 @@ def test_statuses_move_forward_only_and_failed_is_final(client, tenant):
     post(client, "status_failed_131047.json")
     failed.refresh_from_db()
     assert (failed.delivery_status, failed.error_code) == ("failed", "131047")
+    # outside the 24-hour window: a person has to reach the customer, once however often Meta tells us
+    (task,) = StaffTask.objects.filter(kind="reengage")
+    assert task.message_id == failed.pk and task.conversation_id == sent.conversation_id and "131047" in task.detail
 
 
 @pytest.mark.parametrize(
