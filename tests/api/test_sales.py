@@ -1,0 +1,183 @@
+"""Follow-up policy, effectiveness, invoices and staff tasks: over the API and in the admin."""
+
+from __future__ import annotations
+
+from datetime import time
+
+import pytest
+from django.urls import reverse
+
+from agents.staff import staff_task_open
+from bmc.core.models import Customer
+from bmc.sales.models import FollowUp, FollowUpPolicy, Invoice, StaffTask
+from bmc.sales.policy import next_allowed, policy_errors
+
+pytestmark = pytest.mark.django_db
+
+
+def errors(**overrides) -> dict[str, str]:
+    values = dict(
+        steps_hours=[24, 48, 72],
+        max_attempts=3,
+        quiet_start=time(21),
+        quiet_end=time(9),
+        quiet_weekdays=[6],
+        timezone_name="America/Montevideo",
+    )
+    return policy_errors(**{**values, **overrides})
+
+
+def test_a_sound_policy_has_no_errors_and_bad_ones_say_what_is_allowed():
+    assert errors() == {}
+    assert errors(quiet_start=None, quiet_end=None, quiet_weekdays=[]) == {}
+    assert "increasing order" in errors(steps_hours=[48, 24, 72])["steps_hours"]
+    assert "increasing order" in errors(steps_hours=[24, 24])["steps_hours"]
+    assert "positive" in errors(steps_hours=[-24, 48])["steps_hours"]
+    assert "list of whole hours" in errors(steps_hours="24,48")["steps_hours"]
+    assert "at most 3" in errors(max_attempts=4)["max_attempts"]
+    assert "no time to send" in errors(quiet_start=time(9), quiet_end=time(9))["quiet_start"]
+    assert "less than an hour" in errors(quiet_start=time(9, 30), quiet_end=time(9))["quiet_start"]
+    assert "no time to send" in errors(quiet_weekdays=[0, 1, 2, 3, 4, 5, 6])["quiet_weekdays"]
+    assert "0 (Monday) to 6 (Sunday)" in errors(quiet_weekdays=[7])["quiet_weekdays"]
+    assert "IANA" in errors(timezone_name="Mars/Olympus")["timezone"]
+
+
+def test_next_allowed_skips_quiet_hours_and_quiet_days():
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    mvd = ZoneInfo("America/Montevideo")
+    rules = dict(timezone_name="America/Montevideo", quiet_start=time(21), quiet_end=time(9), quiet_weekdays=[6])
+    saturday_night = datetime(2026, 11, 21, 22, 15, tzinfo=mvd)
+    assert next_allowed(saturday_night, **rules) == datetime(2026, 11, 23, 9, 0, tzinfo=mvd)  # Monday 09:00
+    weekday_noon = datetime(2026, 11, 24, 12, 0, tzinfo=mvd)
+    assert next_allowed(weekday_noon, **rules) == weekday_noon
+
+
+def test_the_policy_is_read_and_changed_over_the_api(api, tenant):
+    got = api.get("/api/v1/followups/policy").json()
+    assert got["steps_hours"] == [24, 48, 72] and got["quiet_start"] == "21:00:00" and got["quiet_weekdays"] == [6]
+    changed = api.patch("/api/v1/followups/policy", {"steps_hours": [4, 24], "max_attempts": 2}, format="json")
+    assert changed.status_code == 200 and changed.json()["steps_hours"] == [4, 24]
+    assert FollowUpPolicy.objects.get(tenant=tenant).max_attempts == 2
+
+
+@pytest.mark.parametrize(
+    "change, field, words",
+    [
+        ({"steps_hours": [72, 48, 24]}, "steps_hours", "increasing order"),
+        ({"steps_hours": [-1, 24]}, "steps_hours", "positive"),
+        ({"quiet_start": "08:00", "quiet_end": "08:00"}, "quiet_start", "no time to send"),
+        ({"quiet_weekdays": [0, 1, 2, 3, 4, 5, 6]}, "quiet_weekdays", "no time to send"),
+        ({"max_attempts": 5}, "max_attempts", "at most 3"),
+        ({"dunning_firm_after_days": 40}, "dunning_staff_after_days", "later than the firm reminder"),
+    ],
+)
+def test_an_unsound_policy_is_refused_naming_the_field(api, tenant, change, field, words):
+    response = api.patch("/api/v1/followups/policy", change, format="json")
+    assert response.status_code == 400
+    body = response.json()["error"]
+    assert words in " ".join(body["fields"][field]) and field in body["message"]
+    assert FollowUpPolicy.objects.get(tenant=tenant).steps_hours == [24, 48, 72]  # unchanged
+
+
+def test_the_admin_refuses_an_unsound_policy_with_the_same_words(admin_client, tenant):
+    policy = FollowUpPolicy.objects.create(tenant=tenant)
+    url = reverse("admin:sales_followuppolicy_change", args=[policy.pk])
+    page = admin_client.get(url)
+    assert page.status_code == 200
+    form = {
+        "tenant": tenant.pk,
+        "enabled": "on",
+        "steps_hours": "[48, 24]",
+        "max_attempts": 2,
+        "expiry_reminder": "on",
+        "timezone": "America/Montevideo",
+        "quiet_start": "21:00",
+        "quiet_end": "09:00",
+        "quiet_weekdays": "[6]",
+        "whatsapp_template": "seguimiento_cotizacion",
+        "whatsapp_template_language": "es",
+        "dunning_enabled": "on",
+        "dunning_firm_after_days": 15,
+        "dunning_staff_after_days": 30,
+        "dunning_repeat_days": 7,
+        "order_wait_days": 3,
+    }
+    refused = admin_client.post(url, form)
+    assert refused.status_code == 200 and "the steps must go in increasing order" in refused.content.decode()
+    saved = admin_client.post(url, {**form, "steps_hours": "[12, 36]"})
+    assert saved.status_code == 302
+    assert FollowUpPolicy.objects.get(pk=policy.pk).steps_hours == [12, 36]
+
+
+def test_invoices_load_over_the_api_whole_or_not_at_all(api, tenant):
+    rows = [
+        {
+            "number": "F-1",
+            "customer_phone": "+59894807926",
+            "customer_name": "Gabriel",
+            "amount": "2500.00",
+            "currency": "USD",
+            "issue_date": "2026-10-01",
+            "due_date": "2026-11-01",
+        },
+        {
+            "number": "F-2",
+            "customer_phone": "094 807 926",
+            "amount": "10",
+            "issue_date": "2026-10-05",
+            "due_date": "2026-10-01",
+        },
+    ]
+    refused = api.post("/api/v1/invoices", rows, format="json")
+    assert refused.status_code == 400 and not Invoice.objects.exists()
+    assert "international format" in str(refused.json()["error"]["fields"])
+    rows[1].update(customer_phone="+59894807926", due_date="2026-11-05")
+    created = api.post("/api/v1/invoices", rows, format="json")
+    assert created.status_code == 201 and [i["number"] for i in created.json()] == ["F-1", "F-2"]
+    assert Customer.objects.filter(phone="+59894807926").count() == 1
+    again = api.post("/api/v1/invoices", rows[0], format="json")
+    assert again.status_code == 400 and "already loaded" in again.json()["error"]["message"]
+    listed = api.get("/api/v1/invoices", {"status": "open"}).json()["invoices"]
+    assert {i["number"]: i["balance"] for i in listed} == {"F-1": "2500.00", "F-2": "10.00"}
+    paid = api.post(f"/api/v1/invoices/{created.json()[0]['id']}/paid", {"amount": "1000"}, format="json").json()
+    assert (paid["status"], paid["balance"]) == ("open", "1500.00")
+    paid = api.post(f"/api/v1/invoices/{created.json()[0]['id']}/paid", {}, format="json").json()
+    assert (paid["status"], paid["balance"]) == ("paid", "0.00")
+
+
+def test_an_invoice_of_another_tenant_is_not_found(api, other_tenant):
+    customer = Customer.objects.create(tenant=other_tenant, phone="+59899000111")
+    from datetime import date
+
+    other = Invoice.objects.create(
+        tenant=other_tenant,
+        customer=customer,
+        number="X-1",
+        amount=1,
+        issue_date=date(2026, 1, 1),
+        due_date=date(2026, 2, 1),
+    )
+    assert api.post(f"/api/v1/invoices/{other.pk}/paid", {}, format="json").status_code == 404
+
+
+def test_staff_tasks_and_effectiveness_are_listed(api, tenant):
+    staff_task_open(tenant_id=tenant.pk, kind="reengage", dedupe_key="k-1", title="Llamar a Gabriel")
+    staff_task_open(tenant_id=tenant.pk, kind="reengage", dedupe_key="k-1", title="Llamar a Gabriel")
+    (task,) = api.get("/api/v1/staff-tasks", {"status": "open"}).json()["tasks"]
+    assert task["kind"] == "reengage" and task["title"] == "Llamar a Gabriel"
+    assert StaffTask.objects.count() == 1
+    assert api.get("/api/v1/analytics/followups").json() == {"steps": []}
+    assert api.get("/api/v1/analytics/followups", {"since": "ayer"}).status_code == 400
+
+
+def test_the_sales_admin_pages_open(admin_client, tenant):
+    from bmc.core.services import system_bootstrap
+
+    system_bootstrap()
+    for name in ("followup", "followuppolicy", "stafftask", "invoice", "paymentpromise", "dunningnotice"):
+        assert admin_client.get(reverse(f"admin:sales_{name}_changelist")).status_code == 200, name
+    page = admin_client.get(reverse("admin:sales_followup_changelist")).content.decode()
+    assert "Effectiveness per step" in page and "No follow-up has been sent yet." in page
+    assert FollowUp.objects.count() == 0
