@@ -485,14 +485,16 @@ _RULES_RAW: tuple[tuple[str, int, str], ...] = (
         "postpone",
         5,
         r"\b(?:despues|luego|mas\s+tarde|mas\s+adelante|en\s+unos\s+dias|en\s+estos\s+dias|semana\s+que\s+viene"
-        r"|proxima\s+semana|que\s+viene|manana|cualquier\s+cosa)\s+(?:te|les|le)\s+"
+        r"|proxima\s+semana|que\s+viene|manana|cualquier\s+cosa|esta\s+semana|a\s+fin\s+de\s+mes|a\s+la\s+tarde"
+        r"|(?:el\s+)?(?:lunes|martes|miercoles|jueves|viernes|sabado|domingo))\s+(?:te|les|le)\s+"
         r"(?:confirmo|aviso|digo|escribo|contesto|respondo|comento|hablo)\b",
     ),
     (
         "postpone",
         5,
         r"\b(?:te|les|le)\s+(?:confirmo|aviso|digo|escribo|contesto|respondo|comento)\s+(?:despues|luego|mas\s+tarde"
-        r"|mas\s+adelante|en\s+unos\s+dias|en\s+estos\s+dias|la\s+semana|la\s+proxima|el\s+mes|manana|cuando)\b",
+        r"|mas\s+adelante|en\s+unos\s+dias|en\s+estos\s+dias|la\s+semana|la\s+proxima|el\s+mes|manana|cuando"
+        r"|esta\s+semana|a\s+fin\s+de\s+mes|el\s+(?:lunes|martes|miercoles|jueves|viernes|sabado|domingo))\b",
     ),
     ("postpone", 3, r"\b(?:te|les)\s+aviso\b"),
     ("postpone", 3, r"\b(?:todavia|aun)\s+no\s+(?:se|decidi|decidimos|lo\s+se)\b"),

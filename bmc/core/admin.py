@@ -39,6 +39,9 @@ class ReadOnlyInline(admin.TabularInline):
     def has_add_permission(self, request, obj=None) -> bool:
         return False
 
+    def get_readonly_fields(self, request, obj=None):
+        return self.fields or super().get_readonly_fields(request, obj)
+
 
 def _pretty_json(value) -> str:
     return format_html(

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from django import forms
 from django.contrib import admin, messages
+from django.db.models import JSONField
 from django.utils import timezone
 from django.utils.html import format_html
 
@@ -12,6 +14,7 @@ from bmc.sales import models
 
 @admin.register(models.FollowUpPolicy)
 class FollowUpPolicyAdmin(admin.ModelAdmin):
+    formfield_overrides = {JSONField: {"widget": forms.Textarea(attrs={"rows": 1, "cols": 30})}}
     list_display = ("tenant", "enabled", "steps_hours", "max_attempts", "quiet_hours", "quiet_days", "timezone")
     fieldsets = (
         ("Quote follow-ups", {"fields": ("tenant", "enabled", "steps_hours", "max_attempts", "expiry_reminder")}),
@@ -172,6 +175,17 @@ class InvoiceAdmin(admin.ModelAdmin):
         if not obj.receipt_id:
             return "—"
         return format_html('<a href="/admin/core/message/{}/change/">message {}</a>', obj.receipt_id, obj.receipt_id)
+
+    def save_model(self, request, obj, form, change):
+        """Set to paid by hand: paid in full now, and any promise kept, as the action does."""
+        from agents.dunning import invoice_mark_paid
+
+        marked_paid = change and "status" in form.changed_data and obj.status == models.Invoice.Status.PAID
+        if marked_paid:
+            obj.status = form.initial["status"]
+        super().save_model(request, obj, form, change)
+        if marked_paid:
+            invoice_mark_paid(invoice=obj)
 
     @admin.action(description="Mark selected invoices paid (payment confirmed)")
     def mark_paid(self, request, queryset):

@@ -273,6 +273,9 @@ OWN_EXAMPLES = [
     ("el deposito lo hago el jueves", "promise_to_pay", {"promised_date": "2026-11-26"}),
     ("se fue de presupuesto, gracias", "decline_quote", {}),
     ("esta semana no puedo, la que viene te confirmo", "postpone", {}),
+    # "te confirmo" with a day to come is time asked, not a yes (seen answering a follow-up)
+    ("la vi, el lunes te confirmo", "postpone", {}),
+    ("te confirmo el viernes, lo tengo que hablar", "postpone", {}),
     ("buenas noches", "greeting", {}),
     ("disculpe, numero equivocado", "other", {}),
     ("ok gracias", "other", {}),

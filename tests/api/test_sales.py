@@ -173,11 +173,76 @@ def test_staff_tasks_and_effectiveness_are_listed(api, tenant):
 
 
 def test_the_sales_admin_pages_open(admin_client, tenant):
+    from datetime import date
+
+    from agents.dunning import dunning_promise_record
     from bmc.core.services import system_bootstrap
+    from bmc.sales.models import DunningNotice, PaymentPromise
 
     system_bootstrap()
-    for name in ("followup", "followuppolicy", "stafftask", "invoice", "paymentpromise", "dunningnotice"):
+    customer = Customer.objects.create(tenant=tenant, phone="+59899123456", name="Ana")
+    invoice = Invoice.objects.create(
+        tenant=tenant,
+        customer=customer,
+        number="F-9",
+        amount=100,
+        issue_date=date(2026, 10, 1),
+        due_date=date(2026, 11, 1),
+    )
+    dunning_promise_record(invoice_id=invoice.pk, promised_date=date(2026, 11, 6), message_id=None)
+    DunningNotice.objects.create(tenant=tenant, invoice=invoice, kind="soft", local_date=date(2026, 11, 2))
+    staff_task_open(tenant_id=tenant.pk, kind="payment_overdue", dedupe_key="k", title="Cobrar", invoice_id=invoice.pk)
+    for model in (FollowUpPolicy, StaffTask, Invoice, PaymentPromise, DunningNotice):
+        name = model._meta.model_name
         assert admin_client.get(reverse(f"admin:sales_{name}_changelist")).status_code == 200, name
+        detail = reverse(f"admin:sales_{name}_change", args=[model.objects.first().pk])
+        assert admin_client.get(detail).status_code == 200, detail
+    assert admin_client.get(reverse("admin:sales_invoice_add")).status_code == 200
     page = admin_client.get(reverse("admin:sales_followup_changelist")).content.decode()
     assert "Effectiveness per step" in page and "No follow-up has been sent yet." in page
     assert FollowUp.objects.count() == 0
+
+
+def test_an_invoice_set_paid_in_the_admin_is_paid_in_full_and_its_promise_kept(admin_client, tenant):
+    from datetime import date
+
+    from agents.dunning import dunning_promise_record
+    from bmc.sales.models import PaymentPromise
+
+    customer = Customer.objects.create(tenant=tenant, phone="+59899123456", name="Ana")
+    invoice = Invoice.objects.create(
+        tenant=tenant,
+        customer=customer,
+        number="F-9",
+        amount=100,
+        issue_date=date(2026, 10, 1),
+        due_date=date(2026, 11, 1),
+    )
+    dunning_promise_record(invoice_id=invoice.pk, promised_date=date(2026, 11, 6), message_id=None)
+    form = {
+        "tenant": tenant.pk,
+        "customer": customer.pk,
+        "number": "F-9",
+        "amount": "100.00",
+        "currency": "USD",
+        "issue_date": "01/10/2026",
+        "due_date": "01/11/2026",
+        "status": "paid",
+        "amount_paid": "0",
+        "notes": "",
+        "promises-TOTAL_FORMS": 1,
+        "promises-INITIAL_FORMS": 1,
+        "promises-MIN_NUM_FORMS": 0,
+        "promises-MAX_NUM_FORMS": 1000,
+        "promises-0-id": PaymentPromise.objects.get().pk,
+        "promises-0-invoice": invoice.pk,
+        "notices-TOTAL_FORMS": 0,
+        "notices-INITIAL_FORMS": 0,
+        "notices-MIN_NUM_FORMS": 0,
+        "notices-MAX_NUM_FORMS": 1000,
+    }
+    response = admin_client.post(reverse("admin:sales_invoice_change", args=[invoice.pk]), form)
+    assert response.status_code == 302, response.content.decode()[:2000]
+    invoice.refresh_from_db()
+    assert (invoice.status, invoice.amount_paid, invoice.paid_at is not None) == ("paid", 100, True)
+    assert PaymentPromise.objects.get().status == "kept"
