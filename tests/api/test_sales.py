@@ -172,14 +172,12 @@ def test_staff_tasks_and_effectiveness_are_listed(api, tenant):
     assert api.get("/api/v1/analytics/followups", {"since": "ayer"}).status_code == 400
 
 
-def test_the_sales_admin_pages_open(admin_client, tenant):
+def promised_invoice(tenant) -> Invoice:
+    """Ana's invoice F-9, due 1 November, promised for the 6th."""
     from datetime import date
 
     from agents.dunning import dunning_promise_record
-    from bmc.core.services import system_bootstrap
-    from bmc.sales.models import DunningNotice, PaymentPromise
 
-    system_bootstrap()
     customer = Customer.objects.create(tenant=tenant, phone="+59899123456", name="Ana")
     invoice = Invoice.objects.create(
         tenant=tenant,
@@ -190,6 +188,17 @@ def test_the_sales_admin_pages_open(admin_client, tenant):
         due_date=date(2026, 11, 1),
     )
     dunning_promise_record(invoice_id=invoice.pk, promised_date=date(2026, 11, 6), message_id=None)
+    return invoice
+
+
+def test_the_sales_admin_pages_open(admin_client, tenant):
+    from datetime import date
+
+    from bmc.core.services import system_bootstrap
+    from bmc.sales.models import DunningNotice, PaymentPromise
+
+    system_bootstrap()
+    invoice = promised_invoice(tenant)
     DunningNotice.objects.create(tenant=tenant, invoice=invoice, kind="soft", local_date=date(2026, 11, 2))
     staff_task_open(tenant_id=tenant.pk, kind="payment_overdue", dedupe_key="k", title="Cobrar", invoice_id=invoice.pk)
     for model in (FollowUpPolicy, StaffTask, Invoice, PaymentPromise, DunningNotice):
@@ -204,21 +213,11 @@ def test_the_sales_admin_pages_open(admin_client, tenant):
 
 
 def test_an_invoice_set_paid_in_the_admin_is_paid_in_full_and_its_promise_kept(admin_client, tenant):
-    from datetime import date
 
-    from agents.dunning import dunning_promise_record
     from bmc.sales.models import PaymentPromise
 
-    customer = Customer.objects.create(tenant=tenant, phone="+59899123456", name="Ana")
-    invoice = Invoice.objects.create(
-        tenant=tenant,
-        customer=customer,
-        number="F-9",
-        amount=100,
-        issue_date=date(2026, 10, 1),
-        due_date=date(2026, 11, 1),
-    )
-    dunning_promise_record(invoice_id=invoice.pk, promised_date=date(2026, 11, 6), message_id=None)
+    invoice = promised_invoice(tenant)
+    customer = invoice.customer
     form = {
         "tenant": tenant.pk,
         "customer": customer.pk,
