@@ -21,7 +21,15 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from agents.dunning import dunning_payment_claimed, dunning_promise_record, invoice_for, receipt_find
+from agents.dunning import (
+    RECEIPT_TYPES,
+    dunning_payment_claimed,
+    dunning_promise_record,
+    invoice_for,
+    promise_date_read,
+    receipt_find,
+    says_paid,
+)
 from agents.followup import followup_sequence_start, followups_stop
 from agents.nlu_model import message_understand
 from agents.outbound import outbound_reply_create
@@ -71,7 +79,7 @@ REPLIES = {
     "decline_quote": "Gracias por avisarnos. Si querés, te cotizamos otra opción cuando quieras.",
     "postpone": "Dale, sin problema. Cuando lo tengas definido, escribinos por acá.",
     "order_status": "Ya le paso tu consulta sobre el pedido a un vendedor, que te responde en breve.",
-    "payment_notice": "¡Gracias! Le aviso a administración para que confirme el pago.",
+    "payment_notice": "¡Gracias! Le paso tu mensaje a administración y te responden por acá en breve.",
     "promise_to_pay": "Perfecto, queda anotado. ¡Gracias por avisar!",
     "product_info": "Buena pregunta: le paso tu consulta a un vendedor para que te asesore. "
     "Si querés un precio, contame el panel, el uso y las medidas.",
@@ -163,6 +171,9 @@ def _payment_plan(plan: Plan, *, conversation: Conversation, messages: list[Mess
         return False
     amount = f"{invoice.currency} {money_uy(invoice.balance)}"
     if "payment_notice" in intents:
+        sent_receipt = any((m.raw_payload or {}).get("type") in RECEIPT_TYPES for m in messages)
+        if not sent_receipt and not any(says_paid(m.text) for m in messages):
+            return False  # asks how to pay: a person answers that
         plan.intent, plan.payment_claim = "payment_notice", invoice.pk
         plan.text = (
             f"¡Gracias! Le paso el aviso de pago de la factura {invoice.number} ({amount}) a administración "
@@ -170,11 +181,10 @@ def _payment_plan(plan: Plan, *, conversation: Conversation, messages: list[Mess
         )
         return True
     plan.intent = "promise_to_pay"
-    promised = said.get("promised_date")
-    if not promised:
+    day = promise_date_read(said.get("promised_date"), today=timezone.localdate(messages[-1].created_at))
+    if day is None:  # no date, or none we can hold them to
         plan.text = f"¡Gracias por avisar! ¿Para qué día tenés previsto pagar la factura {invoice.number} ({amount})?"
         return True
-    day = date.fromisoformat(promised)
     plan.promise = (invoice.pk, day)
     plan.text = f"Perfecto, anoto que el {day:%d/%m} pagás la factura {invoice.number} ({amount}). ¡Gracias por avisar!"
     return True

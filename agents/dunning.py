@@ -17,13 +17,15 @@ for staff to confirm, with the receipt attached when one came.
 
 from __future__ import annotations
 
+import re
+import unicodedata
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from django.db import transaction
-from django.db.models import F, Q
+from django.db.models import F
 from django.template.loader import render_to_string
 from django.utils import timezone
 
@@ -32,12 +34,19 @@ from agents.nlu_model import message_reword
 from agents.outbound import outbound_reply_create
 from agents.quote_document import money_uy
 from agents.staff import staff_task_open
-from bmc.core.models import Conversation, Customer, Message
+from bmc.core.models import Conversation, Customer, Message, Tenant
 from bmc.sales.models import DunningNotice, FollowUpPolicy, Invoice, PaymentPromise, StaffTask
 from bmc.sales.policy import sending_allowed
 
 Kind = DunningNotice.Kind
 RECEIPT_LOOKBACK = timedelta(hours=24)
+RECEIPT_TYPES = ("document", "image")  # a PDF, or a photo of the transfer
+PROMISE_HORIZON = timedelta(days=60)  # a promise further out is not taken as one
+# "ya pagué", "te transferí", "te paso el comprobante": said paid, not asking how to pay
+PAID_RE = re.compile(
+    r"\b(?:pague|pagamos|pagado|transferi|transferimos|transferido|deposite|depositamos|depositado|abone|abonamos"
+    r"|gire|giramos|hice\s+(?:la|el)\s+(?:transferencia|deposito|pago)|comprobante|recibo)\b"
+)
 
 
 @dataclass(frozen=True)
@@ -53,16 +62,14 @@ class History:
 def dunning_decide(*, invoice: Invoice, today: date, history: History, policy: FollowUpPolicy) -> str | None:
     """The strategy for one overdue invoice today: a DunningNotice kind, or None."""
     days = invoice.days_overdue(today)
-    if days <= 0 or invoice.balance <= 0 or invoice.customer.opted_out:
-        return None
+    if days <= 0 or invoice.balance <= 0 or invoice.customer.opted_out or Kind.STAFF in history.kinds:
+        return None  # a person has it once it was escalated: no more automatic messages
     if history.promise is not None:
         if history.promise.promised_date >= today:
             return None  # the customer said when; wait for it
         return Kind.PROMISE_CHECK  # the day after the promise, still unpaid
     if days > policy.dunning_staff_after_days:
-        return None if Kind.STAFF in history.kinds else Kind.STAFF
-    if Kind.STAFF in history.kinds:
-        return None
+        return Kind.STAFF
     if history.last_notice and (today - history.last_notice).days < policy.dunning_repeat_days:
         return None
     if days > policy.dunning_firm_after_days or history.repeat_late_payer:
@@ -84,9 +91,9 @@ def _histories(invoices: list[Invoice], today: date) -> dict[int, History]:
     ):
         promises[promise.invoice_id] = promise  # the latest open one
     customers = {i.customer_id for i in invoices}
-    late_before = Invoice.objects.filter(customer_id__in=customers).filter(
-        Q(paid_at__isnull=False, paid_at__date__gt=F("due_date"))
-        | Q(status=Invoice.Status.OPEN, due_date__lt=today - timedelta(days=1))
+    # the customer's history: invoices they paid after their due date
+    late_before = Invoice.objects.filter(
+        customer_id__in=customers, paid_at__isnull=False, paid_at__date__gt=F("due_date")
     )
     late: dict[int, set[int]] = {}
     for customer_id, invoice_id in late_before.values_list("customer_id", "pk"):
@@ -103,11 +110,12 @@ def _histories(invoices: list[Invoice], today: date) -> dict[int, History]:
 
 
 def dunning_scan(*, now: datetime) -> list[int]:
-    """Decide today's notices for every tenant in its sending hours. Returns the ids of the new
-    notices that carry a message (the caller dispatches them); staff escalations open their task
-    here."""
+    """Decide today's notices for every tenant in its sending hours. Returns the ids of today's
+    notices that carry a message and have none yet: the new ones, and any a scan that stopped
+    halfway left behind (the caller dispatches them; writing a message is idempotent). Staff
+    escalations open their task here."""
     to_send: list[int] = []
-    for tenant_id in Invoice.objects.filter(status=Invoice.Status.OPEN).values_list("tenant_id", flat=True).distinct():
+    for tenant_id in Tenant.objects.values_list("pk", flat=True):
         policy = policy_for(tenant_id=tenant_id)
         if not policy.dunning_enabled or not sending_allowed(now, **policy.quiet_rules):
             continue
@@ -122,9 +130,14 @@ def dunning_scan(*, now: datetime) -> list[int]:
             kind = dunning_decide(invoice=invoice, today=today, history=histories[invoice.pk], policy=policy)
             if kind is None:
                 continue
-            notice = _notice_create(invoice=invoice, kind=kind, today=today, promise=histories[invoice.pk].promise)
-            if notice is not None and kind != Kind.STAFF:
-                to_send.append(notice.pk)
+            _notice_create(invoice=invoice, kind=kind, today=today, promise=histories[invoice.pk].promise)
+        to_send += (
+            DunningNotice.objects.filter(
+                tenant_id=tenant_id, local_date=today, message__isnull=True, invoice__status=Invoice.Status.OPEN
+            )
+            .exclude(kind=Kind.STAFF)
+            .values_list("pk", flat=True)
+        )
     return to_send
 
 
@@ -209,6 +222,25 @@ def dunning_message_prepare(*, notice_id: int) -> tuple[int, bool] | None:
     return message.pk, bool(linked)
 
 
+def dunning_hold(*, notice_id: int, now: datetime) -> str:
+    """Inside the outbound agent's send transaction: lock the customer and the invoice and say why
+    the reminder must not go now ('' when it may): paid or claimed meanwhile, a promise made
+    since it was written, an opt-out, or quiet hours (a retry that came late; tomorrow's scan
+    decides again)."""
+    notice = DunningNotice.objects.select_related("invoice").get(pk=notice_id)
+    Customer.objects.select_for_update().filter(pk=notice.invoice.customer_id).first()
+    invoice = Invoice.objects.select_for_update().select_related("customer").get(pk=notice.invoice_id)
+    if invoice.status != Invoice.Status.OPEN:
+        return f"the invoice is {invoice.status}"
+    if invoice.customer.opted_out:
+        return "the customer opted out"
+    if notice.kind != Kind.PROMISE_CHECK and invoice.promises.filter(created_at__gt=notice.created_at).exists():
+        return "the customer promised a date"
+    if not sending_allowed(now, **policy_for(tenant_id=invoice.tenant_id).quiet_rules):
+        return "quiet hours"
+    return ""
+
+
 # --- what the customer says -------------------------------------------------------------------------
 
 
@@ -227,6 +259,21 @@ def invoice_for(*, customer_id: int, order_ref: str | None) -> Invoice | None:
     return invoices[0] if invoices else None
 
 
+def says_paid(text: str) -> bool:
+    """The customer says they paid (or sends the proof), rather than asking how to pay."""
+    plain = unicodedata.normalize("NFKD", text.lower()).encode("ascii", "ignore").decode()
+    return bool(PAID_RE.search(plain))
+
+
+def promise_date_read(value: Any, *, today: date) -> date | None:
+    """A promised date the agent can hold the customer to: a real date, from today to two months out."""
+    try:
+        promised = date.fromisoformat(str(value))
+    except ValueError:
+        return None
+    return promised if today <= promised <= today + PROMISE_HORIZON else None
+
+
 def dunning_promise_record(*, invoice_id: int, promised_date: date, message_id: int | None) -> PaymentPromise:
     """The customer promised a date. Earlier open promises of the invoice give way to this one."""
     PaymentPromise.objects.filter(invoice_id=invoice_id, status=PaymentPromise.Status.OPEN).update(
@@ -241,13 +288,13 @@ def dunning_promise_record(*, invoice_id: int, promised_date: date, message_id: 
 def receipt_find(*, conversation_id: int, messages: list[Message], now: datetime) -> Message | None:
     """A document the customer sent with the notice, or shortly before it."""
     for message in reversed(messages):
-        if (message.raw_payload or {}).get("type") == "document":
+        if (message.raw_payload or {}).get("type") in RECEIPT_TYPES:
             return message
     return (
         Message.objects.filter(
             conversation_id=conversation_id,
             direction=Message.Direction.INBOUND,
-            raw_payload__type="document",
+            raw_payload__type__in=RECEIPT_TYPES,
             created_at__gte=now - RECEIPT_LOOKBACK,
         )
         .order_by("-created_at")
@@ -279,15 +326,27 @@ def dunning_payment_claimed(*, invoice_id: int, receipt: Message | None, message
     )
 
 
+class InvoiceStateError(ValueError):
+    """A payment the invoice's status does not allow."""
+
+
 def invoice_mark_paid(*, invoice: Invoice, amount: Any | None = None, when: datetime | None = None) -> None:
-    """Staff confirmed the payment: paid in full (or the amount given), promises kept."""
+    """Staff confirmed a payment: in full, or `amount` more of it. Paid in full keeps any open
+    promise. Two confirmations at once add up (the row is locked)."""
     when = when or timezone.now()
-    paid = invoice.amount if amount is None else min(invoice.amount, invoice.amount_paid + amount)
-    status = Invoice.Status.PAID if paid >= invoice.amount else Invoice.Status.OPEN
-    Invoice.objects.filter(pk=invoice.pk).update(
-        amount_paid=paid, status=status, paid_at=when if status == Invoice.Status.PAID else None
-    )
-    if status == Invoice.Status.PAID:
-        PaymentPromise.objects.filter(invoice=invoice, status=PaymentPromise.Status.OPEN).update(
-            status=PaymentPromise.Status.KEPT, checked_at=when
-        )
+    with transaction.atomic():
+        current = Invoice.objects.select_for_update().get(pk=invoice.pk)
+        if current.status in (Invoice.Status.PAID, Invoice.Status.CANCELLED):
+            raise InvoiceStateError(f"Invoice {current.number} is {current.status}: no payment can be added.")
+        if amount is not None and amount <= 0:
+            raise InvoiceStateError("amount must be more than 0; leave it out for paid in full.")
+        paid = current.amount if amount is None else min(current.amount, current.amount_paid + amount)
+        if paid >= current.amount:
+            fields = {"amount_paid": paid, "status": Invoice.Status.PAID, "paid_at": when}
+        else:  # a part: still open (a claimed payment goes back to being chased for the rest)
+            fields = {"amount_paid": paid, "status": Invoice.Status.OPEN}
+        Invoice.objects.filter(pk=current.pk).update(**fields)
+        if paid >= current.amount:
+            PaymentPromise.objects.filter(invoice=current, status=PaymentPromise.Status.OPEN).update(
+                status=PaymentPromise.Status.KEPT, checked_at=when
+            )

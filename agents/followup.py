@@ -35,7 +35,7 @@ from agents.quote_document import money_uy, quote_public_path, quote_summary_es
 from agents.staff import staff_task_open
 from bmc.core.models import Customer, Message, Quote, Tenant
 from bmc.sales.models import FollowUp, FollowUpPolicy, StaffTask
-from bmc.sales.policy import sending_allowed
+from bmc.sales.policy import next_allowed, sending_allowed
 
 Status = FollowUp.Status
 Kind = FollowUp.Kind
@@ -68,14 +68,26 @@ def followup_sequence_start(*, quote: Quote) -> list[FollowUp]:
             for number, hours in enumerate(policy.steps_hours[: policy.max_attempts], start=1)
         ]
     if policy.expiry_reminder:
-        # the day before it expires, or the last sending day before that (not on a Sunday)
-        zone = ZoneInfo(policy.timezone)
-        due = datetime.combine(quote.valid_until - timedelta(days=1), EXPIRY_REMINDER_AT, tzinfo=zone)
-        while not sending_allowed(due, **policy.quiet_rules) and due > quote.sent_at:
-            due -= timedelta(days=1)
-        if due > quote.sent_at + timedelta(hours=24):
+        due = _expiry_reminder_at(quote=quote, policy=policy)
+        if due and due > quote.sent_at + timedelta(hours=24):
             rows.append(FollowUp(**common, conversation_id=quote.conversation_id, kind=Kind.EXPIRY, step=0, due_at=due))
     return FollowUp.objects.bulk_create(rows, ignore_conflicts=True)
+
+
+def _expiry_reminder_at(*, quote: Quote, policy: FollowUpPolicy) -> datetime | None:
+    """10:00 the day before the quote expires; on a quiet day, the last sending day before it;
+    at quiet hours, that day's first sending time."""
+    zone = ZoneInfo(policy.timezone)
+    day = quote.valid_until - timedelta(days=1)
+    while day >= timezone.localdate(quote.sent_at, zone):
+        at = datetime.combine(day, EXPIRY_REMINDER_AT, tzinfo=zone)
+        if sending_allowed(at, **policy.quiet_rules):
+            return at
+        first = next_allowed(datetime.combine(day, time(0, 0), tzinfo=zone), **policy.quiet_rules)
+        if first.date() == day:
+            return first
+        day -= timedelta(days=1)
+    return None
 
 
 def followups_stop(
@@ -177,6 +189,11 @@ def followup_claim_due(*, now: datetime, limit: int = 500) -> list[int]:
             for r in live
             if r.kind == Kind.STEP and r.step < latest.get(r.quote_id, r.step)
         }
+        # a step never goes right after the one before (quiet hours held that one back): it waits
+        # at least half the policy's gap between the two
+        too_soon = _too_soon([r for r in live if r.pk not in superseded and r.kind == Kind.STEP])
+        for pk, later in too_soon.items():
+            FollowUp.objects.filter(pk=pk).update(due_at=later)
         for reason in set(reasons.values()):
             FollowUp.objects.filter(pk__in=[pk for pk, r in reasons.items() if r == reason]).update(
                 status=Status.CANCELLED, reason=reason
@@ -185,9 +202,36 @@ def followup_claim_due(*, now: datetime, limit: int = 500) -> list[int]:
             FollowUp.objects.filter(pk__in=[pk for pk, r in superseded.items() if r == reason]).update(
                 status=Status.SKIPPED, reason=reason
             )
-        claimed = [r.pk for r in live if r.pk not in superseded]
+        claimed = [r.pk for r in live if r.pk not in superseded and r.pk not in too_soon]
         FollowUp.objects.filter(pk__in=claimed).update(status=Status.QUEUED, claimed_at=now)
     return claimed
+
+
+def _too_soon(rows: list[FollowUp]) -> dict[int, datetime]:
+    """Steps whose quote had another step go out (or on its way) less than half the policy's gap
+    before: their new due time."""
+    if not rows:
+        return {}
+    last = dict(
+        FollowUp.objects.filter(
+            quote_id__in={r.quote_id for r in rows}, kind=Kind.STEP, status__in=[Status.QUEUED, Status.SENT]
+        )
+        .values("quote_id")
+        .annotate(at=Max("claimed_at"))
+        .values_list("quote_id", "at")
+    )
+    policies: dict[int, FollowUpPolicy] = {}
+    later = {}
+    for row in rows:
+        if row.quote_id not in last or last[row.quote_id] is None:
+            continue
+        policy = policies.setdefault(row.tenant_id, policy_for(tenant_id=row.tenant_id))
+        hours = policy.steps_hours
+        gap = (hours[row.step - 1] - hours[row.step - 2]) if 2 <= row.step <= len(hours) else min(hours)
+        earliest = last[row.quote_id] + timedelta(hours=gap / 2)
+        if row.due_at < earliest:
+            later[row.pk] = earliest
+    return later
 
 
 def _template_context(followup: FollowUp, *, base_url: str) -> dict[str, Any]:
@@ -224,7 +268,7 @@ def followup_message_prepare(*, followup_id: int, base_url: str) -> tuple[int, b
     message = outbound_reply_create(
         conversation=followup.conversation,
         text=text,
-        idempotency_key=f"followup-{followup.pk}",
+        idempotency_key=f"followup-{followup.pk}-{followup.claimed_at.timestamp():.0f}",  # one per claim
         extra={
             "followup_id": followup.pk,
             # outside WhatsApp's 24-hour window the approved template goes instead
@@ -240,17 +284,33 @@ def followup_message_prepare(*, followup_id: int, base_url: str) -> tuple[int, b
 
 
 def followup_hold(*, followup_id: int, now: datetime) -> str:
-    """Inside the outbound agent's send transaction: lock the follow-up and say why it must not go
-    ('' when it may). A stopped follow-up is marked cancelled here."""
-    row = FollowUp.objects.select_for_update().filter(pk=followup_id).first()
+    """Inside the outbound agent's send transaction: lock the customer and the follow-up, and say
+    why it must not go now ('' when it may). A stopped follow-up is cancelled here; one that
+    reached its send in quiet hours (a retry, a backlog) goes back to wait for the next sending
+    time, to be claimed and written again then."""
+    row = FollowUp.objects.filter(pk=followup_id).first()
     if row is None:
         return "the follow-up is gone"
+    # the customer's row first, as an inbound message takes it: whichever commits first wins
+    Customer.objects.select_for_update().filter(pk=row.customer_id).first()
+    row = FollowUp.objects.select_for_update().get(pk=followup_id)
     if row.status != Status.QUEUED:
         return f"the follow-up is {row.status}"
     reason = _stop_reasons([row], now).get(row.pk, "")
     if reason:
         FollowUp.objects.filter(pk=row.pk).update(status=Status.CANCELLED, reason=reason)
-    return reason
+        return reason
+    rules = policy_for(tenant_id=row.tenant_id).quiet_rules
+    if not sending_allowed(now, **rules):
+        resume = next_allowed(now, **rules)
+        FollowUp.objects.filter(pk=row.pk).update(
+            status=Status.SCHEDULED,
+            due_at=resume,
+            message=None,
+            reason=f"reached its send in quiet hours; {resume:%a %d/%m %H:%M}",
+        )
+        return "quiet hours"
+    return ""
 
 
 def followup_sent(*, followup_id: int, now: datetime) -> None:

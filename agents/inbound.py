@@ -133,7 +133,9 @@ def _accept_once(
 def _open_conversation(*, tenant: Tenant, phone: str, channel: str, name: str, now: datetime) -> Conversation:
     """The customer's open conversation, touched; created (with the customer) when there is none.
     Two indexed lookups rather than a join, whose plan depends on fresh statistics."""
-    customer = Customer.objects.filter(tenant=tenant, phone=phone).first()
+    # locked: a follow-up or a reminder being sent to this customer right now holds this row,
+    # and this message is stored after it (see agents/followup.py)
+    customer = Customer.objects.select_for_update().filter(tenant=tenant, phone=phone).first()
     if customer is None:
         customer = Customer.objects.create(tenant=tenant, phone=phone, name=name)
     elif name and not customer.name:

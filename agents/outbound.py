@@ -17,9 +17,10 @@ import hmac
 import json
 import logging
 import uuid
+from collections.abc import Callable
 from contextlib import nullcontext
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import requests
@@ -90,26 +91,27 @@ def outbound_send(*, message_id: int) -> str:
     if not claimed:
         return message.delivery_status  # sent already, or being sent right now
     customer = message.conversation.customer
-    followup_id = message.raw_payload.get("followup_id")
-    if customer.opted_out and not message.raw_payload.get("opt_out_confirmation") and not followup_id:
+    hold = _send_hold(message)
+    if customer.opted_out and not message.raw_payload.get("opt_out_confirmation") and hold is None:
         _finish(message_id, Status.FAILED, error_code="opted_out")
         return Status.FAILED
     adapter = ADAPTERS[message.channel if message.channel in ADAPTERS else "log"]
     try:
-        # A follow-up is sent holding its row locked, so a customer's message cannot slip in
-        # between the last check and the send (agents/followup.py). Other replies hold nothing.
-        with transaction.atomic() if followup_id else nullcontext():
-            if followup_id:
-                from agents.followup import followup_hold, followup_sent
-
-                withdrawn = followup_hold(followup_id=followup_id, now=now)
+        # A message the agents sent on their own initiative (a follow-up, a reminder) goes out
+        # holding its customer and its row locked, after a last check, so a customer's message
+        # cannot slip in between that check and the send. Replies hold nothing.
+        with transaction.atomic() if hold else nullcontext():
+            if hold:
+                withdrawn = hold.check(now)
                 if withdrawn:
                     _finish(message_id, Status.CANCELLED, error_code="withdrawn")
-                    logger.info("follow-up withdrawn", extra={"message_id": message_id, "reason": withdrawn})
+                    logger.info(
+                        "message withdrawn before sending", extra={"message_id": message_id, "reason": withdrawn}
+                    )
                     return Status.CANCELLED
             result = adapter(message)
-            if followup_id:
-                followup_sent(followup_id=followup_id, now=timezone.now())
+            if hold:
+                hold.sent(timezone.now())
             _finish(message_id, Status.SENT, external_id=result.external_id)
     except TransientSendError:
         Message.objects.filter(pk=message_id, delivery_status=Status.SENDING).update(delivery_status=Status.PENDING)
@@ -120,6 +122,31 @@ def outbound_send(*, message_id: int) -> str:
         logger.warning("outbound send failed", extra={"message_id": message_id, "error": str(error)})
         return Status.FAILED
     return Status.SENT
+
+
+@dataclass(frozen=True)
+class SendHold:
+    check: Callable[[datetime], str]  # '' to go ahead, else why not
+    sent: Callable[[datetime], None]
+
+
+def _send_hold(message: Message) -> SendHold | None:
+    """The last check of a message the agents wrote on their own initiative; None for replies."""
+    payload = message.raw_payload or {}
+    if payload.get("followup_id"):
+        from agents.followup import followup_hold, followup_sent
+
+        followup_id = payload["followup_id"]
+        return SendHold(
+            check=lambda now: followup_hold(followup_id=followup_id, now=now),
+            sent=lambda now: followup_sent(followup_id=followup_id, now=now),
+        )
+    if payload.get("dunning_notice_id"):
+        from agents.dunning import dunning_hold
+
+        notice_id = payload["dunning_notice_id"]
+        return SendHold(check=lambda now: dunning_hold(notice_id=notice_id, now=now), sent=lambda now: None)
+    return None
 
 
 def outbound_failed(*, message: Message, error_code: str, detail: str = "") -> None:

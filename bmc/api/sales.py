@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from decimal import Decimal
 
 from django.db import transaction
 from django.shortcuts import get_object_or_404
@@ -13,7 +14,7 @@ from rest_framework.decorators import api_view
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from agents.dunning import invoice_mark_paid
+from agents.dunning import InvoiceStateError, invoice_mark_paid
 from agents.followup import followup_effectiveness, policy_for
 from bmc.core.models import Customer
 from bmc.sales.models import FollowUpPolicy, Invoice, StaffTask
@@ -182,6 +183,13 @@ def invoices_view(request: Request) -> Response:
             invoices = invoices.filter(status=request.query_params["status"])
         return Response({"invoices": InvoiceSerializer(invoices[:500], many=True).data})
     many = isinstance(request.data, list)
+    if many:
+        numbers = [row.get("number") for row in request.data if isinstance(row, dict)]
+        repeated = sorted({n for n in numbers if n and numbers.count(n) > 1})
+        if repeated:
+            raise serializers.ValidationError(
+                {"number": [f"Each invoice once per load; repeated: {', '.join(repeated)}."]}
+            )
     serializer = InvoiceSerializer(data=request.data, many=many, context={"tenant": request.tenant})
     serializer.is_valid(raise_exception=True)
     with transaction.atomic():
@@ -191,7 +199,7 @@ def invoices_view(request: Request) -> Response:
 
 class PaymentSerializer(serializers.Serializer):
     amount = serializers.DecimalField(
-        max_digits=12, decimal_places=2, required=False, min_value=0, help_text="Omit for paid in full."
+        max_digits=12, decimal_places=2, required=False, min_value=Decimal("0.01"), help_text="Omit for paid in full."
     )
 
 
@@ -202,7 +210,10 @@ def invoice_paid_view(request: Request, invoice_id: int) -> Response:
     invoice = get_object_or_404(Invoice, pk=invoice_id, tenant=request.tenant)
     serializer = PaymentSerializer(data=request.data)
     serializer.is_valid(raise_exception=True)
-    invoice_mark_paid(invoice=invoice, amount=serializer.validated_data.get("amount"))
+    try:
+        invoice_mark_paid(invoice=invoice, amount=serializer.validated_data.get("amount"))
+    except InvoiceStateError as error:
+        raise serializers.ValidationError({"invoice": [str(error)]}) from None
     invoice.refresh_from_db()
     return Response(InvoiceSerializer(invoice).data)
 

@@ -178,23 +178,29 @@ class InvoiceAdmin(admin.ModelAdmin):
 
     def save_model(self, request, obj, form, change):
         """Set to paid by hand: paid in full now, and any promise kept, as the action does."""
-        from agents.dunning import invoice_mark_paid
+        from agents.dunning import InvoiceStateError, invoice_mark_paid
 
         marked_paid = change and "status" in form.changed_data and obj.status == models.Invoice.Status.PAID
         if marked_paid:
             obj.status = form.initial["status"]
         super().save_model(request, obj, form, change)
         if marked_paid:
-            invoice_mark_paid(invoice=obj)
+            try:
+                invoice_mark_paid(invoice=obj)
+            except InvoiceStateError as error:
+                self.message_user(request, str(error), messages.WARNING)
 
     @admin.action(description="Mark selected invoices paid (payment confirmed)")
     def mark_paid(self, request, queryset):
-        from agents.dunning import invoice_mark_paid
+        from agents.dunning import InvoiceStateError, invoice_mark_paid
 
         count = 0
-        for invoice in queryset.exclude(status__in=[models.Invoice.Status.PAID, models.Invoice.Status.CANCELLED]):
-            invoice_mark_paid(invoice=invoice)
-            count += 1
+        for invoice in queryset:
+            try:
+                invoice_mark_paid(invoice=invoice)
+                count += 1
+            except InvoiceStateError as error:
+                self.message_user(request, str(error), messages.WARNING)
         self.message_user(request, f"{count} invoice(s) marked paid.", messages.SUCCESS)
 
 

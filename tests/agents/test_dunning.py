@@ -141,10 +141,12 @@ def test_a_scan_run_twice_the_same_day_sends_once(customer):
     with time_machine.travel(local(2, 10, 0), tick=False):
         first = dunning_scan(now=timezone.now())
         second = dunning_scan(now=timezone.now())
-    assert len(first) == 1 and second == []
+    assert len(first) == 1 and second == first  # decided once; listed again while it has no message
     assert dunning_message_prepare(notice_id=first[0])[1] is True
     assert dunning_message_prepare(notice_id=first[0])[1] is False  # the task ran twice: one message
-    assert Message.objects.filter(direction="out").count() == 1
+    with time_machine.travel(local(2, 10, 30), tick=False):
+        assert dunning_scan(now=timezone.now()) == []
+    assert Message.objects.filter(direction="out").count() == 1 and DunningNotice.objects.count() == 1
 
 
 def test_an_accepted_quote_without_an_order_becomes_a_staff_task_once(customer, tenant):
@@ -173,3 +175,33 @@ def test_a_quote_past_its_validity_expires_and_its_follow_ups_stop(customer, ten
     assert quotes_expire(now=local(1, 0, 30, month=12)) == 1
     assert Quote.objects.get(pk=quote_id).status == Quote.Status.EXPIRED
     assert set(FollowUp.objects.filter(quote_id=quote_id).values_list("status", flat=True)) == {"cancelled"}
+
+
+def test_asking_how_to_pay_is_not_a_payment(customer, tenant):
+    overdue = invoice(customer)
+    message = write(PHONE, "como les pago? tienen cuenta en el brou?", local(3, 9, 15), tenant)
+    result = turn(message.conversation_id, local(3, 9, 15))
+    overdue.refresh_from_db()
+    assert overdue.status == Invoice.Status.OPEN and not StaffTask.objects.filter(kind="payment_claimed").exists()
+    assert "administración" in Message.objects.get(pk=result.replies[0]).text
+
+
+def test_a_promise_for_a_date_we_cannot_hold_them_to_asks_for_one(customer, tenant):
+    invoice(customer)
+    message = write(PHONE, "te pago el 15 de marzo del año que viene", local(3, 9, 15), tenant)
+    result = turn(message.conversation_id, local(3, 9, 15))
+    assert not PaymentPromise.objects.exists()
+    assert "¿Para qué día tenés previsto pagar la factura F-1001" in Message.objects.get(pk=result.replies[0]).text
+
+
+def test_a_reminder_decided_before_the_customer_said_they_paid_is_not_sent(customer, tenant):
+    overdue = invoice(customer)
+    with time_machine.travel(local(2, 10, 0), tick=False):
+        (notice_id,) = dunning_scan(now=timezone.now())
+        message_id, _ = dunning_message_prepare(notice_id=notice_id)
+    message = write(PHONE, "ya transferi, te paso comprobante", local(2, 10, 1), tenant)
+    turn(message.conversation_id, local(2, 10, 1))
+    with time_machine.travel(local(2, 10, 2), tick=False):
+        assert outbound_send(message_id=message_id) == "cancelled"
+    overdue.refresh_from_db()
+    assert overdue.status == Invoice.Status.PAYMENT_CLAIMED

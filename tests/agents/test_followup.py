@@ -85,7 +85,7 @@ def test_a_quote_unanswered_for_a_week_is_followed_up_at_decent_hours(quoted):
     assert sent_log(quoted) == [
         ("step", 1, "Sat 21 20:30"),  # 24 h later, before the 21:00 quiet hours
         ("step", 2, "Mon 23 09:00"),  # due Sunday 20:30: Sunday is quiet, it waits for Monday 09:00
-        ("step", 3, "Mon 23 20:30"),  # 72 h later
+        ("step", 3, "Tue 24 09:00"),  # due Monday 20:30, too close after step 2: half a step's gap, then the night
         ("expiry", 0, "Sat 28 10:00"),  # the quote expires Monday 30; the day before is a Sunday
     ]
     texts = list(
@@ -176,3 +176,34 @@ def test_effectiveness_counts_each_step(quoted, tenant):
         "accepted_after": 1,
         "answer_rate": 1.0,
     }
+
+
+def test_a_follow_up_that_reaches_its_send_in_quiet_hours_waits_and_goes_in_the_morning(quoted):
+    with time_machine.travel(local(21, 20, 30), tick=False):
+        (followup_id,) = followup_claim_due(now=timezone.now())
+        message_id, _ = followup_message_prepare(followup_id=followup_id, base_url="https://bmc.test")
+    with time_machine.travel(local(21, 21, 5), tick=False):  # the send came late (a retry, a backlog)
+        assert outbound_send(message_id=message_id) == "cancelled"
+    waiting = FollowUp.objects.get(pk=followup_id)
+    assert waiting.status == FollowUp.Status.SCHEDULED and waiting.message_id is None
+    assert timezone.localtime(waiting.due_at, MVD) == local(23, 9, 0)  # Sunday is quiet too
+    run_clock(local(21, 21, 10), local(23, 9, 0))
+    # Monday 09:00 step 2 is due as well: the customer gets one message, the later one
+    assert sent_log(quoted) == [("step", 2, "Mon 23 09:00")]
+    assert FollowUp.objects.get(pk=followup_id).status == FollowUp.Status.SKIPPED
+    assert Message.objects.get(pk=message_id).delivery_status == "cancelled"
+    assert Message.objects.filter(followup__isnull=False, delivery_status="sent").count() == 1
+
+
+def test_the_expiry_reminder_moves_to_the_first_sending_hour_when_ten_is_quiet(quoted, tenant):
+    from datetime import time
+
+    from agents.followup import followup_sequence_start
+
+    policy = policy_for(tenant_id=tenant.pk)
+    policy.quiet_start, policy.quiet_end = time(19, 0), time(11, 30)
+    policy.save()
+    FollowUp.objects.all().delete()
+    followup_sequence_start(quote=quoted)
+    expiry = FollowUp.objects.get(quote=quoted, kind="expiry")
+    assert timezone.localtime(expiry.due_at, MVD) == local(28, 11, 30)  # Saturday (Sunday is quiet), 11:30

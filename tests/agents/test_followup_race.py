@@ -48,6 +48,10 @@ def quoted(tenant, settings):
 
     system_bootstrap()
     settings.OUTBOUND_CHANNEL = "log"
+    policy = policy_for(tenant_id=tenant.pk)
+    policy.quiet_start = policy.quiet_end = None  # the sends happen now, whenever the tests run
+    policy.quiet_weekdays = []
+    policy.save()
     Customer.objects.create(tenant=tenant, phone="+59894807926", name="Gabriel Pérez")
     message = write("+59894807926", REQUEST, local(20, 20, 30), tenant)
     (quote_id,) = turn(message.conversation_id, local(20, 20, 30)).quotes

@@ -145,6 +145,12 @@ def test_invoices_load_over_the_api_whole_or_not_at_all(api, tenant):
     assert (paid["status"], paid["balance"]) == ("open", "1500.00")
     paid = api.post(f"/api/v1/invoices/{created.json()[0]['id']}/paid", {}, format="json").json()
     assert (paid["status"], paid["balance"]) == ("paid", "0.00")
+    again = api.post(f"/api/v1/invoices/{created.json()[0]['id']}/paid", {"amount": "5"}, format="json")
+    assert again.status_code == 400 and "is paid: no payment can be added" in again.json()["error"]["message"]
+    zero = api.post(f"/api/v1/invoices/{created.json()[1]['id']}/paid", {"amount": "0"}, format="json")
+    assert zero.status_code == 400 and "amount" in zero.json()["error"]["fields"]
+    twice = api.post("/api/v1/invoices", [{**rows[0], "number": "F-3"}, {**rows[0], "number": "F-3"}], format="json")
+    assert twice.status_code == 400 and "repeated: F-3" in twice.json()["error"]["message"]
 
 
 def test_an_invoice_of_another_tenant_is_not_found(api, other_tenant):
