@@ -43,6 +43,7 @@ INSTALLED_APPS = [
     "django_celery_beat",
     "bmc.core",
     "bmc.sales",
+    "bmc.documents",
     "bmc.api",
 ]
 
@@ -119,6 +120,9 @@ DEMO_CATALOG_PATH = BASE_DIR / "data" / "catalog.csv"
 # Requests to /api/ larger than this are refused with 413.
 API_MAX_BODY_BYTES = env.int("API_MAX_BODY_BYTES", default=256 * 1024)
 DATA_UPLOAD_MAX_MEMORY_SIZE = API_MAX_BODY_BYTES
+# A batch of documents is uploaded in one request: up to this much in all (each file at most 20 MB).
+DOCUMENTS_MAX_UPLOAD_BYTES = env.int("DOCUMENTS_MAX_UPLOAD_BYTES", default=200 * 1024 * 1024)
+DATA_UPLOAD_MAX_NUMBER_FILES = env.int("DOCUMENTS_MAX_FILES", default=1000)
 # The reaper re-dispatches tasks still `queued` after this many seconds (the broker lost them)
 # and tasks `running` on a worker that no longer answers after REAPER_RUNNING_GRACE seconds.
 REAPER_QUEUED_DEADLINE = env.int("REAPER_QUEUED_DEADLINE", default=600)
@@ -213,6 +217,12 @@ CELERY_BEAT_SCHEDULE = {
         "task": "tasks.followup.proactive_scan",
         "schedule": crontab(hour=9, minute=30),
         "options": {"expires": 3600},
+    },
+    # A document batch whose chord was lost with a worker is finished anyway.
+    "documents-watch-batches": {
+        "task": "tasks.documents.watch_batches",
+        "schedule": env.int("DOCUMENTS_WATCH_INTERVAL", default=300),
+        "options": {"expires": 290},
     },
     # Crontab: overdue invoices, Monday to Saturday at 10:00.
     "dunning-scan-overdue": {

@@ -33,7 +33,10 @@ TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (ConnectionError, TimeoutErr
 
 class TrackedTask(Task):
     """Skips a delivery whose record is already final: a redelivered or re-dispatched message
-    of a task that completed, was cancelled or died runs nothing twice."""
+    of a task that completed, was cancelled or died runs nothing twice. `track_records = False`
+    (a document's pipeline stages, hundreds a second) skips the AgentTask bookkeeping."""
+
+    track_records = True
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         if getattr(self.request, "bmc_skip", False):
@@ -105,6 +108,9 @@ def _on_prerun(task_id: str, task: Task, **kwargs: Any) -> None:
         tenant=_header(request, "tenant"),
     )
     request.bmc_started = time.monotonic()
+    if not getattr(task, "track_records", False):  # high-volume steps keep their state elsewhere
+        request.bmc_tracked, request.bmc_skip, request.bmc_attempt = False, False, 0
+        return
     claim = records.agent_task_claim(
         task_id=task_id,
         worker=request.hostname or socket.gethostname(),
@@ -146,7 +152,7 @@ def _on_retry(sender: Task, request: Any, reason: Any, **kwargs: Any) -> None:
 def _on_failure(sender: Task, task_id: str, exception: BaseException, **kwargs: Any) -> None:
     # Also sent by the worker's main process (hard time limit, a lost process not requeued),
     # where no prerun ran: update by id; a task without a record matches nothing.
-    if getattr(sender.request, "bmc_skip", False):
+    if getattr(sender.request, "bmc_skip", False) or not getattr(sender, "track_records", True):
         return
     close_old_connections()
     records.agent_task_fail(

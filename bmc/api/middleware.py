@@ -24,8 +24,13 @@ class RequestContextMiddleware:
                 length = int(request.headers.get("Content-Length") or 0)
             except ValueError:
                 length = 0
-            if length > settings.API_MAX_BODY_BYTES:
-                return too_large_response(settings.API_MAX_BODY_BYTES)
+            limit = (
+                settings.DOCUMENTS_MAX_UPLOAD_BYTES
+                if request.path.startswith("/api/v1/documents/")
+                else settings.API_MAX_BODY_BYTES
+            )
+            if length > limit:
+                return too_large_response(limit)
         token = log_context_bind(trace_id=request.trace_id)
         try:
             # The API speaks English to the integrators; the admin keeps the staff's Spanish.

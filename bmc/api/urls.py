@@ -1,6 +1,6 @@
 from django.urls import path
 
-from bmc.api import messages, quotes, sales, views
+from bmc.api import documents, messages, quotes, sales, views
 
 urlpatterns = [
     path("orchestrator/status", views.orchestrator_status_view, name="orchestrator-status"),
@@ -25,4 +25,8 @@ urlpatterns = [
     path("invoices", sales.invoices_view, name="invoices"),
     path("invoices/<int:invoice_id>/paid", sales.invoice_paid_view, name="invoice-paid"),
     path("staff-tasks", sales.staff_tasks_view, name="staff-tasks"),
+    path("documents/batches", documents.batches_view, name="document-batches"),
+    path("documents/batches/<int:batch_id>", documents.batch_detail_view, name="document-batch-detail"),
+    path("documents/<int:document_id>/file", documents.document_file_view, name="document-file"),
+    path("documents/<int:document_id>/review", documents.document_review_view, name="document-review"),
 ]

@@ -13,6 +13,7 @@ import logging
 from typing import Any
 
 from django.conf import settings
+from django.db import transaction
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
@@ -113,8 +114,16 @@ def whatsapp_webhook_view(request: HttpRequest) -> HttpResponse:
 
 
 def _dispatch(accepted, *, text: str, tenant, trace_id: str | None) -> None:
-    """In the message's transaction: its turn is recorded with it."""
-    if accepted.created and text:  # a document without caption waits for the documents agent
+    """In the message's transaction: its turn is recorded with it; a document or photo also goes
+    to the documents agent (fetched once this commits)."""
+    if not accepted.created:
+        return
+    if (accepted.message.raw_payload or {}).get("type") in ("document", "image"):
+        from tasks.documents import whatsapp_media
+
+        message_id = accepted.message.pk
+        transaction.on_commit(lambda: whatsapp_media.delay(message_id))
+    if text:  # a document without a caption has nothing to answer
         message_dispatch_turn(
             tenant=tenant,
             conversation_id=accepted.message.conversation_id,

@@ -1,0 +1,200 @@
+"""Admin for document batches: upload, a progress bar that moves, and the review queue where a
+person sees each doubtful document beside what the agent read from it."""
+
+from __future__ import annotations
+
+from django import forms
+from django.contrib import admin, messages
+from django.http import HttpResponseRedirect
+from django.shortcuts import get_object_or_404
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils.html import format_html
+
+from bmc.core.admin import ReadOnlyInline
+from bmc.documents import models
+
+
+class MultipleFileInput(forms.ClearableFileInput):
+    allow_multiple_selected = True
+
+
+class MultipleFileField(forms.FileField):
+    """Django's recipe for a field that takes many files."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("widget", MultipleFileInput())
+        super().__init__(*args, **kwargs)
+
+    def clean(self, data, initial=None):
+        single = super().clean
+        return [single(item, initial) for item in data] if isinstance(data, list | tuple) else [single(data, initial)]
+
+
+class BatchUploadForm(forms.Form):
+    name = forms.CharField(required=False, max_length=200, help_text="e.g. 'Facturas de la semana'")
+    files = MultipleFileField(help_text="PDF, PNG, JPEG, TXT, CSV, XLSX or EML; at most 20 MB each.")
+
+
+class DocumentInline(ReadOnlyInline):
+    model = models.Document
+    fields = ("link", "file_type", "kind", "status", "stage", "quality", "review", "error")
+
+    @admin.display(description="Document")
+    def link(self, obj) -> str:
+        return format_html(
+            '<a href="{}">{}</a>', reverse("admin:documents_document_change", args=[obj.pk]), obj.filename
+        )
+
+
+def progress_bar(batch) -> str:
+    from agents.documents import batch_progress
+
+    progress = batch_progress(batch)
+    return format_html(
+        '<progress value="{}" max="{}" style="width: 240px"></progress> {} of {} ({} %){}',
+        progress["done"],
+        progress["total"] or 1,
+        progress["done"],
+        progress["total"],
+        progress["percent"],
+        f" · {progress['failed']} failed" if progress["failed"] else "",
+    )
+
+
+@admin.register(models.DocumentBatch)
+class DocumentBatchAdmin(admin.ModelAdmin):
+    list_display = ("id", "name", "source", "status", "progress", "created_at", "finished_at")
+    list_filter = ("status", "source", "tenant")
+    readonly_fields = (
+        "name",
+        "source",
+        "status",
+        "progress",
+        "total",
+        "summary",
+        "created_by",
+        "created_at",
+        "finished_at",
+    )
+    fields = readonly_fields
+    inlines = [DocumentInline]
+    change_form_template = "admin/documents/documentbatch/change_form.html"
+
+    @admin.display(description="Progress")
+    def progress(self, obj) -> str:
+        return progress_bar(obj)
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return request.user.has_perm("documents.view_documentbatch")
+
+    def add_view(self, request, form_url="", extra_context=None):
+        """Upload: many files at once become a batch, started at once."""
+        from agents.documents import Upload
+        from bmc.core.services import tenant_ensure
+        from tasks.documents import batch_submit
+
+        form = BatchUploadForm(request.POST or None, request.FILES or None)
+        if request.method == "POST" and form.is_valid():
+            uploads = [Upload(filename=f.name, content=f.read()) for f in form.cleaned_data["files"]]
+            batch = batch_submit(
+                tenant=tenant_ensure(),
+                uploads=uploads,
+                source=models.DocumentBatch.Source.ADMIN,
+                name=form.cleaned_data["name"],
+                user=request.user,
+            )
+            self.message_user(request, f"Batch {batch.pk}: {batch.total} document(s) on their way.", messages.SUCCESS)
+            return HttpResponseRedirect(reverse("admin:documents_documentbatch_change", args=[batch.pk]))
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Upload documents",
+            "form": form,
+            "opts": self.model._meta,
+        }
+        return TemplateResponse(request, "admin/documents/documentbatch/upload.html", context)
+
+
+@admin.register(models.Document)
+class DocumentAdmin(admin.ModelAdmin):
+    list_display = ("filename", "batch", "file_type", "kind", "status", "quality", "review", "review_reason")
+    list_filter = ("review", "status", "kind", "file_type", "tenant")
+    search_fields = ("filename", "sha256", "fields__number")
+    list_select_related = ("batch",)
+    change_form_template = "admin/documents/document/review.html"
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False  # documents come in batches
+
+    def get_urls(self):
+        return [
+            path("<int:document_id>/file/", self.admin_site.admin_view(self.file_view), name="documents_document_file"),
+            *super().get_urls(),
+        ]
+
+    def file_view(self, request, document_id: int):
+        from bmc.api.documents import document_file_response
+
+        return document_file_response(get_object_or_404(models.Document.objects.select_related("blob"), pk=document_id))
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        """The document beside what was read from it; approve, correct or reject."""
+        from agents.documents import REVIEWABLE_FIELDS, DocumentError, document_review
+
+        document = get_object_or_404(models.Document, pk=object_id)
+        if request.method == "POST":
+            if not self.has_change_permission(request, document):
+                return HttpResponseRedirect(request.path)
+            action = request.POST.get("action")
+            corrections = {
+                field: request.POST[field].strip()
+                for field in REVIEWABLE_FIELDS
+                if field in request.POST
+                and request.POST[field].strip()
+                != str((document.kind if field == "kind" else document.fields.get(field)) or "")
+            }
+            try:
+                document_review(
+                    document=document,
+                    action={"approve": "correct" if corrections else "approve"}.get(action, action),
+                    corrections=corrections if action in ("approve", "correct") else {},
+                    user=request.user,
+                    note=request.POST.get("note", ""),
+                )
+            except DocumentError as error:
+                self.message_user(request, str(error), messages.ERROR)
+                return HttpResponseRedirect(request.path)
+            document.refresh_from_db()
+            self.message_user(
+                request, f"{document.filename}: {document.get_review_display().lower()}.", messages.SUCCESS
+            )
+            following = models.Document.objects.filter(review=models.Document.Review.PENDING).order_by("pk").first()
+            target = following.pk if following else document.pk
+            return HttpResponseRedirect(reverse("admin:documents_document_change", args=[target]))
+        values = [
+            (field, document.kind if field == "kind" else document.fields.get(field, "")) for field in REVIEWABLE_FIELDS
+        ]
+        context = {
+            **self.admin_site.each_context(request),
+            "title": f"Review {document.filename}",
+            "document": document,
+            "original": document,
+            "opts": self.model._meta,
+            "values": values,
+            "kinds": models.Document.Kind.choices,
+            "file_url": reverse("admin:documents_document_file", args=[document.pk]),
+            "lines": document.fields.get("lines", []),
+            "corrections": document.corrections.all(),
+            "can_change": self.has_change_permission(request, document),
+        }
+        return TemplateResponse(request, self.change_form_template, context)
+
+
+@admin.register(models.DocumentCorrection)
+class DocumentCorrectionAdmin(admin.ModelAdmin):
+    list_display = ("created_at", "document", "field", "extracted", "corrected", "user")
+    list_filter = ("field", "tenant")
+    readonly_fields = ("document", "field", "extracted", "corrected", "user", "created_at")
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False

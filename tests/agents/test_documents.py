@@ -1,0 +1,214 @@
+"""The documents agent's stages on generated documents with known values, run in process (the
+worker flows are in tests/flows/test_documents.py)."""
+
+from __future__ import annotations
+
+import io
+import random
+from datetime import date, timedelta
+from decimal import Decimal
+
+import pytest
+
+from agents.documents import (
+    MAX_BYTES,
+    DocumentError,
+    Upload,
+    batch_create,
+    batch_crosscheck,
+    document_review,
+    extraction_accuracy,
+    file_type_detect,
+)
+from bmc.documents.models import Document, DocumentCorrection
+from tests import documents_corpus as corpus
+
+pytestmark = pytest.mark.django_db
+FIELDS = ("number", "rut", "issue_date", "due_date", "currency", "subtotal", "iva", "total")
+
+
+def run(tenant, samples, **kwargs):
+    """The batch as the worker would run it: every stage of every document, then the callback."""
+    from tasks import documents as stages
+
+    batch = batch_create(
+        tenant=tenant, uploads=[Upload(s.filename, s.content) for s in samples], source="api", **kwargs
+    )
+    for document in Document.objects.filter(batch=batch).exclude(status="failed"):
+        for name, fn in (
+            ("ingest", "document_ingest"),
+            ("extract", "document_extract_text"),
+            ("classify", "document_classify"),
+            ("fields", "document_extract_fields"),
+            ("validate", "document_validate"),
+        ):
+            stages._run_stage(name, getattr(stages.agent, fn), document.pk)
+    summary = batch_crosscheck(batch_id=batch.pk)
+    return batch, summary, {d.filename: d for d in Document.objects.filter(batch=batch)}
+
+
+def test_types_come_from_the_content_not_the_name():
+    invoice = corpus.invoice(random.Random(1), 1, issued=date(2026, 11, 10)).content
+    assert file_type_detect(invoice) == "pdf"
+    from openpyxl import Workbook
+
+    workbook, buffer = Workbook(), io.BytesIO()
+    workbook.active.append(["Factura", "Total"])
+    workbook.save(buffer)
+    assert file_type_detect(buffer.getvalue()) == "xlsx"
+    assert file_type_detect(b"\x89PNG\r\n\x1a\n" + bytes(64)) == "png"
+    assert file_type_detect(b"\xff\xd8\xff\xe0" + bytes(64)) == "jpeg"
+    assert file_type_detect(b"numero;fecha;total\nA-1;01/11/2026;100,00\nA-2;02/11/2026;50,00\n") == "csv"
+    assert file_type_detect(b"From: ana@x.uy\nSubject: factura\n\nadjunto la factura") == "eml"
+    assert file_type_detect(b"Te paso el comprobante, saludos") == "txt"
+    with pytest.raises(DocumentError, match="image/gif, not one of the accepted types"):
+        file_type_detect(b"GIF89a" + bytes(64))
+    with pytest.raises(DocumentError, match="application/x-executable, not one of the accepted types"):
+        file_type_detect(corpus.wrong_type().content)  # named factura.pdf
+    with pytest.raises(DocumentError, match="not a document this agent reads"):
+        file_type_detect(random.Random(1).randbytes(4096))
+
+
+def test_a_days_mail_is_read_field_by_field(tenant):
+    samples = corpus.corpus(seed=11, invoices=6)
+    samples.append(
+        corpus.purchase_order(random.Random(3), number="OC-2026-0042", quote="COT-000099", issued=date(2026, 11, 14))
+    )
+    _, summary, read = run(tenant, samples)
+    right, total = {}, {}
+    for sample in samples:
+        document = read[sample.filename]
+        assert document.status == "done" and document.kind == sample.kind, document.filename
+        for field, value in sample.expected.items():
+            total[field] = total.get(field, 0) + 1
+            right[field] = right.get(field, 0) + (str(document.fields.get(field)) == str(value))
+    accuracy = {field: right[field] / total[field] for field in total}
+    assert accuracy == {field: 1.0 for field in total}, accuracy
+    # the first receipt pays the first invoice; the second pays nothing we know
+    receipts = [d for d in read.values() if d.kind == "payment_receipt"]
+    matched = {d.filename: next(c for c in d.checks if c["check"] == "cross_receipt_match") for d in receipts}
+    assert sorted(c["ok"] for c in matched.values()) == [False, True]
+    assert any("pays invoice A-0001200" in c["detail"] for c in matched.values())
+    unknown = next(d for d in receipts if not matched[d.filename]["ok"])
+    assert unknown.review == "pending" and "matches no invoice or quote" in unknown.review_reason
+    # the order names a quote that does not exist
+    order = read["orden-OC-2026-0042.pdf"]
+    assert order.review == "pending" and "COT-000099, which does not exist" in order.review_reason
+    clean = [d for d in read.values() if d.kind == "invoice"]
+    assert all(d.review == "not_needed" and d.quality >= 0.9 for d in clean)
+    assert summary["by_kind"] == {"invoice": 6, "payment_receipt": 2, "delivery_note": 1, "purchase_order": 1}
+
+
+def test_bad_files_fail_alone_with_a_reason(tenant):
+    good = corpus.invoice(random.Random(2), 77, issued=date(2026, 11, 10))
+    samples = [
+        good,
+        corpus.Sample("copia.pdf", good.content, "invoice"),  # the same file again
+        corpus.truncated_pdf(good.content),
+        corpus.many_pages_pdf(),
+        corpus.zip_bomb_xlsx(),
+        corpus.wrong_type(),
+        corpus.Sample("vacio.pdf", b"", "broken"),
+        corpus.Sample("enorme.pdf", b"%PDF-1.4\n" + bytes(MAX_BYTES), "broken"),
+    ]
+    batch, summary, read = run(tenant, samples)
+    assert read[good.filename].status == "done" and read[good.filename].fields["number"] == "A-0000077"
+    assert read["copia.pdf"].status == "duplicate" and "the same file as" in read["copia.pdf"].error
+    reasons = {name: read[name].error for name in read if read[name].status == "failed"}
+    assert "damaged" in reasons["cortado.pdf"]
+    assert "10000 pages: at most 50" in reasons["diez-mil-paginas.pdf"]
+    assert "compression bomb" in reasons["planilla.xlsx"]
+    assert "application/x-executable, not one of the accepted types" in reasons["factura.pdf"]
+    assert reasons["vacio.pdf"] == "the file is empty."
+    assert "at most 20 MB" in reasons["enorme.pdf"]
+    assert summary["by_status"] == {"done": 1, "duplicate": 1, "failed": 6}
+    assert {d.filename for d in read.values() if d.review == "pending"} == set(reasons)
+    batch.refresh_from_db()
+    assert batch.status == "done" and batch.finished_at is not None
+
+
+def test_sums_that_do_not_add_up_and_bad_ruts_go_to_review(tenant):
+    broken = corpus.invoice(random.Random(4), 88, issued=date(2026, 11, 10), broken_total=True)
+    wrong_rut = corpus.invoice(random.Random(5), 89, issued=date(2026, 11, 10))
+    wrong_rut.content = corpus.pdf(
+        ["e-Factura Serie A N° 0000089", "RUT Emisor: 21-100342-001-3", "Fecha de emision: 10/11/2026", "Total: 100,00"]
+    )
+    future = corpus.Sample(
+        "futuro.pdf",
+        corpus.pdf(
+            [
+                "e-Factura Serie B N° 0000001",
+                "RUT Emisor: 21-100342-001-7",
+                "Fecha de emision: 10/11/2031",
+                "Total: 50,00",
+            ]
+        ),
+        "invoice",
+    )
+    _, _, read = run(tenant, [broken, wrong_rut, future])
+    assert "total" in read[broken.filename].review_reason and read[broken.filename].review == "pending"
+    assert "check digit does not match" in read[wrong_rut.filename].review_reason
+    assert "issue date 10/11/2031" in read["futuro.pdf"].review_reason
+
+
+def test_the_same_invoice_twice_and_orders_against_their_quote(tenant):
+    from agents.quote import catalog_snapshot, quote_create, quote_price, quote_spec_parse
+    from bmc.core.services import system_bootstrap
+
+    system_bootstrap()
+    catalog = catalog_snapshot(tenant=tenant)
+    spec = quote_spec_parse(
+        data={"family": "ISODEC_EPS", "thickness_mm": 100, "length_m": 6, "width_m": 4.48}, catalog=catalog
+    )
+    quote = quote_create(tenant=tenant, result=quote_price(spec=spec, catalog=catalog))
+    rng = random.Random(8)
+    order = corpus.purchase_order(rng, number="OC-7", quote=quote.number, issued=date(2026, 11, 14))
+    first = corpus.invoice(random.Random(9), 500, issued=date(2026, 11, 1))
+    again = corpus.invoice(random.Random(10), 500, issued=date(2026, 11, 1))  # same number, other lines
+    _, summary, read = run(tenant, [order, first, again])
+    assert f"differs from quote {quote.number} ({quote.total})" in read[order.filename].review_reason
+    for name in (first.filename, again.filename):
+        assert read[name].review == "pending" and "also in this batch" in read[name].review_reason
+    assert any("invoice A-0000500 also in this batch" in f for f in summary["findings"])
+
+
+def test_a_receipt_for_a_loaded_invoice_is_matched(tenant):
+    from bmc.core.models import Customer
+    from bmc.sales.models import Invoice
+
+    customer = Customer.objects.create(tenant=tenant, phone="+59899123456")
+    Invoice.objects.create(
+        tenant=tenant,
+        customer=customer,
+        number="F-1001",
+        amount=Decimal("2500.00"),
+        issue_date=date(2026, 10, 1),
+        due_date=date(2026, 11, 1),
+    )
+    receipt = corpus.receipt(
+        random.Random(1), amount=Decimal("2500.00"), paid=date(2026, 11, 3), reference="factura F-1001"
+    )
+    _, _, read = run(tenant, [receipt])
+    check = next(c for c in read[receipt.filename].checks if c["check"] == "cross_receipt_match")
+    assert check == {"check": "cross_receipt_match", "ok": True, "detail": "pays invoice F-1001 (2500.00 USD)"}
+
+
+def test_corrections_are_kept_and_measure_accuracy(tenant, admin_user):
+    samples = [
+        corpus.invoice(random.Random(i), 600 + i, issued=date(2026, 11, 1) + timedelta(days=i)) for i in range(4)
+    ]
+    _, _, read = run(tenant, samples)
+    documents = list(read.values())
+    document_review(document=documents[0], action="approve", corrections={}, user=admin_user)
+    document_review(document=documents[1], action="correct", corrections={"total": "999.00"}, user=admin_user)
+    document_review(document=documents[2], action="reject", corrections={}, user=admin_user, note="no es nuestra")
+    with pytest.raises(DocumentError, match="cannot correct lines"):
+        document_review(document=documents[3], action="correct", corrections={"lines": []}, user=admin_user)
+    (correction,) = DocumentCorrection.objects.all()
+    assert (correction.field, correction.corrected, correction.user) == ("total", "999.00", admin_user)
+    assert correction.extracted == samples[1].expected["total"]
+    reviews = {d.filename: Document.objects.get(pk=d.pk).review for d in documents[:3]}
+    assert list(reviews.values()) == ["approved", "corrected", "rejected"]
+    accuracy = extraction_accuracy(tenant_id=tenant.pk)
+    assert accuracy["total"] == {"reviewed": 2, "corrected": 1, "accuracy": 0.5}
+    assert accuracy["number"] == {"reviewed": 2, "corrected": 0, "accuracy": 1.0}
