@@ -149,9 +149,11 @@ def _blob_store(digest: str, content: bytes) -> DocumentBlob:
 # --- the stages -----------------------------------------------------------------------------------
 
 
-def _load(document_id: int, stage: str) -> Document | None:
-    """The document, if this stage has work on it (an earlier stage may have failed it)."""
-    document = Document.objects.select_related("blob").get(pk=document_id)
+def _load(document_id: int, stage: str, *, content: bool = False) -> Document | None:
+    """The document, if this stage has work on it (an earlier stage may have failed it); its
+    file's bytes only for the stages that read them."""
+    documents = Document.objects.select_related("blob") if content else Document.objects.defer("blob")
+    document = documents.get(pk=document_id)
     if document.status in (Status.FAILED, Status.DUPLICATE):
         return None
     return document
@@ -169,7 +171,7 @@ def document_fail(*, document_id: int, stage: str, reason: str) -> None:
 
 
 def document_ingest(*, document_id: int) -> None:
-    document = _load(document_id, Stage.INGEST)
+    document = _load(document_id, Stage.INGEST, content=True)
     if document is None:
         return
     content = bytes(document.blob.content)
@@ -231,7 +233,7 @@ def _zip_check(content: bytes) -> None:
 
 
 def document_extract_text(*, document_id: int) -> None:
-    document = _load(document_id, Stage.EXTRACT)
+    document = _load(document_id, Stage.EXTRACT, content=True)
     if document is None:
         return
     content = bytes(document.blob.content)
@@ -604,8 +606,9 @@ def batch_crosscheck(*, batch_id: int) -> dict[str, Any]:
     documents = list(Document.objects.filter(batch=batch))
     findings: list[str] = []
     read = [d for d in documents if d.status == Status.DONE]
+    context = CrossContext.build(batch, read)
     for document in read:
-        extra = _crosschecks(document, read)
+        extra = _crosschecks(document, context)
         document.checks = [c for c in document.checks if not c["check"].startswith("cross_")] + extra
         findings += [f"{document.filename}: {c['detail']}" for c in extra if not c["ok"]]
         document.quality = quality_score(
@@ -658,63 +661,88 @@ def _review_reason(document: Document) -> str:
     return ""
 
 
-def _crosschecks(document: Document, batch_documents: list[Document]) -> list[dict[str, Any]]:
+@dataclass
+class CrossContext:
+    """What the cross-checks compare a batch with, looked up once for the whole batch."""
+
+    invoices_by_number: dict[str, list[Document]]
+    invoices_by_total: dict[Decimal, list[Document]]
+    earlier_numbers: set[str]  # invoice numbers received in earlier batches
+    loaded_numbers: set[str]  # numbers of the invoices loaded under Collections
+
+    @classmethod
+    def build(cls, batch: DocumentBatch, read: list[Document]) -> CrossContext:
+        from bmc.sales.models import Invoice
+
+        by_number: dict[str, list[Document]] = {}
+        by_total: dict[Decimal, list[Document]] = {}
+        for document in read:
+            if document.kind != Kind.INVOICE:
+                continue
+            if document.fields.get("number"):
+                by_number.setdefault(document.fields["number"], []).append(document)
+            if document.fields.get("total"):
+                by_total.setdefault(Decimal(document.fields["total"]), []).append(document)
+        numbers = list(by_number)
+        earlier = (
+            set(
+                Document.objects.filter(tenant_id=batch.tenant_id, kind=Kind.INVOICE, fields__number__in=numbers)
+                .exclude(batch_id=batch.pk)
+                .exclude(status=Status.FAILED)
+                .values_list("fields__number", flat=True)
+            )
+            if numbers
+            else set()
+        )
+        loaded = {n.upper() for n in Invoice.objects.filter(tenant_id=batch.tenant_id).values_list("number", flat=True)}
+        return cls(by_number, by_total, earlier, loaded)
+
+
+def _crosschecks(document: Document, context: CrossContext) -> list[dict[str, Any]]:
     from bmc.sales.models import Invoice
 
     fields, checks = document.fields, []
     total = Decimal(fields["total"]) if "total" in fields else None
     if document.kind == Kind.INVOICE and fields.get("number"):
+        number = fields["number"]
         twins = [
             d.filename
-            for d in batch_documents
-            if d.pk != document.pk
-            and d.kind == Kind.INVOICE
-            and d.fields.get("number") == fields["number"]
-            and d.fields.get("rut") == fields.get("rut")
+            for d in context.invoices_by_number.get(number, [])
+            if d.pk != document.pk and d.fields.get("rut") == fields.get("rut")
         ]
-        earlier = (
-            Document.objects.filter(tenant_id=document.tenant_id, kind=Kind.INVOICE, fields__number=fields["number"])
-            .exclude(batch_id=document.batch_id)
-            .exclude(status=Status.FAILED)
-            .exists()
-        )
-        known = Invoice.objects.filter(tenant_id=document.tenant_id, number__iexact=fields["number"]).exists()
-        repeated = twins or earlier or known
-        where = (
-            f"also in this batch ({', '.join(twins)})"
-            if twins
-            else "already received"
-            if earlier
-            else "already loaded as an invoice"
-        )
+        if twins:
+            where = f"also in this batch ({', '.join(twins)})"
+        elif number in context.earlier_numbers:
+            where = "already received"
+        elif number.upper() in context.loaded_numbers:
+            where = "already loaded as an invoice"
+        else:
+            where = ""
         checks.append(
             {
                 "check": "cross_duplicate_invoice",
-                "ok": not repeated,
-                "detail": f"invoice {fields['number']} {where}"
-                if repeated
-                else f"invoice {fields['number']} seen once",
+                "ok": not where,
+                "detail": f"invoice {number} {where}" if where else f"invoice {number} seen once",
             }
         )
     if document.kind == Kind.PAYMENT_RECEIPT and total is not None:
-        checks.append(_receipt_match(document, total, batch_documents, Invoice))
+        checks.append(_receipt_match(document, total, context, Invoice))
     if document.kind == Kind.PURCHASE_ORDER and fields.get("quote_refs"):
         checks.append(_order_match(document, total))
     return checks
 
 
-def _receipt_match(document: Document, total: Decimal, batch_documents: list[Document], Invoice) -> dict[str, Any]:
+def _receipt_match(document: Document, total: Decimal, context: CrossContext, Invoice) -> dict[str, Any]:
     """A receipt should pay something we know: an invoice or a quote, by reference and amount."""
     fields = document.fields
     refs = set(fields.get("invoice_refs", [])) | set(fields.get("quote_refs", []))
-    for other in batch_documents:
-        if other.kind == Kind.INVOICE and other.fields.get("total") and Decimal(other.fields["total"]) == total:
-            if not refs or other.fields.get("number") in refs:
-                return {
-                    "check": "cross_receipt_match",
-                    "ok": True,
-                    "detail": f"pays invoice {other.fields.get('number')} in this batch ({total})",
-                }
+    for other in context.invoices_by_total.get(total, []):
+        if not refs or other.fields.get("number") in refs:
+            return {
+                "check": "cross_receipt_match",
+                "ok": True,
+                "detail": f"pays invoice {other.fields.get('number')} in this batch ({total})",
+            }
     open_invoices = Invoice.objects.filter(tenant_id=document.tenant_id, status__in=["open", "payment_claimed"])
     for invoice in open_invoices.filter(Q(number__in=refs) | Q(amount=total)):
         if total in (invoice.balance, invoice.amount):

@@ -46,11 +46,11 @@ def percentile(values: list[float], p: float) -> float:
 
 
 class System:
-    def __init__(self, concurrency: int):
+    def __init__(self, concurrency: int, var_name: str = "bench"):
         self.concurrency = concurrency
         self.processes: list[subprocess.Popen] = []
         self.redis: EmbeddedRedis | None = None
-        self.var = ROOT / "var" / "bench"
+        self.var = ROOT / "var" / var_name
 
     def __enter__(self):
         shutil.rmtree(self.var, ignore_errors=True)

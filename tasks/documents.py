@@ -28,7 +28,7 @@ logger = logging.getLogger(__name__)
 ping = ping_task(Queue.DOCUMENTS)
 STAGE_OPTIONS = dict(
     track_records=False,  # state lives in the Document row
-    ignore_result=False,  # the chord counts its header's results
+    ignore_result=True,  # the Document row has it; only a chain's last link reports to the chord
     soft_time_limit=60,
     time_limit=90,
     autoretry_for=(*TRANSIENT_ERRORS, OperationalError),
@@ -75,7 +75,7 @@ def extract_fields(self, document_id: int) -> int:
     return _run_stage(Document.Stage.FIELDS, agent.document_extract_fields, document_id)
 
 
-@agent_task(Queue.DOCUMENTS, **STAGE_OPTIONS)
+@agent_task(Queue.DOCUMENTS, **{**STAGE_OPTIONS, "ignore_result": False})  # the chord counts these
 def validate(self, document_id: int) -> int:
     return _run_stage(Document.Stage.VALIDATE, agent.document_validate, document_id)
 

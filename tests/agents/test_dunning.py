@@ -16,7 +16,7 @@ from agents.outbound import outbound_send
 from bmc.core.models import Customer, Message, Quote
 from bmc.sales.models import DunningNotice, FollowUp, Invoice, PaymentPromise, StaffTask
 from tests.agents.test_followup import MVD, REQUEST, local, turn, write
-from tests.conftest import ROOT
+from tests.api.test_whatsapp import FIXTURES
 
 pytestmark = pytest.mark.django_db
 PHONE = "+59894807926"
@@ -104,9 +104,10 @@ def test_a_kept_promise_ends_the_reminders(customer, tenant):
     assert PaymentPromise.objects.get().status == PaymentPromise.Status.KEPT
 
 
+@pytest.mark.skipif(not FIXTURES.exists(), reason=f"WhatsApp fixtures not found at {FIXTURES}")
 def test_a_payment_notice_with_a_receipt_goes_to_staff_and_stops_the_reminders(customer, tenant):
     overdue = invoice(customer)
-    body = json.loads((ROOT.parent / "shared/fixtures/whatsapp/document_message.json").read_text())
+    body = json.loads((FIXTURES / "document_message.json").read_text())
     document = body["entry"][0]["changes"][0]["value"]["messages"][0]
     from agents.inbound import inbound_message_accept
 
