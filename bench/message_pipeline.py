@@ -109,6 +109,10 @@ class System:
         return process
 
     def worker(self, app: str, queues: str) -> subprocess.Popen:
+        from bmc.queues import QUEUE_WORKER_OPTIONS
+
+        # the product's own options for its queues (the baseline's queue has none)
+        extra = [option for queue in queues.split(",") for option in QUEUE_WORKER_OPTIONS.get(queue, ())]
         name = f"bench-{len(self.processes)}@%h"
         process = self.spawn(
             [
@@ -124,6 +128,7 @@ class System:
                 "--without-mingle",
                 "--without-gossip",
                 "--loglevel=WARNING",
+                *extra,
             ]
         )
         time.sleep(6)  # boot; the workers then idle until work arrives

@@ -55,11 +55,21 @@ def task_routes() -> dict[str, dict[str, str]]:
     return {f"tasks.{queue}.*": {"queue": queue} for queue in ALL_QUEUES}
 
 
+# Worker options of one queue beyond the common ones. A documents pool process that grew past
+# 256 MB (a huge PDF parsed) is replaced after its task, so the worker's memory stays bounded.
+QUEUE_WORKER_OPTIONS: dict[str, tuple[str, ...]] = {
+    Queue.DOCUMENTS.value: ("--max-memory-per-child=262144",),
+}
+
+
 def worker_command(queue: str) -> str:
-    return (
-        f"celery -A bmc worker -Q {queue} -n {queue}@%h "
-        "--concurrency=${WORKER_CONCURRENCY:-1} --loglevel=${LOG_LEVEL:-INFO} "
-        "--without-mingle --without-gossip"
+    return " ".join(
+        (
+            f"celery -A bmc worker -Q {queue} -n {queue}@%h",
+            "--concurrency=${WORKER_CONCURRENCY:-1} --loglevel=${LOG_LEVEL:-INFO}",
+            "--without-mingle --without-gossip",
+            *QUEUE_WORKER_OPTIONS.get(queue, ()),
+        )
     )
 
 

@@ -212,3 +212,70 @@ def test_corrections_are_kept_and_measure_accuracy(tenant, admin_user):
     accuracy = extraction_accuracy(tenant_id=tenant.pk)
     assert accuracy["total"] == {"reviewed": 2, "corrected": 1, "accuracy": 0.5}
     assert accuracy["number"] == {"reviewed": 2, "corrected": 0, "accuracy": 1.0}
+
+
+VARIANTS = [
+    # other issuers print the same facts their own way
+    (
+        "eticket.pdf",
+        [
+            "Ferreteria El Tornillo S.R.L.",
+            "R.U.T. 211003420017",
+            "e-Ticket  Serie B  Nro. 45873",
+            "Fecha: 2026-11-05",
+            "Moneda: U$S",
+            "Subtotal 1,489.30",
+            "IVA (22%) 327.65",
+            "Importe total 1,816.95",
+        ],
+        "invoice",
+        {
+            "number": "B-45873",
+            "rut": "211003420017",
+            "issue_date": "2026-11-05",
+            "currency": "USD",
+            "subtotal": "1489.30",
+            "iva": "327.65",
+            "total": "1816.95",
+        },
+    ),
+    (
+        "santander.pdf",
+        [
+            "Santander - Comprobante de pago",
+            "Transferencia realizada con exito",
+            "Nro. de transaccion: 77889900",
+            "Fecha de la operacion: 05/11/2026",
+            "Cuenta de origen: 0012345678",
+            "Importe debitado: $ 12.500,00",
+        ],
+        "payment_receipt",
+        {"number": "77889900", "issue_date": "2026-11-05", "currency": "UYU", "total": "12500.00"},
+    ),
+    (
+        "nota-entrega.pdf",
+        ["NOTA DE ENTREGA N° 4567", "Fecha 06/11/2026", "Recibi conforme"],
+        "delivery_note",
+        {"issue_date": "2026-11-06"},
+    ),
+    (
+        "orden-barraca.pdf",
+        [
+            "Barraca Oriental",
+            "ORDEN DE COMPRA Nro. 2026/118",
+            "Fecha de emision: 07/11/2026",
+            "Solicitamos segun cotizacion COT-000045",
+            "Total USD 2.000,00",
+        ],
+        "purchase_order",
+        {"number": "2026/118", "issue_date": "2026-11-07", "currency": "USD", "total": "2000.00"},
+    ),
+]
+
+
+@pytest.mark.parametrize("name, lines, kind, expected", VARIANTS, ids=[v[0] for v in VARIANTS])
+def test_other_layouts_of_the_same_facts_are_read(tenant, name, lines, kind, expected):
+    _, _, read = run(tenant, [corpus.Sample(name, corpus.pdf(lines), kind)])
+    document = read[name]
+    assert document.kind == kind
+    assert {field: document.fields.get(field) for field in expected} == expected
