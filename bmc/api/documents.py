@@ -81,8 +81,10 @@ def document_file_response(document: Document) -> HttpResponse:
         bytes(document.blob.content), content_type=CONTENT_TYPES.get(document.file_type, "application/octet-stream")
     )
     response["Content-Disposition"] = f'inline; filename="{document.filename}"'
-    response["X-Content-Type-Options"] = "nosniff"
-    response["Content-Security-Policy"] = "sandbox"  # shown beside its fields, never run
+    response["X-Content-Type-Options"] = "nosniff"  # only ever the type its content was found to be
+    if document.file_type != "pdf":  # the browser's PDF viewer does not run in a sandbox
+        response["Content-Security-Policy"] = "sandbox"
+    response["X-Frame-Options"] = "SAMEORIGIN"  # the review page shows it beside its fields
     return response
 
 
