@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import re
+import unicodedata
 import uuid
 from dataclasses import dataclass, field
 from datetime import date, timedelta
@@ -123,6 +124,7 @@ class Plan:
     opt_out: bool = False
     quote_status: str | None = None
     nlu: dict[int, dict[str, Any]] = field(default_factory=dict)
+    decided_quote_id: int | None = None  # the option the customer chose, when there were several
     promise: tuple[int, date] | None = None  # (invoice id, promised date)
     payment_claim: int | None = None  # invoice id the customer says they paid
 
@@ -160,6 +162,31 @@ def _turn(*, conversation_id: int, result: TurnResult, public_base_url: str) -> 
                 conversation=conversation, messages=pending, plan=plan, result=result, base_url=public_base_url
             )
         return result
+
+
+CHOICE_RE = re.compile(
+    r"\b(?:la|el|opcion|me quedo|quedamos|vamos|avancemos|avanzamos|prefiero|quiero|elijo|confirmo|dale)\b"
+)
+
+
+def _options_offered(*, conversation: Conversation, dialogue: dict[str, Any]) -> dict[int, int]:
+    """Thickness -> quote id of the alternatives last sent together and still open."""
+    group = dialogue.get("last_option_group")
+    if not group:
+        return {}
+    quotes = Quote.objects.filter(conversation=conversation, option_group=group, status=Quote.Status.SENT)
+    return {int(q.spec.get("thickness_mm")): q.pk for q in quotes if q.spec.get("thickness_mm")}
+
+
+def _option_chosen(*, messages: list[Message], intents: list[str], offered: dict[int, int]) -> int | None:
+    """'confirmo la de 150', 'me quedo con la opcion de 100 mm': the one offered thickness named
+    with a word of choice. Two named, or none, is no choice."""
+    for message in reversed(messages):
+        text = unicodedata.normalize("NFKD", message.text.lower()).encode("ascii", "ignore").decode()
+        named = {int(n) for n in re.findall(r"\b(\d{2,3})\b", text)} & set(offered)
+        if len(named) == 1 and (CHOICE_RE.search(text) or "accept_quote" in intents):
+            return offered[named.pop()]
+    return None
 
 
 def _payment_plan(plan: Plan, *, conversation: Conversation, messages: list[Message], intents: list[str]) -> bool:
@@ -237,6 +264,21 @@ def turn_plan(*, conversation: Conversation, messages: list[Message]) -> Plan:
     if conversation.customer.opted_out:
         plan.intent = "opted_out_quiet"  # nothing more is sent after the confirmation
         return plan
+    offered = _options_offered(conversation=conversation, dialogue=dialogue)
+    if offered and not {"human_handoff", "complaint", "decline_quote"} & set(intents):
+        chosen = _option_chosen(messages=messages, intents=intents, offered=offered)
+        if chosen:
+            thickness = next(t for t, pk in offered.items() if pk == chosen)
+            plan.intent, plan.quote_status, plan.decided_quote_id = "accept_quote", Quote.Status.ACCEPTED, chosen
+            plan.text = (
+                f"¡Buenísimo! Avanzamos con la opción de {thickness} mm. "
+                "Un vendedor te contacta para coordinar el pago y la entrega."
+            )
+            return plan
+        if "accept_quote" in intents and len(offered) > 1:
+            plan.intent = "accept_quote"
+            plan.text = f"¡Genial! ¿Con cuál avanzamos: {' o '.join(f'{t} mm' for t in sorted(offered))}?"
+            return plan
     for intent in ("human_handoff", "complaint", "accept_quote", "decline_quote"):
         if intent in intents:
             plan.intent, plan.text = intent, REPLIES[intent]
@@ -340,11 +382,19 @@ def _turn_commit(
     if plan.opt_out:
         Customer.objects.filter(pk=conversation.customer_id).update(opted_out=True, opted_out_at=now)
         followups_stop(customer_id=conversation.customer_id, reason="the customer opted out")
-    if plan.quote_status and plan.dialogue.get("last_quote_id"):
-        Quote.objects.filter(
-            pk=plan.dialogue["last_quote_id"], status__in=[Quote.Status.SENT, Quote.Status.DRAFT]
-        ).update(status=plan.quote_status, decided_at=now)
-        followups_stop(quote_id=plan.dialogue["last_quote_id"], reason=f"the quote was {plan.quote_status}")
+    decided = plan.decided_quote_id or plan.dialogue.get("last_quote_id")
+    if plan.quote_status and decided:
+        Quote.objects.filter(pk=decided, status__in=[Quote.Status.SENT, Quote.Status.DRAFT]).update(
+            status=plan.quote_status, decided_at=now
+        )
+        followups_stop(quote_id=decided, reason=f"the quote was {plan.quote_status}")
+        group = plan.dialogue.get("last_option_group")
+        if group:  # the alternatives sent with it: declined together, or not chosen
+            others = Quote.objects.filter(conversation=conversation, option_group=group, status=Quote.Status.SENT)
+            for other in others.exclude(pk=decided):
+                Quote.objects.filter(pk=other.pk).update(status=Quote.Status.REJECTED, decided_at=now)
+                followups_stop(quote_id=other.pk, reason="another option was chosen")
+            plan.dialogue["last_quote_id"] = decided
     if plan.promise:
         dunning_promise_record(invoice_id=plan.promise[0], promised_date=plan.promise[1], message_id=messages[-1].pk)
     if plan.payment_claim:

@@ -147,3 +147,38 @@ def test_the_reaper_sweeps_what_a_crash_left_unanswered_or_unsent(conversation, 
         == 1
     )
     assert AgentTask.objects.filter(task_type="outbound.send_message", payload__message_id=reply.pk).count() == 1
+
+
+def options_sent(conversation) -> dict[int, Quote]:
+    """'cotizame en 100 y en 150', answered: two quotes of one option group, sent together."""
+    from agents.conversation import quote_option_price, quote_options_reply
+
+    spec = {"scenario": "roof", "family": "ISODEC_EPS", "length_m": 6, "width_m": 4.48, "zone": "MONTEVIDEO"}
+    outcomes = [
+        quote_option_price(
+            conversation_id=conversation.pk,
+            spec={**spec, "thickness_mm": t},
+            option_group="opt-1",
+            source_message_id=None,
+        )
+        for t in (100, 150)
+    ]
+    quote_options_reply(conversation_id=conversation.pk, option_group="opt-1", outcomes=outcomes, base_url="http://x")
+    return {q.spec["thickness_mm"]: q for q in Quote.objects.filter(option_group="opt-1")}
+
+
+@pytest.mark.parametrize("text", ["confirmo la de 150", "me quedo con la opcion de 150", "dale, la de 150 mm"])
+def test_choosing_one_of_the_options_accepts_that_one(conversation, text):
+    quotes = options_sent(conversation)
+    assert {t: q.status for t, q in quotes.items()} == {100: "sent", 150: "sent"}
+    result = say(conversation, text)
+    assert "opción de 150 mm" in Message.objects.get(pk=result.replies[0]).text
+    statuses = {t: Quote.objects.get(pk=q.pk).status for t, q in quotes.items()}
+    assert statuses == {100: "rejected", 150: "accepted"}
+
+
+def test_a_yes_without_saying_which_option_asks_which(conversation):
+    quotes = options_sent(conversation)
+    result = say(conversation, "dale, confirmo")
+    assert Message.objects.get(pk=result.replies[0]).text == "¡Genial! ¿Con cuál avanzamos: 100 mm o 150 mm?"
+    assert {Quote.objects.get(pk=q.pk).status for q in quotes.values()} == {"sent"}
