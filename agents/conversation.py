@@ -99,6 +99,7 @@ class TurnResult:
     options: list[dict[str, Any]] = field(default_factory=list)  # alternatives to price in parallel
     option_group: str = ""
     source_message_id: int | None = None
+    answers: list[int] = field(default_factory=list)  # [first, last] inbound message ids of the turn
     skipped: str = ""
 
     def as_dict(self) -> dict[str, Any]:
@@ -405,6 +406,7 @@ def _turn_commit(
         result.options = plan.option_specs
         result.option_group = f"opt-{messages[-1].pk}"
         result.source_message_id = messages[-1].pk
+        result.answers = [messages[0].pk, messages[-1].pk]
     if plan.quote_spec is not None:
         text, document_url, quote = _quote_reply(
             conversation=conversation, spec=plan.quote_spec, source=messages[-1], base_url=base_url
@@ -419,6 +421,7 @@ def _turn_commit(
             text=text,
             document_url=document_url,
             idempotency_key=f"turn-{messages[-1].pk}",
+            extra={"answers": [messages[0].pk, messages[-1].pk]},  # the messages this reply answers
         )
         if plan.opt_out:
             Message.objects.filter(pk=reply.pk).update(raw_payload={**reply.raw_payload, "opt_out_confirmation": True})
@@ -526,7 +529,12 @@ def quote_option_price(
 
 
 def quote_options_reply(
-    *, conversation_id: int, option_group: str, outcomes: list[dict[str, Any]], base_url: str
+    *,
+    conversation_id: int,
+    option_group: str,
+    outcomes: list[dict[str, Any]],
+    base_url: str,
+    answers: list[int] | None = None,
 ) -> int | None:
     """The alternatives, answered together in one message. Returns the reply's id."""
     conversation = Conversation.objects.select_related("customer").get(pk=conversation_id)
@@ -548,7 +556,12 @@ def quote_options_reply(
         quotes_mark_sent(quote_ids=sendable, follow_up=sendable[0] if sendable else None)
         dialogue = {**conversation.dialogue, "last_quote_id": quotes[0].pk, "last_option_group": option_group}
         Conversation.objects.filter(pk=conversation_id).update(dialogue=dialogue)
-    reply = outbound_reply_create(conversation=conversation, text=text, idempotency_key=f"options-{option_group}")
+    reply = outbound_reply_create(
+        conversation=conversation,
+        text=text,
+        idempotency_key=f"options-{option_group}",
+        extra={"answers": answers} if answers else None,
+    )
     return reply.pk
 
 

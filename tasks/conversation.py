@@ -35,13 +35,23 @@ def process_message(self, agent_task_id: str) -> dict[str, Any]:
 
 @agent_task(Queue.CONVERSATION, soft_time_limit=30, time_limit=45)
 def reply_options(
-    self, outcomes: list[dict[str, Any]], conversation_id: int, option_group: str, tenant_id: int, trace_id: str
+    self,
+    outcomes: list[dict[str, Any]],
+    conversation_id: int,
+    option_group: str,
+    tenant_id: int,
+    trace_id: str,
+    answers: list[int] | None = None,
 ) -> dict[str, Any]:
     """The chord's callback: every alternative is priced; one reply with all of them."""
     from tasks.orchestrator import turn_dispatch_replies
 
     reply_id = quote_options_reply(
-        conversation_id=conversation_id, option_group=option_group, outcomes=outcomes, base_url=settings.PUBLIC_BASE_URL
+        conversation_id=conversation_id,
+        option_group=option_group,
+        outcomes=outcomes,
+        base_url=settings.PUBLIC_BASE_URL,
+        answers=answers,
     )
     if reply_id:
         turn_dispatch_replies(tenant=Tenant.objects.get(pk=tenant_id), message_ids=[reply_id], trace_id=trace_id)

@@ -149,7 +149,7 @@ def turn_dispatch_options(*, tenant: Tenant, result, trace_id: str) -> None:
         price_option.s(result.conversation_id, spec, result.option_group, result.source_message_id)
         for spec in result.options
     ]
-    callback = reply_options.s(result.conversation_id, result.option_group, tenant.pk, trace_id)
+    callback = reply_options.s(result.conversation_id, result.option_group, tenant.pk, trace_id, result.answers)
     chord(header)(callback)
 
 

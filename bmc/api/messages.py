@@ -165,11 +165,14 @@ def messages_view(request: Request) -> Response:
 
 
 def _reply_after(message: Message) -> Message | None:
+    """The reply of the turn that answered this message (a turn records the range of inbound
+    messages it answers): never a follow-up or a reminder that happened to go out meanwhile."""
     return (
         Message.objects.filter(
             conversation_id=message.conversation_id,
             direction=Message.Direction.OUTBOUND,
-            created_at__gte=message.created_at,
+            raw_payload__answers__0__lte=message.pk,
+            raw_payload__answers__1__gte=message.pk,
         )
         .order_by("created_at")
         .first()

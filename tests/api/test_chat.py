@@ -46,8 +46,19 @@ def test_process_answers_with_the_reply_once_it_is_stored(api, tenant, settings)
     settings.CHAT_PROCESS_WAIT = 0.2
     first = api.post("/api/v1/chat/send", {**BODY, "id": "same"}, format="json").json()
     message = Message.objects.get(pk=first["message_id"])
+    # a follow-up that went out meanwhile is not the answer to this message
     Message.objects.create(
-        tenant=tenant, conversation=message.conversation, direction="out", channel="log", text="¡Hola!"
+        tenant=tenant, conversation=message.conversation, direction="out", channel="log", text="¿Pudiste ver...?"
+    )
+    again = api.post("/api/v1/chat/process", {**BODY, "id": "same"}, format="json")
+    assert again.status_code == 202 and again.json()["respuesta"] is None
+    Message.objects.create(
+        tenant=tenant,
+        conversation=message.conversation,
+        direction="out",
+        channel="log",
+        text="¡Hola!",
+        raw_payload={"answers": [message.pk, message.pk]},  # as a turn records what it answers
     )
     # the same message id again: nothing new is stored, the stored reply is the answer
     again = api.post("/api/v1/chat/process", {**BODY, "id": "same"}, format="json")
