@@ -79,7 +79,7 @@ def file_type_detect(content: bytes) -> str:
         r"^Subject:", head, re.M | re.I
     ):
         return "eml"
-    lines = [line for line in text.splitlines()[:20] if line.strip()]
+    lines = [line[:1000] for line in text.splitlines()[:20] if line.strip()]
     if len(lines) >= 2:
         try:
             dialect = csv.Sniffer().sniff("\n".join(lines), delimiters=",;\t")
@@ -154,14 +154,18 @@ def _load(document_id: int, stage: str, *, content: bool = False) -> Document | 
     file's bytes only for the stages that read them."""
     documents = Document.objects.select_related("blob") if content else Document.objects.defer("blob")
     document = documents.get(pk=document_id)
-    if document.status in (Status.FAILED, Status.DUPLICATE):
-        return None
+    if document.status in Document.FINAL:
+        return None  # failed, a duplicate, or read already (a redelivered stage)
     return document
 
 
 def _save(document: Document, stage: str, **fields: Any) -> None:
+    """A stage's result. A document already final (failed by the watchdog, or read) stays so: a
+    late or redelivered stage does not reopen it."""
     fields.setdefault("status", Status.RUNNING)
-    Document.objects.filter(pk=document.pk).update(stage=stage, updated_at=timezone.now(), **fields)
+    Document.objects.filter(pk=document.pk).exclude(status__in=Document.FINAL).update(
+        stage=stage, updated_at=timezone.now(), **fields
+    )
 
 
 def document_fail(*, document_id: int, stage: str, reason: str) -> None:
@@ -268,16 +272,20 @@ def _ocr(image: bytes) -> tuple[str, str]:
 
 
 def _ocr_pdf(reader) -> tuple[str, str]:
-    images = [image.data for page in reader.pages for image in page.images]
-    if not images:
-        return "", "no text and no images in the PDF"
-    texts, status = [], ""
-    for image in images:
-        text, status = _ocr(image)
-        if status != "done":
-            return "", status
-        texts.append(text)
-    return "\n".join(texts), "done"
+    """A scanned PDF: its page images read one at a time (never all in memory at once)."""
+    if shutil.which("tesseract") is None:
+        return "", "unavailable: tesseract is not installed"
+    texts, status = [], "no text and no images in the PDF"
+    for page in reader.pages:
+        for image in page.images:
+            data = image.data
+            if len(data) > MAX_BYTES:
+                return "", "an image in the PDF is over 20 MB"
+            text, status = _ocr(data)
+            if status != "done":
+                return "", status
+            texts.append(text)
+    return "\n".join(texts), status
 
 
 def _xlsx_text(content: bytes) -> str:
@@ -300,7 +308,7 @@ def _eml_text(content: bytes) -> str:
     body = message.get_body(preferencelist=("plain", "html"))
     if body is not None:
         text = body.get_content()
-        parts.append(re.sub(r"<[^>]+>", " ", text) if body.get_content_subtype() == "html" else text)
+        parts.append(re.sub(r"<[^<>]{0,2000}>", " ", text) if body.get_content_subtype() == "html" else text)
     for attachment in message.iter_attachments():
         parts.append(f"[adjunto: {attachment.get_filename() or attachment.get_content_type()}]")
     return "\n".join(parts)
@@ -308,6 +316,13 @@ def _eml_text(content: bytes) -> str:
 
 def plain(text: str) -> str:
     return unicodedata.normalize("NFKD", text.lower()).encode("ascii", "ignore").decode()
+
+
+def tidy(text: str, *, line_chars: int = 300) -> str:
+    """Text as the field patterns read it: one space between words, no blank lines, lines cut at
+    `line_chars`. Hostile text (long runs of spaces, endless lines) then costs linear time."""
+    lines = (re.sub(r"[^\S\n]+", " ", line).strip()[:line_chars] for line in text.splitlines())
+    return "\n".join(line for line in lines if line)
 
 
 CLASSIFIERS: dict[str, list[tuple[str, int]]] = {
@@ -364,7 +379,7 @@ def document_classify(*, document_id: int) -> None:
 def classify_text(text: str) -> tuple[str, float]:
     """(kind, confidence): keyword evidence per kind; the margin over the runner-up is the
     confidence. No evidence at all is `other` with low confidence."""
-    body = plain(text)
+    body = plain(tidy(text))
     scores = {
         kind: sum(weight for pattern, weight in rules if re.search(pattern, body))
         for kind, rules in CLASSIFIERS.items()
@@ -380,7 +395,7 @@ def classify_text(text: str) -> tuple[str, float]:
 
 RUT_RE = re.compile(r"(?<!\d)(\d{2})[ .-]?(\d{3})[ .]?(\d{3})[ .-]?(\d{3})[ .-]?(\d)(?!\d)")
 DATE_RE = re.compile(r"(?<!\d)(\d{1,2})[/.-](\d{1,2})[/.-](\d{4})(?!\d)|(?<!\d)(\d{4})-(\d{2})-(\d{2})(?!\d)")
-AMOUNT = r"(\d{1,3}(?:[.,]\d{3})*(?:[.,]\d{2})|\d+(?:[.,]\d{2})?)"
+AMOUNT = r"(\d{1,3}(?:[.,]\d{3})+(?:[.,]\d{2})?(?![\d.,]\d)|\d+(?:[.,]\d{1,2})?(?![\d.,]\d))"
 NUMBER_LABELS = {
     Kind.INVOICE: r"(?:e-?factura|factura|cfe|e-?ticket)[^\n]{0,30}?(?:serie\s*)?([A-Z]{1,2})\s*(?:n[°ºo.]*|nro\.?|numero)?\s*[-: ]?\s*(\d{3,9})",
     Kind.PURCHASE_ORDER: r"orden de compra\s*(?:n[°ºo.]*|nro\.?|numero)?\s*[:#]?\s*([A-Z0-9][A-Z0-9-/]{2,20})",
@@ -394,9 +409,11 @@ LINE_RE = re.compile(
 
 
 def money(value: str) -> Decimal | None:
-    """'1.816,95', '1,816.95', '1816.95', '1816' -> Decimal."""
+    """'1.816,95', '1,816.95', '1816.95', '12.500' (pesos), '1816' -> Decimal."""
     value = value.strip()
-    if re.search(r",\d{2}$", value):
+    if re.fullmatch(r"\d{1,3}(?:\.\d{3})+", value):  # dots between thousands, no cents
+        value = value.replace(".", "")
+    elif re.search(r",\d{1,2}$", value):
         value = value.replace(".", "").replace(",", ".")
     else:
         value = value.replace(",", "")
@@ -444,6 +461,7 @@ def _date(text: str) -> date | None:
 
 
 def extract_fields(text: str, kind: str) -> dict[str, Any]:
+    text = tidy(text)
     body = plain(text)
     fields: dict[str, Any] = {}
     ruts = ["".join(m.groups()) for m in RUT_RE.finditer(body)]
@@ -600,10 +618,12 @@ def batch_crosscheck(*, batch_id: int) -> dict[str, Any]:
     """Every document of the batch is done: check them against each other and the database, score
     the batch, and send failed or doubtful documents to review. Idempotent."""
     batch = DocumentBatch.objects.get(pk=batch_id)
+    if batch.status == DocumentBatch.Status.DONE:
+        return batch.summary  # the chord's callback and the watchdog may both get here
     Document.objects.filter(batch=batch).exclude(status__in=Document.FINAL).update(
         status=Status.FAILED, error="its processing never finished (a worker was lost); read it again or review it"
     )
-    documents = list(Document.objects.filter(batch=batch))
+    documents = list(Document.objects.filter(batch=batch).select_related("duplicate_of"))
     findings: list[str] = []
     read = [d for d in documents if d.status == Status.DONE]
     context = CrossContext.build(batch, read)
@@ -635,7 +655,7 @@ def batch_crosscheck(*, batch_id: int) -> dict[str, Any]:
         "quality": round(sum(qualities) / len(qualities), 3) if qualities else None,
         "findings": findings,
     }
-    DocumentBatch.objects.filter(pk=batch.pk).update(
+    DocumentBatch.objects.filter(pk=batch.pk, status=DocumentBatch.Status.RUNNING).update(
         status=DocumentBatch.Status.DONE, summary=summary, finished_at=timezone.now()
     )
     return summary
@@ -652,6 +672,9 @@ def _review_reason(document: Document) -> str:
     if document.status == Status.FAILED:
         return f"could not be read: {document.error}"
     if document.status == Status.DUPLICATE:
+        original = document.duplicate_of
+        if original is not None and original.status == Status.FAILED:
+            return f"a copy of '{original.filename}', which could not be read: {original.error}"[:300]
         return ""
     failed = [c["detail"] for c in document.checks if not c["ok"]]
     if failed:
@@ -834,6 +857,9 @@ def document_review(*, document: Document, action: str, corrections: dict[str, A
     unknown = set(corrections) - set(REVIEWABLE_FIELDS)
     if unknown:
         raise DocumentError(f"cannot correct {', '.join(sorted(unknown))}; fields are {', '.join(REVIEWABLE_FIELDS)}.")
+    if action not in ("approve", "correct", "reject"):
+        raise DocumentError(f"'{action}' is not a review action: approve, correct or reject.")
+    corrections = {field: _correction_clean(field, value) for field, value in corrections.items()}
     with transaction.atomic():
         document = Document.objects.select_for_update().get(pk=document.pk)
         fields = dict(document.fields)
@@ -842,6 +868,8 @@ def document_review(*, document: Document, action: str, corrections: dict[str, A
             before = document.kind if field == "kind" else fields.get(field)
             if str(before or "") == str(value or ""):
                 continue
+            if value is None:
+                fields.pop(field, None)
             changed.append(
                 DocumentCorrection(
                     tenant_id=document.tenant_id,
@@ -854,12 +882,16 @@ def document_review(*, document: Document, action: str, corrections: dict[str, A
             )
             if field == "kind":
                 document.kind = value
-            else:
+            elif value is not None:
                 fields[field] = value
         DocumentCorrection.objects.bulk_create(changed)
         if "rut" in corrections:
             fields["rut_valid"] = uy_rut.is_valid(str(corrections["rut"]))
         document.fields = fields
+        if changed:
+            document.checks = validate_fields(fields, document.kind, today=timezone.localdate()) + [
+                c for c in document.checks if c["check"].startswith("cross_")
+            ]
         document.review = {
             "approve": Document.Review.APPROVED,
             "reject": Document.Review.REJECTED,
@@ -868,8 +900,43 @@ def document_review(*, document: Document, action: str, corrections: dict[str, A
         document.review_reason = (note or document.review_reason)[:300]
         document.reviewed_by, document.reviewed_at = user, timezone.now()
         document.save(
-            update_fields=["kind", "fields", "review", "review_reason", "reviewed_by", "reviewed_at", "updated_at"]
+            update_fields=[
+                "kind",
+                "fields",
+                "checks",
+                "review",
+                "review_reason",
+                "reviewed_by",
+                "reviewed_at",
+                "updated_at",
+            ]
         )
+
+
+def _correction_clean(field: str, value: Any) -> Any:
+    """A person's value, checked and written the way the reader writes it."""
+    text = str(value if value is not None else "").strip()
+    if field == "kind":
+        if text not in Kind.values:
+            raise DocumentError(f"kind '{text}' is not one of {', '.join(Kind.values)}.")
+        return text
+    if not text:
+        return None
+    if field in ("subtotal", "iva", "total"):
+        amount = money(text)
+        if amount is None:
+            raise DocumentError(f"{field} '{text}' is not an amount, e.g. 1816.95 or 1.816,95.")
+        return str(amount)
+    if field in ("issue_date", "due_date"):
+        day = _date(text)
+        if day is None:
+            raise DocumentError(f"{field} '{text}' is not a date, e.g. 2026-11-12 or 12/11/2026.")
+        return day.isoformat()
+    if field == "rut":
+        return re.sub(r"\D", "", text)
+    if field == "currency" and text.upper() not in ("USD", "UYU"):
+        raise DocumentError(f"currency '{text}' is USD or UYU.")
+    return text.upper() if field == "currency" else text[:60]
 
 
 def extraction_accuracy(*, tenant_id: int) -> dict[str, dict[str, Any]]:
@@ -916,9 +983,9 @@ def whatsapp_media_fetch(*, media_id: str) -> bytes:
         )
     headers = {"Authorization": f"Bearer {settings.WHATSAPP_TOKEN}"}
 
-    def get(url: str) -> requests.Response:
+    def get(url: str, *, stream: bool = False) -> requests.Response:
         try:
-            response = requests.get(url, headers=headers, timeout=settings.OUTBOUND_TIMEOUT)
+            response = requests.get(url, headers=headers, timeout=settings.OUTBOUND_TIMEOUT, stream=stream)
         except (requests.ConnectionError, requests.Timeout) as error:
             raise ConnectionError(f"WhatsApp media: {error}") from error
         if response.status_code == 429 or response.status_code >= 500:
@@ -932,4 +999,10 @@ def whatsapp_media_fetch(*, media_id: str) -> bytes:
         raise DocumentError(
             f"{int(meta['file_size']) / 1024 / 1024:.1f} MB: at most {MAX_BYTES // 1024 // 1024} MB per file."
         )
-    return get(meta["url"]).content
+    content = bytearray()
+    with get(meta["url"], stream=True) as response:  # never more than the limit in memory
+        for chunk in response.iter_content(chunk_size=256 * 1024):
+            content += chunk
+            if len(content) > MAX_BYTES:
+                raise DocumentError(f"over {MAX_BYTES // 1024 // 1024} MB: at most that per file.")
+    return bytes(content)

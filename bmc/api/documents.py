@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404
+from django.utils.http import content_disposition_header
 from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.decorators import api_view, parser_classes
@@ -80,7 +81,7 @@ def document_file_response(document: Document) -> HttpResponse:
     response = HttpResponse(
         bytes(document.blob.content), content_type=CONTENT_TYPES.get(document.file_type, "application/octet-stream")
     )
-    response["Content-Disposition"] = f'inline; filename="{document.filename}"'
+    response["Content-Disposition"] = content_disposition_header(False, document.filename)
     response["X-Content-Type-Options"] = "nosniff"  # only ever the type its content was found to be
     if document.file_type != "pdf":  # the browser's PDF viewer does not run in a sandbox
         response["Content-Security-Policy"] = "sandbox"

@@ -26,7 +26,7 @@ class RequestContextMiddleware:
                 length = 0
             limit = (
                 settings.DOCUMENTS_MAX_UPLOAD_BYTES
-                if request.path.startswith("/api/v1/documents/")
+                if request.path == "/api/v1/documents/batches"
                 else settings.API_MAX_BODY_BYTES
             )
             if length > limit:

@@ -49,6 +49,10 @@ STAFF_GROUPS: dict[str, dict[str, tuple[str, ...]]] = {
         "sales.followup": ("view",),
         "sales.stafftask": ("view", "change"),
         "sales.invoice": ("view",),
+        # documents received: operations read the review queue
+        "documents.documentbatch": ("view", "add"),
+        "documents.document": ("view", "change"),
+        "documents.documentcorrection": ("view",),
     },
 }
 

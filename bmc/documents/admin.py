@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from django import forms
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
 from django.http import HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
@@ -85,18 +86,18 @@ class DocumentBatchAdmin(admin.ModelAdmin):
     def progress(self, obj) -> str:
         return progress_bar(obj)
 
-    def has_change_permission(self, request, obj=None) -> bool:
-        return request.user.has_perm("documents.view_documentbatch")
-
     def add_view(self, request, form_url="", extra_context=None):
         """Upload: many files at once become a batch, started at once."""
-        from agents.documents import Upload
+        from agents.documents import MAX_BYTES, Upload
         from bmc.core.services import tenant_ensure
         from tasks.documents import batch_submit
 
+        if not self.has_add_permission(request):
+            raise PermissionDenied
         form = BatchUploadForm(request.POST or None, request.FILES or None)
         if request.method == "POST" and form.is_valid():
-            uploads = [Upload(filename=f.name, content=f.read()) for f in form.cleaned_data["files"]]
+            # a file over the limit is recorded failed from its first bytes, never read whole
+            uploads = [Upload(filename=f.name, content=f.read(MAX_BYTES + 1)) for f in form.cleaned_data["files"]]
             batch = batch_submit(
                 tenant=tenant_ensure(),
                 uploads=uploads,
@@ -135,17 +136,25 @@ class DocumentAdmin(admin.ModelAdmin):
     def file_view(self, request, document_id: int):
         from bmc.api.documents import document_file_response
 
-        return document_file_response(get_object_or_404(models.Document.objects.select_related("blob"), pk=document_id))
+        document = get_object_or_404(models.Document.objects.select_related("blob"), pk=document_id)
+        if not self.has_view_or_change_permission(request, document):
+            raise PermissionDenied
+        return document_file_response(document)
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
         """The document beside what was read from it; approve, correct or reject."""
         from agents.documents import REVIEWABLE_FIELDS, DocumentError, document_review
 
         document = get_object_or_404(models.Document, pk=object_id)
+        if not self.has_view_or_change_permission(request, document):
+            raise PermissionDenied
         if request.method == "POST":
             if not self.has_change_permission(request, document):
-                return HttpResponseRedirect(request.path)
+                raise PermissionDenied
             action = request.POST.get("action")
+            if action not in ("approve", "reject"):
+                self.message_user(request, "Choose Approve or Reject.", messages.ERROR)
+                return HttpResponseRedirect(request.path)
             corrections = {
                 field: request.POST[field].strip()
                 for field in REVIEWABLE_FIELDS
@@ -168,7 +177,11 @@ class DocumentAdmin(admin.ModelAdmin):
             self.message_user(
                 request, f"{document.filename}: {document.get_review_display().lower()}.", messages.SUCCESS
             )
-            following = models.Document.objects.filter(review=models.Document.Review.PENDING).order_by("pk").first()
+            following = (
+                models.Document.objects.filter(tenant_id=document.tenant_id, review=models.Document.Review.PENDING)
+                .order_by("pk")
+                .first()
+            )
             target = following.pk if following else document.pk
             return HttpResponseRedirect(reverse("admin:documents_document_change", args=[target]))
         values = [

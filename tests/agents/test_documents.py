@@ -279,3 +279,84 @@ def test_other_layouts_of_the_same_facts_are_read(tenant, name, lines, kind, exp
     document = read[name]
     assert document.kind == kind
     assert {field: document.fields.get(field) for field in expected} == expected
+
+
+def test_hostile_text_is_read_in_linear_time(tenant):
+    """Long runs of spaces and endless lines once made the field patterns backtrack for minutes."""
+    hostile = ("factura" + " " * 20_000 + "x\n") * 3 + "1 " * 30_000 + "\n" + "<" * 50_000
+    sample = corpus.Sample("raro.txt", hostile.encode(), "other")
+    _, _, read = run(tenant, [sample])
+    assert read["raro.txt"].status == "done"
+
+
+def test_amounts_as_uruguayan_documents_print_them():
+    from agents.documents import extract_fields, money
+
+    assert [str(money(v)) for v in ("1.816,95", "1,816.95", "1816.95", "12.500", "1,5", "1816")] == [
+        "1816.95",
+        "1816.95",
+        "1816.95",
+        "12500.00",
+        "1.50",
+        "1816.00",
+    ]
+    fields = extract_fields("Comprobante de pago\nImporte debitado: $ 12.500\nFecha: 05/11/2026", "payment_receipt")
+    assert (fields["total"], fields["currency"]) == ("12500.00", "UYU")
+
+
+def test_corrections_are_checked_and_written_the_readers_way(tenant, admin_user):
+    invoice = corpus.invoice(random.Random(12), 700, issued=date(2026, 11, 1), broken_total=True)
+    _, _, read = run(tenant, [invoice])
+    document = read[invoice.filename]
+    for corrections, words in (
+        ({"kind": "factura"}, "kind 'factura' is not one of"),
+        ({"total": "mucho"}, "is not an amount"),
+        ({"issue_date": "ayer"}, "is not a date"),
+        ({"currency": "EUR"}, "is USD or UYU"),
+    ):
+        with pytest.raises(DocumentError, match=words):
+            document_review(document=document, action="correct", corrections=corrections, user=admin_user)
+    right = Decimal(invoice.expected["subtotal"]) + Decimal(invoice.expected["iva"])
+    document_review(document=document, action="correct", corrections={"total": corpus.uy(right)}, user=admin_user)
+    document.refresh_from_db()
+    assert document.fields["total"] == str(right)  # '1.234,56' written as the reader writes it
+    assert next(c for c in document.checks if c["check"] == "total_adds_up")["ok"]  # checked again
+
+
+def test_a_copy_of_a_file_that_could_not_be_read_goes_to_review_too(tenant):
+    broken = corpus.truncated_pdf(corpus.invoice(random.Random(1), 1, issued=date(2026, 11, 1)).content)
+    _, _, read = run(tenant, [broken, corpus.Sample("otra-copia.pdf", broken.content, "broken")])
+    copy = read["otra-copia.pdf"]
+    # the original failed at ingest, so the copy is read on its own and fails the same way
+    assert copy.status == "failed" and "damaged" in copy.error and copy.review == "pending"
+
+
+def test_a_finished_batch_stays_finished_and_a_late_stage_reopens_nothing(tenant):
+    from agents.documents import document_classify
+
+    batch, summary, read = run(tenant, [corpus.invoice(random.Random(2), 2, issued=date(2026, 11, 1))])
+    assert batch_crosscheck(batch_id=batch.pk) == summary  # the callback and the watchdog both came
+    (document,) = read.values()
+    document_classify(document_id=document.pk)  # a redelivered stage, after the end
+    document.refresh_from_db()
+    assert document.status == "done" and document.stage == "crosscheck"
+
+
+def test_the_watchdog_finishes_stale_batches_only(tenant):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from tasks.documents import watch_batches
+
+    stale = batch_create(tenant=tenant, uploads=[Upload("a.txt", b"factura 1")], source="api")
+    busy = batch_create(tenant=tenant, uploads=[Upload("b.txt", b"factura 2")], source="api")
+    long_ago = timezone.now() - timedelta(hours=2)
+    from bmc.documents.models import DocumentBatch
+
+    DocumentBatch.objects.filter(pk__in=[stale.pk, busy.pk]).update(created_at=long_ago)
+    Document.objects.filter(batch=stale).update(updated_at=long_ago)  # busy's document moved just now
+    result = watch_batches.run()
+    assert result == {"finished": [stale.pk], "failed": []}
+    assert Document.objects.get(batch=stale).status == "failed"
+    assert DocumentBatch.objects.get(pk=busy.pk).status == "running"

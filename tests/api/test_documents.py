@@ -106,3 +106,47 @@ def test_the_review_page_shows_the_document_beside_its_fields(admin_client, tena
     queue = admin_client.get(reverse("admin:documents_document_changelist"), {"review__exact": "pending"})
     assert queue.status_code == 200
     assert Document.objects.filter(review="pending").count() == 0
+
+
+def test_staff_without_document_permissions_see_no_documents(client, tenant):
+    from django.contrib.auth.models import Group, User
+
+    from bmc.core.services import system_bootstrap
+
+    system_bootstrap()
+    invoice = corpus.invoice(random.Random(4), 40, issued=date(2026, 11, 10))
+    _, _, read = run(tenant, [invoice])
+    document = read[invoice.filename]
+    seller = User.objects.create_user("vendedor", password="x", is_staff=True)
+    seller.groups.add(Group.objects.get(name="sales"))  # customers and quotes, not invoices received
+    client.force_login(seller)
+    assert client.get(reverse("admin:documents_document_change", args=[document.pk])).status_code == 403
+    assert client.get(f"/admin/documents/document/{document.pk}/file/").status_code == 403
+    assert client.get(reverse("admin:documents_documentbatch_add")).status_code == 403
+    assert (
+        client.post(reverse("admin:documents_document_change", args=[document.pk]), {"action": "reject"}).status_code
+        == 403
+    )
+    document.refresh_from_db()
+    assert document.review == "not_needed"
+
+
+def test_operations_staff_review_documents(client, tenant):
+    from django.contrib.auth.models import Group, User
+
+    from bmc.core.services import system_bootstrap
+
+    system_bootstrap()
+    invoice = corpus.invoice(random.Random(5), 41, issued=date(2026, 11, 10), broken_total=True)
+    _, _, read = run(tenant, [invoice])
+    document = read[invoice.filename]
+    clerk = User.objects.create_user("administracion", password="x", is_staff=True)
+    clerk.groups.add(Group.objects.get(name="operations"))
+    client.force_login(clerk)
+    assert client.get(reverse("admin:documents_document_change", args=[document.pk])).status_code == 200
+    assert (
+        client.post(reverse("admin:documents_document_change", args=[document.pk]), {"action": "reject"}).status_code
+        == 302
+    )
+    document.refresh_from_db()
+    assert document.review == "rejected" and document.reviewed_by == clerk
