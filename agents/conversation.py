@@ -624,3 +624,25 @@ def messages_stranded(*, now, older_than: timedelta) -> tuple[list[tuple[int, in
         else set()
     )
     return turns, [(tenant_id, pk) for tenant_id, pk in unsent if pk not in sending]
+
+
+def messages_given_up(*, max_attempts: int) -> list[int]:
+    """Outbound messages still pending after `max_attempts` sends (the channel kept failing):
+    marked failed, each with a task for staff to reach the customer another way."""
+    from agents.outbound import outbound_failed
+
+    stuck = list(
+        Message.objects.filter(
+            direction=Message.Direction.OUTBOUND,
+            delivery_status=Message.DeliveryStatus.PENDING,
+            send_attempts__gte=max_attempts,
+        ).select_related("conversation__customer")
+    )
+    given_up = []
+    for message in stuck:
+        if Message.objects.filter(pk=message.pk, delivery_status=Message.DeliveryStatus.PENDING).update(
+            delivery_status=Message.DeliveryStatus.FAILED, error_code="gave_up"
+        ):
+            outbound_failed(message=message, error_code="gave_up", detail=f"{message.send_attempts} sends failed")
+            given_up.append(message.pk)
+    return given_up

@@ -149,9 +149,16 @@ def _send_hold(message: Message) -> SendHold | None:
     return None
 
 
+def payload_kind(message: Message) -> str:
+    """'' for a reply to the customer; the initiative's kind otherwise (follow-up, reminder)."""
+    payload = message.raw_payload or {}
+    return "followup" if payload.get("followup_id") else "dunning" if payload.get("dunning_notice_id") else ""
+
+
 def outbound_failed(*, message: Message, error_code: str, detail: str = "") -> None:
-    """A message that will not reach the customer: its follow-up fails, and where a person can
-    still reach them (WhatsApp's window closed: 131047) staff get a task."""
+    """A message that will not reach the customer: its follow-up fails, and staff get a task to
+    reach them another way: a reply that failed for good (`send_failed`), or any message refused
+    because WhatsApp's 24-hour window is closed (131047, `reengage`)."""
     from agents.followup import followup_failed
     from agents.staff import staff_task_open
     from bmc.sales.models import StaffTask
@@ -159,6 +166,18 @@ def outbound_failed(*, message: Message, error_code: str, detail: str = "") -> N
     followup_id = (message.raw_payload or {}).get("followup_id")
     if followup_id:
         followup_failed(followup_id=followup_id, reason=f"send failed: {error_code} {detail}".strip())
+    if error_code not in (REENGAGEMENT_ERROR, "opted_out") and not payload_kind(message):
+        customer = message.conversation.customer
+        staff_task_open(
+            tenant_id=message.tenant_id,
+            kind=StaffTask.Kind.SEND_FAILED,
+            dedupe_key=f"send-failed-{message.pk}",
+            title=f"Un mensaje a {customer.name or customer.phone} no se pudo enviar",
+            detail=f"Error {error_code} {detail}".strip() + f". Mensaje:\n{message.text}",
+            customer_id=customer.pk,
+            conversation_id=message.conversation_id,
+            message_id=message.pk,
+        )
     if error_code == REENGAGEMENT_ERROR:
         customer = message.conversation.customer
         staff_task_open(

@@ -145,6 +145,8 @@ OPENAI_TIMEOUT = env.float("OPENAI_TIMEOUT", default=5.0)
 OUTBOUND_CHANNEL = env.str("OUTBOUND_CHANNEL", default="log")
 OUTBOUND_TIMEOUT = env.float("OUTBOUND_TIMEOUT", default=10.0)
 OUTBOUND_SENDING_STALE = env.int("OUTBOUND_SENDING_STALE", default=120)
+# A message whose sends kept failing this many times is given up: failed, and a task for staff.
+OUTBOUND_MAX_ATTEMPTS = env.int("OUTBOUND_MAX_ATTEMPTS", default=30)
 N8N_OUTBOUND_URL = env.str("N8N_OUTBOUND_URL", default="")
 N8N_WEBHOOK_SECRET = env.str("N8N_WEBHOOK_SECRET", default="")
 WHATSAPP_API_BASE = env.str("WHATSAPP_API_BASE", default="https://graph.facebook.com/v21.0")

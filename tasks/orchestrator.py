@@ -260,13 +260,14 @@ def reap_tasks(self) -> dict[str, Any]:
 def messages_sweep(*, older_than: timedelta) -> tuple[list[int], list[int]]:
     """Customers' messages nobody answered and replies never sent, with no task alive for them (a
     worker died between committing a turn and dispatching its work): dispatch them again."""
-    from agents.conversation import messages_stranded
+    from agents.conversation import messages_given_up, messages_stranded
 
     tenants: dict[int, Tenant] = {}
 
     def tenant(pk: int) -> Tenant:
         return tenants.setdefault(pk, Tenant.objects.get(pk=pk))
 
+    messages_given_up(max_attempts=settings.OUTBOUND_MAX_ATTEMPTS)  # before they would be sent again
     turns, replies = messages_stranded(now=timezone.now(), older_than=older_than)
     for tenant_id, conversation_id, message_id in turns:
         message_dispatch_turn(tenant=tenant(tenant_id), conversation_id=conversation_id, message_id=message_id)

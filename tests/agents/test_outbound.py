@@ -152,3 +152,24 @@ def test_a_follow_up_outside_the_window_goes_as_the_policy_template_with_its_val
             }
         ],
     }
+
+
+def test_a_reply_the_channel_keeps_refusing_is_given_up_for_a_person(settings, provider, conversation):
+    from agents.conversation import messages_given_up
+    from bmc.sales.models import StaffTask
+
+    settings.OUTBOUND_CHANNEL = "whatsapp"
+    settings.WHATSAPP_API_BASE = provider.url
+    settings.WHATSAPP_TOKEN, settings.WHATSAPP_PHONE_NUMBER_ID = "tok", "1"
+    message = outbound_reply_create(conversation=conversation, text="Te paso la cotización")
+    provider.responses = [(503, {"error": {"message": "busy"}})] * 3
+    for _ in range(3):
+        with pytest.raises(TransientSendError):
+            outbound_send(message_id=message.pk)
+    assert messages_given_up(max_attempts=4) == []  # three tries: the reaper sends it again later
+    assert messages_given_up(max_attempts=3) == [message.pk]
+    message.refresh_from_db()
+    assert (message.delivery_status, message.error_code) == ("failed", "gave_up")
+    (task,) = StaffTask.objects.filter(kind="send_failed")
+    assert task.message_id == message.pk and "Te paso la cotización" in task.detail
+    assert messages_given_up(max_attempts=3) == []  # once
