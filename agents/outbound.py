@@ -166,33 +166,29 @@ def outbound_failed(*, message: Message, error_code: str, detail: str = "") -> N
     followup_id = (message.raw_payload or {}).get("followup_id")
     if followup_id:
         followup_failed(followup_id=followup_id, reason=f"send failed: {error_code} {detail}".strip())
-    if error_code not in (REENGAGEMENT_ERROR, "opted_out") and not payload_kind(message):
-        customer = message.conversation.customer
-        staff_task_open(
-            tenant_id=message.tenant_id,
-            kind=StaffTask.Kind.SEND_FAILED,
-            dedupe_key=f"send-failed-{message.pk}",
-            title=f"Un mensaje a {customer.name or customer.phone} no se pudo enviar",
-            detail=f"Error {error_code} {detail}".strip() + f". Mensaje:\n{message.text}",
-            customer_id=customer.pk,
-            conversation_id=message.conversation_id,
-            message_id=message.pk,
-        )
+    customer = message.conversation.customer
+    who = customer.name or customer.phone
     if error_code == REENGAGEMENT_ERROR:
-        customer = message.conversation.customer
-        staff_task_open(
-            tenant_id=message.tenant_id,
-            kind=StaffTask.Kind.REENGAGE,
-            dedupe_key=f"reengage-{message.pk}",
-            title=f"Contactar a {customer.name or customer.phone}: WhatsApp no entregó el mensaje",
-            detail=(
-                "Pasaron más de 24 horas desde el último mensaje del cliente y WhatsApp rechazó el envío "
-                f"(131047). Llamalo o mandale la plantilla aprobada.\n\nMensaje no entregado:\n{message.text}"
-            ),
-            customer_id=customer.pk,
-            conversation_id=message.conversation_id,
-            message_id=message.pk,
+        kind, title = StaffTask.Kind.REENGAGE, f"Contactar a {who}: WhatsApp no entregó el mensaje"
+        detail = (
+            "Pasaron más de 24 horas desde el último mensaje del cliente y WhatsApp rechazó el envío "
+            f"(131047). Llamalo o mandale la plantilla aprobada.\n\nMensaje no entregado:\n{message.text}"
         )
+    elif error_code != "opted_out" and not payload_kind(message):
+        kind, title = StaffTask.Kind.SEND_FAILED, f"Un mensaje a {who} no se pudo enviar"
+        detail = f"Error {error_code} {detail}".strip() + f". Mensaje:\n{message.text}"
+    else:
+        return
+    staff_task_open(
+        tenant_id=message.tenant_id,
+        kind=kind,
+        dedupe_key=f"{kind}-{message.pk}",
+        title=title,
+        detail=detail,
+        customer_id=customer.pk,
+        conversation_id=message.conversation_id,
+        message_id=message.pk,
+    )
 
 
 def _finish(message_id: int, status: str, *, external_id: str | None = None, error_code: str = "") -> None:
