@@ -103,9 +103,37 @@ def _as_text(content: bytes) -> str | None:
     return None
 
 
+MAX_ATTACHMENTS = 20
+
+
+def attachments_unpack(uploads: list[Upload]) -> list[Upload]:
+    """An e-mail's attachments (the invoice sent as a PDF) are documents of their own, read in the
+    same batch beside the e-mail: at most MAX_ATTACHMENTS per e-mail, each within the size limit."""
+    unpacked: list[Upload] = []
+    for upload in uploads:
+        unpacked.append(upload)
+        if not upload.content or len(upload.content) > MAX_BYTES:
+            continue
+        try:
+            if file_type_detect(upload.content) != "eml":
+                continue
+        except DocumentError:
+            continue
+        message = email.message_from_bytes(upload.content, policy=email.policy.default)
+        for number, attachment in enumerate(message.iter_attachments()):
+            if number >= MAX_ATTACHMENTS:
+                break
+            content = attachment.get_payload(decode=True) or b""
+            name = attachment.get_filename() or f"adjunto-{number + 1}"
+            unpacked.append(Upload(filename=f"{upload.filename} / {name}"[:255], content=content[: MAX_BYTES + 1]))
+    return unpacked
+
+
 def batch_create(*, tenant, uploads: list[Upload], source: str, name: str = "", user=None, message=None):
-    """Store a batch and its files (each file's bytes once per content). Files over the size limit
-    are recorded as failed at once; everything else is judged by the ingest stage."""
+    """Store a batch and its files (each file's bytes once per content; an e-mail's attachments
+    as documents of their own). Files over the size limit are recorded as failed at once;
+    everything else is judged by the ingest stage."""
+    uploads = attachments_unpack(uploads)
     with transaction.atomic():
         batch = DocumentBatch.objects.create(
             tenant=tenant, source=source, name=name[:200], total=len(uploads), created_by=user

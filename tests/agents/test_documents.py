@@ -360,3 +360,22 @@ def test_the_watchdog_finishes_stale_batches_only(tenant):
     assert result == {"finished": [stale.pk], "failed": []}
     assert Document.objects.get(batch=stale).status == "failed"
     assert DocumentBatch.objects.get(pk=busy.pk).status == "running"
+
+
+def test_an_emailed_invoice_is_read_as_a_document_of_its_own(tenant):
+    from email.message import EmailMessage
+
+    invoice = corpus.invoice(random.Random(30), 900, issued=date(2026, 11, 3))
+    mail = EmailMessage()
+    mail["From"], mail["To"], mail["Subject"] = "facturacion@proveedor.uy", "compras@bmc.uy", "Factura A-0000900"
+    mail.set_content("Adjuntamos la factura de noviembre.\nSaludos")
+    mail.add_attachment(invoice.content, maintype="application", subtype="pdf", filename=invoice.filename)
+    batch, _, read = run(tenant, [corpus.Sample("factura.eml", mail.as_bytes(), "other")])
+    assert batch.total == 2
+    attached = read[f"factura.eml / {invoice.filename}"]
+    assert (attached.file_type, attached.kind, attached.fields["total"]) == (
+        "pdf",
+        "invoice",
+        invoice.expected["total"],
+    )
+    assert read["factura.eml"].file_type == "eml" and f"[adjunto: {invoice.filename}]" in read["factura.eml"].text
