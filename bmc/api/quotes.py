@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from django.conf import settings
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404
+from django.utils import timezone
 from django.views.decorators.http import require_GET
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers
@@ -178,9 +181,21 @@ def quote_pdf_view(request: Request, quote_id: int) -> HttpResponse:
     return _pdf_response(_quote_for_document(tenant=request.tenant, pk=quote_id))
 
 
+PUBLIC_LINK_GRACE = timedelta(days=90)
+
+
 @require_GET
 def quote_public_pdf_view(request, quote_id: int, token: str) -> HttpResponse:
-    """The link sent to the customer: signed, so ids cannot be guessed."""
+    """The link sent to the customer: signed, so ids cannot be guessed, and open until 90 days
+    after the quote's validity (staff keep the document through the API and the admin)."""
     if not quote_public_token_valid(quote_id=quote_id, token=token):
         raise Http404("No such quote document.")
-    return _pdf_response(_quote_for_document(pk=quote_id))
+    quote = _quote_for_document(pk=quote_id)
+    if timezone.localdate() > quote.valid_until + PUBLIC_LINK_GRACE:
+        return HttpResponse(
+            f"La cotización {quote.number} venció el {quote.valid_until:%d/%m/%Y}. "
+            "Escribinos por WhatsApp y te mandamos una actualizada.",
+            status=410,
+            content_type="text/plain; charset=utf-8",
+        )
+    return _pdf_response(quote)

@@ -129,3 +129,28 @@ def test_operations_cannot_approve(client, tenant, catalog):
 def test_an_absurd_number_is_refused_at_once(api, catalog):
     response = api.post("/api/v1/quotes/calculate", {**MAIN, "thickness_mm": "1e999999999"}, format="json")
     assert response.status_code == 400 and "out of range" in response.json()["error"]["message"]
+
+
+def test_the_customers_link_opens_the_pdf_until_90_days_after_the_quote_expires(client, tenant, catalog):
+    from datetime import datetime, time, timedelta
+    from zoneinfo import ZoneInfo
+
+    import time_machine
+
+    from agents.quote_document import quote_public_path
+
+    spec = quote_spec_parse(data=MAIN, catalog=catalog)
+    quote = quote_create(tenant=tenant, result=quote_price(spec=spec, catalog=catalog))
+    link = quote_public_path(quote)
+    assert client.get(link).content.startswith(b"%PDF")
+
+    def noon(day):
+        return datetime.combine(day, time(12), tzinfo=ZoneInfo("America/Montevideo"))
+
+    with time_machine.travel(noon(quote.valid_until + timedelta(days=90)), tick=False):
+        assert client.get(link).status_code == 200  # the last day it opens
+    with time_machine.travel(noon(quote.valid_until + timedelta(days=91)), tick=False):
+        gone = client.get(link)
+    assert gone.status_code == 410
+    assert f"La cotización {quote.number} venció" in gone.content.decode()
+    assert client.get(link.replace(".pdf", "x.pdf")).status_code == 404  # a forged token still says nothing
