@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import logging
 import re
-import unicodedata
 import uuid
 from dataclasses import dataclass, field
 from datetime import date, timedelta
@@ -43,6 +42,7 @@ from agents.quote import (
     quote_spec_parse,
 )
 from agents.quote_document import FAMILY_NAMES, money_uy, quote_public_path, quote_summary_es
+from agents.text import plain
 from bmc.core.models import Conversation, Customer, Message, Quote
 
 logger = logging.getLogger(__name__)
@@ -183,7 +183,7 @@ def _option_chosen(*, messages: list[Message], intents: list[str], offered: dict
     """'confirmo la de 150', 'me quedo con la opcion de 100 mm': the one offered thickness named
     with a word of choice. Two named, or none, is no choice."""
     for message in reversed(messages):
-        text = unicodedata.normalize("NFKD", message.text.lower()).encode("ascii", "ignore").decode()
+        text = plain(message.text)
         named = {int(n) for n in re.findall(r"\b(\d{2,3})\b", text)} & set(offered)
         if len(named) == 1 and (CHOICE_RE.search(text) or "accept_quote" in intents):
             return offered[named.pop()]

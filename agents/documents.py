@@ -20,7 +20,6 @@ import io
 import re
 import shutil
 import subprocess
-import unicodedata
 import zipfile
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -33,8 +32,10 @@ from django.db.models import Q
 from django.utils import timezone
 from stdnum.uy import rut as uy_rut
 
+from agents.text import plain
 from bmc.core.models import Quote
 from bmc.documents.models import Document, DocumentBatch, DocumentBlob
+from bmc.sales.models import Invoice
 
 Kind = Document.Kind
 Stage = Document.Stage
@@ -177,7 +178,7 @@ def _blob_store(digest: str, content: bytes) -> DocumentBlob:
 # --- the stages -----------------------------------------------------------------------------------
 
 
-def _load(document_id: int, stage: str, *, content: bool = False) -> Document | None:
+def _load(document_id: int, *, content: bool = False) -> Document | None:
     """The document, if this stage has work on it (an earlier stage may have failed it); its
     file's bytes only for the stages that read them."""
     documents = Document.objects.select_related("blob") if content else Document.objects.defer("blob")
@@ -203,7 +204,7 @@ def document_fail(*, document_id: int, stage: str, reason: str) -> None:
 
 
 def document_ingest(*, document_id: int) -> None:
-    document = _load(document_id, Stage.INGEST, content=True)
+    document = _load(document_id, content=True)
     if document is None:
         return
     content = bytes(document.blob.content)
@@ -265,7 +266,7 @@ def _zip_check(content: bytes) -> None:
 
 
 def document_extract_text(*, document_id: int) -> None:
-    document = _load(document_id, Stage.EXTRACT, content=True)
+    document = _load(document_id, content=True)
     if document is None:
         return
     content = bytes(document.blob.content)
@@ -342,10 +343,6 @@ def _eml_text(content: bytes) -> str:
     return "\n".join(parts)
 
 
-def plain(text: str) -> str:
-    return unicodedata.normalize("NFKD", text.lower()).encode("ascii", "ignore").decode()
-
-
 def tidy(text: str, *, line_chars: int = 300) -> str:
     """Text as the field patterns read it: one space between words, no blank lines, lines cut at
     `line_chars`. Hostile text (long runs of spaces, endless lines) then costs linear time."""
@@ -397,7 +394,7 @@ CLASSIFIERS: dict[str, list[tuple[str, int]]] = {
 
 
 def document_classify(*, document_id: int) -> None:
-    document = _load(document_id, Stage.CLASSIFY)
+    document = _load(document_id)
     if document is None:
         return
     kind, confidence = classify_text(document.text)
@@ -552,7 +549,7 @@ def extract_fields(text: str, kind: str) -> dict[str, Any]:
 
 
 def document_extract_fields(*, document_id: int) -> None:
-    document = _load(document_id, Stage.FIELDS)
+    document = _load(document_id)
     if document is None:
         return
     _save(document, Stage.FIELDS, fields=extract_fields(document.text, document.kind))
@@ -629,7 +626,7 @@ def quality_score(*, kind_confidence: float, kind: str, fields: dict[str, Any], 
 
 
 def document_validate(*, document_id: int) -> None:
-    document = _load(document_id, Stage.VALIDATE)
+    document = _load(document_id)
     if document is None:
         return
     checks = validate_fields(document.fields, document.kind, today=timezone.localdate())
@@ -723,8 +720,6 @@ class CrossContext:
 
     @classmethod
     def build(cls, batch: DocumentBatch, read: list[Document]) -> CrossContext:
-        from bmc.sales.models import Invoice
-
         by_number: dict[str, list[Document]] = {}
         by_total: dict[Decimal, list[Document]] = {}
         for document in read:
@@ -750,8 +745,6 @@ class CrossContext:
 
 
 def _crosschecks(document: Document, context: CrossContext) -> list[dict[str, Any]]:
-    from bmc.sales.models import Invoice
-
     fields, checks = document.fields, []
     total = Decimal(fields["total"]) if "total" in fields else None
     if document.kind == Kind.INVOICE and fields.get("number"):
@@ -777,13 +770,13 @@ def _crosschecks(document: Document, context: CrossContext) -> list[dict[str, An
             }
         )
     if document.kind == Kind.PAYMENT_RECEIPT and total is not None:
-        checks.append(_receipt_match(document, total, context, Invoice))
+        checks.append(_receipt_match(document, total, context))
     if document.kind == Kind.PURCHASE_ORDER and fields.get("quote_refs"):
         checks.append(_order_match(document, total))
     return checks
 
 
-def _receipt_match(document: Document, total: Decimal, context: CrossContext, Invoice) -> dict[str, Any]:
+def _receipt_match(document: Document, total: Decimal, context: CrossContext) -> dict[str, Any]:
     """A receipt should pay something we know: an invoice or a quote, by reference and amount."""
     fields = document.fields
     refs = set(fields.get("invoice_refs", [])) | set(fields.get("quote_refs", []))

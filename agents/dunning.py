@@ -18,7 +18,6 @@ for staff to confirm, with the receipt attached when one came.
 from __future__ import annotations
 
 import re
-import unicodedata
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -34,6 +33,7 @@ from agents.nlu_model import message_reword
 from agents.outbound import outbound_reply_create
 from agents.quote_document import money_uy
 from agents.staff import staff_task_open
+from agents.text import plain
 from bmc.core.models import Conversation, Customer, Message, Tenant
 from bmc.sales.models import DunningNotice, FollowUpPolicy, Invoice, PaymentPromise, StaffTask
 from bmc.sales.policy import sending_allowed
@@ -261,8 +261,7 @@ def invoice_for(*, customer_id: int, order_ref: str | None) -> Invoice | None:
 
 def says_paid(text: str) -> bool:
     """The customer says they paid (or sends the proof), rather than asking how to pay."""
-    plain = unicodedata.normalize("NFKD", text.lower()).encode("ascii", "ignore").decode()
-    return bool(PAID_RE.search(plain))
+    return bool(PAID_RE.search(plain(text)))
 
 
 def promise_date_read(value: Any, *, today: date) -> date | None:

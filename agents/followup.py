@@ -247,9 +247,9 @@ def _template_context(followup: FollowUp, *, base_url: str) -> dict[str, Any]:
     }
 
 
-def followup_text(followup: FollowUp, *, base_url: str) -> str:
+def followup_text(followup: FollowUp, context: dict[str, Any]) -> str:
     name = "expiry" if followup.kind == Kind.EXPIRY else f"step_{min(followup.step, STEP_TEMPLATES)}"
-    return render_to_string(f"followups/{name}.txt", _template_context(followup, base_url=base_url)).strip()
+    return render_to_string(f"followups/{name}.txt", context).strip()
 
 
 def followup_message_prepare(*, followup_id: int, base_url: str) -> tuple[int, bool] | None:
@@ -261,10 +261,10 @@ def followup_message_prepare(*, followup_id: int, base_url: str) -> tuple[int, b
     if followup.message_id:
         return followup.message_id, False
     policy = policy_for(tenant_id=followup.tenant_id)
-    text = followup_text(followup, base_url=base_url)
+    context = _template_context(followup, base_url=base_url)
+    text = followup_text(followup, context)
     if policy.rewrite_with_model:
         text = message_reword(text=text)
-    context = _template_context(followup, base_url=base_url)
     message = outbound_reply_create(
         conversation=followup.conversation,
         text=text,
