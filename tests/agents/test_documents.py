@@ -324,11 +324,37 @@ def test_corrections_are_checked_and_written_the_readers_way(tenant, admin_user)
 
 
 def test_a_copy_of_a_file_that_could_not_be_read_goes_to_review_too(tenant):
-    broken = corpus.truncated_pdf(corpus.invoice(random.Random(1), 1, issued=date(2026, 11, 1)).content)
-    _, _, read = run(tenant, [broken, corpus.Sample("otra-copia.pdf", broken.content, "broken")])
-    copy = read["otra-copia.pdf"]
-    # the original failed at ingest, so the copy is read on its own and fails the same way
-    assert copy.status == "failed" and "damaged" in copy.error and copy.review == "pending"
+    """The copy was ingested while the original was still being read, so it is a duplicate; then
+    the original failed a later stage. The copy must not vanish from sight."""
+    from agents.documents import document_fail, document_ingest
+
+    invoice = corpus.invoice(random.Random(1), 1, issued=date(2026, 11, 1))
+    batch = batch_create(
+        tenant=tenant,
+        uploads=[Upload("factura.pdf", invoice.content), Upload("copia.pdf", invoice.content)],
+        source="api",
+    )
+    original, copy = Document.objects.filter(batch=batch).order_by("pk")
+    document_ingest(document_id=original.pk)
+    document_ingest(document_id=copy.pk)
+    document_fail(document_id=original.pk, stage="extract", reason="extract took too long: over 60 s.")
+    batch_crosscheck(batch_id=batch.pk)
+    copy.refresh_from_db()
+    assert copy.status == "duplicate" and copy.duplicate_of_id == original.pk
+    assert copy.review == "pending" and "a copy of 'factura.pdf', which could not be read" in copy.review_reason
+
+
+@pytest.mark.skipif(__import__("shutil").which("tesseract") is not None, reason="OCR is installed here")
+def test_a_photo_without_ocr_says_so_and_goes_to_review(tenant):
+    photo = corpus.Sample("foto-comprobante.png", b"\x89PNG\r\n\x1a\n" + bytes(256), "payment_receipt")
+    _, _, read = run(tenant, [photo])
+    document = read["foto-comprobante.png"]
+    assert (document.status, document.file_type, document.ocr) == (
+        "done",
+        "png",
+        "unavailable: tesseract is not installed",
+    )
+    assert document.kind == "other" and document.review == "pending"
 
 
 def test_a_finished_batch_stays_finished_and_a_late_stage_reopens_nothing(tenant):
