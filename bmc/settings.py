@@ -223,8 +223,8 @@ CELERY_BEAT_SCHEDULE = {
     # A document batch whose chord was lost with a worker is finished anyway.
     "documents-watch-batches": {
         "task": "tasks.documents.watch_batches",
-        "schedule": env.int("DOCUMENTS_WATCH_INTERVAL", default=300),
-        "options": {"expires": 290},
+        "schedule": env.int("DOCUMENTS_WATCH_INTERVAL", default=60),
+        "options": {"expires": 55},
     },
     # Crontab: overdue invoices, Monday to Saturday at 10:00.
     "dunning-scan-overdue": {

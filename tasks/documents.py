@@ -35,7 +35,9 @@ STAGE_OPTIONS = dict(
     autoretry_for=(*TRANSIENT_ERRORS, OperationalError),
     max_retries=3,
 )
-BATCH_STALE = timedelta(minutes=30)
+# No document of the batch moved for this long: every stage ends within 90 s, so it is stalled
+# (a chord lost with a worker) rather than busy.
+BATCH_STALE = timedelta(minutes=5)
 
 
 MAX_REDELIVERIES = 2
