@@ -284,7 +284,7 @@ def document_extract_text(*, document_id: int) -> None:
         text = _eml_text(content)
     else:
         text = _as_text(content) or ""
-    _save(document, Stage.EXTRACT, text=text.replace("\x00", "")[:200_000], ocr=ocr)
+    _save(document, Stage.EXTRACT, text=text.replace("\x00", "")[:200_000], ocr=ocr[:120])
 
 
 def _ocr(image: bytes) -> tuple[str, str]:

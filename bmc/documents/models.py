@@ -96,7 +96,7 @@ class Document(TenantOwned):
     error = models.TextField(blank=True, help_text="Why it failed, for a person to read.")
     attempts = models.PositiveSmallIntegerField(default=0)
     text = models.TextField(blank=True)
-    ocr = models.CharField(max_length=20, blank=True, help_text="'', 'done', or why OCR did not run.")
+    ocr = models.CharField(max_length=120, blank=True, help_text="'', 'done', or why OCR did not run.")
     kind = models.CharField(max_length=20, choices=Kind.choices, blank=True)
     kind_confidence = models.FloatField(null=True, blank=True)
     fields = models.JSONField(default=dict, blank=True)
