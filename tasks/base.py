@@ -14,8 +14,10 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from celery import Task, shared_task, signals
+from billiard.exceptions import WorkerLostError
+from celery import Task, shared_task, signals, states
 from celery.exceptions import Ignore
+from celery.worker.request import Request
 from django.conf import settings
 from django.db import close_old_connections
 
@@ -31,11 +33,33 @@ logger = logging.getLogger(__name__)
 TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (ConnectionError, TimeoutError)
 
 
+class ChordPartRequest(Request):
+    """Celery 5.7 mends one case of a pool process lost under a chord's header task badly: when
+    the process had stored SUCCESS and died before counting the task in its chord (both happen in
+    `backend.mark_as_done`, one after the other), the worker acknowledges the message as done and
+    the chord waits forever for a part that will never come again. Here the worker's main process
+    counts it itself; the Redis backend counts a part once by its task id, so a part already
+    counted is not counted twice."""
+
+    def on_failure(self, exc_info, send_failed_event=True, return_ok=False):
+        exc = getattr(exc_info, "exception", None)
+        exc = getattr(exc, "exc", exc)  # billiard may wrap it (ExceptionWithTraceback)
+        if isinstance(exc, WorkerLostError) and self._context.chord:
+            stored = self._success_was_stored()
+            if stored:
+                logger.warning(
+                    "counting a chord part whose process died after it succeeded", extra={"task_id": self.id}
+                )
+                self.task.backend.on_chord_part_return(self._context, states.SUCCESS, stored.get("result"))
+        return super().on_failure(exc_info, send_failed_event=send_failed_event, return_ok=return_ok)
+
+
 class TrackedTask(Task):
     """Skips a delivery whose record is already final: a redelivered or re-dispatched message
     of a task that completed, was cancelled or died runs nothing twice. `track_records = False`
     (a document's pipeline stages, hundreds a second) skips the AgentTask bookkeeping."""
 
+    Request = ChordPartRequest
     track_records = True
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
@@ -55,7 +79,7 @@ def agent_task(queue: Queue, *, idempotent: bool = True, **options: Any) -> Call
     def decorator(fn: Callable) -> Task:
         return shared_task(
             bind=True,
-            base=TrackedTask,
+            base=options.pop("base", TrackedTask),
             name=f"tasks.{queue.value}.{fn.__name__}",
             acks_late=idempotent,
             reject_on_worker_lost=idempotent,

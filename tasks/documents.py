@@ -2,9 +2,11 @@
 
 A batch is a chord: a header with one chain per document (ingest → text → classify → fields →
 validate) and `crosscheck_batch` as its callback. A stage that meets a bad file fails that
-document only (the chain goes on, passing it by); transient errors retry; a worker lost
-mid-task hands its message back (acks late), and `watch_batches` finishes any batch whose chord
-never fired.
+document only (the chain goes on, passing it by); transient errors retry. A stage whose worker
+process dies under it is sent again by the worker that saw it die (`retry_on_worker_lost`: a new
+message carrying the rest of the chain and the chord, rather than the broker handing the old one
+back), so the chord does not wait on a message the broker may not return; a file that kills its
+worker three times fails alone. `watch_batches` finishes any batch whose chord still never fired.
 """
 
 from __future__ import annotations
@@ -15,19 +17,38 @@ from datetime import timedelta
 from typing import Any
 
 from celery import chain, chord
-from celery.exceptions import SoftTimeLimitExceeded
+from celery.exceptions import SoftTimeLimitExceeded, WorkerLostError
 from django.db import OperationalError, transaction
-from django.db.models import Max, Q
+from django.db.models import F, Max, Q
 from django.utils import timezone
 
 from agents import documents as agent
 from bmc.documents.models import Document, DocumentBatch
 from bmc.queues import Queue
-from tasks.base import TRANSIENT_ERRORS, agent_task, ping_task
+from tasks.base import TRANSIENT_ERRORS, TrackedTask, agent_task, ping_task
 
 logger = logging.getLogger(__name__)
 ping = ping_task(Queue.DOCUMENTS)
+
+
+class StageTask(TrackedTask):
+    """A document's stage. When its pool process dies mid-task, the worker's main process sends
+    the stage again (`retry_on_worker_lost`) and calls `on_retry` with the WorkerLostError: that
+    loss is counted on the document, and the third one fails it instead of killing a fourth
+    process."""
+
+    stage = ""  # each stage task's own, from its decorator
+
+    def on_retry(self, exc, task_id, args, kwargs, einfo):
+        if isinstance(exc, WorkerLostError) and args:
+            document_worker_lost(document_id=args[0], stage=self.stage)
+        super().on_retry(exc, task_id, args, kwargs, einfo)
+
+
 STAGE_OPTIONS = dict(
+    base=StageTask,
+    retry_on_worker_lost=True,
+    default_retry_delay=1,  # the countdown of a stage sent again after its worker died
     track_records=False,  # state lives in the Document row
     ignore_result=True,  # the Document row has it; only a chain's last link reports to the chord
     soft_time_limit=60,
@@ -40,23 +61,32 @@ STAGE_OPTIONS = dict(
 BATCH_STALE = timedelta(minutes=5)
 
 
-MAX_REDELIVERIES = 2
+# The third loss still sends the stage again (max_retries is 3), and that run passes the failed
+# document by: the chain, and the chord, go on past a file that kills its worker.
+MAX_WORKER_LOSSES = 3
+
+
+def document_worker_lost(*, document_id: int, stage: str) -> bool:
+    """A worker process died while this document's stage ran. Counted on the document; past
+    MAX_WORKER_LOSSES the document fails with the reason (True) and its later stages pass it by."""
+    Document.objects.filter(pk=document_id).update(attempts=F("attempts") + 1)
+    losses = Document.objects.filter(pk=document_id).values_list("attempts", flat=True).first() or 0
+    if losses < MAX_WORKER_LOSSES:
+        return False
+    agent.document_fail(
+        document_id=document_id, stage=stage, reason=f"{stage} stopped its worker {losses} times: given up."
+    )
+    return True
 
 
 def _run_stage(stage: str, fn: Callable[..., None], document_id: int, task=None) -> int:
     """One stage of one document. Whatever this file does to the stage, only it fails: a bad
     file, a stage over its time, the last retry of a transient error, or a file that keeps
-    killing its worker (redelivered more than twice)."""
+    killing its worker (see StageTask; a message the broker hands back after a lost worker counts
+    the same)."""
     request = getattr(task, "request", None)
     if request is not None and (request.delivery_info or {}).get("redelivered"):
-        attempts = Document.objects.filter(pk=document_id).values_list("attempts", flat=True).first() or 0
-        Document.objects.filter(pk=document_id).update(attempts=attempts + 1)
-        if attempts + 1 > MAX_REDELIVERIES:
-            agent.document_fail(
-                document_id=document_id,
-                stage=stage,
-                reason=f"{stage} stopped its worker {attempts + 1} times: given up.",
-            )
+        if document_worker_lost(document_id=document_id, stage=stage):
             return document_id
     try:
         fn(document_id=document_id)
@@ -81,32 +111,41 @@ def _run_stage(stage: str, fn: Callable[..., None], document_id: int, task=None)
     return document_id
 
 
-@agent_task(Queue.DOCUMENTS, **STAGE_OPTIONS)
+@agent_task(Queue.DOCUMENTS, stage=Document.Stage.INGEST, **STAGE_OPTIONS)
 def ingest(self, document_id: int) -> int:
     return _run_stage(Document.Stage.INGEST, agent.document_ingest, document_id, self)
 
 
-@agent_task(Queue.DOCUMENTS, **STAGE_OPTIONS)
+@agent_task(Queue.DOCUMENTS, stage=Document.Stage.EXTRACT, **STAGE_OPTIONS)
 def extract_text(self, document_id: int) -> int:
     return _run_stage(Document.Stage.EXTRACT, agent.document_extract_text, document_id, self)
 
 
-@agent_task(Queue.DOCUMENTS, **STAGE_OPTIONS)
+@agent_task(Queue.DOCUMENTS, stage=Document.Stage.CLASSIFY, **STAGE_OPTIONS)
 def classify(self, document_id: int) -> int:
     return _run_stage(Document.Stage.CLASSIFY, agent.document_classify, document_id, self)
 
 
-@agent_task(Queue.DOCUMENTS, **STAGE_OPTIONS)
+@agent_task(Queue.DOCUMENTS, stage=Document.Stage.FIELDS, **STAGE_OPTIONS)
 def extract_fields(self, document_id: int) -> int:
     return _run_stage(Document.Stage.FIELDS, agent.document_extract_fields, document_id, self)
 
 
-@agent_task(Queue.DOCUMENTS, **{**STAGE_OPTIONS, "ignore_result": False})  # the chord counts these
+@agent_task(Queue.DOCUMENTS, stage=Document.Stage.VALIDATE, **{**STAGE_OPTIONS, "ignore_result": False})
+# the chord counts these
 def validate(self, document_id: int) -> int:
     return _run_stage(Document.Stage.VALIDATE, agent.document_validate, document_id, self)
 
 
-@agent_task(Queue.DOCUMENTS, track_records=False, soft_time_limit=240, time_limit=300, max_retries=3)
+@agent_task(
+    Queue.DOCUMENTS,
+    track_records=False,
+    soft_time_limit=240,
+    time_limit=300,
+    max_retries=3,
+    retry_on_worker_lost=True,
+    default_retry_delay=1,
+)
 def crosscheck_batch(self, batch_id: int) -> dict[str, Any]:
     """The chord's callback: every document is done (or failed); check them together."""
     return agent.batch_crosscheck(batch_id=batch_id)

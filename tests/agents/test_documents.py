@@ -368,6 +368,34 @@ def test_a_finished_batch_stays_finished_and_a_late_stage_reopens_nothing(tenant
     assert document.status == "done" and document.stage == "crosscheck"
 
 
+def test_a_file_that_keeps_killing_its_worker_fails_alone_at_the_third_loss(tenant):
+    from celery.exceptions import WorkerLostError
+
+    from tasks import documents as stages
+
+    batch = batch_create(
+        tenant=tenant, uploads=[Upload(s.filename, s.content) for s in corpus.corpus(seed=8, invoices=1)], source="api"
+    )
+    poison, healthy = Document.objects.filter(batch=batch).order_by("pk")[:2]
+    lost = WorkerLostError("Worker exited prematurely: signal 9 (SIGKILL) Job: 7.")
+    for _ in range(2):  # what the worker's main process calls when it sends a lost stage again
+        stages.extract_text.on_retry(lost, "task-id", (poison.pk,), {}, None)
+    poison.refresh_from_db()
+    assert (poison.status, poison.attempts) == ("pending", 2)  # still worth another try
+    stages.extract_text.on_retry(lost, "task-id", (poison.pk,), {}, None)
+    stages.extract_text.on_retry(ConnectionError("reset"), "task-id", (healthy.pk,), {}, None)  # not a loss
+    poison.refresh_from_db()
+    assert (poison.status, poison.stage) == ("failed", "extract")
+    assert poison.error == "extract stopped its worker 3 times: given up."
+    for name, fn in (("ingest", "document_ingest"), ("validate", "document_validate")):  # passed by
+        assert stages._run_stage(name, getattr(stages.agent, fn), poison.pk) == poison.pk
+    poison.refresh_from_db()
+    assert poison.status == "failed"
+    assert Document.objects.get(pk=healthy.pk).attempts == 0
+    stages_of = stages.extract_text
+    assert stages_of.retry_on_worker_lost and stages_of.max_retries >= stages.MAX_WORKER_LOSSES
+
+
 def test_the_watchdog_finishes_stale_batches_only(tenant):
     from datetime import timedelta
 

@@ -3,6 +3,7 @@ middle; a WhatsApp document is fetched from the Cloud API and read."""
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
 import json
@@ -66,15 +67,20 @@ def test_a_worker_process_killed_mid_batch_does_not_hang_the_chord(start_worker,
     rng = random.Random(5)
     samples = [corpus.invoice(rng, 3000 + i, issued=date(2026, 11, 10)) for i in range(40)]
     batch_id = upload(api, samples)
-    wait_for(lambda: Document.objects.filter(batch_id=batch_id, status="done").count() >= 3, timeout=60)
-    killed = _pool_children(worker)
-    assert killed
-    for pid in killed:
-        os.kill(pid, signal.SIGKILL)  # mid-task: their messages go back to the queue (acks late)
-    wait_for(lambda: DocumentBatch.objects.get(pk=batch_id).status == "done", timeout=180)
+    for done in (3, 20):  # twice: no document can be lost three times, so none is given up
+        wait_for(lambda n=done: Document.objects.filter(batch_id=batch_id, status="done").count() >= n, timeout=60)
+        killed = 0
+        for pid in _pool_children(worker):
+            with contextlib.suppress(ProcessLookupError):  # a process the pool was replacing anyway
+                os.kill(pid, signal.SIGKILL)  # mid-task: the worker sends those stages again
+                killed += 1
+        assert killed
+    # well inside the watchdog's 5 minutes (and no beat runs here): the chord itself finished it
+    wait_for(lambda: DocumentBatch.objects.get(pk=batch_id).status == "done", timeout=120)
     documents = Document.objects.filter(batch_id=batch_id)
     assert documents.count() == 40 and not documents.exclude(status__in=Document.FINAL).exists()
-    assert documents.filter(status="done").count() == 40  # the lost tasks ran again
+    assert documents.filter(status="done").count() == 40  # the lost stages ran again
+    assert documents.filter(attempts__gte=1).exists()  # and their losses were counted
 
 
 class FakeCloudApi:

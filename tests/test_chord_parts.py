@@ -1,0 +1,67 @@
+"""A chord does not wait forever for a header task whose pool process died just after storing its
+result: the worker's main process counts the part (Celery alone acknowledges it as done and never
+counts it). Real Redis broker and result backend, real worker Request objects; the pool process's
+death is the one thing played here, at the moment that loses the part."""
+
+from __future__ import annotations
+
+from billiard.einfo import ExceptionInfo
+from celery import chord, states
+from celery.exceptions import WorkerLostError
+from celery.worker.request import Request
+
+from agents.documents import Upload, batch_create
+from bmc.celery import app as celery_app
+from bmc.documents.models import Document
+from tasks import documents as stages
+from tests.conftest import queues_purge
+
+
+def _take(queue_name: str, count: int, timeout: float = 5.0) -> list:
+    """Take up to `count` messages off a queue, as a worker's consumer receives them."""
+    taken: list = []
+
+    def receive(body, message):
+        message.ack()  # off the broker: the Requests below stand in for the worker's handling
+        taken.append(message)
+
+    with celery_app.connection_for_read() as connection:
+        with connection.Consumer(celery_app.amqp.queues[queue_name], accept=["json"], callbacks=[receive]):
+            while len(taken) < count:
+                try:
+                    connection.drain_events(timeout=timeout)
+                except TimeoutError:
+                    break
+    return taken
+
+
+def _lost() -> ExceptionInfo:
+    try:
+        raise WorkerLostError("Worker exited prematurely: signal 9 (SIGKILL) Job: 179.")
+    except WorkerLostError:
+        return ExceptionInfo()
+
+
+def test_a_part_whose_process_died_after_storing_its_result_still_completes_the_chord(transactional_db, tenant):
+    queues_purge(("documents",))
+    batch = batch_create(
+        tenant=tenant,
+        uploads=[Upload("a.txt", b"Factura 1 total 10"), Upload("b.txt", b"Factura 2 total 20")],
+        source="api",
+    )
+    first, second = Document.objects.filter(batch=batch).order_by("pk")
+    chord([stages.validate.si(first.pk), stages.validate.si(second.pk)])(stages.crosscheck_batch.si(batch.pk))
+    messages = {message.payload[0][0]: message for message in _take("documents", 2)}
+    assert set(messages) == {first.pk, second.pk}
+
+    # the second part runs as a pool process runs it: body, result stored, part counted
+    Request(messages[second.pk], app=celery_app, task=stages.validate).execute()
+    # the first part's process stored SUCCESS (mark_as_done's first half) and was killed before
+    # counting the part (its second half); the worker's main process then sees the process lost
+    lost = stages.validate.Request(messages[first.pk], app=celery_app, task=stages.validate)
+    stages.validate.backend.store_result(lost.id, first.pk, states.SUCCESS, request=lost._context)
+    lost.on_failure(_lost(), send_failed_event=False, return_ok=False)
+
+    sent = [(m.headers["task"], m.payload[0]) for m in _take("documents", 1)]
+    assert sent == [("tasks.documents.crosscheck_batch", [batch.pk])]  # the chord's callback
+    assert lost.acknowledged  # and the lost part is not run again
