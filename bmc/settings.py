@@ -199,6 +199,12 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
     "visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=3600),
 }
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+# Celery's Django fixup closes the database connection before and after every task unless this
+# is set, so each task on PostgreSQL opened a new connection (a server process forked, auth, a
+# first round trip). With it, a worker process keeps its connection for this many tasks and
+# Django's CONN_MAX_AGE and health checks (tasks.base calls close_old_connections before each
+# task) decide when it is replaced.
+CELERY_DB_REUSE_MAX = env.int("CELERY_DB_REUSE_MAX", default=1000)
 CELERY_BEAT_SCHEDULER = "bmc.beat:TickRecordingScheduler"
 CELERY_BEAT_SCHEDULE = {
     "orchestrator-reap-tasks": {

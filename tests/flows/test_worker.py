@@ -123,3 +123,27 @@ def test_reaper_redispatches_a_task_whose_broker_message_was_lost(api, tenant, s
     task = wait_for(lambda: finished(task_id))
     assert task.status == "completed" and task.dispatches == 2 and task.attempts == 1
     assert task.result["agents"]["analytics"]["total"] == 1
+
+
+def test_a_worker_process_keeps_its_database_connection_from_task_to_task(api, tenant, start_worker):
+    """Celery's Django fixup reconnects around every task unless told otherwise: on PostgreSQL
+    that is a server process forked per task. Counted by the server's own session statistics."""
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        pytest.skip("PostgreSQL counts the sessions opened to it; SQLite has none to count")
+
+    def sessions() -> int:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT sessions FROM pg_stat_database WHERE datname = current_database()")
+            return cursor.fetchone()[0]
+
+    start_worker(("analytics",))
+    warm = api.post("/api/v1/tasks", {"task_type": "analytics.ping"}, format="json").json()["task_id"]
+    wait_for(lambda: finished(warm))  # the worker's process has connected once
+    before = sessions()
+    ids = [
+        api.post("/api/v1/tasks", {"task_type": "analytics.ping"}, format="json").json()["task_id"] for _ in range(20)
+    ]
+    wait_for(lambda: all(finished(task_id) for task_id in ids))
+    assert sessions() - before <= 2  # 20 tasks, each claimed and completed in the database
