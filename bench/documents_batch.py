@@ -30,6 +30,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.cpu import cpu_seconds, cpu_used, per_item_ms  # noqa: E402
 from bench.message_pipeline import System  # noqa: E402
 
 
@@ -47,49 +48,6 @@ def rss_mb(pid: int) -> float:
         except FileNotFoundError:
             continue
     return round(total / 1024, 1)
-
-
-TICK = os.sysconf("SC_CLK_TCK")
-
-
-def cpu_seconds(worker_pid: int) -> dict[int, tuple[str, float]]:
-    """CPU time used so far by each process of the system on this machine, from /proc, with its
-    part: the documents worker's main process and its pool, the database, the broker, and this
-    script."""
-    processes: dict[int, tuple[str, float]] = {}
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            command = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-        except (FileNotFoundError, ProcessLookupError, PermissionError):
-            continue
-        pid = int(entry.name)
-        if pid == os.getpid():
-            part = "bench (submits, polls)"
-        elif "postgres" in command:
-            part = "postgresql"
-        elif "redis-server" in command:
-            part = "redis"
-        elif pid == worker_pid:
-            part = "documents worker: main process"
-        elif "celery" in command and "documents" in command:
-            part = "documents worker: pool"
-        else:
-            continue
-        processes[pid] = (part, (int(fields[11]) + int(fields[12])) / TICK)
-    return processes
-
-
-def cpu_used(before: dict[int, tuple[str, float]], after: dict[int, tuple[str, float]]) -> dict[str, float]:
-    """CPU seconds per part between two readings. A process that ended in between (a pool process
-    replaced, a database connection closed) is missed: the figures are a lower bound."""
-    used: dict[str, float] = {}
-    for pid, (part, seconds) in after.items():
-        earlier = before.get(pid)
-        used[part] = used.get(part, 0.0) + seconds - (earlier[1] if earlier and earlier[0] == part else 0.0)
-    return used
 
 
 def samples(count: int, seed: int):
@@ -142,14 +100,14 @@ def run(args) -> dict:
         runs = []
         for number in range(args.batches):
             files = [Upload(s.filename, s.content) for s in samples(args.documents, seed=number + 1)]
-            started, cpu_before = time.perf_counter(), cpu_seconds(worker.pid)
+            started, cpu_before = time.perf_counter(), cpu_seconds({worker.pid: "documents worker"})
             batch = batch_submit(tenant=tenant, uploads=files, source="api", name=f"bench {number}")
             while DocumentBatch.objects.get(pk=batch.pk).status != DocumentBatch.Status.DONE:
                 if time.perf_counter() - started > 1800:
                     raise SystemExit("the batch did not finish within 30 minutes")
                 time.sleep(0.2)
             elapsed = time.perf_counter() - started
-            cpu = cpu_used(cpu_before, cpu_seconds(worker.pid))
+            cpu = cpu_used(cpu_before, cpu_seconds({worker.pid: "documents worker"}))
             summary = DocumentBatch.objects.get(pk=batch.pk).summary
             runs.append(
                 {
@@ -158,8 +116,7 @@ def run(args) -> dict:
                     "seconds": round(elapsed, 1),
                     "per_s": round(args.documents / elapsed, 1),
                     "worker_rss_mb": rss_mb(worker.pid),
-                    # CPU milliseconds per document, by part (two cores give 2,000 ms a second)
-                    "cpu_ms_per_document": {part: round(1000 * used / args.documents, 1) for part, used in cpu.items()},
+                    "cpu_ms_per_document": per_item_ms(cpu, args.documents),
                     "by_status": summary.get("by_status"),
                 }
             )

@@ -35,6 +35,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.cpu import cpu_seconds, cpu_used, per_item_ms  # noqa: E402
 from bmc.launcher import EmbeddedRedis, _free_port, _port_open, die_with_parent  # noqa: E402
 
 HOPS = 2
@@ -49,6 +50,7 @@ class System:
     def __init__(self, concurrency: int, var_name: str = "bench"):
         self.concurrency = concurrency
         self.processes: list[subprocess.Popen] = []
+        self.workers: dict[int, str] = {}  # main process -> its queues, for the CPU figures
         self.redis: EmbeddedRedis | None = None
         self.var = ROOT / "var" / var_name
 
@@ -131,6 +133,7 @@ class System:
                 *extra,
             ]
         )
+        self.workers[process.pid] = f"worker {queues}"
         time.sleep(6)  # boot; the workers then idle until work arrives
         return process
 
@@ -199,12 +202,13 @@ def run(args) -> dict:
             hops = [baseline_app.hop.s(time.time(), label)] + [baseline_app.hop.s(label) for _ in range(HOPS - 2)]
             chain(*hops, baseline_app.last_hop.s(label)).apply_async()
 
-        started = time.perf_counter()
+        started, cpu_before = time.perf_counter(), cpu_seconds(system.workers)
         with ThreadPoolExecutor(args.clients) as pool:
             list(pool.map(lambda i: baseline_chain(f"burst-{i}"), range(n)))
         while broker.hlen(baseline_app.DONE_KEY) < n:
             time.sleep(0.02)
         base_throughput = n / (time.perf_counter() - started)
+        base_cpu = per_item_ms(cpu_used(cpu_before, cpu_seconds(system.workers)), n)
         broker.delete(baseline_app.DONE_KEY)
 
         system.worker("bmc", "conversation,outbound,quote")
@@ -221,13 +225,14 @@ def run(args) -> dict:
             return sends.count()
 
         already = replies_sent()
-        started = time.perf_counter()
+        started, cpu_before = time.perf_counter(), cpu_seconds(system.workers)
         in_parallel(lambda i: post(i, "burst"), range(10_000, 10_000 + n))
         while replies_sent() - already < n:
             if time.perf_counter() - started > 600:
                 raise SystemExit("replies did not all arrive within 10 minutes")
             time.sleep(0.05)
         ours_throughput = n / (time.perf_counter() - started)
+        ours_cpu = per_item_ms(cpu_used(cpu_before, cpu_seconds(system.workers)), n)
 
         # -- latency at a steady rate --
         count = int(args.rate * args.seconds)
@@ -283,6 +288,9 @@ def run(args) -> dict:
             "baseline_chain": round(base_throughput, 1),
             "pipeline": round(ours_throughput, 1),
             "ratio": round(ours_throughput / base_throughput, 3),
+            # where the CPU went, in ms per message / per chain (two cores give 2,000 ms a second)
+            "cpu_ms_baseline_chain": base_cpu,
+            "cpu_ms_pipeline": ours_cpu,
         },
         "latency_ms": {
             "baseline_chain": {

@@ -188,8 +188,13 @@ CELERY_TASK_DEFAULT_PRIORITY = PRIORITY_LEVELS["normal"]
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 # "started" lives in the AgentTask record (and in Flower's events), not in the result backend.
 CELERY_TASK_TRACK_STARTED = False
+# Flower follows tasks from the moment a worker receives them. No "task-sent" event: it was one
+# more Redis publish for every task sent (in every web request, every chain's next link), and
+# what waits in a queue is already in sight: the AgentTask records (admin, API, status `queued`)
+# and the queue depths on Flower's Broker page. A document's five stages send no events at all
+# (tasks/documents.py): thousands per batch, shown by the batch's own progress instead.
 CELERY_WORKER_SEND_TASK_EVENTS = True
-CELERY_TASK_SEND_SENT_EVENT = True
+CELERY_TASK_SEND_SENT_EVENT = False
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BROKER_TRANSPORT_OPTIONS = {
     "priority_steps": PRIORITY_STEPS,

@@ -50,6 +50,9 @@ STAGE_OPTIONS = dict(
     retry_on_worker_lost=True,
     default_retry_delay=1,  # the countdown of a stage sent again after its worker died
     track_records=False,  # state lives in the Document row
+    # No monitoring events (received, started, succeeded) for each of a batch's thousands of
+    # stages: the batch's progress page and API show them; Flower still sees the cross-check.
+    send_events=False,
     ignore_result=True,  # the Document row has it; only a chain's last link reports to the chord
     soft_time_limit=60,
     time_limit=90,
