@@ -456,37 +456,47 @@ def _quote_reply(
             quote,
         )
     missing = priced.missing_for_full_quote
-    text, pdf_url = quote_sent_text(quote=quote, base_url=base_url, greeting=greeting)
+    text, pdf_url = quote_sent_text(quote=quote, base_url=base_url, greeting=greeting, lines=priced.lines)
     if priced.estimate and missing:
         text = text.removesuffix("\n¿Querés que avancemos?")
         text += f"\nEs una estimación por m2. Para la cotización exacta: {QUESTIONS[missing[0]]}"
     return text, pdf_url, quote
 
 
-def quote_sent_text(*, quote: Quote, base_url: str, greeting: str) -> tuple[str, str]:
-    """The message that sends a quote: lines, totals, validity, the PDF link. Marks it sent."""
+def quote_sent_text(*, quote: Quote, base_url: str, greeting: str, lines=None) -> tuple[str, str]:
+    """The message that sends a quote: lines, totals, validity, the PDF link. Marks it sent.
+    `lines`: the priced lines the quote was just stored with (read from it otherwise)."""
     pdf_url = f"{base_url.rstrip('/')}{quote_public_path(quote)}"
     summary = quote_summary_es(quote.spec)
-    lines = "\n".join(f"• {line.description}: {money_uy(line.amount)}" for line in quote.lines.all())
+    lines = "\n".join(
+        f"• {line.description}: {money_uy(line.amount)}" for line in (quote.lines.all() if lines is None else lines)
+    )
     text = (
         f"{greeting} Te paso la cotización {quote.number}: {summary[0].lower()}{summary[1:]}.\n{lines}\n"
         f"Subtotal USD {money_uy(quote.subtotal)} + IVA USD {money_uy(quote.iva)} = "
         f"*Total USD {money_uy(quote.total)}*.\n"
         f"Válida hasta el {quote.valid_until.strftime('%d/%m/%Y')}. PDF: {pdf_url}\n¿Querés que avancemos?"
     )
-    quotes_mark_sent(quote_ids=[quote.pk], follow_up=quote.pk)
+    quotes_mark_sent(quote_ids=[quote.pk], follow_up=quote.pk, quote=quote)
     return text, pdf_url
 
 
-def quotes_mark_sent(*, quote_ids: list[int], follow_up: int | None) -> None:
+def quotes_mark_sent(*, quote_ids: list[int], follow_up: int | None, quote: Quote | None = None) -> None:
     """The quotes went to the customer. Sending one is the event that starts its follow-ups:
-    of alternatives sent together, only `follow_up` is followed up (one nudge, not one each)."""
+    of alternatives sent together, only `follow_up` is followed up (one nudge, not one each).
+    `quote`: the one to follow up, when the caller holds it (saves reading it again)."""
+    now = timezone.now()
     if not Quote.objects.filter(pk__in=quote_ids, status=Quote.Status.DRAFT).update(
-        status=Quote.Status.SENT, sent_at=timezone.now()
+        status=Quote.Status.SENT, sent_at=now
     ):
         return
-    if follow_up is not None:
-        followup_sequence_start(quote=Quote.objects.get(pk=follow_up))
+    if follow_up is None:
+        return
+    if quote is not None and quote.pk == follow_up:
+        quote.status, quote.sent_at = Quote.Status.SENT, now
+    else:
+        quote = Quote.objects.get(pk=follow_up)
+    followup_sequence_start(quote=quote)
 
 
 def quote_reply_after_approval(*, quote: Quote, base_url: str) -> Message | None:
