@@ -10,6 +10,8 @@ What customers read is Rioplatense Spanish. Prices come only from agents.quote.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 import re
 import uuid
@@ -17,7 +19,7 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -518,23 +520,28 @@ def quote_option_price(
     """One alternative of several the customer asked for; priced and stored, not yet sent."""
     conversation = Conversation.objects.select_related("customer", "tenant").get(pk=conversation_id)
     catalog = catalog_snapshot(tenant=conversation.tenant)
-    existing = Quote.objects.filter(
-        conversation=conversation, option_group=option_group, spec__thickness_mm=spec.get("thickness_mm")
-    ).first()
+    key = hashlib.sha256(json.dumps(spec, sort_keys=True, default=str).encode()).hexdigest()[:32]
+    stored = Quote.objects.filter(conversation=conversation, option_group=option_group, option_key=key)
+    existing = stored.first()
     if existing:  # a task run twice stores one quote
         return {"quote_id": existing.pk}
     try:
         parsed = quote_spec_parse(data=spec, catalog=catalog)
     except QuoteSpecError as error:
         return {"error": _spec_error_es(error, spec, catalog), "thickness_mm": spec.get("thickness_mm")}
-    quote = quote_create(
-        tenant=conversation.tenant,
-        result=quote_price(spec=parsed, catalog=catalog),
-        customer=conversation.customer,
-        conversation=conversation,
-        source_message_id=source_message_id,
-        option_group=option_group,
-    )
+    try:
+        with transaction.atomic():
+            quote = quote_create(
+                tenant=conversation.tenant,
+                result=quote_price(spec=parsed, catalog=catalog),
+                customer=conversation.customer,
+                conversation=conversation,
+                source_message_id=source_message_id,
+                option_group=option_group,
+                option_key=key,
+            )
+    except IntegrityError:  # the same alternative stored meanwhile by another run of this task
+        quote = stored.get()
     return {"quote_id": quote.pk}
 
 

@@ -489,6 +489,7 @@ def quote_create(
     source_message: Message | None = None,
     source_message_id: int | None = None,
     option_group: str = "",
+    option_key: str = "",
     issued_at: datetime | None = None,
 ) -> Quote:
     """Store a priced quote with its lines. Over the approval threshold it waits for staff."""
@@ -510,6 +511,7 @@ def quote_create(
             estimate=result.estimate,
             requires_approval=result.requires_approval,
             option_group=option_group,
+            option_key=option_key,
             valid_until=(timezone.localtime(issued_at) + timedelta(days=VALIDITY_DAYS)).date(),
         )
         QuoteLine.objects.bulk_create(

@@ -364,6 +364,9 @@ class Quote(TenantOwned):
         default=False, help_text="Over 10,000 USD: staff approve before it is sent."
     )
     option_group = models.CharField(max_length=64, blank=True, help_text="Alternatives asked together share it.")
+    option_key = models.CharField(
+        max_length=64, blank=True, help_text="Which alternative of its group (a digest of its spec): stored once."
+    )
     valid_until = models.DateField()
     approved_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
@@ -378,6 +381,14 @@ class Quote(TenantOwned):
     class Meta:
         ordering = ["-created_at"]
         indexes = [models.Index(fields=["tenant", "status"]), models.Index(fields=["option_group"])]
+        constraints = [
+            # an alternative priced twice (its task run twice, even at the same time) is one quote
+            models.UniqueConstraint(
+                fields=["conversation", "option_group", "option_key"],
+                condition=~models.Q(option_group=""),
+                name="quote_option_once",
+            )
+        ]
         permissions = [("approve_quote", "Can approve quotes over the approval threshold")]
 
     def __str__(self) -> str:

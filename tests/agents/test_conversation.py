@@ -182,3 +182,70 @@ def test_a_yes_without_saying_which_option_asks_which(conversation):
     result = say(conversation, "dale, confirmo")
     assert Message.objects.get(pk=result.replies[0]).text == "¡Genial! ¿Con cuál avanzamos: 100 mm o 150 mm?"
     assert {Quote.objects.get(pk=q.pk).status for q in quotes.values()} == {"sent"}
+
+
+def test_an_alternative_is_stored_once_even_by_two_runs_at_the_same_time(conversation):
+    from django.db import IntegrityError, transaction
+
+    from agents.conversation import quote_option_price
+
+    spec = {"scenario": "roof", "family": "ISODEC_EPS", "length_m": 6, "width_m": 4.48, "thickness_mm": 100}
+    first = quote_option_price(conversation_id=conversation.pk, spec=spec, option_group="opt-9", source_message_id=None)
+    again = quote_option_price(conversation_id=conversation.pk, spec=spec, option_group="opt-9", source_message_id=None)
+    assert first == again and Quote.objects.filter(option_group="opt-9").count() == 1
+    stored = Quote.objects.get(option_group="opt-9")
+    # a second run that passed the check before the first stored its quote is refused by the database
+    with pytest.raises(IntegrityError), transaction.atomic():
+        Quote.objects.create(
+            **{f.attname: getattr(stored, f.attname) for f in Quote._meta.concrete_fields if not f.primary_key}
+        )
+    other = quote_option_price(
+        conversation_id=conversation.pk,
+        spec={**spec, "thickness_mm": 150},
+        option_group="opt-9",
+        source_message_id=None,
+    )
+    assert other["quote_id"] != first["quote_id"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_runs_of_one_alternative_racing_store_one_quote(tenant, monkeypatch):
+    """Both runs pass the 'already stored?' check before either stores: the database keeps one,
+    and the run that lost answers with the winner's quote."""
+    import threading
+
+    from django.db import connection
+
+    from agents import conversation as agent
+
+    system_bootstrap()
+    customer = Customer.objects.create(tenant=tenant, phone="+59899111333", name="Luis")
+    conversation = Conversation.objects.create(tenant=tenant, customer=customer)
+    both_checked = threading.Barrier(2, timeout=10)
+    parse = agent.quote_spec_parse
+
+    def parse_after_both_checked(**kwargs):
+        both_checked.wait()
+        return parse(**kwargs)
+
+    monkeypatch.setattr(agent, "quote_spec_parse", parse_after_both_checked)
+    spec = {"scenario": "roof", "family": "ISODEC_EPS", "length_m": 6, "width_m": 4.48, "thickness_mm": 100}
+    outcomes: list[dict] = []
+
+    def run():
+        try:
+            outcomes.append(
+                agent.quote_option_price(
+                    conversation_id=conversation.pk, spec=spec, option_group="opt-race", source_message_id=None
+                )
+            )
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=run) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert len(outcomes) == 2 and outcomes[0] == outcomes[1]
+    assert Quote.objects.filter(option_group="opt-race").count() == 1
