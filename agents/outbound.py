@@ -29,7 +29,7 @@ from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from bmc.core.models import Conversation, Message
+from bmc.core.models import Conversation, Message, Tenant
 
 logger = logging.getLogger(__name__)
 Status = Message.DeliveryStatus
@@ -258,7 +258,12 @@ def _window_open(message: Message) -> bool:
 
 
 def _send_whatsapp(message: Message) -> SendResult:
-    if not (settings.WHATSAPP_TOKEN and settings.WHATSAPP_PHONE_NUMBER_ID):
+    # the company's own number when it has one (several companies under one Meta app and token)
+    number = (
+        Tenant.objects.filter(pk=message.tenant_id).values_list("whatsapp_phone_number_id", flat=True).first()
+        or settings.WHATSAPP_PHONE_NUMBER_ID
+    )
+    if not (settings.WHATSAPP_TOKEN and number):
         raise PermanentSendError("not_configured", "WHATSAPP_TOKEN and WHATSAPP_PHONE_NUMBER_ID are not set")
     to = message.conversation.customer.phone.lstrip("+")
     document_url = message.raw_payload.get("document_url", "")
@@ -291,7 +296,7 @@ def _send_whatsapp(message: Message) -> SendResult:
         }
     else:
         payload |= {"type": "text", "text": {"body": message.text[:4096], "preview_url": True}}
-    url = f"{settings.WHATSAPP_API_BASE.rstrip('/')}/{settings.WHATSAPP_PHONE_NUMBER_ID}/messages"
+    url = f"{settings.WHATSAPP_API_BASE.rstrip('/')}/{number}/messages"
     response = _post(
         url,
         body=json.dumps(payload).encode(),

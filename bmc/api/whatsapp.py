@@ -1,7 +1,9 @@
 """Meta's WhatsApp Cloud API webhook: verification, signed deliveries of messages and statuses.
 
-The raw body is stored before the signature is even checked; a delivery is answered 200 fast
-and the work happens in the agents. Meta retries, so every message id and status is idempotent.
+The raw body is stored before the signature is even checked (under the default company: which
+company it is for is read from the body); a delivery is answered 200 fast and the work happens in
+the agents. Meta retries, so every message id and status is idempotent. Each change goes to the
+company that answers on the phone number it reached (`Tenant.whatsapp_phone_number_id`).
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ from agents.inbound import (
     timestamp_parse,
 )
 from agents.outbound import outbound_status_apply
-from bmc.core.models import InboundPayload
+from bmc.core.models import InboundPayload, Tenant
 from bmc.core.services import tenant_ensure
 from tasks.orchestrator import message_dispatch_turn
 
@@ -99,8 +101,8 @@ def whatsapp_webhook_view(request: HttpRequest) -> HttpResponse:
         )
 
     try:
-        accepted, duplicates, statuses = _deliver(
-            tenant=tenant, changes=changes, trace_id=getattr(request, "trace_id", None)
+        accepted, duplicates, statuses, ignored = _deliver(
+            default=tenant, changes=changes, trace_id=getattr(request, "trace_id", None)
         )
     except (AttributeError, TypeError, KeyError) as error:  # signed by Meta, yet not the shape it documents
         inbound_payload_outcome(payload=payload, outcome=InboundPayload.Outcome.REJECTED, error=repr(error))
@@ -109,8 +111,21 @@ def whatsapp_webhook_view(request: HttpRequest) -> HttpResponse:
         )
     duplicate_only = duplicates and not (accepted or statuses)
     outcome = InboundPayload.Outcome.DUPLICATE if duplicate_only else InboundPayload.Outcome.ACCEPTED
-    inbound_payload_outcome(payload=payload, outcome=outcome)
-    return JsonResponse({"accepted": accepted, "duplicates": duplicates, "statuses": statuses})
+    note = f"{ignored} message(s) or status(es) for a phone number no company here answers on" if ignored else ""
+    inbound_payload_outcome(payload=payload, outcome=outcome, error=note)
+    return JsonResponse({"accepted": accepted, "duplicates": duplicates, "statuses": statuses, "ignored": ignored})
+
+
+def _tenant_for(value: dict[str, Any], *, default: Tenant, numbers: dict[str, Tenant]) -> Tenant | None:
+    """The company a change belongs to, by the phone number it reached (`metadata.phone_number_id`):
+    the company that answers on that number; the default company for WHATSAPP_PHONE_NUMBER_ID, or for
+    any number while none is configured; None for another number of the same Meta app."""
+    number = str((value.get("metadata") or {}).get("phone_number_id") or "")
+    if number in numbers:
+        return numbers[number]
+    if not number or not settings.WHATSAPP_PHONE_NUMBER_ID or number == settings.WHATSAPP_PHONE_NUMBER_ID:
+        return default
+    return None
 
 
 def _dispatch(accepted, *, text: str, tenant, trace_id: str | None) -> None:
@@ -132,9 +147,18 @@ def _dispatch(accepted, *, text: str, tenant, trace_id: str | None) -> None:
         )
 
 
-def _deliver(*, tenant, changes: list[dict[str, Any]], trace_id: str | None) -> tuple[int, int, int]:
-    accepted, duplicates, statuses = 0, 0, 0
+def _deliver(*, default: Tenant, changes: list[dict[str, Any]], trace_id: str | None) -> tuple[int, int, int, int]:
+    accepted, duplicates, statuses, ignored = 0, 0, 0, 0
+    numbers = {t.whatsapp_phone_number_id: t for t in Tenant.objects.exclude(whatsapp_phone_number_id="")}
     for value in changes:
+        tenant = _tenant_for(value, default=default, numbers=numbers)
+        if tenant is None:
+            ignored += len(value.get("messages") or []) + len(value.get("statuses") or [])
+            logger.warning(
+                "whatsapp delivery for a phone number no company answers on",
+                extra={"phone_number_id": (value.get("metadata") or {}).get("phone_number_id")},
+            )
+            continue
         names = {c.get("wa_id"): (c.get("profile") or {}).get("name", "") for c in value.get("contacts") or []}
         for message in value.get("messages", []):
             text, facts = _message_text(message)
@@ -148,7 +172,9 @@ def _deliver(*, tenant, changes: list[dict[str, Any]], trace_id: str | None) -> 
                     sent_at=timestamp_parse(message.get("timestamp"), field="timestamp"),
                     raw={**message, **({"bmc": facts} if facts else {})},
                     name=names.get(message.get("from"), ""),
-                    then=lambda accepted, text=text: _dispatch(accepted, text=text, tenant=tenant, trace_id=trace_id),
+                    then=lambda accepted, text=text, tenant=tenant: _dispatch(
+                        accepted, text=text, tenant=tenant, trace_id=trace_id
+                    ),
                 )
             except InboundError as error:
                 logger.warning("whatsapp message skipped", extra={"error": str(error)})
@@ -165,4 +191,4 @@ def _deliver(*, tenant, changes: list[dict[str, Any]], trace_id: str | None) -> 
                 status=status.get("status", ""),
                 error_code=str(errors[0].get("code", "")) if status.get("status") == "failed" else "",
             )
-    return accepted, duplicates, statuses
+    return accepted, duplicates, statuses, ignored

@@ -52,7 +52,7 @@ def _pretty_json(value) -> str:
 
 @admin.register(models.Tenant)
 class TenantAdmin(admin.ModelAdmin):
-    list_display = ("slug", "name", "tier", "created_at")
+    list_display = ("slug", "name", "tier", "whatsapp_phone_number_id", "created_at")
     list_filter = ("tier",)
     search_fields = ("slug", "name")
 

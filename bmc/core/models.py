@@ -26,10 +26,24 @@ class Tenant(models.Model):
     slug = models.SlugField(max_length=50, unique=True)
     name = models.CharField(max_length=200)
     tier = models.CharField(max_length=20, choices=Tier.choices, default=Tier.BASIC)
+    whatsapp_phone_number_id = models.CharField(
+        max_length=32,
+        blank=True,
+        help_text="The WhatsApp Cloud API phone number id this company answers on. Messages to it are "
+        "this company's, and its replies leave from it. Empty: WHATSAPP_PHONE_NUMBER_ID (the default "
+        "company).",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         ordering = ["slug"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["whatsapp_phone_number_id"],
+                condition=~models.Q(whatsapp_phone_number_id=""),
+                name="tenant_whatsapp_number_once",
+            )
+        ]
 
     def __str__(self) -> str:
         return self.slug

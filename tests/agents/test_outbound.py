@@ -79,6 +79,15 @@ def test_whatsapp_text_document_and_template_outside_the_window(settings, provid
     assert text.external_id == "wamid.1" and text.delivery_status == "sent"
 
 
+def test_a_company_with_its_own_number_sends_from_it(settings, provider, conversation):
+    settings.OUTBOUND_CHANNEL = "whatsapp"
+    settings.WHATSAPP_API_BASE = provider.url + "/v21.0"
+    settings.WHATSAPP_TOKEN, settings.WHATSAPP_PHONE_NUMBER_ID = "tok", "301822446011907"
+    type(conversation.tenant).objects.filter(pk=conversation.tenant_id).update(whatsapp_phone_number_id="42424242")
+    assert outbound_send(message_id=outbound_reply_create(conversation=conversation, text="Hola").pk) == "sent"
+    assert provider.requests[0]["path"] == "/v21.0/42424242/messages"
+
+
 def test_transient_errors_retry_and_permanent_ones_fail_with_their_code(settings, provider, conversation):
     settings.OUTBOUND_CHANNEL = "whatsapp"
     settings.WHATSAPP_API_BASE = provider.url

@@ -74,7 +74,12 @@ def test_text_message_becomes_a_customer_conversation_and_a_task_once(client, dj
         first = post(client, "text_message.json")
         again = post(client, "text_message.json")
     assert first.status_code == again.status_code == 200
-    assert first.json()["accepted"] == 1 and again.json() == {"accepted": 0, "duplicates": 1, "statuses": 0}
+    assert first.json()["accepted"] == 1 and again.json() == {
+        "accepted": 0,
+        "duplicates": 1,
+        "statuses": 0,
+        "ignored": 0,
+    }
     message = Message.objects.get()
     assert (
         message.conversation.customer.phone == "+59894807926" and message.conversation.customer.name == "Gabriel Suarez"
@@ -185,3 +190,34 @@ def test_a_signed_body_of_an_unexpected_shape_is_400_not_500(client, body):
     )
     assert response.status_code == 400 and response.json()["error"]["code"] == "invalid"
     assert InboundPayload.objects.get().outcome == "rejected"  # kept, and Meta is not invited to retry a 500
+
+
+def test_each_company_gets_the_messages_of_its_own_number(client, settings, tenant, django_capture_on_commit_callbacks):
+    """Two companies under one Meta app: a message goes to the company answering on the number it
+    reached; a number nobody here answers on is kept in the raw log and goes nowhere."""
+    from bmc.core.models import Tenant
+
+    other = Tenant.objects.create(slug="frio", name="Frío SRL", whatsapp_phone_number_id="301822446011907")
+    settings.WHATSAPP_PHONE_NUMBER_ID = "999000111"  # the default company's number
+    with django_capture_on_commit_callbacks(execute=False):
+        assert post(client, "text_message.json").json()["accepted"] == 1  # sent to 301822446011907
+    message = Message.objects.get()
+    assert message.tenant_id == other.pk and message.conversation.customer.tenant_id == other.pk
+    assert AgentTask.objects.get(task_type="conversation.process_message").tenant_id == other.pk
+
+    other.whatsapp_phone_number_id = "555"
+    other.save()
+    with django_capture_on_commit_callbacks(execute=False):
+        response = post(client, "two_messages_burst.json")
+    assert response.status_code == 200
+    assert response.json() == {"accepted": 0, "duplicates": 0, "statuses": 0, "ignored": 2}
+    assert Message.objects.count() == 1  # nothing stored for a number no company answers on
+    kept = InboundPayload.objects.order_by("-received_at").first()
+    assert kept.outcome == "accepted" and "no company here answers on" in kept.error
+    assert json.loads(kept.body)["entry"]  # the raw body is there to look at
+
+
+def test_without_a_configured_number_every_delivery_is_the_default_companys(client, settings, tenant):
+    settings.WHATSAPP_PHONE_NUMBER_ID = ""
+    assert post(client, "text_message.json").json()["accepted"] == 1
+    assert Message.objects.get().tenant_id == tenant.pk
