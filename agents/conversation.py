@@ -540,8 +540,10 @@ def quote_option_price(
                 option_group=option_group,
                 option_key=key,
             )
-    except IntegrityError:  # the same alternative stored meanwhile by another run of this task
-        quote = stored.get()
+    except IntegrityError:
+        quote = stored.first()  # the same alternative stored meanwhile by another run of this task
+        if quote is None:
+            raise  # refused for another reason
     return {"quote_id": quote.pk}
 
 

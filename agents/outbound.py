@@ -258,13 +258,17 @@ def _window_open(message: Message) -> bool:
 
 
 def _send_whatsapp(message: Message) -> SendResult:
-    # the company's own number when it has one (several companies under one Meta app and token)
-    number = (
-        Tenant.objects.filter(pk=message.tenant_id).values_list("whatsapp_phone_number_id", flat=True).first()
-        or settings.WHATSAPP_PHONE_NUMBER_ID
-    )
+    # the company's own number (several companies under one Meta app and token); the default
+    # company's is WHATSAPP_PHONE_NUMBER_ID. Never another company's number.
+    slug, number = Tenant.objects.filter(pk=message.tenant_id).values_list("slug", "whatsapp_phone_number_id").get()
+    if not number and slug == settings.DEFAULT_TENANT_SLUG:
+        number = settings.WHATSAPP_PHONE_NUMBER_ID
     if not (settings.WHATSAPP_TOKEN and number):
-        raise PermanentSendError("not_configured", "WHATSAPP_TOKEN and WHATSAPP_PHONE_NUMBER_ID are not set")
+        raise PermanentSendError(
+            "not_configured",
+            "WHATSAPP_TOKEN and the company's WhatsApp number (WHATSAPP_PHONE_NUMBER_ID for the default company, "
+            "Tenants → WhatsApp phone number id for the others) are not set",
+        )
     to = message.conversation.customer.phone.lstrip("+")
     document_url = message.raw_payload.get("document_url", "")
     payload: dict[str, Any] = {"messaging_product": "whatsapp", "recipient_type": "individual", "to": to}

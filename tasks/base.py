@@ -16,6 +16,7 @@ from typing import Any
 
 from billiard.exceptions import WorkerLostError
 from celery import Task, shared_task, signals, states
+from celery.backends.redis import RedisBackend
 from celery.exceptions import Ignore
 from celery.worker.request import Request
 from django.conf import settings
@@ -38,19 +39,26 @@ class ChordPartRequest(Request):
     the process had stored SUCCESS and died before counting the task in its chord (both happen in
     `backend.mark_as_done`, one after the other), the worker acknowledges the message as done and
     the chord waits forever for a part that will never come again. Here the worker's main process
-    counts it itself; the Redis backend counts a part once by its task id, so a part already
-    counted is not counted twice."""
+    counts it itself. Only with the Redis result backend, which counts a part once by its task id
+    (a part already counted is not counted twice); backends that count by increment would count
+    it again, and the database backend polls the results instead of counting."""
 
     def on_failure(self, exc_info, send_failed_event=True, return_ok=False):
         exc = getattr(exc_info, "exception", None)
         exc = getattr(exc, "exc", exc)  # billiard may wrap it (ExceptionWithTraceback)
-        if isinstance(exc, WorkerLostError) and self._context.chord:
-            stored = self._success_was_stored()
-            if stored:
-                logger.warning(
-                    "counting a chord part whose process died after it succeeded", extra={"task_id": self.id}
-                )
-                self.task.backend.on_chord_part_return(self._context, states.SUCCESS, stored.get("result"))
+        lost = isinstance(exc, WorkerLostError) or (
+            isinstance(exc, SystemExit) and not (self._already_cancelled or self._already_revoked)
+        )
+        if lost and self._context.chord and isinstance(self.task.backend, RedisBackend):
+            try:
+                stored = self._success_was_stored()
+                if stored:
+                    logger.warning(
+                        "counting a chord part whose process died after it succeeded", extra={"task_id": self.id}
+                    )
+                    self.task.backend.on_chord_part_return(self._context, states.SUCCESS, stored.get("result"))
+            except Exception:  # Celery's own handling below must run whatever happens here
+                logger.exception("could not count a lost chord part", extra={"task_id": self.id})
         return super().on_failure(exc_info, send_failed_event=send_failed_event, return_ok=return_ok)
 
 

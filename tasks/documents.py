@@ -18,7 +18,7 @@ from typing import Any
 
 from celery import chain, chord
 from celery.exceptions import SoftTimeLimitExceeded, WorkerLostError
-from django.db import OperationalError, transaction
+from django.db import OperationalError, close_old_connections, transaction
 from django.db.models import F, Max, Q
 from django.utils import timezone
 
@@ -41,7 +41,12 @@ class StageTask(TrackedTask):
 
     def on_retry(self, exc, task_id, args, kwargs, einfo):
         if isinstance(exc, WorkerLostError) and args:
-            document_worker_lost(document_id=args[0], stage=self.stage)
+            # in the worker's main process, whose connection may have gone stale since its last use
+            close_old_connections()
+            try:
+                document_worker_lost(document_id=args[0], stage=self.stage)
+            except Exception:  # the stage is sent again all the same; only the count is missed
+                logger.exception("could not count a lost stage", extra={"document_id": args[0]})
         super().on_retry(exc, task_id, args, kwargs, einfo)
 
 
@@ -57,14 +62,17 @@ STAGE_OPTIONS = dict(
     soft_time_limit=60,
     time_limit=90,
     autoretry_for=(*TRANSIENT_ERRORS, OperationalError),
-    max_retries=3,
+    # Retries count transient errors (at most TRANSIENT_RETRIES, see _run_stage) and lost worker
+    # processes (at most MAX_WORKER_LOSSES) together: room for both.
+    max_retries=6,
 )
+TRANSIENT_RETRIES = 3
 # No document of the batch moved for this long: every stage ends within 90 s, so it is stalled
 # (a chord lost with a worker) rather than busy.
 BATCH_STALE = timedelta(minutes=5)
 
 
-# The third loss still sends the stage again (max_retries is 3), and that run passes the failed
+# The third loss still sends the stage again (within max_retries), and that run passes the failed
 # document by: the chain, and the chord, go on past a file that kills its worker.
 MAX_WORKER_LOSSES = 3
 
@@ -72,8 +80,9 @@ MAX_WORKER_LOSSES = 3
 def document_worker_lost(*, document_id: int, stage: str) -> bool:
     """A worker process died while this document's stage ran. Counted on the document; past
     MAX_WORKER_LOSSES the document fails with the reason (True) and its later stages pass it by."""
-    Document.objects.filter(pk=document_id).update(attempts=F("attempts") + 1)
-    losses = Document.objects.filter(pk=document_id).values_list("attempts", flat=True).first() or 0
+    with transaction.atomic():
+        Document.objects.filter(pk=document_id).update(attempts=F("attempts") + 1)
+        losses = Document.objects.filter(pk=document_id).values_list("attempts", flat=True).first() or 0
     if losses < MAX_WORKER_LOSSES:
         return False
     agent.document_fail(
@@ -85,12 +94,9 @@ def document_worker_lost(*, document_id: int, stage: str) -> bool:
 def _run_stage(stage: str, fn: Callable[..., None], document_id: int, task=None) -> int:
     """One stage of one document. Whatever this file does to the stage, only it fails: a bad
     file, a stage over its time, the last retry of a transient error, or a file that keeps
-    killing its worker (see StageTask; a message the broker hands back after a lost worker counts
-    the same)."""
+    killing its worker (see StageTask). A message the broker hands back (the whole worker gone, or
+    stopped with stages reserved but not started) is simply run again: stages are idempotent."""
     request = getattr(task, "request", None)
-    if request is not None and (request.delivery_info or {}).get("redelivered"):
-        if document_worker_lost(document_id=document_id, stage=stage):
-            return document_id
     try:
         fn(document_id=document_id)
     except agent.DocumentError as error:
@@ -98,7 +104,7 @@ def _run_stage(stage: str, fn: Callable[..., None], document_id: int, task=None)
     except SoftTimeLimitExceeded:
         agent.document_fail(document_id=document_id, stage=stage, reason=f"{stage} took too long: over 60 s.")
     except (*TRANSIENT_ERRORS, OperationalError) as error:
-        if request is not None and request.retries >= STAGE_OPTIONS["max_retries"]:
+        if request is not None and request.retries >= TRANSIENT_RETRIES:
             agent.document_fail(
                 document_id=document_id,
                 stage=stage,

@@ -111,6 +111,8 @@ def whatsapp_webhook_view(request: HttpRequest) -> HttpResponse:
         )
     duplicate_only = duplicates and not (accepted or statuses)
     outcome = InboundPayload.Outcome.DUPLICATE if duplicate_only else InboundPayload.Outcome.ACCEPTED
+    if ignored and not (accepted or duplicates or statuses):
+        outcome = InboundPayload.Outcome.IGNORED
     note = f"{ignored} message(s) or status(es) for a phone number no company here answers on" if ignored else ""
     inbound_payload_outcome(payload=payload, outcome=outcome, error=note)
     return JsonResponse({"accepted": accepted, "duplicates": duplicates, "statuses": statuses, "ignored": ignored})

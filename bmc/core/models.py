@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.validators import RegexValidator
 from django.db import models
 from rest_framework_api_key.models import AbstractAPIKey, APIKeyManager
@@ -44,6 +45,16 @@ class Tenant(models.Model):
                 name="tenant_whatsapp_number_once",
             )
         ]
+
+    def clean(self) -> None:
+        number = self.whatsapp_phone_number_id
+        if number and number == settings.WHATSAPP_PHONE_NUMBER_ID and self.slug != settings.DEFAULT_TENANT_SLUG:
+            raise ValidationError(
+                {
+                    "whatsapp_phone_number_id": f"{number} is WHATSAPP_PHONE_NUMBER_ID, the default company's "
+                    f"({settings.DEFAULT_TENANT_SLUG}) number: each company needs a number of its own."
+                }
+            )
 
     def __str__(self) -> str:
         return self.slug
@@ -198,6 +209,7 @@ class InboundPayload(TenantOwned):
         ACCEPTED = "accepted", "Accepted"
         DUPLICATE = "duplicate", "Duplicate"
         REJECTED = "rejected", "Rejected"
+        IGNORED = "ignored", "Ignored (for a phone number no company here answers on)"
 
     source = models.CharField(max_length=20, choices=Source.choices)
     body = models.TextField(help_text="The raw request body.")

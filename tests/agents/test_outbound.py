@@ -88,6 +88,21 @@ def test_a_company_with_its_own_number_sends_from_it(settings, provider, convers
     assert provider.requests[0]["path"] == "/v21.0/42424242/messages"
 
 
+def test_another_company_without_a_number_never_sends_from_the_default_one(settings, provider, conversation):
+    from bmc.core.models import Conversation, Tenant
+
+    settings.OUTBOUND_CHANNEL = "whatsapp"
+    settings.WHATSAPP_API_BASE = provider.url + "/v21.0"
+    settings.WHATSAPP_TOKEN, settings.WHATSAPP_PHONE_NUMBER_ID = "tok", "301822446011907"
+    other = Tenant.objects.create(slug="frio", name="Frío SRL")
+    customer = type(conversation.customer).objects.create(tenant=other, phone="+59899000111", name="Eva")
+    elsewhere = Conversation.objects.create(tenant=other, customer=customer)
+    reply = outbound_reply_create(conversation=elsewhere, text="Hola")
+    assert outbound_send(message_id=reply.pk) == "failed"
+    reply.refresh_from_db()
+    assert reply.error_code == "not_configured" and provider.requests == []
+
+
 def test_transient_errors_retry_and_permanent_ones_fail_with_their_code(settings, provider, conversation):
     settings.OUTBOUND_CHANNEL = "whatsapp"
     settings.WHATSAPP_API_BASE = provider.url

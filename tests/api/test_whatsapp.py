@@ -213,7 +213,7 @@ def test_each_company_gets_the_messages_of_its_own_number(client, settings, tena
     assert response.json() == {"accepted": 0, "duplicates": 0, "statuses": 0, "ignored": 2}
     assert Message.objects.count() == 1  # nothing stored for a number no company answers on
     kept = InboundPayload.objects.order_by("-received_at").first()
-    assert kept.outcome == "accepted" and "no company here answers on" in kept.error
+    assert kept.outcome == "ignored" and "no company here answers on" in kept.error
     assert json.loads(kept.body)["entry"]  # the raw body is there to look at
 
 
@@ -221,3 +221,14 @@ def test_without_a_configured_number_every_delivery_is_the_default_companys(clie
     settings.WHATSAPP_PHONE_NUMBER_ID = ""
     assert post(client, "text_message.json").json()["accepted"] == 1
     assert Message.objects.get().tenant_id == tenant.pk
+
+
+def test_a_company_cannot_take_the_default_companys_number(settings, tenant):
+    from django.core.exceptions import ValidationError
+
+    from bmc.core.models import Tenant
+
+    settings.WHATSAPP_PHONE_NUMBER_ID = "999000111"
+    with pytest.raises(ValidationError, match="each company needs a number of its own"):
+        Tenant(slug="frio", name="Frío SRL", whatsapp_phone_number_id="999000111").full_clean()
+    Tenant(slug="frio", name="Frío SRL", whatsapp_phone_number_id="555").full_clean()

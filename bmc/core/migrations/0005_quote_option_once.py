@@ -6,9 +6,13 @@ from django.db import migrations, models
 
 def existing_alternatives_keyed(apps, schema_editor):
     """Alternatives stored before the key: each gets its own, so the constraint holds for them."""
+    from django.db.models import CharField, Value
+    from django.db.models.functions import Cast, Concat
+
     Quote = apps.get_model("core", "Quote")
-    for pk in Quote.objects.exclude(option_group="").values_list("pk", flat=True):
-        Quote.objects.filter(pk=pk).update(option_key=f"before-{pk}")
+    Quote.objects.exclude(option_group="").update(
+        option_key=Concat(Value("before-"), Cast("pk", output_field=CharField()), output_field=CharField())
+    )
 
 
 class Migration(migrations.Migration):

@@ -1,0 +1,43 @@
+"""Migrations that change data run on a database holding rows of the schema before them."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+
+import pytest
+from django.db import connection
+from django.db.migrations.executor import MigrationExecutor
+
+BEFORE = ("core", "0004_quote_decision_and_cancelled_messages")
+AFTER = ("core", "0005_quote_option_once")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_alternatives_stored_before_the_option_key_keep_their_quotes():
+    executor = MigrationExecutor(connection)
+    latest = executor.loader.graph.leaf_nodes()
+    try:
+        executor.migrate([BEFORE])
+        apps = executor.loader.project_state([BEFORE]).apps
+        tenant = apps.get_model("core", "Tenant").objects.create(slug="old", name="Old")
+        catalog = apps.get_model("core", "CatalogVersion").objects.create(
+            tenant=tenant, version=1, source="demo", checksum="x", is_current=True
+        )
+        Quote = apps.get_model("core", "Quote")
+        money = dict(subtotal=Decimal("1"), iva=Decimal("0.22"), total=Decimal("1.22"), valid_until=date(2026, 12, 1))
+        for thickness in (100, 150):  # two alternatives of one group, and a plain quote
+            Quote.objects.create(
+                tenant=tenant, catalog_version=catalog, option_group="opt-7", spec={"thickness_mm": thickness}, **money
+            )
+        Quote.objects.create(tenant=tenant, catalog_version=catalog, **money)
+
+        executor = MigrationExecutor(connection)
+        executor.migrate([AFTER])  # the unique constraint holds for the old alternatives
+        Quote = executor.loader.project_state([AFTER]).apps.get_model("core", "Quote")
+        keys = dict(Quote.objects.values_list("pk", "option_key"))
+        assert len(keys) == 3
+        assert sorted(k for k in keys.values() if k) == sorted(f"before-{pk}" for pk, k in keys.items() if k)
+        assert list(keys.values()).count("") == 1  # the plain quote has no key
+    finally:
+        MigrationExecutor(connection).migrate(latest)
