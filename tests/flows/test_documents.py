@@ -62,6 +62,17 @@ def _pool_children(worker) -> list[int]:
     return children or main
 
 
+def _kill_pool(worker) -> int:
+    """SIGKILL the worker's pool processes; how many were there to kill (0 while the pool is being
+    replaced: its processes come and go)."""
+    killed = 0
+    for pid in _pool_children(worker):
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+            killed += 1
+    return killed
+
+
 def test_a_worker_process_killed_mid_batch_does_not_hang_the_chord(start_worker, api):
     worker = start_worker(("documents",), concurrency=2)
     rng = random.Random(5)
@@ -69,12 +80,7 @@ def test_a_worker_process_killed_mid_batch_does_not_hang_the_chord(start_worker,
     batch_id = upload(api, samples)
     for done in (3, 20):  # twice: no document can be lost three times, so none is given up
         wait_for(lambda n=done: Document.objects.filter(batch_id=batch_id, status="done").count() >= n, timeout=60)
-        killed = 0
-        for pid in _pool_children(worker):
-            with contextlib.suppress(ProcessLookupError):  # a process the pool was replacing anyway
-                os.kill(pid, signal.SIGKILL)  # mid-task: the worker sends those stages again
-                killed += 1
-        assert killed
+        assert wait_for(lambda: _kill_pool(worker), timeout=10)  # mid-task: the worker sends those stages again
     # well inside the watchdog's 5 minutes (and no beat runs here): the chord itself finished it
     wait_for(lambda: DocumentBatch.objects.get(pk=batch_id).status == "done", timeout=120)
     documents = Document.objects.filter(batch_id=batch_id)
