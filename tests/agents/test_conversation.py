@@ -188,6 +188,7 @@ def test_an_alternative_is_stored_once_even_by_two_runs_at_the_same_time(convers
     from django.db import IntegrityError, transaction
 
     from agents.conversation import quote_option_price
+    from tests.agents.test_followup import quote_copies
 
     spec = {"scenario": "roof", "family": "ISODEC_EPS", "length_m": 6, "width_m": 4.48, "thickness_mm": 100}
     first = quote_option_price(conversation_id=conversation.pk, spec=spec, option_group="opt-9", source_message_id=None)
@@ -196,9 +197,7 @@ def test_an_alternative_is_stored_once_even_by_two_runs_at_the_same_time(convers
     stored = Quote.objects.get(option_group="opt-9")
     # a second run that passed the check before the first stored its quote is refused by the database
     with pytest.raises(IntegrityError), transaction.atomic():
-        Quote.objects.create(
-            **{f.attname: getattr(stored, f.attname) for f in Quote._meta.concrete_fields if not f.primary_key}
-        )
+        quote_copies(stored, 1)
     other = quote_option_price(
         conversation_id=conversation.pk,
         spec={**spec, "thickness_mm": 150},

@@ -47,17 +47,35 @@ def turn(conversation_id: int, at: datetime):
         return conversation_turn(conversation_id=conversation_id, public_base_url="https://bmc.test")
 
 
-@pytest.fixture
-def quoted(tenant):
-    """Friday 20 November 2026, 20:30 in Montevideo: the customer asks, the bot sends the quote."""
+def quote_sent(tenant, *, anytime: bool = False) -> tuple[Quote, list[int]]:
+    """Friday 20 November 2026, 20:30 in Montevideo: the customer asks, the bot quotes (its
+    replies not sent yet). `anytime` lifts the policy's quiet hours first, for tests whose sends
+    happen now, whenever they run."""
     system_bootstrap()
+    if anytime:
+        policy = policy_for(tenant_id=tenant.pk)
+        policy.quiet_start = policy.quiet_end = None
+        policy.quiet_weekdays = []
+        policy.save()
     Customer.objects.create(tenant=tenant, phone="+59894807926", name="Gabriel Pérez")
     message = write("+59894807926", REQUEST, local(20, 20, 30), tenant)
     result = turn(message.conversation_id, local(20, 20, 30))
     (quote_id,) = result.quotes
-    for reply in result.replies:
+    return Quote.objects.get(pk=quote_id), result.replies
+
+
+def quote_copies(quote: Quote, n: int) -> list[Quote]:
+    """n more quotes like this one: as many customers' quotes sent at the same time."""
+    fields = {f.attname: getattr(quote, f.attname) for f in Quote._meta.concrete_fields if not f.primary_key}
+    return Quote.objects.bulk_create(Quote(**fields) for _ in range(n))
+
+
+@pytest.fixture
+def quoted(tenant):
+    quote, replies = quote_sent(tenant)
+    for reply in replies:
         outbound_send(message_id=reply)
-    return Quote.objects.get(pk=quote_id)
+    return quote
 
 
 def run_clock(start: datetime, end: datetime, every: timedelta = timedelta(minutes=10)) -> None:

@@ -15,7 +15,7 @@ from agents.followup import followup_claim_due, followup_message_prepare, policy
 from agents.outbound import outbound_send
 from bmc.core.models import Message
 from bmc.sales.models import FollowUp
-from tests.agents.test_followup import REQUEST, local, turn, write
+from tests.agents.test_followup import local, quote_copies, quote_sent, write
 from tests.conftest import wait_for
 from tests.fakes import FakeJsonServer
 
@@ -43,19 +43,8 @@ def whatsapp(settings):
 
 @pytest.fixture
 def quoted(tenant, settings):
-    from bmc.core.models import Customer, Quote
-    from bmc.core.services import system_bootstrap
-
-    system_bootstrap()
     settings.OUTBOUND_CHANNEL = "log"
-    policy = policy_for(tenant_id=tenant.pk)
-    policy.quiet_start = policy.quiet_end = None  # the sends happen now, whenever the tests run
-    policy.quiet_weekdays = []
-    policy.save()
-    Customer.objects.create(tenant=tenant, phone="+59894807926", name="Gabriel Pérez")
-    message = write("+59894807926", REQUEST, local(20, 20, 30), tenant)
-    (quote_id,) = turn(message.conversation_id, local(20, 20, 30)).quotes
-    return Quote.objects.get(pk=quote_id)
+    return quote_sent(tenant, anytime=True)[0]  # the sends happen now, whenever the tests run
 
 
 def in_thread(fn) -> tuple[threading.Thread, dict]:
@@ -113,14 +102,6 @@ def test_a_message_stored_before_the_send_withdraws_it(quoted, whatsapp, tenant)
     assert Message.objects.get(pk=message_id).delivery_status == "cancelled"
 
 
-def copies(quote, n: int) -> list:
-    """n more quotes like this one: as many customers' quotes sent at the same time."""
-    from bmc.core.models import Quote
-
-    fields = {f.attname: getattr(quote, f.attname) for f in Quote._meta.concrete_fields if f.name != "id"}
-    return Quote.objects.bulk_create(Quote(**fields) for _ in range(n))
-
-
 def test_two_scans_at_once_claim_each_follow_up_once(quoted, tenant):
     """Two beats: the second scan skips the rows the first holds (PostgreSQL's SKIP LOCKED; SQLite
     makes it wait instead). No follow-up is claimed twice, none is left behind, and of one quote's
@@ -141,7 +122,7 @@ def test_two_scans_at_once_claim_each_follow_up_once(quoted, tenant):
             step=1,
             due_at=now - timedelta(minutes=10) + timedelta(seconds=i),
         )
-        for i, quote in enumerate(copies(quoted, 30))
+        for i, quote in enumerate(quote_copies(quoted, 30))
     ]
     # the original quote's steps 1 and 2 are both due: one scan will hold step 1, the other step 2
     rows.insert(

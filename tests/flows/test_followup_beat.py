@@ -14,10 +14,9 @@ import pytest
 from django.utils import timezone
 from django_celery_beat.models import ClockedSchedule, PeriodicTask
 
-from agents.followup import policy_for
 from bmc.core.models import Message, Quote
 from bmc.sales.models import FollowUp, StaffTask
-from tests.agents.test_followup import REQUEST, local, turn, write
+from tests.agents.test_followup import quote_copies, quote_sent
 from tests.conftest import ROOT, _test_database_url, wait_for
 
 pytestmark = pytest.mark.worker
@@ -43,24 +42,12 @@ def stop(*processes: subprocess.Popen) -> None:
 
 @pytest.fixture
 def quoted(tenant):
-    from bmc.core.models import Customer
-    from bmc.core.services import system_bootstrap
-
-    system_bootstrap()
-    policy = policy_for(tenant_id=tenant.pk)
-    policy.quiet_start = policy.quiet_end = None  # the test runs whenever CI does
-    policy.quiet_weekdays = []
-    policy.save()
-    Customer.objects.create(tenant=tenant, phone="+59894807926", name="Gabriel Pérez")
-    message = write("+59894807926", REQUEST, local(20, 20, 30), tenant)
-    (quote_id,) = turn(message.conversation_id, local(20, 20, 30)).quotes
-    return Quote.objects.get(pk=quote_id)
+    return quote_sent(tenant, anytime=True)[0]  # the test runs whenever CI does
 
 
 def test_two_beats_and_a_worker_send_each_due_follow_up_once(start_worker, quoted, tenant):
     """40 customers' quotes due for a follow-up; two beats each trigger a scan every second."""
-    fields = {f.attname: getattr(quoted, f.attname) for f in Quote._meta.concrete_fields if f.name != "id"}
-    copies = Quote.objects.bulk_create(Quote(**fields) for _ in range(39))
+    copies = quote_copies(quoted, 39)
     FollowUp.objects.all().delete()
     FollowUp.objects.bulk_create(
         FollowUp(
