@@ -132,5 +132,8 @@ def test_no_model_configured_or_a_model_down_leaves_the_template(fake_openai, se
 
     fake_openai.status = 500
     assert message_reword(text=FOLLOW_UP) == FOLLOW_UP
+    asked = len(fake_openai.requests)
+    assert asked >= 1  # the model was asked, and failed
     settings.OPENAI_API_KEY = ""
     assert message_reword(text=FOLLOW_UP) == FOLLOW_UP
+    assert len(fake_openai.requests) == asked  # without a key nobody is asked
