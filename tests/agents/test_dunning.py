@@ -99,8 +99,9 @@ def test_a_kept_promise_ends_the_reminders(customer, tenant):
     overdue = invoice(customer)
     message = write(PHONE, "pago manana sin falta", local(2, 12, 0), tenant)
     turn(message.conversation_id, local(2, 12, 0))
-    invoice_mark_paid(invoice=overdue)
-    assert daily_scans(date(2026, 11, 2), date(2026, 11, 20)) == []
+    assert daily_scans(date(2026, 11, 2), date(2026, 11, 3)) == []  # held until the promised day
+    invoice_mark_paid(invoice=overdue)  # paid on the day promised
+    assert daily_scans(date(2026, 11, 4), date(2026, 11, 20)) == []  # no check, no reminder
     assert PaymentPromise.objects.get().status == PaymentPromise.Status.KEPT
 
 
