@@ -391,12 +391,15 @@ def _turn_commit(
             status=plan.quote_status, decided_at=now
         )
         followups_stop(quote_id=decided, reason=f"the quote was {plan.quote_status}")
-        group = plan.dialogue.get("last_option_group")
+        group = plan.dialogue.pop("last_option_group", None)  # decided: no more choosing among them
         if group:  # the alternatives sent with it: declined together, or not chosen
             others = Quote.objects.filter(conversation=conversation, option_group=group, status=Quote.Status.SENT)
-            for other in others.exclude(pk=decided):
-                Quote.objects.filter(pk=other.pk).update(status=Quote.Status.REJECTED, decided_at=now)
-                followups_stop(quote_id=other.pk, reason="another option was chosen")
+            rejected = list(others.exclude(pk=decided).values_list("pk", flat=True))
+            if rejected:
+                Quote.objects.filter(pk__in=rejected).update(status=Quote.Status.REJECTED, decided_at=now)
+                accepted = plan.quote_status == Quote.Status.ACCEPTED
+                reason = "another option was chosen" if accepted else f"the quote was {plan.quote_status}"
+                followups_stop(quote_ids=rejected, reason=reason)
             plan.dialogue["last_quote_id"] = decided
     if plan.promise:
         dunning_promise_record(invoice_id=plan.promise[0], promised_date=plan.promise[1], message_id=messages[-1].pk)

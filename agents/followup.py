@@ -91,7 +91,12 @@ def _expiry_reminder_at(*, quote: Quote, policy: FollowUpPolicy) -> datetime | N
 
 
 def followups_stop(
-    *, reason: str, customer_id: int | None = None, quote_id: int | None = None, steps_only: bool = False
+    *,
+    reason: str,
+    customer_id: int | None = None,
+    quote_id: int | None = None,
+    quote_ids: list[int] | None = None,
+    steps_only: bool = False,
 ) -> int:
     """Cancel open follow-ups of a customer or a quote. In the transaction that stores a customer's
     message this waits for a follow-up being sent right now (see `followup_hold`)."""
@@ -100,6 +105,8 @@ def followups_stop(
         rows = rows.filter(customer_id=customer_id)
     if quote_id is not None:
         rows = rows.filter(quote_id=quote_id)
+    if quote_ids is not None:
+        rows = rows.filter(quote_id__in=quote_ids)
     if steps_only:
         rows = rows.filter(kind=Kind.STEP)
     return rows.update(status=Status.CANCELLED, reason=reason[:200])

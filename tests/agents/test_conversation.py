@@ -8,6 +8,7 @@ from django.utils import timezone
 from agents.conversation import conversation_turn
 from bmc.core.models import Conversation, Customer, Message, Quote
 from bmc.core.services import system_bootstrap
+from bmc.sales.models import FollowUp
 
 pytestmark = pytest.mark.django_db
 
@@ -175,6 +176,23 @@ def test_choosing_one_of_the_options_accepts_that_one(conversation, text):
     assert "opción de 150 mm" in Message.objects.get(pk=result.replies[0]).text
     statuses = {t: Quote.objects.get(pk=q.pk).status for t, q in quotes.items()}
     assert statuses == {100: "rejected", 150: "accepted"}
+    followed = FollowUp.objects.filter(quote=quotes[100])  # the nudges went with the cheaper one
+    assert followed.exists() and set(followed.values_list("status", "reason")) == {
+        ("cancelled", "another option was chosen")
+    }
+    conversation.refresh_from_db()
+    assert "last_option_group" not in conversation.dialogue  # chosen: nothing left to choose from
+
+
+def test_declining_the_options_rejects_them_all_for_that_reason(conversation):
+    quotes = options_sent(conversation)
+    result = say(conversation, "no gracias, no me interesa")
+    assert Message.objects.get(pk=result.answered[0]).intent == "decline_quote"
+    assert {Quote.objects.get(pk=q.pk).status for q in quotes.values()} == {"rejected"}
+    reasons = set(FollowUp.objects.filter(quote__in=quotes.values()).values_list("status", "reason"))
+    assert reasons == {("cancelled", "the quote was rejected")}
+    conversation.refresh_from_db()
+    assert "last_option_group" not in conversation.dialogue  # later turns no longer look them up
 
 
 def test_a_yes_without_saying_which_option_asks_which(conversation):

@@ -10,7 +10,7 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
-from bmc.documents.models import Document, DocumentBatch, DocumentCorrection
+from bmc.documents.models import DocumentBatch, DocumentCorrection
 from tests import documents_corpus as corpus
 from tests.agents.test_documents import run
 
