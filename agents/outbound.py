@@ -29,7 +29,7 @@ from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from bmc.core.models import Conversation, Message, Tenant
+from bmc.core.models import Conversation, Message
 
 logger = logging.getLogger(__name__)
 Status = Message.DeliveryStatus
@@ -87,7 +87,7 @@ def outbound_send(*, message_id: int) -> str:
         .filter(Q(delivery_status=Status.PENDING) | Q(delivery_status=Status.SENDING, sent_at__lt=stale))
         .update(delivery_status=Status.SENDING, sent_at=now, send_attempts=F("send_attempts") + 1)
     )
-    message = Message.objects.select_related("conversation__customer").get(pk=message_id)
+    message = Message.objects.select_related("conversation__customer", "tenant").get(pk=message_id)
     if not claimed:
         return message.delivery_status  # sent already, or being sent right now
     customer = message.conversation.customer
@@ -258,11 +258,7 @@ def _window_open(message: Message) -> bool:
 
 
 def _send_whatsapp(message: Message) -> SendResult:
-    # the company's own number (several companies under one Meta app and token); the default
-    # company's is WHATSAPP_PHONE_NUMBER_ID. Never another company's number.
-    slug, number = Tenant.objects.filter(pk=message.tenant_id).values_list("slug", "whatsapp_phone_number_id").get()
-    if not number and slug == settings.DEFAULT_TENANT_SLUG:
-        number = settings.WHATSAPP_PHONE_NUMBER_ID
+    number = message.tenant.whatsapp_number  # never another company's
     if not (settings.WHATSAPP_TOKEN and number):
         raise PermanentSendError(
             "not_configured",

@@ -43,6 +43,12 @@ class ChordPartRequest(Request):
     (a part already counted is not counted twice); backends that count by increment would count
     it again, and the database backend polls the results instead of counting."""
 
+    def _success_was_stored(self):
+        """Asked here and again by Celery's own handling: one trip to the result backend."""
+        if not hasattr(self, "_bmc_success_stored"):
+            self._bmc_success_stored = super()._success_was_stored()
+        return self._bmc_success_stored
+
     def on_failure(self, exc_info, send_failed_event=True, return_ok=False):
         exc = getattr(exc_info, "exception", None)
         exc = getattr(exc, "exc", exc)  # billiard may wrap it (ExceptionWithTraceback)

@@ -125,7 +125,7 @@ def _tenant_for(value: dict[str, Any], *, default: Tenant, numbers: dict[str, Te
     number = str((value.get("metadata") or {}).get("phone_number_id") or "")
     if number in numbers:
         return numbers[number]
-    if not number or not settings.WHATSAPP_PHONE_NUMBER_ID or number == settings.WHATSAPP_PHONE_NUMBER_ID:
+    if not number or not default.whatsapp_number or number == default.whatsapp_number:
         return default
     return None
 
@@ -151,7 +151,8 @@ def _dispatch(accepted, *, text: str, tenant, trace_id: str | None) -> None:
 
 def _deliver(*, default: Tenant, changes: list[dict[str, Any]], trace_id: str | None) -> tuple[int, int, int, int]:
     accepted, duplicates, statuses, ignored = 0, 0, 0, 0
-    numbers = {t.whatsapp_phone_number_id: t for t in Tenant.objects.exclude(whatsapp_phone_number_id="")}
+    reached = {str((v.get("metadata") or {}).get("phone_number_id") or "") for v in changes} - {""}
+    numbers = {t.whatsapp_phone_number_id: t for t in Tenant.objects.filter(whatsapp_phone_number_id__in=reached)}
     for value in changes:
         tenant = _tenant_for(value, default=default, numbers=numbers)
         if tenant is None:

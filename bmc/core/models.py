@@ -46,6 +46,14 @@ class Tenant(models.Model):
             )
         ]
 
+    @property
+    def whatsapp_number(self) -> str:
+        """The WhatsApp Cloud API number this company answers on and sends from: its own, or for
+        the default company WHATSAPP_PHONE_NUMBER_ID. Empty: none."""
+        if self.whatsapp_phone_number_id:
+            return self.whatsapp_phone_number_id
+        return settings.WHATSAPP_PHONE_NUMBER_ID if self.slug == settings.DEFAULT_TENANT_SLUG else ""
+
     def clean(self) -> None:
         number = self.whatsapp_phone_number_id
         if number and number == settings.WHATSAPP_PHONE_NUMBER_ID and self.slug != settings.DEFAULT_TENANT_SLUG:
