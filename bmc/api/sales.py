@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from datetime import datetime
 from decimal import Decimal
 
@@ -184,8 +185,8 @@ def invoices_view(request: Request) -> Response:
         return Response({"invoices": InvoiceSerializer(invoices[:500], many=True).data})
     many = isinstance(request.data, list)
     if many:
-        numbers = [row.get("number") for row in request.data if isinstance(row, dict)]
-        repeated = sorted({n for n in numbers if n and numbers.count(n) > 1})
+        counted = Counter(str(row.get("number") or "").strip() for row in request.data if isinstance(row, dict))
+        repeated = sorted(n for n, times in counted.items() if n and times > 1)
         if repeated:
             raise serializers.ValidationError(
                 {"number": [f"Each invoice once per load; repeated: {', '.join(repeated)}."]}

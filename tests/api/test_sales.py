@@ -152,6 +152,8 @@ def test_invoices_load_over_the_api_whole_or_not_at_all(api, tenant):
     assert zero.status_code == 400 and "amount" in zero.json()["error"]["fields"]
     twice = api.post("/api/v1/invoices", [{**rows[0], "number": "F-3"}, {**rows[0], "number": "F-3"}], format="json")
     assert twice.status_code == 400 and "repeated: F-3" in twice.json()["error"]["message"]
+    as_numbers = api.post("/api/v1/invoices", [{**rows[0], "number": 123}, {**rows[0], "number": "123"}], format="json")
+    assert as_numbers.status_code == 400 and "repeated: 123" in as_numbers.json()["error"]["message"]  # not a 500
 
 
 def test_an_invoice_of_another_tenant_is_not_found(api, other_tenant):
