@@ -34,7 +34,7 @@ from agents.outbound import outbound_reply_create
 from agents.quote_document import money_uy
 from agents.staff import staff_task_open
 from agents.text import plain
-from bmc.core.models import Conversation, Customer, Message, Tenant
+from bmc.core.models import Conversation, Customer, Message
 from bmc.sales.models import DunningNotice, FollowUpPolicy, Invoice, PaymentPromise, StaffTask
 from bmc.sales.policy import sending_allowed
 
@@ -115,8 +115,13 @@ def dunning_scan(*, now: datetime) -> list[int]:
     halfway left behind (the caller dispatches them; writing a message is idempotent). Staff
     escalations open their task here."""
     to_send: list[int] = []
-    for tenant_id in Tenant.objects.values_list("pk", flat=True):
-        policy = policy_for(tenant_id=tenant_id)
+    # only tenants with something open to collect; their policies in one query (defaults if none)
+    tenants = list(
+        Invoice.objects.filter(status=Invoice.Status.OPEN).order_by().values_list("tenant_id", flat=True).distinct()
+    )
+    policies = {p.tenant_id: p for p in FollowUpPolicy.objects.filter(tenant_id__in=tenants)}
+    for tenant_id in tenants:
+        policy = policies.get(tenant_id) or FollowUpPolicy(tenant_id=tenant_id)
         if not policy.dunning_enabled or not sending_allowed(now, **policy.quiet_rules):
             continue
         today = now.astimezone(ZoneInfo(policy.timezone)).date()

@@ -72,6 +72,14 @@ def test_a_first_time_late_payer_gets_a_soft_reminder_then_firmer_ones_then_a_pe
     assert task.kind == "payment_overdue" and "F-1001" in task.title and "31 días" in task.detail
 
 
+def test_the_scan_leaves_companies_with_nothing_to_collect_alone(customer, other_tenant):
+    from bmc.sales.models import FollowUpPolicy
+
+    invoice(customer)
+    assert daily_scans(date(2026, 11, 2), date(2026, 11, 2)) == [("Mon 02/11", "soft")]
+    assert not FollowUpPolicy.objects.filter(tenant=other_tenant).exists()  # no policy made up for it
+
+
 def test_a_repeat_late_payer_gets_the_firm_reminder_first(customer):
     earlier = invoice(customer, number="F-0990", due=date(2026, 9, 1))
     invoice_mark_paid(invoice=earlier, when=datetime(2026, 9, 20, 12, 0, tzinfo=MVD))  # 19 days late
