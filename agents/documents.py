@@ -178,11 +178,11 @@ def _blob_store(digest: str, content: bytes) -> DocumentBlob:
 # --- the stages -----------------------------------------------------------------------------------
 
 
-def _load(document_id: int, *, content: bool = False) -> Document | None:
+def _load(document_id: int, *, content: bool = False, text: bool = False) -> Document | None:
     """The document, if this stage has work on it (an earlier stage may have failed it); its
-    file's bytes only for the stages that read them."""
-    documents = Document.objects.select_related("blob") if content else Document.objects.defer("blob")
-    document = documents.get(pk=document_id)
+    file's bytes and its extracted text only for the stages that read them."""
+    documents = Document.objects.select_related("blob") if content else Document.objects.all()
+    document = (documents if text else documents.defer("text")).get(pk=document_id)
     if document.status in Document.FINAL:
         return None  # failed, a duplicate, or read already (a redelivered stage)
     return document
@@ -394,7 +394,7 @@ CLASSIFIERS: dict[str, list[tuple[str, int]]] = {
 
 
 def document_classify(*, document_id: int) -> None:
-    document = _load(document_id)
+    document = _load(document_id, text=True)
     if document is None:
         return
     kind, confidence = classify_text(document.text)
@@ -549,7 +549,7 @@ def extract_fields(text: str, kind: str) -> dict[str, Any]:
 
 
 def document_extract_fields(*, document_id: int) -> None:
-    document = _load(document_id)
+    document = _load(document_id, text=True)
     if document is None:
         return
     _save(document, Stage.FIELDS, fields=extract_fields(document.text, document.kind))

@@ -6,6 +6,7 @@ from __future__ import annotations
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
+from django.db.models import Count, Q
 from django.http import HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
@@ -41,6 +42,11 @@ class DocumentInline(ReadOnlyInline):
     model = models.Document
     fields = ("link", "file_type", "kind", "status", "stage", "quality", "review", "error")
 
+    def get_queryset(self, request):
+        # what the rows show, not each document's text (up to 200,000 characters) and fields
+        shown = ("filename", "file_type", "kind", "status", "stage", "quality", "review", "error", "batch")
+        return super().get_queryset(request).only(*shown)
+
     @admin.display(description="Document")
     def link(self, obj) -> str:
         return format_html(
@@ -49,17 +55,16 @@ class DocumentInline(ReadOnlyInline):
 
 
 def progress_bar(batch) -> str:
-    from agents.documents import batch_progress
-
-    progress = batch_progress(batch)
+    """From the counts DocumentBatchAdmin.get_queryset adds to each batch (one query per page)."""
+    done, failed, total = batch.done_count, batch.failed_count, batch.total
     return format_html(
         '<progress value="{}" max="{}" style="width: 240px"></progress> {} of {} ({} %){}',
-        progress["done"],
-        progress["total"] or 1,
-        progress["done"],
-        progress["total"],
-        progress["percent"],
-        f" · {progress['failed']} failed" if progress["failed"] else "",
+        done,
+        total or 1,
+        done,
+        total,
+        round(100 * done / total) if total else 100,
+        f" · {failed} failed" if failed else "",
     )
 
 
@@ -81,6 +86,16 @@ class DocumentBatchAdmin(admin.ModelAdmin):
     fields = readonly_fields
     inlines = [DocumentInline]
     change_form_template = "admin/documents/documentbatch/change_form.html"
+
+    def get_queryset(self, request):
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(
+                done_count=Count("documents", filter=Q(documents__status__in=models.Document.FINAL)),
+                failed_count=Count("documents", filter=Q(documents__status=models.Document.Status.FAILED)),
+            )
+        )
 
     @admin.display(description="Progress")
     def progress(self, obj) -> str:
