@@ -61,7 +61,17 @@ class DocumentError(ValueError):
 @dataclass(frozen=True)
 class Upload:
     filename: str
-    content: bytes
+    content: bytes  # at most MAX_BYTES + 1 of them: a file over the limit is never read whole
+    size: int | None = None  # the file's real size, when only its first bytes were read
+
+    @classmethod
+    def from_file(cls, file) -> Upload:
+        """An uploaded file (Django's UploadedFile), read no further than the limit."""
+        return cls(filename=file.name, content=file.read(MAX_BYTES + 1), size=file.size)
+
+    @property
+    def full_size(self) -> int:
+        return self.size if self.size is not None else len(self.content)
 
 
 def file_type_detect(content: bytes) -> str:
@@ -126,7 +136,11 @@ def attachments_unpack(uploads: list[Upload]) -> list[Upload]:
                 break
             content = attachment.get_payload(decode=True) or b""
             name = attachment.get_filename() or f"adjunto-{number + 1}"
-            unpacked.append(Upload(filename=f"{upload.filename} / {name}"[:255], content=content[: MAX_BYTES + 1]))
+            unpacked.append(
+                Upload(
+                    filename=f"{upload.filename} / {name}"[:255], content=content[: MAX_BYTES + 1], size=len(content)
+                )
+            )
     return unpacked
 
 
@@ -147,13 +161,13 @@ def batch_create(*, tenant, uploads: list[Upload], source: str, name: str = "", 
                 batch=batch,
                 filename=(upload.filename or "sin-nombre")[:255],
                 sha256=digest,
-                size=len(upload.content),
+                size=upload.full_size,
                 message=message,
             )
-            if len(upload.content) > MAX_BYTES:
+            if upload.full_size > MAX_BYTES:
                 document.status, document.error = (
                     Status.FAILED,
-                    (f"{len(upload.content) / 1024 / 1024:.1f} MB: at most {MAX_BYTES // 1024 // 1024} MB per file."),
+                    (f"{upload.full_size / 1024 / 1024:.1f} MB: at most {MAX_BYTES // 1024 // 1024} MB per file."),
                 )
             elif not upload.content:
                 document.status, document.error = Status.FAILED, "the file is empty."

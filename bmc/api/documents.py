@@ -12,7 +12,7 @@ from rest_framework.parsers import MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from agents.documents import MAX_BYTES, DocumentError, Upload, batch_progress, document_review
+from agents.documents import DocumentError, Upload, batch_progress, document_review
 from bmc.documents.models import Document, DocumentBatch
 from tasks.documents import batch_submit
 
@@ -48,7 +48,7 @@ def batches_view(request: Request) -> Response:
     files = request.FILES.getlist("files")
     if not files:
         raise serializers.ValidationError({"files": ["Send one or more files in the multipart field 'files'."]})
-    uploads = [Upload(filename=f.name, content=f.read(MAX_BYTES + 1)) for f in files]
+    uploads = [Upload.from_file(f) for f in files]
     batch = batch_submit(
         tenant=request.tenant, uploads=uploads, source=DocumentBatch.Source.API, name=request.data.get("name", "")
     )

@@ -103,7 +103,7 @@ class DocumentBatchAdmin(admin.ModelAdmin):
 
     def add_view(self, request, form_url="", extra_context=None):
         """Upload: many files at once become a batch, started at once."""
-        from agents.documents import MAX_BYTES, Upload
+        from agents.documents import Upload
         from bmc.core.services import tenant_ensure
         from tasks.documents import batch_submit
 
@@ -112,7 +112,7 @@ class DocumentBatchAdmin(admin.ModelAdmin):
         form = BatchUploadForm(request.POST or None, request.FILES or None)
         if request.method == "POST" and form.is_valid():
             # a file over the limit is recorded failed from its first bytes, never read whole
-            uploads = [Upload(filename=f.name, content=f.read(MAX_BYTES + 1)) for f in form.cleaned_data["files"]]
+            uploads = [Upload.from_file(f) for f in form.cleaned_data["files"]]
             batch = batch_submit(
                 tenant=tenant_ensure(),
                 uploads=uploads,

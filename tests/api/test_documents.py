@@ -44,6 +44,14 @@ def test_a_batch_is_uploaded_and_dispatched_once_committed(api, django_capture_o
     assert DocumentBatch.objects.get(pk=body["id"]).name == "semana 47"
 
 
+def test_a_file_over_the_limit_is_refused_with_its_real_size(api, django_capture_on_commit_callbacks):
+    huge = corpus.Sample("escaneo.pdf", b"%PDF-1.4\n" + bytes(30 * 1024 * 1024), "broken")
+    with django_capture_on_commit_callbacks(execute=False):
+        response = api.post("/api/v1/documents/batches", {"files": files(huge)}, format="multipart")
+    (document,) = response.json()["documents"]
+    assert document["status"] == "failed" and document["error"] == "30.0 MB: at most 20 MB per file."
+
+
 def test_no_files_is_a_clear_400(api):
     response = api.post("/api/v1/documents/batches", {"name": "x"}, format="multipart")
     assert response.status_code == 400 and "multipart field 'files'" in response.json()["error"]["message"]
