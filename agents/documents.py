@@ -29,6 +29,7 @@ from typing import Any
 import filetype
 from django.db import IntegrityError, transaction
 from django.db.models import Q
+from django.db.models.functions import Upper
 from django.utils import timezone
 from stdnum.uy import rut as uy_rut
 
@@ -754,7 +755,16 @@ class CrossContext:
             if numbers
             else set()
         )
-        loaded = {n.upper() for n in Invoice.objects.filter(tenant_id=batch.tenant_id).values_list("number", flat=True)}
+        loaded = (
+            set(
+                Invoice.objects.filter(tenant_id=batch.tenant_id)
+                .annotate(upper=Upper("number"))
+                .filter(upper__in=[n.upper() for n in numbers])
+                .values_list("upper", flat=True)
+            )
+            if numbers
+            else set()
+        )  # only this batch's numbers, not every invoice the company ever loaded
         return cls(by_number, by_total, earlier, loaded)
 
 

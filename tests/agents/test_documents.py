@@ -193,6 +193,27 @@ def test_a_receipt_for_a_loaded_invoice_is_matched(tenant):
     assert check == {"check": "cross_receipt_match", "ok": True, "detail": "pays invoice F-1001 (2500.00 USD)"}
 
 
+def test_an_invoice_already_loaded_under_collections_is_flagged_whatever_its_case(tenant):
+    from bmc.core.models import Customer
+    from bmc.sales.models import Invoice
+
+    customer = Customer.objects.create(tenant=tenant, phone="+59899123456")
+    for number in ("a-0000300", "B-1"):  # one of them is the invoice received again
+        Invoice.objects.create(
+            tenant=tenant,
+            customer=customer,
+            number=number,
+            amount=Decimal("10.00"),
+            issue_date=date(2026, 10, 1),
+            due_date=date(2026, 11, 1),
+        )
+    again, new = (corpus.invoice(random.Random(n), n, issued=date(2026, 11, 10)) for n in (300, 301))
+    _, _, read = run(tenant, [again, new])
+    flagged = {name: next(c for c in d.checks if c["check"] == "cross_duplicate_invoice") for name, d in read.items()}
+    assert not flagged[again.filename]["ok"] and "already loaded as an invoice" in flagged[again.filename]["detail"]
+    assert flagged[new.filename]["ok"]
+
+
 def test_corrections_are_kept_and_measure_accuracy(tenant, admin_user):
     samples = [
         corpus.invoice(random.Random(i), 600 + i, issued=date(2026, 11, 1) + timedelta(days=i)) for i in range(4)
