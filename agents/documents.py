@@ -21,6 +21,7 @@ import re
 import shutil
 import subprocess
 import zipfile
+from collections import Counter
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal, InvalidOperation
@@ -683,14 +684,11 @@ def batch_crosscheck(*, batch_id: int) -> dict[str, Any]:
             document.review, document.review_reason = Document.Review.PENDING, reason[:300]
         document.stage = Stage.CROSSCHECK if document.status == Status.DONE else document.stage
     Document.objects.bulk_update(documents, ["checks", "quality", "review", "review_reason", "stage"])
-    counts: dict[str, int] = {}
-    for document in documents:
-        counts[document.status] = counts.get(document.status, 0) + 1
     qualities = [d.quality for d in read if d.quality is not None]
     summary = {
         "documents": len(documents),
-        "by_status": counts,
-        "by_kind": _count(d.kind or "unread" for d in read),
+        "by_status": dict(Counter(d.status for d in documents)),
+        "by_kind": dict(Counter(d.kind or "unread" for d in read)),
         "to_review": sum(1 for d in documents if d.review == Document.Review.PENDING),
         "quality": round(sum(qualities) / len(qualities), 3) if qualities else None,
         "findings": findings,
@@ -699,13 +697,6 @@ def batch_crosscheck(*, batch_id: int) -> dict[str, Any]:
         status=DocumentBatch.Status.DONE, summary=summary, finished_at=timezone.now()
     )
     return summary
-
-
-def _count(values) -> dict[str, int]:
-    counts: dict[str, int] = {}
-    for value in values:
-        counts[value] = counts.get(value, 0) + 1
-    return counts
 
 
 def _review_reason(document: Document) -> str:
@@ -997,7 +988,7 @@ def extraction_accuracy(*, tenant_id: int) -> dict[str, dict[str, Any]]:
         for field in REVIEWABLE_FIELDS:
             if field == "kind" or field in fields or field in REQUIRED.get(kind, ()):
                 totals[field] = totals.get(field, 0) + 1
-    wrong = _count(DocumentCorrection.objects.filter(tenant_id=tenant_id).values_list("field", flat=True))
+    wrong = Counter(DocumentCorrection.objects.filter(tenant_id=tenant_id).values_list("field", flat=True))
     return {
         field: {
             "reviewed": count,
@@ -1011,10 +1002,6 @@ def extraction_accuracy(*, tenant_id: int) -> dict[str, dict[str, Any]]:
 # --- WhatsApp media -----------------------------------------------------------------------------
 
 
-class MediaNotConfigured(DocumentError):
-    """WhatsApp's credentials are not set: the file cannot be fetched."""
-
-
 def whatsapp_media_fetch(*, media_id: str) -> bytes:
     """A document a customer sent on WhatsApp, through the Cloud API's media endpoint: the media id
     gives a short-lived URL, fetched with the same token. Timeouts and 5xx raise ConnectionError
@@ -1023,9 +1010,7 @@ def whatsapp_media_fetch(*, media_id: str) -> bytes:
     from django.conf import settings
 
     if not settings.WHATSAPP_TOKEN:
-        raise MediaNotConfigured(
-            "not downloaded: WHATSAPP_TOKEN is not set, so the file cannot be fetched from WhatsApp."
-        )
+        raise DocumentError("not downloaded: WHATSAPP_TOKEN is not set, so the file cannot be fetched from WhatsApp.")
     headers = {"Authorization": f"Bearer {settings.WHATSAPP_TOKEN}"}
 
     def get(url: str, *, stream: bool = False) -> requests.Response:
