@@ -148,6 +148,34 @@ def test_an_accepted_quote_stops_its_follow_ups(quoted, tenant):
     assert sent_log(quoted) == []
 
 
+def test_a_policy_with_the_model_rewords_the_follow_up_keeping_its_facts(quoted, tenant, settings):
+    """The rewording goes through the openai SDK to a server speaking chat completions; it keeps
+    every number and link of the template, so it is what the customer gets."""
+    from tests.fakes import FakeJsonServer
+
+    def reword(request):
+        text = request["json"]["messages"][-1]["content"]
+        content = text.replace("¡Hola", "¡Buenas", 1)
+        choice = {"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": content}}
+        return 200, {"id": "c1", "object": "chat.completion", "created": 1, "model": "m", "choices": [choice]}
+
+    fake = FakeJsonServer(reword)
+    settings.OPENAI_API_KEY, settings.OPENAI_BASE_URL, settings.OPENAI_MODEL = "sk-test", fake.url + "/v1", "m"
+    policy = policy_for(tenant_id=tenant.pk)
+    policy.rewrite_with_model = True
+    policy.save()
+    try:
+        run_clock(local(21, 20, 20), local(21, 20, 40))  # step 1, Saturday 20:30
+    finally:
+        fake.close()
+    assert sent_log(quoted) == [("step", 1, "Sat 21 20:30")]
+    (asked,) = fake.requests
+    template = asked["json"]["messages"][-1]["content"]
+    sent = FollowUp.objects.get(quote=quoted, step=1).message.text
+    assert template.startswith("¡Hola") and sent == template.replace("¡Hola", "¡Buenas", 1)
+    assert "COT-000001" in sent and "1.816,95" in sent
+
+
 def test_several_steps_due_together_send_only_the_latest(quoted):
     # the scan did not run for three days (beat was down): one message, not three
     run_clock(local(24, 10, 0), local(24, 10, 0))
