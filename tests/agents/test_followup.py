@@ -202,7 +202,7 @@ def test_the_policy_shapes_the_sequence(quoted, tenant):
     assert FollowUp.objects.filter(quote=quoted).count() == 2
 
 
-def test_effectiveness_counts_each_step(quoted, tenant):
+def test_effectiveness_counts_each_step(quoted, tenant, api, admin_client):
     run_clock(local(20, 20, 40), local(22, 8, 0))
     step1 = FollowUp.objects.get(quote=quoted, step=1)
     step1.message.external_id = "wamid.step1"
@@ -222,6 +222,10 @@ def test_effectiveness_counts_each_step(quoted, tenant):
         "accepted_after": 1,
         "answer_rate": 1.0,
     }
+    assert api.get("/api/v1/analytics/followups").json()["steps"] == [row]  # what n8n and staff read
+    page = " ".join(admin_client.get("/admin/sales/followup/").content.decode().split())
+    assert "<td>Step 1</td> <td>1</td><td>1</td><td>1</td> <td>1</td><td>100 %</td><td>1</td>" in page
+    assert "No follow-up has been sent yet." not in page
 
 
 def test_a_follow_up_that_reaches_its_send_in_quiet_hours_waits_and_goes_in_the_morning(quoted):
