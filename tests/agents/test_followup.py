@@ -173,7 +173,7 @@ def test_a_policy_with_the_model_rewords_the_follow_up_keeping_its_facts(quoted,
     template = asked["json"]["messages"][-1]["content"]
     sent = FollowUp.objects.get(quote=quoted, step=1).message.text
     assert template.startswith("¡Hola") and sent == template.replace("¡Hola", "¡Buenas", 1)
-    assert "COT-000001" in sent and "1.816,95" in sent
+    assert quoted.number in sent and "1.816,95" in sent
 
 
 def test_several_steps_due_together_send_only_the_latest(quoted):
