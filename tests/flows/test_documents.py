@@ -85,8 +85,9 @@ def test_a_worker_process_killed_mid_batch_does_not_hang_the_chord(start_worker,
     wait_for(lambda: DocumentBatch.objects.get(pk=batch_id).status == "done", timeout=120)
     documents = Document.objects.filter(batch_id=batch_id)
     assert documents.count() == 40 and not documents.exclude(status__in=Document.FINAL).exists()
-    assert documents.filter(status="done").count() == 40  # the lost stages ran again
-    assert documents.filter(attempts__gte=1).exists()  # and their losses were counted
+    # the lost stages ran again; a kill can also land between tasks, or just after a stage
+    # finished (its chord part is then counted by the main process): no loss count is promised here
+    assert documents.filter(status="done").count() == 40
 
 
 class FakeCloudApi:
