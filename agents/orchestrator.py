@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.db import transaction
-from django.db.models import F, Q
+from django.db.models import F, Q, Subquery, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -242,17 +242,13 @@ def _reply(*, task_id: str, type: str, payload: dict[str, Any], task: AgentTask 
         task = AgentTask.objects.only("id", "tenant_id", "agent", "task_type", "priority", "trace_id").get(
             task_id=task_id
         )
-    request = (
-        AgentMessage.objects.filter(task=task, type=AgentMessage.Type.REQUEST)
-        .only("id", "from_agent")
-        .order_by("created_at")
-        .first()
-    )
+    # the request this answers, read by the INSERT itself (one statement, not two)
+    request = AgentMessage.objects.filter(task_id=task.pk, type=AgentMessage.Type.REQUEST).order_by("created_at")
     AgentMessage.objects.create(
         tenant_id=task.tenant_id,
         from_agent=task.agent,
-        to_agent=request.from_agent if request else ORCHESTRATOR,
-        reply_to=request,
+        to_agent=Coalesce(Subquery(request.values("from_agent")[:1]), Value(ORCHESTRATOR)),
+        reply_to_id=Subquery(request.values("pk")[:1]),
         type=type,
         intent=task.task_type,
         payload=payload,

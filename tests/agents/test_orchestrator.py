@@ -58,6 +58,21 @@ def test_claim_complete_and_no_way_back(tenant):
     ]
 
 
+def test_the_answer_goes_back_to_whoever_asked(tenant):
+    asked = make_task(tenant)
+    AgentMessage.objects.filter(task=asked).update(from_agent="conversation")
+    unasked = make_task(tenant)
+    AgentMessage.objects.filter(task=unasked).delete()  # a record made by hand, with no request
+    for task in (asked, unasked):
+        claim(task.task_id)
+        assert records.agent_task_complete(task_id=str(task.task_id), attempt=1, result={}, processing_time_ms=1)
+    answer = AgentMessage.objects.get(task=asked, type="response")
+    request = AgentMessage.objects.get(task=asked, type="request")
+    assert (answer.from_agent, answer.to_agent, answer.reply_to_id) == ("analytics", "conversation", request.pk)
+    answer = AgentMessage.objects.get(task=unasked, type="response")
+    assert (answer.to_agent, answer.reply_to_id) == ("orchestrator", None)
+
+
 def claim(task_id, worker="w", redelivered=False, max_attempts=10):
     return records.agent_task_claim(
         task_id=str(task_id), worker=worker, redelivered=redelivered, max_attempts=max_attempts
