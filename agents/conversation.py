@@ -15,11 +15,12 @@ import json
 import logging
 import re
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -103,6 +104,7 @@ class TurnResult:
     source_message_id: int | None = None
     answers: list[int] = field(default_factory=list)  # [first, last] inbound message ids of the turn
     skipped: str = ""
+    released: bool = False  # the turn's claim was let go with its commit
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -132,7 +134,22 @@ class Plan:
     payment_claim: int | None = None  # invoice id the customer says they paid
 
 
-def conversation_turn(*, conversation_id: int, public_base_url: str) -> TurnResult:
+class TurnRaced(Exception):
+    """A message of this turn was answered meanwhile by another turn (one that took over a turn
+    it thought stale): this turn's writes are rolled back and it reads again."""
+
+
+class TurnLost(Exception):
+    """This turn ran past TURN_STALE and another took the conversation over: its writes are
+    rolled back and the other answers."""
+
+
+def conversation_turn(
+    *, conversation_id: int, public_base_url: str, then: Callable[[TurnResult], None] | None = None
+) -> TurnResult:
+    """Answer the conversation's unanswered messages as one turn. `then(result)` runs inside the
+    turn's transaction once its replies are stored (the send tasks are recorded there), so a
+    reply is never stored without what sends it."""
     token = uuid.uuid4().hex
     result = TurnResult(conversation_id=conversation_id)
     now = timezone.now()
@@ -145,25 +162,55 @@ def conversation_turn(*, conversation_id: int, public_base_url: str) -> TurnResu
         return result
     try:
         with catalog_pinned():
-            return _turn(conversation_id=conversation_id, result=result, public_base_url=public_base_url)
+            result = _turn(
+                conversation_id=conversation_id, token=token, result=result, public_base_url=public_base_url, then=then
+            )
     finally:
-        Conversation.objects.filter(pk=conversation_id, turn_owner=token).update(turn_owner="", turn_started_at=None)
+        if not result.released:
+            Conversation.objects.filter(pk=conversation_id, turn_owner=token).update(
+                turn_owner="", turn_started_at=None
+            )
+    return result
 
 
-def _turn(*, conversation_id: int, result: TurnResult, public_base_url: str) -> TurnResult:
+def _turn(
+    *,
+    conversation_id: int,
+    token: str,
+    result: TurnResult,
+    public_base_url: str,
+    then: Callable[[TurnResult], None] | None,
+) -> TurnResult:
     while True:
-        conversation = Conversation.objects.select_related("customer", "tenant").get(pk=conversation_id)
+        # the follow-up policy with its tenant: a quote sent in the turn schedules its follow-ups
+        conversation = Conversation.objects.select_related("customer", "tenant__followup_policy").get(
+            pk=conversation_id
+        )
         pending = list(_unanswered(conversation_id))
         if not pending:
             return result
         plan = turn_plan(conversation=conversation, messages=pending)
-        with transaction.atomic():
-            Conversation.objects.select_for_update().only("pk").get(pk=conversation_id)
-            if _unanswered(conversation_id).exclude(pk__in=[m.pk for m in pending]).exists():
-                continue  # more arrived while we thought: answer them all together
-            _turn_commit(
-                conversation=conversation, messages=pending, plan=plan, result=result, base_url=public_base_url
-            )
+        try:
+            with transaction.atomic():
+                if connection.features.has_select_for_update:  # SQLite's IMMEDIATE transaction locks already
+                    Conversation.objects.select_for_update().only("pk").get(pk=conversation_id)
+                if _unanswered(conversation_id).exclude(pk__in=[m.pk for m in pending]).exists():
+                    continue  # more arrived while we thought: answer them all together
+                _turn_commit(
+                    conversation=conversation,
+                    token=token,
+                    messages=pending,
+                    plan=plan,
+                    result=result,
+                    base_url=public_base_url,
+                )
+                if then is not None:
+                    then(result)
+        except TurnRaced:
+            continue
+        except TurnLost as lost:
+            return TurnResult(conversation_id=conversation_id, skipped=str(lost), released=True)
+        result.released = True  # committed, and the claim with it
         return result
 
 
@@ -370,15 +417,16 @@ def _spec_question(spec: dict[str, Any], conversation: Conversation) -> str:
 
 
 def _turn_commit(
-    *, conversation: Conversation, messages: list[Message], plan: Plan, result: TurnResult, base_url: str
+    *, conversation: Conversation, token: str, messages: list[Message], plan: Plan, result: TurnResult, base_url: str
 ) -> None:
     now = timezone.now()
     for message in messages:
         parsed = plan.nlu[message.pk]
-        Message.objects.filter(pk=message.pk).update(
+        if not Message.objects.filter(pk=message.pk, processed_at__isnull=True).update(
             processed_at=now, intent=parsed["intent"], entities=parsed.get("entities") or {}
-        )
-        result.answered.append(message.pk)
+        ):
+            raise TurnRaced(f"message {message.pk} was answered by another turn")
+    result.answered.extend(m.pk for m in messages)
     updates: dict[str, Any] = {"dialogue": plan.dialogue}
     if plan.state:
         updates["state"] = plan.state
@@ -419,7 +467,11 @@ def _turn_commit(
         if quote is not None:
             plan.dialogue["last_quote_id"] = quote.pk
             result.quotes.append(quote.pk)
-    Conversation.objects.filter(pk=conversation.pk).update(**updates)
+    # the turn's claim is let go with what it decided, if it is still this turn's
+    if not Conversation.objects.filter(pk=conversation.pk, turn_owner=token).update(
+        **updates, turn_owner="", turn_started_at=None
+    ):
+        raise TurnLost("this turn ran too long and another took the conversation over; that one answers")
     if text:
         reply = outbound_reply_create(
             conversation=conversation,
@@ -427,6 +479,7 @@ def _turn_commit(
             document_url=document_url,
             idempotency_key=f"turn-{messages[-1].pk}",
             extra={"answers": [messages[0].pk, messages[-1].pk]},  # the messages this reply answers
+            new=True,  # these messages were unanswered when marked above, in this transaction
         )
         if plan.opt_out:
             Message.objects.filter(pk=reply.pk).update(raw_payload={**reply.raw_payload, "opt_out_confirmation": True})
@@ -448,6 +501,7 @@ def _quote_reply(
         customer=conversation.customer,
         conversation=conversation,
         source_message=source,
+        sent=True,  # unless it needs approval: the reply below sends it
     )
     name = (conversation.customer.name or "").split(" ")[0]
     greeting = f"¡Gracias, {name}!" if name else "¡Gracias!"
@@ -462,6 +516,7 @@ def _quote_reply(
         )
     missing = priced.missing_for_full_quote
     text, pdf_url = quote_sent_text(quote=quote, base_url=base_url, greeting=greeting, lines=priced.lines)
+    followup_sequence_start(quote=quote)
     if priced.estimate and missing:
         text = text.removesuffix("\n¿Querés que avancemos?")
         text += f"\nEs una estimación por m2. Para la cotización exacta: {QUESTIONS[missing[0]]}"
@@ -469,7 +524,8 @@ def _quote_reply(
 
 
 def quote_sent_text(*, quote: Quote, base_url: str, greeting: str, lines=None) -> tuple[str, str]:
-    """The message that sends a quote: lines, totals, validity, the PDF link. Marks it sent.
+    """The message that sends a quote: lines, totals, validity, the PDF link. Marks a draft sent
+    (a quote stored as sent is the caller's to follow up).
     `lines`: the priced lines the quote was just stored with (read from it otherwise)."""
     pdf_url = f"{base_url.rstrip('/')}{quote_public_path(quote)}"
     summary = quote_summary_es(quote.spec)
@@ -482,7 +538,8 @@ def quote_sent_text(*, quote: Quote, base_url: str, greeting: str, lines=None) -
         f"*Total USD {money_uy(quote.total)}*.\n"
         f"Válida hasta el {quote.valid_until.strftime('%d/%m/%Y')}. PDF: {pdf_url}\n¿Querés que avancemos?"
     )
-    quotes_mark_sent(quote_ids=[quote.pk], follow_up=quote.pk, quote=quote)
+    if quote.status == Quote.Status.DRAFT:
+        quotes_mark_sent(quote_ids=[quote.pk], follow_up=quote.pk, quote=quote)
     return text, pdf_url
 
 

@@ -49,11 +49,18 @@ def policy_for(*, tenant_id: int) -> FollowUpPolicy:
     return policy or FollowUpPolicy.objects.get_or_create(tenant_id=tenant_id)[0]
 
 
+def _policy_with(quote: Quote) -> FollowUpPolicy | None:
+    """The policy already read with the quote's tenant (select_related), if it was."""
+    if not Quote.tenant.is_cached(quote) or not Tenant.followup_policy.is_cached(quote.tenant):
+        return None
+    return getattr(quote.tenant, "followup_policy", None)  # None: the tenant has none yet
+
+
 def followup_sequence_start(*, quote: Quote) -> list[FollowUp]:
     """A quote went to the customer: schedule its follow-ups and its expiry reminder."""
     if quote.customer_id is None or quote.sent_at is None or quote.status != Quote.Status.SENT:
         return []
-    policy = policy_for(tenant_id=quote.tenant_id)
+    policy = _policy_with(quote) or policy_for(tenant_id=quote.tenant_id)
     common = dict(tenant_id=quote.tenant_id, quote=quote, customer_id=quote.customer_id)
     rows = []
     if policy.enabled:

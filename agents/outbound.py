@@ -59,22 +59,25 @@ def outbound_reply_create(
     document_url: str = "",
     idempotency_key: str | None = None,
     extra: dict[str, Any] | None = None,
+    new: bool = False,
 ) -> Message:
     """The outbound message, written before anything is sent; one per idempotency key.
-    extra: what the send needs beyond the text (a follow-up's id, a WhatsApp template)."""
+    extra: what the send needs beyond the text (a follow-up's id, a WhatsApp template).
+    new: the caller made sure in its transaction that no message has this key (one INSERT
+    instead of a lookup and a savepoint; the key's unique constraint still stands behind it)."""
     key = idempotency_key or f"reply-{uuid.uuid4().hex}"
-    message, _ = Message.objects.get_or_create(
-        idempotency_key=key,
-        defaults={
-            "tenant_id": conversation.tenant_id,
-            "conversation": conversation,
-            "direction": Message.Direction.OUTBOUND,
-            "channel": settings.OUTBOUND_CHANNEL,
-            "text": text,
-            "raw_payload": {**({"document_url": document_url} if document_url else {}), **(extra or {})},
-            "delivery_status": Status.PENDING,
-        },
-    )
+    fields = {
+        "tenant_id": conversation.tenant_id,
+        "conversation": conversation,
+        "direction": Message.Direction.OUTBOUND,
+        "channel": settings.OUTBOUND_CHANNEL,
+        "text": text,
+        "raw_payload": {**({"document_url": document_url} if document_url else {}), **(extra or {})},
+        "delivery_status": Status.PENDING,
+    }
+    if new:
+        return Message.objects.create(idempotency_key=key, **fields)
+    message, _ = Message.objects.get_or_create(idempotency_key=key, defaults=fields)
     return message
 
 

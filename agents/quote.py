@@ -491,9 +491,16 @@ def quote_create(
     option_group: str = "",
     option_key: str = "",
     issued_at: datetime | None = None,
+    sent: bool = False,
 ) -> Quote:
-    """Store a priced quote with its lines. Over the approval threshold it waits for staff."""
+    """Store a priced quote with its lines. Over the approval threshold it waits for staff.
+    sent: it goes to the customer in this same transaction (a turn's reply): stored as sent; the
+    caller starts its follow-ups."""
     issued_at = issued_at or timezone.now()
+    if result.requires_approval:
+        status, sent_at = Quote.Status.PENDING_APPROVAL, None
+    else:
+        status, sent_at = (Quote.Status.SENT, issued_at) if sent else (Quote.Status.DRAFT, None)
     with transaction.atomic(savepoint=False):  # nothing here is caught: no savepoint needed
         quote = Quote.objects.create(
             tenant=tenant,
@@ -503,7 +510,8 @@ def quote_create(
             catalog_version_id=result.catalog_version_id
             or CatalogVersion.objects.get(tenant=tenant, version=result.catalog_version).pk,
             spec=result.spec.as_dict(),
-            status=Quote.Status.PENDING_APPROVAL if result.requires_approval else Quote.Status.DRAFT,
+            status=status,
+            sent_at=sent_at,
             price_list=result.spec.price_list,
             subtotal=result.subtotal,
             iva=result.iva,

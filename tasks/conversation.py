@@ -21,13 +21,15 @@ def process_message(self, agent_task_id: str) -> dict[str, Any]:
 
     task = agent_task_load(agent_task_id)
     result = conversation_turn(
-        conversation_id=task.payload["conversation_id"], public_base_url=settings.PUBLIC_BASE_URL
+        conversation_id=task.payload["conversation_id"],
+        public_base_url=settings.PUBLIC_BASE_URL,
+        # the send tasks are recorded with the replies, in the turn's transaction
+        then=lambda turn: turn_dispatch_replies(tenant=task.tenant, message_ids=turn.replies, trace_id=task.trace_id),
     )
     if result.skipped:
         # Another turn is under way and should answer this message too; look again shortly in case
         # that turn's worker died (its claim goes stale after TURN_STALE).
         raise self.retry(countdown=2, max_retries=45)
-    turn_dispatch_replies(tenant=task.tenant, message_ids=result.replies, trace_id=task.trace_id)
     if result.options:
         turn_dispatch_options(tenant=task.tenant, result=result, trace_id=task.trace_id)
     return result.as_dict()

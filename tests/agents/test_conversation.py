@@ -116,6 +116,57 @@ def test_after_opting_out_nothing_more_is_sent(conversation):
     assert result.replies == [] and result.quotes == []
 
 
+def test_a_message_another_turn_answered_meanwhile_is_not_answered_twice(conversation, monkeypatch):
+    """A turn that took over one it thought stale may answer the same messages first: the slower
+    turn's quote and reply are rolled back, not stored a second time."""
+    import agents.conversation as turns
+
+    real_plan = turns.turn_plan
+
+    def plan_while_another_turn_answers(*, conversation, messages):
+        plan = real_plan(conversation=conversation, messages=messages)
+        Message.objects.filter(pk__in=[m.pk for m in messages]).update(processed_at=timezone.now())
+        return plan
+
+    monkeypatch.setattr(turns, "turn_plan", plan_while_another_turn_answers)
+    result = say(conversation, "cuanto sale isodec 100 para un techo de 6 x 4,48 con flete a montevideo")
+    assert result.replies == [] and result.quotes == [] and result.answered == []
+    assert not Quote.objects.exists() and not Message.objects.filter(direction="out").exists()
+
+
+def test_a_turn_that_ran_too_long_leaves_the_answer_to_the_one_that_took_over(conversation, monkeypatch):
+    import agents.conversation as turns
+
+    real_plan = turns.turn_plan
+
+    def plan_too_slowly(*, conversation, messages):
+        # meanwhile another turn took the conversation over, thinking this one stale
+        Conversation.objects.filter(pk=conversation.pk).update(turn_owner="newer-turn", turn_started_at=timezone.now())
+        return real_plan(conversation=conversation, messages=messages)
+
+    monkeypatch.setattr(turns, "turn_plan", plan_too_slowly)
+    result = say(conversation, "cuanto sale isodec 100 para un techo de 6 x 4,48 con flete a montevideo")
+    assert result.skipped and result.replies == [] and result.answered == []
+    assert not Quote.objects.exists() and Message.objects.get(direction="in").processed_at is None
+    assert Conversation.objects.get(pk=conversation.pk).turn_owner == "newer-turn"  # its claim untouched
+
+
+def test_a_reply_is_not_stored_without_what_sends_it(conversation):
+    """`then` records the send in the turn's transaction: if that fails, the turn stores nothing
+    and its message waits, unanswered, for the task's retry."""
+
+    def broker_refuses(result):
+        assert Message.objects.filter(pk__in=result.replies, direction="out").exists()  # stored by now
+        raise ConnectionError("no broker")
+
+    Message.objects.create(tenant=conversation.tenant, conversation=conversation, direction="in", text="hola")
+    with pytest.raises(ConnectionError):
+        conversation_turn(conversation_id=conversation.pk, public_base_url="http://bmc.test", then=broker_refuses)
+    assert not Message.objects.filter(direction="out").exists()
+    assert Message.objects.get(direction="in").processed_at is None
+    assert Conversation.objects.get(pk=conversation.pk).turn_owner == ""  # free for the retry
+
+
 def test_the_reaper_sweeps_what_a_crash_left_unanswered_or_unsent(conversation, django_capture_on_commit_callbacks):
     from datetime import timedelta
 
