@@ -110,7 +110,9 @@ def _accept_once(
             accepted = InboundMessage(existing, created=False)
         else:
             now = timezone.now()
-            conversation = _open_conversation(tenant=tenant, phone=phone, channel=channel, name=name, now=now)
+            conversation, new_customer = _open_conversation(
+                tenant=tenant, phone=phone, channel=channel, name=name, now=now
+            )
             message = Message.objects.create(
                 tenant=tenant,
                 conversation=conversation,
@@ -122,23 +124,31 @@ def _accept_once(
                 sent_at=sent_at,
                 delivery_status=Message.DeliveryStatus.RECEIVED,
             )
-            # the customer wrote: no follow-up goes after this (waits for one being sent right now)
-            followups_stop(customer_id=conversation.customer_id, reason="the customer wrote", steps_only=True)
+            if not new_customer:  # a customer created just now has nothing to follow up
+                # the customer wrote: no follow-up goes after this (waits for one being sent right now)
+                followups_stop(customer_id=conversation.customer_id, reason="the customer wrote", steps_only=True)
             accepted = InboundMessage(message, created=True)
         if then is None:
             return accepted
         return InboundMessage(accepted.message, accepted.created, then(accepted))
 
 
-def _open_conversation(*, tenant: Tenant, phone: str, channel: str, name: str, now: datetime) -> Conversation:
+def _open_conversation(
+    *, tenant: Tenant, phone: str, channel: str, name: str, now: datetime
+) -> tuple[Conversation, bool]:
     """The customer's open conversation, touched; created (with the customer) when there is none.
-    Two indexed lookups rather than a join, whose plan depends on fresh statistics."""
+    Two indexed lookups rather than a join, whose plan depends on fresh statistics. The flag: the
+    customer is new."""
     # locked: a follow-up or a reminder being sent to this customer right now holds this row,
     # and this message is stored after it (see agents/followup.py)
     customer = Customer.objects.select_for_update().filter(tenant=tenant, phone=phone).first()
     if customer is None:
         customer = Customer.objects.create(tenant=tenant, phone=phone, name=name)
-    elif name and not customer.name:
+        conversation = Conversation.objects.create(
+            tenant=tenant, customer=customer, channel=channel, last_message_at=now
+        )
+        return conversation, True
+    if name and not customer.name:
         Customer.objects.filter(pk=customer.pk).update(name=name)
     conversation = (
         Conversation.objects.filter(customer=customer).exclude(state=Conversation.State.CLOSED).order_by("-created_at")
@@ -146,8 +156,8 @@ def _open_conversation(*, tenant: Tenant, phone: str, channel: str, name: str, n
     if conversation:
         Conversation.objects.filter(pk=conversation.pk).update(last_message_at=now)
         conversation.customer = customer
-        return conversation
-    return Conversation.objects.create(tenant=tenant, customer=customer, channel=channel, last_message_at=now)
+        return conversation, False
+    return Conversation.objects.create(tenant=tenant, customer=customer, channel=channel, last_message_at=now), False
 
 
 CHANNELS = tuple(c.value for c in Channel)
