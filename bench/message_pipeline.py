@@ -7,7 +7,8 @@ fresh SQLite database under var/bench unless DATABASE_URL is set, gunicorn, the 
 and a bare Celery worker with the same settings) and reports, in one run:
 
 - ingest: POST /api/v1/messages per second vs a loop of no-op `delay()` calls (same client
-  threads, no worker consuming);
+  threads, no worker consuming); beside them the floor: `bench/ingest_floor.py`, a bare WSGI app
+  that only stores the raw body and publishes a task (what any HTTP ingest costs at least);
 - end-to-end throughput: a burst of messages until every reply is sent (its outbound task
   completed), vs a burst of chains of no-op tasks as long as the pipeline (2 hops: conversation
   turn, outbound send);
@@ -85,16 +86,19 @@ class System:
             .stdout.strip()
             .splitlines()[-1]
         )
-        self.port = _free_port()
-        self.spawn(
-            ["gunicorn", "bmc.wsgi", "--bind", f"127.0.0.1:{self.port}", "--workers", "2", "--log-level", "warning"]
-        )
-        deadline = time.monotonic() + 60
-        while not _port_open(self.port):
-            if time.monotonic() > deadline:
-                raise SystemExit("gunicorn did not start")
-            time.sleep(0.2)
+        self.port = self.web("bmc.wsgi")
         return self
+
+    def web(self, app: str) -> int:
+        """gunicorn with the product's two workers, serving `app`; its port once it listens."""
+        port = _free_port()
+        self.spawn(["gunicorn", app, "--bind", f"127.0.0.1:{port}", "--workers", "2", "--log-level", "warning"])
+        deadline = time.monotonic() + 60
+        while not _port_open(port):
+            if time.monotonic() > deadline:
+                raise SystemExit(f"gunicorn {app} did not start")
+            time.sleep(0.2)
+        return port
 
     def spawn(self, command: list[str]) -> subprocess.Popen:
         log = open(self.var / f"{command[0]}-{len(self.processes)}.log", "w")
@@ -163,7 +167,7 @@ def run(args) -> dict:
         broker = redis.Redis.from_url(system.env["REDIS_URL"])
         headers = {"Authorization": f"Bearer {system.key}", "Content-Type": "application/json"}
 
-        def post(i: int, prefix: str) -> float:
+        def post(i: int, prefix: str, port: int | None = None) -> float:
             # http.client, the lightest client at hand: the figure is the server's, not the client's
             started = time.time()
             body = json.dumps(
@@ -174,7 +178,7 @@ def run(args) -> dict:
                     "text": "cuanto sale isodec 100 para un techo de 6 x 4,48 con flete a montevideo",
                 }
             )
-            connection = http.client.HTTPConnection("127.0.0.1", system.port, timeout=60)
+            connection = http.client.HTTPConnection("127.0.0.1", port or system.port, timeout=60)
             connection.request("POST", "/api/v1/messages", body, headers)
             response = connection.getresponse()
             text = response.read()
@@ -192,6 +196,8 @@ def run(args) -> dict:
         # -- ingest (no worker consumes) --
         base_ingest = n / in_parallel(lambda i: baseline_app.noop.delay(i), range(n))
         ours_ingest = n / in_parallel(lambda i: post(i, "ingest"), range(n))
+        floor = system.web("bench.ingest_floor:application")
+        floor_ingest = n / in_parallel(lambda i: post(i, "floor", port=floor), range(n))
         broker.flushdb()
 
         # -- end-to-end throughput: a burst, until every reply is stored --
@@ -283,6 +289,9 @@ def run(args) -> dict:
             "baseline_delay": round(base_ingest, 1),
             "messages_api": round(ours_ingest, 1),
             "ratio": round(ours_ingest / base_ingest, 3),
+            # raw body stored and a task published, nothing else: the most any HTTP ingest can do
+            "floor_raw_insert_publish": round(floor_ingest, 1),
+            "floor_ratio": round(floor_ingest / base_ingest, 3),
         },
         "e2e_throughput_per_s": {
             "baseline_chain": round(base_throughput, 1),

@@ -1,0 +1,32 @@
+"""The cheapest ingest one could build, for `bench/message_pipeline.py` to measure beside the
+product's: a bare WSGI app (no middleware, no DRF, no API key) that stores the raw body as an
+InboundPayload and publishes one task, and answers without ids. Not part of the product.
+
+    gunicorn bench.ingest_floor:application
+"""
+
+from __future__ import annotations
+
+import json
+import os
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "bmc.settings")
+
+import django  # noqa: E402
+
+django.setup()
+
+from bmc.celery import app  # noqa: E402
+from bmc.core.models import InboundPayload, Tenant  # noqa: E402
+
+QUEUE = "bench_floor"  # nobody consumes it; the bench empties the broker afterwards
+TENANT_ID = Tenant.objects.values_list("pk", flat=True).get(slug=os.environ.get("DEFAULT_TENANT", "bmc"))
+
+
+def application(environ, start_response):
+    body = environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
+    payload = InboundPayload.objects.create(tenant_id=TENANT_ID, source="n8n", body=body.decode())
+    app.send_task("tasks.analytics.ping", args=[None], queue=QUEUE)
+    answer = json.dumps({"payload_id": payload.pk}).encode()
+    start_response("202 Accepted", [("Content-Type", "application/json"), ("Content-Length", str(len(answer)))])
+    return [answer]
