@@ -110,3 +110,42 @@ def test_staff_take_over_a_conversation_and_reply_by_hand(client, staff, django_
     reply = conversation.messages.get(direction="out")
     assert reply.text == "Hola Juan, te llamo en 5 minutos." and reply.delivery_status == "pending"
     assert models.AgentTask.objects.filter(task_type="outbound.send_message", payload__message_id=reply.pk).exists()
+
+
+def test_saving_a_conversation_keeps_what_a_turn_wrote_meanwhile(admin_client, staff, monkeypatch):
+    """The admin saves only what staff edit: a turn that took the conversation, or stored its
+    dialogue, between the page's load and the save is not undone by stale copies."""
+    from django.utils import timezone
+
+    from bmc.core.admin import ConversationForm
+
+    conversation = models.Conversation.objects.get()
+    real_clean = ConversationForm.clean
+
+    def a_turn_runs_meanwhile(form):
+        models.Conversation.objects.filter(pk=conversation.pk).update(
+            turn_owner="turn-x", turn_started_at=timezone.now(), dialogue={"spec": {"family": "ISODEC_EPS"}}
+        )
+        return real_clean(form)
+
+    monkeypatch.setattr(ConversationForm, "clean", a_turn_runs_meanwhile)
+    form = {
+        "state": "handoff",
+        "assigned_to": "",
+        "staff_reply": "",
+        "messages-TOTAL_FORMS": "1",
+        "messages-INITIAL_FORMS": "1",
+        "messages-MIN_NUM_FORMS": "0",
+        "messages-MAX_NUM_FORMS": "1000",
+        "messages-0-id": str(conversation.messages.get().pk),
+        "messages-0-conversation": str(conversation.pk),
+        "quotes-TOTAL_FORMS": "0",
+        "quotes-INITIAL_FORMS": "0",
+        "quotes-MIN_NUM_FORMS": "0",
+        "quotes-MAX_NUM_FORMS": "1000",
+    }
+    response = admin_client.post(reverse("admin:core_conversation_change", args=[conversation.pk]), form)
+    assert response.status_code == 302, response.content.decode()[:2000]
+    conversation.refresh_from_db()
+    assert conversation.state == "handoff"
+    assert conversation.turn_owner == "turn-x" and conversation.dialogue == {"spec": {"family": "ISODEC_EPS"}}

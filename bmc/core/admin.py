@@ -161,7 +161,12 @@ class ConversationAdmin(admin.ModelAdmin):
         if reply:
             obj.state = models.Conversation.State.HANDOFF
             obj.assigned_to = obj.assigned_to or request.user
-        super().save_model(request, obj, form, change)
+        if change:
+            # only what staff edit here: the dialogue and a running turn's hold are the agent's, and
+            # writing back the copies read when the page opened would undo them
+            obj.save(update_fields=["state", "assigned_to"])
+        else:
+            super().save_model(request, obj, form, change)
         if reply:
             from agents.outbound import outbound_reply_create
             from tasks.orchestrator import turn_dispatch_replies
