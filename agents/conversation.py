@@ -471,7 +471,7 @@ def _turn_commit(
     if not Conversation.objects.filter(pk=conversation.pk, turn_owner=token).update(
         **updates, turn_owner="", turn_started_at=None
     ):
-        raise TurnLost("this turn ran too long and another took the conversation over; that one answers")
+        raise TurnLost("this turn ran too long and another took the conversation over: it answers, or a retry")
     if text:
         reply = outbound_reply_create(
             conversation=conversation,

@@ -138,6 +138,13 @@ TASK_TYPES: dict[str, TaskType] = {
             "Answer a conversation's unanswered messages (payload: {conversation_id, message_id}).",
         ),
         TaskType(
+            "quote.price_options",
+            "quote",
+            "tasks.quote.price_options",
+            "Price a customer's alternatives in parallel (a chord of quote.price_option) and answer them in one "
+            "reply (payload: {conversation_id, option_group, options, source_message_id, answers}).",
+        ),
+        TaskType(
             "outbound.send_message",
             "outbound",
             "tasks.outbound.send_message",

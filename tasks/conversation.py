@@ -17,21 +17,18 @@ ping = ping_task(Queue.CONVERSATION)
 @agent_task(Queue.CONVERSATION, soft_time_limit=30, time_limit=45)
 def process_message(self, agent_task_id: str) -> dict[str, Any]:
     """payload: {conversation_id, message_id}: answer the conversation's unanswered messages."""
-    from tasks.orchestrator import turn_dispatch_options, turn_dispatch_replies
+    from tasks.orchestrator import turn_dispatcher
 
     task = agent_task_load(agent_task_id)
     result = conversation_turn(
         conversation_id=task.payload["conversation_id"],
         public_base_url=settings.PUBLIC_BASE_URL,
-        # the send tasks are recorded with the replies, in the turn's transaction
-        then=lambda turn: turn_dispatch_replies(tenant=task.tenant, message_ids=turn.replies, trace_id=task.trace_id),
+        then=turn_dispatcher(tenant=task.tenant, trace_id=task.trace_id),
     )
     if result.skipped:
         # Another turn is under way and should answer this message too; look again shortly in case
         # that turn's worker died (its claim goes stale after TURN_STALE).
         raise self.retry(countdown=2, max_retries=45)
-    if result.options:
-        turn_dispatch_options(tenant=task.tenant, result=result, trace_id=task.trace_id)
     return result.as_dict()
 
 

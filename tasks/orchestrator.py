@@ -7,6 +7,7 @@ runs on beat and re-dispatches what the broker lost or a dead worker left behind
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
@@ -137,20 +138,37 @@ def turn_dispatch_replies(*, tenant: Tenant, message_ids: list[int], trace_id: s
     ]
 
 
-def turn_dispatch_options(*, tenant: Tenant, result, trace_id: str) -> None:
-    """Alternatives asked together ('en 100 y en 150') are priced in parallel on the quote queue,
-    and one callback answers them together: a chord."""
-    from celery import chord
+def turn_dispatcher(*, tenant: Tenant, trace_id: str) -> Callable[[Any], None]:
+    """What a conversation turn hands on, for `conversation_turn(then=…)`: the tasks that send
+    its replies and price its alternatives, recorded in the turn's transaction with them and
+    published once it commits."""
 
-    from tasks.conversation import reply_options
-    from tasks.quote import price_option
+    def dispatch(turn) -> None:
+        turn_dispatch_replies(tenant=tenant, message_ids=turn.replies, trace_id=trace_id)
+        if turn.options:
+            turn_dispatch_options(tenant=tenant, result=turn, trace_id=trace_id)
 
-    header = [
-        price_option.s(result.conversation_id, spec, result.option_group, result.source_message_id)
-        for spec in result.options
-    ]
-    callback = reply_options.s(result.conversation_id, result.option_group, tenant.pk, trace_id, result.answers)
-    chord(header)(callback)
+    return dispatch
+
+
+def turn_dispatch_options(*, tenant: Tenant, result, trace_id: str) -> AgentTask:
+    """Alternatives asked together ('en 100 y en 150'): the quote agent prices them in parallel
+    and one reply answers them (tasks.quote.price_options). Recorded like any task, in the
+    turn's transaction, so the reaper sends it again if it never reaches the broker."""
+    return task_submit(
+        tenant=tenant,
+        task_type="quote.price_options",
+        payload={
+            "conversation_id": result.conversation_id,
+            "option_group": result.option_group,
+            "options": result.options,
+            "source_message_id": result.source_message_id,
+            "answers": result.answers,
+        },
+        priority="high",
+        trace_id=trace_id,
+        requested_by="conversation",
+    )
 
 
 def message_dispatch_turn(

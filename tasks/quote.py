@@ -4,11 +4,30 @@ from __future__ import annotations
 
 from typing import Any
 
+from celery import chord
+
 from agents.conversation import quote_option_price
 from bmc.queues import Queue
-from tasks.base import agent_task, ping_task
+from tasks.base import agent_task, agent_task_load, ping_task
 
 ping = ping_task(Queue.QUOTE)
+
+
+@agent_task(Queue.QUOTE, soft_time_limit=30, time_limit=45)
+def price_options(self, agent_task_id: str) -> dict[str, Any]:
+    """A turn's alternatives: priced in parallel by a chord whose callback answers them all in
+    one reply. Run twice (a redelivery), it stores nothing twice: each alternative is one quote
+    per option key, the reply one per option group."""
+    from tasks.conversation import reply_options
+
+    task = agent_task_load(agent_task_id)
+    p = task.payload
+    header = [
+        price_option.s(p["conversation_id"], spec, p["option_group"], p["source_message_id"]) for spec in p["options"]
+    ]
+    callback = reply_options.s(p["conversation_id"], p["option_group"], task.tenant_id, task.trace_id, p["answers"])
+    result = chord(header)(callback)
+    return {"options": len(header), "chord": result.id}
 
 
 @agent_task(Queue.QUOTE, soft_time_limit=30, time_limit=45, ignore_result=False)  # a chord's header

@@ -317,3 +317,30 @@ def test_two_runs_of_one_alternative_racing_store_one_quote(tenant, monkeypatch)
         thread.join(timeout=30)
     assert len(outcomes) == 2 and outcomes[0] == outcomes[1]
     assert Quote.objects.filter(option_group="opt-race").count() == 1
+
+
+def test_the_alternatives_of_a_turn_are_recorded_with_it_and_published_after(
+    conversation, django_capture_on_commit_callbacks
+):
+    """'en 100 y en 150': the quote agent's task is written in the turn's transaction, so a worker
+    lost between the commit and the publish leaves a record the reaper sends again."""
+    from bmc.core.models import AgentTask
+    from tasks.orchestrator import turn_dispatcher
+
+    message = Message.objects.create(
+        tenant=conversation.tenant,
+        conversation=conversation,
+        direction="in",
+        text="cotizame isodec para techo de 6 x 4,48 con flete a montevideo en 100 y en 150",
+    )
+    with django_capture_on_commit_callbacks(execute=False) as published:
+        conversation_turn(
+            conversation_id=conversation.pk,
+            public_base_url="http://bmc.test",
+            then=turn_dispatcher(tenant=conversation.tenant, trace_id="t-1"),
+        )
+    pricing = AgentTask.objects.get(task_type="quote.price_options")
+    assert (pricing.status, pricing.agent, pricing.trace_id) == ("queued", "quote", "t-1")
+    assert [spec["thickness_mm"] for spec in pricing.payload["options"]] == [100, 150]
+    assert pricing.payload["answers"] == [message.pk, message.pk]
+    assert len(published) == 1  # its publish waits for the commit

@@ -151,3 +151,7 @@ def test_alternatives_are_priced_in_parallel_and_answered_together(api, system):
     assert len({q.option_group for q in quotes}) == 1 and quotes[0].option_group
     assert str(quotes[0].total) == "1816.95" and all(q.status == "sent" for q in quotes)
     assert "2 opciones" in reply.text and "1.816,95" in reply.text and str(quotes[1].pk) in reply.text
+    pricing = AgentTask.objects.get(
+        task_type="quote.price_options", payload__conversation_id=accepted["conversation_id"]
+    )
+    assert pricing.status == "completed" and pricing.result["options"] == 2
