@@ -81,16 +81,12 @@ def test_sales_and_operations_groups_have_fitting_permissions(client, staff):
     assert client.get(reverse("admin:core_customer_add")).status_code == 403
 
 
-def test_staff_take_over_a_conversation_and_reply_by_hand(client, staff, django_capture_on_commit_callbacks):
-    seller = User.objects.create_user("vendedor2", password="x", is_staff=True)
-    seller.groups.add(Group.objects.get(name="sales"))
-    client.force_login(seller)
-    conversation = models.Conversation.objects.get()
-    url = reverse("admin:core_conversation_change", args=[conversation.pk])
-    form = {
-        "state": "open",
+def conversation_form(conversation, *, state: str, staff_reply: str = "") -> dict[str, str]:
+    """The conversation's admin page as posted, with its message and quote inlines unchanged."""
+    return {
+        "state": state,
         "assigned_to": "",
-        "staff_reply": "Hola Juan, te llamo en 5 minutos.",
+        "staff_reply": staff_reply,
         "messages-TOTAL_FORMS": "1",
         "messages-INITIAL_FORMS": "1",
         "messages-MIN_NUM_FORMS": "0",
@@ -102,6 +98,15 @@ def test_staff_take_over_a_conversation_and_reply_by_hand(client, staff, django_
         "quotes-MIN_NUM_FORMS": "0",
         "quotes-MAX_NUM_FORMS": "1000",
     }
+
+
+def test_staff_take_over_a_conversation_and_reply_by_hand(client, staff, django_capture_on_commit_callbacks):
+    seller = User.objects.create_user("vendedor2", password="x", is_staff=True)
+    seller.groups.add(Group.objects.get(name="sales"))
+    client.force_login(seller)
+    conversation = models.Conversation.objects.get()
+    url = reverse("admin:core_conversation_change", args=[conversation.pk])
+    form = conversation_form(conversation, state="open", staff_reply="Hola Juan, te llamo en 5 minutos.")
     with django_capture_on_commit_callbacks(execute=False):
         response = client.post(url, form)
     assert response.status_code == 302, response.content.decode()[:2000]
@@ -129,21 +134,7 @@ def test_saving_a_conversation_keeps_what_a_turn_wrote_meanwhile(admin_client, s
         return real_clean(form)
 
     monkeypatch.setattr(ConversationForm, "clean", a_turn_runs_meanwhile)
-    form = {
-        "state": "handoff",
-        "assigned_to": "",
-        "staff_reply": "",
-        "messages-TOTAL_FORMS": "1",
-        "messages-INITIAL_FORMS": "1",
-        "messages-MIN_NUM_FORMS": "0",
-        "messages-MAX_NUM_FORMS": "1000",
-        "messages-0-id": str(conversation.messages.get().pk),
-        "messages-0-conversation": str(conversation.pk),
-        "quotes-TOTAL_FORMS": "0",
-        "quotes-INITIAL_FORMS": "0",
-        "quotes-MIN_NUM_FORMS": "0",
-        "quotes-MAX_NUM_FORMS": "1000",
-    }
+    form = conversation_form(conversation, state="handoff")
     response = admin_client.post(reverse("admin:core_conversation_change", args=[conversation.pk]), form)
     assert response.status_code == 302, response.content.decode()[:2000]
     conversation.refresh_from_db()
