@@ -90,9 +90,23 @@ class System:
         return self
 
     def web(self, app: str) -> int:
-        """gunicorn with the product's two workers, serving `app`; its port once it listens."""
+        """gunicorn as the Procfile runs it (two processes of four threads), serving `app`; its
+        port once it listens."""
         port = _free_port()
-        self.spawn(["gunicorn", app, "--bind", f"127.0.0.1:{port}", "--workers", "2", "--log-level", "warning"])
+        self.spawn(
+            [
+                "gunicorn",
+                app,
+                "--bind",
+                f"127.0.0.1:{port}",
+                "--workers",
+                "2",
+                "--threads",
+                "4",
+                "--log-level",
+                "warning",
+            ]
+        )
         deadline = time.monotonic() + 60
         while not _port_open(port):
             if time.monotonic() > deadline:
