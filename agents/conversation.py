@@ -144,6 +144,26 @@ class TurnLost(Exception):
     rolled back and the other answers."""
 
 
+class ConversationBusy(Exception):
+    """A turn holds the conversation: what wanted to write its dialogue tries again shortly."""
+
+
+def _hold_take(conversation_id: int, token: str) -> bool:
+    """Hold the conversation with one conditional UPDATE: free, or held by a holder gone stale.
+    Whoever writes the dialogue holds it: turns, and the answer to alternatives."""
+    now = timezone.now()
+    free = Q(turn_owner="") | Q(turn_started_at__isnull=True) | Q(turn_started_at__lt=now - TURN_STALE)
+    if Conversation.objects.filter(free, pk=conversation_id).update(turn_owner=token, turn_started_at=now):
+        return True
+    if not Conversation.objects.filter(pk=conversation_id).exists():
+        raise Conversation.DoesNotExist(f"conversation {conversation_id} does not exist")
+    return False
+
+
+def _hold_release(conversation_id: int, token: str) -> None:
+    Conversation.objects.filter(pk=conversation_id, turn_owner=token).update(turn_owner="", turn_started_at=None)
+
+
 def conversation_turn(
     *, conversation_id: int, public_base_url: str, then: Callable[[TurnResult], None] | None = None
 ) -> TurnResult:
@@ -152,12 +172,7 @@ def conversation_turn(
     reply is never stored without what sends it."""
     token = uuid.uuid4().hex
     result = TurnResult(conversation_id=conversation_id)
-    now = timezone.now()
-    # the turn is taken with one conditional UPDATE: free, or held by a turn gone stale
-    free = Q(turn_owner="") | Q(turn_started_at__isnull=True) | Q(turn_started_at__lt=now - TURN_STALE)
-    if not Conversation.objects.filter(free, pk=conversation_id).update(turn_owner=token, turn_started_at=now):
-        if not Conversation.objects.filter(pk=conversation_id).exists():
-            raise Conversation.DoesNotExist(f"conversation {conversation_id} does not exist")
+    if not _hold_take(conversation_id, token):
         result.skipped = "a turn is under way; it answers this message too"
         return result
     try:
@@ -167,9 +182,7 @@ def conversation_turn(
             )
     finally:
         if not result.released:
-            Conversation.objects.filter(pk=conversation_id, turn_owner=token).update(
-                turn_owner="", turn_started_at=None
-            )
+            _hold_release(conversation_id, token)
     return result
 
 
@@ -614,8 +627,34 @@ def quote_options_reply(
     outcomes: list[dict[str, Any]],
     base_url: str,
     answers: list[int] | None = None,
+    then: Callable[[int], None] | None = None,
 ) -> int | None:
-    """The alternatives, answered together in one message. Returns the reply's id."""
+    """The alternatives, answered together in one message. Returns the reply's id; `then(id)`
+    runs in the same transaction (what sends it is recorded with it). Holds the conversation as
+    a turn does, since it writes the dialogue: raises ConversationBusy while a turn runs (its
+    plan read the dialogue before this would change it)."""
+    token = uuid.uuid4().hex
+    if not _hold_take(conversation_id, token):
+        raise ConversationBusy(f"a turn holds conversation {conversation_id}")
+    try:
+        with transaction.atomic():
+            reply_id = _options_reply(
+                conversation_id=conversation_id,
+                option_group=option_group,
+                outcomes=outcomes,
+                base_url=base_url,
+                answers=answers,
+            )
+            if then is not None:
+                then(reply_id)
+        return reply_id
+    finally:
+        _hold_release(conversation_id, token)
+
+
+def _options_reply(
+    *, conversation_id: int, option_group: str, outcomes: list[dict[str, Any]], base_url: str, answers: list[int] | None
+) -> int:
     conversation = Conversation.objects.select_related("customer").get(pk=conversation_id)
     quotes = list(Quote.objects.filter(pk__in=[o["quote_id"] for o in outcomes if "quote_id" in o]).order_by("total"))
     if not quotes:

@@ -6,7 +6,7 @@ from typing import Any
 
 from django.conf import settings
 
-from agents.conversation import conversation_turn, quote_options_reply
+from agents.conversation import ConversationBusy, conversation_turn, quote_options_reply
 from bmc.core.models import Tenant
 from bmc.queues import Queue
 from tasks.base import agent_task, agent_task_load, ping_task
@@ -45,13 +45,16 @@ def reply_options(
     """The chord's callback: every alternative is priced; one reply with all of them."""
     from tasks.orchestrator import turn_dispatch_replies
 
-    reply_id = quote_options_reply(
-        conversation_id=conversation_id,
-        option_group=option_group,
-        outcomes=outcomes,
-        base_url=settings.PUBLIC_BASE_URL,
-        answers=answers,
-    )
-    if reply_id:
-        turn_dispatch_replies(tenant=Tenant.objects.get(pk=tenant_id), message_ids=[reply_id], trace_id=trace_id)
+    tenant = Tenant.objects.get(pk=tenant_id)
+    try:
+        reply_id = quote_options_reply(
+            conversation_id=conversation_id,
+            option_group=option_group,
+            outcomes=outcomes,
+            base_url=settings.PUBLIC_BASE_URL,
+            answers=answers,
+            then=lambda reply: turn_dispatch_replies(tenant=tenant, message_ids=[reply], trace_id=trace_id),
+        )
+    except ConversationBusy:
+        raise self.retry(countdown=1, max_retries=90) from None  # the turn's hold goes stale after 60 s
     return {"reply": reply_id, "outcomes": outcomes}

@@ -219,6 +219,40 @@ def options_sent(conversation) -> dict[int, Quote]:
     return {q.spec["thickness_mm"]: q for q in Quote.objects.filter(option_group="opt-1")}
 
 
+def test_the_answer_to_alternatives_waits_for_a_turn_under_way_and_keeps_its_dialogue(conversation):
+    """The chord's answer writes the dialogue (the options offered): while a turn holds the
+    conversation it waits (the task tries again), so neither overwrites what the other wrote."""
+    from agents.conversation import ConversationBusy, quote_option_price, quote_options_reply
+
+    spec = {"scenario": "roof", "family": "ISODEC_EPS", "length_m": 6, "width_m": 4.48, "zone": "MONTEVIDEO"}
+    outcomes = [
+        quote_option_price(
+            conversation_id=conversation.pk,
+            spec={**spec, "thickness_mm": t},
+            option_group="opt-2",
+            source_message_id=None,
+        )
+        for t in (100, 150)
+    ]
+    Conversation.objects.filter(pk=conversation.pk).update(turn_owner="a-turn", turn_started_at=timezone.now())
+    with pytest.raises(ConversationBusy):
+        quote_options_reply(
+            conversation_id=conversation.pk, option_group="opt-2", outcomes=outcomes, base_url="http://x"
+        )
+    assert not Message.objects.filter(direction="out").exists()
+    # the turn stores its dialogue and lets go; the answer then adds to it
+    Conversation.objects.filter(pk=conversation.pk).update(
+        turn_owner="", turn_started_at=None, dialogue={"spec": {"color": "GRIS"}}
+    )
+    sent = []
+    reply = quote_options_reply(
+        conversation_id=conversation.pk, option_group="opt-2", outcomes=outcomes, base_url="http://x", then=sent.append
+    )
+    conversation.refresh_from_db()
+    assert sent == [reply] and conversation.turn_owner == ""
+    assert conversation.dialogue["spec"] == {"color": "GRIS"} and conversation.dialogue["last_option_group"] == "opt-2"
+
+
 @pytest.mark.parametrize("text", ["confirmo la de 150", "me quedo con la opcion de 150", "dale, la de 150 mm"])
 def test_choosing_one_of_the_options_accepts_that_one(conversation, text):
     quotes = options_sent(conversation)
