@@ -201,20 +201,27 @@ def test_the_reaper_sweeps_what_a_crash_left_unanswered_or_unsent(conversation, 
     assert AgentTask.objects.filter(task_type="outbound.send_message", payload__message_id=reply.pk).count() == 1
 
 
-def options_sent(conversation) -> dict[int, Quote]:
-    """'cotizame en 100 y en 150', answered: two quotes of one option group, sent together."""
-    from agents.conversation import quote_option_price, quote_options_reply
+def options_priced(conversation, group: str) -> list[dict]:
+    """'cotizame en 100 y en 150', priced: the chord's two outcomes, not yet answered."""
+    from agents.conversation import quote_option_price
 
     spec = {"scenario": "roof", "family": "ISODEC_EPS", "length_m": 6, "width_m": 4.48, "zone": "MONTEVIDEO"}
-    outcomes = [
+    return [
         quote_option_price(
             conversation_id=conversation.pk,
             spec={**spec, "thickness_mm": t},
-            option_group="opt-1",
+            option_group=group,
             source_message_id=None,
         )
         for t in (100, 150)
     ]
+
+
+def options_sent(conversation) -> dict[int, Quote]:
+    """'cotizame en 100 y en 150', answered: two quotes of one option group, sent together."""
+    from agents.conversation import quote_options_reply
+
+    outcomes = options_priced(conversation, "opt-1")
     quote_options_reply(conversation_id=conversation.pk, option_group="opt-1", outcomes=outcomes, base_url="http://x")
     return {q.spec["thickness_mm"]: q for q in Quote.objects.filter(option_group="opt-1")}
 
@@ -222,18 +229,9 @@ def options_sent(conversation) -> dict[int, Quote]:
 def test_the_answer_to_alternatives_waits_for_a_turn_under_way_and_keeps_its_dialogue(conversation):
     """The chord's answer writes the dialogue (the options offered): while a turn holds the
     conversation it waits (the task tries again), so neither overwrites what the other wrote."""
-    from agents.conversation import ConversationBusy, quote_option_price, quote_options_reply
+    from agents.conversation import ConversationBusy, quote_options_reply
 
-    spec = {"scenario": "roof", "family": "ISODEC_EPS", "length_m": 6, "width_m": 4.48, "zone": "MONTEVIDEO"}
-    outcomes = [
-        quote_option_price(
-            conversation_id=conversation.pk,
-            spec={**spec, "thickness_mm": t},
-            option_group="opt-2",
-            source_message_id=None,
-        )
-        for t in (100, 150)
-    ]
+    outcomes = options_priced(conversation, "opt-2")
     Conversation.objects.filter(pk=conversation.pk).update(turn_owner="a-turn", turn_started_at=timezone.now())
     with pytest.raises(ConversationBusy):
         quote_options_reply(
