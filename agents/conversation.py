@@ -451,7 +451,7 @@ def _turn_commit(
         Quote.objects.filter(pk=decided, status__in=[Quote.Status.SENT, Quote.Status.DRAFT]).update(
             status=plan.quote_status, decided_at=now
         )
-        followups_stop(quote_id=decided, reason=f"the quote was {plan.quote_status}")
+        followups_stop(quote_ids=[decided], reason=f"the quote was {plan.quote_status}")
         group = plan.dialogue.pop("last_option_group", None)  # decided: no more choosing among them
         if group:  # the alternatives sent with it: declined together, or not chosen
             others = Quote.objects.filter(conversation=conversation, option_group=group, status=Quote.Status.SENT)

@@ -28,7 +28,7 @@ from django.db.models import F
 from django.template.loader import render_to_string
 from django.utils import timezone
 
-from agents.followup import policy_for
+from agents.followup import policies_for, policy_for
 from agents.nlu_model import message_reword
 from agents.outbound import outbound_reply_create
 from agents.quote_document import money_uy
@@ -119,9 +119,7 @@ def dunning_scan(*, now: datetime) -> list[int]:
     tenants = list(
         Invoice.objects.filter(status=Invoice.Status.OPEN).order_by().values_list("tenant_id", flat=True).distinct()
     )
-    policies = {p.tenant_id: p for p in FollowUpPolicy.objects.filter(tenant_id__in=tenants)}
-    for tenant_id in tenants:
-        policy = policies.get(tenant_id) or FollowUpPolicy(tenant_id=tenant_id)
+    for tenant_id, policy in policies_for(tenants).items():
         if not policy.dunning_enabled or not sending_allowed(now, **policy.quiet_rules):
             continue
         today = now.astimezone(ZoneInfo(policy.timezone)).date()

@@ -44,23 +44,31 @@ EXPIRY_QUIET_AFTER_CHAT = timedelta(hours=12)  # no expiry reminder in the middl
 STEP_TEMPLATES = 3  # steps past the third use the third's wording
 
 
-def policy_for(*, tenant_id: int) -> FollowUpPolicy:
+def policy_for(*, tenant_id: int, tenant: Tenant | None = None) -> FollowUpPolicy:
+    """The tenant's policy, created with the defaults if it has none. `tenant`: when the caller
+    holds it, its policy comes from it (already read if it was selected with it)."""
+    if tenant is not None:
+        try:
+            return tenant.followup_policy
+        except FollowUpPolicy.DoesNotExist:
+            pass
     policy = FollowUpPolicy.objects.filter(tenant_id=tenant_id).first()
     return policy or FollowUpPolicy.objects.get_or_create(tenant_id=tenant_id)[0]
 
 
-def _policy_with(quote: Quote) -> FollowUpPolicy | None:
-    """The policy already read with the quote's tenant (select_related), if it was."""
-    if not Quote.tenant.is_cached(quote) or not Tenant.followup_policy.is_cached(quote.tenant):
-        return None
-    return getattr(quote.tenant, "followup_policy", None)  # None: the tenant has none yet
+def policies_for(tenant_ids) -> dict[int, FollowUpPolicy]:
+    """The policies of these tenants in one query; the defaults (not saved) for one without."""
+    tenant_ids = list(tenant_ids)
+    policies = {p.tenant_id: p for p in FollowUpPolicy.objects.filter(tenant_id__in=tenant_ids)}
+    return {tenant_id: policies.get(tenant_id) or FollowUpPolicy(tenant_id=tenant_id) for tenant_id in tenant_ids}
 
 
 def followup_sequence_start(*, quote: Quote) -> list[FollowUp]:
     """A quote went to the customer: schedule its follow-ups and its expiry reminder."""
     if quote.customer_id is None or quote.sent_at is None or quote.status != Quote.Status.SENT:
         return []
-    policy = _policy_with(quote) or policy_for(tenant_id=quote.tenant_id)
+    # the tenant, when the quote came with it (a turn selects its policy with it)
+    policy = policy_for(tenant_id=quote.tenant_id, tenant=quote.tenant if Quote.tenant.is_cached(quote) else None)
     common = dict(tenant_id=quote.tenant_id, quote=quote, customer_id=quote.customer_id)
     rows = []
     if policy.enabled:
@@ -101,17 +109,14 @@ def followups_stop(
     *,
     reason: str,
     customer_id: int | None = None,
-    quote_id: int | None = None,
     quote_ids: list[int] | None = None,
     steps_only: bool = False,
 ) -> int:
-    """Cancel open follow-ups of a customer or a quote. In the transaction that stores a customer's
-    message this waits for a follow-up being sent right now (see `followup_hold`)."""
+    """Cancel open follow-ups of a customer or of quotes. In the transaction that stores a
+    customer's message this waits for a follow-up being sent right now (see `followup_hold`)."""
     rows = FollowUp.objects.filter(status__in=FollowUp.OPEN)
     if customer_id is not None:
         rows = rows.filter(customer_id=customer_id)
-    if quote_id is not None:
-        rows = rows.filter(quote_id=quote_id)
     if quote_ids is not None:
         rows = rows.filter(quote_id__in=quote_ids)
     if steps_only:
@@ -121,13 +126,8 @@ def followups_stop(
 
 def _allowed_tenants(now: datetime) -> list[int]:
     """Tenants whose sending hours include `now`; a tenant without a policy gets the defaults."""
-    policies = {p.tenant_id: p for p in FollowUpPolicy.objects.all()}
-    default = FollowUpPolicy()
-    return [
-        tenant_id
-        for tenant_id in Tenant.objects.values_list("pk", flat=True)
-        if sending_allowed(now, **policies.get(tenant_id, default).quiet_rules)
-    ]
+    policies = policies_for(Tenant.objects.values_list("pk", flat=True))
+    return [tenant_id for tenant_id, policy in policies.items() if sending_allowed(now, **policy.quiet_rules)]
 
 
 def _stop_reasons(rows: list[FollowUp], now: datetime) -> dict[int, str]:
@@ -234,13 +234,12 @@ def _too_soon(rows: list[FollowUp]) -> dict[int, datetime]:
         .annotate(at=Max("claimed_at"))
         .values_list("quote_id", "at")
     )
-    policies: dict[int, FollowUpPolicy] = {}
+    policies = policies_for({r.tenant_id for r in rows})
     later = {}
     for row in rows:
         if row.quote_id not in last or last[row.quote_id] is None:
             continue
-        policy = policies.setdefault(row.tenant_id, policy_for(tenant_id=row.tenant_id))
-        hours = policy.steps_hours
+        hours = policies[row.tenant_id].steps_hours
         gap = (hours[row.step - 1] - hours[row.step - 2]) if 2 <= row.step <= len(hours) else min(hours)
         earliest = last[row.quote_id] + timedelta(hours=gap / 2)
         if row.due_at < earliest:
@@ -398,7 +397,7 @@ def quotes_expire(*, now: datetime) -> int:
 def quotes_without_order(*, now: datetime) -> list[int]:
     """Accepted quotes with no order `order_wait_days` later: a staff task each, once."""
     opened = []
-    for policy in [policy_for(tenant_id=t) for t in Tenant.objects.values_list("pk", flat=True)]:
+    for policy in policies_for(Tenant.objects.values_list("pk", flat=True)).values():
         waiting = Quote.objects.filter(
             tenant_id=policy.tenant_id,
             status=Quote.Status.ACCEPTED,

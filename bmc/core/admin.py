@@ -433,7 +433,7 @@ class QuoteAdmin(admin.ModelAdmin):
             obj.decided_at = timezone.now()
         super().save_model(request, obj, form, change)
         if decided:
-            followups_stop(quote_id=obj.pk, reason=f"staff marked the quote {obj.status}")
+            followups_stop(quote_ids=[obj.pk], reason=f"staff marked the quote {obj.status}")
 
     @admin.action(description="Mark selected accepted quotes as ordered")
     def mark_ordered(self, request, queryset):
