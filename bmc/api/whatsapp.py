@@ -118,11 +118,16 @@ def whatsapp_webhook_view(request: HttpRequest) -> HttpResponse:
     return JsonResponse({"accepted": accepted, "duplicates": duplicates, "statuses": statuses, "ignored": ignored})
 
 
+def _number_reached(value: dict[str, Any]) -> str:
+    """The company phone number a change was sent to (`metadata.phone_number_id`), or ''."""
+    return str((value.get("metadata") or {}).get("phone_number_id") or "")
+
+
 def _tenant_for(value: dict[str, Any], *, default: Tenant, numbers: dict[str, Tenant]) -> Tenant | None:
     """The company a change belongs to, by the phone number it reached (`metadata.phone_number_id`):
     the company that answers on that number; the default company for WHATSAPP_PHONE_NUMBER_ID, or for
     any number while none is configured; None for another number of the same Meta app."""
-    number = str((value.get("metadata") or {}).get("phone_number_id") or "")
+    number = _number_reached(value)
     if number in numbers:
         return numbers[number]
     if not number or not default.whatsapp_number or number == default.whatsapp_number:
@@ -151,15 +156,21 @@ def _dispatch(accepted, *, text: str, tenant, trace_id: str | None) -> None:
 
 def _deliver(*, default: Tenant, changes: list[dict[str, Any]], trace_id: str | None) -> tuple[int, int, int, int]:
     accepted, duplicates, statuses, ignored = 0, 0, 0, 0
-    reached = {str((v.get("metadata") or {}).get("phone_number_id") or "") for v in changes} - {""}
-    numbers = {t.whatsapp_phone_number_id: t for t in Tenant.objects.filter(whatsapp_phone_number_id__in=reached)}
+    # the other companies' numbers reached, if any (the default company's needs no lookup; no other
+    # company can take it)
+    reached = {_number_reached(v) for v in changes} - {"", default.whatsapp_number}
+    numbers = (
+        {t.whatsapp_phone_number_id: t for t in Tenant.objects.filter(whatsapp_phone_number_id__in=reached)}
+        if reached
+        else {}
+    )
     for value in changes:
         tenant = _tenant_for(value, default=default, numbers=numbers)
         if tenant is None:
             ignored += len(value.get("messages") or []) + len(value.get("statuses") or [])
             logger.warning(
                 "whatsapp delivery for a phone number no company answers on",
-                extra={"phone_number_id": (value.get("metadata") or {}).get("phone_number_id")},
+                extra={"phone_number_id": _number_reached(value)},
             )
             continue
         names = {c.get("wa_id"): (c.get("profile") or {}).get("name", "") for c in value.get("contacts") or []}
