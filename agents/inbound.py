@@ -142,22 +142,19 @@ def _open_conversation(
     # locked: a follow-up or a reminder being sent to this customer right now holds this row,
     # and this message is stored after it (see agents/followup.py)
     customer = Customer.objects.select_for_update().filter(tenant=tenant, phone=phone).first()
-    if customer is None:
+    new = customer is None
+    if new:  # a customer created just now has no conversation to look up
         customer = Customer.objects.create(tenant=tenant, phone=phone, name=name)
-        conversation = Conversation.objects.create(
-            tenant=tenant, customer=customer, channel=channel, last_message_at=now
-        )
-        return conversation, True
-    if name and not customer.name:
-        Customer.objects.filter(pk=customer.pk).update(name=name)
-    conversation = (
-        Conversation.objects.filter(customer=customer).exclude(state=Conversation.State.CLOSED).order_by("-created_at")
-    ).first()
-    if conversation:
-        Conversation.objects.filter(pk=conversation.pk).update(last_message_at=now)
-        conversation.customer = customer
-        return conversation, False
-    return Conversation.objects.create(tenant=tenant, customer=customer, channel=channel, last_message_at=now), False
+    else:
+        if name and not customer.name:
+            Customer.objects.filter(pk=customer.pk).update(name=name)
+        open_ = Conversation.objects.filter(customer=customer).exclude(state=Conversation.State.CLOSED)
+        conversation = open_.order_by("-created_at").first()
+        if conversation:
+            Conversation.objects.filter(pk=conversation.pk).update(last_message_at=now)
+            conversation.customer = customer
+            return conversation, False
+    return Conversation.objects.create(tenant=tenant, customer=customer, channel=channel, last_message_at=now), new
 
 
 CHANNELS = tuple(c.value for c in Channel)
