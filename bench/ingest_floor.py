@@ -17,10 +17,11 @@ import django  # noqa: E402
 django.setup()
 
 from bmc.celery import app  # noqa: E402
-from bmc.core.models import InboundPayload, Tenant  # noqa: E402
+from bmc.core.models import InboundPayload  # noqa: E402
+from bmc.core.services import tenant_ensure  # noqa: E402
 
 QUEUE = "bench_floor"  # nobody consumes it; the bench empties the broker afterwards
-TENANT_ID = Tenant.objects.values_list("pk", flat=True).get(slug=os.environ.get("DEFAULT_TENANT", "bmc"))
+TENANT_ID = tenant_ensure().pk
 
 
 def application(environ, start_response):

@@ -90,23 +90,14 @@ class System:
         return self
 
     def web(self, app: str) -> int:
-        """gunicorn as the Procfile runs it (two processes of four threads), serving `app`; its
-        port once it listens."""
+        """gunicorn as the Procfile's `web:` line runs it (its processes and threads, their
+        defaults), serving `app`; its port once it listens."""
+        from bmc.queues import procfile_lines
+
         port = _free_port()
-        self.spawn(
-            [
-                "gunicorn",
-                app,
-                "--bind",
-                f"127.0.0.1:{port}",
-                "--workers",
-                "2",
-                "--threads",
-                "4",
-                "--log-level",
-                "warning",
-            ]
-        )
+        web = next(line for line in procfile_lines() if line.startswith("web: "))
+        command = web.removeprefix("web: ").replace("bmc.wsgi", app, 1).replace("--access-logfile -", "")
+        self.spawn(["bash", "-c", f"WEB_PORT={port} exec {command} --log-level warning"])
         deadline = time.monotonic() + 60
         while not _port_open(port):
             if time.monotonic() > deadline:
