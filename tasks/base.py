@@ -14,7 +14,6 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from billiard.exceptions import WorkerLostError
 from celery import Task, shared_task, signals, states
 from celery.backends.redis import RedisBackend
 from celery.exceptions import Ignore
@@ -44,28 +43,18 @@ class ChordPartRequest(Request):
     it again, and the database backend polls the results instead of counting."""
 
     def _success_was_stored(self):
-        """Asked here and again by Celery's own handling: one trip to the result backend."""
-        if not hasattr(self, "_bmc_success_stored"):
-            self._bmc_success_stored = super()._success_was_stored()
-        return self._bmc_success_stored
-
-    def on_failure(self, exc_info, send_failed_event=True, return_ok=False):
-        exc = getattr(exc_info, "exception", None)
-        exc = getattr(exc, "exc", exc)  # billiard may wrap it (ExceptionWithTraceback)
-        lost = isinstance(exc, WorkerLostError) or (
-            isinstance(exc, SystemExit) and not (self._already_cancelled or self._already_revoked)
-        )
-        if lost and self._context.chord and isinstance(self.task.backend, RedisBackend):
+        """Celery asks this of a task whose process was lost, and acknowledges the task as done
+        when it says SUCCESS was stored: that is the moment to count the part."""
+        stored = super()._success_was_stored()
+        if stored and self._context.chord and isinstance(self.task.backend, RedisBackend):
             try:
-                stored = self._success_was_stored()
-                if stored:
-                    logger.warning(
-                        "counting a chord part whose process died after it succeeded", extra={"task_id": self.id}
-                    )
-                    self.task.backend.on_chord_part_return(self._context, states.SUCCESS, stored.get("result"))
-            except Exception:  # Celery's own handling below must run whatever happens here
+                logger.warning(
+                    "counting a chord part whose process died after it succeeded", extra={"task_id": self.id}
+                )
+                self.task.backend.on_chord_part_return(self._context, states.SUCCESS, stored.get("result"))
+            except Exception:  # Celery's own handling must go on whatever happens here
                 logger.exception("could not count a lost chord part", extra={"task_id": self.id})
-        return super().on_failure(exc_info, send_failed_event=send_failed_event, return_ok=return_ok)
+        return stored
 
 
 class TrackedTask(Task):

@@ -65,3 +65,23 @@ def test_a_part_whose_process_died_after_storing_its_result_still_completes_the_
     sent = [(m.headers["task"], m.payload[0]) for m in _take("documents", 1)]
     assert sent == [("tasks.documents.crosscheck_batch", [batch.pk])]  # the chord's callback
     assert lost.acknowledged  # and the lost part is not run again
+
+
+def test_a_stage_whose_process_died_is_sent_again_and_the_loss_counted(transactional_db, tenant):
+    """What the worker does when a pool process dies under a stage (Celery 5.7's
+    retry_on_worker_lost): the stage goes out again, a retry, and the document counts the loss."""
+    queues_purge(("documents",))
+    batch = batch_create(tenant=tenant, uploads=[Upload("a.txt", b"Factura 1 total 10")], source="api")
+    document = Document.objects.get(batch=batch)
+    stages.document_chain(document.pk).apply_async()
+    (message,) = _take("documents", 1)
+    stages.ingest.Request(message, app=celery_app, task=stages.ingest).on_failure(_lost(), send_failed_event=False)
+
+    (again,) = _take("documents", 1)
+    assert (again.headers["task"], again.headers["retries"], again.payload[0]) == (
+        "tasks.documents.ingest",
+        1,
+        [document.pk],
+    )
+    document.refresh_from_db()
+    assert document.attempts == 1
