@@ -77,26 +77,24 @@ BATCH_STALE = timedelta(minutes=5)
 MAX_WORKER_LOSSES = 3
 
 
-def document_worker_lost(*, document_id: int, stage: str) -> bool:
+def document_worker_lost(*, document_id: int, stage: str) -> None:
     """A worker process died while this document's stage ran. Counted on the document; past
-    MAX_WORKER_LOSSES the document fails with the reason (True) and its later stages pass it by."""
+    MAX_WORKER_LOSSES the document fails with the reason and its later stages pass it by."""
     with transaction.atomic():
         Document.objects.filter(pk=document_id).update(attempts=F("attempts") + 1)
         losses = Document.objects.filter(pk=document_id).values_list("attempts", flat=True).first() or 0
-    if losses < MAX_WORKER_LOSSES:
-        return False
-    agent.document_fail(
-        document_id=document_id, stage=stage, reason=f"{stage} stopped its worker {losses} times: given up."
-    )
-    return True
+    if losses >= MAX_WORKER_LOSSES:
+        agent.document_fail(
+            document_id=document_id, stage=stage, reason=f"{stage} stopped its worker {losses} times: given up."
+        )
 
 
-def _run_stage(stage: str, fn: Callable[..., None], document_id: int, task=None) -> int:
+def _run_stage(task, fn: Callable[..., None], document_id: int) -> int:
     """One stage of one document. Whatever this file does to the stage, only it fails: a bad
     file, a stage over its time, the last retry of a transient error, or a file that keeps
     killing its worker (see StageTask). A message the broker hands back (the whole worker gone, or
     stopped with stages reserved but not started) is simply run again: stages are idempotent."""
-    request = getattr(task, "request", None)
+    stage, request = task.stage, task.request
     try:
         fn(document_id=document_id)
     except agent.DocumentError as error:
@@ -104,7 +102,7 @@ def _run_stage(stage: str, fn: Callable[..., None], document_id: int, task=None)
     except SoftTimeLimitExceeded:
         agent.document_fail(document_id=document_id, stage=stage, reason=f"{stage} took too long: over 60 s.")
     except (*TRANSIENT_ERRORS, OperationalError) as error:
-        if request is not None and request.retries >= TRANSIENT_RETRIES:
+        if request.retries >= TRANSIENT_RETRIES:
             agent.document_fail(
                 document_id=document_id,
                 stage=stage,
@@ -122,28 +120,28 @@ def _run_stage(stage: str, fn: Callable[..., None], document_id: int, task=None)
 
 @agent_task(Queue.DOCUMENTS, stage=Document.Stage.INGEST, **STAGE_OPTIONS)
 def ingest(self, document_id: int) -> int:
-    return _run_stage(Document.Stage.INGEST, agent.document_ingest, document_id, self)
+    return _run_stage(self, agent.document_ingest, document_id)
 
 
 @agent_task(Queue.DOCUMENTS, stage=Document.Stage.EXTRACT, **STAGE_OPTIONS)
 def extract_text(self, document_id: int) -> int:
-    return _run_stage(Document.Stage.EXTRACT, agent.document_extract_text, document_id, self)
+    return _run_stage(self, agent.document_extract_text, document_id)
 
 
 @agent_task(Queue.DOCUMENTS, stage=Document.Stage.CLASSIFY, **STAGE_OPTIONS)
 def classify(self, document_id: int) -> int:
-    return _run_stage(Document.Stage.CLASSIFY, agent.document_classify, document_id, self)
+    return _run_stage(self, agent.document_classify, document_id)
 
 
 @agent_task(Queue.DOCUMENTS, stage=Document.Stage.FIELDS, **STAGE_OPTIONS)
 def extract_fields(self, document_id: int) -> int:
-    return _run_stage(Document.Stage.FIELDS, agent.document_extract_fields, document_id, self)
+    return _run_stage(self, agent.document_extract_fields, document_id)
 
 
 @agent_task(Queue.DOCUMENTS, stage=Document.Stage.VALIDATE, **{**STAGE_OPTIONS, "ignore_result": False})
 # the chord counts these
 def validate(self, document_id: int) -> int:
-    return _run_stage(Document.Stage.VALIDATE, agent.document_validate, document_id, self)
+    return _run_stage(self, agent.document_validate, document_id)
 
 
 @agent_task(

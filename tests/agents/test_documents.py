@@ -35,14 +35,8 @@ def run(tenant, samples, **kwargs):
         tenant=tenant, uploads=[Upload(s.filename, s.content) for s in samples], source="api", **kwargs
     )
     for document in Document.objects.filter(batch=batch).exclude(status="failed"):
-        for name, fn in (
-            ("ingest", "document_ingest"),
-            ("extract", "document_extract_text"),
-            ("classify", "document_classify"),
-            ("fields", "document_extract_fields"),
-            ("validate", "document_validate"),
-        ):
-            stages._run_stage(name, getattr(stages.agent, fn), document.pk)
+        for stage in (stages.ingest, stages.extract_text, stages.classify, stages.extract_fields, stages.validate):
+            stage(document.pk)  # the stage task's body, in process
     summary = batch_crosscheck(batch_id=batch.pk)
     return batch, summary, {d.filename: d for d in Document.objects.filter(batch=batch)}
 
@@ -409,8 +403,8 @@ def test_a_file_that_keeps_killing_its_worker_fails_alone_at_the_third_loss(tena
     poison.refresh_from_db()
     assert (poison.status, poison.stage) == ("failed", "extract")
     assert poison.error == "extract stopped its worker 3 times: given up."
-    for name, fn in (("ingest", "document_ingest"), ("validate", "document_validate")):  # passed by
-        assert stages._run_stage(name, getattr(stages.agent, fn), poison.pk) == poison.pk
+    for stage in (stages.ingest, stages.validate):  # passed by
+        assert stage(poison.pk) == poison.pk
     poison.refresh_from_db()
     assert poison.status == "failed"
     assert Document.objects.get(pk=healthy.pk).attempts == 0
