@@ -56,6 +56,8 @@ class DocumentInline(ReadOnlyInline):
 
 def progress_bar(batch) -> str:
     """From the counts DocumentBatchAdmin.get_queryset adds to each batch (one query per page)."""
+    from agents.documents import progress_percent
+
     done, failed, total = batch.done_count, batch.failed_count, batch.total
     return format_html(
         '<progress value="{}" max="{}" style="width: 240px"></progress> {} of {} ({} %){}',
@@ -63,7 +65,7 @@ def progress_bar(batch) -> str:
         total or 1,
         done,
         total,
-        round(100 * done / total) if total else 100,
+        progress_percent(done, total),
         f" · {failed} failed" if failed else "",
     )
 

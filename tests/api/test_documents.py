@@ -10,7 +10,7 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
-from bmc.documents.models import DocumentBatch, DocumentCorrection
+from bmc.documents.models import Document, DocumentBatch, DocumentCorrection
 from tests import documents_corpus as corpus
 from tests.agents.test_documents import run
 
@@ -94,6 +94,11 @@ def test_the_admin_uploads_a_batch_and_shows_its_progress(admin_client, tenant, 
     assert '<progress value="0" max="3"' in detail and 'http-equiv="refresh"' in detail  # moves while running
     listed = admin_client.get(reverse("admin:documents_documentbatch_changelist")).content.decode()
     assert '<progress value="0" max="3"' in listed and "0 of 3 (0 %)" in listed
+    first, second, _ = Document.objects.filter(batch=batch).order_by("pk")
+    Document.objects.filter(pk=first.pk).update(status="done")
+    Document.objects.filter(pk=second.pk).update(status="failed")
+    listed = admin_client.get(reverse("admin:documents_documentbatch_changelist")).content.decode()
+    assert '<progress value="2" max="3"' in listed and "2 of 3 (67 %) · 1 failed" in listed
 
 
 def test_the_review_page_shows_the_document_beside_its_fields(admin_client, tenant, admin_user):
