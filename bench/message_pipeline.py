@@ -97,7 +97,7 @@ class System:
         port = _free_port()
         web = next(line for line in procfile_lines() if line.startswith("web: "))
         command = web.removeprefix("web: ").replace("bmc.wsgi", app, 1).replace("--access-logfile -", "")
-        self.spawn(["bash", "-c", f"WEB_PORT={port} exec {command} --log-level warning"])
+        self.spawn(["bash", "-c", f"WEB_PORT={port}; exec {command} --log-level warning"])
         deadline = time.monotonic() + 60
         while not _port_open(port):
             if time.monotonic() > deadline:
