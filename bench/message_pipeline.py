@@ -13,7 +13,8 @@ and a bare Celery worker with the same settings) and reports, in one run:
   completed), vs a burst of chains of no-op tasks as long as the pipeline (2 hops: conversation
   turn, outbound send);
 - latency p50/p99 at a steady rate (default 20 messages/s): accepted -> reply sent, vs
-  chain sent -> last hop done.
+  chain sent -> last hop done; and the stages of ours, from the turn's and the send's task
+  records (waiting for the turn, the turn, the hop to the send, the send).
 
 Figures are ratios against the baseline measured in the same command. Not a test.
 """
@@ -40,6 +41,8 @@ from bench.cpu import cpu_seconds, cpu_used, per_item_ms  # noqa: E402
 from bmc.launcher import EmbeddedRedis, _free_port, _port_open, die_with_parent  # noqa: E402
 
 HOPS = 2
+# where a paced message's latency goes, from its turn's and its send's task records
+STAGES = ("accepted -> turn started", "turn", "turn done -> send started", "send")
 
 
 def percentile(values: list[float], p: float) -> float:
@@ -266,22 +269,35 @@ def run(args) -> dict:
         ]
 
         first_pk = Message.objects.order_by("-pk").values_list("pk", flat=True).first() or 0
+        first_task_pk = AgentTask.objects.order_by("-pk").values_list("pk", flat=True).first() or 0
         already = replies_sent()
         paced(lambda i: post(20_000 + i, "paced"))
         deadline = time.monotonic() + 120
         while replies_sent() - already < count and time.monotonic() < deadline:
             time.sleep(0.05)
-        # accepted (the inbound row, written in the request) -> reply sent (its send task done)
-        finished = dict(sends.values_list("payload__message_id", "finished_at"))
+        # accepted (the inbound row, written in the request) -> reply sent (its send task done),
+        # and the stages in between, from the turn's and the send's task records
+        send_tasks = {task.payload["message_id"]: task for task in sends.filter(pk__gt=first_task_pk)}
+        turn_tasks = {
+            task.payload.get("message_id"): task
+            for task in AgentTask.objects.filter(pk__gt=first_task_pk, task_type="conversation.process_message")
+        }
         ours_latency = []
+        stages: dict[str, list[float]] = {name: [] for name in STAGES}
         for inbound in Message.objects.filter(pk__gt=first_pk, direction="in"):
             reply = (
                 Message.objects.filter(conversation_id=inbound.conversation_id, direction="out", pk__gt=inbound.pk)
                 .order_by("pk")
                 .first()
             )
-            if reply and finished.get(reply.pk):
-                ours_latency.append((finished[reply.pk] - inbound.created_at).total_seconds())
+            send, turn = send_tasks.get(reply.pk) if reply else None, turn_tasks.get(inbound.pk)
+            if send is None:
+                continue
+            ours_latency.append((send.finished_at - inbound.created_at).total_seconds())
+            if turn is not None and turn.started_at and send.started_at:
+                marks = (inbound.created_at, turn.started_at, turn.finished_at, send.started_at, send.finished_at)
+                for name, begin, end in zip(STAGES, marks, marks[1:], strict=False):
+                    stages[name].append((end - begin).total_seconds())
 
     report = {
         "database": "postgresql" if os.environ.get("DATABASE_URL", "").startswith("postgres") else "sqlite",
@@ -315,6 +331,14 @@ def run(args) -> dict:
                 "p50": round(statistics.median(ours_latency) * 1000, 1),
                 "p99": round(percentile(ours_latency, 99) * 1000, 1),
                 "answered": f"{len(ours_latency)}/{count}",
+                "stages": {
+                    name: {
+                        "p50": round(statistics.median(values) * 1000, 1),
+                        "p99": round(percentile(values, 99) * 1000, 1),
+                    }
+                    for name, values in stages.items()
+                    if values
+                },
             },
         },
     }
