@@ -182,7 +182,20 @@ def _text_normalize(*, text: str) -> str:
     normalized = re.sub(r"\bx\b", _x_rewrite, normalized)
     # "isodec100" is "isodec 100": product names glued to their thickness.
     normalized = re.sub(r"\b(iso\s?-?[a-z]{3,})(?=\d)", r"\1 ", normalized)
+    normalized = _number_words_rewrite(text=normalized)
     return re.sub(r"\s+", " ", normalized).strip()
+
+
+def _number_words_rewrite(*, text: str) -> str:
+    """Measures said in words become digits: "seis por cuatro y medio" is "6 x 4,5", "de cuatro
+    metros" is "de 4 metros". Other number words stay ("dos aguas", "una consulta")."""
+    text = _HALF_RE.sub(lambda m: f"{_number_word_value(m.group(1))},5", text)
+    text = _WORD_BY_WORD_RE.sub(lambda m: f"{_number_word_value(m.group(1))} x {_number_word_value(m.group(2))}", text)
+    return _WORD_BEFORE_UNIT_RE.sub(lambda m: str(_NUMBER_WORDS[m.group(1)]), text)
+
+
+def _number_word_value(raw: str) -> str:
+    return raw if raw[0].isdigit() else str(_NUMBER_WORDS[raw])
 
 
 def _text_mask(*, text: str, start: int, end: int) -> str:
@@ -202,14 +215,33 @@ def _number_clean(*, value: float) -> int | float:
 _NUM = r"(?<![\w.,])(\d+(?:[.,]\d+)?)"
 # After a dimension separator the number may touch it: the "4" of "6x4".
 _NUM_AFTER = r"(\d+(?:[.,]\d+)?)(?![\d])"
-_LEN_UNIT = r"(cm|centimetros?|metros?|mtrs?|mts?|m)(?![a-z0-9])\.?"
-_NUMBER_WORDS = {"un": 1, "una": 1, "uno": 1} | dict(
-    zip(
-        "dos tres cuatro cinco seis siete ocho nueve diez once doce trece catorce quince dieciseis diecisiete "
-        "dieciocho diecinueve veinte".split(),
-        range(2, 21),
-        strict=True,
+# a unit may touch the "x" of the next measure: "6mx4m", "6mtsx4mts"
+_LEN_UNIT = r"(cm|centimetros?|metros?|mtrs?|mts?|m)(?![a-wyz0-9]|x(?!\d))\.?"
+_NUMBER_WORDS = (
+    {"un": 1, "una": 1, "uno": 1}
+    | dict(
+        zip(
+            "dos tres cuatro cinco seis siete ocho nueve diez once doce trece catorce quince dieciseis diecisiete "
+            "dieciocho diecinueve veinte".split(),
+            range(2, 21),
+            strict=True,
+        )
     )
+    | {"treinta": 30, "cuarenta": 40, "cincuenta": 50, "sesenta": 60, "setenta": 70, "ochenta": 80, "cien": 100}
+)
+
+
+# Words for measures: "seis por cuatro", "cuatro y medio", "de tres metros"; "un"/"una" are not
+# measures ("una agua", "un techo").
+_MEASURE_WORD = "|".join(sorted((w for w, n in _NUMBER_WORDS.items() if n > 1), key=len, reverse=True))
+_MEASURE_TOKEN = rf"(\d+(?:,\d+)?|{_MEASURE_WORD})"
+_HALF_RE = re.compile(rf"(?<![\w.,])(\d+|{_MEASURE_WORD})\s+y\s+medio\b")
+_WORD_BY_WORD_RE = re.compile(
+    rf"(?<![\w.,])(?=\S*[a-z]|\S+\s+por\s+[a-z])"  # at least one of the two in words
+    rf"{_MEASURE_TOKEN}\s+(?:por|x)\s+{_MEASURE_TOKEN}(?![\w.,])"
+)
+_WORD_BEFORE_UNIT_RE = re.compile(
+    rf"\b({_MEASURE_WORD})(?=\s*(?:metros?|mts?|mtrs?|m|cm|centimetros?|milimetros|mm)\b)"
 )
 
 
@@ -360,6 +392,11 @@ _RULES_RAW: tuple[tuple[str, int, str], ...] = (
         r"|el\s+(?:encargado|dueno|vendedor|gerente)|la\s+(?:encargada|duena|vendedora)|gente|ventas"
         r"|un\s+ser\s+humano)",
     ),
+    (
+        "human_handoff",
+        6,
+        r"\b(?:podes|puede|pueden|podrias|podria|podrian)\s+(?:pasar|comunicar|derivar)(?:me|nos)?\s+con\b",
+    ),
     ("human_handoff", 6, r"\b(?:persona|humano)\s+(?:real|de\s+verdad)\b"),
     ("human_handoff", 6, r"\bno\s+(?:con\s+)?(?:un|una|el|la)?\s*(?:bot|robot|maquina|contestador\w*)\b"),
     ("human_handoff", 6, r"\b(?:sos|es)\s+(?:un\s+)?(?:bot|robot|maquina)\b"),
@@ -387,7 +424,19 @@ _RULES_RAW: tuple[tuple[str, int, str], ...] = (
     ("complaint", 5, r"\b(?:queja|quejarme|reclamo|reclamar|reclamacion|denuncia)\b"),
     ("complaint", 5, r"\b(?:cobr|debit|factur)\w*\s+(?:\w+\s+)?(?:dos\s+veces|doble|de\s+mas)\b"),
     ("complaint", 4, r"\bfalta(?:n|ron|ba|ban)?\s+(?:\d+\s+)?(?:paneles|piezas|tornillos|accesorios|chapas|cosas)\b"),
-    ("complaint", 4, r"\b(?:nadie|no\s+me)\s+(?:responde|contesta|atiende|responden|contestan|atienden)\b"),
+    ("complaint", 4, r"\bno\s+me\s+(?:responde|contesta|atiende|responden|contestan|atienden)\b"),
+    (
+        "complaint",
+        4,
+        r"\bnadie\s+(?:me\s+|nos\s+)?(?:responde|contesta|atiende|aviso|avisa|llamo|llama|dijo|dice|sabe)\b",
+    ),
+    ("complaint", 4, r"\b(?:llego|llegaron|vino|vinieron|entregaron|aparecio|aparecieron)\b.{0,25}\btarde\b"),
+    (
+        "complaint",
+        4,
+        r"\b(?:me|nos)\s+(?:cobraron|cobro|cobran|facturaron)\b.{0,60}\b(?:gratis|incluid[oa]|de\s+mas"
+        r"|sin\s+cargo|otro\s+precio|mas\s+caro)\b",
+    ),
     ("complaint", 5, r"\b(?:gotea|gotean|se\s+llueve|se\s+llueven|filtra|filtran|entra\s+agua)\b"),
     ("complaint", 5, r"\bno\s+es\s+lo\s+que\s+(?:pedi|compre|encargue|pedimos|compramos)\b"),
     (
@@ -413,7 +462,14 @@ _RULES_RAW: tuple[tuple[str, int, str], ...] = (
     (
         "payment_notice",
         4,
-        r"\b(?:hice|hicimos|realice|realizamos)\s+(?:la|el|una|un)\s+(?:transferencia|deposito|pago|giro)\b",
+        r"\b(?:hice|hicimos|realice|realizamos|efectue|efectuamos|hecho|realizado|realizada|efectuado|efectuada)\s+"
+        r"(?:la|el|una|un)\s+(?:transferencia|deposito|pago|giro)\b",
+    ),
+    (
+        "payment_notice",
+        4,
+        r"\b(?:te|les|le)\s+(?:pase|pasamos|mande|mandamos|gire|giramos)\s+(?:la\s+plata|el\s+pago|el\s+dinero"
+        r"|la\s+guita|lo\s+que\s+(?:debia|faltaba))\b",
     ),
     ("payment_notice", 4, r"\bcomprobante\b"),
     (
@@ -441,7 +497,8 @@ _RULES_RAW: tuple[tuple[str, int, str], ...] = (
     (
         "order_status",
         3,
-        r"\b(?:pedido|orden|compra|encargo)\b.{0,40}\b(?:llega|llegan|sale|salio|despach\w*|anda|estado|donde"
+        # (not the verb of "si encargo hoy, para cuando...": an order still to come)
+        r"(?<!\bsi )\b(?:pedido|orden|compra|encargo)\b.{0,40}\b(?:llega|llegan|sale|salio|despach\w*|anda|estado|donde"
         r"|cuando|viene|vienen|novedad\w*|demora\w*|listo|sigue)\b"
         r"|\b(?:llega|llegan|sale|salio|despach\w*|anda|estado|donde|cuando|viene|vienen|novedad\w*|demora\w*)\b"
         r".{0,40}\b(?:pedido|orden|compra|encargo)\b",
@@ -454,6 +511,12 @@ _RULES_RAW: tuple[tuple[str, int, str], ...] = (
     ("order_status", 4, r"\bya\s+(?:salio|salieron|despacharon|despachaste|despacho|cargaron)\b"),
     ("order_status", 4, r"\b(?:salio|salieron|despacharon)\s+(?:el\s+camion|mi|el\s+pedido|la\s+orden|lo\s+mio)"),
     ("order_status", 3, r"\blo\s+mio\b"),
+    (
+        "order_status",
+        4,
+        r"\ba\s+que\s+hora\s+(?:pasa|llega|viene|sale|pasan|llegan|vienen|salen)\b"
+        r"|\bel\s+(?:camion|flete|fletero|chofer)\b.{0,20}\b(?:pasa|llega|viene|sale)\b",
+    ),
     ("order_status", 3, r"\ben\s+que\s+anda\b"),
     ("order_status", 3, r"\b(?:seguimiento|tracking|rastreo)\b"),
     ("order_status", 2, r"\bfecha\s+de\s+entrega\b"),
@@ -497,6 +560,12 @@ _RULES_RAW: tuple[tuple[str, int, str], ...] = (
         r"|esta\s+semana|a\s+fin\s+de\s+mes|el\s+(?:lunes|martes|miercoles|jueves|viernes|sabado|domingo))\b",
     ),
     ("postpone", 3, r"\b(?:te|les)\s+aviso\b"),
+    (
+        "postpone",
+        5,
+        r"\bcuando\s+(?:\w+\s+){0,3}(?:te|les|le)\s+(?:digo|aviso|confirmo|escribo|contesto|comento)\b",
+    ),
+    ("postpone", 3, r"\b(?:otros|otras|mas)\s+(?:presupuestos|cotizaciones)\b"),
     ("postpone", 3, r"\b(?:todavia|aun)\s+no\s+(?:se|decidi|decidimos|lo\s+se)\b"),
     (
         "postpone",
@@ -516,7 +585,14 @@ _RULES_RAW: tuple[tuple[str, int, str], ...] = (
     ("postpone", 2, r"\bsi\s+(?:avanzo|avanzamos|seguimos|compramos|lo\s+hacemos)\b"),
     ("postpone", 1, r"\b(?:mi|con\s+mi)\s+(?:socio|socia|senora|esposa|esposo|marido|mujer|jefe|pareja|familia)\b"),
     # decline_quote
-    ("decline_quote", 2, r"\bcar(?:o|a|os|as)\b"),
+    ("decline_quote", 2, r"\bcar(?:o|a|os|as)\b|\bsalad(?:o|a|os|as|isimo|isima)\b"),
+    ("decline_quote", 3, r"\bno\s+(?:me|nos)\s+da\W*$"),
+    (
+        "decline_quote",
+        4,
+        r"\b(?:lo\s+|la\s+)?(?:hago|hacemos|voy\s+a\s+hacer|vamos\s+a\s+hacer)\s+con\s+(?:chapa|bloques?|ladrillos?"
+        r"|madera|otr[oa]s?|otra\s+cosa)\b",
+    ),
     ("decline_quote", 2, r"\b(?:muy|re|demasiado|bastante|carisimo|carisima)\s+car[oa]s?\b|\bcarisim[oa]\b"),
     (
         "decline_quote",
@@ -577,7 +653,8 @@ _RULES_RAW: tuple[tuple[str, int, str], ...] = (
         r"|(?:quiero|queremos|podemos|vamos\s+a)\s+avanzar)\b",
     ),
     ("accept_quote", 4, r"\bvamos\s+(?:con|por)\b"),
-    ("accept_quote", 5, r"\btrato\s+hecho\b"),
+    ("accept_quote", 5, r"\btrato\s+hecho\b|\bcerr(?:amos|emos|o)\s+(?:el\s+)?(?:trato|negocio)\b"),
+    ("accept_quote", 4, r"\b(?:arranquen|empiecen|denle|metanle|metele|mandale\s+nomas|dale\s+nomas)\b"),
     ("accept_quote", 4, r"\b(?:arrancamos|arranquemos|empecemos|hagamoslo|procedamos|proceda|procedan)\b"),
     ("accept_quote", 4, r"(?<!\bno )\bme\s+cierra\b"),
     ("accept_quote", 4, r"\b(?:acepto|aceptamos|aceptada|aceptado|apruebo|aprobamos|aprobada|aprobado)\b"),
@@ -658,6 +735,14 @@ _RULES_RAW: tuple[tuple[str, int, str], ...] = (
     (
         "product_info",
         3,
+        r"\bpara\s+cuando\s+(?:lo|los|la|las)\s+(?:tendria|tendriamos|tengo|tenemos|tienen)\b"
+        r"|\bsi\s+(?:compro|compramos|encargo|encargamos|pido|pedimos)\s+(?:hoy|ahora|manana|esta\s+semana)\b",
+    ),
+    ("product_info", 3, r"\b(?:aguanta|aguantan|soporta|soportan|resiste|resisten)\b"),
+    ("product_info", 2, r"\b(?:sirve|sirven)\s+(?:el|la|los|las)\s+\w+\s+para\b"),
+    (
+        "product_info",
+        3,
         r"\b(?:pueden|podes|podrian|hacen)\s+(?:hacer\s+)?(?:la\s+)?(?:entrega|entregas|envio|envios|flete)\b",
     ),
     ("product_info", 2, r"\b(?:consultar|consulta|consultarles|averiguar)\b|(?<!\blo )\bconsulto\b"),
@@ -689,6 +774,13 @@ _RULES_RAW: tuple[tuple[str, int, str], ...] = (
         4,
         r"\b(?:me\s+equivoque|numero\s+equivocado|equivocado\s+de\s+numero|no\s+era\s+para\s+(?:vos|ustedes|usted|aca)"
         r"|chat\s+equivocado)\b",
+    ),
+    (
+        "other",
+        5,
+        r"\b(?:buscando|buscan|necesitan|necesitando|precisan|toman|tomando|contratan|contratando)\s+"
+        r"(?:personal|gente|empleados?|operarios?|colocadores?|instaladores?)\b"
+        r"|\b(?:curriculum|cv)\b|\bbusco\s+trabajo\b",
     ),
 )
 _RULES: tuple[tuple[str, int, re.Pattern[str]], ...] = tuple(
@@ -741,7 +833,7 @@ _DAY_DATE_RE = re.compile(
     r"(?!\s*(?:[.,]\d|%|x\b|m\b|mts?\b|metros?\b|cm\b|mm\b|paneles|p\b|dolares|pesos|hs\b|horas|de\s+(?:alto|largo|ancho)))"
 )
 
-_SLOPES_RE = re.compile(r"\b(?:a\s+)?(dos|2|una|un|1)\s+(?:aguas?|caidas?|pendientes?)\b")
+_SLOPES_RE = re.compile(r"\b(?:a\s+)?(dos|2|una|un|1)\s+(?:sola\s+)?(?:aguas?|caidas?|pendientes?)\b")
 _AREA_RE = re.compile(
     rf"{_NUM}\s*(?:m2|mt2|mts2|mtrs2|mtr2|m\^2|metros?\s*2|metros?\s+cuadrados?|mts?\s+cuadrados?"
     rf"|mtrs?\s+cuadrados?|m\s+cuadrados?)(?![a-z0-9])"
@@ -837,6 +929,7 @@ _SHIPPING_RE = re.compile(
     r"|\b(?:mandalo|mandalos|mandamelo|mandamelos|mandenlo|mandenlos|envialo|envialos|enviamelo|enviamelos"
     r"|traemelo|traemelos)\b"
     r"|\b(?:lo|los|la|las)\s+(?:pueden|podes|podrian)\s+(?:mandar|enviar|traer|llevar)\b"
+    r"|(?<!\bno )\b(?:lo|los|la|las)\s+(?:mandan|envian|traen|llevan|mandarian|enviarian|llevarian)\s+(?:a|al|hasta|para)\b"
     r"|\bentrega\s+en\s+(?:obra|domicilio)\b|\bflete\s+incluido\b|\bincluido\s+(?:el\s+)?flete\b"
     r"|\bincluyendo\s+(?:el\s+)?flete\b|\bnecesito\s+(?:el\s+)?(?:flete|envio)\b)"
     r"|(?P<false>\bsin\s+(?:el\s+)?(?:flete|envio)\b"
@@ -1298,9 +1391,12 @@ def _intent_decide(*, scores: dict[str, int], text: str, entities: dict[str, Any
         scores["quote_request"] += 3 if any(key in entities for key in _MEASURE_KEYS) else 2
     ranked = sorted(NLU_INTENTS, key=lambda intent: (-scores[intent], _PRIORITY.index(intent)))
     top, second = scores[ranked[0]], scores[ranked[1]]
-    if top < 2 and has_product:
-        # Bare product and measures ("isodec 100 tinglado 4x2,5 cuanto??") is a quote request.
+    if top < 2 and has_product and (any(key in entities for key in _MEASURE_KEYS) or "?" not in text):
+        # Bare product and measures ("isodec 100 tinglado 4x2,5 cuanto??") is a quote request; a
+        # question about a product without measures ("el isofrig aguanta -25?") is not.
         return "quote_request", 0.6
+    if top < 2 and has_product:
+        return "product_info", 0.5
     if top <= 0:
         return "other", 0.3
     strength = 1 - 0.5 ** (top / 2)

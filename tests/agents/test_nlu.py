@@ -279,6 +279,37 @@ OWN_EXAMPLES = [
     ("buenas noches", "greeting", {}),
     ("disculpe, numero equivocado", "other", {}),
     ("ok gracias", "other", {}),
+    # Found missing by a held-out set of customer-like messages written after the rules.
+    # Measures in words, glued units, "una sola agua":
+    (
+        "precio isodec 100 techo de ocho por cinco y medio",
+        "quote_request",
+        {"family": "ISODEC_EPS", "thickness_mm": 100, "use": "roof", "length_m": 8, "width_m": 5.5},
+    ),
+    ("necesito 8 isopanel 50 de tres metros", "quote_request", None),
+    (
+        "cotizame isodec 150, 7mtsx5mts",
+        "quote_request",
+        {"family": "ISODEC_EPS", "thickness_mm": 150, "length_m": 7, "width_m": 5},
+    ),
+    ("isodec 100 para galpon 12 x 8, a una sola agua", "quote_request", None),
+    # Shipping asked as "lo mandan a ...":
+    ("cuanto sale isopanel 50 blanco 30 m2, lo traen a minas?", "quote_request", None),
+    # Intent wording:
+    ("ya esta hecha la transferencia, realizado el pago ayer", "payment_notice", None),
+    ("bo, te pase la plata por mercado pago", "payment_notice", None),
+    ("perfecto, cerramos el negocio", "accept_quote", None),
+    ("arranquen nomas que lo quiero para el mes que viene", "accept_quote", None),
+    ("muy salado para mi bolsillo", "decline_quote", None),
+    ("al final la pared la voy a hacer con bloques, gracias igual", "decline_quote", None),
+    ("estoy juntando cotizaciones, cuando tenga todo te aviso", "postpone", None),
+    ("che, me podrias comunicar con un vendedor?", "human_handoff", None),
+    ("el flete vino re tarde y nadie nos dijo nada", "complaint", None),
+    ("me cobraron el envio y me habian dicho que era sin cargo", "complaint", None),
+    ("a que hora llega el camion a la obra?", "order_status", None),
+    ("el isofrig soporta temperaturas bajo cero?", "product_info", None),
+    ("si encargo hoy para cuando lo tendria?", "product_info", None),
+    ("hola, estan tomando personal para colocacion?", "other", None),
 ]
 
 
