@@ -140,6 +140,11 @@ _ABBREVIATIONS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
     for pattern, replacement in (
         (r"\bc/u\b", " cada uno "),
         (r"\bp/", " para "),
+        (
+            r"\bp\s+(?=(?:pared|paredes|techo|techos|cubierta|camara|galpon|obra|casa|fachada|cerramiento|tinglado"
+            r"|un|una|el|la|mi)\b)",
+            "para ",
+        ),
         (r"\bc/", " con "),
         (r"\bs/", " sin "),
         (r"\b(?:xq|pq|porq|xk)\b", "porque"),
@@ -397,6 +402,7 @@ _RULES_RAW: tuple[tuple[str, int, str], ...] = (
         6,
         r"\b(?:podes|puede|pueden|podrias|podria|podrian)\s+(?:pasar|comunicar|derivar)(?:me|nos)?\s+con\b",
     ),
+    ("human_handoff", 6, r"\b(?:me|nos)\s+(?:comunicas|comunican|pasas|pasan|derivas|derivan|transferis)\s+con\b"),
     ("human_handoff", 6, r"\b(?:persona|humano)\s+(?:real|de\s+verdad)\b"),
     ("human_handoff", 6, r"\bno\s+(?:con\s+)?(?:un|una|el|la)?\s*(?:bot|robot|maquina|contestador\w*)\b"),
     ("human_handoff", 6, r"\b(?:sos|es)\s+(?:un\s+)?(?:bot|robot|maquina)\b"),
@@ -566,6 +572,14 @@ _RULES_RAW: tuple[tuple[str, int, str], ...] = (
         r"\bcuando\s+(?:\w+\s+){0,3}(?:te|les|le)\s+(?:digo|aviso|confirmo|escribo|contesto|comento)\b",
     ),
     ("postpone", 3, r"\b(?:otros|otras|mas)\s+(?:presupuestos|cotizaciones)\b"),
+    ("postpone", 4, r"\b(?:ahi|despues|luego|entonces)\s+(?:vemos|veo|lo\s+vemos|lo\s+veo|vemos\s+que\s+hacemos)\b"),
+    ("postpone", 5, r"\b(?:lo|la)\s+retom(?:amos|o|emos|aremos)\b"),
+    (
+        "postpone",
+        3,
+        r"\bdespues\s+de\s+(?:las\s+fiestas|fin\s+de\s+ano|las\s+vacaciones|la\s+licencia|enero|carnaval"
+        r"|(?:la\s+)?semana\s+de\s+turismo)\b|\bno\s+(?:puedo|podemos)\s+decidir\b",
+    ),
     ("postpone", 3, r"\b(?:todavia|aun)\s+no\s+(?:se|decidi|decidimos|lo\s+se)\b"),
     (
         "postpone",
@@ -653,11 +667,28 @@ _RULES_RAW: tuple[tuple[str, int, str], ...] = (
         r"|(?:quiero|queremos|podemos|vamos\s+a)\s+avanzar)\b",
     ),
     ("accept_quote", 4, r"\bvamos\s+(?:con|por)\b"),
-    ("accept_quote", 5, r"\btrato\s+hecho\b|\bcerr(?:amos|emos|o)\s+(?:el\s+)?(?:trato|negocio)\b"),
+    (
+        "accept_quote",
+        5,
+        r"\btrato\s+hecho\b|\bcerr(?:amos|emos|o)\s+(?:el\s+)?(?:trato|negocio)\b"
+        r"|\bcerr(?:amos|emos|o)\s+(?:asi|ahi|con\s+ustedes|con\s+vos)\b",
+    ),
+    (
+        "accept_quote",
+        5,
+        r"\b(?:me|nos)\s+(?:quedo|quedamos)\s+con\s+(?:la|el|esa|ese|esta|este)\s+"
+        r"(?:opcion|de|cotizacion|presupuesto|primer\w*|segund\w*|ultim\w*|mas\s+barat\w*)\b",
+    ),
+    ("accept_quote", 4, r"\bdale\s+que\s+va\b"),
     ("accept_quote", 4, r"\b(?:arranquen|empiecen|denle|metanle|metele|mandale\s+nomas|dale\s+nomas)\b"),
     ("accept_quote", 4, r"\b(?:arrancamos|arranquemos|empecemos|hagamoslo|procedamos|proceda|procedan)\b"),
     ("accept_quote", 4, r"(?<!\bno )\bme\s+cierra\b"),
-    ("accept_quote", 4, r"\b(?:acepto|aceptamos|aceptada|aceptado|apruebo|aprobamos|aprobada|aprobado)\b"),
+    (
+        "accept_quote",
+        4,
+        r"(?<!\bmarcalo )(?<!\bmarcala )(?<!\bponelo )(?<!\bponela )(?<!\bdejalo )(?<!\bdejala )"
+        r"\b(?:acepto|aceptamos|aceptada|aceptado|apruebo|aprobamos|aprobada|aprobado)\b",
+    ),
     ("accept_quote", 3, r"\b(?:lo|los|las|la)\s+(?:compro|compramos|llevo|llevamos)\b|\bme\s+(?:lo|los)\s+llevo\b"),
     ("accept_quote", 2, r"(?<!\bno )\b(?:me|nos)\s+(?:gusto|convence|convencio|sirve|viene\s+bien)\b"),
     (
@@ -769,6 +800,7 @@ _RULES_RAW: tuple[tuple[str, int, str], ...] = (
         r"\b(?:jaja\w*|jeje\w*|ok|oka|okey|okis|bueno|gracias|perfecto|genial|listo|barbaro|buenisimo|dale"
         r"|de\s+acuerdo|entendido)\b",
     ),
+    ("other", 2, r"\bgracias\s+por\s+(?:la\s+|el\s+|los\s+|tu\s+|su\s+)?(?:info|informacion|respuesta|datos|dato)\b"),
     (
         "other",
         4,
@@ -919,6 +951,8 @@ _USE_RE = re.compile(
     r"|\b(?P<cold_room>camaras?|frigorific[oa]s?|cuarto\s+frio)\b"
 )
 _COLOR_RE = re.compile(r"\b(blanc[oa]s?|gris|grises|roj[oa]s?|colorad[oa]s?|verdes?)\b")
+# "otro color que no sea blanco", "cualquiera menos gris": the colour not wanted.
+_COLOR_NOT_RE = re.compile(r"(?:\bno\s+sea|\bmenos|\bexcepto|\bsalvo|\bque\s+no|\bno\s+(?:en|de))\s*(?:el\s+|en\s+)?$")
 _COLOR_NAMES = {"blanc": "Blanco", "gris": "Gris", "roj": "Rojo", "color": "Rojo", "verd": "Verde"}
 
 _SHIPPING_RE = re.compile(
@@ -1138,7 +1172,10 @@ def _zone_find(*, text: str) -> tuple[str | None, str]:
 
 
 def _color_find(*, text: str) -> str | None:
-    match = _COLOR_RE.search(text)
+    match = next(
+        (m for m in _COLOR_RE.finditer(text) if not _COLOR_NOT_RE.search(text, 0, m.start())),
+        None,
+    )
     if not match:
         return None
     word = match.group(1)
