@@ -311,7 +311,7 @@ OWN_EXAMPLES = [
     ("si encargo hoy para cuando lo tendria?", "product_info", None),
     ("hola, estan tomando personal para colocacion?", "other", None),
     (
-        "tenes isodec 100 p techo de 5 x 4?",
+        "tenes precio de isodec 100 p techo de 5 x 4?",
         "quote_request",
         {"family": "ISODEC_EPS", "thickness_mm": 100, "use": "roof", "length_m": 5, "width_m": 4},
     ),
