@@ -45,8 +45,10 @@ from agents.quote import (
     quote_spec_parse,
 )
 from agents.quote_document import FAMILY_NAMES, money_uy, quote_public_path, quote_summary_es
+from agents.staff import staff_task_open
 from agents.text import plain
 from bmc.core.models import Conversation, Customer, Message, Quote
+from bmc.sales.models import StaffTask
 
 logger = logging.getLogger(__name__)
 TURN_STALE = timedelta(seconds=60)
@@ -77,7 +79,7 @@ REPLIES = {
     "greeting": "¡Hola! Soy el asistente de BMC Uruguay. ¿En qué te puedo ayudar? Si querés cotizar, "
     "contame qué panel, para qué uso (techo, pared o cámara) y las medidas.",
     "human_handoff": "Dale, te paso con un vendedor. En breve te escribe por acá.",
-    "opt_out": "Entendido, no te vamos a escribir más. Si nos necesitás, escribinos cuando quieras.",
+    "opt_out": "Entendido, no te vamos a escribir más. Si más adelante nos escribís, te responde una persona del equipo.",
     "complaint": "Lamentamos mucho lo que pasó. Ya le aviso a un vendedor para que lo resuelva con vos cuanto antes.",
     "accept_quote": "¡Buenísimo! Un vendedor te contacta para coordinar el pago y la entrega.",
     "decline_quote": "Gracias por avisarnos. Si querés, te cotizamos otra opción cuando quieras.",
@@ -88,9 +90,29 @@ REPLIES = {
     "product_info": "Buena pregunta: le paso tu consulta a un vendedor para que te asesore. "
     "Si querés un precio, contame el panel, el uso y las medidas.",
     "other": "No estoy seguro de haberte entendido. ¿Me contás un poco más qué necesitás?",
+    "thanks": "¡De nada! Cualquier cosa, escribinos por acá.",
+    "audio": "¡Hola! Por ahora no puedo escuchar audios ni ver videos. ¿Me lo escribís? Así te respondo enseguida.",
+    "location": "¡Gracias por la ubicación! Contame qué necesitás (panel, uso y medidas) y te cotizo con el envío.",
 }
+# Messages with nothing to read but a reply is due: their WhatsApp type -> the reply.
+NO_TEXT_REPLIES = {"audio": "audio", "video": "audio", "location": "location"}
+# "gracias", "dale", "ok 👍", "perfecto, gracias!": an acknowledgement, not a question.
+THANKS_RE = re.compile(
+    r"^(?:\W|(?:muchas|mil|gracias|grac|genial|perfecto|ok|oka|okey|dale|barbaro|buenisimo|buenismo|joya|listo"
+    r"|bien|bueno|de\s+acuerdo|entendido|igualmente|saludos|un\s+abrazo|abrazo|nomas|che|bo|ahi|va)\b)*$"
+)
 # Intents that need a person: the conversation goes to staff.
 STAFF_INTENTS = ("human_handoff", "complaint", "order_status", "payment_notice")
+# What staff are asked to do when a reply promises them: intent -> the task's title.
+STAFF_TASK_TITLES = {
+    "human_handoff": "The customer asked to talk to a person",
+    "complaint": "Complaint: solve it with the customer",
+    "order_status": "Question about an order",
+    "payment_notice": "Payment question or notice",
+    "product_info": "Product question to answer",
+    "accept_quote": "Quote accepted: arrange payment and delivery",
+    "opted_out_wrote": "A customer who opted out wrote again: answer in person",
+}
 
 
 @dataclass
@@ -132,6 +154,8 @@ class Plan:
     decided_quote_id: int | None = None  # the option the customer chose, when there were several
     promise: tuple[int, date] | None = None  # (invoice id, promised date)
     payment_claim: int | None = None  # invoice id the customer says they paid
+    staff_task: str = ""  # a key of STAFF_TASK_TITLES: what a person has to do after this turn
+    customer_name: str = ""  # the name the customer gave, for a customer without one
 
 
 class TurnRaced(Exception):
@@ -315,6 +339,12 @@ def turn_plan(*, conversation: Conversation, messages: list[Message]) -> Plan:
             spec.pop("panel_count", None)
         if "panel_count" in entities:
             spec.pop("width_m", None)
+        if "thickness_mm" not in entities and spec.get("family"):
+            said = _thickness_said(message.text, spec=spec, tenant=conversation.tenant)
+            if said:
+                spec["thickness_mm"], spec_changed = said, True
+        if entities.get("name") and not conversation.customer.name:
+            plan.customer_name = entities["name"]
     dialogue["spec"] = spec
     dialogue["last_intents"] = intents
 
@@ -325,13 +355,15 @@ def turn_plan(*, conversation: Conversation, messages: list[Message]) -> Plan:
         plan.intent = "handoff_quiet"  # staff have it: the bot stays quiet
         return plan
     if conversation.customer.opted_out:
-        plan.intent = "opted_out_quiet"  # nothing more is sent after the confirmation
+        # nothing more is sent after the confirmation; a person decides what to answer
+        plan.intent, plan.staff_task = "opted_out_quiet", "opted_out_wrote"
         return plan
     offered = _options_offered(conversation=conversation, dialogue=dialogue)
     if offered and not {"human_handoff", "complaint", "decline_quote"} & set(intents):
         chosen = _option_chosen(messages=messages, intents=intents, offered=offered)
         if chosen:
             thickness = next(t for t, pk in offered.items() if pk == chosen)
+            spec["thickness_mm"] = thickness  # later changes ("en gris") re-quote the one chosen
             plan.intent, plan.quote_status, plan.decided_quote_id = "accept_quote", Quote.Status.ACCEPTED, chosen
             plan.text = (
                 f"¡Buenísimo! Avanzamos con la opción de {thickness} mm. "
@@ -345,6 +377,7 @@ def turn_plan(*, conversation: Conversation, messages: list[Message]) -> Plan:
     for intent in ("human_handoff", "complaint", "accept_quote", "decline_quote"):
         if intent in intents:
             plan.intent, plan.text = intent, REPLIES[intent]
+            plan.staff_task = intent if intent in STAFF_TASK_TITLES else ""
             if intent in STAFF_INTENTS:
                 plan.state = Conversation.State.HANDOFF
             if intent in ("accept_quote", "decline_quote"):
@@ -370,9 +403,43 @@ def turn_plan(*, conversation: Conversation, messages: list[Message]) -> Plan:
     last = next((i for i in reversed(intents) if i != "other"), intents[-1] if intents else "other")
     plan.intent = last
     plan.text = REPLIES.get(last, REPLIES["other"])
+    plan.staff_task = last if last in STAFF_TASK_TITLES else ""
     if last in STAFF_INTENTS:
         plan.state = Conversation.State.HANDOFF
+    if last == "other":
+        no_text = [NO_TEXT_REPLIES.get((m.raw_payload or {}).get("type")) for m in messages if not m.text.strip()]
+        if all(THANKS_RE.match(plain(m.text)) for m in messages if m.text.strip()) and any(
+            m.text.strip() for m in messages
+        ):
+            plan.text = REPLIES["thanks"]
+        elif no_text and not any(m.text.strip() for m in messages):
+            plan.text = REPLIES[no_text[0]] if no_text[0] else ""
     return plan
+
+
+# A short answer naming a thickness: "de 150", "150 mm", "mejor en 100", "que sea de 200".
+THICKNESS_SAID_RE = re.compile(
+    r"^\W*(?:(?:y|pero|mejor|dale|ok|bueno|si|que\s+sea|quiero|queria|prefiero|lo\s+quiero|la\s+quiero|el|la|de|del"
+    r"|en|espesor|con|cambialo\s+a|cambiala\s+a|pasalo\s+a)\s+)*(\d{2,3})\s*(mm|milimetros)?\W*$"
+)
+THICKNESS_CHANGE_RE = re.compile(r"\b(?:mejor|prefiero|que\s+sea|cambialo|cambiala|pasalo|espesor)\b")
+
+
+def _thickness_said(text: str, *, spec: dict[str, Any], tenant) -> int | None:
+    """A thickness the family is made in, said on its own: the answer to "¿de qué espesor?", or a
+    change of thickness when said as one ("mejor de 150"), never a bare number in another sense
+    ("50" answering how many panels)."""
+    lowered = plain(text)
+    match = THICKNESS_SAID_RE.match(lowered)
+    if not match:
+        return None
+    value = int(match.group(1))
+    known = catalog_snapshot(tenant=tenant).thicknesses(spec["family"])
+    current = spec.get("thickness_mm")
+    asked = not current or current not in known  # the pending question is the thickness
+    if value in known and (asked or match.group(2) or THICKNESS_CHANGE_RE.search(lowered)):
+        return value
+    return None
 
 
 OPTIONS_RE = re.compile(
@@ -419,14 +486,22 @@ def _spec_question(spec: dict[str, Any], conversation: Conversation) -> str:
         options = FAMILIES_FOR_USE.get(scenario, "Isodec EPS (techos), Isopanel EPS (paredes) o Isofrig PIR (cámaras)")
         return f"¡Dale! ¿Qué panel te interesa? Tenemos {options}."
     if not spec.get("thickness_mm") or spec["thickness_mm"] not in catalog.thicknesses(family):
-        thicknesses = ", ".join(map(str, catalog.thicknesses(family)))
-        return f"¿De qué espesor querés el {FAMILY_NAMES.get(family, family)}? Lo tenemos en {thicknesses} mm."
+        name, thicknesses = FAMILY_NAMES.get(family, family), _alternatives_es(catalog.thicknesses(family))
+        if spec.get("thickness_mm"):
+            return f"El {name} no viene en {spec['thickness_mm']} mm; lo tenemos en {thicknesses} mm. ¿Cuál preferís?"
+        return f"¿De qué espesor querés el {name}? Lo tenemos en {thicknesses} mm."
     try:
         quote_spec_parse(data=spec, catalog=catalog)
     except QuoteSpecError as error:
         # a measure still missing gets its question; any other error is explained when pricing
         return QUESTIONS.get(error.field, "") if "is required" in error.message else ""
     return ""
+
+
+def _alternatives_es(values) -> str:
+    """[100, 150, 200] -> '100, 150 o 200'."""
+    words = [str(v) for v in values]
+    return words[0] if len(words) == 1 else f"{', '.join(words[:-1])} o {words[-1]}"
 
 
 def _turn_commit(
@@ -462,6 +537,21 @@ def _turn_commit(
                 reason = "another option was chosen" if accepted else f"the quote was {plan.quote_status}"
                 followups_stop(quote_ids=rejected, reason=reason)
             plan.dialogue["last_quote_id"] = decided
+    if plan.customer_name:
+        Customer.objects.filter(pk=conversation.customer_id, name="").update(name=plan.customer_name[:200])
+        conversation.customer.name = plan.customer_name
+    if plan.staff_task:
+        staff_task_open(
+            tenant_id=conversation.tenant_id,
+            kind=StaffTask.Kind.HANDOFF,
+            dedupe_key=f"{plan.staff_task}-{messages[-1].pk}",
+            title=STAFF_TASK_TITLES[plan.staff_task],
+            detail="\n".join(m.text for m in messages if m.text)[:4000],
+            customer_id=conversation.customer_id,
+            conversation_id=conversation.pk,
+            message_id=messages[-1].pk,
+            quote_id=decided if plan.staff_task == "accept_quote" else None,
+        )
     if plan.promise:
         dunning_promise_record(invoice_id=plan.promise[0], promised_date=plan.promise[1], message_id=messages[-1].pk)
     if plan.payment_claim:
@@ -669,7 +759,14 @@ def _options_reply(
                 f"• {quote_summary_es(quote.spec)}: *USD {money_uy(quote.total)}* IVA incl. — "
                 f"{base_url.rstrip('/')}{quote_public_path(quote)}"
             )
-        text = f"Te paso las {len(quotes)} opciones que pediste:\n" + "\n".join(rows) + "\n¿Con cuál avanzamos?"
+        # an alternative that could not be priced is said, not dropped
+        rows += [f"• En {o.get('thickness_mm')} mm: {o['error']}" for o in outcomes if "error" in o]
+        several = len(quotes) > 1
+        text = (
+            ("Te paso las opciones que pediste:\n" if several else "Te paso la cotización:\n")
+            + "\n".join(rows)
+            + ("\n¿Con cuál avanzamos?" if several else "\n¿Querés que avancemos?")
+        )
         sendable = [q.pk for q in quotes if q.status == Quote.Status.DRAFT]
         quotes_mark_sent(quote_ids=sendable, follow_up=sendable[0] if sendable else None)
         dialogue = {**conversation.dialogue, "last_quote_id": quotes[0].pk, "last_option_group": option_group}
@@ -686,6 +783,8 @@ def _options_reply(
 def _spec_error_es(error: QuoteSpecError, spec: dict[str, Any], catalog) -> str:
     """The pricing's refusal, told to the customer."""
     item = catalog.items.get(f"{spec.get('family')}_{spec.get('thickness_mm')}")
+    if error.field == "thickness_mm" and spec.get("family") in catalog.families():
+        return f"ese espesor no viene; lo tenemos en {_alternatives_es(catalog.thicknesses(spec['family']))} mm."
     if error.field == "color" and item and item.colors:
         names = [c.lower() for c in item.colors]
         colors = names[0] if len(names) == 1 else f"{', '.join(names[:-1])} o {names[-1]}"

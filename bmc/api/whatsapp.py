@@ -20,6 +20,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
+from agents.conversation import NO_TEXT_REPLIES
 from agents.inbound import (
     InboundError,
     inbound_message_accept,
@@ -145,7 +146,8 @@ def _dispatch(accepted, *, text: str, tenant, trace_id: str | None) -> None:
 
         message_id = accepted.message.pk
         transaction.on_commit(lambda: whatsapp_media.delay(message_id))
-    if text:  # a document without a caption has nothing to answer
+    # a document or photo without a caption has nothing to answer; a voice note or a location has
+    if text or (accepted.message.raw_payload or {}).get("type") in NO_TEXT_REPLIES:
         message_dispatch_turn(
             tenant=tenant,
             conversation_id=accepted.message.conversation_id,

@@ -151,6 +151,7 @@ class StaffTask(TenantOwned):
         PAYMENT_CLAIMED = "payment_claimed", "Confirm a payment the customer reported"
         ORDER_MISSING = "order_missing", "Accepted quote without an order"
         SEND_FAILED = "send_failed", "A message could not be sent"
+        HANDOFF = "handoff", "A customer needs a person"
 
     class Status(models.TextChoices):
         OPEN = "open", "Open"

@@ -376,3 +376,115 @@ def test_the_alternatives_of_a_turn_are_recorded_with_it_and_published_after(
     assert [spec["thickness_mm"] for spec in pricing.payload["options"]] == [100, 150]
     assert pricing.payload["answers"] == [message.pk, message.pk]
     assert len(published) == 1  # its publish waits for the commit
+
+
+MAIN_WITHOUT_THICKNESS = "cuanto sale isodec para un techo de 6 x 4,48 con flete a montevideo"
+
+
+@pytest.mark.parametrize("answer", ["de 100", "100", "el de 100 mm", "que sea de 100"])
+def test_a_thickness_said_alone_answers_the_question_for_it(conversation, answer):
+    asked = say(conversation, MAIN_WITHOUT_THICKNESS)
+    assert "¿De qué espesor querés el Isodec EPS?" in Message.objects.get(pk=asked.replies[0]).text
+    result = say(conversation, answer)
+    assert str(Quote.objects.get(pk=result.quotes[0]).total) == "1816.95"
+
+
+def test_a_number_answering_another_question_is_not_taken_for_a_thickness(conversation):
+    say(conversation, "isodec 100 techo de 6 m de largo")  # asks the width
+    say(conversation, "50")  # Isodec comes in 50 mm too: a count, or a width, not a new thickness
+    conversation.refresh_from_db()
+    assert conversation.dialogue["spec"]["thickness_mm"] == 100
+    assert not Quote.objects.filter(spec__thickness_mm=50).exists()
+
+
+def test_a_thickness_the_panel_is_not_made_in_is_said_with_the_ones_it_is(conversation):
+    result = say(conversation, "precio isodec 120 para techo de 6 x 4")
+    text = Message.objects.get(pk=result.replies[0]).text
+    assert not result.quotes
+    assert "no viene en 120 mm" in text and "100, 150, 200 o 250 mm" in text
+
+
+def test_after_choosing_an_option_a_change_prices_the_one_chosen(conversation):
+    spec = {"scenario": "roof", "family": "ISODEC_EPS", "length_m": 6, "width_m": 4.48, "zone": "MONTEVIDEO"}
+    Conversation.objects.filter(pk=conversation.pk).update(dialogue={"spec": {**spec, "thickness_mm": 100}})
+    options_sent(conversation)
+    say(conversation, "me quedo con la de 150")
+    result = say(conversation, "y si lo hago en gris?")
+    quote = Quote.objects.get(pk=result.quotes[0])
+    assert quote.spec["thickness_mm"] == 150 and quote.spec["color"] == "Gris"
+
+
+def test_an_option_that_cannot_be_priced_is_said_not_dropped(conversation):
+    from agents.conversation import quote_option_price, quote_options_reply
+
+    spec = {"scenario": "roof", "family": "ISODEC_EPS", "length_m": 6, "width_m": 4.48}
+    outcomes = [
+        quote_option_price(
+            conversation_id=conversation.pk,
+            spec={**spec, "thickness_mm": t},
+            option_group="opt-5",
+            source_message_id=None,
+        )
+        for t in (100, 120)
+    ]
+    reply = quote_options_reply(conversation_id=conversation.pk, option_group="opt-5", outcomes=outcomes, base_url="x")
+    text = Message.objects.get(pk=reply).text
+    assert text.startswith("Te paso la cotización:") and text.endswith("¿Querés que avancemos?")
+    assert "En 120 mm: ese espesor no viene; lo tenemos en 100, 150, 200 o 250 mm." in text
+
+
+@pytest.mark.parametrize(
+    "text, title",
+    [
+        ("pasame con un vendedor porfa", "The customer asked to talk to a person"),
+        ("llegaron 3 paneles rayados, una verguenza", "Complaint: solve it with the customer"),
+        ("que espesor me recomendas para un galpon?", "Product question to answer"),
+    ],
+)
+def test_a_reply_that_promises_a_person_leaves_them_a_task(conversation, text, title):
+    from bmc.sales.models import StaffTask
+
+    result = say(conversation, text)
+    task = StaffTask.objects.get(conversation=conversation)
+    assert (task.kind, task.title, task.status, task.detail) == ("handoff", title, "open", text)
+    assert task.message_id == result.answered[-1]
+
+
+def test_an_opted_out_customer_who_writes_again_gets_a_person_not_the_bot(conversation):
+    from bmc.sales.models import StaffTask
+
+    confirmation = say(conversation, "no me escriban mas")
+    assert "te responde una persona" in Message.objects.get(pk=confirmation.replies[0]).text
+    result = say(conversation, "hola, al final quiero cotizar isodec 100 para 6 x 4,48")
+    assert result.replies == [] and result.quotes == []
+    task = StaffTask.objects.get(conversation=conversation)
+    assert task.title == "A customer who opted out wrote again: answer in person"
+
+
+@pytest.mark.parametrize("text", ["gracias!", "buenisimo, muchas gracias 👍", "dale, joya"])
+def test_thanks_get_a_short_answer_not_a_question(conversation, text):
+    result = say(conversation, text)
+    assert Message.objects.get(pk=result.replies[0]).text == "¡De nada! Cualquier cosa, escribinos por acá."
+
+
+def test_a_voice_note_is_answered_asking_for_text(conversation):
+    Message.objects.create(
+        tenant=conversation.tenant,
+        conversation=conversation,
+        direction="in",
+        channel="whatsapp",
+        text="",
+        raw_payload={"type": "audio", "audio": {"id": "media-1"}},
+    )
+    result = conversation_turn(conversation_id=conversation.pk, public_base_url="http://bmc.test")
+    assert "no puedo escuchar audios" in Message.objects.get(pk=result.replies[0]).text
+
+
+def test_the_name_a_new_customer_gives_is_kept_and_used(tenant):
+    system_bootstrap()
+    customer = Customer.objects.create(tenant=tenant, phone="+59899333444")
+    conversation = Conversation.objects.create(tenant=tenant, customer=customer)
+    result = say(conversation, "hola, soy Carla Pérez. " + MAIN_WITHOUT_THICKNESS.replace("isodec", "isodec 100"))
+    customer.refresh_from_db()
+    assert customer.name == "Carla Pérez"
+    assert "¡Gracias, Carla!" in Message.objects.get(pk=result.replies[0]).text

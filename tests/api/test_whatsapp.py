@@ -232,3 +232,24 @@ def test_a_company_cannot_take_the_default_companys_number(settings, tenant):
     with pytest.raises(ValidationError, match="each company needs a number of its own"):
         Tenant(slug="frio", name="Frío SRL", whatsapp_phone_number_id="999000111").full_clean()
     Tenant(slug="frio", name="Frío SRL", whatsapp_phone_number_id="555").full_clean()
+
+
+@pytest.mark.parametrize(("kind", "turns"), [("audio", 1), ("location", 1), ("sticker", 0), ("reaction", 0)])
+def test_a_voice_note_or_a_location_gets_a_turn_a_sticker_does_not(
+    client, kind, turns, django_capture_on_commit_callbacks
+):
+    """A voice note is answered (asking for text) like any message; a sticker or a reaction is
+    stored and left alone."""
+    body = json.loads((FIXTURES / "text_message.json").read_text())
+    message = body["entry"][0]["changes"][0]["value"]["messages"][0]
+    message.pop("text")
+    message.update(type=kind, **{kind: {"id": "media-77"} if kind != "location" else {"latitude": -34.9}})
+    raw = json.dumps(body).encode()
+    signature = "sha256=" + hmac.new(SECRET.encode(), raw, hashlib.sha256).hexdigest()
+    with django_capture_on_commit_callbacks(execute=False):
+        response = client.post(
+            "/api/v1/webhooks/whatsapp", raw, content_type="application/json", HTTP_X_HUB_SIGNATURE_256=signature
+        )
+    assert response.json()["accepted"] == 1
+    assert Message.objects.get().raw_payload["type"] == kind
+    assert AgentTask.objects.filter(task_type="conversation.process_message").count() == turns
