@@ -797,6 +797,16 @@ def _spec_error_es(error: QuoteSpecError, spec: dict[str, Any], catalog) -> str:
     }.get(error.field, "¿me confirmás las medidas y el panel?")
 
 
+def message_withdraw(*, message_id: int | None) -> bool:
+    """An inbound message whose processing was cancelled: marked answered and cancelled, so no
+    turn and no sweep answers it later. A message already answered stays as it is."""
+    return bool(
+        Message.objects.filter(pk=message_id, direction=Message.Direction.INBOUND, processed_at__isnull=True).update(
+            processed_at=timezone.now(), delivery_status=Message.DeliveryStatus.CANCELLED
+        )
+    )
+
+
 def messages_stranded(*, now, older_than: timedelta) -> tuple[list[tuple[int, int, int]], list[tuple[int, int]]]:
     """Work a crash left behind, with no task of its own still alive: conversations whose inbound
     messages nobody answered, as (tenant_id, conversation_id, last message id), and replies never

@@ -16,6 +16,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from agents import orchestrator as records
+from agents.conversation import message_withdraw
 from agents.router import route_task
 from bmc.celery import app as celery_app
 from bmc.core.models import AgentTask, Tenant
@@ -235,8 +236,12 @@ def message_dispatch_send(*, tenant: Tenant, message_id: int, trace_id: str | No
 def task_cancel(*, task: AgentTask) -> bool:
     """Cancel a task that has not finished. The record is final at once, so no delivery of it will
     run; the revoke also stops it on a worker that is running it right now."""
-    if not records.agent_task_cancel(task=task):
-        return False
+    with transaction.atomic():
+        if not records.agent_task_cancel(task=task):
+            return False
+        if task.task_type == "conversation.process_message":
+            # its message is not to be answered, by this task or by any later turn or sweep
+            message_withdraw(message_id=task.payload.get("message_id"))
     try:
         celery_app.control.revoke(str(task.task_id), terminate=True, signal="SIGTERM")
     except Exception as exc:  # broker down: the record alone keeps the task from running

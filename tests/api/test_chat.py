@@ -30,6 +30,26 @@ def test_send_then_status_then_cancel(api, tenant):
     assert AgentTask.objects.get(task_id=task_id).status == "cancelled"
 
 
+def test_a_cancelled_message_is_not_answered_later_by_a_sweep_or_the_next_turn(api, tenant):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from agents.conversation import conversation_turn, messages_stranded
+
+    sent = api.post("/api/v1/chat/send", BODY, format="json").json()
+    api.post(f"/api/v1/chat/{sent['task_id']}/cancel")
+    message = Message.objects.get(pk=sent["message_id"])
+    assert message.delivery_status == "cancelled" and message.processed_at is not None
+    turns, _ = messages_stranded(now=timezone.now() + timedelta(hours=1), older_than=timedelta(minutes=2))
+    assert turns == []  # the reaper finds nothing left to answer
+    later = api.post("/api/v1/chat/send", {**BODY, "mensaje": "hola"}, format="json").json()
+    result = conversation_turn(conversation_id=later["conversation_id"], public_base_url="http://x")
+    assert result.answered == [later["message_id"]] and result.quotes == []  # only the new one
+    status = api.post("/api/v1/chat/status", {"task_id": sent["task_id"]}, format="json").json()
+    assert status["status"] == "cancelled" and status["respuesta"] is None
+
+
 def test_status_names_a_bad_task_id(api, tenant):
     response = api.post("/api/v1/chat/status", {"task_id": "nope"}, format="json")
     assert response.status_code == 400 and "task_id" in response.json()["error"]["fields"]
