@@ -423,21 +423,30 @@ THICKNESS_SAID_RE = re.compile(
     r"|en|espesor|con|cambialo\s+a|cambiala\s+a|pasalo\s+a)\s+)*(\d{2,3})\s*(mm|milimetros)?\W*$"
 )
 THICKNESS_CHANGE_RE = re.compile(r"\b(?:mejor|prefiero|que\s+sea|cambialo|cambiala|pasalo|espesor)\b")
+# "mejor cotizame en 150", "y en 150 cuanto sale?": a thickness asked for within a sentence.
+THICKNESS_IN_SENTENCE_RE = re.compile(
+    r"\b(?:mejor|prefiero|que\s+sea|cambialo|cambiala|pasalo|cotizame|cotizalo|cotizala|y|tambien)\b.{0,25}?"
+    r"\b(?:en|de|a)\s+(\d{2,3})\s*(mm|milimetros)?(?![\d.,])"
+    r"(?!\s*(?:[x×*]|por\b|m\b|mts?\b|mtrs?\b|metros|m2|cm|paneles|unidades|dolares|usd|pesos|%|y\s+(?:en\s+)?\d))"
+)
 
 
 def _thickness_said(text: str, *, spec: dict[str, Any], tenant) -> int | None:
     """A thickness the family is made in, said on its own: the answer to "¿de qué espesor?", or a
     change of thickness when said as one ("mejor de 150"), never a bare number in another sense
     ("50" answering how many panels)."""
+    if len(thickness_options(text)) > 1:
+        return None  # alternatives asked for: each is priced on its own
     lowered = plain(text)
-    match = THICKNESS_SAID_RE.match(lowered)
+    match = THICKNESS_SAID_RE.match(lowered) or THICKNESS_IN_SENTENCE_RE.search(lowered)
     if not match:
         return None
     value = int(match.group(1))
     known = catalog_snapshot(tenant=tenant).thicknesses(spec["family"])
     current = spec.get("thickness_mm")
     asked = not current or current not in known  # the pending question is the thickness
-    if value in known and (asked or match.group(2) or THICKNESS_CHANGE_RE.search(lowered)):
+    said_as_change = match.re is THICKNESS_IN_SENTENCE_RE or THICKNESS_CHANGE_RE.search(lowered)
+    if value in known and (asked or match.group(2) or said_as_change):
         return value
     return None
 

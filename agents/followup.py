@@ -33,7 +33,7 @@ from agents.nlu_model import message_reword
 from agents.outbound import outbound_reply_create
 from agents.quote_document import money_uy, quote_public_path, quote_summary_es
 from agents.staff import staff_task_open
-from bmc.core.models import Customer, Message, Quote, Tenant
+from bmc.core.models import Conversation, Customer, Message, Quote, Tenant
 from bmc.sales.models import FollowUp, FollowUpPolicy, StaffTask
 from bmc.sales.policy import next_allowed, sending_allowed
 
@@ -143,11 +143,29 @@ def _stop_reasons(rows: list[FollowUp], now: datetime) -> dict[int, str]:
         .annotate(last=Max("created_at"))
         .values_list("conversation__customer_id", "last")
     )
+    conversation_ids = {r.conversation_id for r in rows if r.conversation_id}
+    with_staff = set(
+        Conversation.objects.filter(pk__in=conversation_ids, state=Conversation.State.HANDOFF).values_list(
+            "pk", flat=True
+        )
+    )
+    newest_sent = dict(
+        Quote.objects.filter(
+            conversation_id__in=conversation_ids, status__in=[Quote.Status.SENT, Quote.Status.ACCEPTED]
+        )
+        .values("conversation_id")
+        .annotate(last=Max("sent_at"))
+        .values_list("conversation_id", "last")
+    )
     reasons = {}
     for row in rows:
-        reason = _stop_reason(
-            row, quotes.get(row.quote_id), row.customer_id in opted_out, last_inbound.get(row.customer_id), now
-        )
+        quote = quotes.get(row.quote_id)
+        newer = newest_sent.get(row.conversation_id)
+        reason = _stop_reason(row, quote, row.customer_id in opted_out, last_inbound.get(row.customer_id), now)
+        if not reason and row.conversation_id in with_staff:
+            reason = "staff have the conversation"  # the bot stays quiet until they release it
+        elif not reason and newer and newer > quote["sent_at"]:
+            reason = "a newer quote replaced it"
         if reason:
             reasons[row.pk] = reason
     return reasons

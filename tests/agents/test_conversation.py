@@ -488,3 +488,18 @@ def test_the_name_a_new_customer_gives_is_kept_and_used(tenant):
     customer.refresh_from_db()
     assert customer.name == "Carla Pérez"
     assert "¡Gracias, Carla!" in Message.objects.get(pk=result.replies[0]).text
+
+
+@pytest.mark.parametrize("text", ["mejor cotizame en 150", "y en 150 cuanto sale?", "que sea de 150 mm"])
+def test_a_thickness_asked_for_in_a_sentence_requotes_in_it(conversation, text):
+    say(conversation, "cuanto sale isodec 100 para un techo de 6 x 4,48 con flete a montevideo")
+    result = say(conversation, text)
+    assert Quote.objects.get(pk=result.quotes[0]).spec["thickness_mm"] == 150
+
+
+@pytest.mark.parametrize("text", ["y de 150 m2 cuanto sale?", "mejor en 10 x 4", "y en 100 y en 150?"])
+def test_numbers_that_are_not_a_thickness_change_leave_it(conversation, text):
+    say(conversation, "cuanto sale isodec 100 para un techo de 6 x 4,48 con flete a montevideo")
+    say(conversation, text)
+    conversation.refresh_from_db()
+    assert conversation.dialogue["spec"]["thickness_mm"] == 100

@@ -257,3 +257,23 @@ def test_the_expiry_reminder_moves_to_the_first_sending_hour_when_ten_is_quiet(q
     followup_sequence_start(quote=quoted)
     expiry = FollowUp.objects.get(quote=quoted, kind="expiry")
     assert timezone.localtime(expiry.due_at, MVD) == local(28, 11, 30)  # Saturday (Sunday is quiet), 11:30
+
+
+def test_a_newer_quote_in_the_conversation_stops_the_older_ones_reminders(quoted, tenant):
+    message = write("+59894807926", "mejor cotizame en 150", local(21, 10, 0), tenant)
+    (newer,) = turn(message.conversation_id, local(21, 10, 0)).quotes
+    run_clock(local(21, 10, 10), local(1, 12, 0, month=12))
+    assert sent_log(quoted) == []  # its steps went when the customer wrote; its expiry reminder now
+    expiry = FollowUp.objects.get(quote=quoted, kind="expiry")
+    assert (expiry.status, expiry.reason) == ("cancelled", "a newer quote replaced it")
+    newer = Quote.objects.get(pk=newer)
+    assert newer.spec["thickness_mm"] == 150 and [kind for kind, *_ in sent_log(newer)][-1] == "expiry"
+
+
+def test_a_conversation_with_staff_gets_no_follow_ups(quoted, tenant):
+    message = write("+59894807926", "pasame con un vendedor", local(21, 10, 0), tenant)
+    turn(message.conversation_id, local(21, 10, 0))
+    run_clock(local(21, 10, 10), local(1, 12, 0, month=12))
+    assert sent_log(quoted) == []
+    expiry = FollowUp.objects.get(quote=quoted, kind="expiry")
+    assert (expiry.status, expiry.reason) == ("cancelled", "staff have the conversation")
