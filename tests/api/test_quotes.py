@@ -154,3 +154,13 @@ def test_the_customers_link_opens_the_pdf_until_90_days_after_the_quote_expires(
     assert gone.status_code == 410
     assert f"La cotización {quote.number} venció" in gone.content.decode()
     assert client.get(link.replace(".pdf", "x.pdf")).status_code == 404  # a forged token still says nothing
+
+
+@pytest.mark.parametrize("accept", ["application/pdf", "*/*"])
+def test_a_pdf_that_cannot_be_given_is_a_json_error_not_a_pdf(api, client, tenant, catalog, accept):
+    missing = api.get("/api/v1/quotes/999999/pdf", HTTP_ACCEPT=accept)
+    assert missing.status_code == 404 and missing["Content-Type"] == "application/json"
+    assert missing.json()["error"]["message"]
+    quote = stored(tenant, catalog, MAIN)
+    unauthenticated = client.get(f"/api/v1/quotes/{quote.pk}/pdf", HTTP_ACCEPT=accept)
+    assert unauthenticated.status_code == 401 and unauthenticated["Content-Type"] == "application/json"
