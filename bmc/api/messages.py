@@ -50,13 +50,49 @@ def _reject(payload: InboundPayload, field: str, message: str):
     return serializers.ValidationError({field: [message]})
 
 
-def _text(data: dict[str, Any], key: str, payload: InboundPayload) -> str:
-    text = data.get(key)
-    if not isinstance(text, str) or not text.strip():
-        raise _reject(payload, key, "is required: the message text, a non-empty string.")
+def _text_problem(text: Any) -> str:
+    if text is not None and not isinstance(text, str):
+        return f"must be a string (the message text), got {type(text).__name__}."
+    if not text or not text.strip():
+        return "is required: the message text, a non-empty string."
     if len(text) > MAX_TEXT:
-        raise _reject(payload, key, f"is {len(text)} characters; at most {MAX_TEXT}.")
-    return text
+        return f"is {len(text)} characters; at most {MAX_TEXT}."
+    return ""
+
+
+def _text(data: dict[str, Any], key: str, payload: InboundPayload) -> str:
+    problem = _text_problem(data.get(key))
+    if problem:
+        raise _reject(payload, key, problem)
+    return data[key]
+
+
+def _phone(data: dict[str, Any], key: str, payload: InboundPayload) -> Any:
+    if data.get(key) in (None, ""):
+        raise _reject(payload, key, "is required: the customer's phone number, e.g. +59899123456.")
+    return data[key]
+
+
+# What POST /api/v1/messages must carry, and what to say when it does not.
+MESSAGE_REQUIRED = {
+    "channel": f"is required: one of {', '.join(CHANNELS)}.",
+    "from": "is required: the customer's phone number, e.g. +59899123456.",
+    "external_id": "is required: the provider's id of the message (a second delivery with the same id changes "
+    "nothing).",
+    "sent_at": "is required: when the customer sent it, ISO 8601 with its offset (2026-11-21T10:00:00-03:00) or "
+    "a Unix timestamp.",
+}
+
+
+def _message_problems(data: dict[str, Any]) -> dict[str, list[str]]:
+    """Every field of a /messages body that is missing or wrong, all told at once."""
+    problems = {field: [says] for field, says in MESSAGE_REQUIRED.items() if data.get(field) in (None, "")}
+    channel = data.get("channel")
+    if "channel" not in problems and channel not in CHANNELS:
+        problems["channel"] = [f"'{channel}' is not a channel; use one of {', '.join(CHANNELS)}."]
+    if _text_problem(data.get("text")):
+        problems["text"] = [_text_problem(data.get("text"))]
+    return problems
 
 
 def _accept(
@@ -112,8 +148,8 @@ MessageIn = inline_serializer(
         "channel": serializers.ChoiceField(choices=CHANNELS),
         "from": serializers.CharField(),
         "text": serializers.CharField(),
-        "external_id": serializers.CharField(required=False),
-        "sent_at": serializers.DateTimeField(required=False),
+        "external_id": serializers.CharField(),
+        "sent_at": serializers.DateTimeField(),
         "name": serializers.CharField(required=False),
     },
 )
@@ -141,15 +177,20 @@ MessageAccepted = inline_serializer(
 def messages_view(request: Request) -> Response:
     payload = inbound_payload_store(tenant=request.tenant, source=InboundPayload.Source.N8N, body=request._request.body)
     data = _body(request, payload)
-    channel = data.get("channel") or "n8n"
-    if channel not in CHANNELS:
-        raise _reject(payload, "channel", f"'{channel}' is not a channel; use one of {', '.join(CHANNELS)}.")
+    problems = _message_problems(data)
+    if problems:
+        inbound_payload_outcome(
+            payload=payload,
+            outcome=InboundPayload.Outcome.REJECTED,
+            error="; ".join(f"{field}: {says[0]}" for field, says in problems.items()),
+        )
+        raise serializers.ValidationError(problems)
     message, task, created = _accept(
         request,
         payload=payload,
-        channel=channel,
-        phone=data.get("from"),
-        text=_text(data, "text", payload),
+        channel=data["channel"],
+        phone=data["from"],
+        text=data["text"],
         external_id=data.get("external_id"),
         sent_at=data.get("sent_at"),
         name=data.get("name"),
@@ -225,7 +266,7 @@ def _chat_accept(request: Request) -> tuple[Message, AgentTask | None, bool]:
         request,
         payload=payload,
         channel="n8n",
-        phone=data.get("telefono"),
+        phone=_phone(data, "telefono", payload),
         text=_text(data, "mensaje", payload),
         external_id=data.get("id"),
         sent_at=data.get("fecha"),

@@ -243,7 +243,7 @@ def test_errors_carry_a_code_and_unknown_api_paths_answer_json(api):
 def test_a_bad_sent_at_is_400_naming_it(api, sent_at):
     response = api.post(
         "/api/v1/messages",
-        {"channel": "n8n", "from": "+59899123456", "text": "hola", "sent_at": sent_at},
+        {"channel": "n8n", "from": "+59899123456", "text": "hola", "external_id": "n8n-7", "sent_at": sent_at},
         format="json",
     )
     assert response.status_code == 400 and "sent_at" in response.json()["error"]["fields"]

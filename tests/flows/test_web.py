@@ -77,7 +77,17 @@ def test_callers_waiting_for_a_reply_do_not_hold_up_the_rest_of_the_web(web, api
         wait_for(lambda: _chat_messages() == 3)  # all three are in, and waiting
         assert request(web, "GET", "/health")[0] == 200
         status, body = request(
-            web, "POST", "/api/v1/messages", {"channel": "n8n", "from": "+59899000800", "text": "hola"}, key=api_key
+            web,
+            "POST",
+            "/api/v1/messages",
+            {
+                "channel": "n8n",
+                "from": "+59899000800",
+                "text": "hola",
+                "external_id": "web-1",
+                "sent_at": "2026-11-21T10:00:00-03:00",
+            },
+            key=api_key,
         )
         assert status == 202 and body["message_id"]
         finished.append("others")
