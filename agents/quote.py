@@ -392,6 +392,12 @@ def quote_price(*, spec: QuoteSpec, catalog: CatalogSnapshot) -> QuoteResult:
             "width_m" if spec.scenario != "wall" else "run_m",
             f"needs {n} panels, over the {MAX_PANELS} a quote can cover.",
         )
+    if panel_m2 <= 0:
+        # the contract leaves zero quantities out; a quote without its panels is no quote
+        raise QuoteSpecError(
+            "height_m" if spec.scenario == "cold_room" else "length_m",
+            "is too small: the panels would measure 0.00 m2. Measures are in meters (e.g. 6 or 4.48).",
+        )
     if spec.sealant:
         counts["SILICONA"] = _ceil(panel_m2 / 10)
 

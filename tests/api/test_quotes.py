@@ -164,3 +164,13 @@ def test_a_pdf_that_cannot_be_given_is_a_json_error_not_a_pdf(api, client, tenan
     quote = stored(tenant, catalog, MAIN)
     unauthenticated = client.get(f"/api/v1/quotes/{quote.pk}/pdf", HTTP_ACCEPT=accept)
     assert unauthenticated.status_code == 401 and unauthenticated["Content-Type"] == "application/json"
+
+
+def test_measures_too_small_for_any_panel_are_400_not_a_quote_of_accessories(api, tenant, catalog):
+    response = api.post(
+        "/api/v1/quotes/calculate",
+        {"family": "ISODEC_EPS", "thickness_mm": 100, "length_m": 0.001, "width_m": 4},
+        format="json",
+    )
+    assert response.status_code == 400
+    assert "0.00 m2" in response.json()["error"]["fields"]["length_m"][0]
