@@ -772,7 +772,7 @@ def _options_reply(
         rows += [f"• En {o.get('thickness_mm')} mm: {o['error']}" for o in outcomes if "error" in o]
         several = len(quotes) > 1
         text = (
-            ("Te paso las opciones que pediste:\n" if several else "Te paso la cotización:\n")
+            (f"Te paso las {len(quotes)} opciones que pediste:\n" if several else "Te paso la cotización:\n")
             + "\n".join(rows)
             + ("\n¿Con cuál avanzamos?" if several else "\n¿Querés que avancemos?")
         )
