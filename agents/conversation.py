@@ -365,6 +365,7 @@ def turn_plan(*, conversation: Conversation, messages: list[Message]) -> Plan:
             thickness = next(t for t, pk in offered.items() if pk == chosen)
             spec["thickness_mm"] = thickness  # later changes ("en gris") re-quote the one chosen
             plan.intent, plan.quote_status, plan.decided_quote_id = "accept_quote", Quote.Status.ACCEPTED, chosen
+            plan.staff_task = "accept_quote"
             plan.text = (
                 f"¡Buenísimo! Avanzamos con la opción de {thickness} mm. "
                 "Un vendedor te contacta para coordinar el pago y la entrega."

@@ -8,7 +8,7 @@ from django.utils import timezone
 from agents.conversation import conversation_turn
 from bmc.core.models import Conversation, Customer, Message, Quote
 from bmc.core.services import system_bootstrap
-from bmc.sales.models import FollowUp
+from bmc.sales.models import FollowUp, StaffTask
 
 pytestmark = pytest.mark.django_db
 
@@ -265,6 +265,8 @@ def test_choosing_one_of_the_options_accepts_that_one(conversation, text):
     }
     conversation.refresh_from_db()
     assert "last_option_group" not in conversation.dialogue  # chosen: nothing left to choose from
+    task = StaffTask.objects.get(conversation=conversation)  # the reply promised a seller's call
+    assert (task.title, task.quote_id) == ("Quote accepted: arrange payment and delivery", quotes[150].pk)
 
 
 def test_declining_the_options_rejects_them_all_for_that_reason(conversation):
