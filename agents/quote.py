@@ -212,9 +212,15 @@ def _integer(data: Mapping[str, Any], key: str, *, minimum: int) -> int | None:
     value = data.get(key)
     if value is None:
         return None
-    number = _decimal(data, key) if value != 0 else Decimal(0)
+    refused = QuoteSpecError(key, f"must be a whole number from {minimum}, got {value!r}.")
+    try:
+        number = _decimal(data, key) if value != 0 else Decimal(0)
+    except QuoteSpecError as error:
+        if "positive" in error.message:  # "-1 corners" is not about being positive: 0 is allowed
+            raise refused from None
+        raise
     if number is None or number != number.to_integral_value() or number < minimum:
-        raise QuoteSpecError(key, f"must be a whole number from {minimum}, got {value!r}.")
+        raise refused
     return int(number)
 
 

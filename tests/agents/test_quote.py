@@ -99,6 +99,11 @@ def test_a_new_catalog_version_prices_new_quotes_only(catalog, tenant):
             "longer than 14.00 m",
         ),
         ({"family": "ISODEC_EPS", "thickness_mm": 100, "length_m": -2, "width_m": 4}, "length_m", "positive"),
+        (
+            {"family": "ISOPANEL_EPS", "thickness_mm": 100, "length_m": 3, "run_m": 24, "corners": -1},
+            "corners",
+            "whole number from 0",
+        ),
         ({"family": "ISODEC_EPS", "thickness_mm": 100, "length_m": 6, "width_m": 250}, "width_m", "200 m"),
         ({"family": "ISODEC_EPS", "thickness_mm": 100, "area_m2": 20000}, "area_m2", "10000 m2"),
         ({"family": "ISODEC_EPS", "thickness_mm": 100, "length_m": 6, "panel_count": 600}, "panel_count", "500"),
