@@ -183,6 +183,7 @@ def run(args) -> dict:
                     "channel": "n8n",
                     "from": f"+5989{i:07d}",
                     "external_id": f"{prefix}-{i}",
+                    "sent_at": time.strftime("%Y-%m-%dT%H:%M:%S+00:00", time.gmtime(started)),
                     "text": "cuanto sale isodec 100 para un techo de 6 x 4,48 con flete a montevideo",
                 }
             )

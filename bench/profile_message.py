@@ -75,7 +75,13 @@ def main() -> int:
     def ingest():
         response = client.post(
             "/api/v1/messages",
-            {"channel": "n8n", "from": f"+5987{next(counter):07d}", "external_id": uuid.uuid4().hex, "text": TEXT},
+            {
+                "channel": "n8n",
+                "from": f"+5987{next(counter):07d}",
+                "external_id": uuid.uuid4().hex,
+                "sent_at": timezone.now().isoformat(),
+                "text": TEXT,
+            },
             content_type="application/json",
         )
         assert response.status_code == 202, response.content
