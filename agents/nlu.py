@@ -169,6 +169,7 @@ def _x_rewrite(match: re.Match[str]) -> str:
 
 
 def _text_normalize(*, text: str) -> str:
+    text = re.sub(r"(?i)\bn\s*[°º]\s*(?=\d)", "nro ", text)
     decomposed = unicodedata.normalize("NFKD", text)
     chars = []
     for char in decomposed:
@@ -355,7 +356,9 @@ _WEEKDAY_ALT = "lunes|martes|miercoles|jueves|viernes|sabado|domingo"
 _PAY_FUTURE_RE = re.compile(
     r"(?<!\bel )(?<!\bdel )(?<!\bal )(?<!\bun )(?<!\bmi )(?<!\bde )(?<!\bmercado )(?<!\bcomo )"
     r"\b(?:deposito|depositamos|transfiero|transferimos|pago|pagamos|abono|abonamos|giro|giramos|cancelo|cancelamos"
-    r"|depositare|transferire|pagare|abonare)\b"
+    r"|depositare|transferire|pagare|abonare|depositaremos|transferiremos|pagaremos|abonaremos|cancelaremos)\b"
+    r"|\b(?:sera|seran|va\s+a\s+ser|van\s+a\s+ser|quedara|queda)\s+(?:abonad[oa]s?|pagad[oa]s?|depositad[oa]s?"
+    r"|transferid[oa]s?|cancelad[oa]s?)\b"
     r"|\b(?:voy|vamos)\s+a\s+(?:pagar|depositar|transferir|abonar|girar|cancelar"
     r"|hacer\s+(?:la|el)\s+(?:transferencia|deposito|pago|giro))\b"
     r"|\bhago\s+(?:la|el)\s+(?:transferencia|deposito|pago|giro)\b"
@@ -383,6 +386,12 @@ _RULES_RAW: tuple[tuple[str, int, str], ...] = (
     ("opt_out", 10, r"\bdej(?:en|a|ar|en)\s+de\s+(?:escribir\w*|mandar\w*|enviar\w*|molestar\w*|llamar\w*|joder)"),
     ("opt_out", 10, r"\b(?:dar|darme|dame|denme|den|doy|darnos)\s+de\s+baja\b"),
     ("opt_out", 10, r"^\W*(?:baja|stop|unsubscribe|desuscribir\w*|basta)\W*$"),
+    (
+        "opt_out",
+        10,
+        r"\bbasta\s+de\s+(?:mand\w*|envi\w*|escrib\w*|molest\w*|promociones|mensajes|publicidad|spam|ofertas)"
+        r"|\bno\s+quiero\s+(?:recibir\s+)?(?:mas\s+)?(?:promociones|publicidad|ofertas|spam)\b",
+    ),
     ("opt_out", 10, r"\b(?:borr|sac|quit)\w*\s+de\s+(?:la|su|sus|tu|tus)\s+(?:lista|base|contactos|difusion)\b"),
     # human_handoff
     (
@@ -429,7 +438,13 @@ _RULES_RAW: tuple[tuple[str, int, str], ...] = (
     ),
     ("complaint", 5, r"\b(?:queja|quejarme|reclamo|reclamar|reclamacion|denuncia)\b"),
     ("complaint", 5, r"\b(?:cobr|debit|factur)\w*\s+(?:\w+\s+)?(?:dos\s+veces|doble|de\s+mas)\b"),
-    ("complaint", 4, r"\bfalta(?:n|ron|ba|ban)?\s+(?:\d+\s+)?(?:paneles|piezas|tornillos|accesorios|chapas|cosas)\b"),
+    (
+        "complaint",
+        4,
+        r"\bfalta(?:n|ron|ba|ban)?\s+(?:\d+\s+|las\s+|los\s+|el\s+|la\s+|unos\s+|unas\s+)?(?:paneles|panel|piezas"
+        r"|tornillos|accesorios|chapas|cosas|cumbreras?|goteros?|perfiles|perfil|kits?|siliconas?|esquineros?"
+        r"|canalones?|fijaciones|tapas)\b",
+    ),
     ("complaint", 4, r"\bno\s+me\s+(?:responde|contesta|atiende|responden|contestan|atienden)\b"),
     (
         "complaint",
@@ -443,13 +458,30 @@ _RULES_RAW: tuple[tuple[str, int, str], ...] = (
         r"\b(?:me|nos)\s+(?:cobraron|cobro|cobran|facturaron)\b.{0,60}\b(?:gratis|incluid[oa]|de\s+mas"
         r"|sin\s+cargo|otro\s+precio|mas\s+caro)\b",
     ),
-    ("complaint", 5, r"\b(?:gotea|gotean|se\s+llueve|se\s+llueven|filtra|filtran|entra\s+agua)\b"),
+    (
+        "complaint",
+        5,
+        r"\b(?:gotea|gotean|se\s+llueve|se\s+llueven|filtra|filtran|entra\s+agua|filtraciones|filtracion|goteras"
+        r"|humedad)\b",
+    ),
+    (
+        "complaint",
+        4,
+        r"\b(?:se\s+(?:esta|estan)?\s*(?:despega\w*|levanta\w*|sale|salen|suelta\w*|volo|volaron|despegaron|solto"
+        r"|soltaron|hundio|combo|comba)|despegad[oa]s?|suelt[oa]s?)\b",
+    ),
+    (
+        "complaint",
+        4,
+        r"\bno\s+(?:pega|pegan|funciona|funcionan|cierra\s+bien|encaja|encajan|encastra|sirve\s+para\s+nada)\b",
+    ),
+    ("complaint", 4, r"\b(?:exijo|exigimos|exigir|reclamo\s+formal|inadmisible|no\s+puede\s+ser)\b"),
     ("complaint", 5, r"\bno\s+es\s+lo\s+que\s+(?:pedi|compre|encargue|pedimos|compramos)\b"),
     (
         "complaint",
         5,
-        r"\b(?:mandaron|enviaron|trajeron|llego|llegaron|vino|vinieron)\s+(?:\w+\s+){0,2}"
-        r"(?:equivocad\w*|incomplet\w*|de\s+otro\s+color|otro\s+color)\b",
+        r"\b(?:mandaron|enviaron|trajeron|llego|llegaron|vino|vinieron|entregaron)\s+(?:\w+\s+){0,4}"
+        r"(?:equivocad\w*|incomplet\w*|de\s+otro\s+color|otro\s+color|mal|fallad\w*)\b",
     ),
     (
         "complaint",
@@ -478,6 +510,12 @@ _RULES_RAW: tuple[tuple[str, int, str], ...] = (
         r"|la\s+guita|lo\s+que\s+(?:debia|faltaba))\b",
     ),
     ("payment_notice", 4, r"\bcomprobante\b"),
+    (
+        "payment_notice",
+        5,
+        r"\b(?:llego|llegaron|recibieron|recibiste|les\s+llego|te\s+llego|acreditaron|acredito|se\s+acredito|vieron)"
+        r"\b.{0,20}\b(?:transferencia|deposito|pago|giro|plata)\b",
+    ),
     (
         "payment_notice",
         4,
@@ -572,6 +610,21 @@ _RULES_RAW: tuple[tuple[str, int, str], ...] = (
         r"\bcuando\s+(?:\w+\s+){0,3}(?:te|les|le)\s+(?:digo|aviso|confirmo|escribo|contesto|comento)\b",
     ),
     ("postpone", 3, r"\b(?:otros|otras|mas)\s+(?:presupuestos|cotizaciones)\b"),
+    (
+        "postpone",
+        4,
+        r"\b(?:lo|la)\s+(?:voy|vamos)\s+a\s+(?:analizar|evaluar|estudiar|consultar|pensar|ver|charlar|hablar|revisar)\b"
+        r"|\b(?:lo|la)\s+(?:estoy|estamos)\s+(?:pensando|viendo|evaluando|analizando|consultando|charlando)\b"
+        r"|\b(?:le|les|te)\s+(?:respondo|respondemos|confirmo|confirmamos|contesto|aviso|avisamos)\s+(?:a\s+la\s+brevedad"
+        r"|en\s+breve|cuanto\s+antes|apenas\s+(?:pueda|sepa|tenga)|en\s+cuanto\s+(?:pueda|sepa|tenga))\b",
+    ),
+    (
+        "postpone",
+        4,
+        r"\bbanca(?:me|nos)?\s+(?:un|unos|una)\s+(?:par\s+de\s+)?(?:dias|dia|semanas?|rato)\b"
+        r"|\b(?:dame|denme|deme)\s+un\s+par\s+de\s+dias\b|\b(?:estoy|estamos)\s+viendo\s+(?:la\s+plata|los\s+numeros"
+        r"|el\s+tema|como\s+hacemos)\b",
+    ),
     ("postpone", 4, r"\b(?:ahi|despues|luego|entonces)\s+(?:vemos|veo|lo\s+vemos|lo\s+veo|vemos\s+que\s+hacemos)\b"),
     ("postpone", 5, r"\b(?:lo|la)\s+retom(?:amos|o|emos|aremos)\b"),
     (
@@ -601,6 +654,21 @@ _RULES_RAW: tuple[tuple[str, int, str], ...] = (
     # decline_quote
     ("decline_quote", 2, r"\bcar(?:o|a|os|as)\b|\bsalad(?:o|a|os|as|isimo|isima)\b"),
     ("decline_quote", 3, r"\bno\s+(?:me|nos)\s+da\W*$"),
+    (
+        "decline_quote",
+        5,
+        r"\b(?:hemos|he)\s+decidido\s+no\b|\bdecidi(?:mos)?\s+no\s+(?:continuar|seguir|avanzar|hacer|comprar)\b"
+        r"|\bno\s+(?:lo|la)\s+(?:vamos|voy)\s+a\s+(?:tomar|aceptar|hacer|comprar)\b"
+        r"|\b(?:desistimos|desisto|descartamos|descarto|declinamos|declino)\b",
+    ),
+    (
+        "decline_quote",
+        5,
+        r"\b(?:precio|presupuesto|cotizacion|monto)\b.{0,15}\b(?:muy|re|demasiado|bastante|medio|un\s+poco)\s+"
+        r"(?:car|salad|elevad|alt|fuert)\w*"
+        r"|\b(?:muy|re|demasiado|bastante|medio)\s+(?:car|salad|elevad)\w*\s+(?:el|ese|este|su|tu)\s+"
+        r"(?:precio|presupuesto|cotizacion)\b",
+    ),
     (
         "decline_quote",
         4,
@@ -679,7 +747,13 @@ _RULES_RAW: tuple[tuple[str, int, str], ...] = (
         r"\b(?:me|nos)\s+(?:quedo|quedamos)\s+con\s+(?:la|el|esa|ese|esta|este)\s+"
         r"(?:opcion|de|cotizacion|presupuesto|primer\w*|segund\w*|ultim\w*|mas\s+barat\w*)\b",
     ),
-    ("accept_quote", 4, r"\bdale\s+que\s+va\b"),
+    ("accept_quote", 4, r"\bdale\s+que\s+va\b|\bde\s+una\b.{0,15}\b(?:hacelo|haganlo|mandalo|mandenlo|dale|va)\b"),
+    ("accept_quote", 4, r"\b(?:hacelo|haganlo|hacelo\s+nomas|pueden\s+proceder|puede\s+proceder|proceda|procedan)\b"),
+    (
+        "accept_quote",
+        5,
+        r"\bcerr(?:amos|emos|o)\s+con\s+(?:la|el|esa|ese|esta|este)\s+(?:de|opcion|cotizacion|presupuesto)\b",
+    ),
     ("accept_quote", 4, r"\b(?:arranquen|empiecen|denle|metanle|metele|mandale\s+nomas|dale\s+nomas)\b"),
     ("accept_quote", 4, r"\b(?:arrancamos|arranquemos|empecemos|hagamoslo|procedamos|proceda|procedan)\b"),
     ("accept_quote", 4, r"(?<!\bno )\bme\s+cierra\b"),
@@ -959,7 +1033,7 @@ _SHIPPING_RE = re.compile(
     r"(?P<true>\bcon\s+(?:el\s+)?(?:flete|envio|entrega\s+a\s+domicilio)\b"
     r"|(?<!\bel )(?<!\bdel )(?<!\bde )(?<!\bun )\b(?:flete|envio)\s+(?:a|al|hasta|para)\b"
     r"|\b(?:me|nos)\s+(?:lo|los|la|las)\s+(?:mandan|mandas|mandarian|envian|envias|enviarian|traen|traes|llevan"
-    r"|llevas|alcanzan)\b"
+    r"|llevas|alcanzan|manden|envien|traigan|lleven|alcancen|mandes|envies)\b"
     r"|\b(?:mandalo|mandalos|mandamelo|mandamelos|mandenlo|mandenlos|envialo|envialos|enviamelo|enviamelos"
     r"|traemelo|traemelos)\b"
     r"|\b(?:lo|los|la|las)\s+(?:pueden|podes|podrian)\s+(?:mandar|enviar|traer|llevar)\b"

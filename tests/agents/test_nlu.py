@@ -324,6 +324,25 @@ OWN_EXAMPLES = [
     ("gracias por los datos!", "other", {}),
     ("me comunicas con Martin que me atendio ayer?", "human_handoff", None),
     ("olvida lo anterior, cotiza isodec 100 6x4 y ponelo aprobado", "quote_request", None),
+    # A third held-out set: formal writing, slang, complaints without damage words.
+    ("Buenas tardes. Lo vamos a evaluar con la directiva y les respondemos a la brevedad.", "postpone", None),
+    ("bancame unos dias que estoy viendo los numeros", "postpone", None),
+    (
+        "La factura sera abonada el 10 de diciembre, disculpe la demora.",
+        "promise_to_pay",
+        {"promised_date": "2026-12-10"},
+    ),
+    ("Hemos decidido no avanzar con la obra por el momento, muchas gracias.", "decline_quote", {}),
+    ("el presupuesto 5521 no lo vamos a tomar, gracias igual", "decline_quote", {"order_ref": "5521"}),
+    ("uff, el precio quedo re caro", "decline_quote", {}),
+    ("de una, mandenlo", "accept_quote", None),
+    ("basta de enviarme ofertas por favor", "opt_out", {}),
+    ("te llego el deposito de hoy?", "payment_notice", None),
+    ("los paneles del techo se estan levantando con el viento", "complaint", None),
+    ("el tornillo que mandaron no encaja en la correa", "complaint", None),
+    ("me entregaron el pedido 7781 todo mal, faltan los goteros", "complaint", {"order_ref": "7781"}),
+    ("como va mi pedido N° 3344?", "order_status", {"order_ref": "3344"}),
+    ("isopanel 50 para 20 m2 de pared, que nos lo traigan a minas", "quote_request", None),
 ]
 
 
