@@ -363,6 +363,9 @@ _PAY_FUTURE_RE = re.compile(
     r"|hacer\s+(?:la|el)\s+(?:transferencia|deposito|pago|giro))\b"
     r"|\bhago\s+(?:la|el)\s+(?:transferencia|deposito|pago|giro)\b"
     r"|\b(?:paso|pasamos|pasaria)\s+a\s+(?:pagar|depositar|abonar)\b"
+    r"|\b(?:paso|pasamos|voy|vamos)\s+(?:por|hasta)\s+\w+(?:\s+\w+)?\s+a\s+(?:pagar|depositar|abonar)\b"
+    r"|\b(?:pago|transferencia|deposito|giro)\s+(?:se\s+)?(?:realizara|efectuara|hara|haremos|realizaremos"
+    r"|efectuaremos)\b|\b(?:realizaremos|efectuaremos|haremos)\s+(?:el|la)\s+(?:pago|transferencia|deposito)\b"
     r"|\b(?:deposito|transferencia|pago|giro)\b.{0,30}\b(?:lo|la)\s+(?:hago|hacemos|realizo|realizamos)\b"
     r"|\b(?:te|les|le)\s+(?:lo\s+)?(?:pago|deposito|transfiero|abono)\b"
 )
@@ -393,6 +396,12 @@ _RULES_RAW: tuple[tuple[str, int, str], ...] = (
         r"|\bno\s+quiero\s+(?:recibir\s+)?(?:mas\s+)?(?:promociones|publicidad|ofertas|spam)\b",
     ),
     ("opt_out", 10, r"\b(?:borr|sac|quit)\w*\s+de\s+(?:la|su|sus|tu|tus)\s+(?:lista|base|contactos|difusion)\b"),
+    (
+        "opt_out",
+        10,
+        r"\b(?:elimin|borr|sac|quit|remuev|dar\s+de\s+baja)\w*\s+(?:mi|mis|nuestro|nuestros)\s+(?:numero|datos|contacto"
+        r"|telefono|celular)\b",
+    ),
     # human_handoff
     (
         "human_handoff",
@@ -416,7 +425,14 @@ _RULES_RAW: tuple[tuple[str, int, str], ...] = (
     ("human_handoff", 6, r"\bno\s+(?:con\s+)?(?:un|una|el|la)?\s*(?:bot|robot|maquina|contestador\w*)\b"),
     ("human_handoff", 6, r"\b(?:sos|es)\s+(?:un\s+)?(?:bot|robot|maquina)\b"),
     ("human_handoff", 6, r"\b(?:me|nos)\s+(?:puede|pueden|podes|podrian|podria|podrias)\s+llamar\b"),
-    ("human_handoff", 6, r"\b(?:llamame|llamenme|llameme)\b"),
+    ("human_handoff", 6, r"\b(?:llamame|llamenme|llameme)\b|\b(?:me|nos)\s+(?:llaman|llamas|llamarian|llamen)\b"),
+    (
+        "human_handoff",
+        6,
+        r"\b(?:ser\s+atendid[oa]s?|que\s+me\s+atienda|atenderme|hablar)\s+(?:por|con)\s+(?:un|una|algun|alguna|el|la)?\s*"
+        r"(?:representante|vendedor\w*|asesor\w*|ejecutiv\w*|persona|humano|encargad\w*|comercial)"
+        r"|\b(?:me|nos)\s+comunico\s+con\s+(?:alguien|una?\s+persona|administracion|ventas|un\s+vendedor)\b",
+    ),
     ("human_handoff", 6, r"\bque\s+me\s+(?:llame|llamen|atienda|atiendan)\s+(?:alguien|una\s+persona|un\s+vendedor)"),
     ("human_handoff", 6, r"\b(?:hay\s+alguien|alguien\s+que\s+me\s+(?:atienda|responda|llame))\b"),
     ("human_handoff", 3, r"\b(?:una|alguna)\s+persona\b"),
@@ -476,12 +492,20 @@ _RULES_RAW: tuple[tuple[str, int, str], ...] = (
         r"\bno\s+(?:pega|pegan|funciona|funcionan|cierra\s+bien|encaja|encajan|encastra|sirve\s+para\s+nada)\b",
     ),
     ("complaint", 4, r"\b(?:exijo|exigimos|exigir|reclamo\s+formal|inadmisible|no\s+puede\s+ser)\b"),
+    (
+        "complaint",
+        4,
+        r"\b(?:segunda|tercera|otra)\s+vez\s+que\b|\b(?:me|nos)\s+(?:cambian|cambiaron)\s+(?:la\s+fecha|el\s+dia)\b"
+        r"|\b(?:pierde|pierden|perdiendo)\s+(?:el\s+)?frio\b|\bno\s+(?:enfria|mantiene\s+el\s+frio)\b"
+        r"|\b(?:se\s+)?barre(?:an|a|aron|o)\b|\bno\s+(?:agarran|agarra|ajustan|ajusta)\b",
+    ),
     ("complaint", 5, r"\bno\s+es\s+lo\s+que\s+(?:pedi|compre|encargue|pedimos|compramos)\b"),
     (
         "complaint",
         5,
         r"\b(?:mandaron|enviaron|trajeron|llego|llegaron|vino|vinieron|entregaron)\s+(?:\w+\s+){0,4}"
-        r"(?:equivocad\w*|incomplet\w*|de\s+otro\s+color|otro\s+color|mal|fallad\w*)\b",
+        r"(?:equivocad\w*|incomplet\w*|de\s+otro\s+(?:color|espesor|largo|modelo|tamano)|otro\s+color|otra\s+medida"
+        r"|mal|fallad\w*)\b",
     ),
     (
         "complaint",
@@ -510,6 +534,12 @@ _RULES_RAW: tuple[tuple[str, int, str], ...] = (
         r"|la\s+guita|lo\s+que\s+(?:debia|faltaba))\b",
     ),
     ("payment_notice", 4, r"\bcomprobante\b"),
+    (
+        "payment_notice",
+        5,
+        r"\bpago\s+(?:hecho|realizado|efectuado|listo|enviado)\b"
+        r"|\b(?:transferencia|deposito|giro)\s+(?:hecha|hecho|realizad[oa]|lista|listo|enviad[oa])\b",
+    ),
     (
         "payment_notice",
         5,
@@ -622,6 +652,7 @@ _RULES_RAW: tuple[tuple[str, int, str], ...] = (
         "postpone",
         4,
         r"\bbanca(?:me|nos)?\s+(?:un|unos|una)\s+(?:par\s+de\s+)?(?:dias|dia|semanas?|rato)\b"
+        r"|\b(?:tengo|tenemos)\s+que\s+juntar\b|\ben\s+un\s+mes\s+capaz\b|\bcapaz\s+en\s+un\s+mes\b"
         r"|\b(?:dame|denme|deme)\s+un\s+par\s+de\s+dias\b|\b(?:estoy|estamos)\s+viendo\s+(?:la\s+plata|los\s+numeros"
         r"|el\s+tema|como\s+hacemos)\b",
     ),
@@ -659,7 +690,8 @@ _RULES_RAW: tuple[tuple[str, int, str], ...] = (
         5,
         r"\b(?:hemos|he)\s+decidido\s+no\b|\bdecidi(?:mos)?\s+no\s+(?:continuar|seguir|avanzar|hacer|comprar)\b"
         r"|\bno\s+(?:lo|la)\s+(?:vamos|voy)\s+a\s+(?:tomar|aceptar|hacer|comprar)\b"
-        r"|\b(?:desistimos|desisto|descartamos|descarto|declinamos|declino)\b",
+        r"|\b(?:desistimos|desisto|descartamos|descarto|declinamos|declino|descartad[oa])\b"
+        r"|\b(?:dejalo|dejenlo|dejala|dejenla|queda)\s+sin\s+efecto\b|\b(?:anulalo|anulenlo|anulala|anulenla)\b",
     ),
     (
         "decline_quote",
@@ -752,6 +784,12 @@ _RULES_RAW: tuple[tuple[str, int, str], ...] = (
     (
         "accept_quote",
         5,
+        r"^\W*(?:si\W+)*(?:lo|la|los|las)\s+quiero\W*$|\b(?:haceme|hacenos|hagan|haganme)\s+el\s+pedido\b"
+        r"|\besa\s+va\b|\b(?:va|vamos\s+con)\s+la\s+opcion\s+\d\b",
+    ),
+    (
+        "accept_quote",
+        5,
         r"\bcerr(?:amos|emos|o)\s+con\s+(?:la|el|esa|ese|esta|este)\s+(?:de|opcion|cotizacion|presupuesto)\b",
     ),
     ("accept_quote", 4, r"\b(?:arranquen|empiecen|denle|metanle|metele|mandale\s+nomas|dale\s+nomas)\b"),
@@ -779,6 +817,11 @@ _RULES_RAW: tuple[tuple[str, int, str], ...] = (
         r"|costaria|costarian|vale|valen|cobran|cobras|cobrarian|queda|quedaria|es|son|esta|estan)\b",
     ),
     ("quote_request", 1, r"\bcuanto\b"),
+    (
+        "quote_request",
+        4,
+        r"\bque\s+(?:me\s+|nos\s+|te\s+|le\s+)?(?:sale|salen|saldria|saldrian|cuesta|cuestan|costaria|vale|valen)\b",
+    ),
     ("quote_request", 4, r"\bprecios?\b"),
     ("quote_request", 4, r"\bcoti[sz](?:ar|a|as|ame|arme|en|enme|aria|arian|ale|emos|arias)\b"),
     (
@@ -844,6 +887,7 @@ _RULES_RAW: tuple[tuple[str, int, str], ...] = (
         r"|\bsi\s+(?:compro|compramos|encargo|encargamos|pido|pedimos)\s+(?:hoy|ahora|manana|esta\s+semana)\b",
     ),
     ("product_info", 3, r"\b(?:aguanta|aguantan|soporta|soportan|resiste|resisten)\b"),
+    ("product_info", 3, r"\bhasta\s+\w+(?:\s+\w+)?\s+(?:llegan|envian|mandan|entregan|van)\b"),
     ("product_info", 2, r"\b(?:sirve|sirven)\s+(?:el|la|los|las)\s+\w+\s+para\b"),
     (
         "product_info",
@@ -862,7 +906,7 @@ _RULES_RAW: tuple[tuple[str, int, str], ...] = (
     (
         "greeting",
         1,
-        r"\b(?:hola|holaa|holis|buenas|buen\s+dia|buenos\s+dias|buenas\s+(?:tardes|noches)|que\s+tal"
+        r"\b(?:hola|holaa|holis|buenas|wenas|buen\s+dia|buenos\s+dias|buenas\s+(?:tardes|noches)|que\s+tal"
         r"|como\s+(?:andan|anda|estan|esta|va|andas|estas)|saludos|hey|hi|hello)\b",
     ),
     ("greeting", 1, r"\bme\s+(?:pasaron|dieron|recomendaron)\s+(?:este|tu|su|el)\s+(?:numero|contacto|whatsapp|wsp)\b"),
@@ -966,6 +1010,9 @@ _THICKNESS_AFTER_FAMILY_RE = re.compile(
     rf"\s*(?:de\s+)?{_NUM}\s*(mm|milimetros|cm|centimetros)?(?![a-z0-9])"
     r"(?!\s*(?:[x×*]\s*\d|por\s+\d|metros?\b|mts?\b|mtrs?\b|m\b|m2|mt2|ml\b|%|paneles|panel\b|p\b|dolares|pesos))"
 )
+# a family named right before: "isodec eps 150 x 5,80" is a thickness, then a length
+_FAMILY_BEFORE_RE = re.compile(rf"{_FAMILY_TOKEN}(?:\s+(?:3\s?g|eps|pir|pur))?\s*(?:de\s+)?$")
+MAX_PANEL_LENGTH_M = 14
 _THICKNESS_ESPESOR_RE = re.compile(
     rf"\bespesor(?:es)?\s*(?:de\s+|:\s*)?{_NUM}\s*(mm|cm)?(?![a-z0-9])"
     rf"|{_NUM}\s*(mm|cm)?\s*de\s+espesor\b"
@@ -1181,8 +1228,18 @@ def _dates_find(*, text: str, today: date) -> tuple[list[tuple[int, date]], list
         if re.search(r"(?:\bla|\bde|\besta|\bpasado)\s+$", before):
             continue
         found.append((match.start(), today + timedelta(days=1)))
-    for match in re.finditer(rf"\b({_WEEKDAY_ALT})s?\b", text):
-        delta = (_WEEKDAYS[match.group(1)] - today.weekday()) % 7 or 7
+    for match in re.finditer(rf"\b({_WEEKDAY_ALT})s?(?:\s+(\d{{1,2}})\b(?!\s*(?:/|de\s+(?:{_MONTH_ALT}))))?", text):
+        weekday, day = _WEEKDAYS[match.group(1)], match.group(2)
+        if day and any(start <= match.start(2) < end for start, end in spans):
+            day = None  # "el lunes 30/11": the date itself was read already
+        if day:  # "el lunes 30": the next 30th, the one that is a Monday if either is
+            candidates = [d for d in _days_numbered(today=today, day=int(day)) if d >= today]
+            matching = [d for d in candidates if d.weekday() == weekday]
+            if candidates:
+                found.append((match.start(), (matching or candidates)[0]))
+                spans.append(match.span(2))
+                continue
+        delta = (weekday - today.weekday()) % 7 or 7
         found.append((match.start(), today + timedelta(days=delta)))
     for match in re.finditer(r"\bfin(?:es)?\s+de(?:l)?\s+mes\b", text):
         found.append((match.start(), today.replace(day=calendar.monthrange(today.year, today.month)[1])))
@@ -1193,6 +1250,17 @@ def _dates_find(*, text: str, today: date) -> tuple[list[tuple[int, date]], list
         days = int(raw) if raw.isdigit() else _NUMBER_WORDS[raw]
         found.append((match.start(), today + timedelta(days=days)))
     return found, spans
+
+
+def _days_numbered(*, today: date, day: int) -> list[date]:
+    """This month's and next month's day `day`, where they exist."""
+    month_start = today.replace(day=1)
+    next_month = (month_start + timedelta(days=32)).replace(day=1)
+    return [
+        base.replace(day=day)
+        for base in (month_start, next_month)
+        if 1 <= day <= calendar.monthrange(base.year, base.month)[1]
+    ]
 
 
 def _promised_date_resolve(*, found: list[tuple[int, date]], text: str, today: date) -> str | None:
@@ -1297,6 +1365,16 @@ def _measures_extract(*, text: str, wall: bool) -> tuple[dict[str, Any], str]:
 
     for match in _DIMS_RE.finditer(text):
         first_raw, first_unit, first_label, second_raw, second_unit, second_label = match.groups()
+        if (
+            not first_unit
+            and not first_label
+            and _number_parse(raw=first_raw) in _KNOWN_THICKNESS
+            and _number_parse(raw=first_raw) > MAX_PANEL_LENGTH_M
+            and _FAMILY_BEFORE_RE.search(text, 0, match.start())
+        ):
+            found.setdefault("thickness_mm", int(_number_parse(raw=first_raw)))
+            text = _text_mask(text=text, start=match.start(), end=match.start(4))  # the rest: a count, a length
+            continue
         first_unit = first_unit or second_unit
         second_unit = second_unit or first_unit
         first = _meters_from(value=_number_parse(raw=first_raw), unit=first_unit)

@@ -343,6 +343,28 @@ OWN_EXAMPLES = [
     ("me entregaron el pedido 7781 todo mal, faltan los goteros", "complaint", {"order_ref": "7781"}),
     ("como va mi pedido N° 3344?", "order_status", {"order_ref": "3344"}),
     ("isopanel 50 para 20 m2 de pared, que nos lo traigan a minas", "quote_request", None),
+    # A fourth held-out set:
+    ("q sale el isowall de 80?", "quote_request", {"family": "ISOWALL_PIR", "thickness_mm": 80}),
+    ("el jueves paso por el local a pagar lo que debo", "promise_to_pay", {"promised_date": "2026-11-26"}),
+    ("La transferencia se realizara el lunes 30.", "promise_to_pay", {"promised_date": "2026-11-30"}),
+    ("Quisiera ser atendida por un asesor comercial.", "human_handoff", {}),
+    ("les pido que borren mis datos, gracias", "opt_out", {}),
+    ("wenas!", "greeting", {}),
+    ("si, lo quiero", "accept_quote", {}),
+    ("transferencia hecha, te paso foto", "payment_notice", None),
+    ("anulenla por favor, ya no la necesito", "decline_quote", {}),
+    ("la camara pierde frio por las juntas", "complaint", None),
+    ("tercera vez que me cambian el dia de entrega", "complaint", None),
+    (
+        "precio isopanel 100 x 12 paneles de 3 m",
+        "quote_request",
+        {"family": "ISOPANEL_EPS", "thickness_mm": 100, "panel_count": 12, "length_m": 3},
+    ),
+    (
+        "cotizame isodec pir 150 x 6,5 metros, 10 paneles",
+        "quote_request",
+        {"family": "ISODEC_PIR", "thickness_mm": 150, "length_m": 6.5, "panel_count": 10},
+    ),
 ]
 
 
