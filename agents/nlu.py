@@ -1210,15 +1210,10 @@ def _dates_find(*, text: str, today: date) -> tuple[list[tuple[int, date]], list
         if not 1 <= day <= 31:
             continue
         # "el 20" is this month's 20th, or next month's once it has passed.
-        month_start = today.replace(day=1)
-        next_month = (month_start + timedelta(days=32)).replace(day=1)
-        for base in (month_start, next_month):
-            if day <= calendar.monthrange(base.year, base.month)[1]:
-                candidate = base.replace(day=day)
-                if candidate >= today:
-                    found.append((match.start(), candidate))
-                    spans.append(match.span())
-                    break
+        candidate = next((d for d in _days_numbered(today=today, day=day) if d >= today), None)
+        if candidate:
+            found.append((match.start(), candidate))
+            spans.append(match.span())
 
     for match in re.finditer(r"\bpasado\s+manana\b", text):
         found.append((match.start(), today + timedelta(days=2)))
