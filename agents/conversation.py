@@ -44,7 +44,14 @@ from agents.quote import (
     quote_price,
     quote_spec_parse,
 )
-from agents.quote_document import FAMILY_NAMES, money_uy, quote_public_path, quote_summary_es
+from agents.quote_document import (
+    FAMILY_NAMES,
+    UNIT_LABELS,
+    money_uy,
+    quantity_uy,
+    quote_public_path,
+    quote_summary_es,
+)
 from agents.staff import staff_task_open
 from agents.text import plain
 from bmc.core.models import Conversation, Customer, Message, Quote
@@ -643,7 +650,9 @@ def quote_sent_text(*, quote: Quote, base_url: str, greeting: str, lines=None) -
     pdf_url = f"{base_url.rstrip('/')}{quote_public_path(quote)}"
     summary = quote_summary_es(quote.spec)
     lines = "\n".join(
-        f"• {line.description}: {money_uy(line.amount)}" for line in (quote.lines.all() if lines is None else lines)
+        f"• {quantity_uy(line.quantity)} {UNIT_LABELS.get(line.unit, line.unit)} {line.description}: "
+        f"{money_uy(line.amount)}"
+        for line in (quote.lines.all() if lines is None else lines)
     )
     text = (
         f"{greeting} Te paso la cotización {quote.number}: {summary[0].lower()}{summary[1:]}.\n{lines}\n"

@@ -47,6 +47,7 @@ def test_messages_of_one_turn_get_one_reply_and_all_are_answered(conversation):
     assert len(result.answered) == 2 and len(result.replies) == 1 and len(result.quotes) == 1
     reply = Message.objects.get(pk=result.replies[0])
     assert "Total USD 1.816,95" in reply.text and "¡Gracias, Ana!" in reply.text
+    assert "• 26,88 m² Isodec EPS 100 mm: 1.276,80" in reply.text  # each line says how much of what
     assert reply.raw_payload["document_url"].startswith("http://bmc.test/q/")
     assert say(conversation).replies == []  # nothing left to answer
 
