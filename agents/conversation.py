@@ -414,6 +414,10 @@ def turn_plan(*, conversation: Conversation, messages: list[Message]) -> Plan:
     plan.staff_task = last if last in STAFF_TASK_TITLES else ""
     if last in STAFF_INTENTS:
         plan.state = Conversation.State.HANDOFF
+    if last == "greeting":
+        if dialogue.get("greeted"):  # the introduction once per conversation
+            plan.text = "¡Hola de nuevo! ¿En qué te puedo ayudar?"
+        dialogue["greeted"] = True
     if last == "other":
         no_text = [NO_TEXT_REPLIES.get((m.raw_payload or {}).get("type")) for m in messages if not m.text.strip()]
         if all(THANKS_RE.match(plain(m.text)) for m in messages if m.text.strip()) and any(

@@ -506,3 +506,10 @@ def test_numbers_that_are_not_a_thickness_change_leave_it(conversation, text):
     say(conversation, text)
     conversation.refresh_from_db()
     assert conversation.dialogue["spec"]["thickness_mm"] == 100
+
+
+def test_the_bot_introduces_itself_once_per_conversation(conversation):
+    first = Message.objects.get(pk=say(conversation, "hola").replies[0]).text
+    again = Message.objects.get(pk=say(conversation, "buenas!").replies[0]).text
+    assert first.startswith("¡Hola! Soy el asistente de BMC Uruguay.")
+    assert again == "¡Hola de nuevo! ¿En qué te puedo ayudar?"
