@@ -369,6 +369,9 @@ _PAY_FUTURE_RE = re.compile(
     r"|\b(?:deposito|transferencia|pago|giro)\b.{0,30}\b(?:lo|la)\s+(?:hago|hacemos|realizo|realizamos)\b"
     r"|\b(?:te|les|le)\s+(?:lo\s+)?(?:pago|deposito|transfiero|abono)\b"
 )
+# "te los paso el miercoles": handing something over, a promise when it is money
+_HAND_OVER_RE = re.compile(r"\b(?:te|les|le)\s+(?:lo|los|la|las)\s+(?:paso|pasamos|mando|mandamos|alcanzo|llevo)\b")
+_MONEY_WORD_RE = re.compile(r"\b(?:debo|debemos|plata|pesos|dolares|usd|saldo|guita|deuda|factura)\b|u\$s|\$")
 _DATE_MARK_RE = re.compile(
     rf"\b(?:hoy|manana|pasado\s+manana|(?:{_WEEKDAY_ALT})|fin\s+de\s+mes|principios?\s+de\s+mes"
     rf"|semana\s+que\s+viene|proxima\s+semana|sin\s+falta|cuando\s+cobre|apenas\s+cobre|en\s+cuanto\s+cobre"
@@ -425,6 +428,12 @@ _RULES_RAW: tuple[tuple[str, int, str], ...] = (
     ("human_handoff", 6, r"\bno\s+(?:con\s+)?(?:un|una|el|la)?\s*(?:bot|robot|maquina|contestador\w*)\b"),
     ("human_handoff", 6, r"\b(?:sos|es)\s+(?:un\s+)?(?:bot|robot|maquina)\b"),
     ("human_handoff", 6, r"\b(?:me|nos)\s+(?:puede|pueden|podes|podrian|podria|podrias)\s+llamar\b"),
+    (
+        "human_handoff",
+        6,
+        r"\b(?:quiero|quisiera|prefiero|necesito)\s+que\s+me\s+(?:atienda|atiendan|llame|llamen|contacte|contacten"
+        r"|escriba)\b",
+    ),
     ("human_handoff", 6, r"\b(?:llamame|llamenme|llameme)\b|\b(?:me|nos)\s+(?:llaman|llamas|llamarian|llamen)\b"),
     (
         "human_handoff",
@@ -534,6 +543,13 @@ _RULES_RAW: tuple[tuple[str, int, str], ...] = (
         r"|la\s+guita|lo\s+que\s+(?:debia|faltaba))\b",
     ),
     ("payment_notice", 4, r"\bcomprobante\b"),
+    (
+        "payment_notice",
+        5,
+        r"\b(?:esta|quedo|ya)\s+hech[oa]\s+(?:la|el)\s+(?:transferencia|deposito|pago|giro)\b"
+        r"|\ba\s+que\s+(?:cuenta|banco)\b|\b(?:en|a)\s+(?:que|cual)\s+cuenta\s+(?:les|te|le)?\s*"
+        r"(?:deposito|transfiero|pago|giro)\b",
+    ),
     (
         "payment_notice",
         5,
@@ -688,6 +704,12 @@ _RULES_RAW: tuple[tuple[str, int, str], ...] = (
     (
         "decline_quote",
         5,
+        r"\b(?:nos\s+|me\s+)?decidi(?:mos)?\s+por\s+otr[oa]s?\b|\b(?:optamos|opte|elegimos|fuimos|nos\s+fuimos)\s+"
+        r"(?:por|con)\s+otr[oa]s?\b",
+    ),
+    (
+        "decline_quote",
+        5,
         r"\b(?:hemos|he)\s+decidido\s+no\b|\bdecidi(?:mos)?\s+no\s+(?:continuar|seguir|avanzar|hacer|comprar)\b"
         r"|\bno\s+(?:lo|la)\s+(?:vamos|voy)\s+a\s+(?:tomar|aceptar|hacer|comprar)\b"
         r"|\b(?:desistimos|desisto|descartamos|descarto|declinamos|declino|descartad[oa])\b"
@@ -778,6 +800,13 @@ _RULES_RAW: tuple[tuple[str, int, str], ...] = (
         5,
         r"\b(?:me|nos)\s+(?:quedo|quedamos)\s+con\s+(?:la|el|esa|ese|esta|este)\s+"
         r"(?:opcion|de|cotizacion|presupuesto|primer\w*|segund\w*|ultim\w*|mas\s+barat\w*)\b",
+    ),
+    (
+        "accept_quote",
+        5,
+        r"\b(?:le\s+)?(?:damos|demos|vamos|doy)\s+(?:para|pa)\s+adelante\b"
+        r"|\b(?:hacemos|vamos\s+con|elegimos|elijo|nos\s+quedamos\s+con)\s+la\s+opcion\b"
+        r"|(?<!\bno )\b(?:lo|la)\s+hacemos\W*$",
     ),
     ("accept_quote", 4, r"\bdale\s+que\s+va\b|\bde\s+una\b.{0,15}\b(?:hacelo|haganlo|mandalo|mandenlo|dale|va)\b"),
     ("accept_quote", 4, r"\b(?:hacelo|haganlo|hacelo\s+nomas|pueden\s+proceder|puede\s+proceder|proceda|procedan)\b"),
@@ -1089,7 +1118,7 @@ _SHIPPING_RE = re.compile(
     r"|\bincluyendo\s+(?:el\s+)?flete\b|\bnecesito\s+(?:el\s+)?(?:flete|envio)\b)"
     r"|(?P<false>\bsin\s+(?:el\s+)?(?:flete|envio)\b"
     r"|\bretir(?:o|amos|aria|ariamos|ar|a|arlo|arlos)\b"
-    r"|\b(?:paso|pasamos|pasaria|pasariamos|voy|vamos|va)\s+a\s+(?:buscar\w*|retirar\w*|levantar\w*)"
+    r"|\b(?:paso|pasamos|pasaria|pasariamos|pasar|voy|vamos|va|ir)\s+a\s+(?:buscar\w*|retirar\w*|levantar\w*)"
     r"|\blevant(?:o|amos|ar)\s+(?:en|yo|nosotros|de)\b|\b(?:lo|los|la|las)\s+levant(?:o|amos)\b"
     r"|\b(?:lo|los)\s+busco\b|\bbusco\s+(?:yo|en\s+fabrica)\b)"
 )
@@ -1555,7 +1584,9 @@ def _intent_scores(*, text: str) -> dict[str, int]:
     for intent, weight, pattern in _RULES:
         if pattern.search(text):
             scores[intent] += weight
-    if _PAY_FUTURE_RE.search(text) and _DATE_MARK_RE.search(text):
+    if (_PAY_FUTURE_RE.search(text) or (_HAND_OVER_RE.search(text) and _MONEY_WORD_RE.search(text))) and (
+        _DATE_MARK_RE.search(text)
+    ):
         scores["promise_to_pay"] += 6
     elif re.search(r"\b(?:voy|vamos)\s+a\s+(?:pagar|depositar|transferir|abonar)\b", text):
         # Without a when it may just be a question about how to pay.

@@ -365,6 +365,20 @@ OWN_EXAMPLES = [
         "quote_request",
         {"family": "ISODEC_PIR", "thickness_mm": 150, "length_m": 6.5, "panel_count": 10},
     ),
+    # A fifth held-out set, written like the development set:
+    ("joya, vamos para adelante", "accept_quote", {}),
+    ("nos quedamos con la opcion en gris", "accept_quote", None),
+    ("quedo hecho el deposito recien", "payment_notice", None),
+    ("en que cuenta les transfiero?", "payment_notice", {}),
+    ("te debo el saldo, te lo alcanzo el lunes", "promise_to_pay", {"promised_date": "2026-11-23"}),
+    ("te paso los planos el lunes", "other", None),  # handing over, but not money
+    ("optamos por otro proveedor, gracias", "decline_quote", {}),
+    ("quisiera que me llame Lucia de ventas", "human_handoff", None),
+    (
+        "isodec 100 6 x 4,48, voy a ir a buscarlo",
+        "quote_request",
+        {"family": "ISODEC_EPS", "thickness_mm": 100, "length_m": 6, "width_m": 4.48, "shipping": False},
+    ),
 ]
 
 
