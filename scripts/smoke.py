@@ -2,9 +2,9 @@
 
 Starts `make run` on embedded defaults (no DATABASE_URL, no REDIS_URL), waits for /health and
 /health/detailed, checks Flower sees a worker on every queue, posts a task with a fresh API key
-and waits for it to complete, posts the main customer message and waits for its reply with the
-quote (total 1816.95) and a PDF link that opens, then sends Ctrl-C and checks that nothing is
-left running.
+and waits for it to complete, posts the README's own customer message (its curl's body) and
+waits for its reply with the quote (total 1816.95) and a PDF link that opens, then sends Ctrl-C
+and checks that nothing is left running.
 Standard library only. Exit 0 on success; prints what it measured.
 """
 
@@ -21,6 +21,16 @@ import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+
+
+def readme_message() -> dict:
+    """The body of the README's own curl to /api/v1/messages: what a new user posts first."""
+    import re
+
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    match = re.search(r"/api/v1/messages -d '(\{.*?\})'", readme, re.DOTALL)
+    assert match, "the README has no curl posting to /api/v1/messages"
+    return json.loads(match.group(1))
 
 
 def _queues() -> list[str]:
@@ -125,13 +135,7 @@ def main() -> int:
         status, accepted = http(
             "POST",
             "http://127.0.0.1:8000/api/v1/messages",
-            {
-                "channel": "n8n",
-                "from": "+59899123456",
-                "name": "Juan Perez",
-                "external_id": "smoke-1",
-                "text": "cuanto sale isodec 100 para un techo de 6 x 4,48 con flete a montevideo",
-            },
+            readme_message(),
             key,
         )
         assert status == 202, (status, accepted)
