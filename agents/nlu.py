@@ -572,7 +572,7 @@ _RULES_RAW: tuple[tuple[str, int, str], ...] = (
         "payment_notice",
         4,
         r"\b(?:(?:numero|nro)\s+de\s+cuenta|cuenta\s+(?:bancaria|del\s+banco)|datos\s+(?:bancarios|de\s+la\s+cuenta"
-        r"|para\s+(?:transferir|depositar|pagar))|cbu)\b",
+        r"|para\s+(?:transferir|depositar|pagar|la\s+transferencia|el\s+deposito|el\s+pago))|cbu)\b",
     ),
     (
         "payment_notice",
@@ -652,6 +652,12 @@ _RULES_RAW: tuple[tuple[str, int, str], ...] = (
     ("postpone", 3, r"\b(?:te|les)\s+aviso\b"),
     (
         "postpone",
+        4,
+        r"\bdej(?:a|e|en)me\s+(?:sacar|hacer|ver|revisar|chequear|mirar|juntar|calcular)\b"
+        r"|\by\s+(?:te|les|le)\s+(?:escribo|aviso|confirmo|digo|contesto|respondo)\b",
+    ),
+    (
+        "postpone",
         5,
         r"\bcuando\s+(?:\w+\s+){0,3}(?:te|les|le)\s+(?:digo|aviso|confirmo|escribo|contesto|comento)\b",
     ),
@@ -701,6 +707,11 @@ _RULES_RAW: tuple[tuple[str, int, str], ...] = (
     # decline_quote
     ("decline_quote", 2, r"\bcar(?:o|a|os|as)\b|\bsalad(?:o|a|os|as|isimo|isima)\b"),
     ("decline_quote", 3, r"\bno\s+(?:me|nos)\s+da\W*$"),
+    (
+        "decline_quote",
+        5,
+        r"\b(?:a|con|por|en)\s+(?:ese|este|esos|estos|esa|esta)\s+(?:precios?|monto|cifra|valor)\s+no\b",
+    ),
     (
         "decline_quote",
         5,
@@ -808,6 +819,12 @@ _RULES_RAW: tuple[tuple[str, int, str], ...] = (
         r"|\b(?:hacemos|vamos\s+con|elegimos|elijo|nos\s+quedamos\s+con)\s+la\s+opcion\b"
         r"|(?<!\bno )\b(?:lo|la)\s+hacemos\W*$",
     ),
+    (
+        "accept_quote",
+        5,
+        r"\b(?:avancen|sigan\s+adelante|continuen)\b|\bva\s+(?:la|el)\s+(?:cotizacion|presupuesto|pedido)\b"
+        r"|\bde\s+acuerdo\s+con\s+(?:el|los|la|las)\s+(?:precios?|cotizacion|presupuesto|condiciones)\b",
+    ),
     ("accept_quote", 4, r"\bdale\s+que\s+va\b|\bde\s+una\b.{0,15}\b(?:hacelo|haganlo|mandalo|mandenlo|dale|va)\b"),
     ("accept_quote", 4, r"\b(?:hacelo|haganlo|hacelo\s+nomas|pueden\s+proceder|puede\s+proceder|proceda|procedan)\b"),
     (
@@ -852,7 +869,11 @@ _RULES_RAW: tuple[tuple[str, int, str], ...] = (
         r"\bque\s+(?:me\s+|nos\s+|te\s+|le\s+)?(?:sale|salen|saldria|saldrian|cuesta|cuestan|costaria|vale|valen)\b",
     ),
     ("quote_request", 4, r"\bprecios?\b"),
-    ("quote_request", 4, r"\bcoti[sz](?:ar|a|as|ame|arme|en|enme|aria|arian|ale|emos|arias)\b"),
+    (
+        "quote_request",
+        4,
+        r"\bcoti[sz](?:ar|a|as|ame|arme|en|enme|aria|arian|ale|emos|arias|an|amos|ando|ame|enos|anos|arnos|aras)\b",
+    ),
     (
         "quote_request",
         4,
@@ -876,7 +897,17 @@ _RULES_RAW: tuple[tuple[str, int, str], ...] = (
     ("product_info", 2, r"\b(?:tienen|tenes|tiene|hay|manejan|venden|vendes|trabajan\s+con|fabrican|hacen)\b"),
     ("product_info", 4, r"\bstock\b"),
     ("product_info", 3, r"\b(?:diferencia|diferencias|comparacion|versus|vs)\b"),
-    ("product_info", 3, r"\b(?:recomend\w*|recomiend\w*|aconsej\w*|sugeri\w*|sugier\w*|conviene|convendria)\b"),
+    (
+        "product_info",
+        3,
+        r"\b(?:recomend(?!o\b|aron\b)\w*|recomiend\w*|aconsej\w*|sugeri\w*|sugier\w*|conviene|convendria)\b",
+    ),
+    (
+        "product_info",
+        4,
+        r"\bque\s+(?:panel|paneles|espesor|material|aislante)\s+(?:usan|uso|usar|va|lleva|llevan|conviene|me\s+sirve"
+        r"|recomiendan|se\s+usa|necesito)\b",
+    ),
     ("product_info", 3, r"\b(?:que|cual|cuanto)\s+(?:espesor|medida|medidas|largo|ancho|color|colores|modelo)\b"),
     ("product_info", 3, r"\bcual\s+(?:es\s+)?(?:mejor|aisla|conviene|me\s+sirve|uso|elijo|recomendas)\b"),
     (
@@ -940,6 +971,12 @@ _RULES_RAW: tuple[tuple[str, int, str], ...] = (
     ),
     ("greeting", 1, r"\bme\s+(?:pasaron|dieron|recomendaron)\s+(?:este|tu|su|el)\s+(?:numero|contacto|whatsapp|wsp)\b"),
     ("greeting", 1, r"\b(?:soy|mi\s+nombre\s+es|me\s+llamo)\b"),
+    (
+        "greeting",
+        2,
+        r"\bme\s+(?:recomendo|recomendaron|paso|pasaron|dio|dieron)\s+(?:tu|su|el|este)?\s*(?:numero|contacto|whatsapp"
+        r"|un\s+amig[oa]|una\s+amiga|un\s+conocido|un\s+vecino)\b",
+    ),
     # other: plain acknowledgements and wrong numbers.
     (
         "other",
@@ -1017,7 +1054,7 @@ _AREA_RE = re.compile(
     rf"{_NUM}\s*(?:m2|mt2|mts2|mtrs2|mtr2|m\^2|metros?\s*2|metros?\s+cuadrados?|mts?\s+cuadrados?"
     rf"|mtrs?\s+cuadrados?|m\s+cuadrados?)(?![a-z0-9])"
 )
-_DIM_LABEL = r"(?:de\s+)?(alto|altura|largo|ancho|lineales|lineal)\b"
+_DIM_LABEL = r"(?:de\s+)?(alto|altura|largo|ancho|lineales|lineal|caida|frente)\b"
 _TRIPLE_DIMS_RE = re.compile(
     rf"{_NUM}\s*(?:{_LEN_UNIT})?\s*[x×*]\s*{_NUM_AFTER}\s*(?:{_LEN_UNIT})?\s*[x×*]\s*{_NUM_AFTER}\s*(?:{_LEN_UNIT})?"
 )
@@ -1088,7 +1125,7 @@ _FAMILY_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
         re.compile(r"\biso\s?-?de(?:c|k|ck|cc|x)s?\b(?:\s+(?:de\s+)?\d+\s*(?:mm)?)?\s*-?\s*(?:pir|pur|poliuretano)\b"),
     ),
     ("ISODEC_EPS", re.compile(r"\biso\s?-?de(?:c|k|ck|cc|x)s?\b")),
-    ("ISOROOF_3G", re.compile(r"\biso\s?-?r(?:oo|o|u|uu)f(?:e|s)?\b")),
+    ("ISOROOF_3G", re.compile(r"\biso\s?-?r(?:oo|o|u|uu)f+(?:e|s)?\b")),
     ("ISOPANEL_EPS", re.compile(r"\biso\s?-?pane?l+(?:es|s)?\b")),
     ("ISOWALL_PIR", re.compile(r"\biso\s?-?(?:wall?|wal+|gual+|ual+)s?\b")),
     ("ISOFRIG_PIR", re.compile(r"\biso\s?-?fri(?:g|j)\w*")),
@@ -1494,6 +1531,10 @@ def _label_key(*, label: str | None, wall: bool) -> str | None:
     if label == "largo":
         return "run_m" if wall else "length_m"
     if label == "ancho":
+        return "run_m" if wall else "width_m"
+    if label == "caida":  # a roof's fall is the panels' length
+        return "length_m"
+    if label == "frente":  # the side across the panels
         return "run_m" if wall else "width_m"
     return None
 

@@ -379,6 +379,31 @@ OWN_EXAMPLES = [
         "quote_request",
         {"family": "ISODEC_EPS", "thickness_mm": 100, "length_m": 6, "width_m": 4.48, "shipping": False},
     ),
+    # A sixth held-out set, written like the development set:
+    ("con ese precio no, gracias", "decline_quote", {}),
+    ("estamos de acuerdo con las condiciones, avancen", "accept_quote", {}),
+    ("dejame hacer numeros y te confirmo", "postpone", {}),
+    (
+        "Buen dia, soy Marta Silva. Me cotizan isodec 150 para techo de 8 x 5?",
+        "quote_request",
+        {
+            "name": "Marta Silva",
+            "family": "ISODEC_EPS",
+            "thickness_mm": 150,
+            "use": "roof",
+            "length_m": 8,
+            "width_m": 5,
+        },
+    ),
+    ("me pasan los datos para el deposito?", "payment_notice", {}),
+    ("hola, me dieron tu numero en la barraca", "greeting", {}),
+    ("que panel lleva una camara de congelados?", "product_info", {"use": "cold_room"}),
+    ("precio isorof 50 para techo de 6 x 3", "quote_request", None),
+    (
+        "isodec 100 techo de 4 m de caida y 9 de frente",
+        "quote_request",
+        {"family": "ISODEC_EPS", "thickness_mm": 100, "use": "roof", "length_m": 4, "width_m": 9},
+    ),
 ]
 
 
