@@ -398,7 +398,11 @@ _RULES_RAW: tuple[tuple[str, int, str], ...] = (
         r"\bbasta\s+de\s+(?:mand\w*|envi\w*|escrib\w*|molest\w*|promociones|mensajes|publicidad|spam|ofertas)"
         r"|\bno\s+quiero\s+(?:recibir\s+)?(?:mas\s+)?(?:promociones|publicidad|ofertas|spam)\b",
     ),
-    ("opt_out", 10, r"\b(?:borr|sac|quit)\w*\s+de\s+(?:la|su|sus|tu|tus)\s+(?:lista|base|contactos|difusion)\b"),
+    (
+        "opt_out",
+        10,
+        r"\b(?:borr|sac|saqu|quit|elimin)\w*\s+de\s+(?:la|su|sus|tu|tus)\s+(?:lista|base|contactos|difusion)\b",
+    ),
     (
         "opt_out",
         10,
@@ -453,7 +457,8 @@ _RULES_RAW: tuple[tuple[str, int, str], ...] = (
         5,
         r"\b(?:rot[oa]s?|abollad\w*|danad\w*|golpead\w*|rayad\w*|defectuos\w*|fallad[oa]s?|quebrad[oa]s?"
         r"|partid[oa]s?|doblad[oa]s?|despintad\w*|oxidad\w*|aplastad\w*|torcid[oa]s?|mal\s+estado|rajad[oa]s?"
-        r"|fisurad[oa]s?|se\s+(?:me\s+|nos\s+)?(?:rompio|rompieron|partio|partieron|quebro|quebraron))\b",
+        r"|fisurad[oa]s?|se\s+(?:me\s+|nos\s+)?(?:rompio|rompieron|partio|partieron|quebro|quebraron|rayo|rayaron"
+        r"|abollo|abollaron|golpeo|golpearon|mojo|mojaron|dano|danaron|doblo|doblaron|mancho|mancharon))\b",
     ),
     (
         "complaint",
@@ -570,6 +575,12 @@ _RULES_RAW: tuple[tuple[str, int, str], ...] = (
     ("payment_notice", 4, r"\b(?:formas?|medios?|metodos?|opciones)\s+de\s+pago\b"),
     (
         "payment_notice",
+        5,
+        r"\b(?:aceptan|toman|reciben|puedo\s+pagar\s+con|se\s+puede\s+pagar\s+con)\s+(?:transferencia|tarjeta|efectivo"
+        r"|cheque|pesos|dolares|mercado\s*pago|debito|credito)\b",
+    ),
+    (
+        "payment_notice",
         4,
         r"\b(?:(?:numero|nro)\s+de\s+cuenta|cuenta\s+(?:bancaria|del\s+banco)|datos\s+(?:bancarios|de\s+la\s+cuenta"
         r"|para\s+(?:transferir|depositar|pagar|la\s+transferencia|el\s+deposito|el\s+pago))|cbu)\b",
@@ -601,6 +612,12 @@ _RULES_RAW: tuple[tuple[str, int, str], ...] = (
     ("order_status", 4, r"\bya\s+(?:salio|salieron|despacharon|despachaste|despacho|cargaron)\b"),
     ("order_status", 4, r"\b(?:salio|salieron|despacharon)\s+(?:el\s+camion|mi|el\s+pedido|la\s+orden|lo\s+mio)"),
     ("order_status", 3, r"\blo\s+mio\b"),
+    (
+        "order_status",
+        4,
+        r"\b(?:por\s+)?donde\s+(?:anda|esta|viene|va)\s+(?:el\s+|mi\s+)?(?:camion|pedido|flete|envio|chofer|fletero"
+        r"|orden|entrega)\b",
+    ),
     (
         "order_status",
         4,
@@ -825,6 +842,7 @@ _RULES_RAW: tuple[tuple[str, int, str], ...] = (
         r"\b(?:avancen|sigan\s+adelante|continuen)\b|\bva\s+(?:la|el)\s+(?:cotizacion|presupuesto|pedido)\b"
         r"|\bde\s+acuerdo\s+con\s+(?:el|los|la|las)\s+(?:precios?|cotizacion|presupuesto|condiciones)\b",
     ),
+    ("accept_quote", 5, r"\bva\s+esa\b|\bcerr(?:amos|emos)\s*(?:[.,!]|$)"),
     ("accept_quote", 4, r"\bdale\s+que\s+va\b|\bde\s+una\b.{0,15}\b(?:hacelo|haganlo|mandalo|mandenlo|dale|va)\b"),
     ("accept_quote", 4, r"\b(?:hacelo|haganlo|hacelo\s+nomas|pueden\s+proceder|puede\s+proceder|proceda|procedan)\b"),
     (
@@ -891,6 +909,7 @@ _RULES_RAW: tuple[tuple[str, int, str], ...] = (
         r"\b(?:descuento|rebaja|oferta|promo|promocion|bonificacion|mejor\s+precio|precio\s+especial)\b",
     ),
     ("quote_request", 3, r"\ba\s+cuanto\b"),
+    ("quote_request", 4, r"\ba\s+como\s+(?:esta|estan|sale|salen|anda|andan|tenes|tienen)\b"),
     ("quote_request", 2, r"\b(?:con|sin|mas)\s+iva\b"),
     ("quote_request", 1, r"\b(?:sale|salen|saldria|cuesta|cuestan)\b"),
     # product_info
@@ -917,7 +936,12 @@ _RULES_RAW: tuple[tuple[str, int, str], ...] = (
         r"|durabilidad|garantia|vida\s+util)\b",
     ),
     ("product_info", 1, r"\bcolor(?:es)?\b"),
-    ("product_info", 3, r"\b(?:demora|demoran|tarda|tardan|plazo|plazos|cuantos\s+dias)\b"),
+    (
+        "product_info",
+        3,
+        r"\b(?:demora|demoran|tarda|tardan|plazo|plazos|cuantos\s+dias|anticipacion)\b"
+        r"|\bcon\s+cuant[oa]\s+(?:tiempo|dias)\b",
+    ),
     ("product_info", 2, r"\b(?:entregan|envian|hacen\s+envios|llegan|mandan)\s+(?:a|al|en|hasta|para)\b"),
     ("product_info", 2, r"\b(?:trabajan|abren|atienden|horario|horarios|feriados)\b"),
     ("product_info", 1, r"\b(?:sabados?|domingos?)\b"),
@@ -1152,7 +1176,8 @@ _SHIPPING_RE = re.compile(
     r"|\b(?:lo|los|la|las)\s+(?:pueden|podes|podrian)\s+(?:mandar|enviar|traer|llevar)\b"
     r"|(?<!\bno )\b(?:lo|los|la|las)\s+(?:mandan|envian|traen|llevan|mandarian|enviarian|llevarian)\s+(?:a|al|hasta|para)\b"
     r"|\bentrega\s+en\s+(?:obra|domicilio)\b|\bflete\s+incluido\b|\bincluido\s+(?:el\s+)?flete\b"
-    r"|\bincluyendo\s+(?:el\s+)?flete\b|\bnecesito\s+(?:el\s+)?(?:flete|envio)\b)"
+    r"|\bincluyendo\s+(?:el\s+)?flete\b|\bnecesito\s+(?:el\s+)?(?:flete|envio)\b"
+    r"|\bcon\s+entrega\b|\bmas\s+(?:el\s+)?(?:envio|flete)\b)"
     r"|(?P<false>\bsin\s+(?:el\s+)?(?:flete|envio)\b"
     r"|\bretir(?:o|amos|aria|ariamos|ar|a|arlo|arlos)\b"
     r"|\b(?:paso|pasamos|pasaria|pasariamos|pasar|voy|vamos|va|ir)\s+a\s+(?:buscar\w*|retirar\w*|levantar\w*)"
@@ -1163,7 +1188,8 @@ _SHIPPING_RE = re.compile(
 # Capitalised words after "soy ..." are a name; lowercase ones only after "me llamo"/"mi nombre es"
 # or when the first word is a known first name, so "soy de salto" or "soy cliente" are not names.
 _NAME_RE = re.compile(
-    r"(?i:\b(soy|mi\s+nombre\s+es|me\s+llamo|les\s+habla|te\s+habla|les\s+escribe|te\s+escribe)\s+)"
+    r"(?i:\b(soy|mi\s+nombre\s+es|me\s+llamo|les\s+habla|te\s+habla|les\s+escribe|te\s+escribe"
+    r"|(?:^|(?<=[,.!¡]\s)|(?<=[,.!¡]))habla|saludos[,.]?|atentamente[,.]?|atte\.?|cordialmente[,.]?)\s+)"
     r"((?:[^\W\d_][^\W\d_'’-]*(?:['’-][^\W\d_]+)?)(?:[ \t]+[^\W\d_][^\W\d_'’-]*(?:['’-][^\W\d_]+)?){0,3})"
 )
 _NAME_STOPWORDS = frozenset(

@@ -404,6 +404,27 @@ OWN_EXAMPLES = [
         "quote_request",
         {"family": "ISODEC_EPS", "thickness_mm": 100, "use": "roof", "length_m": 4, "width_m": 9},
     ),
+    # A seventh held-out set:
+    ("saquenme de la lista por favor", "opt_out", {}),
+    ("perfecto, cerramos.", "accept_quote", {}),
+    ("los sabados cerramos a las 13?", "product_info", None),  # the shop's hours, not a deal
+    ("por donde anda mi pedido?", "order_status", {}),
+    ("se mojaron todos los paneles en el camion", "complaint", None),
+    ("a como estan los isopanel de 50?", "quote_request", {"family": "ISOPANEL_EPS", "thickness_mm": 50}),
+    ("aceptan tarjeta de credito?", "payment_notice", {}),
+    ("hola, habla Rosana Pereira de la barraca", "greeting", {"name": "Rosana Pereira"}),
+    (
+        "Necesito cotizar isowall 80, 40 m lineales de 3 m de alto. Saludos, Javier Olivera",
+        "quote_request",
+        {
+            "family": "ISOWALL_PIR",
+            "thickness_mm": 80,
+            "run_m": 40,
+            "length_m": 3,
+            "name": "Javier Olivera",
+        },
+    ),
+    ("cuanto sale isodec 100 para techo de 6 x 4 mas el flete?", "quote_request", None),
 ]
 
 
