@@ -498,7 +498,8 @@ _RULES_RAW: tuple[tuple[str, int, str], ...] = (
         "complaint",
         4,
         r"\b(?:se\s+(?:esta|estan)?\s*(?:despega\w*|levanta\w*|sale|salen|suelta\w*|volo|volaron|despegaron|solto"
-        r"|soltaron|hundio|combo|comba)|despegad[oa]s?|suelt[oa]s?)\b",
+        r"|soltaron|hundio|combo|comba|decolor\w*|despint\w*|oxid\w*|pel\w*)|despegad[oa]s?|decolorad[oa]s?"
+        r"|destenid[oa]s?)\b",
     ),
     (
         "complaint",
@@ -576,7 +577,7 @@ _RULES_RAW: tuple[tuple[str, int, str], ...] = (
     (
         "payment_notice",
         5,
-        r"\b(?:aceptan|toman|reciben|puedo\s+pagar\s+con|se\s+puede\s+pagar\s+con)\s+(?:transferencia|tarjeta|efectivo"
+        r"\b(?:aceptan|toman|reciben|(?:puedo|podemos|se\s+puede)\s+pagar\s+(?:con|en))\s+(?:transferencia|tarjeta|efectivo"
         r"|cheque|pesos|dolares|mercado\s*pago|debito|credito)\b",
     ),
     (
@@ -621,7 +622,7 @@ _RULES_RAW: tuple[tuple[str, int, str], ...] = (
     (
         "order_status",
         4,
-        r"\ba\s+que\s+hora\s+(?:pasa|llega|viene|sale|pasan|llegan|vienen|salen)\b"
+        r"\ba\s+que\s+hora\s+(?:\w+\s+){0,3}(?:pasa|llega|viene|sale|pasan|llegan|vienen|salen)\b"
         r"|\bel\s+(?:camion|flete|fletero|chofer)\b.{0,20}\b(?:pasa|llega|viene|sale)\b",
     ),
     ("order_status", 3, r"\ben\s+que\s+anda\b"),
@@ -679,6 +680,7 @@ _RULES_RAW: tuple[tuple[str, int, str], ...] = (
         r"\bcuando\s+(?:\w+\s+){0,3}(?:te|les|le)\s+(?:digo|aviso|confirmo|escribo|contesto|comento)\b",
     ),
     ("postpone", 3, r"\b(?:otros|otras|mas)\s+(?:presupuestos|cotizaciones)\b"),
+    ("postpone", 5, r"\b(?:mas\s+)?cerca\s+de\s+la\s+fecha\b|\bcuando\s+(?:se\s+)?(?:acerque|arranque|empiece)\b"),
     (
         "postpone",
         4,
@@ -724,6 +726,12 @@ _RULES_RAW: tuple[tuple[str, int, str], ...] = (
     # decline_quote
     ("decline_quote", 2, r"\bcar(?:o|a|os|as)\b|\bsalad(?:o|a|os|as|isimo|isima)\b"),
     ("decline_quote", 3, r"\bno\s+(?:me|nos)\s+da\W*$"),
+    (
+        "decline_quote",
+        5,
+        r"\bfuera\s+de\s+(?:lo\s+que\s+(?:puedo|podemos)\s+(?:gastar|pagar)|mi\s+alcance|nuestro\s+alcance)\b"
+        r"|\bno\s+(?:puedo|podemos)\s+(?:gastar|pagar)\s+(?:tanto|eso)\b|\bse\s+(?:me|nos)\s+va\s+de\s+las\s+manos\b",
+    ),
     (
         "decline_quote",
         5,
@@ -849,7 +857,8 @@ _RULES_RAW: tuple[tuple[str, int, str], ...] = (
         "accept_quote",
         5,
         r"^\W*(?:si\W+)*(?:lo|la|los|las)\s+quiero\W*$|\b(?:haceme|hacenos|hagan|haganme)\s+el\s+pedido\b"
-        r"|\besa\s+va\b|\b(?:va|vamos\s+con)\s+la\s+opcion\s+\d\b",
+        r"|\besa\s+va\b|\b(?:va|vamos\s+con)\s+la\s+opcion\s+\d\b"
+        r"|\b(?:hacemos|hago|hagamos|armemos|armamos|armame|arma)\s+el\s+pedido\b",
     ),
     (
         "accept_quote",
@@ -972,6 +981,7 @@ _RULES_RAW: tuple[tuple[str, int, str], ...] = (
     ),
     ("product_info", 3, r"\b(?:aguanta|aguantan|soporta|soportan|resiste|resisten)\b"),
     ("product_info", 3, r"\bhasta\s+\w+(?:\s+\w+)?\s+(?:llegan|envian|mandan|entregan|van)\b"),
+    ("product_info", 4, r"\ba\s+que\s+hora\s+(?:cierran|abren|atienden|cierra|abre)\b|\bhasta\s+que\s+hora\b"),
     ("product_info", 2, r"\b(?:sirve|sirven)\s+(?:el|la|los|las)\s+\w+\s+para\b"),
     (
         "product_info",
@@ -1177,7 +1187,7 @@ _SHIPPING_RE = re.compile(
     r"|(?<!\bno )\b(?:lo|los|la|las)\s+(?:mandan|envian|traen|llevan|mandarian|enviarian|llevarian)\s+(?:a|al|hasta|para)\b"
     r"|\bentrega\s+en\s+(?:obra|domicilio)\b|\bflete\s+incluido\b|\bincluido\s+(?:el\s+)?flete\b"
     r"|\bincluyendo\s+(?:el\s+)?flete\b|\bnecesito\s+(?:el\s+)?(?:flete|envio)\b"
-    r"|\bcon\s+entrega\b|\bmas\s+(?:el\s+)?(?:envio|flete)\b)"
+    r"|\bcon\s+entrega\b|\bmas\s+(?:el\s+)?(?:envio|flete)\b|\by\s+(?:con\s+)?(?:el\s+)?(?:flete|envio)\b)"
     r"|(?P<false>\bsin\s+(?:el\s+)?(?:flete|envio)\b"
     r"|\bretir(?:o|amos|aria|ariamos|ar|a|arlo|arlos)\b"
     r"|\b(?:paso|pasamos|pasaria|pasariamos|pasar|voy|vamos|va|ir)\s+a\s+(?:buscar\w*|retirar\w*|levantar\w*)"

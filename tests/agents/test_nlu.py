@@ -425,6 +425,16 @@ OWN_EXAMPLES = [
         },
     ),
     ("cuanto sale isodec 100 para techo de 6 x 4 mas el flete?", "quote_request", None),
+    # An eighth held-out set:
+    ("las chapas que me vendieron se estan oxidando", "complaint", None),
+    ("dale, armame el pedido con la de 150", "accept_quote", None),
+    ("cuando arranque la obra te confirmo", "postpone", {}),
+    ("venden los tornillos sueltos?", "product_info", {}),
+    ("puedo pagar en efectivo cuando lo retiro?", "payment_notice", None),
+    ("se me va de las manos, gracias igual", "decline_quote", {}),
+    ("hasta que hora atienden los sabados?", "product_info", {}),
+    ("a que hora mas o menos llega el camion?", "order_status", {}),
+    ("cuanto sale isopanel 100 pared de 3 x 20 y flete a minas", "quote_request", None),
 ]
 
 
