@@ -552,6 +552,14 @@ _RULES_RAW: tuple[tuple[str, int, str], ...] = (
     (
         "payment_notice",
         5,
+        r"\b(?:la\s+plata|el\s+dinero|el\s+pago|el\s+deposito|la\s+transferencia)\s+(?:ya\s+)?(?:esta|quedo)\s+"
+        r"(?:ya\s+)?en\s+(?:su|tu|la)\s+cuenta\b"
+        r"|\b(?:esta|quedo)\s+(?:la\s+plata|el\s+dinero|el\s+pago|el\s+deposito|la\s+transferencia)\s+en\s+(?:su|tu|la)"
+        r"\s+cuenta\b",
+    ),
+    (
+        "payment_notice",
+        5,
         r"\b(?:esta|quedo|ya)\s+hech[oa]\s+(?:la|el)\s+(?:transferencia|deposito|pago|giro)\b"
         r"|\ba\s+que\s+(?:cuenta|banco)\b|\b(?:en|a)\s+(?:que|cual)\s+cuenta\s+(?:les|te|le)?\s*"
         r"(?:deposito|transfiero|pago|giro)\b",
@@ -721,11 +729,17 @@ _RULES_RAW: tuple[tuple[str, int, str], ...] = (
     ("postpone", 2, r"\b(?:estoy|estamos)\s+(?:complicad\w*|a\s+full|sin\s+tiempo|con\s+poco\s+tiempo)\b"),
     ("postpone", 2, r"\b(?:mas\s+adelante|por\s+ahora\s+no\s+se)\b"),
     ("postpone", 2, r"\b(?:esta|esta\s+semana|este\s+mes|hoy)\s+no\s+(?:puedo|podemos|llego)\b"),
-    ("postpone", 2, r"\bsi\s+(?:avanzo|avanzamos|seguimos|compramos|lo\s+hacemos)\b"),
+    ("postpone", 2, r"\bsi\s+(?:avanzo|avanzamos|seguimos|compramos|lo\s+hacemos|arrancamos|empezamos)\b"),
+    ("postpone", 4, r"\b(?:te|les)\s+(?:aviso|confirmo|digo)\s+si\b"),
     ("postpone", 1, r"\b(?:mi|con\s+mi)\s+(?:socio|socia|senora|esposa|esposo|marido|mujer|jefe|pareja|familia)\b"),
     # decline_quote
     ("decline_quote", 2, r"\bcar(?:o|a|os|as)\b|\bsalad(?:o|a|os|as|isimo|isima)\b"),
     ("decline_quote", 3, r"\bno\s+(?:me|nos)\s+da\W*$"),
+    (
+        "decline_quote",
+        5,
+        r"\b(?:presupuesto|precio|monto|total)\s+se\s+(?:me\s+|nos\s+)?(?:pasa|va|dispara|fue|escapa)\b",
+    ),
     (
         "decline_quote",
         5,
@@ -863,10 +877,10 @@ _RULES_RAW: tuple[tuple[str, int, str], ...] = (
     (
         "accept_quote",
         5,
-        r"\bcerr(?:amos|emos|o)\s+con\s+(?:la|el|esa|ese|esta|este)\s+(?:de|opcion|cotizacion|presupuesto)\b",
+        r"\bcerr(?:amos|emos|o)\s+con\s+(?:la|el|esa|ese|esta|este)\s+(?:de|opcion|cotizacion|presupuesto|iso\w*)\b",
     ),
     ("accept_quote", 4, r"\b(?:arranquen|empiecen|denle|metanle|metele|mandale\s+nomas|dale\s+nomas)\b"),
-    ("accept_quote", 4, r"\b(?:arrancamos|arranquemos|empecemos|hagamoslo|procedamos|proceda|procedan)\b"),
+    ("accept_quote", 4, r"(?<!\bsi )\b(?:arrancamos|arranquemos|empecemos|hagamoslo|procedamos|proceda|procedan)\b"),
     ("accept_quote", 4, r"(?<!\bno )\bme\s+cierra\b"),
     (
         "accept_quote",
@@ -979,7 +993,7 @@ _RULES_RAW: tuple[tuple[str, int, str], ...] = (
         r"\bpara\s+cuando\s+(?:lo|los|la|las)\s+(?:tendria|tendriamos|tengo|tenemos|tienen)\b"
         r"|\bsi\s+(?:compro|compramos|encargo|encargamos|pido|pedimos)\s+(?:hoy|ahora|manana|esta\s+semana)\b",
     ),
-    ("product_info", 3, r"\b(?:aguanta|aguantan|soporta|soportan|resiste|resisten)\b"),
+    ("product_info", 3, r"\b(?:aguanta|aguantan|soporta|soportan|resiste|resisten)\b|\b(?:mas|menos)\s+espesor\b"),
     ("product_info", 3, r"\bhasta\s+\w+(?:\s+\w+)?\s+(?:llegan|envian|mandan|entregan|van)\b"),
     ("product_info", 4, r"\ba\s+que\s+hora\s+(?:cierran|abren|atienden|cierra|abre)\b|\bhasta\s+que\s+hora\b"),
     ("product_info", 2, r"\b(?:sirve|sirven)\s+(?:el|la|los|las)\s+\w+\s+para\b"),
@@ -1069,6 +1083,8 @@ _ORDER_REF_RE = re.compile(
     r"|\b(?:nro|numero)\s+de\s+(?:pedido|orden|cotizacion|presupuesto|factura|compra)\s*(?:es\s+)?[:#]?\s*"
     r"([a-z]{0,3}-?\d{3,})\b"
     r"|(?<![\w&])#\s*(\d{3,})\b"
+    # "ya esta mi pedido? es el 5127"
+    r"|\b(?:pedido|orden|compra|encargo)\b[^.!?\d]{0,40}[.!?]?\s*es\s+(?:el|la)\s+(?:nro\s+)?(\d{3,6})\b"
 )
 _PERCENT_RE = re.compile(r"\d+(?:[.,]\d+)?\s*(?:%|por\s*ciento)")
 _TIME_RE = re.compile(r"\b\d{1,2}(?::\d{2})\s*(?:hs|hrs|h|am|pm)?\b|\b\d{1,2}\s*(?:hs|hrs|horas|am|pm)\b")
@@ -1199,7 +1215,9 @@ _SHIPPING_RE = re.compile(
 # or when the first word is a known first name, so "soy de salto" or "soy cliente" are not names.
 _NAME_RE = re.compile(
     r"(?i:\b(soy|mi\s+nombre\s+es|me\s+llamo|les\s+habla|te\s+habla|les\s+escribe|te\s+escribe"
-    r"|(?:^|(?<=[,.!¡]\s)|(?<=[,.!¡]))habla|saludos[,.]?|atentamente[,.]?|atte\.?|cordialmente[,.]?)\s+)"
+    r"|(?:^|(?<=[,.!¡]\s)|(?<=[,.!¡]))habla|saludos[,.]?|atentamente[,.]?|atte\.?|cordialmente[,.]?)\s+"
+    # a title between: "les escribe el arq. Pablo Gimenez"
+    r"(?:(?:el|la)\s+)?(?:(?:arq|ing|dr|dra|sr|sra|esc|cr|arquitect[oa]|ingenier[oa]|contador[a]?)\.?\s+)?)"
     r"((?:[^\W\d_][^\W\d_'’-]*(?:['’-][^\W\d_]+)?)(?:[ \t]+[^\W\d_][^\W\d_'’-]*(?:['’-][^\W\d_]+)?){0,3})"
 )
 _NAME_STOPWORDS = frozenset(
@@ -1589,7 +1607,9 @@ def _entities_extract(*, original: str, text: str, intent: str, today: date) -> 
     for match in _ORDER_REF_RE.finditer(text):
         ref = next(g for g in match.groups() if g)
         entities.setdefault("order_ref", ref.upper())
-        text = _text_mask(text=text, start=match.start(), end=match.end())
+        # "mi pedido para retirar? es el 5127": only the number goes, the words between still count
+        start, end = match.span(4) if match.group(4) else match.span()
+        text = _text_mask(text=text, start=start, end=end)
 
     found_dates, date_spans = _dates_find(text=text, today=today)
     if intent == "promise_to_pay":
