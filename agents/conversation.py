@@ -103,10 +103,13 @@ REPLIES = {
 }
 # Messages with nothing to read but a reply is due: their WhatsApp type -> the reply.
 NO_TEXT_REPLIES = {"audio": "audio", "video": "audio", "location": "location"}
-# "gracias", "dale", "ok 👍", "perfecto, gracias!": an acknowledgement, not a question.
+# "gracias!", "perfecto, muchas gracias 👍": thanks, nothing else. A bare "dale" or "ok" is not
+# thanks (after a quote it may be a yes), nor is a lone "?".
+THANKS_WORD_RE = re.compile(r"\b(?:gracias|grac|graciass|agradezco|agradecido|agradecida)\b")
 THANKS_RE = re.compile(
-    r"^(?:\W|(?:muchas|mil|gracias|grac|genial|perfecto|ok|oka|okey|dale|barbaro|buenisimo|buenismo|joya|listo"
-    r"|bien|bueno|de\s+acuerdo|entendido|igualmente|saludos|un\s+abrazo|abrazo|nomas|che|bo|ahi|va)\b)*$"
+    r"^(?:\W|(?:muchas|mil|gracias|grac|graciass|agradezco|agradecido|agradecida|genial|perfecto|ok|oka|okey|dale"
+    r"|barbaro|buenisimo|buenismo|joya|listo|bien|bueno|de\s+acuerdo|entendido|igualmente|saludos|un\s+abrazo"
+    r"|abrazo|nomas|che|bo|ahi|va|por\s+todo|por\s+la\s+info)\b)*$"
 )
 # Intents that need a person: the conversation goes to staff.
 STAFF_INTENTS = ("human_handoff", "complaint", "order_status", "payment_notice")
@@ -420,12 +423,12 @@ def turn_plan(*, conversation: Conversation, messages: list[Message]) -> Plan:
         dialogue["greeted"] = True
     if last == "other":
         no_text = [NO_TEXT_REPLIES.get((m.raw_payload or {}).get("type")) for m in messages if not m.text.strip()]
-        if all(THANKS_RE.match(plain(m.text)) for m in messages if m.text.strip()) and any(
-            m.text.strip() for m in messages
-        ):
+        said = [plain(m.text) for m in messages if m.text.strip()]
+        if said and all(THANKS_RE.match(t) for t in said) and any(THANKS_WORD_RE.search(t) for t in said):
             plan.text = REPLIES["thanks"]
-        elif no_text and not any(m.text.strip() for m in messages):
-            plan.text = REPLIES[no_text[0]] if no_text[0] else ""
+        elif not said:  # only voice notes, locations, photos without a caption...
+            reply = next((r for r in no_text if r), None)
+            plan.text = REPLIES[reply] if reply else ""
     return plan
 
 
@@ -435,11 +438,21 @@ THICKNESS_SAID_RE = re.compile(
     r"|en|espesor|con|cambialo\s+a|cambiala\s+a|pasalo\s+a)\s+)*(\d{2,3})\s*(mm|milimetros)?\W*$"
 )
 THICKNESS_CHANGE_RE = re.compile(r"\b(?:mejor|prefiero|que\s+sea|cambialo|cambiala|pasalo|espesor)\b")
-# "mejor cotizame en 150", "y en 150 cuanto sale?": a thickness asked for within a sentence.
+# "mejor cotizame en 150": a thickness asked for within a sentence that asks for a change; the
+# number must not be a distance, a time, money or a measure ("a 100 km", "de 100 dias").
+_NOT_A_THICKNESS = (
+    r"(?![\d.,])(?!\s*(?:[x×*]|por\b|m\b|mts?\b|mtrs?\b|metros|m2|cm|km|kms|kilometros|cuadras|dias?\b|horas?\b|hs\b"
+    r"|minutos|semanas|meses|anos|paneles|unidades|dolares|usd|pesos|%|y\s+(?:en\s+)?\d))"
+)
 THICKNESS_IN_SENTENCE_RE = re.compile(
-    r"\b(?:mejor|prefiero|que\s+sea|cambialo|cambiala|pasalo|cotizame|cotizalo|cotizala|y|tambien)\b.{0,25}?"
-    r"\b(?:en|de|a)\s+(\d{2,3})\s*(mm|milimetros)?(?![\d.,])"
-    r"(?!\s*(?:[x×*]|por\b|m\b|mts?\b|mtrs?\b|metros|m2|cm|paneles|unidades|dolares|usd|pesos|%|y\s+(?:en\s+)?\d))"
+    r"\b(?:mejor|prefiero|que\s+sea|cambialo|cambiala|pasalo|cotizame|cotizalo|cotizala)\b"
+    r"(?:(?!descuento|rebaja|precio|\bkm\b)[^.?!]){0,25}?"
+    rf"\b(?:en|de|a)\s+(\d{{2,3}})\s*(mm|milimetros)?{_NOT_A_THICKNESS}"
+)
+# "y en 150?", "y de 200 cuanto sale?": the same request again in another thickness, said alone.
+THICKNESS_AGAIN_RE = re.compile(
+    rf"(?:^|[,.;!?]\s*)(?:y|tambien)\s+(?:en|de)\s+(\d{{2,3}})\s*(mm|milimetros)?{_NOT_A_THICKNESS}"
+    r"\s*(?:[?!.,]|$|cuanto|que\s+(?:sale|precio)|como\s+(?:queda|sale))"
 )
 
 
@@ -450,14 +463,18 @@ def _thickness_said(text: str, *, spec: dict[str, Any], tenant) -> int | None:
     if len(thickness_options(text)) > 1:
         return None  # alternatives asked for: each is priced on its own
     lowered = plain(text)
-    match = THICKNESS_SAID_RE.match(lowered) or THICKNESS_IN_SENTENCE_RE.search(lowered)
+    match = (
+        THICKNESS_SAID_RE.match(lowered)
+        or THICKNESS_IN_SENTENCE_RE.search(lowered)
+        or THICKNESS_AGAIN_RE.search(lowered)
+    )
     if not match:
         return None
     value = int(match.group(1))
     known = catalog_snapshot(tenant=tenant).thicknesses(spec["family"])
     current = spec.get("thickness_mm")
     asked = not current or current not in known  # the pending question is the thickness
-    said_as_change = match.re is THICKNESS_IN_SENTENCE_RE or THICKNESS_CHANGE_RE.search(lowered)
+    said_as_change = match.re is not THICKNESS_SAID_RE or THICKNESS_CHANGE_RE.search(lowered)
     if value in known and (asked or match.group(2) or said_as_change):
         return value
     return None
@@ -562,17 +579,7 @@ def _turn_commit(
         Customer.objects.filter(pk=conversation.customer_id, name="").update(name=plan.customer_name[:200])
         conversation.customer.name = plan.customer_name
     if plan.staff_task:
-        staff_task_open(
-            tenant_id=conversation.tenant_id,
-            kind=StaffTask.Kind.HANDOFF,
-            dedupe_key=f"{plan.staff_task}-{messages[-1].pk}",
-            title=STAFF_TASK_TITLES[plan.staff_task],
-            detail="\n".join(m.text for m in messages if m.text)[:4000],
-            customer_id=conversation.customer_id,
-            conversation_id=conversation.pk,
-            message_id=messages[-1].pk,
-            quote_id=decided if plan.staff_task == "accept_quote" else None,
-        )
+        _staff_task_for(conversation=conversation, kind=plan.staff_task, messages=messages, quote_id=decided)
     if plan.promise:
         dunning_promise_record(invoice_id=plan.promise[0], promised_date=plan.promise[1], message_id=messages[-1].pk)
     if plan.payment_claim:
@@ -610,15 +617,41 @@ def _turn_commit(
         result.replies.append(reply.pk)
 
 
+def _staff_task_for(*, conversation: Conversation, kind: str, messages: list[Message], quote_id: int | None) -> None:
+    """What the reply promised a person: one open task per conversation and kind, the customer's
+    later words added to it ("dale, avancemos" twice is one task); a new one once it is done.
+    Keyed by the turn's last message, so a turn that runs twice opens one."""
+    words = "\n".join(m.text for m in messages if m.text)
+    title = STAFF_TASK_TITLES[kind]
+    open_task = StaffTask.objects.filter(
+        conversation=conversation, kind=StaffTask.Kind.HANDOFF, title=title, status=StaffTask.Status.OPEN
+    ).first()
+    if open_task is not None:
+        if words and words not in open_task.detail:
+            StaffTask.objects.filter(pk=open_task.pk).update(detail=f"{open_task.detail}\n{words}"[-4000:])
+        return
+    staff_task_open(
+        tenant_id=conversation.tenant_id,
+        kind=StaffTask.Kind.HANDOFF,
+        dedupe_key=f"{kind}-{messages[-1].pk}",
+        title=title,
+        detail=words[:4000],
+        customer_id=conversation.customer_id,
+        conversation_id=conversation.pk,
+        message_id=messages[-1].pk,
+        quote_id=quote_id if kind == "accept_quote" else None,
+    )
+
+
 def _quote_reply(
     *, conversation: Conversation, spec: dict[str, Any], source: Message, base_url: str
 ) -> tuple[str, str, Quote | None]:
     catalog = catalog_snapshot(tenant=conversation.tenant)
     try:
         parsed = quote_spec_parse(data=spec, catalog=catalog)
+        priced = quote_price(spec=parsed, catalog=catalog)
     except QuoteSpecError as error:
         return (f"Para cotizarte: {_spec_error_es(error, spec, catalog)}", "", None)
-    priced = quote_price(spec=parsed, catalog=catalog)
     quote = quote_create(
         tenant=conversation.tenant,
         result=priced,
@@ -712,14 +745,14 @@ def quote_option_price(
     if existing:  # a task run twice stores one quote
         return {"quote_id": existing.pk}
     try:
-        parsed = quote_spec_parse(data=spec, catalog=catalog)
+        priced = quote_price(spec=quote_spec_parse(data=spec, catalog=catalog), catalog=catalog)
     except QuoteSpecError as error:
         return {"error": _spec_error_es(error, spec, catalog), "thickness_mm": spec.get("thickness_mm")}
     try:
         with transaction.atomic():
             quote = quote_create(
                 tenant=conversation.tenant,
-                result=quote_price(spec=parsed, catalog=catalog),
+                result=priced,
                 customer=conversation.customer,
                 conversation=conversation,
                 source_message_id=source_message_id,
@@ -806,6 +839,8 @@ def _options_reply(
 def _spec_error_es(error: QuoteSpecError, spec: dict[str, Any], catalog) -> str:
     """The pricing's refusal, told to the customer."""
     item = catalog.items.get(f"{spec.get('family')}_{spec.get('thickness_mm')}")
+    if "too small" in error.message:
+        return "con esas medidas no me da ni un panel. ¿Me las pasás en metros? (por ejemplo 6 x 4,5)"
     if error.field == "thickness_mm" and spec.get("family") in catalog.families():
         return f"ese espesor no viene; lo tenemos en {_alternatives_es(catalog.thicknesses(spec['family']))} mm."
     if error.field == "color" and item and item.colors:

@@ -163,8 +163,10 @@ def _stop_reasons(rows: list[FollowUp], now: datetime) -> dict[int, str]:
         newer = newest_sent.get(row.conversation_id)
         reason = _stop_reason(row, quote, row.customer_id in opted_out, last_inbound.get(row.customer_id), now)
         if not reason and row.conversation_id in with_staff:
-            reason = "staff have the conversation"  # the bot stays quiet until they release it
-        elif not reason and newer and newer > quote["sent_at"]:
+            # staff have the customer: the bot says nothing, and these nudges are not for later
+            # either (after staff talked to them, "¿pudiste ver la cotización?" would be odd)
+            reason = "staff have the conversation"
+        elif not reason and newer and quote["sent_at"] and newer > quote["sent_at"]:
             reason = "a newer quote replaced it"
         if reason:
             reasons[row.pk] = reason

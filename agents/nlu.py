@@ -379,6 +379,13 @@ _DATE_MARK_RE = re.compile(
     rf"|\d{{1,2}}\s+de\s+(?:{_MONTH_ALT})|en\s+(?:\d+|unos|dos|tres|cuatro|cinco)\s+dias|esta\s+semana|este\s+mes)\b"
 )
 
+CONDITION = "condition"  # counts for complaint, unless a prospect describes what to fix (below)
+# Said of something bought from us: then a condition is a complaint even beside a new request.
+_BOUGHT_RE = re.compile(
+    r"\b(?:compre|compramos|me\s+vendieron|nos\s+vendieron|me\s+mandaron|nos\s+mandaron|me\s+entregaron"
+    r"|nos\s+entregaron|les\s+compre|les\s+compramos|instalaron|colocaron|que\s+me\s+(?:vendieron|pusieron))\b"
+)
+
 _RULES_RAW: tuple[tuple[str, int, str], ...] = (
     # opt_out: any clear "stop writing" beats everything else in the message.
     ("opt_out", 10, r"\bno\s+(?:me|nos)\s+(?:escrib\w*|contact\w*|molest\w*|jod\w*|spame\w*|llamen\s+mas)"),
@@ -488,14 +495,16 @@ _RULES_RAW: tuple[tuple[str, int, str], ...] = (
         r"\b(?:me|nos)\s+(?:cobraron|cobro|cobran|facturaron)\b.{0,60}\b(?:gratis|incluid[oa]|de\s+mas"
         r"|sin\s+cargo|otro\s+precio|mas\s+caro)\b",
     ),
+    # What is wrong with a roof, a wall or a room: a complaint about what we sold, or what a
+    # prospect wants to fix with it (see _intent_decide).
     (
-        "complaint",
+        CONDITION,
         5,
         r"\b(?:gotea|gotean|se\s+llueve|se\s+llueven|filtra|filtran|entra\s+agua|filtraciones|filtracion|goteras"
         r"|humedad)\b",
     ),
     (
-        "complaint",
+        CONDITION,
         4,
         r"\b(?:se\s+(?:esta|estan)?\s*(?:despega\w*|levanta\w*|sale|salen|suelta\w*|volo|volaron|despegaron|solto"
         r"|soltaron|hundio|combo|comba|decolor\w*|despint\w*|oxid\w*|pel\w*)|despegad[oa]s?|decolorad[oa]s?"
@@ -511,9 +520,9 @@ _RULES_RAW: tuple[tuple[str, int, str], ...] = (
         "complaint",
         4,
         r"\b(?:segunda|tercera|otra)\s+vez\s+que\b|\b(?:me|nos)\s+(?:cambian|cambiaron)\s+(?:la\s+fecha|el\s+dia)\b"
-        r"|\b(?:pierde|pierden|perdiendo)\s+(?:el\s+)?frio\b|\bno\s+(?:enfria|mantiene\s+el\s+frio)\b"
         r"|\b(?:se\s+)?barre(?:an|a|aron|o)\b|\bno\s+(?:agarran|agarra|ajustan|ajusta)\b",
     ),
+    (CONDITION, 4, r"\b(?:pierde|pierden|perdiendo)\s+(?:el\s+)?frio\b|\bno\s+(?:enfria|mantiene\s+el\s+frio)\b"),
     ("complaint", 5, r"\bno\s+es\s+lo\s+que\s+(?:pedi|compre|encargue|pedimos|compramos)\b"),
     (
         "complaint",
@@ -1222,7 +1231,8 @@ _NAME_RE = re.compile(
 )
 _NAME_STOPWORDS = frozenset(
     (
-        "a al arq arquitecta arquitecto buen buenas busco clienta cliente como con constructor consulto "
+        "a abrazo abrazos al arq arquitecta arquitecto atentamente bendiciones buen buenas busco clienta cliente como "
+        "con constructor consulto cordial cordiales cordialmente exitos gracias muchas saludo saludos slds "
         "cuanto de del desde duena dueno e el en encargada encargado escribo estoy gracias hablo hola ing "
         "ingeniera ingeniero la las le les los me mi necesitaria necesito no nueva nuevo o para pero por "
         "porque precio que queria quien quiero quisiera si soy sr sra su te tengo trabajo tu un una vivo y ya "
@@ -1678,9 +1688,15 @@ def _entities_extract(*, original: str, text: str, intent: str, today: date) -> 
 
 def _intent_scores(*, text: str) -> dict[str, int]:
     scores = dict.fromkeys(NLU_INTENTS, 0)
+    condition = 0
     for intent, weight, pattern in _RULES:
         if pattern.search(text):
-            scores[intent] += weight
+            if intent == CONDITION:
+                condition += weight
+            else:
+                scores[intent] += weight
+    scores["complaint"] += condition
+    scores[CONDITION] = condition  # not an intent: _intent_decide may take it back
     if (_PAY_FUTURE_RE.search(text) or (_HAND_OVER_RE.search(text) and _MONEY_WORD_RE.search(text))) and (
         _DATE_MARK_RE.search(text)
     ):
@@ -1701,6 +1717,9 @@ def _intent_decide(*, scores: dict[str, int], text: str, entities: dict[str, Any
     if has_product and _NEED_RE.search(text):
         # "necesito isodec 100 para 6x4" asks for a price even without the word "precio".
         scores["quote_request"] += 3 if any(key in entities for key in _MEASURE_KEYS) else 2
+        if not _BOUGHT_RE.search(text):
+            # "se me llueve el techo, necesito isodec 100 6x4": what to fix, not a complaint
+            scores["complaint"] -= scores.get(CONDITION, 0)
     ranked = sorted(NLU_INTENTS, key=lambda intent: (-scores[intent], _PRIORITY.index(intent)))
     top, second = scores[ranked[0]], scores[ranked[1]]
     if top < 2 and has_product and (any(key in entities for key in _MEASURE_KEYS) or "?" not in text):

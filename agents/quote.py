@@ -214,7 +214,7 @@ def _integer(data: Mapping[str, Any], key: str, *, minimum: int) -> int | None:
         return None
     refused = QuoteSpecError(key, f"must be a whole number from {minimum}, got {value!r}.")
     try:
-        number = _decimal(data, key) if value != 0 else Decimal(0)
+        number = Decimal(0) if str(value).strip() in {"0", "0.0", "0,0"} else _decimal(data, key)
     except QuoteSpecError as error:
         if "positive" in error.message:  # "-1 corners" is not about being positive: 0 is allowed
             raise refused from None

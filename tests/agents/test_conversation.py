@@ -464,7 +464,7 @@ def test_an_opted_out_customer_who_writes_again_gets_a_person_not_the_bot(conver
     assert task.title == "A customer who opted out wrote again: answer in person"
 
 
-@pytest.mark.parametrize("text", ["gracias!", "buenisimo, muchas gracias 👍", "dale, joya"])
+@pytest.mark.parametrize("text", ["gracias!", "buenisimo, muchas gracias 👍", "dale, joya, gracias"])
 def test_thanks_get_a_short_answer_not_a_question(conversation, text):
     result = say(conversation, text)
     assert Message.objects.get(pk=result.replies[0]).text == "¡De nada! Cualquier cosa, escribinos por acá."
@@ -513,3 +513,47 @@ def test_the_bot_introduces_itself_once_per_conversation(conversation):
     again = Message.objects.get(pk=say(conversation, "buenas!").replies[0]).text
     assert first.startswith("¡Hola! Soy el asistente de BMC Uruguay.")
     assert again == "¡Hola de nuevo! ¿En qué te puedo ayudar?"
+
+
+def test_measures_too_small_for_a_panel_are_asked_again_not_a_crash(conversation):
+    result = say(conversation, "isodec 100 techo de 0,001 x 1")
+    assert not result.quotes
+    assert "no me da ni un panel" in Message.objects.get(pk=result.replies[0]).text
+    assert say(conversation, "hola").replies  # the conversation goes on
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "y la obra queda a 100 km de montevideo",
+        "y me lo dejas a 200?",
+        "y con un descuento de 100?",
+        "y lo necesito dentro de 100 dias",
+        "tambien tengo otra casa a 200 km",
+    ],
+)
+def test_other_numbers_in_a_sentence_do_not_change_the_thickness(conversation, text):
+    say(conversation, "cuanto sale isodec 150 para un techo de 6 x 4,48")
+    say(conversation, text)
+    conversation.refresh_from_db()
+    assert conversation.dialogue["spec"]["thickness_mm"] == 150
+    assert not Quote.objects.exclude(spec__thickness_mm=150).exists()
+
+
+@pytest.mark.parametrize("text", ["?", "dale", "ok"])
+def test_a_bare_acknowledgement_or_question_mark_is_not_thanked(conversation, text):
+    result = say(conversation, text)
+    assert Message.objects.get(pk=result.replies[0]).text != "¡De nada! Cualquier cosa, escribinos por acá."
+
+
+def test_a_customer_who_says_yes_twice_leaves_one_task_with_both_messages(conversation):
+    from bmc.sales.models import StaffTask
+
+    say(conversation, "cuanto sale isodec 100 para un techo de 6 x 4,48")
+    say(conversation, "dale, avancemos")
+    say(conversation, "confirmo, avancemos nomas")
+    task = StaffTask.objects.get(conversation=conversation)
+    assert task.detail == "dale, avancemos\nconfirmo, avancemos nomas"
+    StaffTask.objects.filter(pk=task.pk).update(status="done")
+    say(conversation, "pasame con un vendedor")
+    assert StaffTask.objects.filter(conversation=conversation, status="open").count() == 1  # a new one, open

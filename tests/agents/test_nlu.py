@@ -449,6 +449,15 @@ OWN_EXAMPLES = [
     ("hasta que hora atienden los sabados?", "product_info", {}),
     ("a que hora mas o menos llega el camion?", "order_status", {}),
     ("cuanto sale isopanel 100 pared de 3 x 20 y flete a minas", "quote_request", None),
+    # A prospect describing what to fix asks for a quote; the same said of what we sold complains.
+    ("se me llueve el techo, necesito isodec 100 para 6 x 4", "quote_request", None),
+    ("la camara vieja no enfria, quiero isofrig 100 de 4 x 3 x 2,6", "quote_request", None),
+    ("el isodec que me vendieron gotea, necesito que vengan a verlo", "complaint", None),
+    (  # a sign-off is not a name
+        "hola, cotizame isodec 100 6x4. Saludos Cordiales",
+        "quote_request",
+        {"family": "ISODEC_EPS", "thickness_mm": 100, "length_m": 6, "width_m": 4},
+    ),
     # A ninth held-out set:
     ("el isowall de 50 alcanza para una oficina o precisa mas espesor?", "product_info", None),
     ("listo, cerramos con el isodec gris", "accept_quote", None),

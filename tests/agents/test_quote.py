@@ -130,3 +130,9 @@ def test_bad_specs_name_the_field_and_what_is_allowed(catalog, spec, field, says
     with pytest.raises(QuoteSpecError) as error:
         quote_spec_parse(data=spec, catalog=catalog)
     assert error.value.field == field and says in error.value.message
+
+
+@pytest.mark.parametrize("corners", [0, "0"])
+def test_no_corners_is_allowed_however_written(catalog, corners):
+    spec = {"family": "ISOPANEL_EPS", "thickness_mm": 100, "length_m": 3, "run_m": 24, "corners": corners}
+    assert quote_spec_parse(data=spec, catalog=catalog).corners == 0
