@@ -876,7 +876,8 @@ def messages_stranded(*, now, older_than: timedelta) -> tuple[list[tuple[int, in
     unanswered: dict[int, tuple[int, int, int]] = {}
     for tenant_id, conversation_id, message_id in (
         Message.objects.filter(direction=Message.Direction.INBOUND, processed_at__isnull=True, created_at__lt=cutoff)
-        .exclude(text="")
+        # nothing to answer in a photo or a document without a caption; a voice note is answered
+        .exclude(Q(text="") & ~Q(raw_payload__type__in=list(NO_TEXT_REPLIES)))
         .order_by("pk")
         .values_list("tenant_id", "conversation_id", "pk")
     ):

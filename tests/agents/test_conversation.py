@@ -189,9 +189,26 @@ def test_the_reaper_sweeps_what_a_crash_left_unanswered_or_unsent(conversation, 
         channel="n8n",
         text="recien llegado",
     )  # its own task may still come
+    voice = Conversation.objects.create(
+        tenant=conversation.tenant, customer=Customer.objects.create(tenant=conversation.tenant, phone="+59899555666")
+    )
+    photo = Conversation.objects.create(
+        tenant=conversation.tenant, customer=Customer.objects.create(tenant=conversation.tenant, phone="+59899555777")
+    )
+    for lost, kind in ((voice, "audio"), (photo, "image")):  # lost turns without text
+        message = Message.objects.create(
+            tenant=conversation.tenant,
+            conversation=lost,
+            direction="in",
+            channel="whatsapp",
+            text="",
+            raw_payload={"type": kind},
+        )
+        Message.objects.filter(pk=message.pk).update(created_at=long_ago)
 
     with django_capture_on_commit_callbacks(execute=False):
-        assert messages_sweep(older_than=timedelta(minutes=2)) == ([conversation.pk], [reply.pk])
+        # the voice note is answered again; the photo without a caption has nothing to answer
+        assert messages_sweep(older_than=timedelta(minutes=2)) == ([conversation.pk, voice.pk], [reply.pk])
         assert messages_sweep(older_than=timedelta(minutes=2)) == ([], [])  # their tasks are alive now
     assert (
         AgentTask.objects.filter(
