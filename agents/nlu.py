@@ -425,7 +425,8 @@ _RULES_RAW: tuple[tuple[str, int, str], ...] = (
     (
         "human_handoff",
         6,
-        r"\bhablar\s+con\s+(?:alguien|una?\s+(?:persona|humano|vendedor\w*|asesor\w*|operador\w*|encargad\w*)"
+        r"\bhablar\s+(?:por\s+telefono\s+|personalmente\s+|directamente\s+)?con\s+(?:alguien"
+        r"|una?\s+(?:persona|humano|vendedor\w*|asesor\w*|operador\w*|encargad\w*)"
         r"|el\s+(?:encargado|dueno|vendedor|gerente)|la\s+(?:encargada|duena|vendedora)|gente|ventas"
         r"|un\s+ser\s+humano)",
     ),
@@ -457,7 +458,7 @@ _RULES_RAW: tuple[tuple[str, int, str], ...] = (
     ("human_handoff", 6, r"\b(?:hay\s+alguien|alguien\s+que\s+me\s+(?:atienda|responda|llame))\b"),
     ("human_handoff", 3, r"\b(?:una|alguna)\s+persona\b"),
     ("human_handoff", 3, r"\b(?:un|una|algun)\s+(?:vendedor|vendedora|asesor|asesora|operador|operadora|humano)\b"),
-    ("human_handoff", 2, r"\bhablar\s+con\b"),
+    ("human_handoff", 2, r"\bhablar\s+(?:por\s+telefono\s+|personalmente\s+)?con\b"),
     # complaint
     (
         "complaint",
@@ -549,7 +550,7 @@ _RULES_RAW: tuple[tuple[str, int, str], ...] = (
         "payment_notice",
         4,
         r"\b(?:hice|hicimos|realice|realizamos|efectue|efectuamos|hecho|realizado|realizada|efectuado|efectuada)\s+"
-        r"(?:la|el|una|un)\s+(?:transferencia|deposito|pago|giro)\b",
+        r"(?:la|el|una|un)\s+(?:transferencia|deposito|pago|giro|sena|adelanto|anticipo)\b",
     ),
     (
         "payment_notice",
@@ -558,6 +559,13 @@ _RULES_RAW: tuple[tuple[str, int, str], ...] = (
         r"|la\s+guita|lo\s+que\s+(?:debia|faltaba))\b",
     ),
     ("payment_notice", 4, r"\bcomprobante\b"),
+    ("payment_notice", 5, r"\bcuenta\s+en\s+(?:pesos|dolares|moneda\s+nacional)\b"),
+    (
+        "payment_notice",
+        5,
+        r"\b(?:deje|dejamos|pague|pagamos|mande|mandamos|transferi|deposite|abone)\s+(?:la|una|el|un)\s+"
+        r"(?:sena|adelanto|anticipo)\b",
+    ),
     (
         "payment_notice",
         5,
@@ -747,6 +755,11 @@ _RULES_RAW: tuple[tuple[str, int, str], ...] = (
     (
         "decline_quote",
         5,
+        r"\b(?:prefiero|preferimos)\s+no\s+(?:seguir|avanzar|continuar|hacerlo|comprar|hacer\s+nada)\b",
+    ),
+    (
+        "decline_quote",
+        5,
         r"\b(?:presupuesto|precio|monto|total)\s+se\s+(?:me\s+|nos\s+)?(?:pasa|va|dispara|fue|escapa)\b",
     ),
     (
@@ -873,7 +886,7 @@ _RULES_RAW: tuple[tuple[str, int, str], ...] = (
         r"\b(?:avancen|sigan\s+adelante|continuen)\b|\bva\s+(?:la|el)\s+(?:cotizacion|presupuesto|pedido)\b"
         r"|\bde\s+acuerdo\s+con\s+(?:el|los|la|las)\s+(?:precios?|cotizacion|presupuesto|condiciones)\b",
     ),
-    ("accept_quote", 5, r"\bva\s+esa\b|\bcerr(?:amos|emos)\s*(?:[.,!]|$)"),
+    ("accept_quote", 5, r"\bquedamos\s+asi\b|\bva\s+esa\b|\bcerr(?:amos|emos)\s*(?:[.,!]|$)"),
     ("accept_quote", 4, r"\bdale\s+que\s+va\b|\bde\s+una\b.{0,15}\b(?:hacelo|haganlo|mandalo|mandenlo|dale|va)\b"),
     ("accept_quote", 4, r"\b(?:hacelo|haganlo|hacelo\s+nomas|pueden\s+proceder|puede\s+proceder|proceda|procedan)\b"),
     (
@@ -941,6 +954,11 @@ _RULES_RAW: tuple[tuple[str, int, str], ...] = (
         r"\b(?:descuento|rebaja|oferta|promo|promocion|bonificacion|mejor\s+precio|precio\s+especial)\b",
     ),
     ("quote_request", 3, r"\ba\s+cuanto\b"),
+    (
+        "quote_request",
+        4,
+        r"\bcuanto\s+(?:el|la|por|x)\s+(?:m2|metro|metros?\s+cuadrados?|metro\s+lineal|panel|unidad|chapa|placa)\b",
+    ),
     ("quote_request", 4, r"\ba\s+como\s+(?:esta|estan|sale|salen|anda|andan|tenes|tienen)\b"),
     ("quote_request", 2, r"\b(?:con|sin|mas)\s+iva\b"),
     ("quote_request", 1, r"\b(?:sale|salen|saldria|cuesta|cuestan)\b"),
@@ -1003,7 +1021,12 @@ _RULES_RAW: tuple[tuple[str, int, str], ...] = (
         r"|\bsi\s+(?:compro|compramos|encargo|encargamos|pido|pedimos)\s+(?:hoy|ahora|manana|esta\s+semana)\b",
     ),
     ("product_info", 3, r"\b(?:aguanta|aguantan|soporta|soportan|resiste|resisten)\b|\b(?:mas|menos)\s+espesor\b"),
-    ("product_info", 3, r"\bhasta\s+\w+(?:\s+\w+)?\s+(?:llegan|envian|mandan|entregan|van)\b"),
+    (
+        "product_info",
+        3,
+        r"\bhasta\s+\w+(?:\s+\w+)?\s+(?:llegan|envian|mandan|entregan|van)\b"
+        r"|\b(?:llegan|envian|mandan|entregan|van)\b.{0,25}\bhasta\s+\w+|\ba\s+medida\b",
+    ),
     ("product_info", 4, r"\ba\s+que\s+hora\s+(?:cierran|abren|atienden|cierra|abre)\b|\bhasta\s+que\s+hora\b"),
     ("product_info", 2, r"\b(?:sirve|sirven)\s+(?:el|la|los|las)\s+\w+\s+para\b"),
     (
@@ -1168,7 +1191,8 @@ _AMOUNT_NUM = r"(\d{1,3}(?:[.,]\d{3})+(?![\d])|\d+(?:[.,]\d{1,2})?)(?:\s*(mil|k)
 _CURRENCY = r"(?:dolares|dolar|dlls|usd|us\$|u\$s|u\$d|u\$|pesos|uyu|\$u|\$)"
 _AMOUNT_CURRENCY_RE = re.compile(rf"{_CURRENCY}\s*{_AMOUNT_NUM}|(?<![\w.,]){_AMOUNT_NUM}\s*{_CURRENCY}(?![a-z])")
 _AMOUNT_CONTEXT_RE = re.compile(
-    r"\b(?:los|unos|saldo\s+de|total\s+de|suma\s+de|transferi|transfiero|deposite|deposito|pague|pago|abone|abono"
+    r"\b(?:los|unos|saldo\s+de|total\s+de|suma\s+de|sena\s+de|adelanto\s+de|anticipo\s+de|transferi|transfiero"
+    r"|deposite|deposito|pague|pago|abone|abono"
     r"|gire|giro|debo|debia|adeudo)\s+(?:los\s+)?"
     + _AMOUNT_NUM
     + r"(?!\s*(?:[.,]\d|%|x\b|m\b|mts?\b|metros?\b|cm\b|mm\b|m2|paneles|panel\b|p\b|chapas|dias|de\s+(?:alto|largo|ancho)"
