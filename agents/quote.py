@@ -72,10 +72,11 @@ SPEC_KEYS = (
 class QuoteSpecError(ValueError):
     """A spec that cannot be priced: names the field and what is allowed."""
 
-    def __init__(self, field: str, message: str):
+    def __init__(self, field: str, message: str, *, code: str = ""):
         super().__init__(f"{field}: {message}")
         self.field = field
         self.message = message
+        self.code = code  # what kind of refusal, where a caller words it its own way ("too_small")
 
 
 @dataclass(frozen=True)
@@ -189,7 +190,7 @@ class QuoteResult:
 # --- parsing --------------------------------------------------------------------------------
 
 
-def _decimal(data: Mapping[str, Any], key: str) -> Decimal | None:
+def _decimal(data: Mapping[str, Any], key: str, *, positive: bool = True) -> Decimal | None:
     value = data.get(key)
     if value is None:
         return None
@@ -200,7 +201,7 @@ def _decimal(data: Mapping[str, Any], key: str) -> Decimal | None:
         number = Decimal(str(value).strip().replace(",", "."))
     except InvalidOperation:
         raise QuoteSpecError(key, f"must be a number, got {value!r}.") from None
-    if not number.is_finite() or number <= 0:
+    if not number.is_finite() or (positive and number <= 0):
         raise QuoteSpecError(key, f"must be a positive number, got {value!r}.")
     # 1e999999999 is a valid Decimal whose int() would take forever: no measure is that large
     if number.adjusted() > 6 or number.adjusted() < -6:
@@ -212,15 +213,9 @@ def _integer(data: Mapping[str, Any], key: str, *, minimum: int) -> int | None:
     value = data.get(key)
     if value is None:
         return None
-    refused = QuoteSpecError(key, f"must be a whole number from {minimum}, got {value!r}.")
-    try:
-        number = Decimal(0) if str(value).strip() in {"0", "0.0", "0,0"} else _decimal(data, key)
-    except QuoteSpecError as error:
-        if "positive" in error.message:  # "-1 corners" is not about being positive: 0 is allowed
-            raise refused from None
-        raise
+    number = _decimal(data, key, positive=False)  # the minimum below says what is allowed
     if number is None or number != number.to_integral_value() or number < minimum:
-        raise refused
+        raise QuoteSpecError(key, f"must be a whole number from {minimum}, got {value!r}.")
     return int(number)
 
 
@@ -403,6 +398,7 @@ def quote_price(*, spec: QuoteSpec, catalog: CatalogSnapshot) -> QuoteResult:
         raise QuoteSpecError(
             "height_m" if spec.scenario == "cold_room" else "length_m",
             "is too small: the panels would measure 0.00 m2. Measures are in meters (e.g. 6 or 4.48).",
+            code="too_small",
         )
     if spec.sealant:
         counts["SILICONA"] = _ceil(panel_m2 / 10)
