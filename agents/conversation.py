@@ -105,9 +105,10 @@ REPLIES = {
 NO_TEXT_REPLIES = {"audio": "audio", "video": "audio", "location": "location"}
 # "gracias!", "perfecto, muchas gracias 👍": thanks, nothing else. A bare "dale" or "ok" is not
 # thanks (after a quote it may be a yes), nor is a lone "?".
-THANKS_WORD_RE = re.compile(r"\b(?:gracias|grac|graciass|agradezco|agradecido|agradecida)\b")
+_THANKS_WORDS = r"gracias|grac|graciass|agradezco|agradecido|agradecida"
+THANKS_WORD_RE = re.compile(rf"\b(?:{_THANKS_WORDS})\b")
 THANKS_RE = re.compile(
-    r"^(?:\W|(?:muchas|mil|gracias|grac|graciass|agradezco|agradecido|agradecida|genial|perfecto|ok|oka|okey|dale"
+    rf"^(?:\W|(?:muchas|mil|{_THANKS_WORDS}|genial|perfecto|ok|oka|okey|dale"
     r"|barbaro|buenisimo|buenismo|joya|listo|bien|bueno|de\s+acuerdo|entendido|igualmente|saludos|un\s+abrazo"
     r"|abrazo|nomas|che|bo|ahi|va|por\s+todo|por\s+la\s+info)\b)*$"
 )
@@ -839,13 +840,12 @@ def _options_reply(
 def _spec_error_es(error: QuoteSpecError, spec: dict[str, Any], catalog) -> str:
     """The pricing's refusal, told to the customer."""
     item = catalog.items.get(f"{spec.get('family')}_{spec.get('thickness_mm')}")
-    if "too small" in error.message:
+    if error.code == "too_small":
         return "con esas medidas no me da ni un panel. ¿Me las pasás en metros? (por ejemplo 6 x 4,5)"
     if error.field == "thickness_mm" and spec.get("family") in catalog.families():
         return f"ese espesor no viene; lo tenemos en {_alternatives_es(catalog.thicknesses(spec['family']))} mm."
     if error.field == "color" and item and item.colors:
-        names = [c.lower() for c in item.colors]
-        colors = names[0] if len(names) == 1 else f"{', '.join(names[:-1])} o {names[-1]}"
+        colors = _alternatives_es(c.lower() for c in item.colors)
         return f"ese color no viene en ese panel; lo tenemos en {colors}. ¿En cuál lo querés?"
     return {
         "length_m": "los paneles llegan hasta 14 m de largo. ¿Me confirmás el largo?",
