@@ -46,8 +46,14 @@ def _body(request: Request, payload: InboundPayload) -> dict[str, Any]:
 
 
 def _reject(payload: InboundPayload, field: str, message: str):
-    inbound_payload_outcome(payload=payload, outcome=InboundPayload.Outcome.REJECTED, error=f"{field}: {message}")
-    return serializers.ValidationError({field: [message]})
+    return _reject_all(payload, {field: [message]})
+
+
+def _reject_all(payload: InboundPayload, problems: dict[str, list[str]]):
+    """The body is refused for these fields: recorded with the raw payload, and the 400 to raise."""
+    error = "; ".join(f"{field}: {says[0]}" for field, says in problems.items())
+    inbound_payload_outcome(payload=payload, outcome=InboundPayload.Outcome.REJECTED, error=error)
+    return serializers.ValidationError(problems)
 
 
 def _text_problem(text: Any) -> str:
@@ -67,16 +73,19 @@ def _text(data: dict[str, Any], key: str, payload: InboundPayload) -> str:
     return data[key]
 
 
+PHONE_REQUIRED = "is required: the customer's phone number, e.g. +59899123456."
+
+
 def _phone(data: dict[str, Any], key: str, payload: InboundPayload) -> Any:
     if data.get(key) in (None, ""):
-        raise _reject(payload, key, "is required: the customer's phone number, e.g. +59899123456.")
+        raise _reject(payload, key, PHONE_REQUIRED)
     return data[key]
 
 
 # What POST /api/v1/messages must carry, and what to say when it does not.
 MESSAGE_REQUIRED = {
     "channel": f"is required: one of {', '.join(CHANNELS)}.",
-    "from": "is required: the customer's phone number, e.g. +59899123456.",
+    "from": PHONE_REQUIRED,
     "external_id": "is required: the provider's id of the message (a second delivery with the same id changes "
     "nothing).",
     "sent_at": "is required: when the customer sent it, ISO 8601 with its offset (2026-11-21T10:00:00-03:00) or "
@@ -90,8 +99,9 @@ def _message_problems(data: dict[str, Any]) -> dict[str, list[str]]:
     channel = data.get("channel")
     if "channel" not in problems and channel not in CHANNELS:
         problems["channel"] = [f"'{channel}' is not a channel; use one of {', '.join(CHANNELS)}."]
-    if _text_problem(data.get("text")):
-        problems["text"] = [_text_problem(data.get("text"))]
+    text_problem = _text_problem(data.get("text"))
+    if text_problem:
+        problems["text"] = [text_problem]
     return problems
 
 
@@ -179,12 +189,7 @@ def messages_view(request: Request) -> Response:
     data = _body(request, payload)
     problems = _message_problems(data)
     if problems:
-        inbound_payload_outcome(
-            payload=payload,
-            outcome=InboundPayload.Outcome.REJECTED,
-            error="; ".join(f"{field}: {says[0]}" for field, says in problems.items()),
-        )
-        raise serializers.ValidationError(problems)
+        raise _reject_all(payload, problems)
     message, task, created = _accept(
         request,
         payload=payload,
