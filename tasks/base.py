@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import socket
+import threading
 import time
 from collections.abc import Callable
 from typing import Any
@@ -44,17 +45,36 @@ class ChordPartRequest(Request):
 
     def _success_was_stored(self):
         """Celery asks this of a task whose process was lost, and acknowledges the task as done
-        when it says SUCCESS was stored: that is the moment to count the part."""
+        when it says SUCCESS was stored: that is the moment to count the part.
+
+        The process may also have counted the part itself and, being the last, claimed the right
+        to send the chord's callback before it died (Celery holds that claim a few seconds, for a
+        worker that crashes mid-dispatch). Counting now then cannot send the callback; counting
+        once more after the claim has expired can. Neither count does harm: a part is counted
+        once by its id, and a callback already sent is not sent again (Celery's done marker)."""
         stored = super()._success_was_stored()
         if stored and self._context.chord and isinstance(self.task.backend, RedisBackend):
-            try:
-                logger.warning(
-                    "counting a chord part whose process died after it succeeded", extra={"task_id": self.id}
-                )
-                self.task.backend.on_chord_part_return(self._context, states.SUCCESS, stored.get("result"))
-            except Exception:  # Celery's own handling must go on whatever happens here
-                logger.exception("could not count a lost chord part", extra={"task_id": self.id})
+            logger.warning("counting a chord part whose process died after it succeeded", extra={"task_id": self.id})
+            # this thread's backend: in another thread the task would find a disabled one
+            backend = self.task.backend
+            self._count_part(backend, stored)
+            wait = _chord_claim_seconds(self.task.app) + 1
+            again = threading.Timer(wait, self._count_part, args=(backend, stored))
+            again.daemon = True
+            again.start()
         return stored
+
+    def _count_part(self, backend: RedisBackend, stored: dict[str, Any]) -> None:
+        try:
+            backend.on_chord_part_return(self._context, states.SUCCESS, stored.get("result"))
+        except Exception:  # Celery's own handling must go on whatever happens here
+            logger.exception("could not count a lost chord part", extra={"task_id": self.id})
+
+
+def _chord_claim_seconds(app) -> int:
+    """How long Celery's Redis backend holds the claim to send a chord's callback (its own rule,
+    in `RedisBackend.on_chord_part_return`)."""
+    return max(5, int((app.conf.result_chord_join_timeout or 5.0) * 2))
 
 
 class TrackedTask(Task):

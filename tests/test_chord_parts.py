@@ -67,6 +67,46 @@ def test_a_part_whose_process_died_after_storing_its_result_still_completes_the_
     assert lost.acknowledged  # and the lost part is not run again
 
 
+def test_a_part_whose_process_died_holding_the_callback_claim_still_completes_the_chord(
+    transactional_db, tenant, monkeypatch
+):
+    """The last part's process stored its result, counted it, claimed the right to send the
+    callback (Celery holds that claim a few seconds) and died before sending it: the main
+    process's count cannot send it while the claim holds, its second count once it expired does."""
+    queues_purge(("documents",))
+    batch = batch_create(
+        tenant=tenant,
+        uploads=[Upload("a.txt", b"Factura 1 total 10"), Upload("b.txt", b"Factura 2 total 20")],
+        source="api",
+    )
+    first, second = Document.objects.filter(batch=batch).order_by("pk")
+    chord([stages.validate.si(first.pk), stages.validate.si(second.pk)])(stages.crosscheck_batch.si(batch.pk))
+    messages = {message.payload[0][0]: message for message in _take("documents", 2)}
+    Request(messages[second.pk], app=celery_app, task=stages.validate).execute()
+
+    lost = stages.validate.Request(messages[first.pk], app=celery_app, task=stages.validate)
+    backend = stages.validate.backend
+    backend.store_result(lost.id, first.pk, states.SUCCESS, request=lost._context)
+
+    class Killed(BaseException):
+        pass
+
+    def killed(*args, **kwargs):
+        raise Killed  # the process dies between claiming the callback and sending it
+
+    with monkeypatch.context() as patch:
+        patch.setattr(type(backend), "_chord_claim_extend_script", property(lambda self: killed))
+        try:
+            backend.on_chord_part_return(lost._context, states.SUCCESS, first.pk)
+        except Killed:
+            pass
+    assert _take("documents", 1, timeout=1) == []  # nothing sent: the dead process holds the claim
+
+    lost.on_failure(_lost(), send_failed_event=False, return_ok=False)
+    sent = [(m.headers["task"], m.payload[0]) for m in _take("documents", 1, timeout=15)]
+    assert sent == [("tasks.documents.crosscheck_batch", [batch.pk])]  # once the claim expired
+
+
 def test_a_stage_whose_process_died_is_sent_again_and_the_loss_counted(transactional_db, tenant):
     """What the worker does when a pool process dies under a stage (Celery 5.7's
     retry_on_worker_lost): the stage goes out again, a retry, and the document counts the loss."""
