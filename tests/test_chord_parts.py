@@ -42,7 +42,10 @@ def _lost() -> ExceptionInfo:
         return ExceptionInfo()
 
 
-def test_a_part_whose_process_died_after_storing_its_result_still_completes_the_chord(transactional_db, tenant):
+def _chord_with_its_first_part_lost(tenant):
+    """A batch's chord of two validations: the second ran as a pool process runs it (body, result
+    stored, part counted); the first's process stored SUCCESS (mark_as_done's first half) and was
+    killed. Returns the batch and the first part's worker Request."""
     queues_purge(("documents",))
     batch = batch_create(
         tenant=tenant,
@@ -53,13 +56,16 @@ def test_a_part_whose_process_died_after_storing_its_result_still_completes_the_
     chord([stages.validate.si(first.pk), stages.validate.si(second.pk)])(stages.crosscheck_batch.si(batch.pk))
     messages = {message.payload[0][0]: message for message in _take("documents", 2)}
     assert set(messages) == {first.pk, second.pk}
-
-    # the second part runs as a pool process runs it: body, result stored, part counted
     Request(messages[second.pk], app=celery_app, task=stages.validate).execute()
-    # the first part's process stored SUCCESS (mark_as_done's first half) and was killed before
-    # counting the part (its second half); the worker's main process then sees the process lost
     lost = stages.validate.Request(messages[first.pk], app=celery_app, task=stages.validate)
     stages.validate.backend.store_result(lost.id, first.pk, states.SUCCESS, request=lost._context)
+    return batch, lost
+
+
+def test_a_part_whose_process_died_after_storing_its_result_still_completes_the_chord(transactional_db, tenant):
+    batch, lost = _chord_with_its_first_part_lost(tenant)
+    # killed before counting the part (mark_as_done's second half): the worker's main process
+    # then sees the process lost
     lost.on_failure(_lost(), send_failed_event=False, return_ok=False)
 
     sent = [(m.headers["task"], m.payload[0]) for m in _take("documents", 1)]
@@ -73,20 +79,8 @@ def test_a_part_whose_process_died_holding_the_callback_claim_still_completes_th
     """The last part's process stored its result, counted it, claimed the right to send the
     callback (Celery holds that claim a few seconds) and died before sending it: the main
     process's count cannot send it while the claim holds, its second count once it expired does."""
-    queues_purge(("documents",))
-    batch = batch_create(
-        tenant=tenant,
-        uploads=[Upload("a.txt", b"Factura 1 total 10"), Upload("b.txt", b"Factura 2 total 20")],
-        source="api",
-    )
-    first, second = Document.objects.filter(batch=batch).order_by("pk")
-    chord([stages.validate.si(first.pk), stages.validate.si(second.pk)])(stages.crosscheck_batch.si(batch.pk))
-    messages = {message.payload[0][0]: message for message in _take("documents", 2)}
-    Request(messages[second.pk], app=celery_app, task=stages.validate).execute()
-
-    lost = stages.validate.Request(messages[first.pk], app=celery_app, task=stages.validate)
+    batch, lost = _chord_with_its_first_part_lost(tenant)
     backend = stages.validate.backend
-    backend.store_result(lost.id, first.pk, states.SUCCESS, request=lost._context)
 
     class Killed(BaseException):
         pass
@@ -97,7 +91,7 @@ def test_a_part_whose_process_died_holding_the_callback_claim_still_completes_th
     with monkeypatch.context() as patch:
         patch.setattr(type(backend), "_chord_claim_extend_script", property(lambda self: killed))
         try:
-            backend.on_chord_part_return(lost._context, states.SUCCESS, first.pk)
+            backend.on_chord_part_return(lost._context, states.SUCCESS, lost.args[0])
         except Killed:
             pass
     assert _take("documents", 1, timeout=1) == []  # nothing sent: the dead process holds the claim
