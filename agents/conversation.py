@@ -54,7 +54,7 @@ from agents.quote_document import (
 )
 from agents.staff import staff_task_open
 from agents.text import plain
-from bmc.core.models import Conversation, Customer, Message, Quote
+from bmc.core.models import Conversation, Customer, Message, Quote, tenant_get
 from bmc.sales.models import StaffTask
 
 logger = logging.getLogger(__name__)
@@ -183,15 +183,16 @@ class ConversationBusy(Exception):
     """A turn holds the conversation: what wanted to write its dialogue tries again shortly."""
 
 
-def _hold_take(conversation_id: int, token: str) -> bool:
+def _hold_take(conversation_id: int, token: str, *, tenant_id: int) -> bool:
     """Hold the conversation with one conditional UPDATE: free, or held by a holder gone stale.
-    Whoever writes the dialogue holds it: turns, and the answer to alternatives."""
+    Whoever writes the dialogue holds it: turns, and the answer to alternatives. Only a
+    conversation of the tenant: another's id raises NotInTenant and holds nothing."""
     now = timezone.now()
     free = Q(turn_owner="") | Q(turn_started_at__isnull=True) | Q(turn_started_at__lt=now - TURN_STALE)
-    if Conversation.objects.filter(free, pk=conversation_id).update(turn_owner=token, turn_started_at=now):
+    mine = Conversation.objects.filter(pk=conversation_id, tenant_id=tenant_id)
+    if mine.filter(free).update(turn_owner=token, turn_started_at=now):
         return True
-    if not Conversation.objects.filter(pk=conversation_id).exists():
-        raise Conversation.DoesNotExist(f"conversation {conversation_id} does not exist")
+    tenant_get(mine, tenant_id=tenant_id, pk=conversation_id)  # raises when it is not the tenant's
     return False
 
 
@@ -200,14 +201,15 @@ def _hold_release(conversation_id: int, token: str) -> None:
 
 
 def conversation_turn(
-    *, conversation_id: int, public_base_url: str, then: Callable[[TurnResult], None] | None = None
+    *, tenant_id: int, conversation_id: int, public_base_url: str, then: Callable[[TurnResult], None] | None = None
 ) -> TurnResult:
     """Answer the conversation's unanswered messages as one turn. `then(result)` runs inside the
     turn's transaction once its replies are stored (the send tasks are recorded there), so a
-    reply is never stored without what sends it."""
+    reply is never stored without what sends it. A conversation of another tenant raises
+    NotInTenant, and nothing is read or written."""
     token = uuid.uuid4().hex
     result = TurnResult(conversation_id=conversation_id)
-    if not _hold_take(conversation_id, token):
+    if not _hold_take(conversation_id, token, tenant_id=tenant_id):
         result.skipped = "a turn is under way; it answers this message too"
         return result
     try:
@@ -735,10 +737,14 @@ def quote_reply_after_approval(*, quote: Quote, base_url: str) -> Message | None
 
 
 def quote_option_price(
-    *, conversation_id: int, spec: dict[str, Any], option_group: str, source_message_id: int | None
+    *, tenant_id: int, conversation_id: int, spec: dict[str, Any], option_group: str, source_message_id: int | None
 ) -> dict[str, Any]:
     """One alternative of several the customer asked for; priced and stored, not yet sent."""
-    conversation = Conversation.objects.select_related("customer", "tenant").get(pk=conversation_id)
+    conversation = tenant_get(
+        Conversation.objects.select_related("customer", "tenant"), tenant_id=tenant_id, pk=conversation_id
+    )
+    if source_message_id is not None:
+        tenant_get(Message.objects.filter(conversation=conversation), tenant_id=tenant_id, pk=source_message_id)
     catalog = catalog_snapshot(tenant=conversation.tenant)
     key = hashlib.sha256(json.dumps(spec, sort_keys=True, default=str).encode()).hexdigest()[:32]
     stored = Quote.objects.filter(conversation=conversation, option_group=option_group, option_key=key)
@@ -769,6 +775,7 @@ def quote_option_price(
 
 def quote_options_reply(
     *,
+    tenant_id: int,
     conversation_id: int,
     option_group: str,
     outcomes: list[dict[str, Any]],
@@ -781,7 +788,7 @@ def quote_options_reply(
     a turn does, since it writes the dialogue: raises ConversationBusy while a turn runs (its
     plan read the dialogue before this would change it)."""
     token = uuid.uuid4().hex
-    if not _hold_take(conversation_id, token):
+    if not _hold_take(conversation_id, token, tenant_id=tenant_id):
         raise ConversationBusy(f"a turn holds conversation {conversation_id}")
     try:
         with transaction.atomic():
@@ -803,7 +810,12 @@ def _options_reply(
     *, conversation_id: int, option_group: str, outcomes: list[dict[str, Any]], base_url: str, answers: list[int] | None
 ) -> int:
     conversation = Conversation.objects.select_related("customer").get(pk=conversation_id)
-    quotes = list(Quote.objects.filter(pk__in=[o["quote_id"] for o in outcomes if "quote_id" in o]).order_by("total"))
+    # the chord's own outcomes, yet only quotes of this conversation are answered with
+    quotes = list(
+        Quote.objects.filter(
+            conversation=conversation, pk__in=[o["quote_id"] for o in outcomes if "quote_id" in o]
+        ).order_by("total")
+    )
     if not quotes:
         text = "No pude cotizar esas opciones. " + " ".join(dict.fromkeys(o.get("error", "") for o in outcomes))
     else:

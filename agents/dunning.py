@@ -34,7 +34,7 @@ from agents.outbound import outbound_reply_create
 from agents.quote_document import money_uy
 from agents.staff import staff_task_open
 from agents.text import plain
-from bmc.core.models import Conversation, Customer, Message
+from bmc.core.models import Conversation, Customer, Message, tenant_get
 from bmc.sales.models import DunningNotice, FollowUpPolicy, Invoice, PaymentPromise, StaffTask
 from bmc.sales.policy import sending_allowed
 
@@ -185,10 +185,11 @@ def _conversation_for(customer: Customer) -> Conversation:
     return conversation or Conversation.objects.create(tenant_id=customer.tenant_id, customer=customer)
 
 
-def dunning_message_prepare(*, notice_id: int) -> tuple[int, bool] | None:
+def dunning_message_prepare(*, tenant_id: int, notice_id: int) -> tuple[int, bool] | None:
     """Write the notice's outbound message, once: (its id, whether this call wrote it), or None
-    when it no longer applies (paid or claimed meanwhile, the customer opted out)."""
-    notice = DunningNotice.objects.select_related("invoice__customer").get(pk=notice_id)
+    when it no longer applies (paid or claimed meanwhile, the customer opted out). A notice of
+    another tenant raises NotInTenant."""
+    notice = tenant_get(DunningNotice.objects.select_related("invoice__customer"), tenant_id=tenant_id, pk=notice_id)
     invoice = notice.invoice
     if notice.message_id:
         return notice.message_id, False

@@ -33,7 +33,7 @@ from agents.nlu_model import message_reword
 from agents.outbound import outbound_reply_create
 from agents.quote_document import money_uy, quote_public_path, quote_summary_es
 from agents.staff import staff_task_open
-from bmc.core.models import Conversation, Customer, Message, Quote, Tenant
+from bmc.core.models import Conversation, Customer, Message, Quote, Tenant, tenant_get
 from bmc.sales.models import FollowUp, FollowUpPolicy, StaffTask
 from bmc.sales.policy import next_allowed, sending_allowed
 
@@ -285,10 +285,13 @@ def followup_text(followup: FollowUp, context: dict[str, Any]) -> str:
     return render_to_string(f"followups/{name}.txt", context).strip()
 
 
-def followup_message_prepare(*, followup_id: int, base_url: str) -> tuple[int, bool] | None:
+def followup_message_prepare(*, tenant_id: int, followup_id: int, base_url: str) -> tuple[int, bool] | None:
     """Write the follow-up's outbound message, once: (its id, whether this call wrote it), or
-    None when the follow-up is no longer queued (something stopped it meanwhile)."""
-    followup = FollowUp.objects.select_related("quote", "customer", "conversation").get(pk=followup_id)
+    None when the follow-up is no longer queued (something stopped it meanwhile). A follow-up of
+    another tenant raises NotInTenant."""
+    followup = tenant_get(
+        FollowUp.objects.select_related("quote", "customer", "conversation"), tenant_id=tenant_id, pk=followup_id
+    )
     if followup.status != Status.QUEUED:
         return None
     if followup.message_id:

@@ -29,7 +29,7 @@ from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from bmc.core.models import Conversation, Message
+from bmc.core.models import Conversation, Message, tenant_get
 
 logger = logging.getLogger(__name__)
 Status = Message.DeliveryStatus
@@ -81,16 +81,21 @@ def outbound_reply_create(
     return message
 
 
-def outbound_send(*, message_id: int) -> str:
-    """Send one pending outbound message; returns its status after the attempt."""
+def outbound_send(*, tenant_id: int, message_id: int) -> str:
+    """Send one pending outbound message of the tenant; returns its status after the attempt. A
+    message of another tenant raises NotInTenant, and nothing is sent."""
     now = timezone.now()
     stale = now - timedelta(seconds=settings.OUTBOUND_SENDING_STALE)
     claimed = (
-        Message.objects.filter(pk=message_id, direction=Message.Direction.OUTBOUND)
+        Message.objects.filter(pk=message_id, tenant_id=tenant_id, direction=Message.Direction.OUTBOUND)
         .filter(Q(delivery_status=Status.PENDING) | Q(delivery_status=Status.SENDING, sent_at__lt=stale))
         .update(delivery_status=Status.SENDING, sent_at=now, send_attempts=F("send_attempts") + 1)
     )
-    message = Message.objects.select_related("conversation__customer", "tenant").get(pk=message_id)
+    message = tenant_get(
+        Message.objects.select_related("conversation__customer", "tenant").filter(direction=Message.Direction.OUTBOUND),
+        tenant_id=tenant_id,
+        pk=message_id,
+    )
     if not claimed:
         return message.delivery_status  # sent already, or being sent right now
     customer = message.conversation.customer

@@ -33,6 +33,9 @@ class TaskType:
     celery_task: str
     description: str
     idempotent: bool = True
+    # Public types may be submitted over the API. The others carry ids of the tenant's own records
+    # (a conversation, a message, a follow-up) and are submitted only by the agents themselves.
+    public: bool = False
 
 
 def _agent(queue: Queue, name: str, capabilities: set[str], description: str, intents: Iterable[str] = ()) -> AgentSpec:
@@ -116,12 +119,20 @@ TASK_TYPES: dict[str, TaskType] = {
     t.name: t
     for t in (
         TaskType(
-            "ping", None, "tasks.{agent}.ping", "Round trip to the agent chosen by intent or required capabilities."
+            "ping",
+            None,
+            "tasks.{agent}.ping",
+            "Round trip to the agent chosen by intent or required capabilities.",
+            public=True,
         ),
         # Every agent answers a ping on its own queue: it proves the queue is consumed.
         *(
             TaskType(
-                f"{agent_id}.ping", agent_id, f"tasks.{agent_id}.ping", f"Round trip through the {agent_id} queue."
+                f"{agent_id}.ping",
+                agent_id,
+                f"tasks.{agent_id}.ping",
+                f"Round trip through the {agent_id} queue.",
+                public=True,
             )
             for agent_id in AGENTS
         ),
@@ -130,6 +141,7 @@ TASK_TYPES: dict[str, TaskType] = {
             "datasync",
             "tasks.datasync.catalog_import",
             "Import a catalog CSV (payload: {path} or {csv}); a new version only when it changed.",
+            public=True,
         ),
         TaskType(
             "conversation.process_message",
@@ -167,6 +179,9 @@ TASK_TYPES: dict[str, TaskType] = {
             "analytics",
             "tasks.analytics.task_stats",
             "Counts and timings of the tenant's agent tasks (payload: {hours}).",
+            public=True,
         ),
     )
 }
+
+PUBLIC_TASK_TYPES: tuple[str, ...] = tuple(sorted(name for name, t in TASK_TYPES.items() if t.public))

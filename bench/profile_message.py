@@ -100,11 +100,14 @@ def main() -> int:
     pending = []
 
     def turn():
-        result = conversation_turn(conversation_id=message().conversation_id, public_base_url="http://x")
+        inbound = message()
+        result = conversation_turn(
+            tenant_id=inbound.tenant_id, conversation_id=inbound.conversation_id, public_base_url="http://x"
+        )
         pending.extend(result.replies)
 
     def send():
-        outbound_send(message_id=pending.pop())
+        outbound_send(tenant_id=tenant.pk, message_id=pending.pop())
 
     report = {"database": connection.vendor}
     for name, fn in (("ingest_request", ingest), ("conversation_turn", turn), ("outbound_send", send)):

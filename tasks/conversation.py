@@ -21,6 +21,7 @@ def process_message(self, agent_task_id: str) -> dict[str, Any]:
 
     task = agent_task_load(agent_task_id)
     result = conversation_turn(
+        tenant_id=task.tenant_id,
         conversation_id=task.payload["conversation_id"],
         public_base_url=settings.PUBLIC_BASE_URL,
         then=turn_dispatcher(tenant=task.tenant, trace_id=task.trace_id),
@@ -48,6 +49,7 @@ def reply_options(
     tenant = Tenant.objects.get(pk=tenant_id)
     try:
         reply_id = quote_options_reply(
+            tenant_id=tenant_id,
             conversation_id=conversation_id,
             option_group=option_group,
             outcomes=outcomes,

@@ -28,7 +28,7 @@ def send_notice(self, agent_task_id: str) -> dict[str, Any]:
     from tasks.orchestrator import message_dispatch_send
 
     task = agent_task_load(agent_task_id)
-    prepared = dunning_message_prepare(notice_id=task.payload["notice_id"])
+    prepared = dunning_message_prepare(tenant_id=task.tenant_id, notice_id=task.payload["notice_id"])
     if prepared is None:
         return {"notice_id": task.payload["notice_id"], "sent": False, "reason": "no longer applies"}
     message_id, created = prepared

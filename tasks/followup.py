@@ -29,7 +29,9 @@ def send_followup(self, agent_task_id: str) -> dict[str, Any]:
     from tasks.orchestrator import message_dispatch_send
 
     task = agent_task_load(agent_task_id)
-    prepared = followup_message_prepare(followup_id=task.payload["followup_id"], base_url=settings.PUBLIC_BASE_URL)
+    prepared = followup_message_prepare(
+        tenant_id=task.tenant_id, followup_id=task.payload["followup_id"], base_url=settings.PUBLIC_BASE_URL
+    )
     if prepared is None:
         return {"followup_id": task.payload["followup_id"], "sent": False, "reason": "no longer queued"}
     message_id, created = prepared

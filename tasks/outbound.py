@@ -17,4 +17,4 @@ def send_message(self, agent_task_id: str) -> dict[str, Any]:
     errors (timeouts, 429, 5xx) retry with backoff."""
     task = agent_task_load(agent_task_id)
     message_id = task.payload["message_id"]
-    return {"message_id": message_id, "status": outbound_send(message_id=message_id)}
+    return {"message_id": message_id, "status": outbound_send(tenant_id=task.tenant_id, message_id=message_id)}

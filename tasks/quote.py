@@ -7,6 +7,7 @@ from typing import Any
 from celery import chord
 
 from agents.conversation import quote_option_price
+from bmc.core.models import Conversation, tenant_get
 from bmc.queues import Queue
 from tasks.base import agent_task, agent_task_load, ping_task
 
@@ -22,8 +23,11 @@ def price_options(self, agent_task_id: str) -> dict[str, Any]:
 
     task = agent_task_load(agent_task_id)
     p = task.payload
+    # the conversation must be the task's tenant's before anything is priced in it
+    tenant_get(Conversation.objects.all(), tenant_id=task.tenant_id, pk=p["conversation_id"])
     header = [
-        price_option.s(p["conversation_id"], spec, p["option_group"], p["source_message_id"]) for spec in p["options"]
+        price_option.s(p["conversation_id"], spec, p["option_group"], p["source_message_id"], task.tenant_id)
+        for spec in p["options"]
     ]
     callback = reply_options.s(p["conversation_id"], p["option_group"], task.tenant_id, task.trace_id, p["answers"])
     result = chord(header)(callback)
@@ -32,9 +36,18 @@ def price_options(self, agent_task_id: str) -> dict[str, Any]:
 
 @agent_task(Queue.QUOTE, soft_time_limit=30, time_limit=45, ignore_result=False)  # a chord's header
 def price_option(
-    self, conversation_id: int, spec: dict[str, Any], option_group: str, source_message_id: int | None
+    self,
+    conversation_id: int,
+    spec: dict[str, Any],
+    option_group: str,
+    source_message_id: int | None,
+    tenant_id: int,
 ) -> dict[str, Any]:
     """One of several alternatives, in a chord header: priced in parallel with the others."""
     return quote_option_price(
-        conversation_id=conversation_id, spec=spec, option_group=option_group, source_message_id=source_message_id
+        tenant_id=tenant_id,
+        conversation_id=conversation_id,
+        spec=spec,
+        option_group=option_group,
+        source_message_id=source_message_id,
     )

@@ -2,15 +2,34 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
-from agents.registry import AGENTS, TASK_TYPES
+from agents.registry import AGENTS, PUBLIC_TASK_TYPES, TASK_TYPES
 from bmc.core.models import AgentTask
 from bmc.queues import DEFAULT_PRIORITY, Priority
 
 KNOWN_CAPABILITIES = sorted(set().union(*(a.capabilities for a in AGENTS.values())))
 
 
+class TaskTypeField(serializers.ChoiceField):
+    """The public task types. The agents' own types (a conversation's turn, a send) carry ids of
+    the tenant's records and are refused over the API, saying which types are public."""
+
+    default_error_messages = {
+        "invalid_choice": f"Unknown task_type '{{input}}'. Public task types: {', '.join(PUBLIC_TASK_TYPES)}.",
+        "internal": "task_type '{input}' is submitted by the agents themselves, not over the API. "
+        f"Public task types: {', '.join(PUBLIC_TASK_TYPES)}.",
+    }
+
+    def __init__(self, **kwargs):
+        super().__init__(choices=PUBLIC_TASK_TYPES, **kwargs)
+
+    def to_internal_value(self, data):
+        if isinstance(data, str) and data in TASK_TYPES and data not in PUBLIC_TASK_TYPES:
+            self.fail("internal", input=data)
+        return super().to_internal_value(data)
+
+
 class TaskSubmitSerializer(serializers.Serializer):
-    task_type = serializers.CharField(max_length=80, help_text=f"One of: {', '.join(sorted(TASK_TYPES))}.")
+    task_type = TaskTypeField(help_text=f"One of: {', '.join(PUBLIC_TASK_TYPES)}.")
     payload = serializers.DictField(required=False, default=dict)
     priority = serializers.ChoiceField(
         choices=[p.value for p in Priority],
@@ -43,13 +62,6 @@ class TaskSubmitSerializer(serializers.Serializer):
 
     def validate_payload(self, value: dict) -> dict:
         _reject_nul(value, "payload")
-        return value
-
-    def validate_task_type(self, value: str) -> str:
-        if value not in TASK_TYPES:
-            raise serializers.ValidationError(
-                f"Unknown task_type '{value}'. Known task types: {', '.join(sorted(TASK_TYPES))}."
-            )
         return value
 
 

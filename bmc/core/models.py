@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 
 from django.conf import settings
-from django.core.exceptions import ValidationError
+from django.core.exceptions import ObjectDoesNotExist, ValidationError
 from django.core.validators import RegexValidator
 from django.db import models
 from rest_framework_api_key.models import AbstractAPIKey, APIKeyManager
@@ -73,6 +73,21 @@ class TenantOwned(models.Model):
 
     class Meta:
         abstract = True
+
+
+class NotInTenant(ObjectDoesNotExist):
+    """An id a task was given is not one of its tenant's records (or no record at all): the task
+    fails as not found, and nothing is changed. Never retried."""
+
+
+def tenant_get(queryset: models.QuerySet, *, tenant_id: int, pk: object) -> models.Model:
+    """The record `pk` of `queryset`'s model, only if it belongs to the tenant: how every task
+    loads what its payload names."""
+    try:
+        return queryset.get(pk=pk, tenant_id=tenant_id)
+    except (queryset.model.DoesNotExist, ValueError, TypeError, ValidationError):
+        name = queryset.model._meta.verbose_name
+        raise NotInTenant(f"{name} {pk} not found in this tenant (id {tenant_id})") from None
 
 
 class ApiKeyManager(APIKeyManager):

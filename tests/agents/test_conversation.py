@@ -25,7 +25,9 @@ def say(conversation, *texts: str):
         Message.objects.create(
             tenant=conversation.tenant, conversation=conversation, direction="in", channel="n8n", text=text
         )
-    return conversation_turn(conversation_id=conversation.pk, public_base_url="http://bmc.test")
+    return conversation_turn(
+        tenant_id=conversation.tenant_id, conversation_id=conversation.pk, public_base_url="http://bmc.test"
+    )
 
 
 def test_a_wall_with_corners_matches_the_worked_example(conversation):
@@ -162,7 +164,12 @@ def test_a_reply_is_not_stored_without_what_sends_it(conversation):
 
     Message.objects.create(tenant=conversation.tenant, conversation=conversation, direction="in", text="hola")
     with pytest.raises(ConnectionError):
-        conversation_turn(conversation_id=conversation.pk, public_base_url="http://bmc.test", then=broker_refuses)
+        conversation_turn(
+            tenant_id=conversation.tenant_id,
+            conversation_id=conversation.pk,
+            public_base_url="http://bmc.test",
+            then=broker_refuses,
+        )
     assert not Message.objects.filter(direction="out").exists()
     assert Message.objects.get(direction="in").processed_at is None
     assert Conversation.objects.get(pk=conversation.pk).turn_owner == ""  # free for the retry
@@ -226,6 +233,7 @@ def options_priced(conversation, group: str) -> list[dict]:
     spec = {"scenario": "roof", "family": "ISODEC_EPS", "length_m": 6, "width_m": 4.48, "zone": "MONTEVIDEO"}
     return [
         quote_option_price(
+            tenant_id=conversation.tenant_id,
             conversation_id=conversation.pk,
             spec={**spec, "thickness_mm": t},
             option_group=group,
@@ -240,7 +248,13 @@ def options_sent(conversation) -> dict[int, Quote]:
     from agents.conversation import quote_options_reply
 
     outcomes = options_priced(conversation, "opt-1")
-    quote_options_reply(conversation_id=conversation.pk, option_group="opt-1", outcomes=outcomes, base_url="http://x")
+    quote_options_reply(
+        tenant_id=conversation.tenant_id,
+        conversation_id=conversation.pk,
+        option_group="opt-1",
+        outcomes=outcomes,
+        base_url="http://x",
+    )
     return {q.spec["thickness_mm"]: q for q in Quote.objects.filter(option_group="opt-1")}
 
 
@@ -253,7 +267,11 @@ def test_the_answer_to_alternatives_waits_for_a_turn_under_way_and_keeps_its_dia
     Conversation.objects.filter(pk=conversation.pk).update(turn_owner="a-turn", turn_started_at=timezone.now())
     with pytest.raises(ConversationBusy):
         quote_options_reply(
-            conversation_id=conversation.pk, option_group="opt-2", outcomes=outcomes, base_url="http://x"
+            tenant_id=conversation.tenant_id,
+            conversation_id=conversation.pk,
+            option_group="opt-2",
+            outcomes=outcomes,
+            base_url="http://x",
         )
     assert not Message.objects.filter(direction="out").exists()
     # the turn stores its dialogue and lets go; the answer then adds to it
@@ -262,7 +280,12 @@ def test_the_answer_to_alternatives_waits_for_a_turn_under_way_and_keeps_its_dia
     )
     sent = []
     reply = quote_options_reply(
-        conversation_id=conversation.pk, option_group="opt-2", outcomes=outcomes, base_url="http://x", then=sent.append
+        tenant_id=conversation.tenant_id,
+        conversation_id=conversation.pk,
+        option_group="opt-2",
+        outcomes=outcomes,
+        base_url="http://x",
+        then=sent.append,
     )
     conversation.refresh_from_db()
     assert sent == [reply] and conversation.turn_owner == ""
@@ -312,14 +335,27 @@ def test_an_alternative_is_stored_once_even_by_two_runs_at_the_same_time(convers
     from tests.agents.test_followup import quote_copies
 
     spec = {"scenario": "roof", "family": "ISODEC_EPS", "length_m": 6, "width_m": 4.48, "thickness_mm": 100}
-    first = quote_option_price(conversation_id=conversation.pk, spec=spec, option_group="opt-9", source_message_id=None)
-    again = quote_option_price(conversation_id=conversation.pk, spec=spec, option_group="opt-9", source_message_id=None)
+    first = quote_option_price(
+        tenant_id=conversation.tenant_id,
+        conversation_id=conversation.pk,
+        spec=spec,
+        option_group="opt-9",
+        source_message_id=None,
+    )
+    again = quote_option_price(
+        tenant_id=conversation.tenant_id,
+        conversation_id=conversation.pk,
+        spec=spec,
+        option_group="opt-9",
+        source_message_id=None,
+    )
     assert first == again and Quote.objects.filter(option_group="opt-9").count() == 1
     stored = Quote.objects.get(option_group="opt-9")
     # a second run that passed the check before the first stored its quote is refused by the database
     with pytest.raises(IntegrityError), transaction.atomic():
         quote_copies(stored, 1)
     other = quote_option_price(
+        tenant_id=conversation.tenant_id,
         conversation_id=conversation.pk,
         spec={**spec, "thickness_mm": 150},
         option_group="opt-9",
@@ -356,7 +392,11 @@ def test_two_runs_of_one_alternative_racing_store_one_quote(tenant, monkeypatch)
         try:
             outcomes.append(
                 agent.quote_option_price(
-                    conversation_id=conversation.pk, spec=spec, option_group="opt-race", source_message_id=None
+                    tenant_id=conversation.tenant_id,
+                    conversation_id=conversation.pk,
+                    spec=spec,
+                    option_group="opt-race",
+                    source_message_id=None,
                 )
             )
         finally:
@@ -387,6 +427,7 @@ def test_the_alternatives_of_a_turn_are_recorded_with_it_and_published_after(
     )
     with django_capture_on_commit_callbacks(execute=False) as published:
         conversation_turn(
+            tenant_id=conversation.tenant_id,
             conversation_id=conversation.pk,
             public_base_url="http://bmc.test",
             then=turn_dispatcher(tenant=conversation.tenant, trace_id="t-1"),
@@ -440,6 +481,7 @@ def test_an_option_that_cannot_be_priced_is_said_not_dropped(conversation):
     spec = {"scenario": "roof", "family": "ISODEC_EPS", "length_m": 6, "width_m": 4.48}
     outcomes = [
         quote_option_price(
+            tenant_id=conversation.tenant_id,
             conversation_id=conversation.pk,
             spec={**spec, "thickness_mm": t},
             option_group="opt-5",
@@ -447,7 +489,13 @@ def test_an_option_that_cannot_be_priced_is_said_not_dropped(conversation):
         )
         for t in (100, 120)
     ]
-    reply = quote_options_reply(conversation_id=conversation.pk, option_group="opt-5", outcomes=outcomes, base_url="x")
+    reply = quote_options_reply(
+        tenant_id=conversation.tenant_id,
+        conversation_id=conversation.pk,
+        option_group="opt-5",
+        outcomes=outcomes,
+        base_url="x",
+    )
     text = Message.objects.get(pk=reply).text
     assert text.startswith("Te paso la cotización:") and text.endswith("¿Querés que avancemos?")
     assert "En 120 mm: ese espesor no viene; lo tenemos en 100, 150, 200 o 250 mm." in text
@@ -496,7 +544,9 @@ def test_a_voice_note_is_answered_asking_for_text(conversation):
         text="",
         raw_payload={"type": "audio", "audio": {"id": "media-1"}},
     )
-    result = conversation_turn(conversation_id=conversation.pk, public_base_url="http://bmc.test")
+    result = conversation_turn(
+        tenant_id=conversation.tenant_id, conversation_id=conversation.pk, public_base_url="http://bmc.test"
+    )
     assert "no puedo escuchar audios" in Message.objects.get(pk=result.replies[0]).text
 
 

@@ -47,9 +47,11 @@ def daily_scans(first: date, last: date) -> list[tuple[str, str]]:
         at = datetime(day.year, day.month, day.day, 10, 0, tzinfo=MVD)
         with time_machine.travel(at, tick=False):
             for notice_id in dunning_scan(now=timezone.now()):
-                prepared = dunning_message_prepare(notice_id=notice_id)
+                prepared = dunning_message_prepare(
+                    tenant_id=DunningNotice.objects.get(pk=notice_id).tenant_id, notice_id=notice_id
+                )
                 if prepared:
-                    outbound_send(message_id=prepared[0])
+                    outbound_send(tenant_id=Message.objects.get(pk=prepared[0]).tenant_id, message_id=prepared[0])
         day += timedelta(days=1)
     return [(n.local_date.strftime("%a %d/%m"), n.kind) for n in DunningNotice.objects.order_by("local_date")]
 
@@ -152,8 +154,10 @@ def test_a_scan_run_twice_the_same_day_sends_once(customer):
         first = dunning_scan(now=timezone.now())
         second = dunning_scan(now=timezone.now())
     assert len(first) == 1 and second == first  # decided once; listed again while it has no message
-    assert dunning_message_prepare(notice_id=first[0])[1] is True
-    assert dunning_message_prepare(notice_id=first[0])[1] is False  # the task ran twice: one message
+    assert dunning_message_prepare(tenant_id=customer.tenant_id, notice_id=first[0])[1] is True
+    assert (
+        dunning_message_prepare(tenant_id=customer.tenant_id, notice_id=first[0])[1] is False
+    )  # the task ran twice: one message
     with time_machine.travel(local(2, 10, 30), tick=False):
         assert dunning_scan(now=timezone.now()) == []
     assert Message.objects.filter(direction="out").count() == 1 and DunningNotice.objects.count() == 1
@@ -208,10 +212,12 @@ def test_a_reminder_decided_before_the_customer_said_they_paid_is_not_sent(custo
     overdue = invoice(customer)
     with time_machine.travel(local(2, 10, 0), tick=False):
         (notice_id,) = dunning_scan(now=timezone.now())
-        message_id, _ = dunning_message_prepare(notice_id=notice_id)
+        message_id, _ = dunning_message_prepare(
+            tenant_id=DunningNotice.objects.get(pk=notice_id).tenant_id, notice_id=notice_id
+        )
     message = write(PHONE, "ya transferi, te paso comprobante", local(2, 10, 1), tenant)
     turn(message.conversation_id, local(2, 10, 1))
     with time_machine.travel(local(2, 10, 2), tick=False):
-        assert outbound_send(message_id=message_id) == "cancelled"
+        assert outbound_send(tenant_id=tenant.pk, message_id=message_id) == "cancelled"
     overdue.refresh_from_db()
     assert overdue.status == Invoice.Status.PAYMENT_CLAIMED

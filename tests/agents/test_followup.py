@@ -14,7 +14,7 @@ from agents.conversation import conversation_turn
 from agents.followup import followup_claim_due, followup_effectiveness, followup_message_prepare, policy_for
 from agents.inbound import inbound_message_accept
 from agents.outbound import outbound_send, outbound_status_apply
-from bmc.core.models import Customer, Message, Quote
+from bmc.core.models import Conversation, Customer, Message, Quote
 from bmc.core.services import system_bootstrap
 from bmc.sales.models import FollowUp
 
@@ -44,7 +44,11 @@ def write(customer_phone: str, text: str, at: datetime, tenant) -> Message:
 
 def turn(conversation_id: int, at: datetime):
     with time_machine.travel(at, tick=False):
-        return conversation_turn(conversation_id=conversation_id, public_base_url="https://bmc.test")
+        return conversation_turn(
+            tenant_id=Conversation.objects.get(pk=conversation_id).tenant_id,
+            conversation_id=conversation_id,
+            public_base_url="https://bmc.test",
+        )
 
 
 def quote_sent(tenant, *, anytime: bool = False) -> tuple[Quote, list[int]]:
@@ -74,7 +78,7 @@ def quote_copies(quote: Quote, n: int) -> list[Quote]:
 def quoted(tenant):
     quote, replies = quote_sent(tenant)
     for reply in replies:
-        outbound_send(message_id=reply)
+        outbound_send(tenant_id=Message.objects.get(pk=reply).tenant_id, message_id=reply)
     return quote
 
 
@@ -84,9 +88,13 @@ def run_clock(start: datetime, end: datetime, every: timedelta = timedelta(minut
     while at <= end:
         with time_machine.travel(at, tick=False):
             for followup_id in followup_claim_due(now=timezone.now()):
-                prepared = followup_message_prepare(followup_id=followup_id, base_url="https://bmc.test")
+                prepared = followup_message_prepare(
+                    tenant_id=FollowUp.objects.get(pk=followup_id).tenant_id,
+                    followup_id=followup_id,
+                    base_url="https://bmc.test",
+                )
                 if prepared:
-                    outbound_send(message_id=prepared[0])
+                    outbound_send(tenant_id=Message.objects.get(pk=prepared[0]).tenant_id, message_id=prepared[0])
         at += every
 
 
@@ -131,7 +139,7 @@ def test_a_customer_who_opts_out_mid_sequence_gets_the_confirmation_and_nothing_
     message = write("+59894807926", "no me escriban mas", local(22, 11, 5), tenant)
     result = turn(message.conversation_id, local(22, 11, 5))
     (confirmation,) = result.replies
-    outbound_send(message_id=confirmation)
+    outbound_send(tenant_id=Message.objects.get(pk=confirmation).tenant_id, message_id=confirmation)
     run_clock(local(22, 11, 10), local(1, 12, 0, month=12))
     assert sent_log(quoted) == [("step", 1, "Sat 21 20:30")]
     last = Message.objects.filter(direction="out").order_by("-created_at").first()
@@ -231,9 +239,15 @@ def test_effectiveness_counts_each_step(quoted, tenant, api, admin_client):
 def test_a_follow_up_that_reaches_its_send_in_quiet_hours_waits_and_goes_in_the_morning(quoted):
     with time_machine.travel(local(21, 20, 30), tick=False):
         (followup_id,) = followup_claim_due(now=timezone.now())
-        message_id, _ = followup_message_prepare(followup_id=followup_id, base_url="https://bmc.test")
+        message_id, _ = followup_message_prepare(
+            tenant_id=FollowUp.objects.get(pk=followup_id).tenant_id,
+            followup_id=followup_id,
+            base_url="https://bmc.test",
+        )
     with time_machine.travel(local(21, 21, 5), tick=False):  # the send came late (a retry, a backlog)
-        assert outbound_send(message_id=message_id) == "cancelled"
+        assert (
+            outbound_send(tenant_id=Message.objects.get(pk=message_id).tenant_id, message_id=message_id) == "cancelled"
+        )
     waiting = FollowUp.objects.get(pk=followup_id)
     assert waiting.status == FollowUp.Status.SCHEDULED and waiting.message_id is None
     assert timezone.localtime(waiting.due_at, MVD) == local(23, 9, 0)  # Sunday is quiet too

@@ -66,13 +66,15 @@ def in_thread(fn) -> tuple[threading.Thread, dict]:
 
 def prepared_step_one() -> int:
     (followup_id,) = followup_claim_due(now=local(21, 20, 30))
-    message_id, _ = followup_message_prepare(followup_id=followup_id, base_url="https://bmc.test")
+    message_id, _ = followup_message_prepare(
+        tenant_id=FollowUp.objects.get(pk=followup_id).tenant_id, followup_id=followup_id, base_url="https://bmc.test"
+    )
     return message_id
 
 
 def test_a_message_that_arrives_during_the_send_is_stored_after_it(quoted, whatsapp, tenant):
     message_id = prepared_step_one()
-    sender, sent = in_thread(lambda: outbound_send(message_id=message_id))
+    sender, sent = in_thread(lambda: outbound_send(tenant_id=tenant.pk, message_id=message_id))
     wait_for(lambda: whatsapp.requests)  # the follow-up is on the wire, its row held
     writer, written = in_thread(lambda: write("+59894807926", "hola, una consulta", timezone.now(), tenant))
     time.sleep(1.0)
@@ -95,7 +97,7 @@ def test_a_message_stored_before_the_send_withdraws_it(quoted, whatsapp, tenant)
     message_id = prepared_step_one()
     write("+59894807926", "hola, una consulta", timezone.now(), tenant)
     whatsapp.gate.set()
-    assert outbound_send(message_id=message_id) == "cancelled"
+    assert outbound_send(tenant_id=tenant.pk, message_id=message_id) == "cancelled"
     assert whatsapp.requests == []
     step_one = FollowUp.objects.get(quote=quoted, step=1)
     assert step_one.status == FollowUp.Status.CANCELLED and step_one.reason == "the customer wrote"

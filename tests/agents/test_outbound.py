@@ -51,8 +51,8 @@ def test_n8n_gets_signed_json_once_even_when_the_task_runs_twice(settings, provi
     reply = outbound_reply_create(
         conversation=conversation, text="Hola Gabriel", document_url="http://x/q.pdf", idempotency_key="k1"
     )
-    assert outbound_send(message_id=reply.pk) == "sent"
-    assert outbound_send(message_id=reply.pk) == "sent"  # redelivered task
+    assert outbound_send(tenant_id=reply.tenant_id, message_id=reply.pk) == "sent"
+    assert outbound_send(tenant_id=reply.tenant_id, message_id=reply.pk) == "sent"  # redelivered task
     assert outbound_reply_create(conversation=conversation, text="Hola Gabriel", idempotency_key="k1").pk == reply.pk
     (request,) = provider.requests
     expected = hmac.new(b"s3cret", request["raw"], hashlib.sha256).hexdigest()
@@ -66,10 +66,14 @@ def test_whatsapp_text_document_and_template_outside_the_window(settings, provid
     settings.WHATSAPP_TOKEN, settings.WHATSAPP_PHONE_NUMBER_ID = "tok", "301822446011907"
     text = outbound_reply_create(conversation=conversation, text="Hola")
     document = outbound_reply_create(conversation=conversation, text="Tu cotización", document_url="http://x/q.pdf")
-    assert outbound_send(message_id=text.pk) == outbound_send(message_id=document.pk) == "sent"
+    assert (
+        outbound_send(tenant_id=text.tenant_id, message_id=text.pk)
+        == outbound_send(tenant_id=document.tenant_id, message_id=document.pk)
+        == "sent"
+    )
     Message.objects.filter(direction="in").update(created_at=timezone.now() - timedelta(hours=25))
     late = outbound_reply_create(conversation=conversation, text="¿Seguís interesado?")
-    outbound_send(message_id=late.pk)
+    outbound_send(tenant_id=late.tenant_id, message_id=late.pk)
     kinds = [r["json"]["type"] for r in provider.requests]
     assert kinds == ["text", "document", "template"]
     first = provider.requests[0]
@@ -84,7 +88,13 @@ def test_a_company_with_its_own_number_sends_from_it(settings, provider, convers
     settings.WHATSAPP_API_BASE = provider.url + "/v21.0"
     settings.WHATSAPP_TOKEN, settings.WHATSAPP_PHONE_NUMBER_ID = "tok", "301822446011907"
     type(conversation.tenant).objects.filter(pk=conversation.tenant_id).update(whatsapp_phone_number_id="42424242")
-    assert outbound_send(message_id=outbound_reply_create(conversation=conversation, text="Hola").pk) == "sent"
+    assert (
+        outbound_send(
+            tenant_id=conversation.tenant_id,
+            message_id=outbound_reply_create(conversation=conversation, text="Hola").pk,
+        )
+        == "sent"
+    )
     assert provider.requests[0]["path"] == "/v21.0/42424242/messages"
 
 
@@ -98,7 +108,7 @@ def test_another_company_without_a_number_never_sends_from_the_default_one(setti
     customer = type(conversation.customer).objects.create(tenant=other, phone="+59899000111", name="Eva")
     elsewhere = Conversation.objects.create(tenant=other, customer=customer)
     reply = outbound_reply_create(conversation=elsewhere, text="Hola")
-    assert outbound_send(message_id=reply.pk) == "failed"
+    assert outbound_send(tenant_id=reply.tenant_id, message_id=reply.pk) == "failed"
     reply.refresh_from_db()
     assert reply.error_code == "not_configured" and provider.requests == []
 
@@ -113,10 +123,10 @@ def test_transient_errors_retry_and_permanent_ones_fail_with_their_code(settings
         (400, {"error": {"code": 131026, "message": "undeliverable"}}),
     ]
     with pytest.raises(TransientSendError):
-        outbound_send(message_id=message.pk)
+        outbound_send(tenant_id=message.tenant_id, message_id=message.pk)
     message.refresh_from_db()
     assert message.delivery_status == "pending"  # free for the retry
-    assert outbound_send(message_id=message.pk) == "failed"
+    assert outbound_send(tenant_id=message.tenant_id, message_id=message.pk) == "failed"
     message.refresh_from_db()
     assert (message.delivery_status, message.error_code, message.send_attempts) == ("failed", "131026", 2)
 
@@ -124,10 +134,10 @@ def test_transient_errors_retry_and_permanent_ones_fail_with_their_code(settings
 def test_nothing_goes_to_a_customer_who_opted_out_but_the_confirmation(conversation):
     Customer.objects.filter(pk=conversation.customer_id).update(opted_out=True)
     blocked = outbound_reply_create(conversation=conversation, text="Promo")
-    assert outbound_send(message_id=blocked.pk) == "failed"
+    assert outbound_send(tenant_id=blocked.tenant_id, message_id=blocked.pk) == "failed"
     confirmation = outbound_reply_create(conversation=conversation, text="No te escribimos más")
     Message.objects.filter(pk=confirmation.pk).update(raw_payload={"opt_out_confirmation": True})
-    assert outbound_send(message_id=confirmation.pk) == "sent"
+    assert outbound_send(tenant_id=confirmation.tenant_id, message_id=confirmation.pk) == "sent"
 
 
 def test_a_send_refused_outside_the_window_becomes_a_staff_task(settings, provider, conversation):
@@ -138,7 +148,7 @@ def test_a_send_refused_outside_the_window_becomes_a_staff_task(settings, provid
     settings.WHATSAPP_TOKEN, settings.WHATSAPP_PHONE_NUMBER_ID = "tok", "1"
     provider.responses = [(400, {"error": {"code": 131047, "message": "Re-engagement message"}})]
     message = outbound_reply_create(conversation=conversation, text="¿Pudiste ver la cotización?")
-    assert outbound_send(message_id=message.pk) == "failed"
+    assert outbound_send(tenant_id=message.tenant_id, message_id=message.pk) == "failed"
     (task,) = StaffTask.objects.all()
     assert (task.kind, task.message_id, task.customer_id) == ("reengage", message.pk, conversation.customer_id)
     assert task.title == "Contactar a Gabriel: WhatsApp no entregó el mensaje"
@@ -160,7 +170,7 @@ def test_a_follow_up_outside_the_window_goes_as_the_policy_template_with_its_val
             }
         },
     )
-    assert outbound_send(message_id=message.pk) == "sent"
+    assert outbound_send(tenant_id=message.tenant_id, message_id=message.pk) == "sent"
     (request,) = provider.requests
     assert request["json"]["template"] == {
         "name": "seguimiento_cotizacion",
@@ -189,7 +199,7 @@ def test_a_reply_the_channel_keeps_refusing_is_given_up_for_a_person(settings, p
     provider.responses = [(503, {"error": {"message": "busy"}})] * 3
     for _ in range(3):
         with pytest.raises(TransientSendError):
-            outbound_send(message_id=message.pk)
+            outbound_send(tenant_id=message.tenant_id, message_id=message.pk)
     assert messages_given_up(max_attempts=4) == []  # three tries: the reaper sends it again later
     assert messages_given_up(max_attempts=3) == [message.pk]
     message.refresh_from_db()

@@ -42,7 +42,9 @@ def test_a_turn_that_sends_a_quote(tenant, django_assert_max_num_queries):
     # the message answered, the quote, its lines, its follow-ups, the dialogue with the hold
     # let go, the reply
     with django_assert_max_num_queries(15):
-        result = conversation_turn(conversation_id=message.conversation_id, public_base_url="http://bmc.test")
+        result = conversation_turn(
+            tenant_id=message.tenant_id, conversation_id=message.conversation_id, public_base_url="http://bmc.test"
+        )
     assert result.quotes and result.replies
 
 

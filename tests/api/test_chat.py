@@ -44,7 +44,9 @@ def test_a_cancelled_message_is_not_answered_later_by_a_sweep_or_the_next_turn(a
     turns, _ = messages_stranded(now=timezone.now() + timedelta(hours=1), older_than=timedelta(minutes=2))
     assert turns == []  # the reaper finds nothing left to answer
     later = api.post("/api/v1/chat/send", {**BODY, "mensaje": "hola"}, format="json").json()
-    result = conversation_turn(conversation_id=later["conversation_id"], public_base_url="http://x")
+    result = conversation_turn(
+        tenant_id=tenant.pk, conversation_id=later["conversation_id"], public_base_url="http://x"
+    )
     assert result.answered == [later["message_id"]] and result.quotes == []  # only the new one
     status = api.post("/api/v1/chat/status", {"task_id": sent["task_id"]}, format="json").json()
     assert status["status"] == "cancelled" and status["respuesta"] is None

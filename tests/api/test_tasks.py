@@ -7,7 +7,7 @@ import pytest
 from django.core.management import call_command
 from rest_framework.test import APIClient
 
-from agents.registry import TASK_TYPES
+from agents.registry import PUBLIC_TASK_TYPES, TASK_TYPES
 from bmc.core.models import AgentMessage, AgentTask, ApiKey
 from bmc.core.services import api_key_create
 from tests.conftest import queues_purge
@@ -67,12 +67,26 @@ def test_task_detail_has_the_documented_shape(api, django_capture_on_commit_call
     assert body["agent_id"] == "orchestrator" and body["status"] == "queued" and body["result"] is None
 
 
-def test_unknown_task_type_is_400_listing_the_known_ones(api):
+def test_unknown_task_type_is_400_listing_the_public_ones(api):
     response = api.post("/api/v1/tasks", {"task_type": "make_coffee"}, format="json")
     assert response.status_code == 400
     message = response.json()["error"]["message"]
     assert "Unknown task_type 'make_coffee'" in message
-    assert all(name in message for name in TASK_TYPES)
+    assert all(name in message for name in PUBLIC_TASK_TYPES)
+    assert AgentTask.objects.count() == 0
+
+
+@pytest.mark.parametrize("task_type", sorted(set(TASK_TYPES) - set(PUBLIC_TASK_TYPES)))
+def test_the_agents_own_task_types_are_refused_over_the_api(api, task_type):
+    """A turn, a send, a follow-up: they carry ids of the tenant's records, and only the agents
+    submit them. Over the API they are 400, with the list of what may be submitted."""
+    response = api.post(
+        "/api/v1/tasks", {"task_type": task_type, "payload": {"conversation_id": 1, "message_id": 1}}, format="json"
+    )
+    assert response.status_code == 400, response.content
+    message = response.json()["error"]["fields"]["task_type"][0]
+    assert f"'{task_type}' is submitted by the agents themselves" in message
+    assert all(name in message for name in PUBLIC_TASK_TYPES) and task_type not in message.split("Public")[1]
     assert AgentTask.objects.count() == 0
 
 
@@ -152,6 +166,45 @@ def test_create_api_key_for_an_unknown_tenant_names_the_known_ones(tenant):
 
     with pytest.raises(CommandError, match="Unknown tenant 'acme'. Tenants: bmc"):
         call_command("create_api_key", "--tenant", "acme", "--name", "x")
+
+
+def test_create_tenant_makes_a_company_that_quotes_from_its_own_catalog(tenant, capsys):
+    from bmc.core.models import CatalogVersion, Tenant
+    from bmc.sales.models import FollowUpPolicy
+
+    call_command("create_tenant", "acme", "ACME Uruguay SA", "--tier", "pro", "--demo-catalog")
+    assert "tenant acme (ACME Uruguay SA, pro) created: catalog v1 (35 products)" in capsys.readouterr().out
+    acme = Tenant.objects.get(slug="acme")
+    assert CatalogVersion.objects.get(tenant=acme, is_current=True).product_count == 35
+    assert FollowUpPolicy.objects.filter(tenant=acme).exists()
+    call_command("create_api_key", "--tenant", "acme", "--name", "n8n")
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {capsys.readouterr().out.strip().splitlines()[-1]}")
+    quote = client.post(
+        "/api/v1/quotes/calculate",
+        {"family": "ISODEC_EPS", "thickness_mm": 100, "length_m": 6, "width_m": 4.48, "zone": "MONTEVIDEO"},
+        format="json",
+    )
+    assert quote.status_code == 200 and quote.json()["total"] == "1816.95"
+
+
+@pytest.mark.parametrize(
+    "args, says",
+    [
+        (["bmc", "Again"], "a tenant 'bmc' already exists"),
+        (["Not A Slug", "X"], "slug 'Not A Slug' is not allowed"),
+        (["acme", "  "], "name is required"),
+        (["acme", "ACME", "--catalog", "/nonexistent.csv"], "cannot read the catalog /nonexistent.csv"),
+    ],
+)
+def test_create_tenant_refuses_what_it_cannot_make_saying_why(tenant, args, says):
+    from django.core.management.base import CommandError
+
+    from bmc.core.models import Tenant
+
+    with pytest.raises(CommandError, match=says):
+        call_command("create_tenant", *args)
+    assert list(Tenant.objects.values_list("slug", flat=True)) == ["bmc"]
 
 
 def test_openapi_schema_and_docs_are_served(client):

@@ -1,0 +1,127 @@
+"""Tenant scope inside the tasks, not only in the views: every registered task type, run by a real
+worker for one company with another company's ids, fails as not found and changes nothing of the
+other company's."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from django.utils import timezone
+
+from agents.conversation import conversation_turn
+from agents.inbound import inbound_message_accept
+from agents.registry import TASK_TYPES
+from bmc.core.models import AgentTask, Conversation, Customer, Message, Quote, Tenant
+from bmc.core.services import system_bootstrap
+from bmc.sales.models import DunningNotice, FollowUp, Invoice, StaffTask
+from tasks.orchestrator import task_submit
+from tests.conftest import wait_for
+
+pytestmark = pytest.mark.worker
+
+# What each task type would do to company A's records if it trusted the ids it is given.
+SPEC = {"scenario": "roof", "family": "ISODEC_EPS", "thickness_mm": 150, "length_m": 6, "width_m": 4.48}
+
+
+def payloads(a: dict[str, int]) -> dict[str, dict[str, Any]]:
+    with_ids = {
+        "conversation.process_message": {"conversation_id": a["conversation"], "message_id": a["unanswered"]},
+        "quote.price_options": {
+            "conversation_id": a["conversation"],
+            "option_group": "opt-intruder",
+            "options": [SPEC, {**SPEC, "thickness_mm": 100}],
+            "source_message_id": a["unanswered"],
+            "answers": [a["unanswered"]],
+        },
+        "outbound.send_message": {"message_id": a["pending_reply"]},
+        "followup.send_followup": {"followup_id": a["followup"]},
+        "dunning.send_notice": {"notice_id": a["notice"]},
+    }
+    return {name: with_ids.get(name, {}) for name in TASK_TYPES} | with_ids
+
+
+def company_a(tenant: Tenant) -> dict[str, int]:
+    """Company A mid-week: a quote sent, its reply not yet sent, a follow-up claimed by the scan,
+    a customer's new message not yet answered, and a reminder of an overdue invoice decided."""
+    system_bootstrap()
+    accepted = inbound_message_accept(
+        tenant=tenant,
+        channel="whatsapp",
+        phone="+59894807926",
+        text="cuanto sale isodec 100 para un techo de 6 x 4,48 con flete a montevideo",
+        external_id="wamid.a-1",
+        sent_at=timezone.now(),
+        raw={"type": "text"},
+        name="Gabriel",
+    )
+    conversation_id = accepted.message.conversation_id
+    turn = conversation_turn(tenant_id=tenant.pk, conversation_id=conversation_id, public_base_url="http://a.test")
+    followup = FollowUp.objects.filter(quote_id=turn.quotes[0]).order_by("due_at").first()
+    FollowUp.objects.filter(pk=followup.pk).update(status=FollowUp.Status.QUEUED, claimed_at=timezone.now())
+    unanswered = inbound_message_accept(
+        tenant=tenant,
+        channel="whatsapp",
+        phone="+59894807926",
+        text="y en 150?",
+        external_id="wamid.a-2",
+        sent_at=timezone.now(),
+        raw={"type": "text"},
+    ).message
+    customer = Customer.objects.get(tenant=tenant, phone="+59894807926")
+    invoice = Invoice.objects.create(
+        tenant=tenant,
+        customer=customer,
+        number="F-1001",
+        amount=Decimal("2500.00"),
+        issue_date=date.today() - timedelta(days=40),
+        due_date=date.today() - timedelta(days=10),
+    )
+    notice = DunningNotice.objects.create(
+        tenant=tenant, invoice=invoice, kind=DunningNotice.Kind.SOFT, local_date=date.today(), days_overdue=10
+    )
+    return {
+        "conversation": conversation_id,
+        "unanswered": unanswered.pk,
+        "pending_reply": turn.replies[0],
+        "followup": followup.pk,
+        "notice": notice.pk,
+    }
+
+
+def snapshot(tenant: Tenant) -> dict[str, list[tuple]]:
+    """Every record of the company a task could touch, field by field."""
+    return {
+        model.__name__: sorted(model.objects.filter(tenant=tenant).values_list(), key=lambda row: row[0])
+        for model in (Conversation, Customer, Message, Quote, FollowUp, DunningNotice, Invoice, StaffTask, AgentTask)
+    }
+
+
+def test_no_task_type_acts_on_another_companys_ids(tenant, start_worker):
+    a = company_a(tenant)
+    intruder = Tenant.objects.create(slug="intruder", name="Another company")
+    before = snapshot(tenant)
+    start_worker()
+
+    submitted = {
+        task_type: task_submit(tenant=intruder, task_type=task_type, payload=payload, requested_by="test")
+        for task_type, payload in payloads(a).items()
+    }
+    assert set(submitted) == set(TASK_TYPES)  # a new task type must be added above
+
+    done = {
+        task_type: wait_for(lambda t=task: AgentTask.objects.filter(pk=t.pk, status__in=AgentTask.TERMINAL).first())
+        for task_type, task in submitted.items()
+    }
+    for task_type, payload in payloads(a).items():
+        task = done[task_type]
+        if payload:
+            assert task.status == "failed", (task_type, task.status, task.result)
+            assert "not found in this tenant" in task.error, (task_type, task.error)
+            assert task.attempts == 1, task_type  # not found is never retried
+        else:
+            assert task.status == "completed", (task_type, task.error)
+    assert snapshot(tenant) == before
+    assert not Message.objects.filter(tenant=intruder).exists() and not Quote.objects.filter(tenant=intruder).exists()
