@@ -237,6 +237,20 @@ def agent_task_cancel(*, task: AgentTask) -> bool:
     )
 
 
+def agent_task_withdraw_unqueued(*, task: AgentTask) -> bool:
+    """The broker refused a task its client can simply send again: withdrawn, so that nothing
+    runs it later behind the client's back. False when the reaper has meanwhile queued it."""
+    now = timezone.now()
+    return bool(
+        AgentTask.objects.filter(pk=task.pk, status=Status.PENDING).update(
+            status=Status.CANCELLED,
+            finished_at=now,
+            error="not queued: the broker was unavailable; the client was told to submit it again",
+            updated_at=now,
+        )
+    )
+
+
 def _reply(*, task_id: str, type: str, payload: dict[str, Any], task: AgentTask | None = None) -> None:
     if task is None:
         task = AgentTask.objects.only("id", "tenant_id", "agent", "task_type", "priority", "trace_id").get(
@@ -273,19 +287,24 @@ def tasks_reap(
     queued_deadline: timedelta,
     running_grace: timedelta,
     max_dispatches: int,
+    broker_lost: bool = False,
 ) -> ReapPlan:
     """Find tasks nothing will finish, and decide: dispatch again, or dead.
 
-    - waiting (pending/queued) past the deadline whose message is neither in the broker's queue
-      nor held by a worker (reserved, or scheduled for a retry): the broker lost it, or it was
-      never sent because the broker was down. A queue that is merely backed up is left alone.
+    - queued past the deadline whose message is neither in the broker's queue nor held by a
+      worker (reserved, or scheduled for a retry): the broker lost it. A queue that is merely
+      backed up is left alone.
+    - pending: the broker refused it when it was published (it was down); nothing to wait for.
     - running past the grace period on no live worker: the worker died with it.
 
     `held_by_workers` are the ids live workers report (active, reserved, scheduled);
     `waiting_in_broker(queue)` gives the ids still in that queue, or None when the broker cannot
-    tell. Those with dispatches left go back to pending for the caller to dispatch; the rest are
-    marked dead. Every move is conditional on the record not having changed meanwhile."""
-    waiting = Q(status__in=WAITING, queued_at_or_created__lt=now - queued_deadline)
+    tell. `broker_lost`: the broker came back empty (a restart without persistence), so whatever
+    was queued in it is gone and nothing waits for the deadline. Those with dispatches left go
+    back to pending for the caller to dispatch; the rest are marked dead. Every move is
+    conditional on the record not having changed meanwhile."""
+    deadline = now if broker_lost else now - queued_deadline
+    waiting = Q(status=Status.PENDING) | Q(status=Status.QUEUED, queued_at_or_created__lt=deadline)
     orphaned = Q(status=Status.RUNNING, started_at__lt=now - running_grace)
     candidates = (
         AgentTask.objects.annotate(queued_at_or_created=Coalesce("queued_at", "created_at"))
@@ -303,7 +322,10 @@ def tasks_reap(
                 in_broker[queue] = waiting_in_broker(queue)
             if in_broker[queue] is not None and task_id in in_broker[queue]:
                 continue
-        reason = f"worker {worker or '?'} stopped running it" if status == Status.RUNNING else "the broker lost it"
+        reason = {
+            Status.RUNNING: f"worker {worker or '?'} stopped running it",
+            Status.PENDING: "the broker was down when it was sent",
+        }.get(status, "the broker lost it")
         unchanged = AgentTask.objects.filter(task_id=task_id, status=status, attempts=attempts, dispatches=dispatches)
         if dispatches >= max_dispatches:
             if unchanged.exists() and agent_task_fail(
@@ -314,3 +336,21 @@ def tasks_reap(
         if unchanged.update(status=Status.PENDING, error=f"re-dispatched by the reaper: {reason}", updated_at=now):
             plan.redispatch.append(task_id)
     return plan
+
+
+def tasks_orphaned_by(*, worker: str, now: datetime) -> list[str]:
+    """A worker has just started under this name: whatever a worker of the same name was running
+    died with it (its pool processes die with their parent), so those tasks go back to pending at
+    once for the caller to dispatch, instead of waiting out the reaper's grace period. Their old
+    messages, if the broker ever redelivers them, find the record taken and run nothing."""
+    orphaned = list(
+        AgentTask.objects.filter(status=Status.RUNNING, worker=worker).values_list("task_id", "attempts", "dispatches")
+    )
+    ids = []
+    for task_id, attempts, dispatches in orphaned:
+        moved = AgentTask.objects.filter(
+            task_id=task_id, status=Status.RUNNING, worker=worker, attempts=attempts, dispatches=dispatches
+        ).update(status=Status.PENDING, error=f"re-dispatched: worker {worker} restarted", updated_at=now)
+        if moved:
+            ids.append(str(task_id))
+    return ids

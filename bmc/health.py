@@ -14,6 +14,9 @@ from bmc.celery import app as celery_app
 from bmc.queues import ALL_QUEUES
 
 BEAT_TICK_KEY = "bmc:beat:last_tick"
+# Set in the broker when first seen missing. A broker that lost it (restarted without persistence,
+# or flushed) lost its queues with it.
+BROKER_EPOCH_KEY = "bmc:broker:epoch"
 
 
 def _redis() -> redis.Redis:
@@ -22,6 +25,27 @@ def _redis() -> redis.Redis:
 
 def beat_tick_record(*, at: float | None = None) -> None:
     _redis().set(BEAT_TICK_KEY, str(at or time.time()))
+
+
+def broker_epoch_new() -> bool:
+    """True once per broker life: when the broker has no epoch yet (it started empty: the first
+    start, or a restart that kept nothing), it gets one now. Redis brokers only; others keep their
+    queues across restarts or cannot say, and answer False."""
+    client = _broker_redis()
+    return client is not None and bool(client.set(BROKER_EPOCH_KEY, str(time.time()), nx=True))
+
+
+def broker_epoch_forget() -> None:
+    client = _broker_redis()
+    if client is not None:
+        client.delete(BROKER_EPOCH_KEY)
+
+
+def _broker_redis() -> redis.Redis | None:
+    url = settings.CELERY_BROKER_URL
+    if not url.startswith(("redis://", "rediss://", "unix://")):
+        return None
+    return redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2)
 
 
 def beat_tick_last() -> float | None:

@@ -11,8 +11,9 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
+from celery import signals
 from django.conf import settings
-from django.db import transaction
+from django.db import close_old_connections, transaction
 from django.utils import timezone
 
 from agents import orchestrator as records
@@ -118,6 +119,7 @@ def task_publish(*, task: AgentTask, celery_task: str, tenant_slug: str, produce
     except Exception as exc:  # broker unreachable: the record keeps the work, the reaper resends
         logger.warning("dispatch failed, the reaper will retry", extra={"task_id": task_id, "error": str(exc)})
         records.agent_task_mark_undispatched(task_id=task_id, error=f"broker unavailable: {exc}")
+        task.status = AgentTask.Status.PENDING  # the caller's copy says so too (the API tells its client)
         return False
     return True
 
@@ -262,8 +264,11 @@ def task_ids_held_by_workers(*, timeout: float) -> set[str]:
 
 
 @agent_task(Queue.ORCHESTRATOR, soft_time_limit=50, time_limit=60, max_retries=0)
-def reap_tasks(self) -> dict[str, Any]:
+def reap_tasks(self, broker_lost: bool = False) -> dict[str, Any]:
+    """Beat, every REAPER_INTERVAL; and at once, with `broker_lost`, when beat finds the broker
+    came back empty (bmc.beat)."""
     plan = records.tasks_reap(
+        broker_lost=broker_lost,
         now=timezone.now(),
         held_by_workers=task_ids_held_by_workers(timeout=settings.HEALTH_PING_TIMEOUT),
         waiting_in_broker=broker_waiting_ids,
@@ -273,11 +278,36 @@ def reap_tasks(self) -> dict[str, Any]:
     )
     sent = [task_id for task_id in plan.redispatch if task_dispatch(task_id=task_id)]
     turns, replies = messages_sweep(older_than=timedelta(seconds=settings.REAPER_RUNNING_GRACE))
-    if plan.redispatch or plan.dead or turns or replies:
+    if plan.redispatch or plan.dead or turns or replies or broker_lost:
         logger.warning(
-            "reaper acted", extra={"redispatched": sent, "dead": plan.dead, "turns": turns, "replies": replies}
+            "reaper acted",
+            extra={
+                "redispatched": sent,
+                "dead": plan.dead,
+                "turns": turns,
+                "replies": replies,
+                "broker_lost": broker_lost,
+            },
         )
-    return {"redispatched": sent, "dead": plan.dead, "turns": turns, "replies": replies}
+    return {"redispatched": sent, "dead": plan.dead, "turns": turns, "replies": replies, "broker_lost": broker_lost}
+
+
+@signals.worker_ready.connect
+def _redispatch_orphans(sender: Any = None, **kwargs: Any) -> None:
+    """A worker (re)started under its name, e.g. after its process was killed and the supervisor
+    started it again: what it was running then is sent again now, not after the reaper's grace."""
+    worker = getattr(sender, "hostname", None)
+    if not worker:
+        return
+    try:
+        close_old_connections()
+        orphans = records.tasks_orphaned_by(worker=worker, now=timezone.now())
+        sent = [task_id for task_id in orphans if task_dispatch(task_id=task_id)]
+    except Exception:  # the database may be down too: the reaper does this later
+        logger.exception("could not re-dispatch the tasks of this worker's previous run", extra={"worker": worker})
+        return
+    if orphans:
+        logger.warning("re-dispatched the tasks this worker was running when it died", extra={"redispatched": sent})
 
 
 def messages_sweep(*, older_than: timedelta) -> tuple[list[int], list[int]]:

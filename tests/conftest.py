@@ -50,6 +50,33 @@ def api(api_key) -> APIClient:
     return client
 
 
+@pytest.fixture
+def broker_down(monkeypatch, transactional_db) -> Iterator[str]:
+    """The broker stops answering: the app publishes to a port where nothing listens (a real
+    refused connection, through kombu), until the test ends. With real commits, so the API's
+    publish runs before it answers, as in production."""
+    port = _free_port()
+    url = f"redis://127.0.0.1:{port}/0"
+    monkeypatch.setattr(celery_app.conf, "broker_url", url)
+    _connection_pools_reset()  # they hold connections to the live broker
+    yield url
+    monkeypatch.undo()
+    _connection_pools_reset()
+
+
+def _connection_pools_reset() -> None:
+    celery_app._pool = None
+    celery_app.amqp._producer_pool = None
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
 def queues_purge(queues: tuple[str, ...] = ALL_QUEUES) -> None:
     with celery_app.connection_for_write() as conn:
         channel = conn.default_channel
@@ -71,8 +98,8 @@ def _test_database_url() -> str:
 class WorkerProcess:
     """A real `celery worker` process, on the test database and the test broker."""
 
-    def __init__(self, queues: tuple[str, ...], concurrency: int = 1):
-        self.name = f"test-{uuid.uuid4().hex[:8]}@{os.uname().nodename}"
+    def __init__(self, queues: tuple[str, ...], concurrency: int = 1, name: str | None = None):
+        self.name = name or f"test-{uuid.uuid4().hex[:8]}@{os.uname().nodename}"
         env = {**os.environ, "DATABASE_URL": _test_database_url(), "PYTHONUNBUFFERED": "1", "LOG_LEVEL": "INFO"}
         self.log = ROOT / "var" / f"{self.name.split('@')[0]}.log"
         self.log.parent.mkdir(exist_ok=True)
@@ -125,8 +152,8 @@ class WorkerProcess:
 def start_worker(transactional_db) -> Iterator[Callable[..., WorkerProcess]]:
     workers: list[WorkerProcess] = []
 
-    def start(queues: tuple[str, ...] = ALL_QUEUES, concurrency: int = 1) -> WorkerProcess:
-        worker = WorkerProcess(queues, concurrency)
+    def start(queues: tuple[str, ...] = ALL_QUEUES, concurrency: int = 1, name: str | None = None) -> WorkerProcess:
+        worker = WorkerProcess(queues, concurrency, name)
         workers.append(worker)
         return worker
 

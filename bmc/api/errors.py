@@ -16,6 +16,25 @@ def too_large_response(limit: int) -> JsonResponse:
     )
 
 
+# Seconds a client should wait before it sends again work the broker could not take.
+BROKER_RETRY_AFTER = 30
+
+
+def broker_unavailable_response() -> JsonResponse:
+    response = JsonResponse(
+        {
+            "error": {
+                "code": "broker_unavailable",
+                "message": "The task could not be queued: the broker is unavailable. Nothing was kept; "
+                f"send it again in {BROKER_RETRY_AFTER} seconds.",
+            }
+        },
+        status=status.HTTP_503_SERVICE_UNAVAILABLE,
+    )
+    response["Retry-After"] = str(BROKER_RETRY_AFTER)
+    return response
+
+
 def exception_handler(exc, context):
     if isinstance(exc, RequestDataTooBig):
         from django.conf import settings

@@ -170,6 +170,8 @@ MessageAccepted = inline_serializer(
         "conversation_id": serializers.IntegerField(),
         "task_id": serializers.UUIDField(allow_null=True),
         "duplicate": serializers.BooleanField(),
+        "queued": serializers.BooleanField(help_text="False: stored, waiting for the broker to come back."),
+        "detail": serializers.CharField(required=False, help_text="Only when not queued: what happens next."),
     },
 )
 
@@ -201,12 +203,28 @@ def messages_view(request: Request) -> Response:
         name=data.get("name"),
         raw=data,
     )
+    return _accepted_response(message, task, created)
+
+
+NOT_QUEUED = (
+    "Stored, but the broker is unavailable: it is answered once the broker is back (the task record "
+    "keeps it waiting). Do not send it again."
+)
+
+
+def _accepted_response(message: Message, task: AgentTask | None, created: bool) -> Response:
+    """What /messages and /chat/send answer: 202 for a new message (200 for the same one again),
+    saying whether its work reached the queue or waits, stored, for the broker."""
+    queued = task is not None and task.status != AgentTask.Status.PENDING
     body = {
         "message_id": message.pk,
         "conversation_id": message.conversation_id,
         "task_id": str(task.task_id) if task else None,
         "duplicate": not created,
+        "queued": queued,
     }
+    if not queued:
+        body["detail"] = NOT_QUEUED
     return Response(body, status=status.HTTP_202_ACCEPTED if created else status.HTTP_200_OK)
 
 
@@ -240,7 +258,8 @@ ChatIn = inline_serializer("ChatIn", {"mensaje": serializers.CharField(), "telef
 def chat_process_view(request: Request) -> Response:
     """For n8n flows that want the answer in the same call: waits up to CHAT_PROCESS_WAIT seconds."""
     message, task, created = _chat_accept(request)
-    deadline = time.monotonic() + settings.CHAT_PROCESS_WAIT
+    waiting = task is not None and task.status == AgentTask.Status.PENDING  # the broker is down
+    deadline = time.monotonic() + (0 if waiting else settings.CHAT_PROCESS_WAIT)
     reply = _reply_after(message)
     while reply is None and time.monotonic() < deadline:
         time.sleep(0.05)
@@ -250,6 +269,10 @@ def chat_process_view(request: Request) -> Response:
         "message_id": message.pk,
         "task_id": str(task.task_id) if task else None,
     }
+    if reply is None and waiting:
+        return Response(
+            {**body, "status": "stored", "respuesta": None, "detail": NOT_QUEUED}, status=status.HTTP_202_ACCEPTED
+        )
     if reply is None:
         return Response({**body, "status": "processing", "respuesta": None}, status=status.HTTP_202_ACCEPTED)
     return Response(
@@ -285,15 +308,7 @@ def _chat_accept(request: Request) -> tuple[Message, AgentTask | None, bool]:
 @api_view(["POST"])
 def chat_send_view(request: Request) -> Response:
     message, task, created = _chat_accept(request)
-    return Response(
-        {
-            "message_id": message.pk,
-            "conversation_id": message.conversation_id,
-            "task_id": str(task.task_id) if task else None,
-            "duplicate": not created,
-        },
-        status=status.HTTP_202_ACCEPTED if created else status.HTTP_200_OK,
-    )
+    return _accepted_response(message, task, created)
 
 
 def _chat_task(request: Request, task_id: Any) -> AgentTask:

@@ -14,9 +14,11 @@ from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from agents.orchestrator import agent_task_withdraw_unqueued
 from agents.registry import AGENTS
 from agents.router import RoutingError
 from bmc import health
+from bmc.api.errors import broker_unavailable_response
 from bmc.api.serializers import (
     AgentSerializer,
     QueueSerializer,
@@ -177,7 +179,8 @@ def tasks_view(request: Request) -> Response:
         task = task_submit(tenant=request.tenant, trace_id=request._request.trace_id, **serializer.validated_data)
     except RoutingError as exc:
         raise serializers.ValidationError({"required_capabilities": [str(exc)]}) from None
-    task.refresh_from_db(fields=["status"])  # queued once the broker took it
+    if task.status == AgentTask.Status.PENDING and agent_task_withdraw_unqueued(task=task):
+        return broker_unavailable_response()
     return Response(
         {"task_id": task.task_id, "status": task.status, "agent_id": task.agent}, status=status.HTTP_202_ACCEPTED
     )

@@ -123,7 +123,7 @@ def test_a_run_the_reaper_took_for_lost_still_completes(tenant):
     assert not claim(task.task_id).run  # the re-dispatched copy skips
 
 
-def reap(now, held=frozenset(), in_broker=frozenset(), max_dispatches=3):
+def reap(now, held=frozenset(), in_broker=frozenset(), max_dispatches=3, broker_lost=False):
     return records.tasks_reap(
         now=now,
         held_by_workers=set(held),
@@ -131,7 +131,48 @@ def reap(now, held=frozenset(), in_broker=frozenset(), max_dispatches=3):
         queued_deadline=timedelta(minutes=10),
         running_grace=timedelta(minutes=2),
         max_dispatches=max_dispatches,
+        broker_lost=broker_lost,
     )
+
+
+def test_work_the_broker_refused_is_sent_at_the_next_run_not_after_the_deadline(tenant):
+    now = timezone.now()
+    refused = make_task(tenant, status=Status.PENDING, dispatches=0)  # published while the broker was down
+    queued = make_task(tenant, status=Status.QUEUED, queued_at=now - timedelta(minutes=1), dispatches=1)
+    plan = reap(now)
+    assert plan.redispatch == [str(refused.task_id)]
+    assert "broker was down when it was sent" in AgentTask.objects.get(pk=refused.pk).error
+    assert AgentTask.objects.get(pk=queued.pk).status == "queued"
+
+
+def test_a_broker_that_came_back_empty_has_what_waited_in_it_sent_at_once(tenant):
+    now = timezone.now()
+    lost = make_task(tenant, status=Status.QUEUED, queued_at=now - timedelta(seconds=40), dispatches=1)
+    sent_since = make_task(tenant, status=Status.QUEUED, queued_at=now - timedelta(seconds=5), dispatches=1)
+    reserved = make_task(tenant, status=Status.QUEUED, queued_at=now - timedelta(seconds=40), dispatches=1)
+    running = make_task(tenant, status=Status.RUNNING, started_at=now - timedelta(seconds=40), dispatches=1)
+    plan = reap(now, held={str(reserved.task_id)}, in_broker={str(sent_since.task_id)}, broker_lost=True)
+    # the broker's queues are gone, but what is in them now or held by a worker is not lost;
+    # a running task is its worker's business until the grace period says otherwise
+    assert plan.redispatch == [str(lost.task_id)]
+    assert [AgentTask.objects.get(pk=t.pk).status for t in (sent_since, reserved, running)] == [
+        "queued",
+        "queued",
+        "running",
+    ]
+
+
+def test_a_restarted_worker_gets_back_what_it_was_running_when_it_died(tenant):
+    now = timezone.now()
+    mine = make_task(tenant, status=Status.RUNNING, started_at=now, dispatches=1, worker="quote@h", attempts=1)
+    others = make_task(tenant, status=Status.RUNNING, started_at=now, dispatches=1, worker="quote@other", attempts=1)
+    done = make_task(tenant, status=Status.COMPLETED, dispatches=1, worker="quote@h")
+    assert records.tasks_orphaned_by(worker="quote@h", now=now) == [str(mine.task_id)]
+    mine.refresh_from_db()
+    assert mine.status == "pending" and "worker quote@h restarted" in mine.error
+    assert [AgentTask.objects.get(pk=t.pk).status for t in (others, done)] == ["running", "completed"]
+    # the new run is a claim like any other, and its old message would find it taken
+    assert claim(mine.task_id).run and not claim(mine.task_id).run
 
 
 def test_reaper_takes_only_what_nothing_will_finish(tenant):

@@ -55,3 +55,36 @@ def test_the_chat_endpoints_name_a_missing_phone(api):
     assert response.json()["error"]["fields"] == {
         "telefono": ["is required: the customer's phone number, e.g. +59899123456."]
     }
+
+
+def test_while_the_broker_is_down_a_message_is_stored_and_said_to_wait(api, tenant, broker_down):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from agents import orchestrator as records
+    from bmc.core.models import AgentTask
+
+    response = api.post("/api/v1/messages", GOOD, format="json")
+    assert response.status_code == 202, response.content
+    body = response.json()
+    assert body["queued"] is False and "broker is unavailable" in body["detail"]
+    task = AgentTask.objects.get(task_id=body["task_id"])
+    assert task.status == "pending" and "broker unavailable" in task.error
+    assert Message.objects.filter(pk=body["message_id"]).exists()
+    # the next reaper run sends it, without waiting for the deadline of lost messages
+    plan = records.tasks_reap(
+        now=timezone.now(),
+        held_by_workers=set(),
+        waiting_in_broker=lambda queue: set(),
+        queued_deadline=timedelta(minutes=10),
+        running_grace=timedelta(minutes=2),
+        max_dispatches=3,
+    )
+    assert plan.redispatch == [body["task_id"]]
+
+
+def test_chat_process_does_not_wait_for_a_reply_the_broker_cannot_bring(api, tenant, broker_down):
+    response = api.post("/api/v1/chat/process", {"mensaje": "hola", "telefono": "+59899123456"}, format="json")
+    assert response.status_code == 202
+    assert response.json()["status"] == "stored" and "broker is unavailable" in response.json()["detail"]

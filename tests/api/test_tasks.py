@@ -300,3 +300,13 @@ def test_a_bad_sent_at_is_400_naming_it(api, sent_at):
         format="json",
     )
     assert response.status_code == 400 and "sent_at" in response.json()["error"]["fields"]
+
+
+def test_a_task_the_broker_cannot_take_is_503_with_retry_after_and_never_runs(api, broker_down):
+    response = api.post("/api/v1/tasks", {"task_type": "analytics.ping"}, format="json")
+    assert response.status_code == 503, response.content
+    assert response["Retry-After"] == "30"
+    error = response.json()["error"]
+    assert error["code"] == "broker_unavailable" and "send it again in 30 seconds" in error["message"]
+    task = AgentTask.objects.get()
+    assert task.status == "cancelled" and "broker was unavailable" in task.error  # no reaper sends it later

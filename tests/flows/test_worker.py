@@ -112,17 +112,49 @@ def test_reaper_redispatches_a_task_whose_broker_message_was_lost(api, tenant, s
         queued_at=timezone.now() - timedelta(seconds=settings.REAPER_QUEUED_DEADLINE + 1)
     )
     # past the deadline, but its message still waits in the queue (no worker): a backlog, not a loss
-    assert reap_tasks.apply().get() == {"redispatched": [], "dead": [], "turns": [], "replies": []}
+    assert reap_tasks.apply().get() == {
+        "redispatched": [],
+        "dead": [],
+        "turns": [],
+        "replies": [],
+        "broker_lost": False,
+    }
 
     broker = redis.Redis.from_url(settings.CELERY_BROKER_URL)
     lost = sum(broker.delete(key) for key in broker.keys("analytics*"))
     assert lost >= 1  # the message sat in the queue and is now gone
 
-    assert reap_tasks.apply().get() == {"redispatched": [task_id], "dead": [], "turns": [], "replies": []}
+    assert reap_tasks.apply().get() == {
+        "redispatched": [task_id],
+        "dead": [],
+        "turns": [],
+        "replies": [],
+        "broker_lost": False,
+    }
     start_worker(("analytics",))
     task = wait_for(lambda: finished(task_id))
     assert task.status == "completed" and task.dispatches == 2 and task.attempts == 1
     assert task.result["agents"]["analytics"]["total"] == 1
+
+
+def test_a_worker_started_again_under_its_name_runs_at_once_what_it_died_running(api, tenant, start_worker, settings):
+    """A worker killed mid-task and started again by the supervisor: the task it held is sent
+    again when the new process is ready, not after the reaper's grace period."""
+    import os
+
+    task_id = api.post("/api/v1/tasks", {"task_type": "analytics.task_stats"}, format="json").json()["task_id"]
+    name = f"analytics-restarted@{os.uname().nodename}"
+    # the previous process had claimed it, and its message died with it (unacknowledged)
+    AgentTask.objects.filter(task_id=task_id).update(
+        status="running", worker=name, attempts=1, started_at=timezone.now()
+    )
+    broker = redis.Redis.from_url(settings.CELERY_BROKER_URL)
+    assert sum(broker.delete(key) for key in broker.keys("analytics*")) >= 1
+
+    start_worker(("analytics",), name=name)
+    task = wait_for(lambda: finished(task_id), timeout=20)
+    assert task.status == "completed" and task.attempts == 2 and task.dispatches == 2
+    assert task.worker == name
 
 
 def test_a_worker_process_keeps_its_database_connection_from_task_to_task(api, tenant, start_worker):
