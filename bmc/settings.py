@@ -7,10 +7,13 @@ and exports as REDIS_URL. Production sets DATABASE_URL, REDIS_URL and SECRET_KEY
 
 from __future__ import annotations
 
+import os
+import secrets
 from pathlib import Path
 
 import environ
 from celery.schedules import crontab
+from django.core.exceptions import ImproperlyConfigured
 from kombu import Exchange
 from kombu import Queue as KombuQueue
 
@@ -22,9 +25,6 @@ VAR_DIR = Path(environ.Env().str("BMC_VAR_DIR", default=str(BASE_DIR / "var")))
 env = environ.Env()
 
 DEBUG = env.bool("DEBUG", default=False)
-# The embedded default key only serves a machine that runs on embedded defaults; production
-# must set SECRET_KEY (checked by `manage.py check --deploy`).
-SECRET_KEY = env.str("SECRET_KEY", default="bmc-embedded-default-not-for-production")
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]", "testserver"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
@@ -97,6 +97,37 @@ DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
+
+def _secret_key() -> str:
+    """SECRET_KEY, or on a machine of its own a key generated into the var directory on the first
+    start (mode 600) and kept: no two installs sign with the same key. A production shape (DEBUG
+    off and PostgreSQL) must set it, the same on every machine of the install."""
+    key = env.str("SECRET_KEY", default="")
+    if key:
+        return key
+    if not DEBUG and DATABASES["default"]["ENGINE"] != "django.db.backends.sqlite3":
+        raise ImproperlyConfigured(
+            "SECRET_KEY is not set. With DEBUG off and a PostgreSQL DATABASE_URL this is a production "
+            "install: set SECRET_KEY to a long random value, the same on every machine of the install, e.g. "
+            "the output of: python -c 'import secrets; print(secrets.token_urlsafe(50))'"
+        )
+    path = VAR_DIR / "secret_key"
+    if not path.exists():
+        VAR_DIR.mkdir(parents=True, exist_ok=True)
+        partial = VAR_DIR / f".secret_key.{os.getpid()}"
+        with os.fdopen(os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as handle:
+            handle.write(secrets.token_urlsafe(50))
+        try:
+            os.link(partial, path)  # whole or not at all; a process racing us finds it complete
+        except FileExistsError:
+            pass
+        finally:
+            partial.unlink()
+    return path.read_text().strip()
+
+
+SECRET_KEY = _secret_key()
+
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
@@ -158,10 +189,10 @@ WHATSAPP_APP_SECRET = env.str("WHATSAPP_APP_SECRET", default="")
 WHATSAPP_VERIFY_TOKEN = env.str("WHATSAPP_VERIFY_TOKEN", default="")
 WHATSAPP_TEMPLATE_NAME = env.str("WHATSAPP_TEMPLATE_NAME", default="seguimiento_cotizacion")
 WHATSAPP_TEMPLATE_LANGUAGE = env.str("WHATSAPP_TEMPLATE_LANGUAGE", default="es")
-# The base of links customers open (quote PDFs); requests' own host when unset.
 # POST /api/v1/chat/process waits this long for the reply before answering 202.
 CHAT_PROCESS_WAIT = env.float("CHAT_PROCESS_WAIT", default=5.0)
-PUBLIC_BASE_URL = env.str("PUBLIC_BASE_URL", default="http://127.0.0.1:8000")
+# The base of links customers open (quote PDFs): this machine's web server unless set.
+PUBLIC_BASE_URL = env.str("PUBLIC_BASE_URL", default=f"http://127.0.0.1:{env.int('WEB_PORT', default=8000)}")
 
 # --- Celery -----------------------------------------------------------------------------------
 # bmc.launcher (make run, make test) starts the bundled Redis and exports REDIS_URL when it is unset;
@@ -251,7 +282,7 @@ CELERY_BEAT_SCHEDULE = {
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["bmc.api.auth.ApiKeyAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["bmc.api.auth.HasTenantApiKey"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["bmc.api.parsers.SafeJSONParser"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "bmc.api.errors.exception_handler",

