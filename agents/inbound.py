@@ -37,6 +37,8 @@ class InboundMessage:
 def inbound_payload_store(*, tenant: Tenant, source: str, body: bytes | str, signature: str = "") -> InboundPayload:
     """First thing on every inbound request, before any parsing."""
     text = body.decode("utf-8", errors="replace") if isinstance(body, bytes) else body
+    # NUL cannot be stored as text (PostgreSQL): kept visible as U+FFFD, like any byte not UTF-8
+    text = text.replace("\x00", "\ufffd")
     return InboundPayload.objects.create(tenant=tenant, source=source, body=text, signature=signature[:200])
 
 

@@ -13,6 +13,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from agents.documents import DocumentError, Upload, batch_progress, document_review
+from bmc.api.parsers import text_problem
 from bmc.documents.models import Document, DocumentBatch
 from tasks.documents import batch_submit
 
@@ -48,6 +49,14 @@ def batches_view(request: Request) -> Response:
     files = request.FILES.getlist("files")
     if not files:
         raise serializers.ValidationError({"files": ["Send one or more files in the multipart field 'files'."]})
+    not_text = {
+        field: [problem]
+        for field, value in [("name", request.data.get("name", ""))]
+        + [(f"files[{i}].filename", f.name or "") for i, f in enumerate(files)]
+        if (problem := text_problem(value))
+    }
+    if not_text:
+        raise serializers.ValidationError(not_text)
     uploads = [Upload.from_file(f) for f in files]
     batch = batch_submit(
         tenant=request.tenant, uploads=uploads, source=DocumentBatch.Source.API, name=request.data.get("name", "")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import time
 import uuid
 from typing import Any
@@ -12,6 +11,7 @@ from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.decorators import api_view
+from rest_framework.exceptions import ParseError
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -25,6 +25,7 @@ from agents.inbound import (
     timestamp_parse,
 )
 from agents.quote_document import quote_public_path
+from bmc.api.parsers import json_body_parse
 from bmc.api.quotes import public_url
 from bmc.api.views import task_cancel_or_conflict
 from bmc.core.models import AgentTask, Conversation, InboundPayload, Message
@@ -35,10 +36,12 @@ MAX_TEXT = 4096
 
 def _body(request: Request, payload: InboundPayload) -> dict[str, Any]:
     try:
-        data = json.loads(request._request.body or b"{}")
-    except ValueError as error:
-        inbound_payload_outcome(payload=payload, outcome=InboundPayload.Outcome.REJECTED, error=str(error))
-        raise serializers.ValidationError({"body": [f"JSON parse error - {error}"]}) from None
+        data = json_body_parse(request._request.body or b"{}")
+    except ParseError as error:
+        inbound_payload_outcome(payload=payload, outcome=InboundPayload.Outcome.REJECTED, error=str(error.detail))
+        raise serializers.ValidationError({"body": [str(error.detail)]}) from None
+    except serializers.ValidationError as error:
+        raise _reject_all(payload, error.detail) from None
     if not isinstance(data, dict):
         inbound_payload_outcome(payload=payload, outcome=InboundPayload.Outcome.REJECTED, error="not an object")
         raise serializers.ValidationError({"body": ["The body must be a JSON object."]})

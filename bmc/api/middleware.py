@@ -2,13 +2,38 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 
 from django.conf import settings
+from django.http import JsonResponse
 from django.utils import translation
 
 from bmc.api.errors import too_large_response
+from bmc.api.parsers import text_problem
 from bmc.logging import log_context_bind, log_context_reset
+
+
+TRACE_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
+
+
+def _query_not_text(request) -> JsonResponse | None:
+    """A query parameter or path that is not text (a NUL, %00) is refused naming it, before any
+    view hands it to the database."""
+    if "\x00" in request.path:
+        return _bad_request("path", "contains the NUL character (%00), which is not allowed in a path.")
+    for name, values in request.GET.lists():
+        for value in (name, *values):
+            problem = text_problem(value)
+            if problem:
+                return _bad_request(name if value != name else "query", problem)
+    return None
+
+
+def _bad_request(field: str, problem: str) -> JsonResponse:
+    return JsonResponse(
+        {"error": {"code": "invalid", "message": f"{field}: {problem}", "fields": {field: [problem]}}}, status=400
+    )
 
 
 class RequestContextMiddleware:
@@ -16,10 +41,14 @@ class RequestContextMiddleware:
         self.get_response = get_response
 
     def __call__(self, request):
-        trace_id = request.headers.get("X-Trace-Id") or uuid.uuid4().hex
-        request.trace_id = trace_id[:64]
+        # a caller's trace id is kept only if it is one: it goes into logs and records
+        trace_id = request.headers.get("X-Trace-Id", "")
+        request.trace_id = trace_id if TRACE_ID.fullmatch(trace_id) else uuid.uuid4().hex
         is_api = request.path.startswith("/api/")
         if is_api:
+            refused = _query_not_text(request)
+            if refused:
+                return refused
             try:
                 length = int(request.headers.get("Content-Length") or 0)
             except ValueError:

@@ -57,28 +57,7 @@ class TaskSubmitSerializer(serializers.Serializer):
             raise serializers.ValidationError(
                 "metadata.timeout_ms must be a whole number of milliseconds from 1 to 86400000."
             )
-        _reject_nul(value, "metadata")
         return value
-
-    def validate_payload(self, value: dict) -> dict:
-        _reject_nul(value, "payload")
-        return value
-
-
-def _has_nul(value) -> bool:
-    if isinstance(value, str):
-        return "\x00" in value
-    if isinstance(value, dict):
-        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
-    if isinstance(value, list):
-        return any(_has_nul(v) for v in value)
-    return False
-
-
-def _reject_nul(value, field: str) -> None:
-    """PostgreSQL cannot store U+0000 in JSON: refuse it here rather than fail later."""
-    if _has_nul(value):
-        raise serializers.ValidationError(f"{field} must not contain the NUL character (\\u0000).")
 
 
 class TaskAcceptedSerializer(serializers.Serializer):

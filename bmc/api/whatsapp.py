@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 import logging
 from typing import Any
 
@@ -19,6 +18,7 @@ from django.db import transaction
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
+from rest_framework.exceptions import ParseError, ValidationError
 
 from agents.conversation import NO_TEXT_REPLIES
 from agents.inbound import (
@@ -30,6 +30,7 @@ from agents.inbound import (
     timestamp_parse,
 )
 from agents.outbound import outbound_status_apply
+from bmc.api.parsers import json_body_parse
 from bmc.core.models import InboundPayload, Tenant
 from bmc.core.services import tenant_ensure
 from tasks.orchestrator import message_dispatch_turn
@@ -93,12 +94,19 @@ def whatsapp_webhook_view(request: HttpRequest) -> HttpResponse:
             status=401,
         )
     try:
-        data = json.loads(body)
+        data = json_body_parse(body)
         changes = [c.get("value", {}) for e in data.get("entry", []) for c in e.get("changes", [])]
-    except (ValueError, AttributeError, TypeError) as error:
-        inbound_payload_outcome(payload=payload, outcome=InboundPayload.Outcome.REJECTED, error=str(error))
+    except ValidationError as error:  # text that is not text, named by its path
+        inbound_payload_outcome(payload=payload, outcome=InboundPayload.Outcome.REJECTED, error=str(error.detail))
         return JsonResponse(
-            {"error": {"code": "invalid", "message": f"Not a WhatsApp webhook body: {error}"}}, status=400
+            {"error": {"code": "invalid", "message": "Not a WhatsApp webhook body.", "fields": error.detail}},
+            status=400,
+        )
+    except (ParseError, AttributeError, TypeError) as error:
+        reason = error.detail if isinstance(error, ParseError) else error
+        inbound_payload_outcome(payload=payload, outcome=InboundPayload.Outcome.REJECTED, error=str(reason))
+        return JsonResponse(
+            {"error": {"code": "invalid", "message": f"Not a WhatsApp webhook body: {reason}"}}, status=400
         )
 
     try:

@@ -272,7 +272,7 @@ def test_agent_health_reports_its_last_hour(api, tenant):
         ({"task_type": "ping", "metadata": {"intent": ["quote_request"]}}, "metadata", "must be a string"),
         ({"task_type": "ping", "metadata": {"timeout_ms": "soon"}}, "metadata", "from 1 to 86400000"),
         ({"task_type": "ping", "metadata": {"timeout_ms": 2**40}}, "metadata", "from 1 to 86400000"),
-        ({"task_type": "ping", "payload": {"text": "a\u0000b"}}, "payload", "NUL character"),
+        ({"task_type": "ping", "payload": {"text": "a\u0000b"}}, "payload.text", "NUL character"),
         ({"task_type": "ping", "payload": ["not", "an", "object"]}, "payload", "dictionary"),
     ],
 )
