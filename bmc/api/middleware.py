@@ -13,7 +13,6 @@ from bmc.api.errors import too_large_response
 from bmc.api.parsers import text_problem
 from bmc.logging import log_context_bind, log_context_reset
 
-
 TRACE_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
 
 
