@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -40,6 +41,51 @@ def inbound_payload_store(*, tenant: Tenant, source: str, body: bytes | str, sig
     # NUL cannot be stored as text (PostgreSQL): kept visible as U+FFFD, like any byte not UTF-8
     text = text.replace("\x00", "\ufffd")
     return InboundPayload.objects.create(tenant=tenant, source=source, body=text, signature=signature[:200])
+
+
+# Headers of a refused delivery that an audit may read; secrets and cookies never.
+_HEADERS_DROPPED = {"authorization", "cookie", "proxy-authorization"}
+
+
+def inbound_refusal_store(
+    *,
+    tenant: Tenant,
+    source: str,
+    body: bytes,
+    headers: dict[str, str],
+    address: str | None,
+    error: str,
+    keep_bytes: int,
+) -> InboundPayload:
+    """A delivery refused before it is read (a bad signature): what an audit needs (its size, hash,
+    headers, address and the first `keep_bytes`), not the whole of what anyone may send."""
+    kept = {
+        name[:100]: str(value)[:500]
+        for name, value in list(headers.items())[:50]
+        if name.lower() not in _HEADERS_DROPPED
+    }
+    return InboundPayload.objects.create(
+        tenant=tenant,
+        source=source,
+        body=body[:keep_bytes].decode("utf-8", errors="replace").replace("\x00", "\ufffd"),
+        signature=kept.get("X-Hub-Signature-256", "")[:200],
+        outcome=InboundPayload.Outcome.REJECTED,
+        error=error,
+        size=len(body),
+        sha256=hashlib.sha256(body).hexdigest(),
+        headers=kept,
+        source_address=address,
+        truncated=len(body) > keep_bytes,
+    )
+
+
+def inbound_refusals_recent(*, address: str | None, since: datetime) -> int:
+    """Deliveries from this address refused since then: past a limit, the next are not stored."""
+    if not address:
+        return 0
+    return InboundPayload.objects.filter(
+        source_address=address, outcome=InboundPayload.Outcome.REJECTED, received_at__gte=since
+    ).count()
 
 
 def inbound_payload_outcome(*, payload: InboundPayload, outcome: str, error: str = "") -> None:

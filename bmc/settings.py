@@ -167,6 +167,13 @@ TASK_MAX_ATTEMPTS = env.int("TASK_MAX_ATTEMPTS", default=10)
 BEAT_STALE_AFTER = env.int("BEAT_STALE_AFTER", default=120)
 HEALTH_PING_TIMEOUT = env.float("HEALTH_PING_TIMEOUT", default=1.0)
 
+# A webhook delivery refused for its signature keeps only its first bytes (with its size, hash,
+# headers and address); past this many refusals from one address within the window, the next
+# are answered 429 and not stored at all.
+AUDIT_BODY_BYTES = env.int("AUDIT_BODY_BYTES", default=4096)
+WEBHOOK_REFUSED_LIMIT = env.int("WEBHOOK_REFUSED_LIMIT", default=20)
+WEBHOOK_REFUSED_WINDOW = env.int("WEBHOOK_REFUSED_WINDOW", default=600)
+
 # --- Language model (optional): rules answer when it is not configured or fails --------------
 OPENAI_API_KEY = env.str("OPENAI_API_KEY", default="")
 OPENAI_BASE_URL = env.str("OPENAI_BASE_URL", default="")

@@ -11,11 +11,13 @@ from __future__ import annotations
 import hashlib
 import hmac
 import logging
+from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 from rest_framework.exceptions import ParseError, ValidationError
@@ -26,6 +28,8 @@ from agents.inbound import (
     inbound_message_accept,
     inbound_payload_outcome,
     inbound_payload_store,
+    inbound_refusal_store,
+    inbound_refusals_recent,
     phone_normalize,
     timestamp_parse,
 )
@@ -66,6 +70,47 @@ def _message_text(message: dict[str, Any]) -> tuple[str, dict[str, Any]]:
     return "", {"unsupported_type": kind}
 
 
+def _refused(request: HttpRequest, *, tenant: Tenant, body: bytes) -> JsonResponse:
+    """A delivery that is not Meta's: its audit record (not the whole body) and 401; past
+    WEBHOOK_REFUSED_LIMIT refusals from one address within WEBHOOK_REFUSED_WINDOW seconds, 429 and
+    nothing stored, so no one fills the disk by posting unsigned bodies."""
+    address = request.META.get("REMOTE_ADDR") or None
+    window = settings.WEBHOOK_REFUSED_WINDOW
+    since = timezone.now() - timedelta(seconds=window)
+    if inbound_refusals_recent(address=address, since=since) >= settings.WEBHOOK_REFUSED_LIMIT:
+        logger.warning("unsigned webhook deliveries over the limit: not stored", extra={"address": address})
+        response = JsonResponse(
+            {
+                "error": {
+                    "code": "too_many_refused",
+                    "message": f"Too many deliveries from {address} were refused for their signature; "
+                    f"try again in {window} seconds.",
+                }
+            },
+            status=429,
+        )
+        response["Retry-After"] = str(window)
+        return response
+    inbound_refusal_store(
+        tenant=tenant,
+        source=InboundPayload.Source.WHATSAPP,
+        body=body,
+        headers=dict(request.headers),
+        address=address,
+        error="bad signature",
+        keep_bytes=settings.AUDIT_BODY_BYTES,
+    )
+    return JsonResponse(
+        {
+            "error": {
+                "code": "bad_signature",
+                "message": "X-Hub-Signature-256 is not the HMAC-SHA256 of the body with the app secret.",
+            }
+        },
+        status=401,
+    )
+
+
 @csrf_exempt
 @require_http_methods(["GET", "POST"])
 def whatsapp_webhook_view(request: HttpRequest) -> HttpResponse:
@@ -81,18 +126,9 @@ def whatsapp_webhook_view(request: HttpRequest) -> HttpResponse:
     tenant = tenant_ensure()
     body = request.body
     header = request.headers.get("X-Hub-Signature-256", "")
-    payload = inbound_payload_store(tenant=tenant, source=InboundPayload.Source.WHATSAPP, body=body, signature=header)
     if not signature_valid(body=body, header=header, secret=settings.WHATSAPP_APP_SECRET):
-        inbound_payload_outcome(payload=payload, outcome=InboundPayload.Outcome.REJECTED, error="bad signature")
-        return JsonResponse(
-            {
-                "error": {
-                    "code": "bad_signature",
-                    "message": "X-Hub-Signature-256 is not the HMAC-SHA256 of the body with the app secret.",
-                }
-            },
-            status=401,
-        )
+        return _refused(request, tenant=tenant, body=body)
+    payload = inbound_payload_store(tenant=tenant, source=InboundPayload.Source.WHATSAPP, body=body, signature=header)
     try:
         data = json_body_parse(body)
         changes = [c.get("value", {}) for e in data.get("entry", []) for c in e.get("changes", [])]

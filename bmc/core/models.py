@@ -235,15 +235,27 @@ class InboundPayload(TenantOwned):
         IGNORED = "ignored", "Ignored (for a phone number no company here answers on)"
 
     source = models.CharField(max_length=20, choices=Source.choices)
-    body = models.TextField(help_text="The raw request body.")
+    body = models.TextField(
+        help_text="The raw request body; of a delivery refused for its signature, only its first "
+        "AUDIT_BODY_BYTES (size and hash say what the rest was)."
+    )
     signature = models.CharField(max_length=200, blank=True)
     outcome = models.CharField(max_length=20, choices=Outcome.choices, default=Outcome.RECEIVED)
     error = models.TextField(blank=True)
     received_at = models.DateTimeField(auto_now_add=True)
+    # what an audit of a refused delivery needs, without keeping what an attacker sent whole
+    size = models.PositiveIntegerField(null=True, blank=True, help_text="Bytes of the body as received.")
+    sha256 = models.CharField(max_length=64, blank=True, help_text="SHA-256 of the body as received.")
+    headers = models.JSONField(default=dict, blank=True, help_text="Request headers (refused deliveries).")
+    source_address = models.GenericIPAddressField(null=True, blank=True)
+    truncated = models.BooleanField(default=False, help_text="Only the start of the body was kept.")
 
     class Meta:
         ordering = ["-received_at"]
-        indexes = [models.Index(fields=["tenant", "-received_at"])]
+        indexes = [
+            models.Index(fields=["tenant", "-received_at"]),
+            models.Index(fields=["source_address", "outcome", "received_at"], name="inbound_refused_by_address"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.source} payload {self.pk} ({self.outcome})"

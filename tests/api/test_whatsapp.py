@@ -61,12 +61,37 @@ def test_verification_answers_the_challenge_only_to_the_right_token(client):
         "status_failed_131047.json",
     ],
 )
-def test_a_bad_signature_is_401_and_the_body_is_kept(client, name):
+def test_a_bad_signature_is_401_and_what_an_audit_needs_is_kept(client, name):
     response = post(client, name, secret="wrong")
     assert response.status_code == 401
     stored = InboundPayload.objects.get()
-    assert stored.outcome == "rejected" and stored.body == (FIXTURES / name).read_text()
+    raw = (FIXTURES / name).read_bytes()
+    assert stored.outcome == "rejected" and stored.error == "bad signature"
+    assert stored.body == raw.decode() and not stored.truncated  # a delivery's size: kept whole
+    assert stored.size == len(raw) and stored.sha256 == hashlib.sha256(raw).hexdigest()
+    assert stored.headers["X-Hub-Signature-256"].startswith("sha256=") and stored.source_address == "127.0.0.1"
     assert Message.objects.count() == 0
+
+
+def test_unsigned_bodies_cannot_fill_the_disk(client, settings):
+    big = b'{"entry": [], "pad": "' + b"x" * 250_000 + b'"}'
+    for _ in range(settings.WEBHOOK_REFUSED_LIMIT):
+        response = client.post(
+            "/api/v1/webhooks/whatsapp", big, content_type="application/json", HTTP_X_HUB_SIGNATURE_256="sha256=00"
+        )
+        assert response.status_code == 401
+    stored = InboundPayload.objects.all()
+    assert stored.count() == settings.WEBHOOK_REFUSED_LIMIT
+    assert all(p.truncated and len(p.body) == settings.AUDIT_BODY_BYTES and p.size == len(big) for p in stored)
+    # past the limit from this address: 429 and nothing more kept
+    over = client.post(
+        "/api/v1/webhooks/whatsapp", big, content_type="application/json", HTTP_X_HUB_SIGNATURE_256="sha256=00"
+    )
+    assert over.status_code == 429 and int(over["Retry-After"]) == settings.WEBHOOK_REFUSED_WINDOW
+    assert InboundPayload.objects.count() == settings.WEBHOOK_REFUSED_LIMIT
+    # Meta's own deliveries from the same address still come in
+    assert post(client, "text_message.json").status_code == 200
+    assert Message.objects.count() == 1
 
 
 def test_text_message_becomes_a_customer_conversation_and_a_task_once(client, django_capture_on_commit_callbacks):
