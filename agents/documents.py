@@ -890,9 +890,14 @@ def batch_progress(batch: DocumentBatch) -> dict[str, Any]:
 REVIEWABLE_FIELDS = ("kind", "number", "rut", "issue_date", "due_date", "currency", "subtotal", "iva", "total")
 
 
-def document_review(*, document: Document, action: str, corrections: dict[str, Any], user, note: str = "") -> None:
+def document_review(
+    *, document: Document, action: str, corrections: dict[str, Any], user, via: str, note: str = ""
+) -> list[dict[str, Any]]:
     """approve: the reading stands. correct: the given fields are replaced and each change kept
-    as a DocumentCorrection. reject: the document is not what it claims, or unusable."""
+    as a DocumentCorrection, then the document's checks run again on them: while one fails, the
+    document keeps waiting for review (the corrections stay). reject: the document is not what it
+    claims, or unusable. `user` and `via` (the admin, or which API key) say who decided.
+    Returns the checks that still fail after a correction (empty otherwise)."""
     from bmc.documents.models import DocumentCorrection
 
     unknown = set(corrections) - set(REVIEWABLE_FIELDS)
@@ -919,6 +924,7 @@ def document_review(*, document: Document, action: str, corrections: dict[str, A
                     extracted=before,
                     corrected=value,
                     user=user,
+                    via=via[:120],
                 )
             )
             if field == "kind":
@@ -929,17 +935,22 @@ def document_review(*, document: Document, action: str, corrections: dict[str, A
         if "rut" in corrections:
             fields["rut_valid"] = uy_rut.is_valid(str(corrections["rut"]))
         document.fields = fields
+        failing: list[dict[str, Any]] = []
         if changed:
             document.checks = validate_fields(fields, document.kind, today=timezone.localdate()) + [
                 c for c in document.checks if c["check"].startswith("cross_")
             ]
+            failing = [c for c in document.checks if not c["ok"] and not c["check"].startswith("cross_")]
         document.review = {
             "approve": Document.Review.APPROVED,
             "reject": Document.Review.REJECTED,
             "correct": Document.Review.CORRECTED if changed else Document.Review.APPROVED,
         }[action]
+        if action == "correct" and failing:  # the corrected reading does not add up yet
+            document.review = Document.Review.PENDING
+            note = "after correction: " + "; ".join(c["detail"] for c in failing)
         document.review_reason = (note or document.review_reason)[:300]
-        document.reviewed_by, document.reviewed_at = user, timezone.now()
+        document.reviewed_by, document.reviewed_via, document.reviewed_at = user, via[:120], timezone.now()
         document.save(
             update_fields=[
                 "kind",
@@ -948,10 +959,12 @@ def document_review(*, document: Document, action: str, corrections: dict[str, A
                 "review",
                 "review_reason",
                 "reviewed_by",
+                "reviewed_via",
                 "reviewed_at",
                 "updated_at",
             ]
         )
+    return failing
 
 
 def _correction_clean(field: str, value: Any) -> Any:

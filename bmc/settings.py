@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import secrets
+from datetime import timedelta
 from pathlib import Path
 
 import environ
@@ -41,6 +42,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "django_celery_beat",
+    "axes",
     "bmc.core",
     "bmc.sales",
     "bmc.documents",
@@ -57,7 +59,22 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # last, as django-axes asks: it answers a locked-out login
+    "axes.middleware.AxesMiddleware",
 ]
+
+# Admin logins are counted by django-axes: AXES_FAILURE_LIMIT wrong passwords in a row for one
+# user from one address lock that pair out for AXES_COOLOFF_MINUTES (the right password included);
+# `manage.py axes_reset_username <user>` lifts it sooner. API keys are not passwords: not counted.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = timedelta(minutes=env.int("AXES_COOLOFF_MINUTES", default=15))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_TEMPLATE = "admin/locked_out.html"
 
 ROOT_URLCONF = "bmc.urls"
 WSGI_APPLICATION = "bmc.wsgi.application"
@@ -135,6 +152,8 @@ AUTH_PASSWORD_VALIDATORS = [
 ]
 
 LANGUAGE_CODE = "es-uy"
+# the product's own translations of what staff read (English in the code, Spanish here)
+LOCALE_PATHS = [BASE_DIR / "locale"]
 TIME_ZONE = "America/Montevideo"
 USE_I18N = True
 USE_TZ = True

@@ -140,3 +140,34 @@ def test_saving_a_conversation_keeps_what_a_turn_wrote_meanwhile(admin_client, s
     conversation.refresh_from_db()
     assert conversation.state == "handoff"
     assert conversation.turn_owner == "turn-x" and conversation.dialogue == {"spec": {"family": "ISODEC_EPS"}}
+
+
+def test_a_run_of_wrong_passwords_locks_the_login_even_for_the_right_one(client, db):
+    User.objects.create_superuser("marta", "marta@bmc.test", "la-buena-123")
+    login = reverse("admin:login")
+    for _ in range(30):
+        wrong = client.post(login, {"username": "marta", "password": "adivinando"})
+        assert wrong.status_code in (200, 429)
+    right = client.post(login, {"username": "marta", "password": "la-buena-123"})
+    assert right.status_code == 429  # locked: the right password does not get in either
+    page = right.content.decode()
+    assert "Ingreso bloqueado" in page and "5 contraseñas incorrectas seguidas" in page
+    assert "_auth_user_id" not in client.session
+    # another user, or this one from elsewhere, is not locked out by it
+    User.objects.create_superuser("ana", "ana@bmc.test", "otra-clave-456")
+    assert client.post(login, {"username": "ana", "password": "otra-clave-456"}).status_code == 302
+
+
+def test_the_lock_lifts_by_itself_after_the_cooloff(client, db, settings):
+    from datetime import timedelta
+
+    import time_machine
+    from django.utils import timezone
+
+    User.objects.create_superuser("marta", "marta@bmc.test", "la-buena-123")
+    login = reverse("admin:login")
+    for _ in range(settings.AXES_FAILURE_LIMIT):
+        client.post(login, {"username": "marta", "password": "adivinando"})
+    assert client.post(login, {"username": "marta", "password": "la-buena-123"}).status_code == 429
+    with time_machine.travel(timezone.now() + settings.AXES_COOLOFF_TIME + timedelta(seconds=1)):
+        assert client.post(login, {"username": "marta", "password": "la-buena-123"}).status_code == 302

@@ -115,11 +115,26 @@ def document_review_view(request: Request, document_id: int) -> Response:
     data = serializer.validated_data
     if data["action"] == "correct" and not data["fields"]:
         raise serializers.ValidationError({"fields": ['Give the corrected fields, e.g. {"total": "1816.95"}.']})
+    key = request.auth
     try:
-        document_review(
-            document=document, action=data["action"], corrections=data["fields"], user=None, note=data["note"]
+        failing = document_review(
+            document=document,
+            action=data["action"],
+            corrections=data["fields"],
+            user=None,
+            via=f"API key {key.name} ({key.prefix})",
+            note=data["note"],
         )
     except DocumentError as error:
         raise serializers.ValidationError({"fields": [str(error)]}) from None
     document.refresh_from_db()
-    return Response({"id": document.pk, "review": document.review, "fields": document.fields})
+    body = {
+        "id": document.pk,
+        "review": document.review,
+        "fields": document.fields,
+        "reviewed_via": document.reviewed_via,
+    }
+    if failing:
+        body["failing_checks"] = failing
+        body["detail"] = "The corrections are kept, but the document's checks still fail: it keeps waiting for review."
+    return Response(body)

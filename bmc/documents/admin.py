@@ -180,15 +180,24 @@ class DocumentAdmin(admin.ModelAdmin):
                 != str((document.kind if field == "kind" else document.fields.get(field)) or "")
             }
             try:
-                document_review(
+                failing = document_review(
                     document=document,
                     action={"approve": "correct" if corrections else "approve"}.get(action, action),
                     corrections=corrections if action in ("approve", "correct") else {},
                     user=request.user,
+                    via="admin",
                     note=request.POST.get("note", ""),
                 )
             except DocumentError as error:
                 self.message_user(request, str(error), messages.ERROR)
+                return HttpResponseRedirect(request.path)
+            if failing:
+                self.message_user(
+                    request,
+                    "Corrections kept, but the checks still fail, so it waits for review: "
+                    + "; ".join(c["detail"] for c in failing),
+                    messages.WARNING,
+                )
                 return HttpResponseRedirect(request.path)
             document.refresh_from_db()
             self.message_user(
@@ -222,9 +231,9 @@ class DocumentAdmin(admin.ModelAdmin):
 
 @admin.register(models.DocumentCorrection)
 class DocumentCorrectionAdmin(admin.ModelAdmin):
-    list_display = ("created_at", "document", "field", "extracted", "corrected", "user")
+    list_display = ("created_at", "document", "field", "extracted", "corrected", "user", "via")
     list_filter = ("field", "tenant")
-    readonly_fields = ("document", "field", "extracted", "corrected", "user", "created_at")
+    readonly_fields = ("document", "field", "extracted", "corrected", "user", "via", "created_at")
 
     def has_add_permission(self, request, obj=None) -> bool:
         return False

@@ -107,6 +107,9 @@ class Document(TenantOwned):
     reviewed_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
+    reviewed_via = models.CharField(
+        max_length=120, blank=True, help_text="Where the review came from: the admin, or which API key."
+    )
     reviewed_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -129,6 +132,7 @@ class DocumentCorrection(TenantOwned):
     extracted = models.JSONField(null=True, blank=True)
     corrected = models.JSONField(null=True, blank=True)
     user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    via = models.CharField(max_length=120, blank=True, help_text="The admin, or which API key.")
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

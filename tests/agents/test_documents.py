@@ -214,19 +214,37 @@ def test_corrections_are_kept_and_measure_accuracy(tenant, admin_user):
     ]
     _, _, read = run(tenant, samples)
     documents = list(read.values())
-    document_review(document=documents[0], action="approve", corrections={}, user=admin_user)
-    document_review(document=documents[1], action="correct", corrections={"total": "999.00"}, user=admin_user)
-    document_review(document=documents[2], action="reject", corrections={}, user=admin_user, note="no es nuestra")
+    document_review(document=documents[0], action="approve", corrections={}, user=admin_user, via="admin")
+    document_review(
+        document=documents[1], action="correct", corrections={"number": "A-0999"}, user=admin_user, via="admin"
+    )
+    document_review(
+        document=documents[2], action="reject", corrections={}, user=admin_user, via="admin", note="no es nuestra"
+    )
     with pytest.raises(DocumentError, match="cannot correct lines"):
-        document_review(document=documents[3], action="correct", corrections={"lines": []}, user=admin_user)
+        document_review(document=documents[3], action="correct", corrections={"lines": []}, user=admin_user, via="x")
     (correction,) = DocumentCorrection.objects.all()
-    assert (correction.field, correction.corrected, correction.user) == ("total", "999.00", admin_user)
-    assert correction.extracted == samples[1].expected["total"]
+    assert (correction.field, correction.corrected, correction.user) == ("number", "A-0999", admin_user)
+    assert correction.extracted == samples[1].expected["number"] and correction.via == "admin"
     reviews = {d.filename: Document.objects.get(pk=d.pk).review for d in documents[:3]}
     assert list(reviews.values()) == ["approved", "corrected", "rejected"]
     accuracy = extraction_accuracy(tenant_id=tenant.pk)
-    assert accuracy["total"] == {"reviewed": 2, "corrected": 1, "accuracy": 0.5}
-    assert accuracy["number"] == {"reviewed": 2, "corrected": 0, "accuracy": 1.0}
+    assert accuracy["number"] == {"reviewed": 2, "corrected": 1, "accuracy": 0.5}
+    assert accuracy["total"] == {"reviewed": 2, "corrected": 0, "accuracy": 1.0}
+
+
+def test_a_correction_that_does_not_add_up_is_kept_and_the_document_keeps_waiting(tenant, admin_user):
+    invoice = corpus.invoice(random.Random(5), 650, issued=date(2026, 11, 1))
+    _, _, read = run(tenant, [invoice])
+    document = read[invoice.filename]
+    failing = document_review(
+        document=document, action="correct", corrections={"total": "999.00"}, user=admin_user, via="admin"
+    )
+    assert [c["check"] for c in failing] == ["total_adds_up"]
+    document.refresh_from_db()
+    assert document.review == "pending" and document.fields["total"] == "999.00"
+    assert document.review_reason.startswith("after correction: ") and document.reviewed_by == admin_user
+    assert DocumentCorrection.objects.get().corrected == "999.00"
 
 
 VARIANTS = [
@@ -330,9 +348,11 @@ def test_corrections_are_checked_and_written_the_readers_way(tenant, admin_user)
         ({"currency": "EUR"}, "is USD or UYU"),
     ):
         with pytest.raises(DocumentError, match=words):
-            document_review(document=document, action="correct", corrections=corrections, user=admin_user)
+            document_review(document=document, action="correct", corrections=corrections, user=admin_user, via="admin")
     right = Decimal(invoice.expected["subtotal"]) + Decimal(invoice.expected["iva"])
-    document_review(document=document, action="correct", corrections={"total": corpus.uy(right)}, user=admin_user)
+    document_review(
+        document=document, action="correct", corrections={"total": corpus.uy(right)}, user=admin_user, via="admin"
+    )
     document.refresh_from_db()
     assert document.fields["total"] == str(right)  # '1.234,56' written as the reader writes it
     assert next(c for c in document.checks if c["check"] == "total_adds_up")["ok"]  # checked again

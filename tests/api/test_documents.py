@@ -73,11 +73,28 @@ def test_progress_file_and_review_over_the_api(api, tenant, other_tenant):
         format="json",
     )
     assert reviewed.status_code == 200 and reviewed.json()["review"] == "corrected"
-    assert DocumentCorrection.objects.get().corrected == right_total(invoice)
+    assert reviewed.json()["reviewed_via"].startswith("API key tests (")
+    correction = DocumentCorrection.objects.get()
+    assert correction.corrected == right_total(invoice) and correction.via.startswith("API key tests (")
     bad = api.post(f"/api/v1/documents/{document['id']}/review", {"action": "correct"}, format="json")
     assert bad.status_code == 400 and "corrected fields" in bad.json()["error"]["message"]
     other = DocumentBatch.objects.create(tenant=other_tenant, total=0)
     assert api.get(f"/api/v1/documents/batches/{other.pk}").status_code == 404
+
+
+def test_a_correction_whose_checks_still_fail_keeps_the_document_waiting(api, tenant):
+    invoice = corpus.invoice(random.Random(1), 12, issued=date(2026, 11, 10), broken_total=True)
+    _, _, read = run(tenant, [invoice])
+    document = read[invoice.filename]
+    reviewed = api.post(
+        f"/api/v1/documents/{document.pk}/review", {"action": "correct", "fields": {"total": "1816.95"}}, format="json"
+    )
+    body = reviewed.json()
+    assert reviewed.status_code == 200 and body["review"] == "pending"
+    assert [c["check"] for c in body["failing_checks"]] == ["total_adds_up"]
+    assert "still fail" in body["detail"] and body["fields"]["total"] == "1816.95"  # the correction is kept
+    document.refresh_from_db()
+    assert document.review == "pending" and document.reviewed_via.startswith("API key tests (")
 
 
 def test_the_admin_uploads_a_batch_and_shows_its_progress(admin_client, tenant, monkeypatch):
