@@ -11,12 +11,17 @@ from typing import Any
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
-from django.utils.dateparse import parse_datetime
 
 from agents.followup import followups_stop
 from bmc.core.models import Channel, Conversation, Customer, InboundPayload, Message, Tenant
 
-PHONE_RE = re.compile(r"^\+?[1-9]\d{6,14}$")
+PHONE_RE = re.compile(r"^\+?[1-9][0-9]{6,14}$")
+PHONE_SEPARATORS = re.compile(r"[\s()-]")
+# RFC 3339: a date, 'T', a time and its offset; what every provider sends
+RFC3339 = re.compile(
+    r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?([Zz]|[+-][0-9]{2}:[0-9]{2})$"
+)
+UNIX_TIME_MAX = 253402300799  # 9999-12-31T23:59:59Z
 
 
 class InboundError(ValueError):
@@ -93,25 +98,46 @@ def inbound_payload_outcome(*, payload: InboundPayload, outcome: str, error: str
 
 
 def phone_normalize(value: Any) -> str:
-    """E.164 with its '+'; WhatsApp sends the digits alone."""
-    phone = re.sub(r"[\s\-()]", "", str(value or ""))
+    """E.164 with its '+'; WhatsApp sends the digits alone. Spaces, dashes and parentheses are
+    ignored; anything else that is not a phone number (or not a string) is refused."""
+    phone = PHONE_SEPARATORS.sub("", value) if isinstance(value, str) else ""
     if not PHONE_RE.match(phone):
         raise InboundError("from", f"'{value}' is not a phone number in international format, e.g. +59899123456.")
     return phone if phone.startswith("+") else f"+{phone}"
 
 
+def rfc3339_parse(value: str) -> datetime | None:
+    """An RFC 3339 date-time with its offset ('2026-11-21T10:30:00-03:00'), or None."""
+    if not RFC3339.match(value):
+        return None
+    try:
+        return datetime.fromisoformat(value.upper())
+    except ValueError:  # well formed, yet no such moment (February 30)
+        return None
+
+
 def timestamp_parse(value: Any, *, field: str = "sent_at") -> datetime:
+    """An RFC 3339 date-time with its offset, or Unix seconds (a number, or its digits as a
+    string). None or '' is now."""
     if value in (None, ""):
         return timezone.now()
+    parsed = None
     try:
-        if isinstance(value, int | float) or (isinstance(value, str) and value.isdigit()):
-            return datetime.fromtimestamp(int(value), tz=UTC)
-        parsed = parse_datetime(str(value))
+        if isinstance(value, int | float) and not isinstance(value, bool) and 0 <= value <= UNIX_TIME_MAX:
+            parsed = datetime.fromtimestamp(int(value), tz=UTC)
+        elif isinstance(value, str) and value.isascii() and value.isdigit() and len(value) <= 12:
+            parsed = datetime.fromtimestamp(int(value), tz=UTC) if int(value) <= UNIX_TIME_MAX else None
+        elif isinstance(value, str):
+            parsed = rfc3339_parse(value)
     except (ValueError, OverflowError, OSError):
         parsed = None
     if parsed is None:
-        raise InboundError(field, f"'{value}' is not a date-time; use ISO 8601, e.g. 2026-11-21T10:30:00-03:00.")
-    return parsed if timezone.is_aware(parsed) else timezone.make_aware(parsed)
+        raise InboundError(
+            field,
+            f"'{value}' is not a date-time; use RFC 3339 with its offset, e.g. 2026-11-21T10:30:00-03:00, or Unix "
+            "seconds.",
+        )
+    return parsed
 
 
 def inbound_message_accept(

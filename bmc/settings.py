@@ -337,6 +337,11 @@ SPECTACULAR_SETTINGS = {
         }
     },
     "SECURITY": [{"ApiKey": []}],
+    # every operation documents the errors it can answer (bmc.api.schema)
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "bmc.api.schema.error_responses",
+    ],
 }
 
 # --- Logging: JSON lines with trace_id, task_id, agent, tenant --------------------------------

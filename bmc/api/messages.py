@@ -27,11 +27,14 @@ from agents.inbound import (
 from agents.quote_document import quote_public_path
 from bmc.api.parsers import json_body_parse
 from bmc.api.quotes import public_url
+from bmc.api.schema import ExternalIdField, MessageTextField, NameField, PhoneField, SentAtField
 from bmc.api.views import task_cancel_or_conflict
 from bmc.core.models import AgentTask, Conversation, InboundPayload, Message
 from tasks.orchestrator import message_dispatch_turn
 
 MAX_TEXT = 4096
+MAX_EXTERNAL_ID = 200  # Message.external_id
+MAX_NAME = 200  # Customer.name
 
 
 def _body(request: Request, payload: InboundPayload) -> dict[str, Any]:
@@ -69,42 +72,85 @@ def _text_problem(text: Any) -> str:
     return ""
 
 
-def _text(data: dict[str, Any], key: str, payload: InboundPayload) -> str:
-    problem = _text_problem(data.get(key))
-    if problem:
-        raise _reject(payload, key, problem)
-    return data[key]
+def _external_id_problem(value: Any) -> str:
+    if value == "":
+        return "must not be empty: the provider's id of the message, or leave it out."
+    if isinstance(value, bool) or not isinstance(value, str | int):
+        return "must be a string (or a whole number): the provider's id of the message."
+    if isinstance(value, str) and len(value) > MAX_EXTERNAL_ID:
+        return f"is {len(value)} characters; at most {MAX_EXTERNAL_ID}."
+    return ""
+
+
+def _name_problem(value: Any) -> str:
+    if not isinstance(value, str):
+        return "must be a string: the customer's name."
+    if len(value) > MAX_NAME:
+        return f"is {len(value)} characters; at most {MAX_NAME}."
+    return ""
+
+
+def _raises(check) -> str:
+    try:
+        check()
+    except InboundError as error:
+        return error.message
+    return ""
 
 
 PHONE_REQUIRED = "is required: the customer's phone number, e.g. +59899123456."
-
-
-def _phone(data: dict[str, Any], key: str, payload: InboundPayload) -> Any:
-    if data.get(key) in (None, ""):
-        raise _reject(payload, key, PHONE_REQUIRED)
-    return data[key]
-
-
-# What POST /api/v1/messages must carry, and what to say when it does not.
-MESSAGE_REQUIRED = {
-    "channel": f"is required: one of {', '.join(CHANNELS)}.",
-    "from": PHONE_REQUIRED,
-    "external_id": "is required: the provider's id of the message (a second delivery with the same id changes "
-    "nothing).",
-    "sent_at": "is required: when the customer sent it, ISO 8601 with its offset (2026-11-21T10:00:00-03:00) or "
-    "a Unix timestamp.",
+SENT_AT_REQUIRED = (
+    "is required: when the customer sent it, RFC 3339 with its offset (2026-11-21T10:00:00-03:00) or Unix seconds."
+)
+SENT_AT_EMPTY = "must not be empty: a date-time or Unix seconds, or leave it out (it is then now)."
+# What each field of an inbound body is, and what to say when it is missing or wrong.
+ROLES = {
+    "channel": (
+        f"is required: one of {', '.join(CHANNELS)}.",
+        lambda v: "" if v in CHANNELS else f"'{v}' is not a channel; use one of {', '.join(CHANNELS)}.",
+    ),
+    "text": ("is required: the message text, a non-empty string.", _text_problem),
+    "phone": (PHONE_REQUIRED, lambda v: _raises(lambda: phone_normalize(v))),
+    "external_id": (
+        "is required: the provider's id of the message (a second delivery with the same id changes nothing).",
+        _external_id_problem,
+    ),
+    "sent_at": (SENT_AT_REQUIRED, lambda v: _raises(lambda: timestamp_parse(v)) if v != "" else SENT_AT_EMPTY),
+    "name": ("", _name_problem),
+}
+# POST /api/v1/messages: field -> (role, required)
+MESSAGE_FIELDS = {
+    "channel": ("channel", True),
+    "from": ("phone", True),
+    "text": ("text", True),
+    "external_id": ("external_id", True),
+    "sent_at": ("sent_at", True),
+    "name": ("name", False),
+}
+# the chat endpoints, for n8n flows in Spanish
+CHAT_FIELDS = {
+    "mensaje": ("text", True),
+    "telefono": ("phone", True),
+    "id": ("external_id", False),
+    "fecha": ("sent_at", False),
+    "nombre": ("name", False),
 }
 
 
-def _message_problems(data: dict[str, Any]) -> dict[str, list[str]]:
-    """Every field of a /messages body that is missing or wrong, all told at once."""
-    problems = {field: [says] for field, says in MESSAGE_REQUIRED.items() if data.get(field) in (None, "")}
-    channel = data.get("channel")
-    if "channel" not in problems and channel not in CHANNELS:
-        problems["channel"] = [f"'{channel}' is not a channel; use one of {', '.join(CHANNELS)}."]
-    text_problem = _text_problem(data.get("text"))
-    if text_problem:
-        problems["text"] = [text_problem]
+def _problems(data: dict[str, Any], fields: dict[str, tuple[str, bool]]) -> dict[str, list[str]]:
+    """Every field of the body that is missing or wrong, all told at once. A required field that is
+    null or "" is missing; an optional one that is null is absent."""
+    problems: dict[str, list[str]] = {}
+    for field, (role, required) in fields.items():
+        value = data.get(field)
+        missing_says, check = ROLES[role]
+        if value is None or (required and value == ""):
+            if required:
+                problems[field] = [missing_says]
+            continue
+        problem = check(value)
+        if problem:
+            problems[field] = [problem]
     return problems
 
 
@@ -147,7 +193,7 @@ def _accept(
             external_id=str(external_id) if external_id not in (None, "") else None,
             sent_at=timestamp_parse(sent_at),
             raw=raw,
-            name=str(name or "")[:200],
+            name=name or "",
             then=then,
         )
     except InboundError as error:
@@ -159,11 +205,11 @@ MessageIn = inline_serializer(
     "MessageIn",
     {
         "channel": serializers.ChoiceField(choices=CHANNELS),
-        "from": serializers.CharField(),
-        "text": serializers.CharField(),
-        "external_id": serializers.CharField(),
-        "sent_at": serializers.DateTimeField(),
-        "name": serializers.CharField(required=False),
+        "from": PhoneField(help_text="The customer's phone."),
+        "text": MessageTextField(),
+        "external_id": ExternalIdField(),
+        "sent_at": SentAtField(),
+        "name": NameField(required=False),
     },
 )
 MessageAccepted = inline_serializer(
@@ -192,7 +238,7 @@ MessageAccepted = inline_serializer(
 def messages_view(request: Request) -> Response:
     payload = inbound_payload_store(tenant=request.tenant, source=InboundPayload.Source.N8N, body=request._request.body)
     data = _body(request, payload)
-    problems = _message_problems(data)
+    problems = _problems(data, MESSAGE_FIELDS)
     if problems:
         raise _reject_all(payload, problems)
     message, task, created = _accept(
@@ -246,7 +292,16 @@ def _reply_after(message: Message) -> Message | None:
     )
 
 
-ChatIn = inline_serializer("ChatIn", {"mensaje": serializers.CharField(), "telefono": serializers.CharField()})
+ChatIn = inline_serializer(
+    "ChatIn",
+    {
+        "mensaje": MessageTextField(),
+        "telefono": PhoneField(help_text="The customer's phone."),
+        "id": ExternalIdField(required=False),
+        "fecha": SentAtField(required=False),
+        "nombre": NameField(required=False),
+    },
+)
 
 
 @extend_schema(
@@ -293,12 +348,15 @@ def _chat_accept(request: Request) -> tuple[Message, AgentTask | None, bool]:
         tenant=request.tenant, source=InboundPayload.Source.CHAT, body=request._request.body
     )
     data = _body(request, payload)
+    problems = _problems(data, CHAT_FIELDS)
+    if problems:
+        raise _reject_all(payload, problems)
     return _accept(
         request,
         payload=payload,
         channel="n8n",
-        phone=_phone(data, "telefono", payload),
-        text=_text(data, "mensaje", payload),
+        phone=data["telefono"],
+        text=data["mensaje"],
         external_id=data.get("id"),
         sent_at=data.get("fecha"),
         name=data.get("nombre"),
@@ -307,7 +365,14 @@ def _chat_accept(request: Request) -> tuple[Message, AgentTask | None, bool]:
     )
 
 
-@extend_schema(tags=["chat"], request=ChatIn, responses={202: MessageAccepted})
+@extend_schema(
+    tags=["chat"],
+    request=ChatIn,
+    responses={
+        202: MessageAccepted,
+        200: OpenApiResponse(MessageAccepted, description="Same id delivered again: nothing changed."),
+    },
+)
 @api_view(["POST"])
 def chat_send_view(request: Request) -> Response:
     message, task, created = _chat_accept(request)
@@ -323,7 +388,18 @@ def _chat_task(request: Request, task_id: Any) -> AgentTask:
 @extend_schema(
     tags=["chat"],
     request=inline_serializer("ChatStatusIn", {"task_id": serializers.UUIDField()}),
-    responses={200: OpenApiResponse(description="{task_id, status, respuesta}")},
+    responses={
+        200: inline_serializer(
+            "ChatStatus",
+            {
+                "task_id": serializers.UUIDField(),
+                "status": serializers.ChoiceField(choices=AgentTask.Status.choices),
+                "respuesta": serializers.CharField(allow_null=True, help_text="The reply, once there is one."),
+                "documento": serializers.URLField(allow_null=True, help_text="The quote's PDF, if the reply has one."),
+            },
+        ),
+        404: OpenApiResponse(description="No turn of this tenant has this task_id."),
+    },
 )
 @api_view(["POST"])
 def chat_status_view(request: Request) -> Response:
@@ -411,9 +487,7 @@ def conversation_detail_view(request: Request, conversation_id: int) -> Response
     return Response(conversation_payload(conversation))
 
 
-NluIn = inline_serializer(
-    "NluIn", {"text": serializers.CharField(), "sent_at": serializers.DateTimeField(required=False)}
-)
+NluIn = inline_serializer("NluIn", {"text": MessageTextField(), "sent_at": SentAtField(required=False)})
 NluOut = inline_serializer(
     "NluOut",
     {"intent": serializers.CharField(), "confidence": serializers.FloatField(), "entities": serializers.DictField()},
@@ -426,15 +500,11 @@ def nlu_parse_view(request: Request) -> Response:
     """Intent and entities of one message, as the conversation agent reads it."""
     from agents.nlu_model import message_understand
 
-    data = request.data if isinstance(request.data, dict) else {}
-    text = data.get("text")
-    if not isinstance(text, str) or not text.strip():
-        raise serializers.ValidationError({"text": ["is required: the message text, a non-empty string."]})
-    if len(text) > MAX_TEXT:
-        raise serializers.ValidationError({"text": [f"is {len(text)} characters; at most {MAX_TEXT}."]})
-    try:
-        sent_at = timestamp_parse(data.get("sent_at"))
-    except InboundError as error:
-        raise serializers.ValidationError({error.field: [error.message]}) from None
+    if not isinstance(request.data, dict):
+        raise serializers.ValidationError({"body": ["The body must be a JSON object: {text, sent_at?}."]})
+    problems = _problems(request.data, {"text": ("text", True), "sent_at": ("sent_at", False)})
+    if problems:
+        raise serializers.ValidationError(problems)
+    text, sent_at = request.data["text"], timestamp_parse(request.data.get("sent_at"))
     result = message_understand(text=text, sent_at=sent_at)
     return Response({"intent": result["intent"], "confidence": result["confidence"], "entities": result["entities"]})

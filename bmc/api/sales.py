@@ -8,8 +8,14 @@ from decimal import Decimal
 
 from django.db import transaction
 from django.shortcuts import get_object_or_404
-from django.utils.dateparse import parse_datetime
-from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    PolymorphicProxySerializer,
+    extend_schema,
+    extend_schema_field,
+    inline_serializer,
+)
 from rest_framework import serializers, status
 from rest_framework.decorators import api_view
 from rest_framework.request import Request
@@ -17,6 +23,8 @@ from rest_framework.response import Response
 
 from agents.dunning import InvoiceStateError, invoice_mark_paid
 from agents.followup import followup_effectiveness, policy_for
+from agents.inbound import rfc3339_parse
+from bmc.api.schema import ClockTimeField
 from bmc.core.models import Customer
 from bmc.sales.models import FollowUpPolicy, Invoice, StaffTask
 from bmc.sales.policy import policy_errors
@@ -41,13 +49,43 @@ POLICY_FIELDS = (
 )
 
 
+@extend_schema_field(
+    {
+        "type": "array",
+        "items": {"type": "integer", "minimum": 1},
+        "minItems": 1,
+        "maxItems": 10,
+        "description": "Hours after the quote is sent, each later than the one before, e.g. [24, 48, 72].",
+    }
+)
+class StepsField(serializers.JSONField):
+    pass
+
+
+@extend_schema_field(
+    {
+        "type": "array",
+        "items": {"type": "integer", "minimum": 0, "maximum": 6},
+        "maxItems": 7,
+        "description": "Days without sends, 0 Monday ... 6 Sunday, e.g. [6]; not all seven.",
+    }
+)
+class WeekdaysField(serializers.JSONField):
+    pass
+
+
 class PolicySerializer(serializers.ModelSerializer):
-    steps_hours = serializers.JSONField(help_text="Hours after the quote is sent, increasing, e.g. [24, 48, 72].")
-    quiet_weekdays = serializers.JSONField(help_text="Days without sends: 0 Monday ... 6 Sunday, e.g. [6].")
+    # the schema says what the model's validators and policy_errors say, where one field can
+    max_attempts = serializers.IntegerField(min_value=1, max_value=10)
+    steps_hours = StepsField()
+    quiet_weekdays = WeekdaysField()
+    quiet_start = ClockTimeField(allow_null=True, required=False, help_text="No sends from this local time...")
+    quiet_end = ClockTimeField(allow_null=True, required=False, help_text="...until this one.")
 
     class Meta:
         model = FollowUpPolicy
         fields = POLICY_FIELDS
+        extra_kwargs = {"timezone": {"min_length": 1}, "whatsapp_template_language": {"min_length": 1}}
 
     def validate(self, attrs):
         merged = {f: attrs.get(f, getattr(self.instance, f, None)) for f in POLICY_FIELDS}
@@ -68,14 +106,32 @@ class PolicySerializer(serializers.ModelSerializer):
         return attrs
 
 
-@extend_schema(tags=["follow-ups"], request=PolicySerializer, responses={200: PolicySerializer})
+class PolicyReplaceSerializer(PolicySerializer):
+    """PUT: the whole policy, every field."""
+
+    def get_fields(self):
+        fields = super().get_fields()
+        for field in fields.values():
+            field.required = True
+        return fields
+
+
+@extend_schema(tags=["follow-ups"], methods=["GET"], responses={200: PolicySerializer})
+@extend_schema(tags=["follow-ups"], methods=["PUT"], request=PolicyReplaceSerializer, responses={200: PolicySerializer})
+@extend_schema(tags=["follow-ups"], methods=["PATCH"], request=PolicySerializer, responses={200: PolicySerializer})
 @api_view(["GET", "PUT", "PATCH"])
 def followup_policy_view(request: Request) -> Response:
-    """The tenant's follow-up policy. PUT replaces what it names, PATCH too; anything unsound (steps
-    out of order, negative delays, quiet hours that leave no time to send) is refused, field by field."""
+    """The tenant's follow-up policy. PUT replaces it whole (every field), PATCH changes what it
+    names; anything unsound (steps out of order, negative delays, quiet hours that leave no time
+    to send) is refused, field by field."""
     policy = policy_for(tenant_id=request.tenant.pk)
     if request.method == "GET":
         return Response(PolicySerializer(policy).data)
+    if request.method == "PUT":
+        serializer = PolicyReplaceSerializer(policy, data=request.data)
+        serializer.is_valid(raise_exception=True)
+        serializer.save()
+        return Response(PolicySerializer(serializer.instance).data)
     serializer = PolicySerializer(policy, data=request.data, partial=True)
     serializer.is_valid(raise_exception=True)
     serializer.save()
@@ -100,17 +156,25 @@ EffectivenessStep = inline_serializer(
 
 @extend_schema(
     tags=["follow-ups"],
-    parameters=[OpenApiParameter("since", str, description="ISO date-time: only follow-ups sent since then.")],
+    parameters=[
+        OpenApiParameter(
+            "since",
+            OpenApiTypes.DATETIME,
+            description="RFC 3339 date-time with its offset: only follow-ups sent since then.",
+        )
+    ],
     responses={200: inline_serializer("FollowUpEffectiveness", {"steps": EffectivenessStep})},
 )
 @api_view(["GET"])
 def followup_effectiveness_view(request: Request) -> Response:
     """Per step: sent, delivered, read, answered within 24 h, quotes accepted after it."""
     since: datetime | None = None
-    if request.query_params.get("since"):
-        since = parse_datetime(request.query_params["since"])
+    if "since" in request.query_params:
+        since = rfc3339_parse(request.query_params["since"])
         if since is None:
-            raise serializers.ValidationError({"since": ["Use an ISO 8601 date-time, e.g. 2026-11-01T00:00:00-03:00."]})
+            raise serializers.ValidationError(
+                {"since": ["Use an RFC 3339 date-time with its offset, e.g. 2026-11-01T00:00:00-03:00."]}
+            )
     return Response({"steps": followup_effectiveness(tenant_id=request.tenant.pk, since=since)})
 
 
@@ -171,8 +235,37 @@ class InvoiceSerializer(serializers.ModelSerializer):
         return Invoice.objects.create(tenant=tenant, customer=customer, **validated)
 
 
+def choice_param(request: Request, name: str, choices) -> str | None:
+    """A query parameter that must be one of `choices` (400 saying which when it is not)."""
+    value = request.query_params.get(name)
+    if value is not None and value not in choices:
+        raise serializers.ValidationError(
+            {name: [f"'{value}' is not one of {', '.join(choices)}; leave it out for all."]}
+        )
+    return value
+
+
 @extend_schema(
-    tags=["collections"], request=InvoiceSerializer(many=True), responses={201: InvoiceSerializer(many=True)}
+    tags=["collections"],
+    methods=["GET"],
+    parameters=[
+        OpenApiParameter("status", str, enum=Invoice.Status.values, description="Only invoices in this status.")
+    ],
+    responses={200: inline_serializer("InvoiceList", {"invoices": InvoiceSerializer(many=True)})},
+)
+@extend_schema(
+    tags=["collections"],
+    methods=["POST"],
+    request=PolymorphicProxySerializer(
+        "InvoiceLoad", serializers=[InvoiceSerializer, InvoiceSerializer(many=True)], resource_type_field_name=None
+    ),
+    responses={
+        201: PolymorphicProxySerializer(
+            "InvoiceLoaded",
+            serializers=[InvoiceSerializer, InvoiceSerializer(many=True)],
+            resource_type_field_name=None,
+        )
+    },
 )
 @api_view(["GET", "POST"])
 def invoices_view(request: Request) -> Response:
@@ -180,8 +273,9 @@ def invoices_view(request: Request) -> Response:
     is loaded whole or not at all, and each error names its row."""
     if request.method == "GET":
         invoices = Invoice.objects.filter(tenant=request.tenant).select_related("customer")
-        if request.query_params.get("status"):
-            invoices = invoices.filter(status=request.query_params["status"])
+        wanted = choice_param(request, "status", Invoice.Status.values)
+        if wanted:
+            invoices = invoices.filter(status=wanted)
         return Response({"invoices": InvoiceSerializer(invoices[:500], many=True).data})
     many = isinstance(request.data, list)
     if many:
@@ -236,12 +330,20 @@ class StaffTaskSerializer(serializers.ModelSerializer):
         )
 
 
-@extend_schema(tags=["staff"], responses={200: StaffTaskSerializer(many=True)})
+@extend_schema(
+    tags=["staff"],
+    parameters=[
+        OpenApiParameter("status", str, enum=StaffTask.Status.values, description="Only tasks in this status."),
+        OpenApiParameter("kind", str, enum=StaffTask.Kind.values, description="Only tasks of this kind."),
+    ],
+    responses={200: inline_serializer("StaffTaskList", {"tasks": StaffTaskSerializer(many=True)})},
+)
 @api_view(["GET"])
 def staff_tasks_view(request: Request) -> Response:
-    """What agents left for people (`?status=open`, `?kind=reengage`)."""
+    """What agents left for people (`?status=open`, `?kind=reengage`), newest first, at most 500."""
     tasks = StaffTask.objects.filter(tenant=request.tenant)
-    for key in ("status", "kind"):
-        if request.query_params.get(key):
-            tasks = tasks.filter(**{key: request.query_params[key]})
+    for key, choices in (("status", StaffTask.Status.values), ("kind", StaffTask.Kind.values)):
+        wanted = choice_param(request, key, choices)
+        if wanted:
+            tasks = tasks.filter(**{key: wanted})
     return Response({"tasks": StaffTaskSerializer(tasks[:500], many=True).data})
