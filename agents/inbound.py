@@ -111,8 +111,9 @@ def rfc3339_parse(value: str) -> datetime | None:
     if not RFC3339.match(value):
         return None
     try:
-        return datetime.fromisoformat(value.upper())
-    except ValueError:  # well formed, yet no such moment (February 30)
+        # in UTC: the database need not know offsets such as -17:23 (RFC 3339 allows up to 23:59)
+        return datetime.fromisoformat(value.upper()).astimezone(UTC)
+    except (ValueError, OverflowError):  # well formed, yet no such moment (February 30, year 9999 +14:00)
         return None
 
 
@@ -125,8 +126,8 @@ def timestamp_parse(value: Any, *, field: str = "sent_at") -> datetime:
     try:
         if isinstance(value, int | float) and not isinstance(value, bool) and 0 <= value <= UNIX_TIME_MAX:
             parsed = datetime.fromtimestamp(int(value), tz=UTC)
-        elif isinstance(value, str) and value.isascii() and value.isdigit() and len(value) <= 12:
-            parsed = datetime.fromtimestamp(int(value), tz=UTC) if int(value) <= UNIX_TIME_MAX else None
+        elif isinstance(value, str) and value.isascii() and value.isdigit() and len(value) <= 11:
+            parsed = datetime.fromtimestamp(int(value), tz=UTC)
         elif isinstance(value, str):
             parsed = rfc3339_parse(value)
     except (ValueError, OverflowError, OSError):

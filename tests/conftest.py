@@ -10,6 +10,7 @@ import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -162,6 +163,40 @@ def start_worker(transactional_db) -> Iterator[Callable[..., WorkerProcess]]:
     for worker in workers:
         worker.stop()
     queues_purge()
+
+
+@contextmanager
+def web_server(**settings: str) -> Iterator[int]:
+    """The Procfile's `web:` line (gunicorn) on a free port, on the test database and broker, with
+    these settings in its environment; yields the port."""
+    from bmc.launcher import _port_open
+
+    command = next(line for line in (ROOT / "Procfile").read_text().splitlines() if line.startswith("web:"))
+    port = _free_port()
+    env = {
+        **os.environ,
+        "DATABASE_URL": _test_database_url(),
+        "WEB_PORT": str(port),
+        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+        **settings,
+    }
+    log = (ROOT / "var" / "test-web.log").open("w")
+    process = subprocess.Popen(
+        ["bash", "-c", f"exec {command.removeprefix('web:').strip()}"],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+        preexec_fn=die_with_parent,
+    )
+    try:
+        wait_for(lambda: _port_open(port), timeout=60)
+        yield port
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(timeout=30)
+        queues_purge()
 
 
 def wait_for(predicate: Callable[[], object], timeout: float = 30, interval: float = 0.1) -> object:

@@ -57,16 +57,19 @@ def _headers(response: Response) -> dict[str, str]:
     return {k: v for k, v in response.items() if k.lower() in ("www-authenticate", "retry-after", "allow")}
 
 
-def _summary(detail) -> str:
+def _summary(detail, prefix: str = "") -> str:
+    """Every problem as 'field: what is wrong', nested ones by their path ('[2].amount')."""
     if isinstance(detail, dict):
-        parts = []
-        for field, errors in detail.items():
-            errors = errors if isinstance(errors, list) else [errors]
-            parts.append(f"{field}: {' '.join(str(e) for e in errors)}")
-        return "; ".join(parts)
+        return "; ".join(
+            _summary(errors, f"{prefix}.{field}" if prefix and not str(field).startswith("[") else f"{prefix}{field}")
+            for field, errors in detail.items()
+        )
     if isinstance(detail, list):
-        return " ".join(str(e) for e in detail)
-    return str(detail)
+        if detail and all(isinstance(item, dict | list) for item in detail):  # one entry per row of a list
+            return "; ".join(_summary(item, f"{prefix}[{i}]") for i, item in enumerate(detail) if item)
+        said = " ".join(str(e) for e in detail)
+        return f"{prefix}: {said}" if prefix else said
+    return f"{prefix}: {detail}" if prefix else str(detail)
 
 
 def api_not_found(request, exception=None):

@@ -9,7 +9,7 @@ from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 from django.views.decorators.http import require_GET
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_field
 from rest_framework import serializers
 from rest_framework.decorators import api_view, renderer_classes
 from rest_framework.renderers import BaseRenderer, JSONRenderer
@@ -25,29 +25,41 @@ def public_url(path: str) -> str:
     return f"{settings.PUBLIC_BASE_URL.rstrip('/')}{path}"
 
 
-class QuoteSpecSerializer(serializers.Serializer):
-    """The pricing spec of QUOTING.md; unknown keys are refused."""
+def _loose(kind: str, description: str):
+    """A spec field as quote_spec_parse reads it: numbers also as text ('4,48'), words in any case,
+    null as absent. What the catalog allows is said in words: it is the tenant's own."""
+    schemas = {
+        "number": {"anyOf": [{"type": "number"}, {"type": "string"}], "nullable": True},
+        "word": {"type": "string", "nullable": True},
+        "boolean": {"type": "boolean", "nullable": True},
+    }
+    field_class = type(f"Spec{kind.title()}Field", (serializers.Field,), {})
+    return extend_schema_field({**schemas[kind], "description": description})(field_class)(required=False)
 
-    scenario = serializers.ChoiceField(choices=["roof", "wall", "cold_room"], required=False)
-    family = serializers.CharField()
-    thickness_mm = serializers.IntegerField()
-    length_m = serializers.DecimalField(max_digits=8, decimal_places=2, required=False)
-    width_m = serializers.DecimalField(max_digits=8, decimal_places=2, required=False)
-    height_m = serializers.DecimalField(max_digits=8, decimal_places=2, required=False)
-    run_m = serializers.DecimalField(max_digits=8, decimal_places=2, required=False)
-    panel_count = serializers.IntegerField(required=False)
-    area_m2 = serializers.DecimalField(max_digits=10, decimal_places=2, required=False)
-    slopes = serializers.IntegerField(required=False, default=1)
-    corners = serializers.IntegerField(required=False, default=0)
-    color = serializers.CharField(required=False)
-    drip_edges = serializers.BooleanField(required=False, default=True)
-    gutters = serializers.BooleanField(required=False, default=False)
-    fixings = serializers.BooleanField(required=False, default=True)
-    sealant = serializers.BooleanField(required=False, default=True)
-    zone = serializers.ChoiceField(
-        choices=["MONTEVIDEO", "CANELONES", "MALDONADO", "INTERIOR"], required=False, allow_null=True
-    )
-    price_list = serializers.ChoiceField(choices=["venta", "web"], required=False, default="venta")
+
+class QuoteSpecSerializer(serializers.Serializer):
+    """The pricing spec of QUOTING.md. Unknown keys are refused; which families, thicknesses and
+    colours exist, and which measures a scenario needs, is the tenant's current catalog's to say
+    (400 naming the field and what is allowed)."""
+
+    scenario = _loose("word", "roof, wall or cold_room; default: the panel's own use.")
+    family = _loose("word", "A panel family of the catalog, e.g. ISODEC_EPS (required).")
+    thickness_mm = _loose("number", "A thickness the family is made in, e.g. 100 (required).")
+    length_m = _loose("number", "Panel length in metres (roof, wall; cold room depth), up to 14.")
+    width_m = _loose("number", "Roof width, or cold room width, in metres.")
+    height_m = _loose("number", "Cold room height in metres.")
+    run_m = _loose("number", "Metres of wall.")
+    panel_count = _loose("number", "Panels, instead of a width.")
+    area_m2 = _loose("number", "Area alone, for an estimate.")
+    slopes = _loose("number", "1 or 2 roof slopes; default 1.")
+    corners = _loose("number", "Wall corners, from 0; default 0.")
+    color = _loose("word", "A colour the panel comes in; default its first.")
+    drip_edges = _loose("boolean", "Drip edges; default true.")
+    gutters = _loose("boolean", "Gutters; default false.")
+    fixings = _loose("boolean", "Fixing kits; default true.")
+    sealant = _loose("boolean", "Sealant; default true.")
+    zone = _loose("word", "Freight to MONTEVIDEO, CANELONES, MALDONADO or INTERIOR; none: no freight.")
+    price_list = _loose("word", "venta (default) or web.")
 
 
 class QuoteLineOutSerializer(serializers.Serializer):

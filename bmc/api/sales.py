@@ -11,7 +11,6 @@ from django.shortcuts import get_object_or_404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
     OpenApiParameter,
-    PolymorphicProxySerializer,
     extend_schema,
     extend_schema_field,
     inline_serializer,
@@ -24,7 +23,7 @@ from rest_framework.response import Response
 from agents.dunning import InvoiceStateError, invoice_mark_paid
 from agents.followup import followup_effectiveness, policy_for
 from agents.inbound import rfc3339_parse
-from bmc.api.schema import ClockTimeField
+from bmc.api.schema import ClockTimeField, PhoneField, amount_field
 from bmc.core.models import Customer
 from bmc.sales.models import FollowUpPolicy, Invoice, StaffTask
 from bmc.sales.policy import policy_errors
@@ -179,10 +178,10 @@ def followup_effectiveness_view(request: Request) -> Response:
 
 
 class InvoiceSerializer(serializers.ModelSerializer):
-    customer_phone = serializers.CharField(
-        write_only=True, help_text="The customer's phone, E.164; the customer is created if new."
-    )
-    customer_name = serializers.CharField(write_only=True, required=False, allow_blank=True)
+    customer_phone = PhoneField(write_only=True, help_text="The customer's phone; the customer is created if new.")
+    customer_name = serializers.CharField(write_only=True, required=False, allow_blank=True, max_length=200)
+    amount = amount_field(minimum="0.01")
+    amount_paid = amount_field(minimum="0", required=False)
     balance = serializers.DecimalField(max_digits=12, decimal_places=2, read_only=True)
 
     class Meta:
@@ -206,6 +205,7 @@ class InvoiceSerializer(serializers.ModelSerializer):
             "notes",
         )
         read_only_fields = ("customer", "status", "paid_at", "claimed_at", "receipt")
+        extra_kwargs = {"number": {"min_length": 1}}
 
     def validate_customer_phone(self, value: str) -> str:
         from agents.inbound import InboundError, phone_normalize
@@ -235,6 +235,14 @@ class InvoiceSerializer(serializers.ModelSerializer):
         return Invoice.objects.create(tenant=tenant, customer=customer, **validated)
 
 
+ONE_OR_MANY_INVOICES = {
+    "oneOf": [
+        {"$ref": "#/components/schemas/Invoice"},
+        {"type": "array", "items": {"$ref": "#/components/schemas/Invoice"}, "minItems": 1},
+    ]
+}
+
+
 def choice_param(request: Request, name: str, choices) -> str | None:
     """A query parameter that must be one of `choices` (400 saying which when it is not)."""
     value = request.query_params.get(name)
@@ -256,16 +264,9 @@ def choice_param(request: Request, name: str, choices) -> str | None:
 @extend_schema(
     tags=["collections"],
     methods=["POST"],
-    request=PolymorphicProxySerializer(
-        "InvoiceLoad", serializers=[InvoiceSerializer, InvoiceSerializer(many=True)], resource_type_field_name=None
-    ),
-    responses={
-        201: PolymorphicProxySerializer(
-            "InvoiceLoaded",
-            serializers=[InvoiceSerializer, InvoiceSerializer(many=True)],
-            resource_type_field_name=None,
-        )
-    },
+    # one invoice, or a list loaded whole or not at all
+    request={"application/json": ONE_OR_MANY_INVOICES},
+    responses={(201, "application/json"): ONE_OR_MANY_INVOICES},
 )
 @api_view(["GET", "POST"])
 def invoices_view(request: Request) -> Response:
@@ -285,7 +286,9 @@ def invoices_view(request: Request) -> Response:
             raise serializers.ValidationError(
                 {"number": [f"Each invoice once per load; repeated: {', '.join(repeated)}."]}
             )
-    serializer = InvoiceSerializer(data=request.data, many=many, context={"tenant": request.tenant})
+    serializer = InvoiceSerializer(
+        data=request.data, many=many, context={"tenant": request.tenant}, **({"allow_empty": False} if many else {})
+    )
     serializer.is_valid(raise_exception=True)
     with transaction.atomic():
         serializer.save()

@@ -4,6 +4,7 @@ one place, so the schema tells the truth about every status code the API sends."
 from __future__ import annotations
 
 import re
+from decimal import Decimal
 from typing import Any
 
 from drf_spectacular.utils import extend_schema_field
@@ -38,10 +39,17 @@ ERRORS = {
 }
 
 
+CLOSED_OBJECTS = ("QuoteSpec",)
+
+
 def error_responses(result: dict[str, Any], generator, request, public) -> dict[str, Any]:
     """drf-spectacular postprocessing hook: every /api/v1 operation documents the errors it can
     answer, with the error body every error has."""
-    result.setdefault("components", {}).setdefault("schemas", {})["Error"] = ERROR_SCHEMA
+    schemas = result.setdefault("components", {}).setdefault("schemas", {})
+    schemas["Error"] = ERROR_SCHEMA
+    for closed in CLOSED_OBJECTS:  # bodies whose unknown keys are refused
+        if closed in schemas:
+            schemas[closed]["additionalProperties"] = False
     error = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
     for path, operations in result.get("paths", {}).items():
         if not path.startswith("/api/v1/"):
@@ -89,7 +97,7 @@ class PhoneField(serializers.CharField):
         "seconds (a number, or its digits as a string).",
         "anyOf": [
             {"type": "string", "format": "date-time"},
-            {"type": "string", "pattern": "^[0-9]{1,12}$"},
+            {"type": "string", "pattern": "^[0-9]{1,11}$"},
             {"type": "number", "minimum": 0, "maximum": UNIX_TIME_MAX},
         ],
         "example": "2026-11-21T10:00:00-03:00",
@@ -149,3 +157,30 @@ class ClockTimeField(serializers.TimeField):
         if not isinstance(value, str) or not re.match(CLOCK_PATTERN, value):
             self.fail("invalid", format="HH:MM or HH:MM:SS (24 h)")
         return super().to_internal_value(value)
+
+
+AMOUNT_PATTERN = r"^[0-9]{1,10}(\.[0-9]{1,2})?$"
+
+
+def amount_field(*, minimum: str, **kwargs) -> serializers.DecimalField:
+    """Money as the schema says it: a number, or its digits as text with at most two decimals
+    ('2500.00'); nothing looser (no exponents, signs or spaces)."""
+
+    @extend_schema_field(
+        {
+            "anyOf": [
+                {"type": "number", "minimum": float(minimum), "maximum": 9999999999.99},
+                {"type": "string", "pattern": AMOUNT_PATTERN},
+            ],
+            "description": f"From {minimum}, at most two decimals, e.g. 2500.00.",
+        }
+    )
+    class AmountField(serializers.DecimalField):
+        def to_internal_value(self, data):
+            if isinstance(data, bool) or not isinstance(data, str | int | float):
+                self.fail("invalid")
+            if isinstance(data, str) and not re.match(AMOUNT_PATTERN, data):
+                self.fail("invalid")
+            return super().to_internal_value(data)
+
+    return AmountField(max_digits=12, decimal_places=2, min_value=Decimal(minimum), **kwargs)

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from agents.registry import AGENTS, PUBLIC_TASK_TYPES, TASK_TYPES
@@ -7,6 +8,29 @@ from bmc.core.models import AgentTask
 from bmc.queues import DEFAULT_PRIORITY, Priority
 
 KNOWN_CAPABILITIES = sorted(set().union(*(a.capabilities for a in AGENTS.values())))
+
+
+@extend_schema_field({"type": "string", "enum": KNOWN_CAPABILITIES})
+class CapabilityField(serializers.CharField):
+    """Any text is read, and a capability no agent has is refused by the router, naming the known ones."""
+
+
+@extend_schema_field(
+    {
+        "type": "object",
+        "properties": {
+            "intent": {
+                "type": "string",
+                "nullable": True,
+                "description": "Steers a generic task to the agent that takes this intent.",
+            },
+            "timeout_ms": {"type": "integer", "minimum": 1, "maximum": 86400000, "nullable": True},
+        },
+        "additionalProperties": True,
+    }
+)
+class MetadataField(serializers.DictField):
+    pass
 
 
 class TaskTypeField(serializers.ChoiceField):
@@ -39,12 +63,12 @@ class TaskSubmitSerializer(serializers.Serializer):
         },
     )
     required_capabilities = serializers.ListField(
-        child=serializers.CharField(max_length=60),
+        child=CapabilityField(max_length=60),
         required=False,
         default=list,
         help_text=f"Capabilities the agent must have. Known: {', '.join(KNOWN_CAPABILITIES)}.",
     )
-    metadata = serializers.DictField(required=False, default=dict, help_text="Free-form; 'intent' steers routing.")
+    metadata = MetadataField(required=False, default=dict, help_text="Free-form; 'intent' steers routing.")
 
     def validate_metadata(self, value: dict) -> dict:
         intent = value.get("intent")

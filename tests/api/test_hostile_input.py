@@ -95,3 +95,14 @@ def test_a_trace_id_that_is_not_one_is_replaced(api):
     assert response.status_code == 200 and len(response["X-Trace-Id"]) == 32
     kept = api.get("/api/v1/orchestrator/agents", HTTP_X_TRACE_ID="n8n-run-42")
     assert kept["X-Trace-Id"] == "n8n-run-42"
+
+
+@pytest.mark.parametrize(
+    "since", ["2461-08-13T20:53:41-17:23", "9999-12-31T23:59:59-14:00", "0001-01-01T00:00:00+14:00"]
+)
+def test_any_rfc3339_moment_is_taken_or_refused_never_a_500(api, since):
+    """Offsets beyond what PostgreSQL reads, and moments beyond the calendar's ends."""
+    from urllib.parse import quote
+
+    response = api.get(f"/api/v1/analytics/followups?since={quote(since)}")
+    assert response.status_code in (200, 400), response.content

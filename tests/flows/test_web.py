@@ -4,17 +4,11 @@ from __future__ import annotations
 
 import http.client
 import json
-import os
-import signal
-import subprocess
-import sys
 from concurrent.futures import ThreadPoolExecutor, wait
-from pathlib import Path
 
 import pytest
 
-from bmc.launcher import _free_port, _port_open, die_with_parent
-from tests.conftest import ROOT, _test_database_url, queues_purge, wait_for
+from tests.conftest import wait_for, web_server
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -22,32 +16,8 @@ pytestmark = pytest.mark.django_db(transaction=True)
 @pytest.fixture
 def web(transactional_db):
     """The Procfile's `web:` line, run by a shell as `make run` runs it; no worker consumes."""
-    command = next(line for line in (ROOT / "Procfile").read_text().splitlines() if line.startswith("web:"))
-    port = _free_port()
-    env = {
-        **os.environ,
-        "DATABASE_URL": _test_database_url(),
-        "WEB_PORT": str(port),
-        "CHAT_PROCESS_WAIT": "4",
-        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
-    }
-    log = (ROOT / "var" / "test-web.log").open("w")
-    process = subprocess.Popen(
-        ["bash", "-c", f"exec {command.removeprefix('web:').strip()}"],
-        cwd=ROOT,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-        preexec_fn=die_with_parent,
-    )
-    try:
-        wait_for(lambda: _port_open(port), timeout=60)
+    with web_server(CHAT_PROCESS_WAIT="4") as port:
         yield port
-    finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        process.wait(timeout=30)
-        queues_purge()
 
 
 def request(port: int, method: str, path: str, body: dict | None = None, key: str = "") -> tuple[int, dict]:
