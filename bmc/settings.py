@@ -330,6 +330,10 @@ SPECTACULAR_SETTINGS = {
         "InvoiceStatusEnum": "bmc.sales.models.Invoice.Status",
         "StaffTaskStatusEnum": "bmc.sales.models.StaffTask.Status",
         "AgentTaskStatusEnum": "bmc.core.models.AgentTask.Status",
+        "QuoteStatusEnum": "bmc.core.models.Quote.Status",
+        "DocumentStatusEnum": "bmc.documents.models.Document.Status",
+        "DocumentBatchStatusEnum": "bmc.documents.models.DocumentBatch.Status",
+        "ChatWaitingStatusEnum": ["processing", "stored"],
     },
     "APPEND_COMPONENTS": {
         "securitySchemes": {

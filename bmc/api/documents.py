@@ -14,6 +14,7 @@ from rest_framework.response import Response
 
 from agents.documents import DocumentError, Upload, batch_progress, document_review
 from bmc.api.parsers import text_problem
+from bmc.api.responses import BatchCreated, BatchProgress, ReviewOut
 from bmc.documents.models import Document, DocumentBatch
 from tasks.documents import batch_submit
 
@@ -39,7 +40,9 @@ BatchIn = inline_serializer(
 @extend_schema(
     tags=["documents"],
     request={"multipart/form-data": BatchIn},
-    responses={201: OpenApiResponse(description="The batch: {id, total, documents: [{id, filename, status, error}]}")},
+    responses={
+        201: OpenApiResponse(BatchCreated, description="The batch and its documents, each judged by its content.")
+    },
 )
 @api_view(["POST"])
 @parser_classes([MultiPartParser])
@@ -69,7 +72,7 @@ def batches_view(request: Request) -> Response:
 
 @extend_schema(
     tags=["documents"],
-    responses={200: OpenApiResponse(description="Progress: done of total, per stage and per document.")},
+    responses={200: OpenApiResponse(BatchProgress, description="Progress: done of total, per stage and per document.")},
 )
 @api_view(["GET"])
 def batch_detail_view(request: Request, batch_id: int) -> Response:
@@ -77,7 +80,14 @@ def batch_detail_view(request: Request, batch_id: int) -> Response:
     return Response(batch_progress(batch))
 
 
-@extend_schema(tags=["documents"], responses={200: OpenApiResponse(description="The file as uploaded.")})
+@extend_schema(
+    tags=["documents"],
+    responses={
+        (200, "application/octet-stream"): OpenApiResponse(
+            description="The file as uploaded, typed as its content was found to be (application/pdf, image/png...)."
+        )
+    },
+)
 @api_view(["GET"])
 def document_file_view(request: Request, document_id: int) -> HttpResponse:
     document = get_object_or_404(Document.objects.select_related("blob"), pk=document_id, tenant=request.tenant)
@@ -104,7 +114,7 @@ class ReviewSerializer(serializers.Serializer):
     note = serializers.CharField(required=False, allow_blank=True, default="")
 
 
-@extend_schema(tags=["documents"], request=ReviewSerializer)
+@extend_schema(tags=["documents"], request=ReviewSerializer, responses={200: ReviewOut})
 @api_view(["POST"])
 def document_review_view(request: Request, document_id: int) -> Response:
     """A person's verdict on a document: approve it as read, correct some fields (each correction

@@ -27,6 +27,7 @@ from agents.inbound import (
 from agents.quote_document import quote_public_path
 from bmc.api.parsers import json_body_parse
 from bmc.api.quotes import public_url
+from bmc.api.responses import ChatAnswered, ChatCancelled, ChatWaiting, ConversationOut
 from bmc.api.schema import ExternalIdField, MessageTextField, NameField, PhoneField, SentAtField
 from bmc.api.views import task_cancel_or_conflict
 from bmc.core.models import AgentTask, Conversation, InboundPayload, Message
@@ -308,8 +309,12 @@ ChatIn = inline_serializer(
     tags=["chat"],
     request=ChatIn,
     responses={
-        200: OpenApiResponse(description="The reply: {respuesta, conversation_id, message_id, task_id, status}."),
-        202: OpenApiResponse(description="Not answered within the wait: poll /api/v1/chat/status with task_id."),
+        200: OpenApiResponse(ChatAnswered, description="The reply."),
+        202: OpenApiResponse(
+            ChatWaiting,
+            description="Not answered within the wait (poll /api/v1/chat/status with task_id), or stored while the "
+            "broker is down.",
+        ),
     },
 )
 @api_view(["POST"])
@@ -425,7 +430,7 @@ def chat_status_view(request: Request) -> Response:
     tags=["chat"],
     request=None,
     responses={
-        200: OpenApiResponse(description="{task_id, status}"),
+        200: ChatCancelled,
         409: OpenApiResponse(description="Already finished."),
     },
 )
@@ -477,7 +482,8 @@ def conversation_payload(conversation: Conversation) -> dict[str, Any]:
 
 
 @extend_schema(
-    tags=["messages"], responses={200: OpenApiResponse(description="Customer, state, messages in and out, quotes.")}
+    tags=["messages"],
+    responses={200: OpenApiResponse(ConversationOut, description="Customer, state, messages in and out, quotes.")},
 )
 @api_view(["GET"])
 def conversation_detail_view(request: Request, conversation_id: int) -> Response:

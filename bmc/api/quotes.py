@@ -18,6 +18,7 @@ from rest_framework.response import Response
 
 from agents.quote import SPEC_KEYS, QuoteSpecError, catalog_snapshot, quote_price, quote_spec_parse
 from agents.quote_document import quote_document_data, quote_document_pdf, quote_public_path, quote_public_token_valid
+from bmc.api.responses import QuoteOut
 from bmc.core.models import Quote
 
 
@@ -146,7 +147,7 @@ def quote_payload(quote: Quote, request: Request) -> dict:
 @extend_schema(
     tags=["quotes"],
     responses={
-        200: OpenApiResponse(description="The quote with its lines."),
+        200: OpenApiResponse(QuoteOut, description="The quote with its lines."),
         404: OpenApiResponse(description="No such quote for this tenant."),
     },
 )
