@@ -288,6 +288,7 @@ def tasks_reap(
     running_grace: timedelta,
     max_dispatches: int,
     broker_lost: bool = False,
+    queues: set[str] | None = None,
 ) -> ReapPlan:
     """Find tasks nothing will finish, and decide: dispatch again, or dead.
 
@@ -300,7 +301,8 @@ def tasks_reap(
     `held_by_workers` are the ids live workers report (active, reserved, scheduled);
     `waiting_in_broker(queue)` gives the ids still in that queue, or None when the broker cannot
     tell. `broker_lost`: the broker came back empty (a restart without persistence), so whatever
-    was queued in it is gone and nothing waits for the deadline. Those with dispatches left go
+    was queued in it is gone and nothing waits for the deadline. `queues`: only tasks of these
+    queues (a worker that has just started looks at its own). Those with dispatches left go
     back to pending for the caller to dispatch; the rest are marked dead. Every move is
     conditional on the record not having changed meanwhile."""
     deadline = now if broker_lost else now - queued_deadline
@@ -311,6 +313,8 @@ def tasks_reap(
         .filter(waiting | orphaned)
         .values_list("task_id", "status", "attempts", "dispatches", "queue", "worker")
     )
+    if queues is not None:
+        candidates = candidates.filter(queue__in=queues)
     in_broker: dict[str, set[str] | None] = {}
     plan = ReapPlan()
     for task_id, status, attempts, dispatches, queue, worker in candidates:

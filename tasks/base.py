@@ -15,6 +15,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+import kombu.exceptions
+import redis.exceptions
 from celery import Task, shared_task, signals, states
 from celery.backends.redis import RedisBackend
 from celery.exceptions import Ignore
@@ -31,7 +33,14 @@ logger = logging.getLogger(__name__)
 
 # Transient by nature: worth a retry. Validation errors are never in this list, nor a task that
 # hit its soft time limit (it would only be slow again).
-TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (ConnectionError, TimeoutError)
+TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
+    ConnectionError,
+    TimeoutError,
+    # the broker or the result backend gone for a moment (a Redis restart): not the builtins above
+    redis.exceptions.ConnectionError,
+    redis.exceptions.TimeoutError,
+    kombu.exceptions.OperationalError,
+)
 
 
 class ChordPartRequest(Request):

@@ -252,14 +252,16 @@ def task_cancel(*, task: AgentTask) -> bool:
 
 
 def task_ids_held_by_workers(*, timeout: float) -> set[str]:
-    """Ids of the tasks live workers are running, hold reserved, or keep for a retry."""
-    inspect = celery_app.control.inspect(timeout=timeout)
+    """Ids of the tasks live workers are running, hold reserved, or keep for a retry. On a
+    connection of its own: a pooled one may still point at a broker that has just restarted."""
     ids: set[str] = set()
-    for reply in (inspect.active() or {}, inspect.reserved() or {}):
-        for tasks in reply.values():
-            ids.update(t["id"] for t in tasks)
-    for tasks in (inspect.scheduled() or {}).values():
-        ids.update(t["request"]["id"] for t in tasks)
+    with celery_app.connection_for_write() as connection:
+        inspect = celery_app.control.inspect(timeout=timeout, connection=connection)
+        for reply in (inspect.active() or {}, inspect.reserved() or {}):
+            for tasks in reply.values():
+                ids.update(t["id"] for t in tasks)
+        for tasks in (inspect.scheduled() or {}).values():
+            ids.update(t["request"]["id"] for t in tasks)
     return ids
 
 
@@ -301,15 +303,33 @@ def _redispatch_orphans(sender: Any = None, **kwargs: Any) -> None:
     worker = getattr(sender, "hostname", None)
     if not worker:
         return
+    queues = set(getattr(sender.app.amqp.queues, "consume_from", None) or {})
     try:
         close_old_connections()
-        orphans = records.tasks_orphaned_by(worker=worker, now=timezone.now())
+        now = timezone.now()
+        orphans = records.tasks_orphaned_by(worker=worker, now=now)
         sent = [task_id for task_id in orphans if task_dispatch(task_id=task_id)]
-    except Exception:  # the database may be down too: the reaper does this later
+        # what the dead process held unacknowledged (reserved, or waiting for a retry's countdown)
+        # is in no queue and held by no live worker: its record says queued, and nothing else
+        # would send it before REAPER_QUEUED_DEADLINE
+        plan = records.tasks_reap(
+            now=now,
+            held_by_workers=task_ids_held_by_workers(timeout=settings.HEALTH_PING_TIMEOUT),
+            waiting_in_broker=broker_waiting_ids,
+            queued_deadline=timedelta(0),
+            running_grace=timedelta(seconds=settings.REAPER_RUNNING_GRACE),
+            max_dispatches=settings.REAPER_MAX_DISPATCHES,
+            queues=queues,
+        )
+        sent += [task_id for task_id in plan.redispatch if task_dispatch(task_id=task_id)]
+    except Exception:  # the database or the broker may be down too: the reaper does this later
         logger.exception("could not re-dispatch the tasks of this worker's previous run", extra={"worker": worker})
         return
-    if orphans:
-        logger.warning("re-dispatched the tasks this worker was running when it died", extra={"redispatched": sent})
+    if orphans or plan.redispatch or plan.dead:
+        logger.warning(
+            "re-dispatched the tasks this worker's previous run held when it died",
+            extra={"redispatched": sent, "dead": plan.dead, "worker": worker},
+        )
 
 
 def messages_sweep(*, older_than: timedelta) -> tuple[list[int], list[int]]:

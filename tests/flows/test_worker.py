@@ -143,8 +143,10 @@ def test_a_worker_started_again_under_its_name_runs_at_once_what_it_died_running
     import os
 
     task_id = api.post("/api/v1/tasks", {"task_type": "analytics.task_stats"}, format="json").json()["task_id"]
+    # and one it held reserved, or waiting for a retry's countdown: still `queued` in its record
+    held_id = api.post("/api/v1/tasks", {"task_type": "analytics.ping"}, format="json").json()["task_id"]
     name = f"analytics-restarted@{os.uname().nodename}"
-    # the previous process had claimed it, and its message died with it (unacknowledged)
+    # the previous process had claimed the first, and both messages died with it (unacknowledged)
     AgentTask.objects.filter(task_id=task_id).update(
         status="running", worker=name, attempts=1, started_at=timezone.now()
     )
@@ -155,6 +157,8 @@ def test_a_worker_started_again_under_its_name_runs_at_once_what_it_died_running
     task = wait_for(lambda: finished(task_id), timeout=20)
     assert task.status == "completed" and task.attempts == 2 and task.dispatches == 2
     assert task.worker == name
+    held = wait_for(lambda: finished(held_id), timeout=20)  # not after REAPER_QUEUED_DEADLINE
+    assert held.status == "completed" and held.dispatches == 2
 
 
 def test_a_worker_process_keeps_its_database_connection_from_task_to_task(api, tenant, start_worker):
