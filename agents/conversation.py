@@ -200,14 +200,33 @@ def _hold_release(conversation_id: int, token: str) -> None:
     Conversation.objects.filter(pk=conversation_id, turn_owner=token).update(turn_owner="", turn_started_at=None)
 
 
+def hold_token(holder: str) -> str:
+    """A turn's claim on a conversation, naming who holds it (a worker's node name), so that a
+    worker started again can let go of what its previous run held when it died."""
+    return f"{holder[:31]}|{uuid.uuid4().hex}" if holder else uuid.uuid4().hex
+
+
+def conversation_holds_release(*, holder: str) -> int:
+    """A worker (re)started under this name holds no conversation: claims its previous run left
+    behind are let go now instead of going stale after TURN_STALE. Returns how many."""
+    return Conversation.objects.filter(turn_owner__startswith=f"{holder[:31]}|").update(
+        turn_owner="", turn_started_at=None
+    )
+
+
 def conversation_turn(
-    *, tenant_id: int, conversation_id: int, public_base_url: str, then: Callable[[TurnResult], None] | None = None
+    *,
+    tenant_id: int,
+    conversation_id: int,
+    public_base_url: str,
+    then: Callable[[TurnResult], None] | None = None,
+    holder: str = "",
 ) -> TurnResult:
     """Answer the conversation's unanswered messages as one turn. `then(result)` runs inside the
     turn's transaction once its replies are stored (the send tasks are recorded there), so a
     reply is never stored without what sends it. A conversation of another tenant raises
-    NotInTenant, and nothing is read or written."""
-    token = uuid.uuid4().hex
+    NotInTenant, and nothing is read or written. `holder`: who takes the turn (hold_token)."""
+    token = hold_token(holder)
     result = TurnResult(conversation_id=conversation_id)
     if not _hold_take(conversation_id, token, tenant_id=tenant_id):
         result.skipped = "a turn is under way; it answers this message too"
@@ -782,12 +801,13 @@ def quote_options_reply(
     base_url: str,
     answers: list[int] | None = None,
     then: Callable[[int], None] | None = None,
+    holder: str = "",
 ) -> int | None:
     """The alternatives, answered together in one message. Returns the reply's id; `then(id)`
     runs in the same transaction (what sends it is recorded with it). Holds the conversation as
     a turn does, since it writes the dialogue: raises ConversationBusy while a turn runs (its
     plan read the dialogue before this would change it)."""
-    token = uuid.uuid4().hex
+    token = hold_token(holder)
     if not _hold_take(conversation_id, token, tenant_id=tenant_id):
         raise ConversationBusy(f"a turn holds conversation {conversation_id}")
     try:

@@ -12,6 +12,9 @@ from bmc.queues import Queue
 from tasks.base import agent_task, agent_task_load, ping_task
 
 ping = ping_task(Queue.CONVERSATION)
+# A turn that keeps finding another under way stops looking after this many tries (each is an
+# attempt, and TASK_MAX_ATTEMPTS would call it lost): the other turn answers its message.
+TURN_WAIT_RETRIES = 5
 
 
 @agent_task(Queue.CONVERSATION, soft_time_limit=30, time_limit=45)
@@ -25,11 +28,13 @@ def process_message(self, agent_task_id: str) -> dict[str, Any]:
         conversation_id=task.payload["conversation_id"],
         public_base_url=settings.PUBLIC_BASE_URL,
         then=turn_dispatcher(tenant=task.tenant, trace_id=task.trace_id),
+        holder=self.request.hostname or "",
     )
-    if result.skipped:
-        # Another turn is under way and should answer this message too; look again shortly in case
-        # that turn's worker died (its claim goes stale after TURN_STALE).
-        raise self.retry(countdown=2, max_retries=45)
+    if result.skipped and self.request.retries < TURN_WAIT_RETRIES:
+        # Another turn is under way and answers this message too; look again shortly in case that
+        # turn's worker died (a worker started again lets go of its old claims; others go stale
+        # after TURN_STALE, and the reaper's sweep answers what is left).
+        raise self.retry(countdown=2, max_retries=TURN_WAIT_RETRIES)
     return result.as_dict()
 
 
@@ -56,6 +61,7 @@ def reply_options(
             base_url=settings.PUBLIC_BASE_URL,
             answers=answers,
             then=lambda reply: turn_dispatch_replies(tenant=tenant, message_ids=[reply], trace_id=trace_id),
+            holder=self.request.hostname or "",
         )
     except ConversationBusy:
         raise self.retry(countdown=1, max_retries=90) from None  # the turn's hold goes stale after 60 s

@@ -17,7 +17,7 @@ from django.db import close_old_connections, transaction
 from django.utils import timezone
 
 from agents import orchestrator as records
-from agents.conversation import message_withdraw
+from agents.conversation import conversation_holds_release, message_withdraw
 from agents.router import route_task
 from bmc.celery import app as celery_app
 from bmc.core.models import AgentTask, Tenant
@@ -307,6 +307,7 @@ def _redispatch_orphans(sender: Any = None, **kwargs: Any) -> None:
     try:
         close_old_connections()
         now = timezone.now()
+        released = conversation_holds_release(holder=worker)  # before what waits for them runs again
         orphans = records.tasks_orphaned_by(worker=worker, now=now)
         sent = [task_id for task_id in orphans if task_dispatch(task_id=task_id)]
         # what the dead process held unacknowledged (reserved, or waiting for a retry's countdown)
@@ -325,10 +326,10 @@ def _redispatch_orphans(sender: Any = None, **kwargs: Any) -> None:
     except Exception:  # the database or the broker may be down too: the reaper does this later
         logger.exception("could not re-dispatch the tasks of this worker's previous run", extra={"worker": worker})
         return
-    if orphans or plan.redispatch or plan.dead:
+    if orphans or plan.redispatch or plan.dead or released:
         logger.warning(
             "re-dispatched the tasks this worker's previous run held when it died",
-            extra={"redispatched": sent, "dead": plan.dead, "worker": worker},
+            extra={"redispatched": sent, "dead": plan.dead, "worker": worker, "conversations_released": released},
         )
 
 

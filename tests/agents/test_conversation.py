@@ -624,3 +624,27 @@ def test_a_customer_who_says_yes_twice_leaves_one_task_with_both_messages(conver
     StaffTask.objects.filter(pk=task.pk).update(status="done")
     say(conversation, "pasame con un vendedor")
     assert StaffTask.objects.filter(conversation=conversation, status="open").count() == 1  # a new one, open
+
+
+def test_a_worker_started_again_lets_go_of_the_turns_its_previous_run_held(conversation):
+    from agents.conversation import conversation_holds_release, hold_token
+
+    Conversation.objects.filter(pk=conversation.pk).update(
+        turn_owner=hold_token("conversation@host-a"), turn_started_at=timezone.now()
+    )
+    other = Conversation.objects.create(tenant=conversation.tenant, customer=conversation.customer)
+    Conversation.objects.filter(pk=other.pk).update(
+        turn_owner=hold_token("conversation@host-b"), turn_started_at=timezone.now()
+    )
+    assert conversation_holds_release(holder="conversation@host-a") == 1
+    conversation.refresh_from_db()
+    other.refresh_from_db()
+    assert conversation.turn_owner == "" and other.turn_owner.startswith("conversation@host-b|")
+    # and the next turn takes it at once, instead of waiting for the old claim to go stale
+    Message.objects.create(
+        tenant=conversation.tenant, conversation=conversation, direction="in", channel="n8n", text="hola"
+    )
+    result = conversation_turn(
+        tenant_id=conversation.tenant_id, conversation_id=conversation.pk, public_base_url="http://x", holder="w"
+    )
+    assert not result.skipped and result.replies
