@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.db import transaction
-from django.db.models import F, Q, Subquery, Value
+from django.db.models import Exists, F, OuterRef, Q, Subquery, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -289,6 +289,7 @@ def tasks_reap(
     max_dispatches: int,
     broker_lost: bool = False,
     queues: set[str] | None = None,
+    requested_by: set[str] | None = None,
 ) -> ReapPlan:
     """Find tasks nothing will finish, and decide: dispatch again, or dead.
 
@@ -302,7 +303,9 @@ def tasks_reap(
     `waiting_in_broker(queue)` gives the ids still in that queue, or None when the broker cannot
     tell. `broker_lost`: the broker came back empty (a restart without persistence), so whatever
     was queued in it is gone and nothing waits for the deadline. `queues`: only tasks of these
-    queues (a worker that has just started looks at its own). Those with dispatches left go
+    queues, or asked for by these agents (a worker that has just started looks at what it
+    consumes, and at what it sends on: its previous run may have died between committing a task's
+    record and publishing it). Those with dispatches left go
     back to pending for the caller to dispatch; the rest are marked dead. Every move is
     conditional on the record not having changed meanwhile."""
     deadline = now if broker_lost else now - queued_deadline
@@ -313,8 +316,11 @@ def tasks_reap(
         .filter(waiting | orphaned)
         .values_list("task_id", "status", "attempts", "dispatches", "queue", "worker")
     )
-    if queues is not None:
-        candidates = candidates.filter(queue__in=queues)
+    if queues is not None or requested_by is not None:
+        asked_by = AgentMessage.objects.filter(
+            task_id=OuterRef("pk"), type=AgentMessage.Type.REQUEST, from_agent__in=requested_by or ()
+        )
+        candidates = candidates.filter(Q(queue__in=queues or ()) | Q(Exists(asked_by)))
     in_broker: dict[str, set[str] | None] = {}
     plan = ReapPlan()
     for task_id, status, attempts, dispatches, queue, worker in candidates:

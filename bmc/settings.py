@@ -177,7 +177,7 @@ DOCUMENTS_MAX_UPLOAD_BYTES = env.int("DOCUMENTS_MAX_UPLOAD_BYTES", default=200 *
 DATA_UPLOAD_MAX_NUMBER_FILES = env.int("DOCUMENTS_MAX_FILES", default=1000)
 # The reaper re-dispatches tasks still `queued` after this many seconds (the broker lost them)
 # and tasks `running` on a worker that no longer answers after REAPER_RUNNING_GRACE seconds.
-REAPER_QUEUED_DEADLINE = env.int("REAPER_QUEUED_DEADLINE", default=600)
+REAPER_QUEUED_DEADLINE = env.int("REAPER_QUEUED_DEADLINE", default=60)
 REAPER_RUNNING_GRACE = env.int("REAPER_RUNNING_GRACE", default=120)
 REAPER_MAX_DISPATCHES = env.int("REAPER_MAX_DISPATCHES", default=3)
 # A task started this many times (retries and redeliveries after a lost worker) is dead.

@@ -310,9 +310,9 @@ def _redispatch_orphans(sender: Any = None, **kwargs: Any) -> None:
         released = conversation_holds_release(holder=worker)  # before what waits for them runs again
         orphans = records.tasks_orphaned_by(worker=worker, now=now)
         sent = [task_id for task_id in orphans if task_dispatch(task_id=task_id)]
-        # what the dead process held unacknowledged (reserved, or waiting for a retry's countdown)
-        # is in no queue and held by no live worker: its record says queued, and nothing else
-        # would send it before REAPER_QUEUED_DEADLINE
+        # what the dead process held unacknowledged (reserved, or waiting for a retry's countdown),
+        # and what it recorded but died before publishing, is in no queue and held by no live
+        # worker: its record says queued, and nothing else would send it before the deadline
         plan = records.tasks_reap(
             now=now,
             held_by_workers=task_ids_held_by_workers(timeout=settings.HEALTH_PING_TIMEOUT),
@@ -321,6 +321,7 @@ def _redispatch_orphans(sender: Any = None, **kwargs: Any) -> None:
             running_grace=timedelta(seconds=settings.REAPER_RUNNING_GRACE),
             max_dispatches=settings.REAPER_MAX_DISPATCHES,
             queues=queues,
+            requested_by=queues,  # an agent is named after its queue
         )
         sent += [task_id for task_id in plan.redispatch if task_dispatch(task_id=task_id)]
     except Exception:  # the database or the broker may be down too: the reaper does this later
