@@ -154,12 +154,17 @@ def main() -> int:
         conversation_url = f"http://127.0.0.1:8000/api/v1/conversations/{accepted['conversation_id']}"
 
         def replied() -> bool:
+            # the reply to this message: the README's phone may have talked to this install before
             conversation = http("GET", conversation_url, key=key)[1]
-            out = [m for m in conversation["messages"] if m["direction"] == "out" and m["delivery_status"] == "sent"]
-            return bool(out) and "1.816,95" in out[0]["text"] and conversation["quotes"][0]["total"] == "1816.95"
+            out = [
+                m
+                for m in conversation["messages"]
+                if m["direction"] == "out" and m["delivery_status"] == "sent" and m["id"] > accepted["message_id"]
+            ]
+            return bool(out) and "1.816,95" in out[0]["text"] and conversation["quotes"][-1]["total"] == "1816.95"
 
         wait("the customer's message answered with its quote (total 1816.95)", replied, 30)
-        pdf_url = http("GET", conversation_url, key=key)[1]["quotes"][0]["pdf_url"]
+        pdf_url = http("GET", conversation_url, key=key)[1]["quotes"][-1]["pdf_url"]
         with urllib.request.urlopen(pdf_url, timeout=10) as response:
             assert response.headers["Content-Type"] == "application/pdf" and response.read(5) == b"%PDF-"
         print("smoke: the quote's PDF link opens a PDF", flush=True)

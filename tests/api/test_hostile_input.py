@@ -8,17 +8,12 @@ import json
 import pytest
 
 from bmc.core.models import AgentTask, InboundPayload, Message
+from tests.api.test_messages import GOOD
 from tests.conftest import queues_purge
 
 pytestmark = pytest.mark.django_db
 
-MESSAGE = {
-    "channel": "n8n",
-    "from": "+59899123456",
-    "text": "hola",
-    "external_id": "n8n-1",
-    "sent_at": "2026-11-21T10:00:00-03:00",
-}
+MESSAGE = GOOD  # the /messages body the contract requires
 
 
 @pytest.fixture(autouse=True)

@@ -15,10 +15,10 @@ from django.db import close_old_connections
 from django.utils import timezone
 
 from agents.conversation import conversation_turn
-from agents.inbound import inbound_message_accept
 from bmc.core.services import api_key_create, system_bootstrap
 from tests import documents_corpus as corpus
 from tests.agents.test_documents import run
+from tests.agents.test_followup import REQUEST, write
 
 pytestmark = pytest.mark.django_db
 
@@ -38,26 +38,9 @@ def schema():
 def test_answers_about_real_records_match_the_schema(schema, tenant, django_capture_on_commit_callbacks):
     system_bootstrap()
     key = api_key_create(tenant=tenant, name="schema")[1]
-    message = inbound_message_accept(
-        tenant=tenant,
-        channel="n8n",
-        phone="+59899123456",
-        text="cuanto sale isodec 100 para un techo de 6 x 4,48 con flete a montevideo",
-        external_id="n8n-schema-1",
-        sent_at=timezone.now(),
-        raw={},
-        name="Juan",
-    ).message
+    message = write("+59899123456", REQUEST, timezone.now(), tenant)
     turn = conversation_turn(tenant_id=tenant.pk, conversation_id=message.conversation_id, public_base_url="http://x")
-    inbound_message_accept(
-        tenant=tenant,
-        channel="n8n",
-        phone="+59899123456",
-        text="quiero hablar con un vendedor",
-        external_id="n8n-schema-2",
-        sent_at=timezone.now(),
-        raw={},
-    )
+    write("+59899123456", "quiero hablar con un vendedor", timezone.now(), tenant)
     conversation_turn(tenant_id=tenant.pk, conversation_id=message.conversation_id, public_base_url="http://x")
     batch, _, read = run(tenant, [corpus.invoice(random.Random(4), 40, issued=date(2026, 11, 10), broken_total=True)])
     (document,) = read.values()

@@ -6,6 +6,8 @@ import os
 import signal
 import subprocess
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
 from django_celery_beat.models import PeriodicTask
@@ -16,24 +18,30 @@ from tests.conftest import ROOT, _test_database_url, wait_for
 pytestmark = pytest.mark.worker
 
 
-def test_beat_records_its_ticks_and_installs_the_reaper_schedule(transactional_db):
-    before = beat_tick_last() or 0
-    env = {**os.environ, "DATABASE_URL": _test_database_url()}
+@contextmanager
+def beat_running(**settings: str) -> Iterator[None]:
+    """celery beat on the test database and broker, with these settings, until the block ends."""
     beat = subprocess.Popen(
         [sys.executable, "-m", "celery", "-A", "bmc", "beat", "--loglevel=WARNING"],
         cwd=ROOT,
-        env=env,
+        env={**os.environ, "DATABASE_URL": _test_database_url(), **settings},
         stdout=subprocess.DEVNULL,
         stderr=subprocess.STDOUT,
         start_new_session=True,
     )
     try:
-        wait_for(lambda: (beat_tick_last() or 0) > before, timeout=60)
-        reaper = wait_for(lambda: PeriodicTask.objects.filter(task="tasks.orchestrator.reap_tasks").first())
-        assert reaper.enabled and reaper.interval.every == 60
+        yield
     finally:
         os.killpg(beat.pid, signal.SIGTERM)
         beat.wait(timeout=30)
+
+
+def test_beat_records_its_ticks_and_installs_the_reaper_schedule(transactional_db):
+    before = beat_tick_last() or 0
+    with beat_running():
+        wait_for(lambda: (beat_tick_last() or 0) > before, timeout=60)
+        reaper = wait_for(lambda: PeriodicTask.objects.filter(task="tasks.orchestrator.reap_tasks").first())
+        assert reaper.enabled and reaper.interval.every == 60
 
 
 def test_a_broker_that_comes_back_empty_gets_its_lost_work_again_within_seconds(api, tenant, start_worker, settings):
@@ -50,20 +58,8 @@ def test_a_broker_that_comes_back_empty_gets_its_lost_work_again_within_seconds(
     broker = redis.Redis.from_url(settings.CELERY_BROKER_URL)
     assert sum(broker.delete(key) for key in broker.keys("analytics*")) >= 1  # the queue is gone...
     broker.delete(BROKER_EPOCH_KEY)  # ...with everything else the broker held
-    env = {**os.environ, "DATABASE_URL": _test_database_url(), "REAPER_QUEUED_DEADLINE": "3600"}
-    beat = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "bmc", "beat", "--loglevel=WARNING"],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    try:
+    with beat_running(REAPER_QUEUED_DEADLINE="3600"):
         wait_for(lambda: broker.get(BROKER_EPOCH_KEY), timeout=30)  # beat noticed, and sent the reaper
         start_worker(("orchestrator",))  # no analytics worker: the task is only sent again
         task = wait_for(lambda: AgentTask.objects.filter(task_id=task_id, dispatches=2).first(), timeout=30)
         assert task.status == "queued" and task_id in broker_waiting_ids("analytics")
-    finally:
-        os.killpg(beat.pid, signal.SIGTERM)
-        beat.wait(timeout=30)

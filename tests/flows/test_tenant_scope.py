@@ -12,13 +12,15 @@ import pytest
 from django.utils import timezone
 
 from agents.conversation import conversation_turn
-from agents.inbound import inbound_message_accept
 from agents.registry import TASK_TYPES
 from bmc.core.models import AgentTask, Conversation, Customer, Message, Quote, Tenant
 from bmc.core.services import system_bootstrap
 from bmc.sales.models import DunningNotice, FollowUp, Invoice, StaffTask
 from tasks.orchestrator import task_submit
+from tests.agents.test_followup import REQUEST, write
 from tests.conftest import wait_for
+
+PHONE = "+59894807926"
 
 pytestmark = pytest.mark.worker
 
@@ -47,30 +49,12 @@ def company_a(tenant: Tenant) -> dict[str, int]:
     """Company A mid-week: a quote sent, its reply not yet sent, a follow-up claimed by the scan,
     a customer's new message not yet answered, and a reminder of an overdue invoice decided."""
     system_bootstrap()
-    accepted = inbound_message_accept(
-        tenant=tenant,
-        channel="whatsapp",
-        phone="+59894807926",
-        text="cuanto sale isodec 100 para un techo de 6 x 4,48 con flete a montevideo",
-        external_id="wamid.a-1",
-        sent_at=timezone.now(),
-        raw={"type": "text"},
-        name="Gabriel",
-    )
-    conversation_id = accepted.message.conversation_id
+    conversation_id = write(PHONE, REQUEST, timezone.now(), tenant).conversation_id
     turn = conversation_turn(tenant_id=tenant.pk, conversation_id=conversation_id, public_base_url="http://a.test")
     followup = FollowUp.objects.filter(quote_id=turn.quotes[0]).order_by("due_at").first()
     FollowUp.objects.filter(pk=followup.pk).update(status=FollowUp.Status.QUEUED, claimed_at=timezone.now())
-    unanswered = inbound_message_accept(
-        tenant=tenant,
-        channel="whatsapp",
-        phone="+59894807926",
-        text="y en 150?",
-        external_id="wamid.a-2",
-        sent_at=timezone.now(),
-        raw={"type": "text"},
-    ).message
-    customer = Customer.objects.get(tenant=tenant, phone="+59894807926")
+    unanswered = write(PHONE, "y en 150?", timezone.now(), tenant)
+    customer = Customer.objects.get(tenant=tenant, phone=PHONE)
     invoice = Invoice.objects.create(
         tenant=tenant,
         customer=customer,
