@@ -371,6 +371,7 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {
         "django.db.backends": {"level": "WARNING"},
+        "axes": {"level": "WARNING"},  # it announces itself at every start of every process
         "celery": {"level": LOG_LEVEL},
     },
 }

@@ -39,7 +39,7 @@ class TaskTypeField(serializers.ChoiceField):
 
     default_error_messages = {
         "invalid_choice": f"Unknown task_type '{{input}}'. Public task types: {', '.join(PUBLIC_TASK_TYPES)}.",
-        "internal": "task_type '{input}' is submitted by the agents themselves, not over the API. "
+        "internal": "'{input}' is submitted by the agents themselves, not over the API. "
         f"Public task types: {', '.join(PUBLIC_TASK_TYPES)}.",
     }
 
