@@ -1,4 +1,4 @@
-"""Deterministic pricing, as ../shared/domain/QUOTING.md defines it, and the quote records.
+"""Deterministic pricing, as docs/domain/QUOTING.md defines it, and the quote records.
 
 The same spec and the same catalog version always give the same lines and totals, to the cent.
 All arithmetic is Decimal; nothing a customer writes or a model returns reaches a price. The

@@ -14,7 +14,7 @@ from tasks.base import agent_task, agent_task_load, ping_task
 ping = ping_task(Queue.ANALYTICS)
 
 
-@agent_task(Queue.ANALYTICS, soft_time_limit=60, time_limit=90)
+@agent_task(Queue.ANALYTICS, "tasks.analytics.task_stats", soft_time_limit=60, time_limit=90)
 def task_stats(self, agent_task_id: str) -> dict[str, Any]:
     """payload: {"hours": 24}: counts and timings per agent over that window."""
     task = agent_task_load(agent_task_id)

@@ -101,18 +101,24 @@ class TrackedTask(Task):
         return super().__call__(*args, **kwargs)
 
 
-def agent_task(queue: Queue, *, idempotent: bool = True, **options: Any) -> Callable:
-    """@shared_task for tasks/<queue>.py: named tasks.<queue>.<function>, routed to <queue>.
+def agent_task(queue: Queue, name: str, *, idempotent: bool = True, **options: Any) -> Callable:
+    """@shared_task for tasks/<queue>.py, routed to <queue> under the name it is given, written out
+    at the task (tasks.<queue>.<what it does>): the name is what the broker, beat's schedule and
+    the task records hold, so moving or renaming the function changes nothing stored.
 
     Idempotent tasks are acknowledged after they run and re-queued if their worker dies. Their
     results live in the AgentTask record, so the result backend is skipped (one write less per
     task) unless a canvas needs it: a chord's header passes `ignore_result=False`."""
 
+    if not name.startswith(f"tasks.{queue.value}."):
+        raise ValueError(f"task name '{name}' must start with 'tasks.{queue.value}.': it is routed by its name")
+
     def decorator(fn: Callable) -> Task:
         return shared_task(
             bind=True,
             base=options.pop("base", TrackedTask),
-            name=f"tasks.{queue.value}.{fn.__name__}",
+            name=name,
+            queue=queue.value,
             acks_late=idempotent,
             reject_on_worker_lost=idempotent,
             autoretry_for=options.pop("autoretry_for", TRANSIENT_ERRORS),
@@ -142,7 +148,7 @@ def ping_task(queue: Queue) -> Task:
     def ping(self: Task, agent_task_id: str | None = None) -> dict[str, Any]:
         return {"agent": queue.value, "queue": queue.value, "worker": self.request.hostname, "pong": time.time()}
 
-    return agent_task(queue, soft_time_limit=10, time_limit=20, max_retries=0)(ping)
+    return agent_task(queue, f"tasks.{queue.value}.ping", soft_time_limit=10, time_limit=20, max_retries=0)(ping)
 
 
 # --- signals ------------------------------------------------------------------------------------

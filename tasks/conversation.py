@@ -17,7 +17,7 @@ ping = ping_task(Queue.CONVERSATION)
 TURN_WAIT_RETRIES = 5
 
 
-@agent_task(Queue.CONVERSATION, soft_time_limit=30, time_limit=45)
+@agent_task(Queue.CONVERSATION, "tasks.conversation.process_message", soft_time_limit=30, time_limit=45)
 def process_message(self, agent_task_id: str) -> dict[str, Any]:
     """payload: {conversation_id, message_id}: answer the conversation's unanswered messages."""
     from tasks.orchestrator import turn_dispatcher
@@ -38,7 +38,7 @@ def process_message(self, agent_task_id: str) -> dict[str, Any]:
     return result.as_dict()
 
 
-@agent_task(Queue.CONVERSATION, soft_time_limit=30, time_limit=45)
+@agent_task(Queue.CONVERSATION, "tasks.conversation.reply_options", soft_time_limit=30, time_limit=45)
 def reply_options(
     self,
     outcomes: list[dict[str, Any]],

@@ -14,7 +14,7 @@ from tasks.base import agent_task, agent_task_load, ping_task
 ping = ping_task(Queue.DATASYNC)
 
 
-@agent_task(Queue.DATASYNC, soft_time_limit=120, time_limit=180)
+@agent_task(Queue.DATASYNC, "tasks.datasync.catalog_import", soft_time_limit=120, time_limit=180)
 def catalog_import(self, agent_task_id: str) -> dict[str, Any]:
     """payload: {"csv": "<text>"} or {"path": "<file under data/>"}; defaults to the demo catalog."""
     task = agent_task_load(agent_task_id)

@@ -118,27 +118,32 @@ def _run_stage(task, fn: Callable[..., None], document_id: int) -> int:
     return document_id
 
 
-@agent_task(Queue.DOCUMENTS, stage=Document.Stage.INGEST, **STAGE_OPTIONS)
+@agent_task(Queue.DOCUMENTS, "tasks.documents.ingest", stage=Document.Stage.INGEST, **STAGE_OPTIONS)
 def ingest(self, document_id: int) -> int:
     return _run_stage(self, agent.document_ingest, document_id)
 
 
-@agent_task(Queue.DOCUMENTS, stage=Document.Stage.EXTRACT, **STAGE_OPTIONS)
+@agent_task(Queue.DOCUMENTS, "tasks.documents.extract_text", stage=Document.Stage.EXTRACT, **STAGE_OPTIONS)
 def extract_text(self, document_id: int) -> int:
     return _run_stage(self, agent.document_extract_text, document_id)
 
 
-@agent_task(Queue.DOCUMENTS, stage=Document.Stage.CLASSIFY, **STAGE_OPTIONS)
+@agent_task(Queue.DOCUMENTS, "tasks.documents.classify", stage=Document.Stage.CLASSIFY, **STAGE_OPTIONS)
 def classify(self, document_id: int) -> int:
     return _run_stage(self, agent.document_classify, document_id)
 
 
-@agent_task(Queue.DOCUMENTS, stage=Document.Stage.FIELDS, **STAGE_OPTIONS)
+@agent_task(Queue.DOCUMENTS, "tasks.documents.extract_fields", stage=Document.Stage.FIELDS, **STAGE_OPTIONS)
 def extract_fields(self, document_id: int) -> int:
     return _run_stage(self, agent.document_extract_fields, document_id)
 
 
-@agent_task(Queue.DOCUMENTS, stage=Document.Stage.VALIDATE, **{**STAGE_OPTIONS, "ignore_result": False})
+@agent_task(
+    Queue.DOCUMENTS,
+    "tasks.documents.validate",
+    stage=Document.Stage.VALIDATE,
+    **{**STAGE_OPTIONS, "ignore_result": False},
+)
 # the chord counts these
 def validate(self, document_id: int) -> int:
     return _run_stage(self, agent.document_validate, document_id)
@@ -146,6 +151,7 @@ def validate(self, document_id: int) -> int:
 
 @agent_task(
     Queue.DOCUMENTS,
+    "tasks.documents.crosscheck_batch",
     track_records=False,
     soft_time_limit=240,
     time_limit=300,
@@ -188,7 +194,7 @@ def batch_submit(**kwargs: Any) -> DocumentBatch:
     return batch
 
 
-@agent_task(Queue.DOCUMENTS, soft_time_limit=120, time_limit=150, max_retries=0)
+@agent_task(Queue.DOCUMENTS, "tasks.documents.watch_batches", soft_time_limit=120, time_limit=150, max_retries=0)
 def watch_batches(self) -> dict[str, Any]:
     """Beat: a batch still running long after its start (its chord lost with a worker) is
     finished here, its stuck documents marked failed for a person to look at."""
@@ -207,7 +213,14 @@ def watch_batches(self) -> dict[str, Any]:
     return {"finished": finished, "failed": failed}
 
 
-@agent_task(Queue.DOCUMENTS, track_records=False, soft_time_limit=60, time_limit=90, max_retries=5)
+@agent_task(
+    Queue.DOCUMENTS,
+    "tasks.documents.whatsapp_media",
+    track_records=False,
+    soft_time_limit=60,
+    time_limit=90,
+    max_retries=5,
+)
 def whatsapp_media(self, message_id: int) -> dict[str, Any]:
     """A document or photo a customer sent on WhatsApp: fetched through the Cloud API and read as a
     batch of one (the payment-notice turn finds it as a receipt). Without credentials the document

@@ -14,7 +14,7 @@ from tasks.base import agent_task, agent_task_load, ping_task
 ping = ping_task(Queue.FOLLOWUP)
 
 
-@agent_task(Queue.FOLLOWUP, soft_time_limit=50, time_limit=60, max_retries=0)
+@agent_task(Queue.FOLLOWUP, "tasks.followup.scan_due", soft_time_limit=50, time_limit=60, max_retries=0)
 def scan_due(self) -> dict[str, Any]:
     """Beat, every minute: due follow-ups (in sending hours) go to `send_followup`. Two of these
     at once (two beats) split the rows: each follow-up is claimed by one of them."""
@@ -23,7 +23,7 @@ def scan_due(self) -> dict[str, Any]:
     return {"dispatched": followups_dispatch_due(now=timezone.now())}
 
 
-@agent_task(Queue.FOLLOWUP, soft_time_limit=30, time_limit=45)
+@agent_task(Queue.FOLLOWUP, "tasks.followup.send_followup", soft_time_limit=30, time_limit=45)
 def send_followup(self, agent_task_id: str) -> dict[str, Any]:
     """payload: {followup_id}. Writes the message (once) and hands it to the outbound agent."""
     from tasks.orchestrator import message_dispatch_send
@@ -42,7 +42,7 @@ def send_followup(self, agent_task_id: str) -> dict[str, Any]:
     return {"followup_id": task.payload["followup_id"], "message_id": message_id}
 
 
-@agent_task(Queue.FOLLOWUP, soft_time_limit=120, time_limit=150, max_retries=0)
+@agent_task(Queue.FOLLOWUP, "tasks.followup.proactive_scan", soft_time_limit=120, time_limit=150, max_retries=0)
 def proactive_scan(self) -> dict[str, Any]:
     """Beat, daily: quotes past their validity expire; accepted quotes with no order after the
     policy's wait become staff tasks. (The reminder the day before a quote expires is a

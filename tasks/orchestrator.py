@@ -267,7 +267,14 @@ def task_ids_held_by_workers(*, timeout: float) -> set[str]:
 
 # Retried on a connection error: right after the broker restarts, a pooled connection of this
 # process may still point at the old one, and the run that recovers its lost work must not be lost.
-@agent_task(Queue.ORCHESTRATOR, soft_time_limit=50, time_limit=60, max_retries=3, retry_backoff=1)
+@agent_task(
+    Queue.ORCHESTRATOR,
+    "tasks.orchestrator.reap_tasks",
+    soft_time_limit=50,
+    time_limit=60,
+    max_retries=3,
+    retry_backoff=1,
+)
 def reap_tasks(self, broker_lost: bool = False) -> dict[str, Any]:
     """Beat, every REAPER_INTERVAL; and at once, with `broker_lost`, when beat finds the broker
     came back empty (bmc.beat)."""

@@ -11,7 +11,7 @@ from tasks.base import agent_task, agent_task_load, ping_task
 ping = ping_task(Queue.OUTBOUND)
 
 
-@agent_task(Queue.OUTBOUND, soft_time_limit=30, time_limit=45, max_retries=6)
+@agent_task(Queue.OUTBOUND, "tasks.outbound.send_message", soft_time_limit=30, time_limit=45, max_retries=6)
 def send_message(self, agent_task_id: str) -> dict[str, Any]:
     """payload: {message_id}. Sends once per message however often it runs; transient channel
     errors (timeouts, 429, 5xx) retry with backoff."""

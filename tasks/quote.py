@@ -14,7 +14,7 @@ from tasks.base import agent_task, agent_task_load, ping_task
 ping = ping_task(Queue.QUOTE)
 
 
-@agent_task(Queue.QUOTE, soft_time_limit=30, time_limit=45)
+@agent_task(Queue.QUOTE, "tasks.quote.price_options", soft_time_limit=30, time_limit=45)
 def price_options(self, agent_task_id: str) -> dict[str, Any]:
     """A turn's alternatives: priced in parallel by a chord whose callback answers them all in
     one reply. Run twice (a redelivery), it stores nothing twice: each alternative is one quote
@@ -34,7 +34,9 @@ def price_options(self, agent_task_id: str) -> dict[str, Any]:
     return {"options": len(header), "chord": result.id}
 
 
-@agent_task(Queue.QUOTE, soft_time_limit=30, time_limit=45, ignore_result=False)  # a chord's header
+@agent_task(
+    Queue.QUOTE, "tasks.quote.price_option", soft_time_limit=30, time_limit=45, ignore_result=False
+)  # a chord's header
 def price_option(
     self,
     conversation_id: int,

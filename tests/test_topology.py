@@ -67,3 +67,25 @@ def test_celery_is_configured_for_safe_delivery():
             task = tasks[task_type.celery_task]
             assert task.acks_late and task.reject_on_worker_lost, task.name
             assert task.soft_time_limit and task.time_limit
+
+
+def test_every_task_name_held_outside_the_code_resolves():
+    """Names are what the broker, beat's schedule, the task types and the task records hold: each
+    must be a registered task routed to its own queue, whatever module defines it."""
+    import ast
+
+    from django.conf import settings
+
+    tasks = _registered_tasks()
+    held = {entry["task"] for entry in settings.CELERY_BEAT_SCHEDULE.values()}
+    held |= {t.celery_task.format(agent=a) for t in TASK_TYPES.values() for a in ([t.agent] if t.agent else AGENTS)}
+    # names the code sends by string (beat's recovery, for one)
+    for path in [*ROOT.glob("bmc/**/*.py"), *ROOT.glob("agents/**/*.py")]:
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Constant) and isinstance(node.value, str) and node.value.startswith("tasks."):
+                if node.value.count(".") == 2 and "*" not in node.value and "{" not in node.value:
+                    held.add(node.value)
+    assert sorted(name for name in held if name not in tasks) == []
+    router = app.amqp.router
+    for name in held:
+        assert router.route({}, name)["queue"].name == name.split(".")[1] == tasks[name].queue, name

@@ -115,7 +115,6 @@ def test_a_kept_promise_ends_the_reminders(customer, tenant):
     assert PaymentPromise.objects.get().status == PaymentPromise.Status.KEPT
 
 
-@pytest.mark.skipif(not FIXTURES.exists(), reason=f"WhatsApp fixtures not found at {FIXTURES}")
 def test_a_payment_notice_with_a_receipt_goes_to_staff_and_stops_the_reminders(customer, tenant):
     overdue = invoice(customer)
     body = json.loads((FIXTURES / "document_message.json").read_text())

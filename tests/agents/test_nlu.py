@@ -15,14 +15,12 @@ import pytest
 from agents.nlu import NLU_ENTITY_KEYS, NLU_INTENTS, NLU_SCHEMA, NLU_SCHEMA_OPENAI, nlu_parse
 
 ROOT = Path(__file__).resolve().parents[2]
-DEV_SET = ROOT.parent / "shared" / "domain" / "nlu_examples.jsonl"
+DEV_SET = ROOT / "tests" / "data" / "nlu_examples.jsonl"
 # A Friday, mid-morning in Montevideo.
 FRIDAY = "2026-11-20T10:00:00-03:00"
 
 
 def dev_examples() -> list[dict]:
-    if not DEV_SET.exists():
-        pytest.skip(f"dev set not found at {DEV_SET} (it lives in the shared folder next to the repo)")
     return [json.loads(line) for line in DEV_SET.read_text(encoding="utf-8").splitlines() if line.strip()]
 
 

@@ -12,7 +12,7 @@ from pypdf import PdfReader
 
 from agents.quote_document import money_uy, quantity_uy, quote_document_html, quote_document_pdf
 
-# The worked example Q1 of ../shared/domain/quote_examples.json.
+# The worked example Q1 of tests/data/quote_examples.json.
 SAMPLE_LINES = [
     ("ISODEC_EPS_100", "Isodec EPS 100 mm", "26.88", "m2", "47.50", "1276.80"),
     ("KIT_FIJACION_TECHO", "Kit de fijacion para techo", "16", "unit", "2.35", "37.60"),

@@ -1,4 +1,4 @@
-"""Every fixture of ../shared/fixtures/whatsapp, with a good and a bad signature, delivered twice."""
+"""Every fixture of tests/fixtures/whatsapp (Meta's own bodies), with a good and a bad signature, delivered twice."""
 
 from __future__ import annotations
 
@@ -12,13 +12,10 @@ import pytest
 from bmc.core.models import AgentTask, Conversation, Customer, InboundPayload, Message
 from bmc.sales.models import StaffTask
 
-FIXTURES = Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "whatsapp"
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "whatsapp"
 SECRET = "test-app-secret"
 
-pytestmark = [
-    pytest.mark.django_db,
-    pytest.mark.skipif(not FIXTURES.exists(), reason=f"WhatsApp fixtures not found at {FIXTURES}"),
-]
+pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture(autouse=True)

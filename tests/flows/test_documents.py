@@ -125,7 +125,6 @@ class FakeCloudApi:
         self.server.server_close()
 
 
-@pytest.mark.skipif(not FIXTURES.exists(), reason="WhatsApp fixtures not found")
 def test_a_whatsapp_receipt_is_fetched_from_the_cloud_api_and_read(start_worker, client, tenant, monkeypatch):
     receipt = corpus.receipt(
         random.Random(2), amount=Decimal("1816.95"), paid=date(2026, 11, 12), reference="COT-000001"

@@ -14,7 +14,7 @@ from bmc.core.services import system_bootstrap
 from tests.conftest import wait_for
 
 pytestmark = pytest.mark.worker
-FIXTURES = Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "whatsapp"
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "whatsapp"
 MAIN = "cuanto sale isodec 100 para un techo de 6 x 4,48 con flete a montevideo"
 
 
@@ -88,7 +88,6 @@ def test_a_prompt_injection_is_priced_like_the_plain_request(api, system):
     assert totals[0] == totals[1] and str(totals[0]) == "1816.95"
 
 
-@pytest.mark.skipif(not FIXTURES.exists(), reason=f"WhatsApp fixtures not found at {FIXTURES}")
 def test_a_burst_is_answered_once_and_changes_the_pending_spec(api, client, system):
     first = post_message(api, MAIN, "n8n-b1", phone="+59894807926")
     wait_for(lambda: sent_reply(first["conversation_id"]))
