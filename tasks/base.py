@@ -118,7 +118,6 @@ def agent_task(queue: Queue, name: str, *, idempotent: bool = True, **options: A
             bind=True,
             base=options.pop("base", TrackedTask),
             name=name,
-            queue=queue.value,
             acks_late=idempotent,
             reject_on_worker_lost=idempotent,
             autoretry_for=options.pop("autoretry_for", TRANSIENT_ERRORS),

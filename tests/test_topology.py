@@ -88,4 +88,4 @@ def test_every_task_name_held_outside_the_code_resolves():
     assert sorted(name for name in held if name not in tasks) == []
     router = app.amqp.router
     for name in held:
-        assert router.route({}, name)["queue"].name == name.split(".")[1] == tasks[name].queue, name
+        assert router.route({}, name)["queue"].name == name.split(".")[1], name
