@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import random
 from datetime import date
+from pathlib import Path
 
 import pytest
 import schemathesis
@@ -84,3 +85,15 @@ def test_answers_about_real_records_match_the_schema(schema, tenant, django_capt
             response = case.call()
         assert response.status_code in (200, 201, 202), (path, response.status_code, response.content[:500])
         operation.validate_response(response)  # raises, saying what breaks the schema
+
+
+def test_the_published_schema_is_the_committed_one(tmp_path):
+    """The API's contract changes only on purpose: tests/data/openapi.yaml is the schema as
+    published, and a change to it is a change to the API (regenerate it with
+    `manage.py spectacular --file tests/data/openapi.yaml` and say why in the commit)."""
+    from django.core.management import call_command
+
+    generated = tmp_path / "openapi.yaml"
+    call_command("spectacular", "--file", str(generated))
+    committed = (Path(__file__).resolve().parents[1] / "data" / "openapi.yaml").read_text()
+    assert generated.read_text() == committed
