@@ -15,7 +15,6 @@ import json
 import logging
 import re
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
@@ -35,7 +34,7 @@ from agents.dunning import (
 )
 from agents.followup import followup_sequence_start, followups_stop
 from agents.nlu_model import message_understand
-from agents.outbound import outbound_reply_create
+from agents.outbound import outbound_reply_create, outbound_send_submit
 from agents.quote import (
     QuoteSpecError,
     catalog_pinned,
@@ -54,7 +53,9 @@ from agents.quote_document import (
 )
 from agents.staff import staff_task_open
 from agents.text import plain
-from bmc.core.models import Conversation, Customer, Message, Quote, tenant_get
+from bmc.core.models import AgentTask, Conversation, Customer, Message, Quote, Tenant, tenant_get
+from bmc.jobs.submit import task_cancel as jobs_task_cancel
+from bmc.jobs.submit import task_submit
 from bmc.sales.models import StaffTask
 
 logger = logging.getLogger(__name__)
@@ -219,13 +220,14 @@ def conversation_turn(
     tenant_id: int,
     conversation_id: int,
     public_base_url: str,
-    then: Callable[[TurnResult], None] | None = None,
+    trace_id: str | None = None,
     holder: str = "",
 ) -> TurnResult:
-    """Answer the conversation's unanswered messages as one turn. `then(result)` runs inside the
-    turn's transaction once its replies are stored (the send tasks are recorded there), so a
-    reply is never stored without what sends it. A conversation of another tenant raises
-    NotInTenant, and nothing is read or written. `holder`: who takes the turn (hold_token)."""
+    """Answer the conversation's unanswered messages as one turn. The tasks that send its replies
+    (and price its alternatives) are recorded in the turn's own transaction, so a reply is never
+    stored without what sends it; they are published once it commits. A conversation of another
+    tenant raises NotInTenant, and nothing is read or written. `holder`: who takes the turn
+    (hold_token)."""
     token = hold_token(holder)
     result = TurnResult(conversation_id=conversation_id)
     if not _hold_take(conversation_id, token, tenant_id=tenant_id):
@@ -234,7 +236,11 @@ def conversation_turn(
     try:
         with catalog_pinned():
             result = _turn(
-                conversation_id=conversation_id, token=token, result=result, public_base_url=public_base_url, then=then
+                conversation_id=conversation_id,
+                token=token,
+                result=result,
+                public_base_url=public_base_url,
+                trace_id=trace_id,
             )
     finally:
         if not result.released:
@@ -248,7 +254,7 @@ def _turn(
     token: str,
     result: TurnResult,
     public_base_url: str,
-    then: Callable[[TurnResult], None] | None,
+    trace_id: str | None,
 ) -> TurnResult:
     while True:
         # the follow-up policy with its tenant: a quote sent in the turn schedules its follow-ups
@@ -273,14 +279,38 @@ def _turn(
                     result=result,
                     base_url=public_base_url,
                 )
-                if then is not None:
-                    then(result)
+                _turn_hand_on(conversation=conversation, result=result, trace_id=trace_id)
         except TurnRaced:
             continue
         except TurnLost as lost:
             return TurnResult(conversation_id=conversation_id, skipped=str(lost), released=True)
         result.released = True  # committed, and the claim with it
         return result
+
+
+def _turn_hand_on(*, conversation: Conversation, result: TurnResult, trace_id: str | None) -> None:
+    """What a turn hands on, in its own transaction: its replies to the outbound agent, and the
+    alternatives asked together ('en 100 y en 150') to the quote agent, which prices them in
+    parallel and answers them in one reply (quote_options_reply)."""
+    tenant = conversation.tenant
+    outbound_send_submit(
+        tenant=tenant, message_ids=result.replies, trace_id=trace_id, requested_by="conversation", priority="high"
+    )
+    if result.options:
+        task_submit(
+            tenant=tenant,
+            task_type="quote.price_options",
+            payload={
+                "conversation_id": result.conversation_id,
+                "option_group": result.option_group,
+                "options": result.options,
+                "source_message_id": result.source_message_id,
+                "answers": result.answers,
+            },
+            priority="high",
+            trace_id=trace_id,
+            requested_by="conversation",
+        )
 
 
 CHOICE_RE = re.compile(
@@ -800,13 +830,13 @@ def quote_options_reply(
     outcomes: list[dict[str, Any]],
     base_url: str,
     answers: list[int] | None = None,
-    then: Callable[[int], None] | None = None,
+    trace_id: str | None = None,
     holder: str = "",
 ) -> int | None:
-    """The alternatives, answered together in one message. Returns the reply's id; `then(id)`
-    runs in the same transaction (what sends it is recorded with it). Holds the conversation as
-    a turn does, since it writes the dialogue: raises ConversationBusy while a turn runs (its
-    plan read the dialogue before this would change it)."""
+    """The alternatives, answered together in one message. Returns the reply's id; the task that
+    sends it is recorded in the same transaction. Holds the conversation as a turn does, since it
+    writes the dialogue: raises ConversationBusy while a turn runs (its plan read the dialogue
+    before this would change it)."""
     token = hold_token(holder)
     if not _hold_take(conversation_id, token, tenant_id=tenant_id):
         raise ConversationBusy(f"a turn holds conversation {conversation_id}")
@@ -819,8 +849,13 @@ def quote_options_reply(
                 base_url=base_url,
                 answers=answers,
             )
-            if then is not None:
-                then(reply_id)
+            outbound_send_submit(
+                tenant=Tenant.objects.get(pk=tenant_id),
+                message_ids=[reply_id],
+                trace_id=trace_id,
+                requested_by="conversation",
+                priority="high",
+            )
         return reply_id
     finally:
         _hold_release(conversation_id, token)
@@ -885,6 +920,14 @@ def _spec_error_es(error: QuoteSpecError, spec: dict[str, Any], catalog) -> str:
         "run_m": "hasta 200 m lineales por cotización. ¿Me confirmás los metros de pared?",
         "panel_count": "hasta 500 paneles por cotización. ¿Me confirmás la cantidad?",
     }.get(error.field, "¿me confirmás las medidas y el panel?")
+
+
+def task_cancel(*, task: AgentTask) -> bool:
+    """Cancel a task that has not finished (jobs' task_cancel); a customer's message whose turn is
+    cancelled is withdrawn with it, so no later turn or sweep answers it."""
+    if task.task_type != "conversation.process_message":
+        return jobs_task_cancel(task=task)
+    return jobs_task_cancel(task=task, also=lambda: message_withdraw(message_id=task.payload.get("message_id")))
 
 
 def message_withdraw(*, message_id: int | None) -> bool:

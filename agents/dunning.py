@@ -30,11 +30,12 @@ from django.utils import timezone
 
 from agents.followup import policies_for, policy_for
 from agents.nlu_model import message_reword
-from agents.outbound import outbound_reply_create
+from agents.outbound import outbound_reply_create, outbound_send_submit
 from agents.quote_document import money_uy
 from agents.staff import staff_task_open
 from agents.text import plain
-from bmc.core.models import Conversation, Customer, Message, tenant_get
+from bmc.core.models import Conversation, Customer, Message, Tenant, tenant_get
+from bmc.jobs.submit import task_submit_many
 from bmc.sales.models import DunningNotice, FollowUpPolicy, Invoice, PaymentPromise, StaffTask
 from bmc.sales.policy import sending_allowed
 
@@ -224,6 +225,31 @@ def dunning_message_prepare(*, tenant_id: int, notice_id: int) -> tuple[int, boo
     )
     linked = DunningNotice.objects.filter(pk=notice.pk, message__isnull=True).update(message=message)
     return message.pk, bool(linked)
+
+
+def dunning_notices_submit(*, notice_ids: list[int]) -> int:
+    """Today's reminders are decided: the dunning agent writes each one's message."""
+    tenants = dict(DunningNotice.objects.filter(pk__in=notice_ids).values_list("pk", "tenant_id"))
+    with transaction.atomic():
+        task_submit_many(
+            task_type="dunning.send_notice",
+            items=[(tenants[pk], {"notice_id": pk}) for pk in notice_ids],
+            requested_by="dunning-scan",
+        )
+    return len(notice_ids)
+
+
+def dunning_notice_send(*, tenant: Tenant, notice_id: int, trace_id: str | None) -> dict[str, Any]:
+    """Write a reminder's message (once) and hand it to the outbound agent, both in one
+    transaction: a message is never written without what sends it."""
+    with transaction.atomic():
+        prepared = dunning_message_prepare(tenant_id=tenant.pk, notice_id=notice_id)
+        if prepared is None:
+            return {"notice_id": notice_id, "sent": False, "reason": "no longer applies"}
+        message_id, created = prepared
+        if created:
+            outbound_send_submit(tenant=tenant, message_ids=[message_id], trace_id=trace_id, requested_by="dunning")
+    return {"notice_id": notice_id, "message_id": message_id}
 
 
 def dunning_hold(*, notice_id: int, now: datetime) -> str:

@@ -30,10 +30,11 @@ from django.template.loader import render_to_string
 from django.utils import timezone
 
 from agents.nlu_model import message_reword
-from agents.outbound import outbound_reply_create
+from agents.outbound import outbound_reply_create, outbound_send_submit
 from agents.quote_document import money_uy, quote_public_path, quote_summary_es
 from agents.staff import staff_task_open
 from bmc.core.models import Conversation, Customer, Message, Quote, Tenant, tenant_get
+from bmc.jobs.submit import task_submit_many
 from bmc.sales.models import FollowUp, FollowUpPolicy, StaffTask
 from bmc.sales.policy import next_allowed, sending_allowed
 
@@ -317,6 +318,38 @@ def followup_message_prepare(*, tenant_id: int, followup_id: int, base_url: str)
     )
     linked = FollowUp.objects.filter(pk=followup.pk, message__isnull=True).update(message=message)
     return message.pk, bool(linked)
+
+
+def followups_submit_due(*, now: datetime, batch: int = 500, max_batches: int = 40) -> int:
+    """Claim due follow-ups a batch at a time and hand each to the follow-up agent. Each batch
+    commits on its own, so a scan stopped halfway loses nothing and holds no lock for long."""
+    submitted = 0
+    for _ in range(max_batches):
+        with transaction.atomic():
+            claimed = followup_claim_due(now=now, limit=batch)
+            tenants = dict(FollowUp.objects.filter(pk__in=claimed).values_list("pk", "tenant_id"))
+            task_submit_many(
+                task_type="followup.send_followup",
+                items=[(tenants[pk], {"followup_id": pk}) for pk in claimed],
+                requested_by="followup-scan",
+            )
+        submitted += len(claimed)
+        if len(claimed) < batch:
+            break
+    return submitted
+
+
+def followup_send(*, tenant: Tenant, followup_id: int, base_url: str, trace_id: str | None) -> dict[str, Any]:
+    """Write a due follow-up's message (once) and hand it to the outbound agent, both in one
+    transaction: a message is never written without what sends it."""
+    with transaction.atomic():
+        prepared = followup_message_prepare(tenant_id=tenant.pk, followup_id=followup_id, base_url=base_url)
+        if prepared is None:
+            return {"followup_id": followup_id, "sent": False, "reason": "no longer queued"}
+        message_id, created = prepared
+        if created:
+            outbound_send_submit(tenant=tenant, message_ids=[message_id], trace_id=trace_id, requested_by="followup")
+    return {"followup_id": followup_id, "message_id": message_id}
 
 
 def followup_hold(*, followup_id: int, now: datetime) -> str:

@@ -13,7 +13,8 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from agents.followup import followups_stop
-from bmc.core.models import Channel, Conversation, Customer, InboundPayload, Message, Tenant
+from bmc.core.models import AgentTask, Channel, Conversation, Customer, InboundPayload, Message, Tenant
+from bmc.jobs.submit import task_submit
 
 PHONE_RE = re.compile(r"^\+?[1-9][0-9]{6,14}$")
 PHONE_SEPARATORS = re.compile(r"[\s()-]")
@@ -38,6 +39,20 @@ class InboundMessage:
     message: Message
     created: bool  # False: the provider delivered this id before; nothing changed
     then: Any = None  # what the caller's `then` returned, in the same transaction
+
+
+def inbound_turn_submit(
+    *, tenant: Tenant, conversation_id: int, message_id: int, trace_id: str | None = None
+) -> AgentTask:
+    """A customer's message was stored: the conversation agent answers it."""
+    return task_submit(
+        tenant=tenant,
+        task_type="conversation.process_message",
+        payload={"conversation_id": conversation_id, "message_id": message_id},
+        priority="high",
+        trace_id=trace_id,
+        requested_by="inbound",
+    )
 
 
 def inbound_payload_store(*, tenant: Tenant, source: str, body: bytes | str, signature: str = "") -> InboundPayload:

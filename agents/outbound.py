@@ -29,7 +29,8 @@ from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from bmc.core.models import Conversation, Message, tenant_get
+from bmc.core.models import AgentTask, Conversation, Message, Tenant, tenant_get
+from bmc.jobs.submit import task_submit
 
 logger = logging.getLogger(__name__)
 Status = Message.DeliveryStatus
@@ -50,6 +51,24 @@ class PermanentSendError(ValueError):
 @dataclass(frozen=True)
 class SendResult:
     external_id: str
+
+
+def outbound_send_submit(
+    *, tenant: Tenant, message_ids: list[int], trace_id: str | None, requested_by: str, priority: str = "normal"
+) -> list[AgentTask]:
+    """Messages written (a turn's replies, a follow-up, a reminder): the outbound agent sends each
+    one. Recorded in the caller's transaction, published once it commits."""
+    return [
+        task_submit(
+            tenant=tenant,
+            task_type="outbound.send_message",
+            payload={"message_id": message_id},
+            priority=priority,
+            trace_id=trace_id,
+            requested_by=requested_by,
+        )
+        for message_id in message_ids
+    ]
 
 
 def outbound_reply_create(

@@ -4,7 +4,7 @@
         .venv/bin/python bench/followup_claim.py [--backlogs 1000,10000,100000] [--batch 500]
 
 For each backlog size it writes that many due follow-ups (each of its own quote), then runs the
-scan's work (`followups_dispatch_due`: SELECT ... FOR UPDATE SKIP LOCKED, the stop checks, the
+scan's work (`followups_submit_due`: SELECT ... FOR UPDATE SKIP LOCKED, the stop checks, the
 task records, the publish to the `followup` queue) until none is left, and reports:
 - the rate, follow-ups claimed and dispatched per second;
 - SQL statements per follow-up (counted with a database execute wrapper), which must not grow
@@ -97,7 +97,7 @@ def backlog_create(size: int) -> None:
 
 
 def measure(size: int, batch: int) -> dict:
-    from tasks.orchestrator import followups_dispatch_due
+    from agents.followup import followups_submit_due
 
     statements = 0
 
@@ -112,7 +112,7 @@ def measure(size: int, batch: int) -> dict:
     started = time.perf_counter()
     while True:
         with connection.execute_wrapper(count):
-            done = followups_dispatch_due(now=timezone.now(), batch=batch, max_batches=1)
+            done = followups_submit_due(now=timezone.now(), batch=batch, max_batches=1)
         dispatched += done
         if done < batch and not FollowUp.objects.filter(status=FollowUp.Status.SCHEDULED).exists():
             break

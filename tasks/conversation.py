@@ -7,7 +7,6 @@ from typing import Any
 from django.conf import settings
 
 from agents.conversation import ConversationBusy, conversation_turn, quote_options_reply
-from bmc.core.models import Tenant
 from bmc.queues import Queue
 from tasks.base import agent_task, agent_task_load, ping_task
 
@@ -20,14 +19,12 @@ TURN_WAIT_RETRIES = 5
 @agent_task(Queue.CONVERSATION, "tasks.conversation.process_message", soft_time_limit=30, time_limit=45)
 def process_message(self, agent_task_id: str) -> dict[str, Any]:
     """payload: {conversation_id, message_id}: answer the conversation's unanswered messages."""
-    from tasks.orchestrator import turn_dispatcher
-
     task = agent_task_load(agent_task_id)
     result = conversation_turn(
         tenant_id=task.tenant_id,
         conversation_id=task.payload["conversation_id"],
         public_base_url=settings.PUBLIC_BASE_URL,
-        then=turn_dispatcher(tenant=task.tenant, trace_id=task.trace_id),
+        trace_id=task.trace_id,
         holder=self.request.hostname or "",
     )
     if result.skipped and self.request.retries < TURN_WAIT_RETRIES:
@@ -49,9 +46,6 @@ def reply_options(
     answers: list[int] | None = None,
 ) -> dict[str, Any]:
     """The chord's callback: every alternative is priced; one reply with all of them."""
-    from tasks.orchestrator import turn_dispatch_replies
-
-    tenant = Tenant.objects.get(pk=tenant_id)
     try:
         reply_id = quote_options_reply(
             tenant_id=tenant_id,
@@ -60,7 +54,7 @@ def reply_options(
             outcomes=outcomes,
             base_url=settings.PUBLIC_BASE_URL,
             answers=answers,
-            then=lambda reply: turn_dispatch_replies(tenant=tenant, message_ids=[reply], trace_id=trace_id),
+            trace_id=trace_id,
             holder=self.request.hostname or "",
         )
     except ConversationBusy:

@@ -6,7 +6,7 @@ from typing import Any
 
 from django.utils import timezone
 
-from agents.dunning import dunning_message_prepare, dunning_scan
+from agents.dunning import dunning_notice_send, dunning_notices_submit, dunning_scan
 from bmc.queues import Queue
 from tasks.base import agent_task, agent_task_load, ping_task
 
@@ -17,21 +17,11 @@ ping = ping_task(Queue.DUNNING)
 def scan_overdue(self) -> dict[str, Any]:
     """Beat, daily (crontab, 10:00 Montevideo, Monday to Saturday): decide today's reminders and
     escalations; each reminder goes to `send_notice`. Run twice the same day, it sends nothing new."""
-    from tasks.orchestrator import dunning_dispatch_notices
-
-    return {"notices": dunning_dispatch_notices(notice_ids=dunning_scan(now=timezone.now()))}
+    return {"notices": dunning_notices_submit(notice_ids=dunning_scan(now=timezone.now()))}
 
 
 @agent_task(Queue.DUNNING, "tasks.dunning.send_notice", soft_time_limit=30, time_limit=45)
 def send_notice(self, agent_task_id: str) -> dict[str, Any]:
     """payload: {notice_id}. Writes the reminder (once) and hands it to the outbound agent."""
-    from tasks.orchestrator import message_dispatch_send
-
     task = agent_task_load(agent_task_id)
-    prepared = dunning_message_prepare(tenant_id=task.tenant_id, notice_id=task.payload["notice_id"])
-    if prepared is None:
-        return {"notice_id": task.payload["notice_id"], "sent": False, "reason": "no longer applies"}
-    message_id, created = prepared
-    if created:
-        message_dispatch_send(tenant=task.tenant, message_id=message_id, trace_id=task.trace_id, requested_by="dunning")
-    return {"notice_id": task.payload["notice_id"], "message_id": message_id}
+    return dunning_notice_send(tenant=task.tenant, notice_id=task.payload["notice_id"], trace_id=task.trace_id)

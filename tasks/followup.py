@@ -7,7 +7,7 @@ from typing import Any
 from django.conf import settings
 from django.utils import timezone
 
-from agents.followup import followup_message_prepare, quotes_expire, quotes_without_order
+from agents.followup import followup_send, followups_submit_due, quotes_expire, quotes_without_order
 from bmc.queues import Queue
 from tasks.base import agent_task, agent_task_load, ping_task
 
@@ -18,28 +18,19 @@ ping = ping_task(Queue.FOLLOWUP)
 def scan_due(self) -> dict[str, Any]:
     """Beat, every minute: due follow-ups (in sending hours) go to `send_followup`. Two of these
     at once (two beats) split the rows: each follow-up is claimed by one of them."""
-    from tasks.orchestrator import followups_dispatch_due
-
-    return {"dispatched": followups_dispatch_due(now=timezone.now())}
+    return {"dispatched": followups_submit_due(now=timezone.now())}
 
 
 @agent_task(Queue.FOLLOWUP, "tasks.followup.send_followup", soft_time_limit=30, time_limit=45)
 def send_followup(self, agent_task_id: str) -> dict[str, Any]:
     """payload: {followup_id}. Writes the message (once) and hands it to the outbound agent."""
-    from tasks.orchestrator import message_dispatch_send
-
     task = agent_task_load(agent_task_id)
-    prepared = followup_message_prepare(
-        tenant_id=task.tenant_id, followup_id=task.payload["followup_id"], base_url=settings.PUBLIC_BASE_URL
+    return followup_send(
+        tenant=task.tenant,
+        followup_id=task.payload["followup_id"],
+        base_url=settings.PUBLIC_BASE_URL,
+        trace_id=task.trace_id,
     )
-    if prepared is None:
-        return {"followup_id": task.payload["followup_id"], "sent": False, "reason": "no longer queued"}
-    message_id, created = prepared
-    if created:
-        message_dispatch_send(
-            tenant=task.tenant, message_id=message_id, trace_id=task.trace_id, requested_by="followup"
-        )
-    return {"followup_id": task.payload["followup_id"], "message_id": message_id}
 
 
 @agent_task(Queue.FOLLOWUP, "tasks.followup.proactive_scan", soft_time_limit=120, time_limit=150, max_retries=0)

@@ -51,7 +51,7 @@ def test_every_model_has_a_working_admin_list_and_detail(admin_client, staff):
 
 
 def test_audit_records_are_read_only(admin_client, staff):
-    from tasks.orchestrator import task_submit
+    from bmc.jobs.submit import task_submit
 
     task = task_submit(tenant=staff, task_type="ping")
     message = models.AgentMessage.objects.get(task=task)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from agents.registry import AGENTS, TASK_TYPES
 from bmc.celery import app
+from bmc.jobs.registry import AGENTS, TASK_TYPES
 from bmc.queues import ALL_QUEUES, PRIORITY_LEVELS, procfile_lines
 
 ROOT = Path(__file__).resolve().parent.parent

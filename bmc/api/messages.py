@@ -21,6 +21,7 @@ from agents.inbound import (
     inbound_message_accept,
     inbound_payload_outcome,
     inbound_payload_store,
+    inbound_turn_submit,
     phone_normalize,
     timestamp_parse,
 )
@@ -31,7 +32,6 @@ from bmc.api.responses import ChatAnswered, ChatCancelled, ChatWaiting, Conversa
 from bmc.api.schema import ExternalIdField, MessageTextField, NameField, PhoneField, SentAtField
 from bmc.api.views import task_cancel_or_conflict
 from bmc.core.models import AgentTask, Conversation, InboundPayload, Message
-from tasks.orchestrator import message_dispatch_turn
 
 MAX_TEXT = 4096
 MAX_EXTERNAL_ID = 200  # Message.external_id
@@ -178,7 +178,7 @@ def _accept(
                 tenant=request.tenant, task_type="conversation.process_message", payload__message_id=accepted.message.pk
             ).first()
         inbound_payload_outcome(payload=payload, outcome=InboundPayload.Outcome.ACCEPTED)
-        return message_dispatch_turn(
+        return inbound_turn_submit(
             tenant=request.tenant,
             conversation_id=accepted.message.conversation_id,
             message_id=accepted.message.pk,

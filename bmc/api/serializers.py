@@ -3,8 +3,8 @@ from __future__ import annotations
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from agents.registry import AGENTS, PUBLIC_TASK_TYPES, TASK_TYPES
 from bmc.core.models import AgentTask
+from bmc.jobs.registry import AGENTS, PUBLIC_TASK_TYPES, TASK_TYPES
 from bmc.queues import DEFAULT_PRIORITY, Priority
 
 KNOWN_CAPABILITIES = sorted(set().union(*(a.capabilities for a in AGENTS.values())))

@@ -14,9 +14,7 @@ from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from agents.orchestrator import agent_task_withdraw_unqueued
-from agents.registry import AGENTS
-from agents.router import RoutingError
+from agents.conversation import task_cancel
 from bmc import health
 from bmc.api.errors import broker_unavailable_response
 from bmc.api.serializers import (
@@ -27,7 +25,10 @@ from bmc.api.serializers import (
     TaskSubmitSerializer,
 )
 from bmc.core.models import AgentTask
-from tasks.orchestrator import task_cancel, task_submit
+from bmc.jobs.records import agent_task_withdraw_unqueued
+from bmc.jobs.registry import AGENTS
+from bmc.jobs.router import RoutingError
+from bmc.jobs.submit import task_submit
 
 STARTED_AT = time.time()
 

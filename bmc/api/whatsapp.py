@@ -30,6 +30,7 @@ from agents.inbound import (
     inbound_payload_store,
     inbound_refusal_store,
     inbound_refusals_recent,
+    inbound_turn_submit,
     phone_normalize,
     timestamp_parse,
 )
@@ -37,7 +38,6 @@ from agents.outbound import outbound_status_apply
 from bmc.api.parsers import json_body_parse
 from bmc.core.models import InboundPayload, Tenant
 from bmc.core.services import tenant_ensure
-from tasks.orchestrator import message_dispatch_turn
 
 logger = logging.getLogger(__name__)
 
@@ -192,7 +192,7 @@ def _dispatch(accepted, *, text: str, tenant, trace_id: str | None) -> None:
         transaction.on_commit(lambda: whatsapp_media.delay(message_id))
     # a document or photo without a caption has nothing to answer; a voice note or a location has
     if text or (accepted.message.raw_payload or {}).get("type") in NO_TEXT_REPLIES:
-        message_dispatch_turn(
+        inbound_turn_submit(
             tenant=tenant,
             conversation_id=accepted.message.conversation_id,
             message_id=accepted.message.pk,

@@ -10,7 +10,10 @@ from django.utils.html import format_html
 from rest_framework_api_key.admin import APIKeyModelAdmin
 from rest_framework_api_key.models import APIKey as LibraryAPIKey
 
+from agents.conversation import task_cancel
+from agents.outbound import outbound_reply_create, outbound_send_submit
 from bmc.core import models
+from bmc.jobs.submit import task_dispatch
 
 # The library's own, tenant-less key model is not used: keys are core.ApiKey, per tenant.
 if admin.site.is_registered(LibraryAPIKey):
@@ -168,11 +171,14 @@ class ConversationAdmin(admin.ModelAdmin):
         else:
             super().save_model(request, obj, form, change)
         if reply:
-            from agents.outbound import outbound_reply_create
-            from tasks.orchestrator import turn_dispatch_replies
-
             message = outbound_reply_create(conversation=obj, text=reply)
-            turn_dispatch_replies(tenant=obj.tenant, message_ids=[message.pk], trace_id=f"admin-{request.user.pk}")
+            outbound_send_submit(
+                tenant=obj.tenant,
+                message_ids=[message.pk],
+                trace_id=f"admin-{request.user.pk}",
+                requested_by="admin",
+                priority="high",
+            )
             self.message_user(
                 request, "Reply queued for sending; the bot stays quiet until you release the conversation."
             )
@@ -323,8 +329,6 @@ class AgentTaskAdmin(admin.ModelAdmin):
 
     @admin.action(description="Cancel selected tasks (not yet finished)", permissions=["change"])
     def cancel_tasks(self, request, queryset):
-        from tasks.orchestrator import task_cancel
-
         done = sum(task_cancel(task=task) for task in queryset)
         self.message_user(
             request, f"Cancelled {done} of {queryset.count()} task(s); finished ones are left as they are."
@@ -332,8 +336,6 @@ class AgentTaskAdmin(admin.ModelAdmin):
 
     @admin.action(description="Dispatch again (failed, dead or stuck tasks)", permissions=["change"])
     def redispatch_tasks(self, request, queryset):
-        from tasks.orchestrator import task_dispatch
-
         statuses = (
             models.AgentTask.Status.FAILED,
             models.AgentTask.Status.DEAD,
@@ -466,7 +468,6 @@ class QuoteAdmin(admin.ModelAdmin):
 
         from agents.conversation import quote_reply_after_approval
         from agents.quote import QuoteStateError, quote_approve
-        from tasks.orchestrator import turn_dispatch_replies
 
         approved, sent, refused = 0, 0, []
         for quote in queryset:
@@ -478,7 +479,13 @@ class QuoteAdmin(admin.ModelAdmin):
             approved += 1
             reply = quote_reply_after_approval(quote=quote, base_url=settings.PUBLIC_BASE_URL)
             if reply is not None:
-                turn_dispatch_replies(tenant=quote.tenant, message_ids=[reply.pk], trace_id=f"approval-{quote.pk}")
+                outbound_send_submit(
+                    tenant=quote.tenant,
+                    message_ids=[reply.pk],
+                    trace_id=f"approval-{quote.pk}",
+                    requested_by="admin",
+                    priority="high",
+                )
                 sent += 1
         if approved:
             self.message_user(request, f"Approved {approved} quote(s); {sent} sent to the customer.", messages.SUCCESS)

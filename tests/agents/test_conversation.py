@@ -154,21 +154,20 @@ def test_a_turn_that_ran_too_long_leaves_the_answer_to_the_one_that_took_over(co
     assert Conversation.objects.get(pk=conversation.pk).turn_owner == "newer-turn"  # its claim untouched
 
 
-def test_a_reply_is_not_stored_without_what_sends_it(conversation):
-    """`then` records the send in the turn's transaction: if that fails, the turn stores nothing
+def test_a_reply_is_not_stored_without_what_sends_it(conversation, monkeypatch):
+    """The turn records its sends in its own transaction: if that fails, the turn stores nothing
     and its message waits, unanswered, for the task's retry."""
+    import agents.conversation as turns
 
-    def broker_refuses(result):
-        assert Message.objects.filter(pk__in=result.replies, direction="out").exists()  # stored by now
-        raise ConnectionError("no broker")
+    def recording_fails(**kwargs):
+        assert Message.objects.filter(pk__in=kwargs["message_ids"], direction="out").exists()  # stored by now
+        raise ConnectionError("the task records could not be written")
 
+    monkeypatch.setattr(turns, "outbound_send_submit", recording_fails)
     Message.objects.create(tenant=conversation.tenant, conversation=conversation, direction="in", text="hola")
     with pytest.raises(ConnectionError):
         conversation_turn(
-            tenant_id=conversation.tenant_id,
-            conversation_id=conversation.pk,
-            public_base_url="http://bmc.test",
-            then=broker_refuses,
+            tenant_id=conversation.tenant_id, conversation_id=conversation.pk, public_base_url="http://bmc.test"
         )
     assert not Message.objects.filter(direction="out").exists()
     assert Message.objects.get(direction="in").processed_at is None
@@ -179,8 +178,8 @@ def test_the_reaper_sweeps_what_a_crash_left_unanswered_or_unsent(conversation, 
     from datetime import timedelta
 
     from agents.outbound import outbound_reply_create
+    from agents.reaper import messages_sweep
     from bmc.core.models import AgentTask
-    from tasks.orchestrator import messages_sweep
 
     long_ago = timezone.now() - timedelta(minutes=10)
     inbound = Message.objects.create(
@@ -278,17 +277,18 @@ def test_the_answer_to_alternatives_waits_for_a_turn_under_way_and_keeps_its_dia
     Conversation.objects.filter(pk=conversation.pk).update(
         turn_owner="", turn_started_at=None, dialogue={"spec": {"color": "GRIS"}}
     )
-    sent = []
+    from bmc.core.models import AgentTask
+
     reply = quote_options_reply(
         tenant_id=conversation.tenant_id,
         conversation_id=conversation.pk,
         option_group="opt-2",
         outcomes=outcomes,
         base_url="http://x",
-        then=sent.append,
     )
     conversation.refresh_from_db()
-    assert sent == [reply] and conversation.turn_owner == ""
+    assert AgentTask.objects.get(task_type="outbound.send_message").payload == {"message_id": reply}
+    assert conversation.turn_owner == ""
     assert conversation.dialogue["spec"] == {"color": "GRIS"} and conversation.dialogue["last_option_group"] == "opt-2"
 
 
@@ -417,7 +417,6 @@ def test_the_alternatives_of_a_turn_are_recorded_with_it_and_published_after(
     """'en 100 y en 150': the quote agent's task is written in the turn's transaction, so a worker
     lost between the commit and the publish leaves a record the reaper sends again."""
     from bmc.core.models import AgentTask
-    from tasks.orchestrator import turn_dispatcher
 
     message = Message.objects.create(
         tenant=conversation.tenant,
@@ -430,13 +429,13 @@ def test_the_alternatives_of_a_turn_are_recorded_with_it_and_published_after(
             tenant_id=conversation.tenant_id,
             conversation_id=conversation.pk,
             public_base_url="http://bmc.test",
-            then=turn_dispatcher(tenant=conversation.tenant, trace_id="t-1"),
+            trace_id="t-1",
         )
     pricing = AgentTask.objects.get(task_type="quote.price_options")
     assert (pricing.status, pricing.agent, pricing.trace_id) == ("queued", "quote", "t-1")
     assert [spec["thickness_mm"] for spec in pricing.payload["options"]] == [100, 150]
     assert pricing.payload["answers"] == [message.pk, message.pk]
-    assert len(published) == 1  # its publish waits for the commit
+    assert len(published) == 1  # its publish waits for the commit (the options' reply comes later)
 
 
 MAIN_WITHOUT_THICKNESS = "cuanto sale isodec para un techo de 6 x 4,48 con flete a montevideo"

@@ -7,9 +7,9 @@ import pytest
 from django.core.management import call_command
 from rest_framework.test import APIClient
 
-from agents.registry import PUBLIC_TASK_TYPES, TASK_TYPES
 from bmc.core.models import AgentMessage, AgentTask, ApiKey
 from bmc.core.services import api_key_create
+from bmc.jobs.registry import PUBLIC_TASK_TYPES, TASK_TYPES
 from tests.conftest import queues_purge
 
 pytestmark = pytest.mark.django_db

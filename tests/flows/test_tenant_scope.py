@@ -12,13 +12,13 @@ import pytest
 from django.utils import timezone
 
 from agents.conversation import conversation_turn
-from agents.registry import TASK_TYPES
-from bmc.core.models import AgentTask, Conversation, Customer, Message, Quote, Tenant
+from bmc.core.models import AgentMessage, AgentTask, Conversation, Customer, Message, Quote, Tenant
 from bmc.core.services import system_bootstrap
+from bmc.jobs.registry import TASK_TYPES
+from bmc.jobs.submit import task_submit
 from bmc.sales.models import DunningNotice, FollowUp, Invoice, StaffTask
-from tasks.orchestrator import task_submit
 from tests.agents.test_followup import REQUEST, write
-from tests.conftest import wait_for
+from tests.conftest import queues_purge, wait_for
 
 PHONE = "+59894807926"
 
@@ -66,6 +66,11 @@ def company_a(tenant: Tenant) -> dict[str, int]:
     notice = DunningNotice.objects.create(
         tenant=tenant, invoice=invoice, kind=DunningNotice.Kind.SOFT, local_date=date.today(), days_overdue=10
     )
+    # the turn's own send is not this test's business: its reply stays unsent, as if its task had
+    # not run yet
+    AgentMessage.objects.filter(tenant=tenant).delete()
+    AgentTask.objects.filter(tenant=tenant).delete()
+    queues_purge()
     return {
         "conversation": conversation_id,
         "unanswered": unanswered.pk,

@@ -1,7 +1,7 @@
 import pytest
 
-from agents.registry import TASK_TYPES
-from agents.router import RoutingError, route_task
+from bmc.jobs.registry import TASK_TYPES
+from bmc.jobs.router import RoutingError, route_task
 
 
 def test_task_type_names_its_agent():

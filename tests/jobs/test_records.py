@@ -7,9 +7,9 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from agents import orchestrator as records
-from agents.router import route_task
 from bmc.core.models import AgentMessage, AgentTask
+from bmc.jobs import records
+from bmc.jobs.router import route_task
 
 pytestmark = pytest.mark.django_db
 Status = AgentTask.Status

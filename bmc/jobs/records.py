@@ -18,8 +18,8 @@ from django.db.models import Exists, F, OuterRef, Q, Subquery, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from agents.router import Route
 from bmc.core.models import AgentMessage, AgentTask, Tenant
+from bmc.jobs.router import Route
 
 Status = AgentTask.Status
 WAITING = (Status.PENDING, Status.QUEUED)

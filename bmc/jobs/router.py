@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from agents.registry import AGENTS, FALLBACK_AGENT, TASK_TYPES, AgentSpec
+from bmc.jobs.registry import AGENTS, FALLBACK_AGENT, TASK_TYPES, AgentSpec
 
 
 class RoutingError(ValueError):

@@ -1,0 +1,146 @@
+"""Submitting, publishing, dispatching and cancelling tasks: the one way work reaches an agent.
+
+`task_submit` writes the task record and publishes it after the transaction commits, under the
+record's own id; a publish the broker refuses leaves the record pending for the reaper. Agents
+hand work on through here themselves, inside their own transactions.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from django.db import transaction
+
+from bmc.celery import app as celery_app
+from bmc.core.models import AgentTask, Tenant
+from bmc.jobs import records
+from bmc.jobs.router import route_task
+from bmc.queues import DEFAULT_PRIORITY, celery_priority
+
+logger = logging.getLogger(__name__)
+
+
+def task_submit(
+    *,
+    tenant: Tenant,
+    task_type: str,
+    payload: dict[str, Any] | None = None,
+    priority: str = DEFAULT_PRIORITY,
+    required_capabilities: list[str] | None = None,
+    metadata: dict[str, Any] | None = None,
+    trace_id: str | None = None,
+    requested_by: str = "api",
+) -> AgentTask:
+    """Route, record and enqueue a task. Raises RoutingError for work no agent takes."""
+    metadata = metadata or {}
+    required_capabilities = list(required_capabilities or [])
+    route = route_task(task_type=task_type, intent=metadata.get("intent"), required_capabilities=required_capabilities)
+    task = records.agent_task_create(
+        tenant=tenant,
+        route=route,
+        task_type=task_type,
+        payload=payload or {},
+        priority=priority,
+        required_capabilities=required_capabilities,
+        metadata=metadata,
+        trace_id=trace_id,
+        requested_by=requested_by,
+        queued=True,
+    )
+    celery_task = route.celery_task
+    transaction.on_commit(lambda: task_publish(task=task, celery_task=celery_task, tenant_slug=tenant.slug))
+    return task
+
+
+def task_submit_many(
+    *, task_type: str, items: list[tuple[int, dict[str, Any]]], priority: str = DEFAULT_PRIORITY, requested_by: str
+) -> list[AgentTask]:
+    """Many tasks of one type (a scan's batch): recorded with a fixed number of statements and
+    published after commit over one broker connection. items: (tenant_id, payload)."""
+    if not items:
+        return []
+    route = route_task(task_type=task_type)
+    tasks = records.agent_tasks_create_many(
+        route=route, task_type=task_type, items=items, priority=priority, requested_by=requested_by
+    )
+    slugs = dict(Tenant.objects.filter(pk__in={t.tenant_id for t in tasks}).values_list("pk", "slug"))
+
+    def publish() -> None:
+        with celery_app.producer_or_acquire() as producer:
+            for task in tasks:
+                task_publish(
+                    task=task, celery_task=route.celery_task, tenant_slug=slugs[task.tenant_id], producer=producer
+                )
+
+    transaction.on_commit(publish)
+    return tasks
+
+
+def task_dispatch(*, task_id: str) -> bool:
+    """Send a recorded task (again) to its agent's queue: the reaper's and the admin's way.
+    False when it is no longer waiting or the broker is down."""
+    task = AgentTask.objects.select_related("tenant").get(task_id=task_id)
+    celery_task = route_task(
+        task_type=task.task_type,
+        intent=task.metadata.get("intent"),
+        required_capabilities=task.required_capabilities,
+    ).celery_task
+    if not records.agent_task_mark_queued(task_id=task_id):
+        return False
+    return task_publish(task=task, celery_task=celery_task, tenant_slug=task.tenant.slug)
+
+
+def task_publish(*, task: AgentTask, celery_task: str, tenant_slug: str, producer=None) -> bool:
+    """Publish a task whose record says queued, under its own id. False when the broker is down:
+    the record goes back to pending and the reaper tries again."""
+    task_id = str(task.task_id)
+    try:
+        celery_app.send_task(
+            celery_task,
+            args=[task_id],
+            task_id=task_id,
+            queue=task.queue,
+            priority=celery_priority(task.priority),
+            headers={"trace_id": task.trace_id, "tenant": tenant_slug},
+            retry=True,
+            retry_policy={"max_retries": 2, "interval_start": 0.2, "interval_step": 0.5},
+            producer=producer,
+        )
+    except Exception as exc:  # broker unreachable: the record keeps the work, the reaper resends
+        logger.warning("dispatch failed, the reaper will retry", extra={"task_id": task_id, "error": str(exc)})
+        records.agent_task_mark_undispatched(task_id=task_id, error=f"broker unavailable: {exc}")
+        task.status = AgentTask.Status.PENDING  # the caller's copy says so too (the API tells its client)
+        return False
+    return True
+
+
+def task_cancel(*, task: AgentTask, also: Callable[[], object] | None = None) -> bool:
+    """Cancel a task that has not finished. The record is final at once, so no delivery of it will
+    run; the revoke also stops it on a worker that is running it right now. `also` runs in the
+    same transaction when the task was cancelled: what the caller's domain undoes with it."""
+    with transaction.atomic():
+        if not records.agent_task_cancel(task=task):
+            return False
+        if also is not None:
+            also()
+    try:
+        celery_app.control.revoke(str(task.task_id), terminate=True, signal="SIGTERM")
+    except Exception as exc:  # broker down: the record alone keeps the task from running
+        logger.warning("revoke not broadcast", extra={"task_id": str(task.task_id), "error": str(exc)})
+    return True
+
+
+def task_ids_held_by_workers(*, timeout: float) -> set[str]:
+    """Ids of the tasks live workers are running, hold reserved, or keep for a retry. On a
+    connection of its own: a pooled one may still point at a broker that has just restarted."""
+    ids: set[str] = set()
+    with celery_app.connection_for_write() as connection:
+        inspect = celery_app.control.inspect(timeout=timeout, connection=connection)
+        for reply in (inspect.active() or {}, inspect.reserved() or {}):
+            for tasks in reply.values():
+                ids.update(t["id"] for t in tasks)
+        for tasks in (inspect.scheduled() or {}).values():
+            ids.update(t["request"]["id"] for t in tasks)
+    return ids
