@@ -15,6 +15,7 @@ test: $(VENV)/.installed-dev
 lint: $(VENV)/.installed-dev
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/lint-imports
 
 install: $(VENV)/.installed
 install-dev: $(VENV)/.installed-dev

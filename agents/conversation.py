@@ -34,7 +34,7 @@ from agents.dunning import (
 )
 from agents.followup import followup_sequence_start, followups_stop
 from agents.nlu_model import message_understand
-from agents.outbound import outbound_reply_create, outbound_send_submit
+from agents.outbound import outbound_failed, outbound_reply_create, outbound_send_submit
 from agents.quote import (
     QuoteSpecError,
     catalog_pinned,
@@ -944,8 +944,6 @@ def messages_stranded(*, now, older_than: timedelta) -> tuple[list[tuple[int, in
     """Work a crash left behind, with no task of its own still alive: conversations whose inbound
     messages nobody answered, as (tenant_id, conversation_id, last message id), and replies never
     sent, as (tenant_id, message_id)."""
-    from bmc.core.models import AgentTask
-
     active = AgentTask.Status.PENDING, AgentTask.Status.QUEUED, AgentTask.Status.RUNNING
     cutoff = now - older_than
     unanswered: dict[int, tuple[int, int, int]] = {}
@@ -990,8 +988,6 @@ def messages_stranded(*, now, older_than: timedelta) -> tuple[list[tuple[int, in
 def messages_given_up(*, max_attempts: int) -> list[int]:
     """Outbound messages still pending after `max_attempts` sends (the channel kept failing):
     marked failed, each with a task for staff to reach the customer another way."""
-    from agents.outbound import outbound_failed
-
     stuck = list(
         Message.objects.filter(
             direction=Message.Direction.OUTBOUND,

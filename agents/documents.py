@@ -36,7 +36,7 @@ from stdnum.uy import rut as uy_rut
 
 from agents.text import plain
 from bmc.core.models import Quote
-from bmc.documents.models import Document, DocumentBatch, DocumentBlob
+from bmc.documents.models import Document, DocumentBatch, DocumentBlob, DocumentCorrection
 from bmc.sales.models import Invoice
 
 Kind = Document.Kind
@@ -898,8 +898,6 @@ def document_review(
     document keeps waiting for review (the corrections stay). reject: the document is not what it
     claims, or unusable. `user` and `via` (the admin, or which API key) say who decided.
     Returns the checks that still fail after a correction (empty otherwise)."""
-    from bmc.documents.models import DocumentCorrection
-
     unknown = set(corrections) - set(REVIEWABLE_FIELDS)
     if unknown:
         raise DocumentError(f"cannot correct {', '.join(sorted(unknown))}; fields are {', '.join(REVIEWABLE_FIELDS)}.")
@@ -996,8 +994,6 @@ def _correction_clean(field: str, value: Any) -> Any:
 def extraction_accuracy(*, tenant_id: int) -> dict[str, dict[str, Any]]:
     """Per field, over reviewed documents: how often the reading was right (a correction means it
     was not)."""
-    from bmc.documents.models import DocumentCorrection
-
     reviewed = Document.objects.filter(
         tenant_id=tenant_id, review__in=[Document.Review.APPROVED, Document.Review.CORRECTED]
     ).values_list("pk", "kind", "fields")

@@ -30,7 +30,7 @@ from django.utils import timezone
 
 from agents.followup import policies_for, policy_for
 from agents.nlu_model import message_reword
-from agents.outbound import outbound_reply_create, outbound_send_submit
+from agents.outbound import SendGuard, outbound_reply_create, outbound_send_submit, send_guard_register
 from agents.quote_document import money_uy
 from agents.staff import staff_task_open
 from agents.text import plain
@@ -214,8 +214,8 @@ def dunning_message_prepare(*, tenant_id: int, notice_id: int) -> tuple[int, boo
         conversation=_conversation_for(invoice.customer),
         text=text,
         idempotency_key=f"dunning-{notice.pk}",
+        origin=(Message.Origin.DUNNING, notice.pk),
         extra={
-            "dunning_notice_id": notice.pk,
             "template": {
                 "name": policy.whatsapp_template,
                 "language": policy.whatsapp_template_language,
@@ -379,3 +379,9 @@ def invoice_mark_paid(*, invoice: Invoice, amount: Any | None = None, when: date
             PaymentPromise.objects.filter(invoice=current, status=PaymentPromise.Status.OPEN).update(
                 status=PaymentPromise.Status.KEPT, checked_at=when
             )
+
+
+# Just before a reminder goes, the outbound agent asks here whether it still may.
+send_guard_register(
+    Message.Origin.DUNNING, SendGuard(hold=lambda notice_id, now: dunning_hold(notice_id=notice_id, now=now))
+)

@@ -30,7 +30,7 @@ from django.template.loader import render_to_string
 from django.utils import timezone
 
 from agents.nlu_model import message_reword
-from agents.outbound import outbound_reply_create, outbound_send_submit
+from agents.outbound import SendGuard, outbound_reply_create, outbound_send_submit, send_guard_register
 from agents.quote_document import money_uy, quote_public_path, quote_summary_es
 from agents.staff import staff_task_open
 from bmc.core.models import Conversation, Customer, Message, Quote, Tenant, tenant_get
@@ -306,8 +306,8 @@ def followup_message_prepare(*, tenant_id: int, followup_id: int, base_url: str)
         conversation=followup.conversation,
         text=text,
         idempotency_key=f"followup-{followup.pk}-{followup.claimed_at.timestamp():.0f}",  # one per claim
+        origin=(Message.Origin.FOLLOWUP, followup.pk),
         extra={
-            "followup_id": followup.pk,
             # outside WhatsApp's 24-hour window the approved template goes instead
             "template": {
                 "name": policy.whatsapp_template,
@@ -478,3 +478,14 @@ def quotes_without_order(*, now: datetime) -> list[int]:
             )
             opened.append(task.pk)
     return opened
+
+
+# Just before a follow-up goes, the outbound agent asks here whether it still may.
+send_guard_register(
+    Message.Origin.FOLLOWUP,
+    SendGuard(
+        hold=lambda followup_id, now: followup_hold(followup_id=followup_id, now=now),
+        sent=lambda followup_id, now: followup_sent(followup_id=followup_id, now=now),
+        failed=lambda followup_id, reason: followup_failed(followup_id=followup_id, reason=reason),
+    ),
+)

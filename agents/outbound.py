@@ -29,8 +29,10 @@ from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
+from agents.staff import staff_task_open
 from bmc.core.models import AgentTask, Conversation, Message, Tenant, tenant_get
 from bmc.jobs.submit import task_submit
+from bmc.sales.models import StaffTask
 
 logger = logging.getLogger(__name__)
 Status = Message.DeliveryStatus
@@ -79,9 +81,12 @@ def outbound_reply_create(
     idempotency_key: str | None = None,
     extra: dict[str, Any] | None = None,
     new: bool = False,
+    origin: tuple[str, int] | None = None,
 ) -> Message:
     """The outbound message, written before anything is sent; one per idempotency key.
-    extra: what the send needs beyond the text (a follow-up's id, a WhatsApp template).
+    extra: what the send needs beyond the text (a WhatsApp template, the messages it answers).
+    origin: (Message.Origin, id) of a message the agents write on their own initiative, which its
+    agent's send guard checks once more before it goes.
     new: the caller made sure in its transaction that no message has this key (one INSERT
     instead of a lookup and a savepoint; the key's unique constraint still stands behind it)."""
     key = idempotency_key or f"reply-{uuid.uuid4().hex}"
@@ -93,6 +98,7 @@ def outbound_reply_create(
         "text": text,
         "raw_payload": {**({"document_url": document_url} if document_url else {}), **(extra or {})},
         "delivery_status": Status.PENDING,
+        **({"origin": origin[0], "origin_id": origin[1]} if origin else {}),
     }
     if new:
         return Message.objects.create(idempotency_key=key, **fields)
@@ -152,6 +158,26 @@ def outbound_send(*, tenant_id: int, message_id: int) -> str:
 
 
 @dataclass(frozen=True)
+class SendGuard:
+    """What the agent behind a message of its own initiative says just before it goes, holding
+    its customer and its row locked: `hold(origin_id, now)` is '' to go ahead, else why not;
+    `sent` and `failed` let it record the outcome."""
+
+    hold: Callable[[int, datetime], str]
+    sent: Callable[[int, datetime], None] = lambda origin_id, now: None
+    failed: Callable[[int, str], None] = lambda origin_id, reason: None
+
+
+# Message.Origin -> its agent's guard; the agents register theirs when imported (the outbound
+# worker imports them: tasks/outbound.py).
+SEND_GUARDS: dict[str, SendGuard] = {}
+
+
+def send_guard_register(origin: str, guard: SendGuard) -> None:
+    SEND_GUARDS[origin] = guard
+
+
+@dataclass(frozen=True)
 class SendHold:
     check: Callable[[datetime], str]  # '' to go ahead, else why not
     sent: Callable[[datetime], None]
@@ -159,40 +185,27 @@ class SendHold:
 
 def _send_hold(message: Message) -> SendHold | None:
     """The last check of a message the agents wrote on their own initiative; None for replies."""
-    payload = message.raw_payload or {}
-    if payload.get("followup_id"):
-        from agents.followup import followup_hold, followup_sent
-
-        followup_id = payload["followup_id"]
-        return SendHold(
-            check=lambda now: followup_hold(followup_id=followup_id, now=now),
-            sent=lambda now: followup_sent(followup_id=followup_id, now=now),
-        )
-    if payload.get("dunning_notice_id"):
-        from agents.dunning import dunning_hold
-
-        notice_id = payload["dunning_notice_id"]
-        return SendHold(check=lambda now: dunning_hold(notice_id=notice_id, now=now), sent=lambda now: None)
-    return None
+    if not message.origin:
+        return None
+    guard = _guard(message)
+    return SendHold(
+        check=lambda now: guard.hold(message.origin_id, now), sent=lambda now: guard.sent(message.origin_id, now)
+    )
 
 
-def payload_kind(message: Message) -> str:
-    """'' for a reply to the customer; the initiative's kind otherwise (follow-up, reminder)."""
-    payload = message.raw_payload or {}
-    return "followup" if payload.get("followup_id") else "dunning" if payload.get("dunning_notice_id") else ""
+def _guard(message: Message) -> SendGuard:
+    guard = SEND_GUARDS.get(message.origin)
+    if guard is None:  # sending it unchecked could reach a customer who asked us to stop
+        raise RuntimeError(f"no send guard registered for {message.origin} messages: import its agent first")
+    return guard
 
 
 def outbound_failed(*, message: Message, error_code: str, detail: str = "") -> None:
     """A message that will not reach the customer: its follow-up fails, and staff get a task to
     reach them another way: a reply that failed for good (`send_failed`), or any message refused
     because WhatsApp's 24-hour window is closed (131047, `reengage`)."""
-    from agents.followup import followup_failed
-    from agents.staff import staff_task_open
-    from bmc.sales.models import StaffTask
-
-    followup_id = (message.raw_payload or {}).get("followup_id")
-    if followup_id:
-        followup_failed(followup_id=followup_id, reason=f"send failed: {error_code} {detail}".strip())
+    if message.origin:
+        _guard(message).failed(message.origin_id, f"send failed: {error_code} {detail}".strip())
     customer = message.conversation.customer
     who = customer.name or customer.phone
     if error_code == REENGAGEMENT_ERROR:
@@ -201,7 +214,7 @@ def outbound_failed(*, message: Message, error_code: str, detail: str = "") -> N
             "Pasaron más de 24 horas desde el último mensaje del cliente y WhatsApp rechazó el envío "
             f"(131047). Llamalo o mandale la plantilla aprobada.\n\nMensaje no entregado:\n{message.text}"
         )
-    elif error_code != "opted_out" and not payload_kind(message):
+    elif error_code != "opted_out" and not message.origin:
         kind, title = StaffTask.Kind.SEND_FAILED, f"Un mensaje a {who} no se pudo enviar"
         detail = f"Error {error_code} {detail}".strip() + f". Mensaje:\n{message.text}"
     else:

@@ -40,8 +40,8 @@ from django.utils import timezone  # noqa: E402
 
 
 def backlog_create(size: int) -> None:
+    from agents.tenants import system_bootstrap
     from bmc.core.models import AgentMessage, AgentTask, Conversation, Customer, Message, Quote, Tenant
-    from bmc.core.services import system_bootstrap
     from bmc.sales.models import FollowUp, FollowUpPolicy
 
     system_bootstrap()

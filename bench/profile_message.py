@@ -61,9 +61,10 @@ def main() -> int:
     from agents.conversation import conversation_turn
     from agents.inbound import inbound_message_accept
     from agents.outbound import outbound_send
+    from agents.tenants import system_bootstrap
     from bmc.celery import app
     from bmc.core.models import Tenant
-    from bmc.core.services import api_key_create, system_bootstrap
+    from bmc.core.services import api_key_create
 
     system_bootstrap()
     tenant = Tenant.objects.get(slug="bmc")

@@ -23,6 +23,7 @@ from django.db.models import F, Max, Q
 from django.utils import timezone
 
 from agents import documents as agent
+from bmc.core.models import Message
 from bmc.documents.models import Document, DocumentBatch
 from bmc.queues import Queue
 from tasks.base import TRANSIENT_ERRORS, TrackedTask, agent_task, ping_task
@@ -225,8 +226,6 @@ def whatsapp_media(self, message_id: int) -> dict[str, Any]:
     """A document or photo a customer sent on WhatsApp: fetched through the Cloud API and read as a
     batch of one (the payment-notice turn finds it as a receipt). Without credentials the document
     is recorded as not downloaded, for a person to ask for it."""
-    from bmc.core.models import Message
-
     message = Message.objects.select_related("conversation").get(pk=message_id)
     if Document.objects.filter(message=message).exists():
         return {"message_id": message_id, "already": True}

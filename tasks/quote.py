@@ -7,6 +7,7 @@ from typing import Any
 from celery import chord
 
 from agents.conversation import quote_option_price
+from bmc.celery import app as celery_app
 from bmc.core.models import Conversation, tenant_get
 from bmc.queues import Queue
 from tasks.base import agent_task, agent_task_load, ping_task
@@ -19,8 +20,6 @@ def price_options(self, agent_task_id: str) -> dict[str, Any]:
     """A turn's alternatives: priced in parallel by a chord whose callback answers them all in
     one reply. Run twice (a redelivery), it stores nothing twice: each alternative is one quote
     per option key, the reply one per option group."""
-    from tasks.conversation import reply_options
-
     task = agent_task_load(agent_task_id)
     p = task.payload
     # the conversation must be the task's tenant's before anything is priced in it
@@ -29,7 +28,11 @@ def price_options(self, agent_task_id: str) -> dict[str, Any]:
         price_option.s(p["conversation_id"], spec, p["option_group"], p["source_message_id"], task.tenant_id)
         for spec in p["options"]
     ]
-    callback = reply_options.s(p["conversation_id"], p["option_group"], task.tenant_id, task.trace_id, p["answers"])
+    # by its name: consumers do not import each other
+    callback = celery_app.signature(
+        "tasks.conversation.reply_options",
+        args=(p["conversation_id"], p["option_group"], task.tenant_id, task.trace_id, p["answers"]),
+    )
     result = chord(header)(callback)
     return {"options": len(header), "chord": result.id}
 

@@ -2,8 +2,8 @@ import pytest
 from django.contrib.auth.models import Group, User
 from django.urls import reverse
 
+from agents.tenants import system_bootstrap
 from bmc.core import models
-from bmc.core.services import system_bootstrap
 
 pytestmark = pytest.mark.django_db
 

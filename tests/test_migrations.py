@@ -41,3 +41,32 @@ def test_alternatives_stored_before_the_option_key_keep_their_quotes():
         assert list(keys.values()).count("") == 1  # the plain quote has no key
     finally:
         MigrationExecutor(connection).migrate(latest)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_messages_written_before_their_origin_field_keep_their_send_guard():
+    """A follow-up or a reminder pending when the field came: its origin read from its payload, so
+    outbound still checks it with its agent before it goes."""
+    before, after = ("core", "0008_inbound_audit"), ("core", "0009_message_origin")
+    executor = MigrationExecutor(connection)
+    latest = executor.loader.graph.leaf_nodes()
+    try:
+        executor.migrate([before])
+        apps = executor.loader.project_state([before]).apps
+        tenant = apps.get_model("core", "Tenant").objects.create(slug="old", name="Old")
+        customer = apps.get_model("core", "Customer").objects.create(tenant=tenant, phone="+59899100200")
+        conversation = apps.get_model("core", "Conversation").objects.create(tenant=tenant, customer=customer)
+        Message = apps.get_model("core", "Message")
+        common = dict(tenant=tenant, conversation=conversation, direction="out", channel="log", text="x")
+        Message.objects.create(raw_payload={"followup_id": 41, "template": {}}, idempotency_key="f", **common)
+        Message.objects.create(raw_payload={"dunning_notice_id": 7}, idempotency_key="d", **common)
+        Message.objects.create(raw_payload={"answers": [1, 1]}, idempotency_key="r", **common)
+
+        executor = MigrationExecutor(connection)
+        executor.migrate([after])
+        Message = executor.loader.project_state([after]).apps.get_model("core", "Message")
+        origins = dict(Message.objects.values_list("idempotency_key", "origin"))
+        assert origins == {"f": "followup", "d": "dunning", "r": ""}
+        assert dict(Message.objects.values_list("idempotency_key", "origin_id")) == {"f": 41, "d": 7, "r": None}
+    finally:
+        MigrationExecutor(connection).migrate(latest)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404
-from django.utils.http import content_disposition_header
 from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.decorators import api_view, parser_classes
@@ -15,18 +14,9 @@ from rest_framework.response import Response
 from agents.documents import DocumentError, Upload, batch_progress, document_review
 from bmc.api.parsers import text_problem
 from bmc.api.responses import BatchCreated, BatchProgress, ReviewOut
+from bmc.documents.files import document_file_response
 from bmc.documents.models import Document, DocumentBatch
 from tasks.documents import batch_submit
-
-CONTENT_TYPES = {
-    "pdf": "application/pdf",
-    "png": "image/png",
-    "jpeg": "image/jpeg",
-    "txt": "text/plain; charset=utf-8",
-    "csv": "text/csv; charset=utf-8",
-    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-    "eml": "message/rfc822",
-}
 
 BatchIn = inline_serializer(
     "DocumentBatchIn",
@@ -92,20 +82,6 @@ def batch_detail_view(request: Request, batch_id: int) -> Response:
 def document_file_view(request: Request, document_id: int) -> HttpResponse:
     document = get_object_or_404(Document.objects.select_related("blob"), pk=document_id, tenant=request.tenant)
     return document_file_response(document)
-
-
-def document_file_response(document: Document) -> HttpResponse:
-    if document.blob is None:
-        return HttpResponse(status=404)
-    response = HttpResponse(
-        bytes(document.blob.content), content_type=CONTENT_TYPES.get(document.file_type, "application/octet-stream")
-    )
-    response["Content-Disposition"] = content_disposition_header(False, document.filename)
-    response["X-Content-Type-Options"] = "nosniff"  # only ever the type its content was found to be
-    if document.file_type != "pdf":  # the browser's PDF viewer does not run in a sandbox
-        response["Content-Security-Policy"] = "sandbox"
-    response["X-Frame-Options"] = "SAMEORIGIN"  # the review page shows it beside its fields
-    return response
 
 
 class ReviewSerializer(serializers.Serializer):

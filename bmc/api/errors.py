@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
 from django.http import JsonResponse
+from django.views.defaults import page_not_found, server_error
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
@@ -37,8 +39,6 @@ def broker_unavailable_response() -> JsonResponse:
 
 def exception_handler(exc, context):
     if isinstance(exc, RequestDataTooBig):
-        from django.conf import settings
-
         return too_large_response(settings.API_MAX_BODY_BYTES)
     response = drf_exception_handler(exc, context)
     if response is None:
@@ -74,7 +74,6 @@ def _summary(detail, prefix: str = "") -> str:
 
 def api_not_found(request, exception=None):
     """JSON 404 under /api/ (unknown path or malformed id); Django's page elsewhere."""
-    from django.views.defaults import page_not_found
 
     if request.path.startswith("/api/"):
         return JsonResponse({"error": {"code": "not_found", "message": f"No resource at {request.path}."}}, status=404)
@@ -82,7 +81,6 @@ def api_not_found(request, exception=None):
 
 
 def api_server_error(request):
-    from django.views.defaults import server_error
 
     if request.path.startswith("/api/"):
         return JsonResponse(

@@ -25,6 +25,7 @@ from agents.inbound import (
     phone_normalize,
     timestamp_parse,
 )
+from agents.nlu_model import message_understand
 from agents.quote_document import quote_public_path
 from bmc.api.parsers import json_body_parse
 from bmc.api.quotes import public_url
@@ -504,7 +505,6 @@ NluOut = inline_serializer(
 @api_view(["POST"])
 def nlu_parse_view(request: Request) -> Response:
     """Intent and entities of one message, as the conversation agent reads it."""
-    from agents.nlu_model import message_understand
 
     if not isinstance(request.data, dict):
         raise serializers.ValidationError({"body": ["The body must be a JSON object: {text, sent_at?}."]})

@@ -22,7 +22,7 @@ from rest_framework.response import Response
 
 from agents.dunning import InvoiceStateError, invoice_mark_paid
 from agents.followup import followup_effectiveness, policy_for
-from agents.inbound import rfc3339_parse
+from agents.inbound import InboundError, phone_normalize, rfc3339_parse
 from bmc.api.schema import ClockTimeField, PhoneField, amount_field
 from bmc.core.models import Customer
 from bmc.sales.models import FollowUpPolicy, Invoice, StaffTask
@@ -76,6 +76,18 @@ class WeekdaysField(serializers.JSONField):
 class PolicySerializer(serializers.ModelSerializer):
     # the schema says what the model's validators and policy_errors say, where one field can
     max_attempts = serializers.IntegerField(min_value=1, max_value=10)
+    # days, as small numbers whatever the database (the schema says the same to every install)
+    order_wait_days = serializers.IntegerField(
+        min_value=0,
+        max_value=32767,
+        required=False,
+        help_text="An accepted quote with no order after this many days becomes a staff task.",
+    )
+    dunning_firm_after_days = serializers.IntegerField(min_value=0, max_value=32767, required=False)
+    dunning_staff_after_days = serializers.IntegerField(min_value=0, max_value=32767, required=False)
+    dunning_repeat_days = serializers.IntegerField(
+        min_value=0, max_value=32767, required=False, help_text="Days between two reminders of the same invoice."
+    )
     steps_hours = StepsField()
     quiet_weekdays = WeekdaysField()
     quiet_start = ClockTimeField(allow_null=True, required=False, help_text="No sends from this local time...")
@@ -208,7 +220,6 @@ class InvoiceSerializer(serializers.ModelSerializer):
         extra_kwargs = {"number": {"min_length": 1}}
 
     def validate_customer_phone(self, value: str) -> str:
-        from agents.inbound import InboundError, phone_normalize
 
         try:
             return phone_normalize(value)

@@ -93,6 +93,9 @@ class TaskAcceptedSerializer(serializers.Serializer):
 class TaskSerializer(serializers.ModelSerializer):
     agent_id = serializers.CharField(source="agent")
     timestamp = serializers.DateTimeField(source="updated_at")
+    # counts, declared the same whatever the database's integer ranges
+    processing_time_ms = serializers.IntegerField(allow_null=True)
+    attempts = serializers.IntegerField()
 
     class Meta:
         model = AgentTask

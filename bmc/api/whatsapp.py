@@ -38,6 +38,7 @@ from agents.outbound import outbound_status_apply
 from bmc.api.parsers import json_body_parse
 from bmc.core.models import InboundPayload, Tenant
 from bmc.core.services import tenant_ensure
+from tasks.documents import whatsapp_media
 
 logger = logging.getLogger(__name__)
 
@@ -186,8 +187,6 @@ def _dispatch(accepted, *, text: str, tenant, trace_id: str | None) -> None:
     if not accepted.created:
         return
     if (accepted.message.raw_payload or {}).get("type") in ("document", "image"):
-        from tasks.documents import whatsapp_media
-
         message_id = accepted.message.pk
         transaction.on_commit(lambda: whatsapp_media.delay(message_id))
     # a document or photo without a caption has nothing to answer; a voice note or a location has

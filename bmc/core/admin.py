@@ -3,6 +3,7 @@ from __future__ import annotations
 import json
 
 from django import forms
+from django.conf import settings
 from django.contrib import admin, messages
 from django.db.models import Count
 from django.utils import timezone
@@ -10,8 +11,11 @@ from django.utils.html import format_html
 from rest_framework_api_key.admin import APIKeyModelAdmin
 from rest_framework_api_key.models import APIKey as LibraryAPIKey
 
-from agents.conversation import task_cancel
+from agents.conversation import quote_reply_after_approval, task_cancel
+from agents.followup import followups_stop
 from agents.outbound import outbound_reply_create, outbound_send_submit
+from agents.quote import QuoteStateError, quote_approve
+from agents.quote_document import quote_public_path
 from bmc.core import models
 from bmc.jobs.submit import task_dispatch
 
@@ -76,7 +80,6 @@ class CustomerAdmin(admin.ModelAdmin):
 
     def save_model(self, request, obj, form, change):
         """Opted out by staff (the customer asked by phone): nothing more is sent."""
-        from agents.followup import followups_stop
 
         opting_out = "opted_out" in form.changed_data and obj.opted_out
         if opting_out:
@@ -94,7 +97,6 @@ class MessageInline(ReadOnlyInline):
 
 
 def _pdf_link(quote) -> str:
-    from agents.quote_document import quote_public_path
 
     return format_html("<a href='{}' target='_blank'>PDF</a>", quote_public_path(quote)) if quote.pk else "-"
 
@@ -417,14 +419,11 @@ class QuoteAdmin(admin.ModelAdmin):
     )
     readonly_fields = tuple(f for f in fields if f != "status")
 
-    def get_inlines(self, request, obj):
-        from bmc.sales.admin import QuoteFollowUpInline
-
-        return [QuoteLineInline, QuoteFollowUpInline]
+    # bmc.sales.admin adds the quote's follow-ups: core knows nothing of sales
+    inlines = [QuoteLineInline]
 
     def save_model(self, request, obj, form, change):
         """Staff deciding a quote by hand: it is decided now, and its follow-ups stop."""
-        from agents.followup import followups_stop
 
         decided = "status" in form.changed_data and obj.status in (
             models.Quote.Status.ACCEPTED,
@@ -464,10 +463,6 @@ class QuoteAdmin(admin.ModelAdmin):
 
     @admin.action(description="Approve selected quotes (over 10,000 USD)", permissions=["approve"])
     def approve_quotes(self, request, queryset):
-        from django.conf import settings
-
-        from agents.conversation import quote_reply_after_approval
-        from agents.quote import QuoteStateError, quote_approve
 
         approved, sent, refused = 0, 0, []
         for quote in queryset:

@@ -8,6 +8,6 @@ class CoreConfig(AppConfig):
     verbose_name = "BMC Agents"
 
     def ready(self) -> None:
-        from bmc.core.services import staff_groups_ensure
+        from bmc.core.services import staff_groups_ensure  # models load only once the apps are ready
 
         post_migrate.connect(lambda **kwargs: staff_groups_ensure(), sender=self, weak=False)

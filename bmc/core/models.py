@@ -186,6 +186,14 @@ class Message(TenantOwned):
         FAILED = "failed", "Failed"
         CANCELLED = "cancelled", "Cancelled"  # withdrawn before sending: the customer wrote first
 
+    class Origin(models.TextChoices):
+        """Why an outbound message was written: a reply, or the agents' own initiative (whose agent
+        checks it once more just before it goes: outbound's send guards)."""
+
+        REPLY = "", "Reply"
+        FOLLOWUP = "followup", "Follow-up"
+        DUNNING = "dunning", "Payment reminder"
+
     conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="messages")
     direction = models.CharField(max_length=3, choices=Direction.choices)
     channel = models.CharField(max_length=20, choices=Channel.choices)
@@ -202,6 +210,8 @@ class Message(TenantOwned):
         max_length=80, null=True, blank=True, unique=True, help_text="Outbound: one send per key."
     )
     send_attempts = models.PositiveSmallIntegerField(default=0)
+    origin = models.CharField(max_length=20, choices=Origin.choices, blank=True, default=Origin.REPLY)
+    origin_id = models.BigIntegerField(null=True, blank=True, help_text="The follow-up's or the reminder's id.")
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import re
-from typing import Any
-
 from django.conf import settings
 from django.contrib.auth.models import Group, Permission
 from django.db import transaction
@@ -77,48 +74,3 @@ def api_key_create(*, tenant: Tenant, name: str) -> tuple[ApiKey, str]:
     """A new key; the returned plain key is never stored and cannot be shown again."""
     with transaction.atomic():
         return ApiKey.objects.create_key(tenant=tenant, name=name)
-
-
-class TenantError(ValueError):
-    """A company that cannot be created as asked; the message says what is wrong and what is allowed."""
-
-
-def tenant_create(
-    *, slug: str, name: str, tier: str = Tenant.Tier.BASIC, catalog_csv: str | None = None, catalog_source: str = ""
-) -> dict[str, Any]:
-    """A company beyond the first: the tenant, its follow-up policy (the defaults) and, when given,
-    its catalog, all or nothing."""
-    from agents.catalog import catalog_import
-    from bmc.sales.models import FollowUpPolicy
-
-    if not re.fullmatch(r"[a-z0-9][a-z0-9-]{0,49}", slug or ""):
-        raise TenantError(f"slug '{slug}' is not allowed: 1 to 50 lowercase letters, digits or '-', e.g. 'acme'.")
-    if not (name or "").strip():
-        raise TenantError("name is required: the company's name, as staff and customers read it.")
-    if tier not in Tenant.Tier.values:
-        raise TenantError(f"tier '{tier}' is not one of {', '.join(Tenant.Tier.values)}.")
-    if Tenant.objects.filter(slug=slug).exists():
-        raise TenantError(f"a tenant '{slug}' already exists.")
-    with transaction.atomic():
-        tenant = Tenant.objects.create(slug=slug, name=name.strip()[:200], tier=tier)
-        FollowUpPolicy.objects.create(tenant=tenant)
-        catalog = None
-        if catalog_csv is not None:
-            catalog = catalog_import(tenant=tenant, csv_text=catalog_csv, source=catalog_source or "create_tenant")
-    return {"tenant": tenant, "catalog": catalog}
-
-
-def system_bootstrap() -> dict[str, Any]:
-    """Idempotent: the default tenant, its demo catalog, the staff groups."""
-    from agents.catalog import catalog_import
-    from bmc.sales.models import FollowUpPolicy
-
-    tenant = tenant_ensure()
-    catalog = catalog_import(
-        tenant=tenant,
-        csv_text=settings.DEMO_CATALOG_PATH.read_text(encoding="utf-8"),
-        source=settings.DEMO_CATALOG_PATH.name,
-    )
-    staff_groups_ensure()
-    FollowUpPolicy.objects.get_or_create(tenant=tenant)  # the defaults, editable in the admin
-    return {"tenant": tenant.slug, "catalog": catalog}

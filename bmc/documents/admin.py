@@ -13,8 +13,12 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
 
+from agents.documents import REVIEWABLE_FIELDS, DocumentError, Upload, document_review, progress_percent
 from bmc.core.admin import ReadOnlyInline
+from bmc.core.services import tenant_ensure
 from bmc.documents import models
+from bmc.documents.files import document_file_response
+from tasks.documents import batch_submit
 
 
 class MultipleFileInput(forms.ClearableFileInput):
@@ -56,7 +60,6 @@ class DocumentInline(ReadOnlyInline):
 
 def progress_bar(batch) -> str:
     """From the counts DocumentBatchAdmin.get_queryset adds to each batch (one query per page)."""
-    from agents.documents import progress_percent
 
     done, failed, total = batch.done_count, batch.failed_count, batch.total
     return format_html(
@@ -105,9 +108,6 @@ class DocumentBatchAdmin(admin.ModelAdmin):
 
     def add_view(self, request, form_url="", extra_context=None):
         """Upload: many files at once become a batch, started at once."""
-        from agents.documents import Upload
-        from bmc.core.services import tenant_ensure
-        from tasks.documents import batch_submit
 
         if not self.has_add_permission(request):
             raise PermissionDenied
@@ -151,7 +151,6 @@ class DocumentAdmin(admin.ModelAdmin):
         ]
 
     def file_view(self, request, document_id: int):
-        from bmc.api.documents import document_file_response
 
         document = get_object_or_404(models.Document.objects.select_related("blob"), pk=document_id)
         if not self.has_view_or_change_permission(request, document):
@@ -160,7 +159,6 @@ class DocumentAdmin(admin.ModelAdmin):
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
         """The document beside what was read from it; approve, correct or reject."""
-        from agents.documents import REVIEWABLE_FIELDS, DocumentError, document_review
 
         document = get_object_or_404(models.Document, pk=object_id)
         if not self.has_view_or_change_permission(request, document):

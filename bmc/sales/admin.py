@@ -8,8 +8,12 @@ from django.db.models import JSONField
 from django.utils import timezone
 from django.utils.html import format_html
 
-from bmc.core.admin import ReadOnlyAdmin, ReadOnlyInline
+from agents.dunning import InvoiceStateError, invoice_mark_paid
+from agents.followup import followup_effectiveness
+from bmc.core.admin import QuoteAdmin, ReadOnlyAdmin, ReadOnlyInline
+from bmc.core.services import tenant_ensure
 from bmc.sales import models
+from bmc.sales.policy import WEEKDAY_NAMES
 
 
 @admin.register(models.FollowUpPolicy)
@@ -51,7 +55,6 @@ class FollowUpPolicyAdmin(admin.ModelAdmin):
 
     @admin.display(description="Days without sends")
     def quiet_days(self, obj) -> str:
-        from bmc.sales.policy import WEEKDAY_NAMES
 
         return ", ".join(WEEKDAY_NAMES[d] for d in sorted(obj.quiet_weekdays or [])) or "none"
 
@@ -78,8 +81,6 @@ class FollowUpAdmin(ReadOnlyAdmin):
         return obj.message.delivery_status if obj.message else "—"
 
     def changelist_view(self, request, extra_context=None):
-        from agents.followup import followup_effectiveness
-        from bmc.core.services import tenant_ensure
 
         extra_context = {**(extra_context or {}), "effectiveness": followup_effectiveness(tenant_id=tenant_ensure().pk)}
         return super().changelist_view(request, extra_context=extra_context)
@@ -88,6 +89,10 @@ class FollowUpAdmin(ReadOnlyAdmin):
 class QuoteFollowUpInline(ReadOnlyInline):
     model = models.FollowUp
     fields = ("kind", "step", "due_at", "status", "reason", "sent_at", "message")
+
+
+# The quote's page (bmc.core.admin) shows its follow-ups too; sales adds them, core importing nothing of sales.
+QuoteAdmin.inlines = [*QuoteAdmin.inlines, QuoteFollowUpInline]
 
 
 @admin.register(models.StaffTask)
@@ -178,7 +183,6 @@ class InvoiceAdmin(admin.ModelAdmin):
 
     def save_model(self, request, obj, form, change):
         """Set to paid by hand: paid in full now, and any promise kept, as the action does."""
-        from agents.dunning import InvoiceStateError, invoice_mark_paid
 
         marked_paid = change and "status" in form.changed_data and obj.status == models.Invoice.Status.PAID
         if marked_paid:
@@ -192,7 +196,6 @@ class InvoiceAdmin(admin.ModelAdmin):
 
     @admin.action(description="Mark selected invoices paid (payment confirmed)")
     def mark_paid(self, request, queryset):
-        from agents.dunning import InvoiceStateError, invoice_mark_paid
 
         count = 0
         for invoice in queryset:

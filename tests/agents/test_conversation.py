@@ -6,8 +6,8 @@ import pytest
 from django.utils import timezone
 
 from agents.conversation import conversation_turn
+from agents.tenants import system_bootstrap
 from bmc.core.models import Conversation, Customer, Message, Quote
-from bmc.core.services import system_bootstrap
 from bmc.sales.models import FollowUp, StaffTask
 
 pytestmark = pytest.mark.django_db

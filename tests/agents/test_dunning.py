@@ -163,7 +163,7 @@ def test_a_scan_run_twice_the_same_day_sends_once(customer):
 
 
 def test_an_accepted_quote_without_an_order_becomes_a_staff_task_once(customer, tenant):
-    from bmc.core.services import system_bootstrap
+    from agents.tenants import system_bootstrap
 
     system_bootstrap()
     message = write(PHONE, REQUEST, local(20, 20, 30), tenant)
@@ -178,7 +178,7 @@ def test_an_accepted_quote_without_an_order_becomes_a_staff_task_once(customer, 
 
 
 def test_a_quote_past_its_validity_expires_and_its_follow_ups_stop(customer, tenant):
-    from bmc.core.services import system_bootstrap
+    from agents.tenants import system_bootstrap
 
     system_bootstrap()
     message = write(PHONE, REQUEST, local(20, 20, 30), tenant)

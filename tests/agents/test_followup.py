@@ -14,8 +14,8 @@ from agents.conversation import conversation_turn
 from agents.followup import followup_claim_due, followup_effectiveness, followup_message_prepare, policy_for
 from agents.inbound import inbound_message_accept
 from agents.outbound import outbound_send, outbound_status_apply
+from agents.tenants import system_bootstrap
 from bmc.core.models import Conversation, Customer, Message, Quote
-from bmc.core.services import system_bootstrap
 from bmc.sales.models import FollowUp
 
 pytestmark = pytest.mark.django_db

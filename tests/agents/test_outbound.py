@@ -207,3 +207,16 @@ def test_a_reply_the_channel_keeps_refusing_is_given_up_for_a_person(settings, p
     (task,) = StaffTask.objects.filter(kind="send_failed")
     assert task.message_id == message.pk and "Te paso la cotización" in task.detail
     assert messages_given_up(max_attempts=3) == []  # once
+
+
+def test_a_message_of_the_agents_own_is_never_sent_unchecked(conversation, monkeypatch):
+    """Outbound knows a follow-up by its origin, and asks the follow-up agent's guard; with no
+    guard registered it refuses to send rather than send unchecked."""
+    from agents import outbound as sender
+
+    monkeypatch.delitem(sender.SEND_GUARDS, "followup")
+    message = outbound_reply_create(
+        conversation=conversation, text="¿Pudiste ver la cotización?", origin=("followup", 1)
+    )
+    with pytest.raises(RuntimeError, match="no send guard registered for followup"):
+        outbound_send(tenant_id=conversation.tenant_id, message_id=message.pk)

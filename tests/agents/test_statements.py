@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from agents.conversation import conversation_turn
 from agents.inbound import inbound_message_accept
-from bmc.core.services import system_bootstrap
+from agents.tenants import system_bootstrap
 from bmc.jobs import records
 from bmc.jobs.router import route_task
 

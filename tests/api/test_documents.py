@@ -143,7 +143,7 @@ def test_the_review_page_shows_the_document_beside_its_fields(admin_client, tena
 def test_staff_without_document_permissions_see_no_documents(client, tenant):
     from django.contrib.auth.models import Group, User
 
-    from bmc.core.services import system_bootstrap
+    from agents.tenants import system_bootstrap
 
     system_bootstrap()
     invoice = corpus.invoice(random.Random(4), 40, issued=date(2026, 11, 10))
@@ -166,7 +166,7 @@ def test_staff_without_document_permissions_see_no_documents(client, tenant):
 def test_operations_staff_review_documents(client, tenant):
     from django.contrib.auth.models import Group, User
 
-    from bmc.core.services import system_bootstrap
+    from agents.tenants import system_bootstrap
 
     system_bootstrap()
     invoice = corpus.invoice(random.Random(5), 41, issued=date(2026, 11, 10), broken_total=True)

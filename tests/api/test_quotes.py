@@ -5,8 +5,8 @@ from django.contrib.auth.models import Group, User
 from django.urls import reverse
 
 from agents.quote import catalog_snapshot, quote_create, quote_price, quote_spec_parse
+from agents.tenants import system_bootstrap
 from bmc.core.models import Quote
-from bmc.core.services import system_bootstrap
 
 pytestmark = pytest.mark.django_db
 

@@ -16,7 +16,8 @@ from django.db import close_old_connections
 from django.utils import timezone
 
 from agents.conversation import conversation_turn
-from bmc.core.services import api_key_create, system_bootstrap
+from agents.tenants import system_bootstrap
+from bmc.core.services import api_key_create
 from tests import documents_corpus as corpus
 from tests.agents.test_documents import run
 from tests.agents.test_followup import REQUEST, write

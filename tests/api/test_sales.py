@@ -203,7 +203,7 @@ def promised_invoice(tenant) -> Invoice:
 def test_the_sales_admin_pages_open(admin_client, tenant):
     from datetime import date
 
-    from bmc.core.services import system_bootstrap
+    from agents.tenants import system_bootstrap
     from bmc.sales.models import DunningNotice, PaymentPromise
 
     system_bootstrap()

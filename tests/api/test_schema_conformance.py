@@ -24,7 +24,7 @@ MAX_EXAMPLES = int(os.environ.get("SCHEMATHESIS_MAX_EXAMPLES", "25"))
 
 
 def test_the_api_keeps_to_its_own_schema(tenant, tmp_path):
-    from bmc.core.services import system_bootstrap
+    from agents.tenants import system_bootstrap
 
     system_bootstrap()  # a catalog, so quotes can be priced
     key = api_key_create(tenant=tenant, name="schemathesis")[1]

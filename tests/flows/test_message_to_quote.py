@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from agents.tenants import system_bootstrap
 from bmc.core.models import AgentTask, Message, Quote
-from bmc.core.services import system_bootstrap
 from tests.conftest import wait_for
 
 pytestmark = pytest.mark.worker

@@ -1,6 +1,6 @@
 from django.core.management.base import BaseCommand
 
-from bmc.core.services import system_bootstrap
+from agents.tenants import system_bootstrap
 
 
 class Command(BaseCommand):

@@ -4,8 +4,8 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from agents.catalog import CatalogError
+from agents.tenants import TenantError, tenant_create
 from bmc.core.models import Tenant
-from bmc.core.services import TenantError, tenant_create
 
 
 class Command(BaseCommand):
