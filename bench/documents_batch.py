@@ -91,10 +91,10 @@ def run(args) -> dict:
         import django
 
         django.setup()
+        from agents.document_flow import batch_submit
         from agents.documents import Upload
         from bmc.core.models import Tenant
         from bmc.documents.models import DocumentBatch
-        from tasks.documents import batch_submit
 
         tenant = Tenant.objects.get(slug="bmc")
         runs = []

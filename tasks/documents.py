@@ -13,18 +13,15 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from datetime import timedelta
 from typing import Any
 
-from celery import chain, chord
 from celery.exceptions import SoftTimeLimitExceeded, WorkerLostError
-from django.db import OperationalError, close_old_connections, transaction
-from django.db.models import F, Max, Q
+from django.db import OperationalError, close_old_connections
 from django.utils import timezone
 
+from agents import document_flow as flow
 from agents import documents as agent
-from bmc.core.models import Message
-from bmc.documents.models import Document, DocumentBatch
+from bmc.documents.models import Document
 from bmc.queues import Queue
 from tasks.base import TRANSIENT_ERRORS, TrackedTask, agent_task, ping_task
 
@@ -45,7 +42,7 @@ class StageTask(TrackedTask):
             # in the worker's main process, whose connection may have gone stale since its last use
             close_old_connections()
             try:
-                document_worker_lost(document_id=args[0], stage=self.stage)
+                flow.document_worker_lost(document_id=args[0], stage=self.stage)
             except Exception:  # the stage is sent again all the same; only the count is missed
                 logger.exception("could not count a lost stage", extra={"document_id": args[0]})
         super().on_retry(exc, task_id, args, kwargs, einfo)
@@ -68,26 +65,6 @@ STAGE_OPTIONS = dict(
     max_retries=6,
 )
 TRANSIENT_RETRIES = 3
-# No document of the batch moved for this long: every stage ends within 90 s, so it is stalled
-# (a chord lost with a worker) rather than busy.
-BATCH_STALE = timedelta(minutes=5)
-
-
-# The third loss still sends the stage again (within max_retries), and that run passes the failed
-# document by: the chain, and the chord, go on past a file that kills its worker.
-MAX_WORKER_LOSSES = 3
-
-
-def document_worker_lost(*, document_id: int, stage: str) -> None:
-    """A worker process died while this document's stage ran. Counted on the document; past
-    MAX_WORKER_LOSSES the document fails with the reason and its later stages pass it by."""
-    with transaction.atomic():
-        Document.objects.filter(pk=document_id).update(attempts=F("attempts") + 1)
-        losses = Document.objects.filter(pk=document_id).values_list("attempts", flat=True).first() or 0
-    if losses >= MAX_WORKER_LOSSES:
-        agent.document_fail(
-            document_id=document_id, stage=stage, reason=f"{stage} stopped its worker {losses} times: given up."
-        )
 
 
 def _run_stage(task, fn: Callable[..., None], document_id: int) -> int:
@@ -165,53 +142,10 @@ def crosscheck_batch(self, batch_id: int) -> dict[str, Any]:
     return agent.batch_crosscheck(batch_id=batch_id)
 
 
-def document_chain(document_id: int):
-    return chain(
-        ingest.si(document_id),
-        extract_text.si(document_id),
-        classify.si(document_id),
-        extract_fields.si(document_id),
-        validate.si(document_id),
-    )
-
-
-def batch_dispatch(batch_id: int) -> None:
-    """After the batch is committed: one chain per readable document, the cross-check after all."""
-    ids = list(
-        Document.objects.filter(batch_id=batch_id).exclude(status=Document.Status.FAILED).values_list("pk", flat=True)
-    )
-    callback = crosscheck_batch.si(batch_id)
-    if not ids:
-        callback.apply_async()
-        return
-    chord([document_chain(pk) for pk in ids])(callback)
-
-
-def batch_submit(**kwargs: Any) -> DocumentBatch:
-    """Store a batch (agents.documents.batch_create's arguments) and start it once committed."""
-    with transaction.atomic():
-        batch = agent.batch_create(**kwargs)
-        transaction.on_commit(lambda: batch_dispatch(batch.pk))
-    return batch
-
-
 @agent_task(Queue.DOCUMENTS, "tasks.documents.watch_batches", soft_time_limit=120, time_limit=150, max_retries=0)
 def watch_batches(self) -> dict[str, Any]:
-    """Beat: a batch still running long after its start (its chord lost with a worker) is
-    finished here, its stuck documents marked failed for a person to look at."""
-    cutoff = timezone.now() - BATCH_STALE
-    running = DocumentBatch.objects.filter(status=DocumentBatch.Status.RUNNING, created_at__lt=cutoff)
-    # stale: nothing in it moved for BATCH_STALE (a big batch still at work is left alone)
-    stale = running.annotate(moved=Max("documents__updated_at")).filter(Q(moved__lt=cutoff) | Q(moved__isnull=True))
-    finished, failed = [], []
-    for pk in stale.values_list("pk", flat=True):
-        try:
-            agent.batch_crosscheck(batch_id=pk)
-            finished.append(pk)
-        except Exception:  # one broken batch must not keep the others waiting
-            logger.exception("could not finish a stale batch", extra={"batch_id": pk})
-            failed.append(pk)
-    return {"finished": finished, "failed": failed}
+    """Beat: batches whose chord was lost with a worker are finished (agents.document_flow)."""
+    return flow.batches_watch(now=timezone.now())
 
 
 @agent_task(
@@ -223,54 +157,6 @@ def watch_batches(self) -> dict[str, Any]:
     max_retries=5,
 )
 def whatsapp_media(self, message_id: int) -> dict[str, Any]:
-    """A document or photo a customer sent on WhatsApp: fetched through the Cloud API and read as a
-    batch of one (the payment-notice turn finds it as a receipt). Without credentials the document
-    is recorded as not downloaded, for a person to ask for it."""
-    message = Message.objects.select_related("conversation").get(pk=message_id)
-    if Document.objects.filter(message=message).exists():
-        return {"message_id": message_id, "already": True}
-    facts = (message.raw_payload or {}).get("bmc") or {}
-    kind = (message.raw_payload or {}).get("type", "document")
-    filename = facts.get("filename") or f"whatsapp-{kind}-{message_id}"
-    try:
-        content = agent.whatsapp_media_fetch(media_id=facts.get("media_id") or "")
-    except ConnectionError as error:
-        if self.request.retries < self.max_retries:
-            raise  # WhatsApp busy or unreachable: try again later
-        error = agent.DocumentError(f"not downloaded: WhatsApp did not answer after retries ({error}).")
-        return _media_not_read(message, filename, error)
-    except agent.DocumentError as error:
-        return _media_not_read(message, filename, error)
-    batch = batch_submit(
-        tenant=message.conversation.tenant,
-        uploads=[agent.Upload(filename=filename, content=content)],
-        source=DocumentBatch.Source.WHATSAPP,
-        name=filename,
-        message=message,
-    )
-    return {"message_id": message_id, "batch_id": batch.pk}
-
-
-def _media_not_read(message, filename: str, error: Exception) -> dict[str, Any]:
-    """The customer's file could not be fetched: recorded, for a person to ask for it again."""
-    with transaction.atomic():
-        batch = DocumentBatch.objects.create(
-            tenant_id=message.tenant_id,
-            source=DocumentBatch.Source.WHATSAPP,
-            name=filename,
-            total=1,
-            status=DocumentBatch.Status.DONE,
-            finished_at=timezone.now(),
-        )
-        Document.objects.create(
-            tenant_id=message.tenant_id,
-            batch=batch,
-            filename=filename,
-            sha256="",
-            message=message,
-            status=Document.Status.FAILED,
-            error=str(error),
-            review=Document.Review.PENDING,
-            review_reason=f"could not be read: {error}",
-        )
-    return {"message_id": message.pk, "error": str(error)}
+    """A document or photo a customer sent on WhatsApp, fetched and read as a batch of one;
+    WhatsApp not answering is tried again (autoretry) until the last try records it unread."""
+    return flow.whatsapp_media_read(message_id=message_id, last_try=self.request.retries >= self.max_retries)

@@ -6,13 +6,15 @@ death is the one thing played here, at the moment that loses the part."""
 from __future__ import annotations
 
 from billiard.einfo import ExceptionInfo
-from celery import chord, states
+from celery import chain, chord, states
 from celery.exceptions import WorkerLostError
 from celery.worker.request import Request
 
+from agents.document_flow import STAGES
 from agents.documents import Upload, batch_create
 from bmc.celery import app as celery_app
 from bmc.documents.models import Document
+from bmc.jobs.submit import task_signature
 from tasks import documents as stages
 from tests.conftest import queues_purge
 
@@ -107,7 +109,7 @@ def test_a_stage_whose_process_died_is_sent_again_and_the_loss_counted(transacti
     queues_purge(("documents",))
     batch = batch_create(tenant=tenant, uploads=[Upload("a.txt", b"Factura 1 total 10")], source="api")
     document = Document.objects.get(batch=batch)
-    stages.document_chain(document.pk).apply_async()
+    chain(*(task_signature(stage, document.pk) for stage in STAGES)).apply_async()  # the document's chain
     (message,) = _take("documents", 1)
     stages.ingest.Request(message, app=celery_app, task=stages.ingest).on_failure(_lost(), send_failed_event=False)
 

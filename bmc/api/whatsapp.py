@@ -38,7 +38,7 @@ from agents.outbound import outbound_status_apply
 from bmc.api.parsers import json_body_parse
 from bmc.core.models import InboundPayload, Tenant
 from bmc.core.services import tenant_ensure
-from tasks.documents import whatsapp_media
+from bmc.jobs.submit import task_send
 
 logger = logging.getLogger(__name__)
 
@@ -188,7 +188,7 @@ def _dispatch(accepted, *, text: str, tenant, trace_id: str | None) -> None:
         return
     if (accepted.message.raw_payload or {}).get("type") in ("document", "image"):
         message_id = accepted.message.pk
-        transaction.on_commit(lambda: whatsapp_media.delay(message_id))
+        transaction.on_commit(lambda: task_send("tasks.documents.whatsapp_media", message_id))
     # a document or photo without a caption has nothing to answer; a voice note or a location has
     if text or (accepted.message.raw_payload or {}).get("type") in NO_TEXT_REPLIES:
         inbound_turn_submit(

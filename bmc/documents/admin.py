@@ -13,12 +13,12 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
 
+from agents.document_flow import batch_submit
 from agents.documents import REVIEWABLE_FIELDS, DocumentError, Upload, document_review, progress_percent
 from bmc.core.admin import ReadOnlyInline
 from bmc.core.services import tenant_ensure
 from bmc.documents import models
 from bmc.documents.files import document_file_response
-from tasks.documents import batch_submit
 
 
 class MultipleFileInput(forms.ClearableFileInput):

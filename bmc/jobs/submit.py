@@ -11,6 +11,7 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
+from celery import chain, chord
 from django.db import transaction
 
 from bmc.celery import app as celery_app
@@ -144,3 +145,28 @@ def task_ids_held_by_workers(*, timeout: float) -> set[str]:
         for tasks in (inspect.scheduled() or {}).values():
             ids.update(t["request"]["id"] for t in tasks)
     return ids
+
+
+# --- canvases, by task name: the agents hand on work without importing a consumer --------------
+
+
+def task_signature(name: str, *args: Any):
+    """A task by its written name, its arguments fixed (the result of the one before is not
+    passed on)."""
+    return celery_app.signature(name, args=args, immutable=True)
+
+
+def chains_then(*, chains: list[list[tuple[str, tuple]]], callback: tuple[str, tuple]) -> None:
+    """Chains of tasks, each a list of (name, args), run in parallel; then `callback` once all
+    have finished (a chord, counted by the result backend). No chains: the callback alone."""
+    then = task_signature(callback[0], *callback[1])
+    if not chains:
+        then.apply_async()
+        return
+    chord([chain(*(task_signature(name, *args) for name, args in links)) for links in chains])(then)
+
+
+def task_send(name: str, *args: Any) -> None:
+    """Send one untracked task by its name (the stages of the documents agent keep their state in
+    their own rows, not in task records)."""
+    celery_app.send_task(name, args=list(args))

@@ -10,6 +10,7 @@ from decimal import Decimal
 
 import pytest
 
+from agents import document_flow
 from agents.documents import (
     MAX_BYTES,
     DocumentError,
@@ -431,7 +432,8 @@ def test_a_file_that_keeps_killing_its_worker_fails_alone_at_the_third_loss(tena
     stages_of = stages.extract_text
     # a stage may meet its transient retries and its worker losses both, and still be sent again
     assert (
-        stages_of.retry_on_worker_lost and stages_of.max_retries >= stages.TRANSIENT_RETRIES + stages.MAX_WORKER_LOSSES
+        stages_of.retry_on_worker_lost
+        and stages_of.max_retries >= stages.TRANSIENT_RETRIES + document_flow.MAX_WORKER_LOSSES
     )
 
 
