@@ -7,7 +7,8 @@ from typing import Any
 
 from django.db.models import Avg, Count, Max
 
-from bmc.core.models import AgentTask, Tenant
+from bmc.core.models import Tenant
+from bmc.jobs.models import AgentTask
 
 
 def task_stats(*, tenant: Tenant, since: datetime) -> dict[str, Any]:

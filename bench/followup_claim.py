@@ -41,7 +41,8 @@ from django.utils import timezone  # noqa: E402
 
 def backlog_create(size: int) -> None:
     from agents.tenants import system_bootstrap
-    from bmc.core.models import AgentMessage, AgentTask, Conversation, Customer, Message, Quote, Tenant
+    from bmc.core.models import Conversation, Customer, Message, Quote, Tenant
+    from bmc.jobs.models import AgentMessage, AgentTask
     from bmc.sales.models import FollowUp, FollowUpPolicy
 
     system_bootstrap()

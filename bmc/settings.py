@@ -44,6 +44,7 @@ INSTALLED_APPS = [
     "django_celery_beat",
     "axes",
     "bmc.core",
+    "bmc.jobs",
     "bmc.sales",
     "bmc.documents",
     "bmc.api",
@@ -329,7 +330,7 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "InvoiceStatusEnum": "bmc.sales.models.Invoice.Status",
         "StaffTaskStatusEnum": "bmc.sales.models.StaffTask.Status",
-        "AgentTaskStatusEnum": "bmc.core.models.AgentTask.Status",
+        "AgentTaskStatusEnum": "bmc.jobs.models.AgentTask.Status",
         "QuoteStatusEnum": "bmc.core.models.Quote.Status",
         "DocumentStatusEnum": "bmc.documents.models.Document.Status",
         "DocumentBatchStatusEnum": "bmc.documents.models.DocumentBatch.Status",

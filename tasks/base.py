@@ -24,8 +24,8 @@ from celery.worker.request import Request
 from django.conf import settings
 from django.db import close_old_connections
 
-from bmc.core.models import AgentTask
 from bmc.jobs import records
+from bmc.jobs.models import AgentTask
 from bmc.logging import log_context_bind, log_context_reset
 from bmc.queues import Queue
 

@@ -4,6 +4,7 @@ from django.urls import reverse
 
 from agents.tenants import system_bootstrap
 from bmc.core import models
+from bmc.jobs import models as jobs
 
 pytestmark = pytest.mark.django_db
 
@@ -15,8 +16,8 @@ MODELS = [
     models.Message,
     models.CatalogVersion,
     models.Product,
-    models.AgentTask,
-    models.AgentMessage,
+    jobs.AgentTask,
+    jobs.AgentMessage,
     models.Quote,
 ]
 
@@ -54,14 +55,14 @@ def test_audit_records_are_read_only(admin_client, staff):
     from bmc.jobs.submit import task_submit
 
     task = task_submit(tenant=staff, task_type="ping")
-    message = models.AgentMessage.objects.get(task=task)
-    assert admin_client.get(reverse("admin:core_agentmessage_add")).status_code == 403
+    message = jobs.AgentMessage.objects.get(task=task)
+    assert admin_client.get(reverse("admin:jobs_agentmessage_add")).status_code == 403
     assert (
-        admin_client.post(reverse("admin:core_agentmessage_delete", args=[message.pk]), {"post": "yes"}).status_code
+        admin_client.post(reverse("admin:jobs_agentmessage_delete", args=[message.pk]), {"post": "yes"}).status_code
         == 403
     )
-    assert admin_client.get(reverse("admin:core_agenttask_add")).status_code == 403
-    assert models.AgentMessage.objects.filter(pk=message.pk).exists()
+    assert admin_client.get(reverse("admin:jobs_agenttask_add")).status_code == 403
+    assert jobs.AgentMessage.objects.filter(pk=message.pk).exists()
 
 
 def test_sales_and_operations_groups_have_fitting_permissions(client, staff):
@@ -114,7 +115,7 @@ def test_staff_take_over_a_conversation_and_reply_by_hand(client, staff, django_
     assert conversation.state == "handoff" and conversation.assigned_to == seller
     reply = conversation.messages.get(direction="out")
     assert reply.text == "Hola Juan, te llamo en 5 minutos." and reply.delivery_status == "pending"
-    assert models.AgentTask.objects.filter(task_type="outbound.send_message", payload__message_id=reply.pk).exists()
+    assert jobs.AgentTask.objects.filter(task_type="outbound.send_message", payload__message_id=reply.pk).exists()
 
 
 def test_saving_a_conversation_keeps_what_a_turn_wrote_meanwhile(admin_client, staff, monkeypatch):

@@ -70,3 +70,48 @@ def test_messages_written_before_their_origin_field_keep_their_send_guard():
         assert dict(Message.objects.values_list("idempotency_key", "origin_id")) == {"f": 41, "d": 7, "r": None}
     finally:
         MigrationExecutor(connection).migrate(latest)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_task_records_move_to_the_jobs_app_with_their_rows():
+    """bmc.core's AgentTask and AgentMessage become bmc.jobs's, in Django's state only: the rows
+    written before are read after, and the content types (with their permissions) follow."""
+    before, after = ("core", "0009_message_origin"), ("jobs", "0001_initial")
+    executor = MigrationExecutor(connection)
+    latest = executor.loader.graph.leaf_nodes()
+    try:
+        executor.migrate([before, ("jobs", None)])
+        apps = executor.loader.project_state([before]).apps
+        tenant = apps.get_model("core", "Tenant").objects.create(slug="old", name="Old")
+        task = apps.get_model("core", "AgentTask").objects.create(
+            tenant=tenant, task_type="ping", agent="orchestrator", queue="orchestrator", trace_id="t", status="queued"
+        )
+        apps.get_model("core", "AgentMessage").objects.create(
+            tenant=tenant,
+            from_agent="api",
+            to_agent="orchestrator",
+            type="request",
+            intent="ping",
+            task=task,
+            trace_id="t",
+            span_id="s",
+        )
+        from django.contrib.contenttypes.models import ContentType
+
+        ContentType.objects.filter(app_label="jobs").delete()  # as on an install before the move
+        ContentType.objects.get_or_create(app_label="core", model="agenttask")
+
+        executor = MigrationExecutor(connection)
+        executor.migrate([after])
+        apps = executor.loader.project_state([after]).apps
+        moved = apps.get_model("jobs", "AgentTask").objects.get()
+        assert (moved.task_id, moved.status) == (task.task_id, "queued")
+        assert apps.get_model("jobs", "AgentMessage").objects.get().task_id == moved.pk
+        labels = set(
+            apps.get_model("contenttypes", "ContentType")
+            .objects.filter(model="agenttask")
+            .values_list("app_label", flat=True)
+        )
+        assert labels == {"jobs"}
+    finally:
+        MigrationExecutor(connection).migrate(latest)

@@ -32,7 +32,8 @@ from bmc.api.quotes import public_url
 from bmc.api.responses import ChatAnswered, ChatCancelled, ChatWaiting, ConversationOut
 from bmc.api.schema import ExternalIdField, MessageTextField, NameField, PhoneField, SentAtField
 from bmc.api.views import task_cancel_or_conflict
-from bmc.core.models import AgentTask, Conversation, InboundPayload, Message
+from bmc.core.models import Conversation, InboundPayload, Message
+from bmc.jobs.models import AgentTask
 
 MAX_TEXT = 4096
 MAX_EXTERNAL_ID = 200  # Message.external_id

@@ -7,8 +7,9 @@ from __future__ import annotations
 from drf_spectacular.utils import inline_serializer
 from rest_framework import serializers
 
-from bmc.core.models import AgentTask, Conversation, Message, Quote
+from bmc.core.models import Conversation, Message, Quote
 from bmc.documents.models import Document, DocumentBatch
+from bmc.jobs.models import AgentTask
 
 
 def _free_object(**kwargs) -> serializers.JSONField:

@@ -3,7 +3,7 @@ from __future__ import annotations
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from bmc.core.models import AgentTask
+from bmc.jobs.models import AgentTask
 from bmc.jobs.registry import AGENTS, PUBLIC_TASK_TYPES, TASK_TYPES
 from bmc.queues import DEFAULT_PRIORITY, Priority
 

@@ -24,7 +24,7 @@ from bmc.api.serializers import (
     TaskSerializer,
     TaskSubmitSerializer,
 )
-from bmc.core.models import AgentTask
+from bmc.jobs.models import AgentTask
 from bmc.jobs.records import agent_task_withdraw_unqueued
 from bmc.jobs.registry import AGENTS
 from bmc.jobs.router import RoutingError

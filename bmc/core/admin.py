@@ -11,13 +11,12 @@ from django.utils.html import format_html
 from rest_framework_api_key.admin import APIKeyModelAdmin
 from rest_framework_api_key.models import APIKey as LibraryAPIKey
 
-from agents.conversation import quote_reply_after_approval, task_cancel
+from agents.conversation import quote_reply_after_approval
 from agents.followup import followups_stop
 from agents.outbound import outbound_reply_create, outbound_send_submit
 from agents.quote import QuoteStateError, quote_approve
 from agents.quote_document import quote_public_path
 from bmc.core import models
-from bmc.jobs.submit import task_dispatch
 
 # The library's own, tenant-less key model is not used: keys are core.ApiKey, per tenant.
 if admin.site.is_registered(LibraryAPIKey):
@@ -50,7 +49,7 @@ class ReadOnlyInline(admin.TabularInline):
         return self.fields or super().get_readonly_fields(request, obj)
 
 
-def _pretty_json(value) -> str:
+def pretty_json(value) -> str:
     return format_html(
         "<pre style='white-space:pre-wrap;margin:0'>{}</pre>",
         json.dumps(value, indent=2, ensure_ascii=False, default=str),
@@ -159,7 +158,7 @@ class ConversationAdmin(admin.ModelAdmin):
 
     @admin.display(description="Dialogue state")
     def dialogue_pretty(self, obj) -> str:
-        return _pretty_json(obj.dialogue)
+        return pretty_json(obj.dialogue)
 
     def save_model(self, request, obj, form, change):
         reply = form.cleaned_data.get("staff_reply", "").strip()
@@ -216,7 +215,7 @@ class MessageAdmin(admin.ModelAdmin):
 
     @admin.display(description="Raw payload")
     def raw_payload_pretty(self, obj) -> str:
-        return _pretty_json(obj.raw_payload)
+        return pretty_json(obj.raw_payload)
 
 
 class ProductInline(ReadOnlyInline):
@@ -248,124 +247,6 @@ class ProductAdmin(ReadOnlyAdmin):
     list_filter = ("tenant", "kind", "family", "use", "catalog_version__is_current")
     search_fields = ("sku", "name", "family")
     list_select_related = ("catalog_version",)
-
-
-STATUS_COLORS = {
-    "pending": "#777",
-    "queued": "#2a6ebb",
-    "running": "#c98a00",
-    "completed": "#2e7d32",
-    "failed": "#c62828",
-    "cancelled": "#555",
-    "dead": "#000",
-}
-
-
-@admin.register(models.AgentTask)
-class AgentTaskAdmin(admin.ModelAdmin):
-    list_display = (
-        "created_at",
-        "task_type",
-        "agent",
-        "status_badge",
-        "priority",
-        "attempts",
-        "processing_time_ms",
-        "tenant",
-    )
-    list_filter = ("status", "agent", "queue", "priority", "tenant")
-    search_fields = ("task_id", "task_type", "trace_id", "worker")
-    date_hierarchy = "created_at"
-    actions = ["cancel_tasks", "redispatch_tasks"]
-    fields = (
-        "task_id",
-        "tenant",
-        "task_type",
-        "agent",
-        "queue",
-        "priority",
-        "status",
-        "attempts",
-        "dispatches",
-        "required_capabilities",
-        "payload_pretty",
-        "metadata_pretty",
-        "result_pretty",
-        "error",
-        "trace_id",
-        "worker",
-        "created_at",
-        "queued_at",
-        "started_at",
-        "finished_at",
-        "processing_time_ms",
-    )
-    readonly_fields = fields
-
-    def has_add_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
-
-    def change_view(self, request, object_id, form_url="", extra_context=None):
-        # Every field is read-only: change permission is for the actions, not for editing.
-        extra_context = {**(extra_context or {}), "show_save": False, "show_save_and_continue": False}
-        return super().change_view(request, object_id, form_url, extra_context)
-
-    @admin.display(description="Status", ordering="status")
-    def status_badge(self, obj) -> str:
-        return format_html("<b style='color:{}'>{}</b>", STATUS_COLORS.get(obj.status, "#000"), obj.status)
-
-    @admin.display(description="Payload")
-    def payload_pretty(self, obj) -> str:
-        return _pretty_json(obj.payload)
-
-    @admin.display(description="Metadata")
-    def metadata_pretty(self, obj) -> str:
-        return _pretty_json(obj.metadata)
-
-    @admin.display(description="Result")
-    def result_pretty(self, obj) -> str:
-        return _pretty_json(obj.result)
-
-    @admin.action(description="Cancel selected tasks (not yet finished)", permissions=["change"])
-    def cancel_tasks(self, request, queryset):
-        done = sum(task_cancel(task=task) for task in queryset)
-        self.message_user(
-            request, f"Cancelled {done} of {queryset.count()} task(s); finished ones are left as they are."
-        )
-
-    @admin.action(description="Dispatch again (failed, dead or stuck tasks)", permissions=["change"])
-    def redispatch_tasks(self, request, queryset):
-        statuses = (
-            models.AgentTask.Status.FAILED,
-            models.AgentTask.Status.DEAD,
-            models.AgentTask.Status.PENDING,
-            models.AgentTask.Status.QUEUED,
-        )
-        ids = list(queryset.filter(status__in=statuses).values_list("task_id", flat=True))
-        # conditional again: a task that started or finished since the page was read is left alone
-        models.AgentTask.objects.filter(task_id__in=ids, status__in=statuses).update(
-            status=models.AgentTask.Status.PENDING
-        )
-        sent = sum(task_dispatch(task_id=str(task_id)) for task_id in ids)
-        level = messages.SUCCESS if sent == len(ids) else messages.WARNING
-        self.message_user(request, f"Dispatched {sent} of {len(ids)} task(s).", level)
-
-
-@admin.register(models.AgentMessage)
-class AgentMessageAdmin(ReadOnlyAdmin):
-    list_display = ("created_at", "type", "from_agent", "to_agent", "intent", "priority", "trace_id")
-    list_filter = ("type", "from_agent", "to_agent", "tenant")
-    search_fields = ("trace_id", "span_id", "intent", "message_id")
-    date_hierarchy = "created_at"
-    readonly_fields = ("payload_pretty",)
-    exclude = ("payload",)
-
-    @admin.display(description="Payload")
-    def payload_pretty(self, obj) -> str:
-        return _pretty_json(obj.payload)
 
 
 class QuoteLineInline(ReadOnlyInline):
@@ -459,7 +340,7 @@ class QuoteAdmin(admin.ModelAdmin):
 
     @admin.display(description="Spec")
     def spec_pretty(self, obj) -> str:
-        return _pretty_json(obj.spec)
+        return pretty_json(obj.spec)
 
     @admin.action(description="Approve selected quotes (over 10,000 USD)", permissions=["approve"])
     def approve_quotes(self, request, queryset):

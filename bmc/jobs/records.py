@@ -18,7 +18,8 @@ from django.db.models import Exists, F, OuterRef, Q, Subquery, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from bmc.core.models import AgentMessage, AgentTask, Tenant
+from bmc.core.models import Tenant
+from bmc.jobs.models import AgentMessage, AgentTask
 from bmc.jobs.router import Route
 
 Status = AgentTask.Status

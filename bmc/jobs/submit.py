@@ -15,8 +15,9 @@ from celery import chain, chord
 from django.db import transaction
 
 from bmc.celery import app as celery_app
-from bmc.core.models import AgentTask, Tenant
+from bmc.core.models import Tenant
 from bmc.jobs import records
+from bmc.jobs.models import AgentTask
 from bmc.jobs.router import route_task
 from bmc.queues import DEFAULT_PRIORITY, celery_priority
 

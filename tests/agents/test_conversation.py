@@ -179,7 +179,7 @@ def test_the_reaper_sweeps_what_a_crash_left_unanswered_or_unsent(conversation, 
 
     from agents.outbound import outbound_reply_create
     from agents.reaper import messages_sweep
-    from bmc.core.models import AgentTask
+    from bmc.jobs.models import AgentTask
 
     long_ago = timezone.now() - timedelta(minutes=10)
     inbound = Message.objects.create(
@@ -277,7 +277,7 @@ def test_the_answer_to_alternatives_waits_for_a_turn_under_way_and_keeps_its_dia
     Conversation.objects.filter(pk=conversation.pk).update(
         turn_owner="", turn_started_at=None, dialogue={"spec": {"color": "GRIS"}}
     )
-    from bmc.core.models import AgentTask
+    from bmc.jobs.models import AgentTask
 
     reply = quote_options_reply(
         tenant_id=conversation.tenant_id,
@@ -416,7 +416,7 @@ def test_the_alternatives_of_a_turn_are_recorded_with_it_and_published_after(
 ):
     """'en 100 y en 150': the quote agent's task is written in the turn's transaction, so a worker
     lost between the commit and the publish leaves a record the reaper sends again."""
-    from bmc.core.models import AgentTask
+    from bmc.jobs.models import AgentTask
 
     message = Message.objects.create(
         tenant=conversation.tenant,

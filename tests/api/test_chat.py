@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from bmc.core.models import AgentTask, InboundPayload, Message
+from bmc.core.models import InboundPayload, Message
+from bmc.jobs.models import AgentTask
 from tests.conftest import queues_purge
 
 pytestmark = pytest.mark.django_db

@@ -62,8 +62,8 @@ def test_while_the_broker_is_down_a_message_is_stored_and_said_to_wait(api, tena
 
     from django.utils import timezone
 
-    from bmc.core.models import AgentTask
     from bmc.jobs import records
+    from bmc.jobs.models import AgentTask
 
     response = api.post("/api/v1/messages", GOOD, format="json")
     assert response.status_code == 202, response.content

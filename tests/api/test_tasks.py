@@ -7,8 +7,9 @@ import pytest
 from django.core.management import call_command
 from rest_framework.test import APIClient
 
-from bmc.core.models import AgentMessage, AgentTask, ApiKey
+from bmc.core.models import ApiKey
 from bmc.core.services import api_key_create
+from bmc.jobs.models import AgentMessage, AgentTask
 from bmc.jobs.registry import PUBLIC_TASK_TYPES, TASK_TYPES
 from tests.conftest import queues_purge
 
@@ -248,7 +249,7 @@ def test_queue_depth_is_read_from_the_broker(api, django_capture_on_commit_callb
 
 
 def test_agent_health_reports_its_last_hour(api, tenant):
-    from bmc.core.models import AgentTask
+    from bmc.jobs.models import AgentTask
 
     AgentTask.objects.create(
         tenant=tenant,

@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from bmc.core.models import AgentTask, Conversation, Customer, InboundPayload, Message
+from bmc.core.models import Conversation, Customer, InboundPayload, Message
+from bmc.jobs.models import AgentTask
 from bmc.sales.models import StaffTask
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "whatsapp"

@@ -50,8 +50,8 @@ def test_a_broker_that_comes_back_empty_gets_its_lost_work_again_within_seconds(
     work again at once, long before the deadline for lost messages (REAPER_QUEUED_DEADLINE)."""
     import redis
 
-    from bmc.core.models import AgentTask
     from bmc.health import BROKER_EPOCH_KEY, broker_waiting_ids
+    from bmc.jobs.models import AgentTask
 
     settings.REAPER_QUEUED_DEADLINE = 3600  # what is sent again here is not the deadline's doing
     task_id = api.post("/api/v1/tasks", {"task_type": "analytics.task_stats"}, format="json").json()["task_id"]

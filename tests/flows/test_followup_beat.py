@@ -74,7 +74,7 @@ def test_two_beats_and_a_worker_send_each_due_follow_up_once(start_worker, quote
         stop(*beats)
     sent = Message.objects.filter(followup__isnull=False)
     assert sent.count() == 40 and set(sent.values_list("delivery_status", flat=True)) == {"sent"}
-    from bmc.core.models import AgentMessage, AgentTask
+    from bmc.jobs.models import AgentMessage, AgentTask
 
     followup_tasks = AgentTask.objects.filter(task_type="followup.send_followup")
     assert followup_tasks.count() == 40

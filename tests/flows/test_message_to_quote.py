@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from agents.tenants import system_bootstrap
-from bmc.core.models import AgentTask, Message, Quote
+from bmc.core.models import Message, Quote
+from bmc.jobs.models import AgentTask
 from tests.conftest import wait_for
 
 pytestmark = pytest.mark.worker

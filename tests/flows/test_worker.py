@@ -9,8 +9,8 @@ import redis
 from django.utils import timezone
 
 from bmc.celery import app as celery_app
-from bmc.core.models import AgentMessage, AgentTask
 from bmc.health import beat_tick_record
+from bmc.jobs.models import AgentMessage, AgentTask
 from tasks.orchestrator import reap_tasks
 from tests.conftest import wait_for
 

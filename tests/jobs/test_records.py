@@ -7,8 +7,8 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from bmc.core.models import AgentMessage, AgentTask
 from bmc.jobs import records
+from bmc.jobs.models import AgentMessage, AgentTask
 from bmc.jobs.router import route_task
 
 pytestmark = pytest.mark.django_db
