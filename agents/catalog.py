@@ -10,7 +10,8 @@ from typing import Any
 
 from django.db import transaction
 
-from bmc.core.models import CatalogVersion, Product, Tenant
+from bmc.core.models import Tenant
+from bmc.quotes.models import CatalogVersion, Product
 
 REQUIRED_COLUMNS = (
     "sku",

@@ -53,10 +53,11 @@ from agents.quote_document import (
 )
 from agents.staff import staff_task_open
 from agents.text import plain
-from bmc.core.models import Conversation, Customer, Message, Quote, Tenant, tenant_get
+from bmc.core.models import Conversation, Customer, Message, Tenant, tenant_get
 from bmc.jobs.models import AgentTask
 from bmc.jobs.submit import task_cancel as jobs_task_cancel
 from bmc.jobs.submit import task_submit
+from bmc.quotes.models import Quote
 from bmc.sales.models import StaffTask
 
 logger = logging.getLogger(__name__)

@@ -35,8 +35,8 @@ from django.utils import timezone
 from stdnum.uy import rut as uy_rut
 
 from agents.text import plain
-from bmc.core.models import Quote
 from bmc.documents.models import Document, DocumentBatch, DocumentBlob, DocumentCorrection
+from bmc.quotes.models import Quote
 from bmc.sales.models import Invoice
 
 Kind = Document.Kind

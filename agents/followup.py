@@ -33,8 +33,9 @@ from agents.nlu_model import message_reword
 from agents.outbound import SendGuard, outbound_reply_create, outbound_send_submit, send_guard_register
 from agents.quote_document import money_uy, quote_public_path, quote_summary_es
 from agents.staff import staff_task_open
-from bmc.core.models import Conversation, Customer, Message, Quote, Tenant, tenant_get
+from bmc.core.models import Conversation, Customer, Message, Tenant, tenant_get
 from bmc.jobs.submit import task_submit_many
+from bmc.quotes.models import Quote
 from bmc.sales.models import FollowUp, FollowUpPolicy, StaffTask
 from bmc.sales.policy import next_allowed, sending_allowed
 

@@ -19,7 +19,8 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
-from bmc.core.models import CatalogVersion, Conversation, Customer, Message, Product, Quote, QuoteLine, Tenant
+from bmc.core.models import Conversation, Customer, Message, Tenant
+from bmc.quotes.models import CatalogVersion, Product, Quote, QuoteLine
 
 CENT = Decimal("0.01")
 PIECE = Decimal("3.0")

@@ -20,7 +20,7 @@ from django.template.loader import render_to_string
 from xhtml2pdf import pisa
 
 from agents.quote import IVA_RATE, VALIDITY_DAYS
-from bmc.core.models import Quote
+from bmc.quotes.models import Quote
 
 TEMPLATE = "quotes/quote.html"
 LOCAL_TZ = ZoneInfo("America/Montevideo")

@@ -41,8 +41,9 @@ from django.utils import timezone  # noqa: E402
 
 def backlog_create(size: int) -> None:
     from agents.tenants import system_bootstrap
-    from bmc.core.models import Conversation, Customer, Message, Quote, Tenant
+    from bmc.core.models import Conversation, Customer, Message, Tenant
     from bmc.jobs.models import AgentMessage, AgentTask
+    from bmc.quotes.models import Quote
     from bmc.sales.models import FollowUp, FollowUpPolicy
 
     system_bootstrap()
@@ -58,7 +59,7 @@ def backlog_create(size: int) -> None:
     )
     Message.objects.filter(conversation__customer=customer).delete()  # a customer who never answered
     Quote.objects.filter(customer=customer).delete()
-    from bmc.core.models import CatalogVersion
+    from bmc.quotes.models import CatalogVersion
 
     version = CatalogVersion.objects.get(tenant=tenant, is_current=True)
     sent_at = timezone.now() - timedelta(days=2)

@@ -5,6 +5,7 @@ from django.urls import reverse
 from agents.tenants import system_bootstrap
 from bmc.core import models
 from bmc.jobs import models as jobs
+from bmc.quotes import models as quotes
 
 pytestmark = pytest.mark.django_db
 
@@ -14,11 +15,11 @@ MODELS = [
     models.Customer,
     models.Conversation,
     models.Message,
-    models.CatalogVersion,
-    models.Product,
+    quotes.CatalogVersion,
+    quotes.Product,
     jobs.AgentTask,
     jobs.AgentMessage,
-    models.Quote,
+    quotes.Quote,
 ]
 
 

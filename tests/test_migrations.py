@@ -115,3 +115,40 @@ def test_the_task_records_move_to_the_jobs_app_with_their_rows():
         assert labels == {"jobs"}
     finally:
         MigrationExecutor(connection).migrate(latest)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_quotes_and_the_catalog_move_to_their_app_with_their_rows():
+    """bmc.core's catalog versions, products, quotes and lines become bmc.quotes's in Django's
+    state only: a quote written before, with its line and its follow-up, is read after."""
+    before, after = ("core", "0010_agent_records_moved_to_jobs"), ("core", "0012_quotes_moved_out_last")
+    executor = MigrationExecutor(connection)
+    latest = executor.loader.graph.leaf_nodes()
+    try:
+        executor.migrate([before, ("sales", "0002_staff_task_handoff"), ("quotes", None)])
+        apps = executor.loader.project_state([before, ("sales", "0002_staff_task_handoff")]).apps
+        tenant = apps.get_model("core", "Tenant").objects.create(slug="old", name="Old")
+        customer = apps.get_model("core", "Customer").objects.create(tenant=tenant, phone="+59899100300")
+        catalog = apps.get_model("core", "CatalogVersion").objects.create(
+            tenant=tenant, version=1, source="demo", checksum="x", is_current=True
+        )
+        money = dict(subtotal=Decimal("1"), iva=Decimal("0.22"), total=Decimal("1.22"), valid_until=date(2026, 12, 1))
+        quote = apps.get_model("core", "Quote").objects.create(
+            tenant=tenant, customer=customer, catalog_version=catalog, **money
+        )
+        apps.get_model("core", "QuoteLine").objects.create(
+            quote=quote, position=1, sku="X", description="x", unit="m2", quantity=1, unit_price=1, amount=1
+        )
+        apps.get_model("sales", "FollowUp").objects.create(
+            tenant=tenant, quote=quote, customer=customer, due_at="2026-12-01T12:00:00Z"
+        )
+
+        executor = MigrationExecutor(connection)
+        executor.migrate([after])
+        apps = executor.loader.project_state([after]).apps
+        moved = apps.get_model("quotes", "Quote").objects.get()
+        assert (moved.pk, moved.total, moved.catalog_version.version) == (quote.pk, Decimal("1.22"), 1)
+        assert moved.lines.get().sku == "X"
+        assert apps.get_model("sales", "FollowUp").objects.get().quote_id == quote.pk
+    finally:
+        MigrationExecutor(connection).migrate(latest)

@@ -19,7 +19,7 @@ from rest_framework.response import Response
 from agents.quote import SPEC_KEYS, QuoteSpecError, catalog_snapshot, quote_price, quote_spec_parse
 from agents.quote_document import quote_document_data, quote_document_pdf, quote_public_path, quote_public_token_valid
 from bmc.api.responses import QuoteOut
-from bmc.core.models import Quote
+from bmc.quotes.models import Quote
 
 
 def public_url(path: str) -> str:

@@ -3,19 +3,15 @@ from __future__ import annotations
 import json
 
 from django import forms
-from django.conf import settings
-from django.contrib import admin, messages
+from django.contrib import admin
 from django.db.models import Count
 from django.utils import timezone
 from django.utils.html import format_html
 from rest_framework_api_key.admin import APIKeyModelAdmin
 from rest_framework_api_key.models import APIKey as LibraryAPIKey
 
-from agents.conversation import quote_reply_after_approval
 from agents.followup import followups_stop
 from agents.outbound import outbound_reply_create, outbound_send_submit
-from agents.quote import QuoteStateError, quote_approve
-from agents.quote_document import quote_public_path
 from bmc.core import models
 
 # The library's own, tenant-less key model is not used: keys are core.ApiKey, per tenant.
@@ -95,26 +91,6 @@ class MessageInline(ReadOnlyInline):
     show_change_link = True
 
 
-def _pdf_link(quote) -> str:
-
-    return format_html("<a href='{}' target='_blank'>PDF</a>", quote_public_path(quote)) if quote.pk else "-"
-
-
-class ConversationQuoteInline(ReadOnlyInline):
-    model = models.Quote
-    fields = ("quote_number", "status", "total", "estimate", "valid_until", "pdf")
-    readonly_fields = fields
-    show_change_link = True
-
-    @admin.display(description="Number")
-    def quote_number(self, obj) -> str:
-        return obj.number
-
-    @admin.display(description="Document")
-    def pdf(self, obj) -> str:
-        return _pdf_link(obj)
-
-
 class ConversationForm(forms.ModelForm):
     staff_reply = forms.CharField(
         label="Reply to the customer",
@@ -146,7 +122,8 @@ class ConversationAdmin(admin.ModelAdmin):
         "created_at",
         "last_message_at",
     )
-    inlines = [MessageInline, ConversationQuoteInline]
+    # bmc.quotes.admin adds the conversation's quotes: core knows nothing of quotes
+    inlines = [MessageInline]
     actions = ["take_over", "release_to_bot"]
 
     def get_queryset(self, request):
@@ -216,157 +193,3 @@ class MessageAdmin(admin.ModelAdmin):
     @admin.display(description="Raw payload")
     def raw_payload_pretty(self, obj) -> str:
         return pretty_json(obj.raw_payload)
-
-
-class ProductInline(ReadOnlyInline):
-    model = models.Product
-    fields = ("sku", "name", "unit", "price_venta_usd", "price_web_usd")
-    readonly_fields = fields
-
-
-@admin.register(models.CatalogVersion)
-class CatalogVersionAdmin(ReadOnlyAdmin):
-    list_display = ("version", "tenant", "is_current", "product_count", "source", "created_at")
-    list_filter = ("tenant", "is_current")
-    inlines = [ProductInline]
-
-
-@admin.register(models.Product)
-class ProductAdmin(ReadOnlyAdmin):
-    list_display = (
-        "sku",
-        "name",
-        "kind",
-        "family",
-        "thickness_mm",
-        "unit",
-        "price_venta_usd",
-        "price_web_usd",
-        "catalog_version",
-    )
-    list_filter = ("tenant", "kind", "family", "use", "catalog_version__is_current")
-    search_fields = ("sku", "name", "family")
-    list_select_related = ("catalog_version",)
-
-
-class QuoteLineInline(ReadOnlyInline):
-    model = models.QuoteLine
-    fields = ("position", "sku", "description", "quantity", "unit", "unit_price", "amount", "reason")
-    readonly_fields = fields
-
-
-@admin.register(models.Quote)
-class QuoteAdmin(admin.ModelAdmin):
-    list_display = (
-        "number",
-        "customer",
-        "status",
-        "total",
-        "currency",
-        "estimate",
-        "requires_approval",
-        "valid_until",
-        "created_at",
-    )
-    list_filter = ("status", "requires_approval", "estimate", "tenant")
-    search_fields = ("customer__phone", "customer__name", "option_group")
-    list_select_related = ("customer",)
-    date_hierarchy = "created_at"
-    actions = ["approve_quotes", "mark_ordered"]
-    inlines = [QuoteLineInline]
-    fields = (
-        "number",
-        "tenant",
-        "customer",
-        "conversation",
-        "status",
-        "catalog_version",
-        "price_list",
-        "spec_pretty",
-        "subtotal",
-        "iva",
-        "total",
-        "currency",
-        "estimate",
-        "requires_approval",
-        "option_group",
-        "valid_until",
-        "approved_by",
-        "approved_at",
-        "sent_at",
-        "decided_at",
-        "ordered_at",
-        "created_at",
-    )
-    readonly_fields = tuple(f for f in fields if f != "status")
-
-    # bmc.sales.admin adds the quote's follow-ups: core knows nothing of sales
-    inlines = [QuoteLineInline]
-
-    def save_model(self, request, obj, form, change):
-        """Staff deciding a quote by hand: it is decided now, and its follow-ups stop."""
-
-        decided = "status" in form.changed_data and obj.status in (
-            models.Quote.Status.ACCEPTED,
-            models.Quote.Status.REJECTED,
-            models.Quote.Status.EXPIRED,
-        )
-        if decided and obj.status != models.Quote.Status.EXPIRED:
-            obj.decided_at = timezone.now()
-        super().save_model(request, obj, form, change)
-        if decided:
-            followups_stop(quote_ids=[obj.pk], reason=f"staff marked the quote {obj.status}")
-
-    @admin.action(description="Mark selected accepted quotes as ordered")
-    def mark_ordered(self, request, queryset):
-        done = queryset.filter(status=models.Quote.Status.ACCEPTED, ordered_at__isnull=True).update(
-            ordered_at=timezone.now()
-        )
-        self.message_user(request, f"{done} quote(s) marked as ordered.", messages.SUCCESS)
-
-    def has_add_permission(self, request, obj=None) -> bool:
-        return False  # quotes are priced by the quote agent, never typed in
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
-
-    @admin.display(description="Number")
-    def number(self, obj) -> str:
-        return obj.number
-
-    @admin.display(description="Document")
-    def pdf(self, obj) -> str:
-        return _pdf_link(obj)
-
-    @admin.display(description="Spec")
-    def spec_pretty(self, obj) -> str:
-        return pretty_json(obj.spec)
-
-    @admin.action(description="Approve selected quotes (over 10,000 USD)", permissions=["approve"])
-    def approve_quotes(self, request, queryset):
-
-        approved, sent, refused = 0, 0, []
-        for quote in queryset:
-            try:
-                quote_approve(quote=quote, user=request.user)
-            except QuoteStateError as error:
-                refused.append(str(error))
-                continue
-            approved += 1
-            reply = quote_reply_after_approval(quote=quote, base_url=settings.PUBLIC_BASE_URL)
-            if reply is not None:
-                outbound_send_submit(
-                    tenant=quote.tenant,
-                    message_ids=[reply.pk],
-                    trace_id=f"approval-{quote.pk}",
-                    requested_by="admin",
-                    priority="high",
-                )
-                sent += 1
-        if approved:
-            self.message_user(request, f"Approved {approved} quote(s); {sent} sent to the customer.", messages.SUCCESS)
-        for reason in refused:
-            self.message_user(request, reason, messages.WARNING)
-
-    def has_approve_permission(self, request) -> bool:
-        return request.user.has_perm("core.approve_quote")

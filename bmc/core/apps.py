@@ -10,4 +10,6 @@ class CoreConfig(AppConfig):
     def ready(self) -> None:
         from bmc.core.services import staff_groups_ensure  # models load only once the apps are ready
 
-        post_migrate.connect(lambda **kwargs: staff_groups_ensure(), sender=self, weak=False)
+        # after every app's migrations, not only core's: the groups grant permissions on other
+        # apps' models (quotes, jobs, sales...), which exist only once those apps have migrated
+        post_migrate.connect(lambda **kwargs: staff_groups_ensure(), weak=False, dispatch_uid="staff_groups_ensure")

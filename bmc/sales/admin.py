@@ -10,8 +10,9 @@ from django.utils.html import format_html
 
 from agents.dunning import InvoiceStateError, invoice_mark_paid
 from agents.followup import followup_effectiveness
-from bmc.core.admin import QuoteAdmin, ReadOnlyAdmin, ReadOnlyInline
+from bmc.core.admin import ReadOnlyAdmin, ReadOnlyInline
 from bmc.core.services import tenant_ensure
+from bmc.quotes.admin import QuoteAdmin
 from bmc.sales import models
 from bmc.sales.policy import WEEKDAY_NAMES
 

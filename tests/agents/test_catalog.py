@@ -4,7 +4,7 @@ import pytest
 from django.conf import settings
 
 from agents.catalog import CatalogError, catalog_import
-from bmc.core.models import CatalogVersion, Product
+from bmc.quotes.models import CatalogVersion, Product
 
 pytestmark = pytest.mark.django_db
 

@@ -6,7 +6,7 @@ from django.urls import reverse
 
 from agents.quote import catalog_snapshot, quote_create, quote_price, quote_spec_parse
 from agents.tenants import system_bootstrap
-from bmc.core.models import Quote
+from bmc.quotes.models import Quote
 
 pytestmark = pytest.mark.django_db
 
@@ -106,7 +106,7 @@ def test_a_quote_over_10000_waits_for_approval_by_sales_staff(client, tenant, ca
     seller.groups.add(Group.objects.get(name="sales"))
     client.force_login(seller)
     response = client.post(
-        reverse("admin:core_quote_changelist"),
+        reverse("admin:quotes_quote_changelist"),
         {"action": "approve_quotes", "_selected_action": [quote.pk, small.pk]},
         follow=True,
     )
@@ -121,7 +121,7 @@ def test_operations_cannot_approve(client, tenant, catalog):
     ops = User.objects.create_user("operador", password="x", is_staff=True)
     ops.groups.add(Group.objects.get(name="operations"))
     client.force_login(ops)
-    client.post(reverse("admin:core_quote_changelist"), {"action": "approve_quotes", "_selected_action": [quote.pk]})
+    client.post(reverse("admin:quotes_quote_changelist"), {"action": "approve_quotes", "_selected_action": [quote.pk]})
     quote.refresh_from_db()
     assert quote.status == "pending_approval"
 

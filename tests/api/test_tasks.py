@@ -170,7 +170,8 @@ def test_create_api_key_for_an_unknown_tenant_names_the_known_ones(tenant):
 
 
 def test_create_tenant_makes_a_company_that_quotes_from_its_own_catalog(tenant, capsys):
-    from bmc.core.models import CatalogVersion, Tenant
+    from bmc.core.models import Tenant
+    from bmc.quotes.models import CatalogVersion
     from bmc.sales.models import FollowUpPolicy
 
     call_command("create_tenant", "acme", "ACME Uruguay SA", "--tier", "pro", "--demo-catalog")

@@ -14,7 +14,8 @@ import pytest
 from django.utils import timezone
 from django_celery_beat.models import ClockedSchedule, PeriodicTask
 
-from bmc.core.models import Message, Quote
+from bmc.core.models import Message
+from bmc.quotes.models import Quote
 from bmc.sales.models import FollowUp, StaffTask
 from tests.agents.test_followup import quote_copies, quote_sent
 from tests.conftest import ROOT, _test_database_url, wait_for

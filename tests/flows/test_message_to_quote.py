@@ -10,8 +10,9 @@ from pathlib import Path
 import pytest
 
 from agents.tenants import system_bootstrap
-from bmc.core.models import Message, Quote
+from bmc.core.models import Message
 from bmc.jobs.models import AgentTask
+from bmc.quotes.models import Quote
 from tests.conftest import wait_for
 
 pytestmark = pytest.mark.worker

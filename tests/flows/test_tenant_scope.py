@@ -13,10 +13,11 @@ from django.utils import timezone
 
 from agents.conversation import conversation_turn
 from agents.tenants import system_bootstrap
-from bmc.core.models import Conversation, Customer, Message, Quote, Tenant
+from bmc.core.models import Conversation, Customer, Message, Tenant
 from bmc.jobs.models import AgentMessage, AgentTask
 from bmc.jobs.registry import TASK_TYPES
 from bmc.jobs.submit import task_submit
+from bmc.quotes.models import Quote
 from bmc.sales.models import DunningNotice, FollowUp, Invoice, StaffTask
 from tests.agents.test_followup import REQUEST, write
 from tests.conftest import queues_purge, wait_for

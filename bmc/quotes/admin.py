@@ -1,0 +1,195 @@
+"""Quotes and the catalog in the admin: catalog versions with their products, quotes with their
+lines (approve, mark ordered), and the quotes of a conversation on its page."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.contrib import admin, messages
+from django.utils import timezone
+from django.utils.html import format_html
+
+from agents.conversation import quote_reply_after_approval
+from agents.followup import followups_stop
+from agents.outbound import outbound_send_submit
+from agents.quote import QuoteStateError, quote_approve
+from agents.quote_document import quote_public_path
+from bmc.core.admin import ConversationAdmin, ReadOnlyAdmin, ReadOnlyInline, pretty_json
+from bmc.quotes import models as quotes
+
+
+def _pdf_link(quote) -> str:
+
+    return format_html("<a href='{}' target='_blank'>PDF</a>", quote_public_path(quote)) if quote.pk else "-"
+
+
+class ConversationQuoteInline(ReadOnlyInline):
+    model = quotes.Quote
+    fields = ("quote_number", "status", "total", "estimate", "valid_until", "pdf")
+    readonly_fields = fields
+    show_change_link = True
+
+    @admin.display(description="Number")
+    def quote_number(self, obj) -> str:
+        return obj.number
+
+    @admin.display(description="Document")
+    def pdf(self, obj) -> str:
+        return _pdf_link(obj)
+
+
+class ProductInline(ReadOnlyInline):
+    model = quotes.Product
+    fields = ("sku", "name", "unit", "price_venta_usd", "price_web_usd")
+    readonly_fields = fields
+
+
+@admin.register(quotes.CatalogVersion)
+class CatalogVersionAdmin(ReadOnlyAdmin):
+    list_display = ("version", "tenant", "is_current", "product_count", "source", "created_at")
+    list_filter = ("tenant", "is_current")
+    inlines = [ProductInline]
+
+
+@admin.register(quotes.Product)
+class ProductAdmin(ReadOnlyAdmin):
+    list_display = (
+        "sku",
+        "name",
+        "kind",
+        "family",
+        "thickness_mm",
+        "unit",
+        "price_venta_usd",
+        "price_web_usd",
+        "catalog_version",
+    )
+    list_filter = ("tenant", "kind", "family", "use", "catalog_version__is_current")
+    search_fields = ("sku", "name", "family")
+    list_select_related = ("catalog_version",)
+
+
+class QuoteLineInline(ReadOnlyInline):
+    model = quotes.QuoteLine
+    fields = ("position", "sku", "description", "quantity", "unit", "unit_price", "amount", "reason")
+    readonly_fields = fields
+
+
+@admin.register(quotes.Quote)
+class QuoteAdmin(admin.ModelAdmin):
+    list_display = (
+        "number",
+        "customer",
+        "status",
+        "total",
+        "currency",
+        "estimate",
+        "requires_approval",
+        "valid_until",
+        "created_at",
+    )
+    list_filter = ("status", "requires_approval", "estimate", "tenant")
+    search_fields = ("customer__phone", "customer__name", "option_group")
+    list_select_related = ("customer",)
+    date_hierarchy = "created_at"
+    actions = ["approve_quotes", "mark_ordered"]
+    inlines = [QuoteLineInline]
+    fields = (
+        "number",
+        "tenant",
+        "customer",
+        "conversation",
+        "status",
+        "catalog_version",
+        "price_list",
+        "spec_pretty",
+        "subtotal",
+        "iva",
+        "total",
+        "currency",
+        "estimate",
+        "requires_approval",
+        "option_group",
+        "valid_until",
+        "approved_by",
+        "approved_at",
+        "sent_at",
+        "decided_at",
+        "ordered_at",
+        "created_at",
+    )
+    readonly_fields = tuple(f for f in fields if f != "status")
+
+    # bmc.sales.admin adds the quote's follow-ups: core knows nothing of sales
+    inlines = [QuoteLineInline]
+
+    def save_model(self, request, obj, form, change):
+        """Staff deciding a quote by hand: it is decided now, and its follow-ups stop."""
+
+        decided = "status" in form.changed_data and obj.status in (
+            quotes.Quote.Status.ACCEPTED,
+            quotes.Quote.Status.REJECTED,
+            quotes.Quote.Status.EXPIRED,
+        )
+        if decided and obj.status != quotes.Quote.Status.EXPIRED:
+            obj.decided_at = timezone.now()
+        super().save_model(request, obj, form, change)
+        if decided:
+            followups_stop(quote_ids=[obj.pk], reason=f"staff marked the quote {obj.status}")
+
+    @admin.action(description="Mark selected accepted quotes as ordered")
+    def mark_ordered(self, request, queryset):
+        done = queryset.filter(status=quotes.Quote.Status.ACCEPTED, ordered_at__isnull=True).update(
+            ordered_at=timezone.now()
+        )
+        self.message_user(request, f"{done} quote(s) marked as ordered.", messages.SUCCESS)
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False  # quotes are priced by the quote agent, never typed in
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+    @admin.display(description="Number")
+    def number(self, obj) -> str:
+        return obj.number
+
+    @admin.display(description="Document")
+    def pdf(self, obj) -> str:
+        return _pdf_link(obj)
+
+    @admin.display(description="Spec")
+    def spec_pretty(self, obj) -> str:
+        return pretty_json(obj.spec)
+
+    @admin.action(description="Approve selected quotes (over 10,000 USD)", permissions=["approve"])
+    def approve_quotes(self, request, queryset):
+
+        approved, sent, refused = 0, 0, []
+        for quote in queryset:
+            try:
+                quote_approve(quote=quote, user=request.user)
+            except QuoteStateError as error:
+                refused.append(str(error))
+                continue
+            approved += 1
+            reply = quote_reply_after_approval(quote=quote, base_url=settings.PUBLIC_BASE_URL)
+            if reply is not None:
+                outbound_send_submit(
+                    tenant=quote.tenant,
+                    message_ids=[reply.pk],
+                    trace_id=f"approval-{quote.pk}",
+                    requested_by="admin",
+                    priority="high",
+                )
+                sent += 1
+        if approved:
+            self.message_user(request, f"Approved {approved} quote(s); {sent} sent to the customer.", messages.SUCCESS)
+        for reason in refused:
+            self.message_user(request, reason, messages.WARNING)
+
+    def has_approve_permission(self, request) -> bool:
+        return request.user.has_perm("quotes.approve_quote")
+
+
+# The conversation's page (bmc.core.admin) shows its quotes too; quotes add them, core importing nothing of quotes.
+ConversationAdmin.inlines = [*ConversationAdmin.inlines, ConversationQuoteInline]
