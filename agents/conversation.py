@@ -53,7 +53,8 @@ from agents.quote_document import (
 )
 from agents.staff import staff_task_open
 from agents.text import plain
-from bmc.core.models import Conversation, Customer, Message, Tenant, tenant_get
+from bmc.conversations.models import Conversation, Customer, Message
+from bmc.core.models import Tenant, tenant_get
 from bmc.jobs.models import AgentTask
 from bmc.jobs.submit import task_cancel as jobs_task_cancel
 from bmc.jobs.submit import task_submit

@@ -13,7 +13,7 @@ from django.db.models import F, Max, Q
 from django.utils import timezone
 
 from agents import documents as reading
-from bmc.core.models import Message
+from bmc.conversations.models import Message
 from bmc.documents.models import Document, DocumentBatch
 from bmc.jobs.submit import chains_then
 

@@ -34,7 +34,8 @@ from agents.outbound import SendGuard, outbound_reply_create, outbound_send_subm
 from agents.quote_document import money_uy
 from agents.staff import staff_task_open
 from agents.text import plain
-from bmc.core.models import Conversation, Customer, Message, Tenant, tenant_get
+from bmc.conversations.models import Conversation, Customer, Message
+from bmc.core.models import Tenant, tenant_get
 from bmc.jobs.submit import task_submit_many
 from bmc.sales.models import DunningNotice, FollowUpPolicy, Invoice, PaymentPromise, StaffTask
 from bmc.sales.policy import sending_allowed

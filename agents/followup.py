@@ -33,7 +33,8 @@ from agents.nlu_model import message_reword
 from agents.outbound import SendGuard, outbound_reply_create, outbound_send_submit, send_guard_register
 from agents.quote_document import money_uy, quote_public_path, quote_summary_es
 from agents.staff import staff_task_open
-from bmc.core.models import Conversation, Customer, Message, Tenant, tenant_get
+from bmc.conversations.models import Conversation, Customer, Message
+from bmc.core.models import Tenant, tenant_get
 from bmc.jobs.submit import task_submit_many
 from bmc.quotes.models import Quote
 from bmc.sales.models import FollowUp, FollowUpPolicy, StaffTask

@@ -13,7 +13,8 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from agents.followup import followups_stop
-from bmc.core.models import Channel, Conversation, Customer, InboundPayload, Message, Tenant
+from bmc.conversations.models import Channel, Conversation, Customer, InboundPayload, Message
+from bmc.core.models import Tenant
 from bmc.jobs.models import AgentTask
 from bmc.jobs.submit import task_submit
 

@@ -30,7 +30,8 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from agents.staff import staff_task_open
-from bmc.core.models import Conversation, Message, Tenant, tenant_get
+from bmc.conversations.models import Conversation, Message
+from bmc.core.models import Tenant, tenant_get
 from bmc.jobs.models import AgentTask
 from bmc.jobs.submit import task_submit
 from bmc.sales.models import StaffTask

@@ -19,7 +19,8 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
-from bmc.core.models import Conversation, Customer, Message, Tenant
+from bmc.conversations.models import Conversation, Customer, Message
+from bmc.core.models import Tenant
 from bmc.quotes.models import CatalogVersion, Product, Quote, QuoteLine
 
 CENT = Decimal("0.01")

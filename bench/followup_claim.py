@@ -41,7 +41,8 @@ from django.utils import timezone  # noqa: E402
 
 def backlog_create(size: int) -> None:
     from agents.tenants import system_bootstrap
-    from bmc.core.models import Conversation, Customer, Message, Tenant
+    from bmc.conversations.models import Conversation, Customer, Message
+    from bmc.core.models import Tenant
     from bmc.jobs.models import AgentMessage, AgentTask
     from bmc.quotes.models import Quote
     from bmc.sales.models import FollowUp, FollowUpPolicy

@@ -232,7 +232,7 @@ def run(args) -> dict:
         import django
 
         django.setup()
-        from bmc.core.models import Message
+        from bmc.conversations.models import Message
         from bmc.jobs.models import AgentTask
 
         sends = AgentTask.objects.filter(task_type="outbound.send_message", status=AgentTask.Status.COMPLETED)

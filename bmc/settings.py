@@ -44,6 +44,7 @@ INSTALLED_APPS = [
     "django_celery_beat",
     "axes",
     "bmc.core",
+    "bmc.conversations",
     "bmc.jobs",
     "bmc.quotes",
     "bmc.sales",

@@ -8,7 +8,8 @@ from celery import chord
 
 from agents.conversation import quote_option_price
 from bmc.celery import app as celery_app
-from bmc.core.models import Conversation, tenant_get
+from bmc.conversations.models import Conversation
+from bmc.core.models import tenant_get
 from bmc.queues import Queue
 from tasks.base import agent_task, agent_task_load, ping_task
 

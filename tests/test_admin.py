@@ -3,6 +3,7 @@ from django.contrib.auth.models import Group, User
 from django.urls import reverse
 
 from agents.tenants import system_bootstrap
+from bmc.conversations import models as conversations
 from bmc.core import models
 from bmc.jobs import models as jobs
 from bmc.quotes import models as quotes
@@ -12,9 +13,9 @@ pytestmark = pytest.mark.django_db
 MODELS = [
     models.Tenant,
     models.ApiKey,
-    models.Customer,
-    models.Conversation,
-    models.Message,
+    conversations.Customer,
+    conversations.Conversation,
+    conversations.Message,
     quotes.CatalogVersion,
     quotes.Product,
     jobs.AgentTask,
@@ -26,9 +27,9 @@ MODELS = [
 @pytest.fixture
 def staff(tenant):
     system_bootstrap()
-    customer = models.Customer.objects.create(tenant=tenant, phone="+59899123456", name="Juan Perez")
-    conversation = models.Conversation.objects.create(tenant=tenant, customer=customer)
-    models.Message.objects.create(
+    customer = conversations.Customer.objects.create(tenant=tenant, phone="+59899123456", name="Juan Perez")
+    conversation = conversations.Conversation.objects.create(tenant=tenant, customer=customer)
+    conversations.Message.objects.create(
         tenant=tenant,
         conversation=conversation,
         direction="in",
@@ -70,8 +71,8 @@ def test_sales_and_operations_groups_have_fitting_permissions(client, staff):
     sales = User.objects.create_user("vendedor", password="x", is_staff=True)
     sales.groups.add(Group.objects.get(name="sales"))
     client.force_login(sales)
-    assert client.get(reverse("admin:core_conversation_changelist")).status_code == 200
-    assert client.get(reverse("admin:core_customer_add")).status_code == 200
+    assert client.get(reverse("admin:conversations_conversation_changelist")).status_code == 200
+    assert client.get(reverse("admin:conversations_customer_add")).status_code == 200
     assert client.get(reverse("admin:core_apikey_changelist")).status_code == 403
     assert client.get(reverse("admin:django_celery_beat_periodictask_changelist")).status_code == 403
 
@@ -80,7 +81,7 @@ def test_sales_and_operations_groups_have_fitting_permissions(client, staff):
     client.force_login(ops)
     assert client.get(reverse("admin:django_celery_beat_periodictask_changelist")).status_code == 200
     assert client.get(reverse("admin:core_apikey_add")).status_code == 200
-    assert client.get(reverse("admin:core_customer_add")).status_code == 403
+    assert client.get(reverse("admin:conversations_customer_add")).status_code == 403
 
 
 def conversation_form(conversation, *, state: str, staff_reply: str = "") -> dict[str, str]:
@@ -106,8 +107,8 @@ def test_staff_take_over_a_conversation_and_reply_by_hand(client, staff, django_
     seller = User.objects.create_user("vendedor2", password="x", is_staff=True)
     seller.groups.add(Group.objects.get(name="sales"))
     client.force_login(seller)
-    conversation = models.Conversation.objects.get()
-    url = reverse("admin:core_conversation_change", args=[conversation.pk])
+    conversation = conversations.Conversation.objects.get()
+    url = reverse("admin:conversations_conversation_change", args=[conversation.pk])
     form = conversation_form(conversation, state="open", staff_reply="Hola Juan, te llamo en 5 minutos.")
     with django_capture_on_commit_callbacks(execute=False):
         response = client.post(url, form)
@@ -124,20 +125,20 @@ def test_saving_a_conversation_keeps_what_a_turn_wrote_meanwhile(admin_client, s
     dialogue, between the page's load and the save is not undone by stale copies."""
     from django.utils import timezone
 
-    from bmc.core.admin import ConversationForm
+    from bmc.conversations.admin import ConversationForm
 
-    conversation = models.Conversation.objects.get()
+    conversation = conversations.Conversation.objects.get()
     real_clean = ConversationForm.clean
 
     def a_turn_runs_meanwhile(form):
-        models.Conversation.objects.filter(pk=conversation.pk).update(
+        conversations.Conversation.objects.filter(pk=conversation.pk).update(
             turn_owner="turn-x", turn_started_at=timezone.now(), dialogue={"spec": {"family": "ISODEC_EPS"}}
         )
         return real_clean(form)
 
     monkeypatch.setattr(ConversationForm, "clean", a_turn_runs_meanwhile)
     form = conversation_form(conversation, state="handoff")
-    response = admin_client.post(reverse("admin:core_conversation_change", args=[conversation.pk]), form)
+    response = admin_client.post(reverse("admin:conversations_conversation_change", args=[conversation.pk]), form)
     assert response.status_code == 302, response.content.decode()[:2000]
     conversation.refresh_from_db()
     assert conversation.state == "handoff"

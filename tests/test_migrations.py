@@ -152,3 +152,53 @@ def test_quotes_and_the_catalog_move_to_their_app_with_their_rows():
         assert apps.get_model("sales", "FollowUp").objects.get().quote_id == quote.pk
     finally:
         MigrationExecutor(connection).migrate(latest)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_conversations_move_to_their_app_with_their_rows():
+    """bmc.core's customers, conversations, messages and inbound payloads become
+    bmc.conversations's in Django's state only: what was written before is read after, and the
+    quotes, follow-ups and documents that point at them still do."""
+    before = [
+        ("core", "0012_quotes_moved_out_last"),
+        ("quotes", "0001_initial"),
+        ("sales", "0003_quotes_moved_to_their_app"),
+    ]
+    after = ("core", "0013_conversations_moved_out")
+    executor = MigrationExecutor(connection)
+    latest = executor.loader.graph.leaf_nodes()
+    try:
+        executor.migrate([*before, ("conversations", None)])
+        apps = executor.loader.project_state(before).apps
+        tenant = apps.get_model("core", "Tenant").objects.create(slug="old", name="Old")
+        customer = apps.get_model("core", "Customer").objects.create(tenant=tenant, phone="+59899100400", name="Ana")
+        conversation = apps.get_model("core", "Conversation").objects.create(tenant=tenant, customer=customer)
+        message = apps.get_model("core", "Message").objects.create(
+            tenant=tenant, conversation=conversation, direction="in", channel="n8n", text="hola"
+        )
+        catalog = apps.get_model("quotes", "CatalogVersion").objects.create(
+            tenant=tenant, version=1, source="demo", checksum="x", is_current=True
+        )
+        money = dict(subtotal=Decimal("1"), iva=Decimal("0.22"), total=Decimal("1.22"), valid_until=date(2026, 12, 1))
+        apps.get_model("quotes", "Quote").objects.create(
+            tenant=tenant,
+            customer=customer,
+            conversation=conversation,
+            source_message=message,
+            catalog_version=catalog,
+            **money,
+        )
+
+        executor = MigrationExecutor(connection)
+        executor.migrate([after])
+        apps = executor.loader.project_state([after]).apps
+        moved = apps.get_model("conversations", "Message").objects.get()
+        assert (moved.pk, moved.text, moved.conversation.customer.name) == (message.pk, "hola", "Ana")
+        quote = apps.get_model("quotes", "Quote").objects.get()
+        assert (quote.customer.phone, quote.conversation_id, quote.source_message_id) == (
+            "+59899100400",
+            conversation.pk,
+            message.pk,
+        )
+    finally:
+        MigrationExecutor(connection).migrate(latest)

@@ -32,7 +32,7 @@ from bmc.api.quotes import public_url
 from bmc.api.responses import ChatAnswered, ChatCancelled, ChatWaiting, ConversationOut
 from bmc.api.schema import ExternalIdField, MessageTextField, NameField, PhoneField, SentAtField
 from bmc.api.views import task_cancel_or_conflict
-from bmc.core.models import Conversation, InboundPayload, Message
+from bmc.conversations.models import Conversation, InboundPayload, Message
 from bmc.jobs.models import AgentTask
 
 MAX_TEXT = 4096

@@ -7,7 +7,7 @@ from __future__ import annotations
 from drf_spectacular.utils import inline_serializer
 from rest_framework import serializers
 
-from bmc.core.models import Conversation, Message
+from bmc.conversations.models import Conversation, Message
 from bmc.documents.models import Document, DocumentBatch
 from bmc.jobs.models import AgentTask
 from bmc.quotes.models import Quote

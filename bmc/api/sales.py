@@ -24,7 +24,7 @@ from agents.dunning import InvoiceStateError, invoice_mark_paid
 from agents.followup import followup_effectiveness, policy_for
 from agents.inbound import InboundError, phone_normalize, rfc3339_parse
 from bmc.api.schema import ClockTimeField, PhoneField, amount_field
-from bmc.core.models import Customer
+from bmc.conversations.models import Customer
 from bmc.sales.models import FollowUpPolicy, Invoice, StaffTask
 from bmc.sales.policy import policy_errors
 

@@ -36,7 +36,8 @@ from agents.inbound import (
 )
 from agents.outbound import outbound_status_apply
 from bmc.api.parsers import json_body_parse
-from bmc.core.models import InboundPayload, Tenant
+from bmc.conversations.models import InboundPayload
+from bmc.core.models import Tenant
 from bmc.core.services import tenant_ensure
 from bmc.jobs.submit import task_send
 

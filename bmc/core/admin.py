@@ -2,16 +2,11 @@ from __future__ import annotations
 
 import json
 
-from django import forms
 from django.contrib import admin
-from django.db.models import Count
-from django.utils import timezone
 from django.utils.html import format_html
 from rest_framework_api_key.admin import APIKeyModelAdmin
 from rest_framework_api_key.models import APIKey as LibraryAPIKey
 
-from agents.followup import followups_stop
-from agents.outbound import outbound_reply_create, outbound_send_submit
 from bmc.core import models
 
 # The library's own, tenant-less key model is not used: keys are core.ApiKey, per tenant.
@@ -64,132 +59,3 @@ class ApiKeyAdmin(APIKeyModelAdmin):
     list_display = (*APIKeyModelAdmin.list_display, "tenant")
     list_filter = (*APIKeyModelAdmin.list_filter, "tenant")
     search_fields = (*APIKeyModelAdmin.search_fields, "tenant__slug")
-
-
-@admin.register(models.Customer)
-class CustomerAdmin(admin.ModelAdmin):
-    list_display = ("phone", "name", "email", "zone", "opted_out", "tenant", "created_at")
-    list_filter = ("tenant", "zone", "opted_out")
-    search_fields = ("phone", "name", "email")
-    readonly_fields = ("created_at", "updated_at", "opted_out_at")
-
-    def save_model(self, request, obj, form, change):
-        """Opted out by staff (the customer asked by phone): nothing more is sent."""
-
-        opting_out = "opted_out" in form.changed_data and obj.opted_out
-        if opting_out:
-            obj.opted_out_at = timezone.now()
-        super().save_model(request, obj, form, change)
-        if opting_out:
-            followups_stop(customer_id=obj.pk, reason="the customer opted out")
-
-
-class MessageInline(ReadOnlyInline):
-    model = models.Message
-    fields = ("created_at", "direction", "channel", "text", "intent", "delivery_status")
-    readonly_fields = fields
-    show_change_link = True
-
-
-class ConversationForm(forms.ModelForm):
-    staff_reply = forms.CharField(
-        label="Reply to the customer",
-        required=False,
-        widget=forms.Textarea(attrs={"rows": 3, "cols": 80}),
-        help_text="Sent through the configured channel when you save. Taking over silences the bot.",
-    )
-
-    class Meta:
-        model = models.Conversation
-        fields = ("state", "assigned_to")
-
-
-@admin.register(models.Conversation)
-class ConversationAdmin(admin.ModelAdmin):
-    form = ConversationForm
-    list_display = ("id", "customer", "channel", "state", "assigned_to", "message_count", "last_message_at")
-    list_filter = ("tenant", "state", "channel", "assigned_to")
-    search_fields = ("customer__phone", "customer__name")
-    list_select_related = ("customer", "assigned_to")
-    readonly_fields = ("customer", "channel", "dialogue_pretty", "created_at", "last_message_at")
-    fields = (
-        "customer",
-        "channel",
-        "state",
-        "assigned_to",
-        "dialogue_pretty",
-        "staff_reply",
-        "created_at",
-        "last_message_at",
-    )
-    # bmc.quotes.admin adds the conversation's quotes: core knows nothing of quotes
-    inlines = [MessageInline]
-    actions = ["take_over", "release_to_bot"]
-
-    def get_queryset(self, request):
-        return super().get_queryset(request).annotate(message_total=Count("messages"))
-
-    @admin.display(description="Messages", ordering="message_total")
-    def message_count(self, obj) -> int:
-        return obj.message_total
-
-    @admin.display(description="Dialogue state")
-    def dialogue_pretty(self, obj) -> str:
-        return pretty_json(obj.dialogue)
-
-    def save_model(self, request, obj, form, change):
-        reply = form.cleaned_data.get("staff_reply", "").strip()
-        if reply:
-            obj.state = models.Conversation.State.HANDOFF
-            obj.assigned_to = obj.assigned_to or request.user
-        if change:
-            # only what staff edit here: the dialogue and a running turn's hold are the agent's, and
-            # writing back the copies read when the page opened would undo them
-            obj.save(update_fields=["state", "assigned_to"])
-        else:
-            super().save_model(request, obj, form, change)
-        if reply:
-            message = outbound_reply_create(conversation=obj, text=reply)
-            outbound_send_submit(
-                tenant=obj.tenant,
-                message_ids=[message.pk],
-                trace_id=f"admin-{request.user.pk}",
-                requested_by="admin",
-                priority="high",
-            )
-            self.message_user(
-                request, "Reply queued for sending; the bot stays quiet until you release the conversation."
-            )
-
-    @admin.action(description="Take over (the bot stays quiet)")
-    def take_over(self, request, queryset):
-        done = queryset.update(state=models.Conversation.State.HANDOFF, assigned_to=request.user)
-        self.message_user(request, f"You now handle {done} conversation(s).")
-
-    @admin.action(description="Release to the bot")
-    def release_to_bot(self, request, queryset):
-        done = queryset.update(state=models.Conversation.State.OPEN, assigned_to=None)
-        self.message_user(request, f"The bot answers {done} conversation(s) again.")
-
-
-@admin.register(models.Message)
-class MessageAdmin(admin.ModelAdmin):
-    list_display = ("created_at", "direction", "channel", "customer_phone", "short_text", "intent", "delivery_status")
-    list_filter = ("tenant", "direction", "channel", "delivery_status", "intent")
-    search_fields = ("text", "external_id", "conversation__customer__phone")
-    list_select_related = ("conversation__customer",)
-    readonly_fields = ("raw_payload_pretty", "created_at")
-    exclude = ("raw_payload",)
-    date_hierarchy = "created_at"
-
-    @admin.display(description="Customer")
-    def customer_phone(self, obj) -> str:
-        return obj.conversation.customer.phone
-
-    @admin.display(description="Text")
-    def short_text(self, obj) -> str:
-        return obj.text[:80]
-
-    @admin.display(description="Raw payload")
-    def raw_payload_pretty(self, obj) -> str:
-        return pretty_json(obj.raw_payload)

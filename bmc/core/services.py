@@ -11,9 +11,9 @@ from bmc.core.models import ApiKey, Tenant
 # Sales staff work customers, conversations and messages; operations run the agents.
 STAFF_GROUPS: dict[str, dict[str, tuple[str, ...]]] = {
     "sales": {
-        "core.customer": ("view", "add", "change"),
-        "core.conversation": ("view", "change"),
-        "core.message": ("view", "add"),
+        "conversations.customer": ("view", "add", "change"),
+        "conversations.conversation": ("view", "change"),
+        "conversations.message": ("view", "add"),
         "quotes.product": ("view",),
         "quotes.catalogversion": ("view",),
         "jobs.agenttask": ("view",),
@@ -29,9 +29,9 @@ STAFF_GROUPS: dict[str, dict[str, tuple[str, ...]]] = {
     "operations": {
         "core.tenant": ("view", "change"),
         "core.apikey": ("view", "add", "change"),
-        "core.customer": ("view",),
-        "core.conversation": ("view",),
-        "core.message": ("view",),
+        "conversations.customer": ("view",),
+        "conversations.conversation": ("view",),
+        "conversations.message": ("view",),
         "quotes.product": ("view",),
         "quotes.catalogversion": ("view",),
         "jobs.agenttask": ("view", "change"),

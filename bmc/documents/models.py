@@ -6,7 +6,8 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 
-from bmc.core.models import Message, TenantOwned
+from bmc.conversations.models import Message
+from bmc.core.models import TenantOwned
 
 
 class DocumentBlob(models.Model):

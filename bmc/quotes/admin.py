@@ -13,7 +13,8 @@ from agents.followup import followups_stop
 from agents.outbound import outbound_send_submit
 from agents.quote import QuoteStateError, quote_approve
 from agents.quote_document import quote_public_path
-from bmc.core.admin import ConversationAdmin, ReadOnlyAdmin, ReadOnlyInline, pretty_json
+from bmc.conversations.admin import ConversationAdmin
+from bmc.core.admin import ReadOnlyAdmin, ReadOnlyInline, pretty_json
 from bmc.quotes import models as quotes
 
 

@@ -6,7 +6,8 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 
-from bmc.core.models import Conversation, Customer, Message, TenantOwned
+from bmc.conversations.models import Conversation, Customer, Message
+from bmc.core.models import TenantOwned
 
 
 class CatalogVersion(TenantOwned):

@@ -5,6 +5,7 @@ from __future__ import annotations
 from django import forms
 from django.contrib import admin, messages
 from django.db.models import JSONField
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
@@ -180,7 +181,8 @@ class InvoiceAdmin(admin.ModelAdmin):
     def receipt_link(self, obj) -> str:
         if not obj.receipt_id:
             return "—"
-        return format_html('<a href="/admin/core/message/{}/change/">message {}</a>', obj.receipt_id, obj.receipt_id)
+        url = reverse("admin:conversations_message_change", args=[obj.receipt_id])
+        return format_html('<a href="{}">message {}</a>', url, obj.receipt_id)
 
     def save_model(self, request, obj, form, change):
         """Set to paid by hand: paid in full now, and any promise kept, as the action does."""

@@ -10,7 +10,8 @@ from django.core.exceptions import ValidationError
 from django.core.validators import MinValueValidator
 from django.db import models
 
-from bmc.core.models import Conversation, Customer, Message, Tenant, TenantOwned
+from bmc.conversations.models import Conversation, Customer, Message
+from bmc.core.models import Tenant, TenantOwned
 from bmc.quotes.models import Quote
 from bmc.sales.policy import (
     DEFAULT_QUIET_END,

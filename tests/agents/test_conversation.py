@@ -7,7 +7,7 @@ from django.utils import timezone
 
 from agents.conversation import conversation_turn
 from agents.tenants import system_bootstrap
-from bmc.core.models import Conversation, Customer, Message
+from bmc.conversations.models import Conversation, Customer, Message
 from bmc.quotes.models import Quote
 from bmc.sales.models import FollowUp, StaffTask
 

@@ -168,7 +168,7 @@ def test_the_same_invoice_twice_and_orders_against_their_quote(tenant):
 
 
 def test_a_receipt_for_a_loaded_invoice_is_matched(tenant):
-    from bmc.core.models import Customer
+    from bmc.conversations.models import Customer
     from bmc.sales.models import Invoice
 
     customer = Customer.objects.create(tenant=tenant, phone="+59899123456")
@@ -189,7 +189,7 @@ def test_a_receipt_for_a_loaded_invoice_is_matched(tenant):
 
 
 def test_an_invoice_already_loaded_under_collections_is_flagged_whatever_its_case(tenant):
-    from bmc.core.models import Customer
+    from bmc.conversations.models import Customer
     from bmc.sales.models import Invoice
 
     customer = Customer.objects.create(tenant=tenant, phone="+59899123456")

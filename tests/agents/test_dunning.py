@@ -13,7 +13,7 @@ from django.utils import timezone
 from agents.dunning import dunning_message_prepare, dunning_scan, invoice_mark_paid
 from agents.followup import quotes_expire, quotes_without_order
 from agents.outbound import outbound_send
-from bmc.core.models import Customer, Message
+from bmc.conversations.models import Customer, Message
 from bmc.quotes.models import Quote
 from bmc.sales.models import DunningNotice, FollowUp, Invoice, PaymentPromise, StaffTask
 from tests.agents.test_followup import MVD, REQUEST, local, turn, write

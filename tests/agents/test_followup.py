@@ -15,7 +15,7 @@ from agents.followup import followup_claim_due, followup_effectiveness, followup
 from agents.inbound import inbound_message_accept
 from agents.outbound import outbound_send, outbound_status_apply
 from agents.tenants import system_bootstrap
-from bmc.core.models import Conversation, Customer, Message
+from bmc.conversations.models import Conversation, Customer, Message
 from bmc.quotes.models import Quote
 from bmc.sales.models import FollowUp
 

@@ -10,7 +10,7 @@ import pytest
 from django.utils import timezone
 
 from agents.outbound import TransientSendError, outbound_reply_create, outbound_send
-from bmc.core.models import Conversation, Customer, Message
+from bmc.conversations.models import Conversation, Customer, Message
 from tests.fakes import FakeJsonServer
 
 pytestmark = pytest.mark.django_db
@@ -99,7 +99,8 @@ def test_a_company_with_its_own_number_sends_from_it(settings, provider, convers
 
 
 def test_another_company_without_a_number_never_sends_from_the_default_one(settings, provider, conversation):
-    from bmc.core.models import Conversation, Tenant
+    from bmc.conversations.models import Conversation
+    from bmc.core.models import Tenant
 
     settings.OUTBOUND_CHANNEL = "whatsapp"
     settings.WHATSAPP_API_BASE = provider.url + "/v21.0"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bmc.core.models import InboundPayload, Message
+from bmc.conversations.models import InboundPayload, Message
 from bmc.jobs.models import AgentTask
 from tests.conftest import queues_purge
 

@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from bmc.core.models import InboundPayload, Message
+from bmc.conversations.models import InboundPayload, Message
 from bmc.jobs.models import AgentTask
 from tests.api.test_messages import GOOD
 from tests.conftest import queues_purge

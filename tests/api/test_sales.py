@@ -8,7 +8,7 @@ import pytest
 from django.urls import reverse
 
 from agents.staff import staff_task_open
-from bmc.core.models import Customer
+from bmc.conversations.models import Customer
 from bmc.sales.models import FollowUp, FollowUpPolicy, Invoice, StaffTask
 from bmc.sales.policy import next_allowed, policy_errors
 

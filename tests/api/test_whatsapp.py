@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from bmc.core.models import Conversation, Customer, InboundPayload, Message
+from bmc.conversations.models import Conversation, Customer, InboundPayload, Message
 from bmc.jobs.models import AgentTask
 from bmc.sales.models import StaffTask
 

@@ -14,7 +14,7 @@ import pytest
 from django.utils import timezone
 from django_celery_beat.models import ClockedSchedule, PeriodicTask
 
-from bmc.core.models import Message
+from bmc.conversations.models import Message
 from bmc.quotes.models import Quote
 from bmc.sales.models import FollowUp, StaffTask
 from tests.agents.test_followup import quote_copies, quote_sent

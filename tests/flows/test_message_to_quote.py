@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from agents.tenants import system_bootstrap
-from bmc.core.models import Message
+from bmc.conversations.models import Message
 from bmc.jobs.models import AgentTask
 from bmc.quotes.models import Quote
 from tests.conftest import wait_for

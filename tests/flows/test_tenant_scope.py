@@ -13,7 +13,8 @@ from django.utils import timezone
 
 from agents.conversation import conversation_turn
 from agents.tenants import system_bootstrap
-from bmc.core.models import Conversation, Customer, Message, Tenant
+from bmc.conversations.models import Conversation, Customer, Message
+from bmc.core.models import Tenant
 from bmc.jobs.models import AgentMessage, AgentTask
 from bmc.jobs.registry import TASK_TYPES
 from bmc.jobs.submit import task_submit

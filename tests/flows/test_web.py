@@ -68,7 +68,7 @@ def test_callers_waiting_for_a_reply_do_not_hold_up_the_rest_of_the_web(web, api
 
 
 def _chat_messages() -> int:
-    from bmc.core.models import Message
+    from bmc.conversations.models import Message
 
     return Message.objects.filter(
         direction="in", text="hola", conversation__customer__phone__startswith="+598990007"
