@@ -30,10 +30,10 @@ from agents.dunning import (
     invoice_for,
     promise_date_read,
     receipt_find,
-    says_paid,
 )
 from agents.followup import followup_sequence_start, followups_stop
-from agents.nlu_model import message_understand
+from agents.nlu.dialogue import says_paid
+from agents.nlu.model import message_understand
 from agents.outbound import outbound_failed, outbound_reply_create, outbound_send_submit
 from agents.quote import (
     QuoteSpecError,

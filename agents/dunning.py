@@ -17,7 +17,6 @@ for staff to confirm, with the receipt attached when one came.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -29,11 +28,10 @@ from django.template.loader import render_to_string
 from django.utils import timezone
 
 from agents.followup import policies_for, policy_for
-from agents.nlu_model import message_reword
+from agents.nlu.model import message_reword
 from agents.outbound import SendGuard, outbound_reply_create, outbound_send_submit, send_guard_register
 from agents.quote_document import money_uy
 from agents.staff import staff_task_open
-from agents.text import plain
 from bmc.conversations.models import Conversation, Customer, Message
 from bmc.core.models import Tenant, tenant_get
 from bmc.jobs.submit import task_submit_many
@@ -44,11 +42,6 @@ Kind = DunningNotice.Kind
 RECEIPT_LOOKBACK = timedelta(hours=24)
 RECEIPT_TYPES = ("document", "image")  # a PDF, or a photo of the transfer
 PROMISE_HORIZON = timedelta(days=60)  # a promise further out is not taken as one
-# "ya pagué", "te transferí", "te paso el comprobante": said paid, not asking how to pay
-PAID_RE = re.compile(
-    r"\b(?:pague|pagamos|pagado|transferi|transferimos|transferido|deposite|depositamos|depositado|abone|abonamos"
-    r"|gire|giramos|hice\s+(?:la|el)\s+(?:transferencia|deposito|pago)|comprobante|recibo)\b"
-)
 
 
 @dataclass(frozen=True)
@@ -288,11 +281,6 @@ def invoice_for(*, customer_id: int, order_ref: str | None) -> Invoice | None:
         if named:
             return named[0]
     return invoices[0] if invoices else None
-
-
-def says_paid(text: str) -> bool:
-    """The customer says they paid (or sends the proof), rather than asking how to pay."""
-    return bool(PAID_RE.search(plain(text)))
 
 
 def promise_date_read(value: Any, *, today: date) -> date | None:

@@ -29,7 +29,7 @@ from django.db.models import Count, Exists, F, Max, OuterRef, Q
 from django.template.loader import render_to_string
 from django.utils import timezone
 
-from agents.nlu_model import message_reword
+from agents.nlu.model import message_reword
 from agents.outbound import SendGuard, outbound_reply_create, outbound_send_submit, send_guard_register
 from agents.quote_document import money_uy, quote_public_path, quote_summary_es
 from agents.staff import staff_task_open

@@ -25,7 +25,7 @@ from agents.inbound import (
     phone_normalize,
     timestamp_parse,
 )
-from agents.nlu_model import message_understand
+from agents.nlu.model import message_understand
 from agents.quote_document import quote_public_path
 from bmc.api.parsers import json_body_parse
 from bmc.api.quotes import public_url

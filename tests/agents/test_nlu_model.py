@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from agents.nlu_model import message_understand
+from agents.nlu.model import message_understand
 from tests.fakes import FakeJsonServer
 
 MAIN = "cuanto sale isodec 100 para un techo de 6 x 4,48 con flete a montevideo"
@@ -101,7 +101,7 @@ FOLLOW_UP = (
 
 
 def test_a_reworded_follow_up_that_keeps_every_number_is_used(fake_openai):
-    from agents.nlu_model import message_reword
+    from agents.nlu.model import message_reword
 
     fake_openai.answer = (
         "¡Buenas, Gabriel! ¿Llegaste a mirar la cotización COT-000007 de isodec eps 100 mm? Son USD 1.816,95 en "
@@ -121,14 +121,14 @@ def test_a_reworded_follow_up_that_keeps_every_number_is_used(fake_openai):
     ],
 )
 def test_a_reworded_follow_up_that_changes_a_number_falls_back_to_the_template(fake_openai, answer):
-    from agents.nlu_model import message_reword
+    from agents.nlu.model import message_reword
 
     fake_openai.answer = answer
     assert message_reword(text=FOLLOW_UP) == FOLLOW_UP
 
 
 def test_no_model_configured_or_a_model_down_leaves_the_template(fake_openai, settings):
-    from agents.nlu_model import message_reword
+    from agents.nlu.model import message_reword
 
     fake_openai.status = 500
     assert message_reword(text=FOLLOW_UP) == FOLLOW_UP

@@ -16,7 +16,8 @@ from typing import Any
 
 from django.conf import settings
 
-from agents import nlu
+from agents.nlu.parse import nlu_parse
+from agents.nlu.vocabulary import NLU_ENTITY_KEYS, NLU_INTENTS, NLU_SCHEMA, NLU_SCHEMA_OPENAI
 
 logger = logging.getLogger(__name__)
 
@@ -50,7 +51,7 @@ def _client():
 def nlu_model_validate(answer: Any) -> dict[str, Any]:
     if not isinstance(answer, dict) or set(answer) != {"intent", "confidence", "entities"}:
         raise ModelAnswerError(f"expected intent, confidence and entities, got {answer!r:.200}")
-    if answer["intent"] not in nlu.NLU_INTENTS:
+    if answer["intent"] not in NLU_INTENTS:
         raise ModelAnswerError(f"unknown intent {answer['intent']!r}")
     confidence = answer["confidence"]
     if not isinstance(confidence, int | float) or not 0 <= confidence <= 1:
@@ -59,10 +60,10 @@ def nlu_model_validate(answer: Any) -> dict[str, Any]:
     if not isinstance(entities, dict):
         raise ModelAnswerError("entities is not an object")
     entities = {k: v for k, v in entities.items() if v is not None}
-    unknown = set(entities) - set(nlu.NLU_ENTITY_KEYS)
+    unknown = set(entities) - set(NLU_ENTITY_KEYS)
     if unknown:
         raise ModelAnswerError(f"unknown entities {sorted(unknown)}")
-    properties = nlu.NLU_SCHEMA["properties"]["entities"]["properties"]
+    properties = NLU_SCHEMA["properties"]["entities"]["properties"]
     for key, value in entities.items():
         allowed = properties.get(key, {}).get("enum")
         if allowed and value not in allowed:
@@ -80,7 +81,7 @@ def nlu_model_parse(*, text: str, sent_at: datetime | str | None = None) -> dict
         ],
         response_format={
             "type": "json_schema",
-            "json_schema": {"name": "nlu", "schema": nlu.NLU_SCHEMA_OPENAI, "strict": True},
+            "json_schema": {"name": "nlu", "schema": NLU_SCHEMA_OPENAI, "strict": True},
         },
         temperature=0,
     )
@@ -98,7 +99,7 @@ def message_understand(*, text: str, sent_at: datetime | str | None = None) -> d
             return {**nlu_model_parse(text=text, sent_at=sent_at), "source": "model"}
         except Exception as error:  # timeout, HTTP error, bad answer: the rules answer instead
             logger.warning("model NLU failed, using the rules", extra={"error": f"{type(error).__name__}: {error}"})
-    return {**nlu.nlu_parse(text=text, sent_at=sent_at), "source": "rules"}
+    return {**nlu_parse(text=text, sent_at=sent_at), "source": "rules"}
 
 
 # --- rewording outbound messages --------------------------------------------------------------

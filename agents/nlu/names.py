@@ -1,0 +1,74 @@
+"""The customer's own name ("soy Pablo Gimenez", "les escribe el arq. Pablo") and e-mail."""
+
+from __future__ import annotations
+
+import re
+
+from agents.nlu.places import PLACE_ZONE
+from agents.nlu.text import EMAIL_RE, text_normalize
+
+# Capitalised words after "soy ..." are a name; lowercase ones only after "me llamo"/"mi nombre es"
+# or when the first word is a known first name, so "soy de salto" or "soy cliente" are not names.
+_NAME_RE = re.compile(
+    r"(?i:\b(soy|mi\s+nombre\s+es|me\s+llamo|les\s+habla|te\s+habla|les\s+escribe|te\s+escribe"
+    r"|(?:^|(?<=[,.!¡]\s)|(?<=[,.!¡]))habla|saludos[,.]?|atentamente[,.]?|atte\.?|cordialmente[,.]?)\s+"
+    # a title between: "les escribe el arq. Pablo Gimenez"
+    r"(?:(?:el|la)\s+)?(?:(?:arq|ing|dr|dra|sr|sra|esc|cr|arquitect[oa]|ingenier[oa]|contador[a]?)\.?\s+)?)"
+    r"((?:[^\W\d_][^\W\d_'’-]*(?:['’-][^\W\d_]+)?)(?:[ \t]+[^\W\d_][^\W\d_'’-]*(?:['’-][^\W\d_]+)?){0,3})"
+)
+_NAME_STOPWORDS = frozenset(
+    (
+        "a abrazo abrazos al arq arquitecta arquitecto atentamente bendiciones buen buenas busco clienta cliente como "
+        "con constructor consulto cordial cordiales cordialmente exitos gracias muchas saludo saludos slds "
+        "cuanto de del desde duena dueno e el en encargada encargado escribo estoy gracias hablo hola ing "
+        "ingeniera ingeniero la las le les los me mi necesitaria necesito no nueva nuevo o para pero por "
+        "porque precio que queria quien quiero quisiera si soy sr sra su te tengo trabajo tu un una vivo y ya "
+        "yo"
+    ).split()
+)
+_FIRST_NAMES = frozenset(
+    (
+        "adriana agustin agustina alberto alejandra alejandro alvaro ana andrea andres antonio ariel beatriz "
+        "bruno camila carlos carolina cecilia cesar claudia cristian cristina damian daniel daniela diego "
+        "dolores eduardo elena emilia emiliano enrique esteban fabian facundo federico felipe fernanda fernando "
+        "florencia francisco franco gabriel gabriela gonzalo graciela guillermo gustavo hector hugo ignacio "
+        "ines javier joaquin jorge jose josefina juan julio laura leandro leonardo lorena lucas lucia luis "
+        "manuel marcelo marcos maria mariana mario martin martina mateo matias mauricio maximiliano miguel "
+        "mercedes monica natalia nestor nicolas oscar pablo patricia paula pedro rafael ramon raul ricardo roberto "
+        "rodrigo romina rosa rosario ruben santiago sebastian sergio silvia sofia soledad susana tomas valentina "
+        "valeria veronica victor victoria walter"
+    ).split()
+)
+
+
+def name_extract(*, text: str) -> str | None:
+    for match in _NAME_RE.finditer(text):
+        trigger = re.sub(r"\s+", " ", match.group(1).lower())
+        words = _name_words(words=match.group(2).split(), explicit=trigger in {"mi nombre es", "me llamo"})
+        if words:
+            return " ".join(w if w[0].isupper() else w.capitalize() for w in words)
+    return None
+
+
+def _name_words(*, words: list[str], explicit: bool) -> list[str]:
+    """The words after "soy ..." that are still the name: where the name ends, the message begins."""
+    taken: list[str] = []
+    for word in words:
+        plain = text_normalize(text=word)
+        if plain in _NAME_STOPWORDS or (plain in PLACE_ZONE and plain not in _FIRST_NAMES):
+            break
+        capitalised = word[0].isupper()
+        if not taken and not (capitalised or explicit or plain in _FIRST_NAMES):
+            break
+        if taken and not capitalised and not (explicit or taken[0].islower()):
+            break
+        # An all-lowercase name is trusted for first name and surname only: what follows is the message.
+        if taken and not capitalised and not explicit and len(taken) >= 2:
+            break
+        taken.append(word)
+    return taken
+
+
+def email_extract(*, text: str) -> str | None:
+    match = EMAIL_RE.search(text)
+    return match.group(0).rstrip(".") if match else None

@@ -1,0 +1,133 @@
+"""nlu_parse: one message in, its intent, confidence and entities out."""
+
+from __future__ import annotations
+
+import re
+from datetime import date, datetime
+from typing import Any
+
+from agents.nlu.dates import dates_find, local_date, promised_date_resolve
+from agents.nlu.intent import PRIORITY, intent_decide, intent_scores
+from agents.nlu.measures import KNOWN_THICKNESS, THICKNESS_BARE_RE, measures_extract
+from agents.nlu.money import amount_find
+from agents.nlu.names import email_extract, name_extract
+from agents.nlu.places import zone_find
+from agents.nlu.product import color_find, family_find, shipping_find, slopes_find, use_find
+from agents.nlu.text import number_clean, text_mask, text_normalize
+from agents.nlu.vocabulary import NLU_ENTITY_KEYS, NLU_INTENTS
+
+_ORDER_REF_RE = re.compile(
+    r"\b(?:pedido|orden|cotizacion|presupuesto|factura|compra|remito|ticket)\s*(?:de\s+compra\s*)?"
+    r"[?.,:]?\s*(?:nro\s*)?(?:es\s+)?(?:el\s+)?[:#]?\s*#?\s*([a-z]{0,3}-?\d{3,})\b"
+    r"(?!\s*(?:dolares|dolar|usd|pesos|\$|u\$s|mil\b))"
+    r"|\b(?:nro|numero)\s+de\s+(?:pedido|orden|cotizacion|presupuesto|factura|compra)\s*(?:es\s+)?[:#]?\s*"
+    r"([a-z]{0,3}-?\d{3,})\b"
+    r"|(?<![\w&])#\s*(\d{3,})\b"
+    # "ya esta mi pedido? es el 5127"
+    r"|\b(?:pedido|orden|compra|encargo)\b[^.!?\d]{0,40}[.!?]?\s*es\s+(?:el|la)\s+(?:nro\s+)?(\d{3,6})\b"
+)
+_PERCENT_RE = re.compile(r"\d+(?:[.,]\d+)?\s*(?:%|por\s*ciento)")
+_TIME_RE = re.compile(r"\b\d{1,2}(?::\d{2})\s*(?:hs|hrs|h|am|pm)?\b|\b\d{1,2}\s*(?:hs|hrs|horas|am|pm)\b")
+_TEMPERATURE_RE = re.compile(r"(?<![\w.,])-\s?\d+(?:[.,]\d+)?(?:\s*(?:°|o\b|grados))?|\b\d+\s*(?:°|grados)")
+_PHONE_RE = re.compile(r"(?<![\w.,])(?:\+?598\s?)?0?9\d[\s-]?\d{3}[\s-]?\d{3}(?![\w.,])|(?<![\w.,])\d{8,}(?![\w.,])")
+
+
+def _name_mask(*, name: str | None, text: str) -> str:
+    if name:
+        plain_name = text_normalize(text=name)
+        position = text.find(plain_name)
+        if position >= 0:
+            return text_mask(text=text, start=position, end=position + len(plain_name))
+    return text
+
+
+def _order_ref_find(*, text: str) -> tuple[str | None, str]:
+    order_ref = None
+    for match in _ORDER_REF_RE.finditer(text):
+        order_ref = order_ref or next(g for g in match.groups() if g).upper()
+        # "mi pedido para retirar? es el 5127": only the number goes, the words between still count
+        start, end = match.span(4) if match.group(4) else match.span()
+        text = text_mask(text=text, start=start, end=end)
+    return order_ref, text
+
+
+def _dates_take(*, text: str, intent: str, today: date) -> tuple[str | None, str]:
+    """The promised date when the message promises to pay, and the text without any date."""
+    found_dates, date_spans = dates_find(text=text, today=today)
+    promised = promised_date_resolve(found=found_dates, text=text, today=today) if intent == "promise_to_pay" else None
+    for start, end in date_spans:
+        text = text_mask(text=text, start=start, end=end)
+    return promised, text
+
+
+def _noise_mask(*, text: str) -> str:
+    """Percentages, times, temperatures and phone numbers: numbers that are no measure or amount."""
+    for pattern in (_PERCENT_RE, _TIME_RE, _TEMPERATURE_RE, _PHONE_RE):
+        for match in pattern.finditer(text):
+            text = text_mask(text=text, start=match.start(), end=match.end())
+    return text
+
+
+def _measures_take(*, text: str, use: str | None, family: str | None) -> dict[str, Any]:
+    wall = use == "wall" or (use is None and family in {"ISOPANEL_EPS", "ISOWALL_PIR"})
+    measures, text = measures_extract(text=text, wall=wall)
+    if family and "thickness_mm" not in measures:
+        bare = THICKNESS_BARE_RE.search(text)
+        if bare and int(bare.group(1)) in KNOWN_THICKNESS:
+            measures["thickness_mm"] = int(bare.group(1))
+    return measures
+
+
+def entities_extract(*, original: str, text: str, intent: str, today: date) -> dict[str, Any]:
+    """The entities of a message: `original` as written, `text` normalised; `intent` decides
+    whether dates are a promise and bare numbers money. Keys not said are absent."""
+    name = name_extract(text=original)
+    text = _name_mask(name=name, text=text)
+    order_ref, text = _order_ref_find(text=text)
+    promised_date, text = _dates_take(text=text, intent=intent, today=today)
+    text = _noise_mask(text=text)
+    # Places go first: "piedras blancas" is a barrio, not a colour; "paso de los toros" is no decline.
+    zone, text = zone_find(text=text)
+    use = use_find(text=text)
+    family = family_find(text=text, use=use)
+    slopes, text = slopes_find(text=text)
+    shipping = shipping_find(text=text)
+    color = color_find(text=text)
+    amount, text = amount_find(text=text, intent=intent)
+    values: dict[str, Any] = {
+        "order_ref": order_ref,
+        "promised_date": promised_date,
+        "family": family,
+        "use": use,
+        "slopes": slopes,
+        "color": color,
+        "zone": zone,
+        "shipping": shipping,
+        "amount": number_clean(value=amount) if amount else None,
+        "email": email_extract(text=original),
+        "name": name,
+        **_measures_take(text=text, use=use, family=family),
+    }
+    return {key: values[key] for key in NLU_ENTITY_KEYS if values.get(key) is not None}
+
+
+def nlu_parse(*, text: str, sent_at: datetime | str | None = None) -> dict[str, Any]:
+    """Intent, confidence and entities of one customer message.
+
+    sent_at is the message's own timestamp (aware datetime, ISO string, or None for now); relative
+    dates ("manana", "el viernes") resolve against its day in America/Montevideo. Entity keys that
+    were not said are absent, never None. Raises TypeError/ValueError for a non-string text or an
+    unparseable sent_at.
+    """
+    if not isinstance(text, str):
+        raise TypeError(f"text must be a string, got {type(text).__name__}.")
+    today = local_date(sent_at=sent_at)
+    normalized = text_normalize(text=text)
+    scores = intent_scores(text=normalized)
+    # Entities depend on the provisional intent only for money and dates; the product rules don't.
+    provisional = max(NLU_INTENTS, key=lambda intent: (scores[intent], -PRIORITY.index(intent)))
+    entities = entities_extract(original=text, text=normalized, intent=provisional, today=today)
+    intent, confidence = intent_decide(scores=scores, text=normalized, entities=entities)
+    if intent != provisional:
+        entities = entities_extract(original=text, text=normalized, intent=intent, today=today)
+    return {"intent": intent, "confidence": confidence, "entities": entities}

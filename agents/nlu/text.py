@@ -1,0 +1,130 @@
+"""Normalisation of a customer's message (lowercase, no accents, WhatsApp shorthand spelled out,
+measures said in words as digits) and the number fragments every extractor shares."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+EMAIL_RE = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}")
+_URL_RE = re.compile(r"\b(?:https?://|www\.)\S+")
+
+# WhatsApp shorthand rewritten to the words the rules are written against.
+_ABBREVIATIONS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
+    (re.compile(pattern), replacement)
+    for pattern, replacement in (
+        (r"\bc/u\b", " cada uno "),
+        (r"\bp/", " para "),
+        (
+            r"\bp\s+(?=(?:pared|paredes|techo|techos|cubierta|camara|galpon|obra|casa|fachada|cerramiento|tinglado"
+            r"|un|una|el|la|mi)\b)",
+            "para ",
+        ),
+        (r"\bc/", " con "),
+        (r"\bs/", " sin "),
+        (r"\b(?:xq|pq|porq|xk)\b", "porque"),
+        (r"\b(?:q|k|ke|qe)\b", "que"),
+        (r"\bxa\b", "para"),
+        (r"\b(?:dsp|dps|desp)\b", "despues"),
+        (r"\b(?:tmb|tb|tamb|tambn)\b", "tambien"),
+        (r"\bcdo\b", "cuando"),
+        (r"\b(?:xfa|xfavor|porfa|porfis|pls|plis|please)\b", "por favor"),
+        (r"\b(?:bs|bns|bnas)\b", "buenas"),
+        (r"\bbn\b", "bien"),
+        (r"\b(?:msj|msg)\b", "mensaje"),
+        (r"\b(?:nro|num|numero)\s*\.?\s*(?=\d)|\bn°\s*(?=\d)|\bno\.?(?=\d)|\bno\.\s*(?=\d)", "nro "),
+    )
+)
+
+
+def _x_rewrite(match: re.Match[str]) -> str:
+    # "6 x 4" is a dimension and stays; "x mail", "x la demora" mean "por".
+    rest = match.string[match.end() :].lstrip()
+    return "x" if rest[:1].isdigit() else "por"
+
+
+def text_normalize(*, text: str) -> str:
+    text = re.sub(r"(?i)\bn\s*[°º]\s*(?=\d)", "nro ", text)
+    decomposed = unicodedata.normalize("NFKD", text)
+    chars = []
+    for char in decomposed:
+        if unicodedata.combining(char):
+            continue
+        category = unicodedata.category(char)
+        # Emojis and pictographs become spaces so they never glue two words together.
+        chars.append(" " if category in {"So", "Cs", "Co", "Cn"} else char)
+    normalized = "".join(chars).lower()
+    normalized = EMAIL_RE.sub(" ", normalized)
+    normalized = _URL_RE.sub(" ", normalized)
+    # "holaaa", "cuantooo": three or more repeated letters collapse to one.
+    normalized = re.sub(r"([a-z])\1{2,}", r"\1", normalized)
+    for pattern, replacement in _ABBREVIATIONS:
+        normalized = pattern.sub(replacement, normalized)
+    normalized = re.sub(r"\bx\b", _x_rewrite, normalized)
+    # "isodec100" is "isodec 100": product names glued to their thickness.
+    normalized = re.sub(r"\b(iso\s?-?[a-z]{3,})(?=\d)", r"\1 ", normalized)
+    normalized = _number_words_rewrite(text=normalized)
+    return re.sub(r"\s+", " ", normalized).strip()
+
+
+def _number_words_rewrite(*, text: str) -> str:
+    """Measures said in words become digits: "seis por cuatro y medio" is "6 x 4,5", "de cuatro
+    metros" is "de 4 metros". Other number words stay ("dos aguas", "una consulta")."""
+    text = _HALF_RE.sub(lambda m: f"{_number_word_value(m.group(1))},5", text)
+    text = _WORD_BY_WORD_RE.sub(lambda m: f"{_number_word_value(m.group(1))} x {_number_word_value(m.group(2))}", text)
+    return _WORD_BEFORE_UNIT_RE.sub(lambda m: str(NUMBER_WORDS[m.group(1)]), text)
+
+
+def _number_word_value(raw: str) -> str:
+    return raw if raw[0].isdigit() else str(NUMBER_WORDS[raw])
+
+
+def text_mask(*, text: str, start: int, end: int) -> str:
+    # Spaces keep every other position valid for the spans still to be read.
+    return text[:start] + " " * (end - start) + text[end:]
+
+
+def number_parse(*, raw: str) -> float:
+    return float(raw.replace(",", "."))
+
+
+def number_clean(*, value: float) -> int | float:
+    value = round(value, 3)
+    return int(value) if value == int(value) else value
+
+
+NUM = r"(?<![\w.,])(\d+(?:[.,]\d+)?)"
+# After a dimension separator the number may touch it: the "4" of "6x4".
+NUM_AFTER = r"(\d+(?:[.,]\d+)?)(?![\d])"
+# a unit may touch the "x" of the next measure: "6mx4m", "6mtsx4mts"
+LEN_UNIT = r"(cm|centimetros?|metros?|mtrs?|mts?|m)(?![a-wyz0-9]|x(?!\d))\.?"
+NUMBER_WORDS = (
+    {"un": 1, "una": 1, "uno": 1}
+    | dict(
+        zip(
+            "dos tres cuatro cinco seis siete ocho nueve diez once doce trece catorce quince dieciseis diecisiete "
+            "dieciocho diecinueve veinte".split(),
+            range(2, 21),
+            strict=True,
+        )
+    )
+    | {"treinta": 30, "cuarenta": 40, "cincuenta": 50, "sesenta": 60, "setenta": 70, "ochenta": 80, "cien": 100}
+)
+
+
+# Words for measures: "seis por cuatro", "cuatro y medio", "de tres metros"; "un"/"una" are not
+# measures ("una agua", "un techo").
+_MEASURE_WORD = "|".join(sorted((w for w, n in NUMBER_WORDS.items() if n > 1), key=len, reverse=True))
+_MEASURE_TOKEN = rf"(\d+(?:,\d+)?|{_MEASURE_WORD})"
+_HALF_RE = re.compile(rf"(?<![\w.,])(\d+|{_MEASURE_WORD})\s+y\s+medio\b")
+_WORD_BY_WORD_RE = re.compile(
+    rf"(?<![\w.,])(?=\S*[a-z]|\S+\s+por\s+[a-z])"  # at least one of the two in words
+    rf"{_MEASURE_TOKEN}\s+(?:por|x)\s+{_MEASURE_TOKEN}(?![\w.,])"
+)
+_WORD_BEFORE_UNIT_RE = re.compile(
+    rf"\b({_MEASURE_WORD})(?=\s*(?:metros?|mts?|mtrs?|m|cm|centimetros?|milimetros|mm)\b)"
+)
+
+
+def meters_from(*, value: float, unit: str | None) -> float:
+    return value / 100 if unit and unit.startswith(("cm", "centim")) else value
