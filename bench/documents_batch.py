@@ -91,8 +91,8 @@ def run(args) -> dict:
         import django
 
         django.setup()
-        from agents.document_flow import batch_submit
-        from agents.documents import Upload
+        from agents.documents.flow import batch_submit
+        from agents.documents.intake import Upload
         from bmc.core.models import Tenant
         from bmc.documents.models import DocumentBatch
 

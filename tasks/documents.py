@@ -19,8 +19,18 @@ from celery.exceptions import SoftTimeLimitExceeded, WorkerLostError
 from django.db import OperationalError, close_old_connections
 from django.utils import timezone
 
-from agents import document_flow as flow
-from agents import documents as agent
+from agents.documents.crosscheck import batch_crosscheck
+from agents.documents.flow import batches_watch, document_worker_lost
+from agents.documents.intake import DocumentError
+from agents.documents.stages import (
+    document_classify,
+    document_extract_fields,
+    document_extract_text,
+    document_fail,
+    document_ingest,
+    document_validate,
+)
+from agents.documents.whatsapp import whatsapp_media_read
 from bmc.documents.models import Document
 from bmc.queues import Queue
 from tasks.base import TRANSIENT_ERRORS, TrackedTask, agent_task, ping_task
@@ -42,7 +52,7 @@ class StageTask(TrackedTask):
             # in the worker's main process, whose connection may have gone stale since its last use
             close_old_connections()
             try:
-                flow.document_worker_lost(document_id=args[0], stage=self.stage)
+                document_worker_lost(document_id=args[0], stage=self.stage)
             except Exception:  # the stage is sent again all the same; only the count is missed
                 logger.exception("could not count a lost stage", extra={"document_id": args[0]})
         super().on_retry(exc, task_id, args, kwargs, einfo)
@@ -75,13 +85,13 @@ def _run_stage(task, fn: Callable[..., None], document_id: int) -> int:
     stage, request = task.stage, task.request
     try:
         fn(document_id=document_id)
-    except agent.DocumentError as error:
-        agent.document_fail(document_id=document_id, stage=stage, reason=str(error))
+    except DocumentError as error:
+        document_fail(document_id=document_id, stage=stage, reason=str(error))
     except SoftTimeLimitExceeded:
-        agent.document_fail(document_id=document_id, stage=stage, reason=f"{stage} took too long: over 60 s.")
+        document_fail(document_id=document_id, stage=stage, reason=f"{stage} took too long: over 60 s.")
     except (*TRANSIENT_ERRORS, OperationalError) as error:
         if request.retries >= TRANSIENT_RETRIES:
-            agent.document_fail(
+            document_fail(
                 document_id=document_id,
                 stage=stage,
                 reason=f"{stage} failed after retries: {type(error).__name__}: {error}",
@@ -90,30 +100,28 @@ def _run_stage(task, fn: Callable[..., None], document_id: int) -> int:
         raise  # worth another try
     except Exception as error:  # a hostile or broken file must not take the batch with it
         logger.exception("document stage failed", extra={"document_id": document_id, "stage": stage})
-        agent.document_fail(
-            document_id=document_id, stage=stage, reason=f"{stage} failed: {type(error).__name__}: {error}"
-        )
+        document_fail(document_id=document_id, stage=stage, reason=f"{stage} failed: {type(error).__name__}: {error}")
     return document_id
 
 
 @agent_task(Queue.DOCUMENTS, "tasks.documents.ingest", stage=Document.Stage.INGEST, **STAGE_OPTIONS)
 def ingest(self, document_id: int) -> int:
-    return _run_stage(self, agent.document_ingest, document_id)
+    return _run_stage(self, document_ingest, document_id)
 
 
 @agent_task(Queue.DOCUMENTS, "tasks.documents.extract_text", stage=Document.Stage.EXTRACT, **STAGE_OPTIONS)
 def extract_text(self, document_id: int) -> int:
-    return _run_stage(self, agent.document_extract_text, document_id)
+    return _run_stage(self, document_extract_text, document_id)
 
 
 @agent_task(Queue.DOCUMENTS, "tasks.documents.classify", stage=Document.Stage.CLASSIFY, **STAGE_OPTIONS)
 def classify(self, document_id: int) -> int:
-    return _run_stage(self, agent.document_classify, document_id)
+    return _run_stage(self, document_classify, document_id)
 
 
 @agent_task(Queue.DOCUMENTS, "tasks.documents.extract_fields", stage=Document.Stage.FIELDS, **STAGE_OPTIONS)
 def extract_fields(self, document_id: int) -> int:
-    return _run_stage(self, agent.document_extract_fields, document_id)
+    return _run_stage(self, document_extract_fields, document_id)
 
 
 @agent_task(
@@ -124,7 +132,7 @@ def extract_fields(self, document_id: int) -> int:
 )
 # the chord counts these
 def validate(self, document_id: int) -> int:
-    return _run_stage(self, agent.document_validate, document_id)
+    return _run_stage(self, document_validate, document_id)
 
 
 @agent_task(
@@ -139,13 +147,13 @@ def validate(self, document_id: int) -> int:
 )
 def crosscheck_batch(self, batch_id: int) -> dict[str, Any]:
     """The chord's callback: every document is done (or failed); check them together."""
-    return agent.batch_crosscheck(batch_id=batch_id)
+    return batch_crosscheck(batch_id=batch_id)
 
 
 @agent_task(Queue.DOCUMENTS, "tasks.documents.watch_batches", soft_time_limit=120, time_limit=150, max_retries=0)
 def watch_batches(self) -> dict[str, Any]:
-    """Beat: batches whose chord was lost with a worker are finished (agents.document_flow)."""
-    return flow.batches_watch(now=timezone.now())
+    """Beat: batches whose chord was lost with a worker are finished (agents.documents.flow)."""
+    return batches_watch(now=timezone.now())
 
 
 @agent_task(
@@ -159,4 +167,4 @@ def watch_batches(self) -> dict[str, Any]:
 def whatsapp_media(self, message_id: int) -> dict[str, Any]:
     """A document or photo a customer sent on WhatsApp, fetched and read as a batch of one;
     WhatsApp not answering is tried again (autoretry) until the last try records it unread."""
-    return flow.whatsapp_media_read(message_id=message_id, last_try=self.request.retries >= self.max_retries)
+    return whatsapp_media_read(message_id=message_id, last_try=self.request.retries >= self.max_retries)

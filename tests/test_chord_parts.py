@@ -10,8 +10,8 @@ from celery import chain, chord, states
 from celery.exceptions import WorkerLostError
 from celery.worker.request import Request
 
-from agents.document_flow import STAGES
-from agents.documents import Upload, batch_create
+from agents.documents.flow import STAGES
+from agents.documents.intake import Upload, batch_create
 from bmc.celery import app as celery_app
 from bmc.documents.models import Document
 from bmc.jobs.submit import task_signature

@@ -11,8 +11,10 @@ from rest_framework.parsers import MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from agents.document_flow import batch_submit
-from agents.documents import DocumentError, Upload, batch_progress, document_review
+from agents.documents.flow import batch_submit
+from agents.documents.intake import DocumentError, Upload
+from agents.documents.progress import batch_progress
+from agents.documents.review import document_review
 from bmc.api.parsers import text_problem
 from bmc.api.responses import BatchCreated, BatchProgress, ReviewOut
 from bmc.documents.files import document_file_response

@@ -13,8 +13,10 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
 
-from agents.document_flow import batch_submit
-from agents.documents import REVIEWABLE_FIELDS, DocumentError, Upload, document_review, progress_percent
+from agents.documents.flow import batch_submit
+from agents.documents.intake import DocumentError, Upload
+from agents.documents.progress import progress_percent
+from agents.documents.review import REVIEWABLE_FIELDS, document_review
 from bmc.core.admin import ReadOnlyInline
 from bmc.core.services import tenant_ensure
 from bmc.documents import models

@@ -31,40 +31,70 @@ def policy_errors(
     timezone_name: str,
 ) -> dict[str, str]:
     """Field -> what is wrong and what is allowed. Empty when the policy is sound."""
-    errors: dict[str, str] = {}
+    steps_error = _steps_hours_error(steps_hours)
+    found = {
+        "steps_hours": steps_error,
+        # measured against the steps only when they are sound
+        "max_attempts": _max_attempts_error(max_attempts, steps=None if steps_error else steps_hours),
+        "timezone": _timezone_error(timezone_name),
+        "quiet_weekdays": _quiet_weekdays_error(quiet_weekdays),
+        "quiet_start": _quiet_hours_error(quiet_start, quiet_end),
+    }
+    return {field: error for field, error in found.items() if error}
+
+
+def _whole(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _steps_hours_error(steps_hours: object) -> str | None:
     steps = steps_hours if isinstance(steps_hours, list) else None
-    if not steps or not all(isinstance(h, int) and not isinstance(h, bool) for h in steps):
-        errors["steps_hours"] = "must be a list of whole hours after the quote is sent, e.g. [24, 48, 72]."
-    elif any(h <= 0 for h in steps):
-        errors["steps_hours"] = f"{steps}: every delay must be a positive number of hours."
-    elif any(b <= a for a, b in zip(steps, steps[1:], strict=False)):
-        errors["steps_hours"] = f"{steps}: the steps must go in increasing order, each later than the one before."
-    elif len(steps) > MAX_STEPS:
-        errors["steps_hours"] = f"{len(steps)} steps: at most {MAX_STEPS}."
-    if not isinstance(max_attempts, int) or isinstance(max_attempts, bool) or max_attempts < 1:
-        errors["max_attempts"] = "must be a whole number, at least 1."
-    elif steps and "steps_hours" not in errors and max_attempts > len(steps):
-        errors["max_attempts"] = f"is {max_attempts} but there are {len(steps)} steps: at most {len(steps)}."
+    if not steps or not all(_whole(h) for h in steps):
+        return "must be a list of whole hours after the quote is sent, e.g. [24, 48, 72]."
+    if any(h <= 0 for h in steps):
+        return f"{steps}: every delay must be a positive number of hours."
+    if any(b <= a for a, b in zip(steps, steps[1:], strict=False)):
+        return f"{steps}: the steps must go in increasing order, each later than the one before."
+    if len(steps) > MAX_STEPS:
+        return f"{len(steps)} steps: at most {MAX_STEPS}."
+    return None
+
+
+def _max_attempts_error(max_attempts: object, *, steps: list[int] | None) -> str | None:
+    if not _whole(max_attempts) or max_attempts < 1:
+        return "must be a whole number, at least 1."
+    if steps and max_attempts > len(steps):
+        return f"is {max_attempts} but there are {len(steps)} steps: at most {len(steps)}."
+    return None
+
+
+def _timezone_error(timezone_name: str) -> str | None:
     try:
         ZoneInfo(timezone_name)
     except (ZoneInfoNotFoundError, ValueError):
-        errors["timezone"] = f"'{timezone_name}' is not a time zone; use an IANA name such as America/Montevideo."
+        return f"'{timezone_name}' is not a time zone; use an IANA name such as America/Montevideo."
+    return None
+
+
+def _quiet_weekdays_error(quiet_weekdays: object) -> str | None:
     days = quiet_weekdays if isinstance(quiet_weekdays, list) else None
     if days is None or not all(isinstance(d, int) and 0 <= d <= 6 for d in days):
-        errors["quiet_weekdays"] = "must be a list of weekdays without sends, 0 (Monday) to 6 (Sunday), e.g. [6]."
-    elif len(set(days)) == 7:
-        errors["quiet_weekdays"] = "every day of the week is quiet: that leaves no time to send."
+        return "must be a list of weekdays without sends, 0 (Monday) to 6 (Sunday), e.g. [6]."
+    if len(set(days)) == 7:
+        return "every day of the week is quiet: that leaves no time to send."
+    return None
+
+
+def _quiet_hours_error(quiet_start: time | None, quiet_end: time | None) -> str | None:
     if (quiet_start is None) != (quiet_end is None):
-        errors["quiet_start"] = "give both the start and the end of the quiet hours, or neither."
-    elif quiet_start is not None and quiet_start == quiet_end:
-        errors["quiet_start"] = (
-            f"quiet from {quiet_start:%H:%M} to {quiet_end:%H:%M} covers the whole day: that leaves no time to send."
-        )
-    elif quiet_start is not None and _sending_minutes_per_day(quiet_start, quiet_end) < 60:
-        errors["quiet_start"] = (
-            f"quiet from {quiet_start:%H:%M} to {quiet_end:%H:%M} leaves less than an hour a day to send."
-        )
-    return errors
+        return "give both the start and the end of the quiet hours, or neither."
+    if quiet_start is None:
+        return None
+    if quiet_start == quiet_end:
+        return f"quiet from {quiet_start:%H:%M} to {quiet_end:%H:%M} covers the whole day: that leaves no time to send."
+    if _sending_minutes_per_day(quiet_start, quiet_end) < 60:
+        return f"quiet from {quiet_start:%H:%M} to {quiet_end:%H:%M} leaves less than an hour a day to send."
+    return None
 
 
 def _minutes(value: time) -> int:

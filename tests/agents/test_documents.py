@@ -10,17 +10,10 @@ from decimal import Decimal
 
 import pytest
 
-from agents import document_flow
-from agents.documents import (
-    MAX_BYTES,
-    DocumentError,
-    Upload,
-    batch_create,
-    batch_crosscheck,
-    document_review,
-    extraction_accuracy,
-    file_type_detect,
-)
+from agents.documents import flow as document_flow
+from agents.documents.crosscheck import batch_crosscheck
+from agents.documents.intake import MAX_BYTES, DocumentError, Upload, batch_create, file_type_detect
+from agents.documents.review import document_review, extraction_accuracy
 from bmc.documents.models import Document, DocumentCorrection
 from tests import documents_corpus as corpus
 
@@ -324,7 +317,7 @@ def test_hostile_text_is_read_in_linear_time(tenant):
 
 
 def test_amounts_as_uruguayan_documents_print_them():
-    from agents.documents import extract_fields, money
+    from agents.documents.fields import extract_fields, money
 
     assert [str(money(v)) for v in ("1.816,95", "1,816.95", "1816.95", "12.500", "1,5", "1816")] == [
         "1816.95",
@@ -362,7 +355,7 @@ def test_corrections_are_checked_and_written_the_readers_way(tenant, admin_user)
 def test_a_copy_of_a_file_that_could_not_be_read_goes_to_review_too(tenant):
     """The copy was ingested while the original was still being read, so it is a duplicate; then
     the original failed a later stage. The copy must not vanish from sight."""
-    from agents.documents import document_fail, document_ingest
+    from agents.documents.stages import document_fail, document_ingest
 
     invoice = corpus.invoice(random.Random(1), 1, issued=date(2026, 11, 1))
     batch = batch_create(
@@ -394,7 +387,7 @@ def test_a_photo_without_ocr_says_so_and_goes_to_review(tenant):
 
 
 def test_a_finished_batch_stays_finished_and_a_late_stage_reopens_nothing(tenant):
-    from agents.documents import document_classify
+    from agents.documents.stages import document_classify
 
     batch, summary, read = run(tenant, [corpus.invoice(random.Random(2), 2, issued=date(2026, 11, 1))])
     assert batch_crosscheck(batch_id=batch.pk) == summary  # the callback and the watchdog both came

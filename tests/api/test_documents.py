@@ -28,7 +28,7 @@ def right_total(sample) -> str:
 
 def test_a_batch_is_uploaded_and_dispatched_once_committed(api, django_capture_on_commit_callbacks, monkeypatch):
     dispatched = []
-    monkeypatch.setattr("agents.document_flow.batch_dispatch", dispatched.append)
+    monkeypatch.setattr("agents.documents.flow.batch_dispatch", dispatched.append)
     invoice = corpus.invoice(random.Random(1), 10, issued=date(2026, 11, 10))
     with django_capture_on_commit_callbacks(execute=True):
         response = api.post(
@@ -98,7 +98,7 @@ def test_a_correction_whose_checks_still_fail_keeps_the_document_waiting(api, te
 
 
 def test_the_admin_uploads_a_batch_and_shows_its_progress(admin_client, tenant, monkeypatch):
-    monkeypatch.setattr("agents.document_flow.batch_dispatch", lambda batch_id: None)
+    monkeypatch.setattr("agents.documents.flow.batch_dispatch", lambda batch_id: None)
     samples = [corpus.invoice(random.Random(i), 20 + i, issued=date(2026, 11, 10)) for i in range(3)]
     page = admin_client.get(reverse("admin:documents_documentbatch_add"))
     assert page.status_code == 200 and b'type="file"' in page.content and b"multiple" in page.content
