@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -12,11 +11,12 @@ from typing import Any
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from agents.conversation import NO_TEXT_REPLIES
 from agents.followup import followups_stop
 from bmc.conversations.models import Channel, Conversation, Customer, InboundPayload, Message
 from bmc.core.models import Tenant
 from bmc.jobs.models import AgentTask
-from bmc.jobs.submit import task_submit
+from bmc.jobs.submit import task_send, task_submit
 
 PHONE_RE = re.compile(r"^\+?[1-9][0-9]{6,14}$")
 PHONE_SEPARATORS = re.compile(r"[\s()-]")
@@ -25,6 +25,8 @@ RFC3339 = re.compile(
     r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?([Zz]|[+-][0-9]{2}:[0-9]{2})$"
 )
 UNIX_TIME_MAX = 253402300799  # 9999-12-31T23:59:59Z
+# WhatsApp message types whose file the documents agent reads (an invoice, a receipt's photo)
+MEDIA_READ = ("document", "image")
 
 
 class InboundError(ValueError):
@@ -40,7 +42,7 @@ class InboundError(ValueError):
 class InboundMessage:
     message: Message
     created: bool  # False: the provider delivered this id before; nothing changed
-    then: Any = None  # what the caller's `then` returned, in the same transaction
+    turn: AgentTask | None = None  # the turn that answers it (inbound_message_receive only)
 
 
 def inbound_turn_submit(
@@ -168,29 +170,82 @@ def inbound_message_accept(
     sent_at: datetime,
     raw: dict[str, Any],
     name: str = "",
-    then: Callable[[InboundMessage], Any] | None = None,
 ) -> InboundMessage:
     """The customer, their open conversation and the message; a repeated external id is a no-op.
+    Nothing is handed on: inbound_message_receive does that."""
+    return _accept(tenant=tenant, name=name, hand_on=None, **_checked(channel, phone, text, external_id, sent_at, raw))
 
-    `then(accepted)` runs in the same transaction (dispatching the turn, recording the outcome),
-    so a message is never stored without its task, and the request commits once. Two requests
-    racing on the same id, or on a new customer's first messages, meet at a unique constraint:
-    the loser runs again and finds what the winner stored."""
+
+def inbound_message_receive(
+    *,
+    tenant: Tenant,
+    channel: str,
+    phone: str,
+    text: str,
+    external_id: str | None,
+    sent_at: datetime,
+    raw: dict[str, Any],
+    name: str = "",
+    payload: InboundPayload | None = None,
+    trace_id: str | None = None,
+) -> InboundMessage:
+    """inbound_message_accept, and in the same transaction what follows a message: the outcome of
+    its raw delivery (`payload`), its turn submitted (or, on a repeat, the turn it had), and a
+    WhatsApp document or photo sent to the documents agent once this commits. A message is never
+    stored without its turn, and the request commits once."""
+
+    def hand_on(accepted: InboundMessage) -> AgentTask | None:
+        return _hand_on(accepted, tenant=tenant, text=text, payload=payload, trace_id=trace_id)
+
+    return _accept(
+        tenant=tenant, name=name, hand_on=hand_on, **_checked(channel, phone, text, external_id, sent_at, raw)
+    )
+
+
+def _checked(channel, phone, text, external_id, sent_at, raw) -> dict[str, Any]:
     if external_id and len(external_id) > 200:
         raise InboundError("external_id", f"is {len(external_id)} characters; at most 200.")
     if "\x00" in text:
         raise InboundError("text", "must not contain the NUL character.")
-    fields = dict(channel=channel, phone=phone, text=text, external_id=external_id, sent_at=sent_at, raw=raw)
+    return dict(channel=channel, phone=phone, text=text, external_id=external_id, sent_at=sent_at, raw=raw)
+
+
+def _accept(*, tenant: Tenant, name: str, hand_on, **fields) -> InboundMessage:
+    """Two requests racing on the same id, or on a new customer's first messages, meet at a unique
+    constraint: the loser runs again and finds what the winner stored."""
     try:
-        return _accept_once(tenant=tenant, name=name, then=then, **fields)
+        return _accept_once(tenant=tenant, name=name, hand_on=hand_on, **fields)
     except IntegrityError:
         if transaction.get_connection().in_atomic_block:
             raise  # the caller's transaction is broken: it has to start over
-        return _accept_once(tenant=tenant, name=name, then=then, **fields)
+        return _accept_once(tenant=tenant, name=name, hand_on=hand_on, **fields)
+
+
+def _hand_on(
+    accepted: InboundMessage, *, tenant: Tenant, text: str, payload: InboundPayload | None, trace_id: str | None
+) -> AgentTask | None:
+    message = accepted.message
+    if not accepted.created:
+        if payload is not None:
+            inbound_payload_outcome(payload=payload, outcome=InboundPayload.Outcome.DUPLICATE)
+        return AgentTask.objects.filter(
+            tenant=tenant, task_type="conversation.process_message", payload__message_id=message.pk
+        ).first()
+    if payload is not None:
+        inbound_payload_outcome(payload=payload, outcome=InboundPayload.Outcome.ACCEPTED)
+    kind = (message.raw_payload or {}).get("type") if message.channel == Channel.WHATSAPP else None
+    if kind in MEDIA_READ:
+        transaction.on_commit(lambda: task_send("tasks.documents.whatsapp_media", message.pk))
+    # a document or photo without a caption has nothing to answer; a voice note or a location has
+    if not text and kind not in NO_TEXT_REPLIES:
+        return None
+    return inbound_turn_submit(
+        tenant=tenant, conversation_id=message.conversation_id, message_id=message.pk, trace_id=trace_id
+    )
 
 
 def _accept_once(
-    *, tenant: Tenant, channel: str, phone: str, text: str, external_id, sent_at, raw, name: str, then
+    *, tenant: Tenant, channel: str, phone: str, text: str, external_id, sent_at, raw, name: str, hand_on
 ) -> InboundMessage:
     with transaction.atomic():
         existing = (
@@ -220,9 +275,9 @@ def _accept_once(
                 # the customer wrote: no follow-up goes after this (waits for one being sent right now)
                 followups_stop(customer_id=conversation.customer_id, reason="the customer wrote", steps_only=True)
             accepted = InboundMessage(message, created=True)
-        if then is None:
+        if hand_on is None:
             return accepted
-        return InboundMessage(accepted.message, accepted.created, then(accepted))
+        return InboundMessage(accepted.message, accepted.created, hand_on(accepted))
 
 
 def _open_conversation(

@@ -18,10 +18,9 @@ from rest_framework.response import Response
 from agents.inbound import (
     CHANNELS,
     InboundError,
-    inbound_message_accept,
+    inbound_message_receive,
     inbound_payload_outcome,
     inbound_payload_store,
-    inbound_turn_submit,
     phone_normalize,
     timestamp_parse,
 )
@@ -171,24 +170,8 @@ def _accept(
     field_names: dict[str, str] | None = None,
 ) -> tuple[Message, AgentTask | None, bool]:
     """field_names: how this endpoint calls the fields, for its error messages."""
-
-    def then(accepted) -> AgentTask | None:
-        # in the message's own transaction: the outcome and the turn's task commit with it
-        if not accepted.created:
-            inbound_payload_outcome(payload=payload, outcome=InboundPayload.Outcome.DUPLICATE)
-            return AgentTask.objects.filter(
-                tenant=request.tenant, task_type="conversation.process_message", payload__message_id=accepted.message.pk
-            ).first()
-        inbound_payload_outcome(payload=payload, outcome=InboundPayload.Outcome.ACCEPTED)
-        return inbound_turn_submit(
-            tenant=request.tenant,
-            conversation_id=accepted.message.conversation_id,
-            message_id=accepted.message.pk,
-            trace_id=request._request.trace_id,
-        )
-
     try:
-        accepted = inbound_message_accept(
+        accepted = inbound_message_receive(
             tenant=request.tenant,
             channel=channel,
             phone=phone_normalize(phone),
@@ -197,11 +180,12 @@ def _accept(
             sent_at=timestamp_parse(sent_at),
             raw=raw,
             name=name or "",
-            then=then,
+            payload=payload,
+            trace_id=request._request.trace_id,
         )
     except InboundError as error:
         raise _reject(payload, (field_names or {}).get(error.field, error.field), error.message) from None
-    return accepted.message, accepted.then, accepted.created
+    return accepted.message, accepted.turn, accepted.created
 
 
 MessageIn = inline_serializer(

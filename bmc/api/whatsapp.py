@@ -15,22 +15,19 @@ from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 from rest_framework.exceptions import ParseError, ValidationError
 
-from agents.conversation import NO_TEXT_REPLIES
 from agents.inbound import (
     InboundError,
-    inbound_message_accept,
+    inbound_message_receive,
     inbound_payload_outcome,
     inbound_payload_store,
     inbound_refusal_store,
     inbound_refusals_recent,
-    inbound_turn_submit,
     phone_normalize,
     timestamp_parse,
 )
@@ -39,7 +36,6 @@ from bmc.api.parsers import json_body_parse
 from bmc.conversations.models import InboundPayload
 from bmc.core.models import Tenant
 from bmc.core.services import tenant_ensure
-from bmc.jobs.submit import task_send
 
 logger = logging.getLogger(__name__)
 
@@ -182,24 +178,6 @@ def _tenant_for(value: dict[str, Any], *, default: Tenant, numbers: dict[str, Te
     return None
 
 
-def _dispatch(accepted, *, text: str, tenant, trace_id: str | None) -> None:
-    """In the message's transaction: its turn is recorded with it; a document or photo also goes
-    to the documents agent (fetched once this commits)."""
-    if not accepted.created:
-        return
-    if (accepted.message.raw_payload or {}).get("type") in ("document", "image"):
-        message_id = accepted.message.pk
-        transaction.on_commit(lambda: task_send("tasks.documents.whatsapp_media", message_id))
-    # a document or photo without a caption has nothing to answer; a voice note or a location has
-    if text or (accepted.message.raw_payload or {}).get("type") in NO_TEXT_REPLIES:
-        inbound_turn_submit(
-            tenant=tenant,
-            conversation_id=accepted.message.conversation_id,
-            message_id=accepted.message.pk,
-            trace_id=trace_id,
-        )
-
-
 def _deliver(*, default: Tenant, changes: list[dict[str, Any]], trace_id: str | None) -> tuple[int, int, int, int]:
     accepted, duplicates, statuses, ignored = 0, 0, 0, 0
     # the other companies' numbers reached, if any (the default company's needs no lookup; no other
@@ -223,7 +201,7 @@ def _deliver(*, default: Tenant, changes: list[dict[str, Any]], trace_id: str | 
         for message in value.get("messages", []):
             text, facts = _message_text(message)
             try:
-                result = inbound_message_accept(
+                result = inbound_message_receive(
                     tenant=tenant,
                     channel="whatsapp",
                     phone=phone_normalize(message.get("from")),
@@ -232,9 +210,7 @@ def _deliver(*, default: Tenant, changes: list[dict[str, Any]], trace_id: str | 
                     sent_at=timestamp_parse(message.get("timestamp"), field="timestamp"),
                     raw={**message, **({"bmc": facts} if facts else {})},
                     name=names.get(message.get("from"), ""),
-                    then=lambda accepted, text=text, tenant=tenant: _dispatch(
-                        accepted, text=text, tenant=tenant, trace_id=trace_id
-                    ),
+                    trace_id=trace_id,
                 )
             except InboundError as error:
                 logger.warning("whatsapp message skipped", extra={"error": str(error)})

@@ -1,0 +1,187 @@
+"""The files a customer's message crosses, from the request to the reply sent.
+
+    .venv/bin/python bench/message_path.py [--text "..."] [--all]
+
+Runs in one process: a fresh SQLite database under var/message_path, the embedded Redis (or
+REDIS_URL when set), the README's message posted to /api/v1/messages through Django's test
+client, and a Celery worker in a thread consuming every queue. Each project file one of whose
+functions runs between the request and the reply's send is recorded, in the order it is first
+entered, and the calls that go from one file to another are counted. Records (models), settings,
+the logging setup and the Celery app are listed apart (`--all` shows them): every path touches
+them. Not a test: it counts the path so a change of structure can be compared with the one before.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import os
+import shutil
+import sys
+import threading
+import time
+from collections import Counter
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+VAR = ROOT / "var" / "message_path"
+TEXT = "cuanto sale isodec 100 para un techo de 6 x 4,48 con flete a montevideo"
+# Every path touches these; counted apart so the figure is the path's own files.
+SHARED = ("models.py", "bmc/settings.py", "bmc/logging.py", "bmc/celery.py", "bmc/queues.py")
+# The layers of .importlinter, from the top; a call from a lower layer into a higher one climbs
+# back up (a callback). The first prefix that fits a file names its layer.
+LAYERS = (
+    ("web", ("bmc/api/", "bmc/urls.py", "/admin.py", "bmc/core/management/")),
+    ("consumers", ("tasks/",)),
+    ("services", ("agents/",)),
+    ("jobs", ("bmc/jobs/", "tasks/orchestrator.py")),
+    ("records", ("bmc/",)),
+)
+# A package entered through one function and calling nothing outside itself is one place to read.
+PACKAGES = ("agents/nlu/",)
+
+
+def layer_of(name: str) -> int:
+    return next(i for i, (_, prefixes) in enumerate(LAYERS) if any(p in name or name.startswith(p) for p in prefixes))
+
+
+def place_of(name: str) -> str:
+    return next((package for package in PACKAGES if name.startswith(package)), name)
+
+
+class PathRecorder:
+    """A profile hook: the project files entered, in order, and the calls between files."""
+
+    def __init__(self) -> None:
+        self.on = False
+        self.files: dict[str, int] = {}
+        self.hops: Counter[tuple[str, str]] = Counter()
+        self.functions: dict[tuple[str, str], str] = {}
+        self.lock = threading.Lock()
+
+    def __call__(self, frame, event, arg):
+        if not self.on or event != "call":
+            return
+        path = frame.f_code.co_filename
+        if not path.startswith(str(ROOT)) or "/.venv/" in path or "/migrations/" in path:
+            return
+        name = os.path.relpath(path, ROOT)
+        caller = frame.f_back
+        origin = os.path.relpath(caller.f_code.co_filename, ROOT) if caller else ""
+        with self.lock:
+            self.files.setdefault(name, len(self.files))
+            if origin != name and origin in self.files:
+                self.hops[(origin, name)] += 1
+                self.functions.setdefault((origin, name), f"{caller.f_code.co_name} -> {frame.f_code.co_name}")
+
+
+def environment() -> object | None:
+    """The embedded Redis unless REDIS_URL is set; a fresh SQLite database."""
+    shutil.rmtree(VAR, ignore_errors=True)
+    VAR.mkdir(parents=True)
+    os.environ.update(
+        DJANGO_SETTINGS_MODULE="bmc.settings",
+        LOG_LEVEL="ERROR",
+        BMC_VAR_DIR=str(VAR),
+        DATABASE_URL=f"sqlite:///{VAR / 'db.sqlite3'}",
+    )
+    redis = None
+    if not os.environ.get("REDIS_URL"):
+        from bmc.launcher import EmbeddedRedis, _free_port
+
+        redis = EmbeddedRedis(_free_port(), VAR / "redis")
+        redis.start()
+        os.environ["REDIS_URL"] = redis.url
+    return redis
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--text", default=TEXT)
+    parser.add_argument("--all", action="store_true", help="list the shared files too")
+    args = parser.parse_args()
+    redis = environment()
+    try:
+        return run(args)
+    finally:
+        if redis:
+            redis.stop()
+
+
+def run(args) -> int:
+    # Django and Celery come after the environment is set: they read it when imported.
+    import django
+
+    django.setup()
+    from celery.contrib.testing.worker import start_worker
+    from django.core.management import call_command
+    from django.test import Client
+    from django.utils import timezone
+
+    from bmc.celery import app
+
+    try:
+        from bmc.conversations.models import Message
+    except ImportError:  # before the conversations app had its models
+        from bmc.core.models import Message
+    from bmc.queues import ALL_QUEUES
+
+    call_command("migrate", verbosity=0)
+    call_command("bootstrap", stdout=io.StringIO())
+    out = io.StringIO()
+    call_command("create_api_key", "--tenant", "bmc", "--name", "path", stdout=out)
+    client = Client(HTTP_AUTHORIZATION=f"Bearer {out.getvalue().strip().splitlines()[-1]}")
+
+    recorder = PathRecorder()
+    threading.setprofile(recorder)
+    sys.setprofile(recorder)
+    with start_worker(app, pool="solo", queues=list(ALL_QUEUES), perform_ping_check=False, shutdown_timeout=30):
+        recorder.on = True
+        response = client.post(
+            "/api/v1/messages",
+            {
+                "channel": "n8n",
+                "from": "+59899123456",
+                "external_id": "path-1",
+                "sent_at": timezone.now().isoformat(),
+                "text": args.text,
+            },
+            content_type="application/json",
+        )
+        assert response.status_code == 202, response.content
+        deadline = time.monotonic() + 60
+        while not Message.objects.filter(direction="out", delivery_status="sent").exists():
+            if time.monotonic() > deadline:
+                print("no reply was sent within 60 s", file=sys.stderr)
+                return 1
+            time.sleep(0.1)
+        recorder.on = False
+    sys.setprofile(None)
+    threading.setprofile(None)
+    report(recorder, show_all=args.all)
+    return 0
+
+
+def report(recorder: PathRecorder, *, show_all: bool) -> None:
+    files = sorted(recorder.files, key=recorder.files.get)
+    own = [f for f in files if not f.endswith(SHARED)]
+    shared = [f for f in files if f.endswith(SHARED)]
+    places = list(dict.fromkeys(place_of(f) for f in own))
+    own_hops = [hop for hop in recorder.hops if hop[0] in own and hop[1] in own]
+    upward = [hop for hop in own_hops if layer_of(hop[1]) < layer_of(hop[0])]
+    print(f"files on the path: {len(own)}; places to read: {len(places)} (a package entered once counts once)")
+    print(f"  ({len(shared)} shared files apart: records, settings, logging, the Celery app)")
+    for name in own:
+        print(f"  {LAYERS[layer_of(name)][0]:<10} {name}")
+    print(f"calls from one file to another: {len(own_hops)} distinct; climbing to a higher layer: {len(upward)}")
+    for hop in upward:
+        print(f"  {hop[0]} -> {hop[1]}  ({recorder.functions[hop]})")
+    if show_all:
+        print("shared:")
+        for name in shared:
+            print(f"  {name}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
