@@ -2,15 +2,17 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from bmc.api import quotes, views, whatsapp
+from bmc.conversations import webhook as whatsapp
+from bmc.jobs import api as jobs
+from bmc.quotes import api as quotes
 
 admin.site.site_header = "BMC Agents"
 admin.site.site_title = "BMC Agents"
 admin.site.index_title = "Ventas y operaciones"
 
 urlpatterns = [
-    path("health", views.health_view, name="health"),
-    path("health/detailed", views.health_detailed_view, name="health-detailed"),
+    path("health", jobs.health_view, name="health"),
+    path("health/detailed", jobs.health_detailed_view, name="health-detailed"),
     path("api/v1/webhooks/whatsapp", whatsapp.whatsapp_webhook_view, name="whatsapp-webhook"),
     path("api/v1/", include("bmc.api.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),

@@ -1,22 +1,26 @@
 from django.urls import path
 
-from bmc.api import documents, messages, quotes, sales, views
+from bmc.conversations import api as conversations
+from bmc.documents import api as documents
+from bmc.jobs import api as jobs
+from bmc.quotes import api as quotes
+from bmc.sales import api as sales
 
 urlpatterns = [
-    path("orchestrator/status", views.orchestrator_status_view, name="orchestrator-status"),
-    path("orchestrator/agents", views.agents_view, name="orchestrator-agents"),
-    path("orchestrator/agents/<str:agent_id>/health", views.agent_health_view, name="orchestrator-agent-health"),
-    path("orchestrator/queues", views.queues_view, name="orchestrator-queues"),
-    path("tasks", views.tasks_view, name="tasks"),
-    path("tasks/<uuid:task_id>", views.task_detail_view, name="task-detail"),
-    path("tasks/<uuid:task_id>/cancel", views.task_cancel_view, name="task-cancel"),
-    path("messages", messages.messages_view, name="messages"),
-    path("nlu/parse", messages.nlu_parse_view, name="nlu-parse"),
-    path("conversations/<int:conversation_id>", messages.conversation_detail_view, name="conversation-detail"),
-    path("chat/send", messages.chat_send_view, name="chat-send"),
-    path("chat/status", messages.chat_status_view, name="chat-status"),
-    path("chat/process", messages.chat_process_view, name="chat-process"),
-    path("chat/<uuid:task_id>/cancel", messages.chat_cancel_view, name="chat-cancel"),
+    path("orchestrator/status", jobs.orchestrator_status_view, name="orchestrator-status"),
+    path("orchestrator/agents", jobs.agents_view, name="orchestrator-agents"),
+    path("orchestrator/agents/<str:agent_id>/health", jobs.agent_health_view, name="orchestrator-agent-health"),
+    path("orchestrator/queues", jobs.queues_view, name="orchestrator-queues"),
+    path("tasks", jobs.tasks_view, name="tasks"),
+    path("tasks/<uuid:task_id>", jobs.task_detail_view, name="task-detail"),
+    path("tasks/<uuid:task_id>/cancel", jobs.task_cancel_view, name="task-cancel"),
+    path("messages", conversations.messages_view, name="messages"),
+    path("nlu/parse", conversations.nlu_parse_view, name="nlu-parse"),
+    path("conversations/<int:conversation_id>", conversations.conversation_detail_view, name="conversation-detail"),
+    path("chat/send", conversations.chat_send_view, name="chat-send"),
+    path("chat/status", conversations.chat_status_view, name="chat-status"),
+    path("chat/process", conversations.chat_process_view, name="chat-process"),
+    path("chat/<uuid:task_id>/cancel", conversations.chat_cancel_view, name="chat-cancel"),
     path("quotes/calculate", quotes.quote_calculate_view, name="quote-calculate"),
     path("quotes/<int:quote_id>", quotes.quote_detail_view, name="quote-detail"),
     path("quotes/<int:quote_id>/pdf", quotes.quote_pdf_view, name="quote-pdf"),

@@ -27,12 +27,12 @@ from agents.inbound import (
 from agents.nlu.model import message_understand
 from agents.quote_document import quote_public_path
 from bmc.api.parsers import json_body_parse
-from bmc.api.quotes import public_url
 from bmc.api.responses import ChatAnswered, ChatCancelled, ChatWaiting, ConversationOut
 from bmc.api.schema import ExternalIdField, MessageTextField, NameField, PhoneField, SentAtField
-from bmc.api.views import task_cancel_or_conflict
 from bmc.conversations.models import Conversation, InboundPayload, Message
+from bmc.jobs.api import task_cancel_or_conflict
 from bmc.jobs.models import AgentTask
+from bmc.quotes.api import public_url
 
 MAX_TEXT = 4096
 MAX_EXTERNAL_ID = 200  # Message.external_id
