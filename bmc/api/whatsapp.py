@@ -22,7 +22,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 from rest_framework.exceptions import ParseError, ValidationError
 
-from agents.conversation import NO_TEXT_REPLIES
+from agents.conversation.plan import NO_TEXT_REPLIES
 from agents.inbound import (
     InboundError,
     inbound_message_accept,
