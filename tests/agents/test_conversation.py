@@ -650,3 +650,30 @@ def test_a_worker_started_again_lets_go_of_the_turns_its_previous_run_held(conve
     )
     assert not result.skipped and result.replies
 
+
+def test_an_apostrophe_or_ampersand_reaches_the_customer_as_written(conversation):
+    """The copy is plain text: a name or a product with ' or & is not HTML-escaped."""
+    Customer.objects.filter(pk=conversation.customer_id).update(name="D'Angelo&Co Pérez")
+    conversation.customer.refresh_from_db()
+    result = say(conversation, "cuanto sale isodec 100 para un techo de 6 x 4,48")
+    reply = Message.objects.get(pk=result.replies[0]).text
+    assert reply.startswith("¡Gracias, D'Angelo&Co! Te paso la cotización ")
+    assert "&amp;" not in reply and "&#x27;" not in reply
+
+    from types import SimpleNamespace
+
+    from agents.conversation.replies import quote_sent_text
+
+    line = SimpleNamespace(quantity=2, unit="unit", description="Cumbrera 'Isodec' & gotero <100 mm>", amount=10)
+    text, _ = quote_sent_text(
+        quote=Quote.objects.get(pk=result.quotes[0]), base_url="http://bmc.test", greeting="¡Hola!", lines=[line]
+    )
+    assert "Cumbrera 'Isodec' & gotero <100 mm>: 10,00\nSubtotal USD " in text
+
+
+def test_every_reply_and_question_has_its_copy_without_a_trailing_newline():
+    from agents.conversation.wording import QUESTION_FIELDS, REPLY_INTENTS, question_text, reply_text
+
+    texts = [reply_text(intent) for intent in REPLY_INTENTS] + [question_text(f) for f in QUESTION_FIELDS]
+    assert all(text and text == text.strip() and "{" not in text for text in texts)
+    assert reply_text("no_such_intent") == reply_text("other") and question_text("color") == ""
