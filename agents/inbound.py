@@ -11,7 +11,7 @@ from typing import Any
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from agents.conversation import NO_TEXT_REPLIES
+from agents.conversation.plan import NO_TEXT_REPLIES
 from agents.followup import followups_stop
 from bmc.conversations.models import Channel, Conversation, Customer, InboundPayload, Message
 from bmc.core.models import Tenant

@@ -15,7 +15,8 @@ from typing import Any
 from django.conf import settings
 from django.utils import timezone
 
-from agents.conversation import conversation_holds_release, messages_given_up, messages_stranded
+from agents.conversation.holds import conversation_holds_release
+from agents.conversation.recovery import messages_given_up, messages_stranded
 from agents.inbound import inbound_turn_submit
 from agents.outbound import outbound_send_submit
 from bmc.core.models import Tenant

@@ -58,7 +58,7 @@ def main() -> int:
 
     from django.utils import timezone
 
-    from agents.conversation import conversation_turn
+    from agents.conversation.turn import conversation_turn
     from agents.inbound import inbound_message_accept
     from agents.outbound import outbound_send
     from agents.tenants import system_bootstrap

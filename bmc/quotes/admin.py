@@ -8,7 +8,7 @@ from django.contrib import admin, messages
 from django.utils import timezone
 from django.utils.html import format_html
 
-from agents.conversation import quote_reply_after_approval
+from agents.conversation.replies import quote_reply_after_approval
 from agents.followup import followups_stop
 from agents.outbound import outbound_send_submit
 from agents.quote import QuoteStateError, quote_approve

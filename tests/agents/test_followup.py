@@ -10,7 +10,7 @@ import pytest
 import time_machine
 from django.utils import timezone
 
-from agents.conversation import conversation_turn
+from agents.conversation.turn import conversation_turn
 from agents.followup import followup_claim_due, followup_effectiveness, followup_message_prepare, policy_for
 from agents.inbound import inbound_message_accept
 from agents.outbound import outbound_send, outbound_status_apply
@@ -200,7 +200,7 @@ def test_the_policy_shapes_the_sequence(quoted, tenant):
     policy.save()
     FollowUp.objects.all().delete()
     Quote.objects.filter(pk=quoted.pk).update(status=Quote.Status.DRAFT)
-    from agents.conversation import quotes_mark_sent
+    from agents.conversation.replies import quotes_mark_sent
 
     with time_machine.travel(local(21, 19, 0), tick=False):  # sent on a Saturday at 19:00
         quotes_mark_sent(quote_ids=[quoted.pk], follow_up=quoted.pk)

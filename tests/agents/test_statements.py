@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 from django.utils import timezone
 
-from agents.conversation import conversation_turn
+from agents.conversation.turn import conversation_turn
 from agents.inbound import inbound_message_accept
 from agents.tenants import system_bootstrap
 from bmc.jobs import records
