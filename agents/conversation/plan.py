@@ -13,35 +13,17 @@ from typing import Any
 
 from django.utils import timezone
 
-from agents.conversation.readers import (
-    CHOICE_RE,
-    THANKS_RE,
-    THANKS_WORD_RE,
-    _thickness_said,
-    spec_extras,
-    thickness_options,
-)
 from agents.conversation.wording import copy_render, reply_text, spec_question
 from agents.dunning import RECEIPT_TYPES, invoice_for, promise_date_read
-from agents.nlu.dialogue import says_paid
+from agents.nlu.dialogue import choice_said, says_paid, spec_extras, thanks_only, thickness_options, thickness_said
 from agents.nlu.model import message_understand
+from agents.nlu.vocabulary import NLU_SPEC_KEYS
+from agents.quote import catalog_snapshot
 from agents.quote_document import money_uy
 from agents.text import plain
 from bmc.conversations.models import Conversation, Message
 from bmc.quotes.models import Quote
 
-SPEC_ENTITIES = (
-    "family",
-    "thickness_mm",
-    "length_m",
-    "width_m",
-    "run_m",
-    "area_m2",
-    "panel_count",
-    "slopes",
-    "color",
-    "zone",
-)
 # Messages with nothing to read but a reply is due: their WhatsApp type -> the reply.
 NO_TEXT_REPLIES = {"audio": "audio", "video": "audio", "location": "location"}
 # Intents that need a person: the conversation goes to staff.
@@ -134,7 +116,7 @@ def _spec_read(turn: TurnRead, *, message: Message, entities: dict[str, Any]) ->
         spec["scenario"] = entities["use"]  # NLU uses are the pricing scenarios
     elif entities.get("family") and entities["family"] != spec.get("family"):
         spec.pop("scenario", None)  # "mejor isopanel": the new family's own use, not the old one
-    for key in SPEC_ENTITIES:
+    for key in NLU_SPEC_KEYS:
         if key in entities:
             spec[key] = entities[key]
             turn.spec_changed = True
@@ -148,7 +130,8 @@ def _spec_read(turn: TurnRead, *, message: Message, entities: dict[str, Any]) ->
     if "panel_count" in entities:
         spec.pop("width_m", None)
     if "thickness_mm" not in entities and spec.get("family"):
-        said = _thickness_said(message.text, spec=spec, tenant=turn.conversation.tenant)
+        known = catalog_snapshot(tenant=turn.conversation.tenant).thicknesses(spec["family"])
+        said = thickness_said(message.text, known=known, current=spec.get("thickness_mm"))
         if said:
             spec["thickness_mm"], turn.spec_changed = said, True
 
@@ -286,17 +269,12 @@ def _reply_other(turn: TurnRead, *, key: str) -> bool:
     messages = turn.messages
     no_text = [NO_TEXT_REPLIES.get((m.raw_payload or {}).get("type")) for m in messages if not m.text.strip()]
     said = [plain(m.text) for m in messages if m.text.strip()]
-    if _thanks_only(said):
+    if thanks_only(said):
         turn.plan.text = reply_text("thanks")
     elif not said:  # only voice notes, locations, photos without a caption...
         reply = next((r for r in no_text if r), None)
         turn.plan.text = reply_text(reply) if reply else ""
     return True
-
-
-def _thanks_only(said: list[str]) -> bool:
-    """'gracias!', 'perfecto, muchas gracias': thanks and nothing else, in every message."""
-    return bool(said) and all(THANKS_RE.match(t) for t in said) and any(THANKS_WORD_RE.search(t) for t in said)
 
 
 # In order of precedence: the first handler that decides the turn wins. Keys are intents, or what
@@ -337,6 +315,6 @@ def _option_chosen(*, messages: list[Message], intents: list[str], offered: dict
     for message in reversed(messages):
         text = plain(message.text)
         named = {int(n) for n in re.findall(r"\b(\d{2,3})\b", text)} & set(offered)
-        if len(named) == 1 and (CHOICE_RE.search(text) or "accept_quote" in intents):
+        if len(named) == 1 and (choice_said(text) or "accept_quote" in intents):
             return offered[named.pop()]
     return None

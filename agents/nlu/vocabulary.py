@@ -41,6 +41,14 @@ NLU_ENTITY_KEYS: tuple[str, ...] = (
     "name",
 )
 
+# What is quoted: the entities a turn carries into the quote's spec, in this order ("use" picks the
+# spec's scenario by a rule of its own; the rest are about the customer, the order or money).
+NLU_SPEC_KEYS: tuple[str, ...] = tuple(
+    key
+    for key in NLU_ENTITY_KEYS
+    if key not in {"use", "shipping", "order_ref", "amount", "promised_date", "email", "name"}
+)
+
 NLU_FAMILIES: tuple[str, ...] = (
     "ISODEC_EPS",
     "ISODEC_PIR",
