@@ -15,9 +15,9 @@ from typing import Any
 from django.conf import settings
 from django.utils import timezone
 
-from agents.conversation.holds import conversation_holds_release
-from agents.conversation.recovery import messages_given_up, messages_stranded
-from agents.inbound import inbound_turn_submit
+from agents.conversations.holds import conversation_holds_release
+from agents.conversations.inbound import inbound_turn_submit
+from agents.conversations.recovery import messages_given_up, messages_stranded
 from agents.outbound import outbound_send_submit
 from bmc.core.models import Tenant
 from bmc.health import broker_waiting_ids

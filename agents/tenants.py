@@ -9,7 +9,7 @@ from typing import Any
 from django.conf import settings
 from django.db import transaction
 
-from agents.catalog import catalog_import
+from agents.quotes.catalog import catalog_import
 from bmc.core.models import Tenant
 from bmc.core.services import staff_groups_ensure, tenant_ensure
 from bmc.sales.models import FollowUpPolicy

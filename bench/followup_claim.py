@@ -100,7 +100,7 @@ def backlog_create(size: int) -> None:
 
 
 def measure(size: int, batch: int) -> dict:
-    from agents.followup import followups_submit_due
+    from agents.sales.followup import followups_submit_due
 
     statements = 0
 

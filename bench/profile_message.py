@@ -58,8 +58,8 @@ def main() -> int:
 
     from django.utils import timezone
 
-    from agents.conversation.turn import conversation_turn
-    from agents.inbound import inbound_message_accept
+    from agents.conversations.inbound import inbound_message_accept
+    from agents.conversations.turn import conversation_turn
     from agents.outbound import outbound_send
     from agents.tenants import system_bootstrap
     from bmc.celery import app

@@ -6,9 +6,9 @@ from typing import Any
 
 from django.conf import settings
 
-from agents.conversation.holds import ConversationBusy
-from agents.conversation.replies import quote_options_reply
-from agents.conversation.turn import conversation_turn
+from agents.conversations.holds import ConversationBusy
+from agents.conversations.replies import quote_options_reply
+from agents.conversations.turn import conversation_turn
 from bmc.queues import Queue
 from tasks.base import agent_task, agent_task_load, ping_task
 

@@ -7,7 +7,7 @@ from typing import Any
 
 from django.conf import settings
 
-from agents.catalog import catalog_import as catalog_import_csv
+from agents.quotes.catalog import catalog_import as catalog_import_csv
 from bmc.queues import Queue
 from tasks.base import agent_task, agent_task_load, ping_task
 

@@ -6,7 +6,7 @@ from typing import Any
 
 from django.utils import timezone
 
-from agents.dunning import dunning_notice_send, dunning_notices_submit, dunning_scan
+from agents.sales.dunning import dunning_notice_send, dunning_notices_submit, dunning_scan
 from bmc.queues import Queue
 from tasks.base import agent_task, agent_task_load, ping_task
 

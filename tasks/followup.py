@@ -7,7 +7,7 @@ from typing import Any
 from django.conf import settings
 from django.utils import timezone
 
-from agents.followup import followup_send, followups_submit_due, quotes_expire, quotes_without_order
+from agents.sales.followup import followup_send, followups_submit_due, quotes_expire, quotes_without_order
 from bmc.queues import Queue
 from tasks.base import agent_task, agent_task_load, ping_task
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-import agents.dunning  # noqa: F401  the agents whose own messages outbound checks: their send guards
-import agents.followup  # noqa: F401
+import agents.sales.dunning  # noqa: F401  the agents whose own messages outbound checks: their send guards
+import agents.sales.followup  # noqa: F401
 from agents.outbound import outbound_send
 from bmc.queues import Queue
 from tasks.base import agent_task, agent_task_load, ping_task

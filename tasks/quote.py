@@ -6,7 +6,7 @@ from typing import Any
 
 from celery import chord
 
-from agents.conversation.replies import quote_option_price
+from agents.conversations.replies import quote_option_price
 from bmc.celery import app as celery_app
 from bmc.conversations.models import Conversation
 from bmc.core.models import tenant_get

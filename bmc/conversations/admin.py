@@ -8,8 +8,8 @@ from django.contrib import admin
 from django.db.models import Count
 from django.utils import timezone
 
-from agents.followup import followups_stop
 from agents.outbound import outbound_reply_create, outbound_send_submit
+from agents.sales.followup import followups_stop
 from bmc.conversations import models as conversations
 from bmc.core.admin import ReadOnlyInline, pretty_json
 

@@ -15,7 +15,7 @@ from rest_framework.exceptions import ParseError
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from agents.inbound import (
+from agents.conversations.inbound import (
     CHANNELS,
     InboundError,
     inbound_message_receive,
@@ -25,7 +25,7 @@ from agents.inbound import (
     timestamp_parse,
 )
 from agents.nlu.model import message_understand
-from agents.quote_document import quote_public_path
+from agents.quotes.document import quote_public_path
 from bmc.api.parsers import json_body_parse
 from bmc.api.responses import ChatAnswered, ChatCancelled, ChatWaiting, ConversationOut
 from bmc.api.schema import ExternalIdField, MessageTextField, NameField, PhoneField, SentAtField

@@ -61,7 +61,7 @@ class Conversation(TenantOwned):
     dialogue = models.JSONField(default=dict, blank=True, help_text="Dialogue state: pending spec, last intent.")
     last_message_at = models.DateTimeField(null=True, blank=True)
     # Which worker is answering the conversation now: one turn at a time, messages that arrive
-    # meanwhile join it (see agents/conversation/turn.py).
+    # meanwhile join it (see agents/conversations/turn.py).
     turn_owner = models.CharField(max_length=64, blank=True)
     turn_started_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)

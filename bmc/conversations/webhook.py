@@ -21,7 +21,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 from rest_framework.exceptions import ParseError, ValidationError
 
-from agents.inbound import (
+from agents.conversations.inbound import (
     InboundError,
     inbound_message_receive,
     inbound_payload_outcome,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.contrib import admin, messages
 from django.utils.html import format_html
 
-from agents.conversation.recovery import task_cancel
+from agents.conversations.recovery import task_cancel
 from bmc.core.admin import ReadOnlyAdmin, pretty_json
 from bmc.jobs.models import AgentMessage, AgentTask
 from bmc.jobs.submit import task_dispatch

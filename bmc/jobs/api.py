@@ -14,7 +14,7 @@ from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from agents.conversation.recovery import task_cancel
+from agents.conversations.recovery import task_cancel
 from bmc import health
 from bmc.api.errors import broker_unavailable_response
 from bmc.api.serializers import (

@@ -8,11 +8,11 @@ from django.contrib import admin, messages
 from django.utils import timezone
 from django.utils.html import format_html
 
-from agents.conversation.replies import quote_reply_after_approval
-from agents.followup import followups_stop
+from agents.conversations.replies import quote_reply_after_approval
 from agents.outbound import outbound_send_submit
-from agents.quote import QuoteStateError, quote_approve
-from agents.quote_document import quote_public_path
+from agents.quotes.document import quote_public_path
+from agents.quotes.pricing import QuoteStateError, quote_approve
+from agents.sales.followup import followups_stop
 from bmc.conversations.admin import ConversationAdmin
 from bmc.core.admin import ReadOnlyAdmin, ReadOnlyInline, pretty_json
 from bmc.quotes import models as quotes

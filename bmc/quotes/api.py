@@ -16,8 +16,8 @@ from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from agents.quote import SPEC_KEYS, QuoteSpecError, catalog_snapshot, quote_price, quote_spec_parse
-from agents.quote_document import quote_document_data, quote_document_pdf, quote_public_path, quote_public_token_valid
+from agents.quotes.document import quote_document_data, quote_document_pdf, quote_public_path, quote_public_token_valid
+from agents.quotes.pricing import SPEC_KEYS, QuoteSpecError, catalog_snapshot, quote_price, quote_spec_parse
 from bmc.api.responses import QuoteOut
 from bmc.quotes.models import Quote
 

@@ -9,8 +9,8 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
-from agents.dunning import InvoiceStateError, invoice_mark_paid
-from agents.followup import followup_effectiveness
+from agents.sales.dunning import InvoiceStateError, invoice_mark_paid
+from agents.sales.followup import followup_effectiveness
 from bmc.core.admin import ReadOnlyAdmin, ReadOnlyInline
 from bmc.core.services import tenant_ensure
 from bmc.quotes.admin import QuoteAdmin

@@ -20,9 +20,9 @@ from rest_framework.decorators import api_view
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from agents.dunning import InvoiceStateError, invoice_mark_paid
-from agents.followup import followup_effectiveness, policy_for
-from agents.inbound import InboundError, phone_normalize, rfc3339_parse
+from agents.conversations.inbound import InboundError, phone_normalize, rfc3339_parse
+from agents.sales.dunning import InvoiceStateError, invoice_mark_paid
+from agents.sales.followup import followup_effectiveness, policy_for
 from bmc.api.schema import ClockTimeField, PhoneField, amount_field
 from bmc.conversations.models import Customer
 from bmc.sales.models import FollowUpPolicy, Invoice, StaffTask

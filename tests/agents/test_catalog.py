@@ -3,7 +3,7 @@ from decimal import Decimal
 import pytest
 from django.conf import settings
 
-from agents.catalog import CatalogError, catalog_import
+from agents.quotes.catalog import CatalogError, catalog_import
 from bmc.quotes.models import CatalogVersion, Product
 
 pytestmark = pytest.mark.django_db

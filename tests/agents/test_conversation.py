@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from django.utils import timezone
 
-from agents.conversation.turn import conversation_turn
+from agents.conversations.turn import conversation_turn
 from agents.tenants import system_bootstrap
 from bmc.conversations.models import Conversation, Customer, Message
 from bmc.quotes.models import Quote
@@ -73,8 +73,8 @@ def test_a_quote_over_10000_is_not_sent_before_approval(conversation):
 def test_approval_sends_the_quote_then(conversation, django_capture_on_commit_callbacks):
     from django.contrib.auth.models import User
 
-    from agents.conversation.replies import quote_reply_after_approval
-    from agents.quote import quote_approve
+    from agents.conversations.replies import quote_reply_after_approval
+    from agents.quotes.pricing import quote_approve
 
     result = say(conversation, "isodec pir 80 para techo de 7 x 10,5 a dos aguas con flete a punta del este")
     quote = Quote.objects.get(pk=result.quotes[0])
@@ -123,7 +123,7 @@ def test_after_opting_out_nothing_more_is_sent(conversation):
 def test_a_message_another_turn_answered_meanwhile_is_not_answered_twice(conversation, monkeypatch):
     """A turn that took over one it thought stale may answer the same messages first: the slower
     turn's quote and reply are rolled back, not stored a second time."""
-    import agents.conversation.turn as turns
+    import agents.conversations.turn as turns
 
     real_plan = turns.turn_plan
 
@@ -139,7 +139,7 @@ def test_a_message_another_turn_answered_meanwhile_is_not_answered_twice(convers
 
 
 def test_a_turn_that_ran_too_long_leaves_the_answer_to_the_one_that_took_over(conversation, monkeypatch):
-    import agents.conversation.turn as turns
+    import agents.conversations.turn as turns
 
     real_plan = turns.turn_plan
 
@@ -158,7 +158,7 @@ def test_a_turn_that_ran_too_long_leaves_the_answer_to_the_one_that_took_over(co
 def test_a_reply_is_not_stored_without_what_sends_it(conversation, monkeypatch):
     """The turn records its sends in its own transaction: if that fails, the turn stores nothing
     and its message waits, unanswered, for the task's retry."""
-    import agents.conversation.turn as turns
+    import agents.conversations.turn as turns
 
     def recording_fails(**kwargs):
         assert Message.objects.filter(pk__in=kwargs["message_ids"], direction="out").exists()  # stored by now
@@ -228,7 +228,7 @@ def test_the_reaper_sweeps_what_a_crash_left_unanswered_or_unsent(conversation, 
 
 def options_priced(conversation, group: str) -> list[dict]:
     """'cotizame en 100 y en 150', priced: the chord's two outcomes, not yet answered."""
-    from agents.conversation.replies import quote_option_price
+    from agents.conversations.replies import quote_option_price
 
     spec = {"scenario": "roof", "family": "ISODEC_EPS", "length_m": 6, "width_m": 4.48, "zone": "MONTEVIDEO"}
     return [
@@ -245,7 +245,7 @@ def options_priced(conversation, group: str) -> list[dict]:
 
 def options_sent(conversation) -> dict[int, Quote]:
     """'cotizame en 100 y en 150', answered: two quotes of one option group, sent together."""
-    from agents.conversation.replies import quote_options_reply
+    from agents.conversations.replies import quote_options_reply
 
     outcomes = options_priced(conversation, "opt-1")
     quote_options_reply(
@@ -261,8 +261,8 @@ def options_sent(conversation) -> dict[int, Quote]:
 def test_the_answer_to_alternatives_waits_for_a_turn_under_way_and_keeps_its_dialogue(conversation):
     """The chord's answer writes the dialogue (the options offered): while a turn holds the
     conversation it waits (the task tries again), so neither overwrites what the other wrote."""
-    from agents.conversation.holds import ConversationBusy
-    from agents.conversation.replies import quote_options_reply
+    from agents.conversations.holds import ConversationBusy
+    from agents.conversations.replies import quote_options_reply
 
     outcomes = options_priced(conversation, "opt-2")
     Conversation.objects.filter(pk=conversation.pk).update(turn_owner="a-turn", turn_started_at=timezone.now())
@@ -333,7 +333,7 @@ def test_a_yes_without_saying_which_option_asks_which(conversation):
 def test_an_alternative_is_stored_once_even_by_two_runs_at_the_same_time(conversation):
     from django.db import IntegrityError, transaction
 
-    from agents.conversation.replies import quote_option_price
+    from agents.conversations.replies import quote_option_price
     from tests.agents.test_followup import quote_copies
 
     spec = {"scenario": "roof", "family": "ISODEC_EPS", "length_m": 6, "width_m": 4.48, "thickness_mm": 100}
@@ -374,7 +374,7 @@ def test_two_runs_of_one_alternative_racing_store_one_quote(tenant, monkeypatch)
 
     from django.db import connection
 
-    from agents.conversation import replies as agent
+    from agents.conversations import replies as agent
 
     system_bootstrap()
     customer = Customer.objects.create(tenant=tenant, phone="+59899111333", name="Luis")
@@ -477,7 +477,7 @@ def test_after_choosing_an_option_a_change_prices_the_one_chosen(conversation):
 
 
 def test_an_option_that_cannot_be_priced_is_said_not_dropped(conversation):
-    from agents.conversation.replies import quote_option_price, quote_options_reply
+    from agents.conversations.replies import quote_option_price, quote_options_reply
 
     spec = {"scenario": "roof", "family": "ISODEC_EPS", "length_m": 6, "width_m": 4.48}
     outcomes = [
@@ -628,7 +628,7 @@ def test_a_customer_who_says_yes_twice_leaves_one_task_with_both_messages(conver
 
 
 def test_a_worker_started_again_lets_go_of_the_turns_its_previous_run_held(conversation):
-    from agents.conversation.holds import conversation_holds_release, hold_token
+    from agents.conversations.holds import conversation_holds_release, hold_token
 
     Conversation.objects.filter(pk=conversation.pk).update(
         turn_owner=hold_token("conversation@host-a"), turn_started_at=timezone.now()
@@ -662,7 +662,7 @@ def test_an_apostrophe_or_ampersand_reaches_the_customer_as_written(conversation
 
     from types import SimpleNamespace
 
-    from agents.conversation.replies import quote_sent_text
+    from agents.conversations.replies import quote_sent_text
 
     line = SimpleNamespace(quantity=2, unit="unit", description="Cumbrera 'Isodec' & gotero <100 mm>", amount=10)
     text, _ = quote_sent_text(
@@ -672,7 +672,7 @@ def test_an_apostrophe_or_ampersand_reaches_the_customer_as_written(conversation
 
 
 def test_every_reply_and_question_has_its_copy_without_a_trailing_newline():
-    from agents.conversation.wording import QUESTION_FIELDS, REPLY_INTENTS, question_text, reply_text
+    from agents.conversations.wording import QUESTION_FIELDS, REPLY_INTENTS, question_text, reply_text
 
     texts = [reply_text(intent) for intent in REPLY_INTENTS] + [question_text(f) for f in QUESTION_FIELDS]
     assert all(text and text == text.strip() and "{" not in text for text in texts)

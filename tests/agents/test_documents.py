@@ -140,7 +140,7 @@ def test_sums_that_do_not_add_up_and_bad_ruts_go_to_review(tenant):
 
 
 def test_the_same_invoice_twice_and_orders_against_their_quote(tenant):
-    from agents.quote import catalog_snapshot, quote_create, quote_price, quote_spec_parse
+    from agents.quotes.pricing import catalog_snapshot, quote_create, quote_price, quote_spec_parse
     from agents.tenants import system_bootstrap
 
     system_bootstrap()

@@ -10,9 +10,9 @@ import pytest
 import time_machine
 from django.utils import timezone
 
-from agents.dunning import dunning_message_prepare, dunning_scan, invoice_mark_paid
-from agents.followup import quotes_expire, quotes_without_order
 from agents.outbound import outbound_send
+from agents.sales.dunning import dunning_message_prepare, dunning_scan, invoice_mark_paid
+from agents.sales.followup import quotes_expire, quotes_without_order
 from bmc.conversations.models import Customer, Message
 from bmc.quotes.models import Quote
 from bmc.sales.models import DunningNotice, FollowUp, Invoice, PaymentPromise, StaffTask
@@ -120,7 +120,7 @@ def test_a_payment_notice_with_a_receipt_goes_to_staff_and_stops_the_reminders(c
     overdue = invoice(customer)
     body = json.loads((FIXTURES / "document_message.json").read_text())
     document = body["entry"][0]["changes"][0]["value"]["messages"][0]
-    from agents.inbound import inbound_message_accept
+    from agents.conversations.inbound import inbound_message_accept
 
     with time_machine.travel(local(3, 9, 15), tick=False):
         stored = inbound_message_accept(

@@ -10,10 +10,10 @@ import pytest
 import time_machine
 from django.utils import timezone
 
-from agents.conversation.turn import conversation_turn
-from agents.followup import followup_claim_due, followup_effectiveness, followup_message_prepare, policy_for
-from agents.inbound import inbound_message_accept
+from agents.conversations.inbound import inbound_message_accept
+from agents.conversations.turn import conversation_turn
 from agents.outbound import outbound_send, outbound_status_apply
+from agents.sales.followup import followup_claim_due, followup_effectiveness, followup_message_prepare, policy_for
 from agents.tenants import system_bootstrap
 from bmc.conversations.models import Conversation, Customer, Message
 from bmc.quotes.models import Quote
@@ -200,7 +200,7 @@ def test_the_policy_shapes_the_sequence(quoted, tenant):
     policy.save()
     FollowUp.objects.all().delete()
     Quote.objects.filter(pk=quoted.pk).update(status=Quote.Status.DRAFT)
-    from agents.conversation.replies import quotes_mark_sent
+    from agents.conversations.replies import quotes_mark_sent
 
     with time_machine.travel(local(21, 19, 0), tick=False):  # sent on a Saturday at 19:00
         quotes_mark_sent(quote_ids=[quoted.pk], follow_up=quoted.pk)
@@ -263,7 +263,7 @@ def test_a_follow_up_that_reaches_its_send_in_quiet_hours_waits_and_goes_in_the_
 def test_the_expiry_reminder_moves_to_the_first_sending_hour_when_ten_is_quiet(quoted, tenant):
     from datetime import time
 
-    from agents.followup import followup_sequence_start
+    from agents.sales.followup import followup_sequence_start
 
     policy = policy_for(tenant_id=tenant.pk)
     policy.quiet_start, policy.quiet_end = time(19, 0), time(11, 30)

@@ -11,8 +11,8 @@ import pytest
 from django.db import connection, transaction
 from django.utils import timezone
 
-from agents.followup import followup_claim_due, followup_message_prepare, policy_for
 from agents.outbound import outbound_send
+from agents.sales.followup import followup_claim_due, followup_message_prepare, policy_for
 from bmc.conversations.models import Message
 from bmc.sales.models import FollowUp
 from tests.agents.test_followup import local, quote_copies, quote_sent, write

@@ -190,7 +190,7 @@ def test_a_follow_up_outside_the_window_goes_as_the_policy_template_with_its_val
 
 
 def test_a_reply_the_channel_keeps_refusing_is_given_up_for_a_person(settings, provider, conversation):
-    from agents.conversation.recovery import messages_given_up
+    from agents.conversations.recovery import messages_given_up
     from bmc.sales.models import StaffTask
 
     settings.OUTBOUND_CHANNEL = "whatsapp"

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 
-from agents.catalog import catalog_import
-from agents.quote import QuoteSpecError, catalog_snapshot, quote_price, quote_spec_parse
+from agents.quotes.catalog import catalog_import
+from agents.quotes.pricing import QuoteSpecError, catalog_snapshot, quote_price, quote_spec_parse
 
 EXAMPLES_PATH = Path(__file__).resolve().parents[1] / "data" / "quote_examples.json"
 EXAMPLES = json.loads(EXAMPLES_PATH.read_text())

@@ -10,7 +10,7 @@ from decimal import Decimal
 import pytest
 from pypdf import PdfReader
 
-from agents.quote_document import money_uy, quantity_uy, quote_document_html, quote_document_pdf
+from agents.quotes.document import money_uy, quantity_uy, quote_document_html, quote_document_pdf
 
 # The worked example Q1 of tests/data/quote_examples.json.
 SAMPLE_LINES = [

@@ -8,8 +8,8 @@ from __future__ import annotations
 import pytest
 from django.utils import timezone
 
-from agents.conversation.turn import conversation_turn
-from agents.inbound import inbound_message_accept
+from agents.conversations.inbound import inbound_message_accept
+from agents.conversations.turn import conversation_turn
 from agents.tenants import system_bootstrap
 from bmc.jobs import records
 from bmc.jobs.router import route_task

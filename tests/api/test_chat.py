@@ -36,8 +36,8 @@ def test_a_cancelled_message_is_not_answered_later_by_a_sweep_or_the_next_turn(a
 
     from django.utils import timezone
 
-    from agents.conversation.recovery import messages_stranded
-    from agents.conversation.turn import conversation_turn
+    from agents.conversations.recovery import messages_stranded
+    from agents.conversations.turn import conversation_turn
 
     sent = api.post("/api/v1/chat/send", BODY, format="json").json()
     api.post(f"/api/v1/chat/{sent['task_id']}/cancel")

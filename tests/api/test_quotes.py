@@ -4,7 +4,7 @@ import pytest
 from django.contrib.auth.models import Group, User
 from django.urls import reverse
 
-from agents.quote import catalog_snapshot, quote_create, quote_price, quote_spec_parse
+from agents.quotes.pricing import catalog_snapshot, quote_create, quote_price, quote_spec_parse
 from agents.tenants import system_bootstrap
 from bmc.quotes.models import Quote
 
@@ -137,7 +137,7 @@ def test_the_customers_link_opens_the_pdf_until_90_days_after_the_quote_expires(
 
     import time_machine
 
-    from agents.quote_document import quote_public_path
+    from agents.quotes.document import quote_public_path
 
     spec = quote_spec_parse(data=MAIN, catalog=catalog)
     quote = quote_create(tenant=tenant, result=quote_price(spec=spec, catalog=catalog))

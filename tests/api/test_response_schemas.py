@@ -15,7 +15,7 @@ from django.core.wsgi import get_wsgi_application
 from django.db import close_old_connections
 from django.utils import timezone
 
-from agents.conversation.turn import conversation_turn
+from agents.conversations.turn import conversation_turn
 from agents.tenants import system_bootstrap
 from bmc.core.services import api_key_create
 from tests import documents_corpus as corpus

@@ -185,7 +185,7 @@ def promised_invoice(tenant) -> Invoice:
     """Ana's invoice F-9, due 1 November, promised for the 6th."""
     from datetime import date
 
-    from agents.dunning import dunning_promise_record
+    from agents.sales.dunning import dunning_promise_record
 
     customer = Customer.objects.create(tenant=tenant, phone="+59899123456", name="Ana")
     invoice = Invoice.objects.create(

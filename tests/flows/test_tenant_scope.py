@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from django.utils import timezone
 
-from agents.conversation.turn import conversation_turn
+from agents.conversations.turn import conversation_turn
 from agents.tenants import system_bootstrap
 from bmc.conversations.models import Conversation, Customer, Message
 from bmc.core.models import Tenant

@@ -3,7 +3,7 @@ from pathlib import Path
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from agents.catalog import CatalogError
+from agents.quotes.catalog import CatalogError
 from agents.tenants import TenantError, tenant_create
 from bmc.core.models import Tenant
 

@@ -11,8 +11,8 @@ from typing import Any
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from agents.conversation.plan import NO_TEXT_REPLIES
-from agents.followup import followups_stop
+from agents.conversations.plan import NO_TEXT_REPLIES
+from agents.sales.followup import followups_stop
 from bmc.conversations.models import Channel, Conversation, Customer, InboundPayload, Message
 from bmc.core.models import Tenant
 from bmc.jobs.models import AgentTask
@@ -287,7 +287,7 @@ def _open_conversation(
     Two indexed lookups rather than a join, whose plan depends on fresh statistics. The flag: the
     customer is new."""
     # locked: a follow-up or a reminder being sent to this customer right now holds this row,
-    # and this message is stored after it (see agents/followup.py)
+    # and this message is stored after it (see agents/sales/followup.py)
     customer = Customer.objects.select_for_update().filter(tenant=tenant, phone=phone).first()
     new = customer is None
     if new:  # a customer created just now has no conversation to look up

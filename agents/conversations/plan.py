@@ -13,13 +13,13 @@ from typing import Any
 
 from django.utils import timezone
 
-from agents.conversation.wording import copy_render, reply_text, spec_question
-from agents.dunning import RECEIPT_TYPES, invoice_for, promise_date_read
+from agents.conversations.wording import copy_render, reply_text, spec_question
 from agents.nlu.dialogue import choice_said, says_paid, spec_extras, thanks_only, thickness_options, thickness_said
 from agents.nlu.model import message_understand
 from agents.nlu.vocabulary import NLU_SPEC_KEYS
-from agents.quote import catalog_snapshot
-from agents.quote_document import money_uy
+from agents.quotes.document import money_uy
+from agents.quotes.pricing import catalog_snapshot
+from agents.sales.dunning import RECEIPT_TYPES, invoice_for, promise_date_read
 from agents.text import plain
 from bmc.conversations.models import Conversation, Message
 from bmc.quotes.models import Quote

@@ -5,8 +5,8 @@ messages that arrive while it runs join it (it looks again before it commits its
 burst gets one reply, with no fixed waiting window. A worker that finds a turn under way leaves
 its message to that turn.
 
-A turn reads and plans (agents.conversation.plan, no writes), then commits what it decided in
-one transaction (here). Prices come only from agents.quote.
+A turn reads and plans (agents.conversations.plan, no writes), then commits what it decided in
+one transaction (here). Prices come only from agents.quotes.pricing.
 """
 
 from __future__ import annotations
@@ -18,13 +18,13 @@ from typing import Any
 from django.db import connection, transaction
 from django.utils import timezone
 
-from agents.conversation.holds import hold_release, hold_take, hold_token
-from agents.conversation.plan import STAFF_TASK_TITLES, Plan, turn_plan
-from agents.conversation.replies import quote_reply
-from agents.dunning import dunning_payment_claimed, dunning_promise_record, receipt_find
-from agents.followup import followups_stop
+from agents.conversations.holds import hold_release, hold_take, hold_token
+from agents.conversations.plan import STAFF_TASK_TITLES, Plan, turn_plan
+from agents.conversations.replies import quote_reply
 from agents.outbound import outbound_reply_create, outbound_send_submit
-from agents.quote import catalog_pinned
+from agents.quotes.pricing import catalog_pinned
+from agents.sales.dunning import dunning_payment_claimed, dunning_promise_record, receipt_find
+from agents.sales.followup import followups_stop
 from agents.staff import staff_task_open
 from bmc.conversations.models import Conversation, Customer, Message
 from bmc.jobs.submit import task_submit

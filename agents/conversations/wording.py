@@ -9,8 +9,8 @@ from typing import Any
 
 from django.template.loader import render_to_string
 
-from agents.quote import QuoteSpecError, catalog_snapshot, quote_spec_parse
-from agents.quote_document import FAMILY_NAMES
+from agents.quotes.document import FAMILY_NAMES
+from agents.quotes.pricing import QuoteSpecError, catalog_snapshot, quote_spec_parse
 from bmc.conversations.models import Conversation
 
 # Intents with a reply of their own (replies/<intent>.txt); any other is answered with "other".

@@ -8,7 +8,7 @@ from datetime import timedelta
 from django.db.models import Q
 from django.utils import timezone
 
-from agents.conversation.plan import NO_TEXT_REPLIES
+from agents.conversations.plan import NO_TEXT_REPLIES
 from agents.outbound import outbound_failed
 from bmc.conversations.models import Message
 from bmc.jobs.models import AgentTask

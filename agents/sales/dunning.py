@@ -27,10 +27,10 @@ from django.db.models import F
 from django.template.loader import render_to_string
 from django.utils import timezone
 
-from agents.followup import policies_for, policy_for
 from agents.nlu.model import message_reword
 from agents.outbound import SendGuard, outbound_reply_create, outbound_send_submit, send_guard_register
-from agents.quote_document import money_uy
+from agents.quotes.document import money_uy
+from agents.sales.followup import policies_for, policy_for
 from agents.staff import staff_task_open
 from bmc.conversations.models import Conversation, Customer, Message
 from bmc.core.models import Tenant, tenant_get

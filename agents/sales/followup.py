@@ -31,7 +31,7 @@ from django.utils import timezone
 
 from agents.nlu.model import message_reword
 from agents.outbound import SendGuard, outbound_reply_create, outbound_send_submit, send_guard_register
-from agents.quote_document import money_uy, quote_public_path, quote_summary_es
+from agents.quotes.document import money_uy, quote_public_path, quote_summary_es
 from agents.staff import staff_task_open
 from bmc.conversations.models import Conversation, Customer, Message
 from bmc.core.models import Tenant, tenant_get

@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo
 from django.template.loader import render_to_string
 from xhtml2pdf import pisa
 
-from agents.quote import IVA_RATE, VALIDITY_DAYS
+from agents.quotes.pricing import IVA_RATE, VALIDITY_DAYS
 from bmc.quotes.models import Quote
 
 TEMPLATE = "quotes/quote.html"

@@ -10,12 +10,12 @@ from typing import Any
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from agents.conversation.holds import ConversationBusy, hold_release, hold_take, hold_token
-from agents.conversation.wording import copy_render, first_lowered, question_text, spec_error_es
-from agents.followup import followup_sequence_start
+from agents.conversations.holds import ConversationBusy, hold_release, hold_take, hold_token
+from agents.conversations.wording import copy_render, first_lowered, question_text, spec_error_es
 from agents.outbound import outbound_reply_create, outbound_send_submit
-from agents.quote import QuoteSpecError, catalog_snapshot, quote_create, quote_price, quote_spec_parse
-from agents.quote_document import UNIT_LABELS, money_uy, quantity_uy, quote_public_path, quote_summary_es
+from agents.quotes.document import UNIT_LABELS, money_uy, quantity_uy, quote_public_path, quote_summary_es
+from agents.quotes.pricing import QuoteSpecError, catalog_snapshot, quote_create, quote_price, quote_spec_parse
+from agents.sales.followup import followup_sequence_start
 from bmc.conversations.models import Conversation, Message
 from bmc.core.models import Tenant, tenant_get
 from bmc.quotes.models import Quote

@@ -1,0 +1,2 @@
+"""After the quote: follow-ups of a sent quote (followup.py) and collections of overdue invoices
+(dunning.py)."""
