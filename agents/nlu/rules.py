@@ -1,5 +1,5 @@
 """The intent rules, kept as data in intents.toml: each an id, an intent, a weight, a pattern, and
-messages it must and must not find (tests/agents/test_nlu_rules.py checks them)."""
+messages it must and must not find (tests/agents/nlu/test_rules.py checks them)."""
 
 from __future__ import annotations
 

@@ -12,7 +12,7 @@ from django.urls import reverse
 
 from bmc.documents.models import Document, DocumentBatch, DocumentCorrection
 from tests import documents_corpus as corpus
-from tests.agents.test_documents import run
+from tests.agents.documents.test_documents import run
 
 pytestmark = pytest.mark.django_db
 

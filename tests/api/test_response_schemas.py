@@ -19,8 +19,8 @@ from agents.conversations.turn import conversation_turn
 from agents.tenants import system_bootstrap
 from bmc.core.services import api_key_create
 from tests import documents_corpus as corpus
-from tests.agents.test_documents import run
-from tests.agents.test_followup import REQUEST, write
+from tests.agents.documents.test_documents import run
+from tests.agents.sales.test_followup import REQUEST, write
 
 pytestmark = pytest.mark.django_db
 

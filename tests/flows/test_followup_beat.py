@@ -17,7 +17,7 @@ from django_celery_beat.models import ClockedSchedule, PeriodicTask
 from bmc.conversations.models import Message
 from bmc.quotes.models import Quote
 from bmc.sales.models import FollowUp, StaffTask
-from tests.agents.test_followup import quote_copies, quote_sent
+from tests.agents.sales.test_followup import quote_copies, quote_sent
 from tests.conftest import ROOT, _test_database_url, wait_for
 
 pytestmark = pytest.mark.worker

@@ -20,7 +20,7 @@ from bmc.jobs.registry import TASK_TYPES
 from bmc.jobs.submit import task_submit
 from bmc.quotes.models import Quote
 from bmc.sales.models import DunningNotice, FollowUp, Invoice, StaffTask
-from tests.agents.test_followup import REQUEST, write
+from tests.agents.sales.test_followup import REQUEST, write
 from tests.conftest import queues_purge, wait_for
 
 PHONE = "+59894807926"

@@ -12,7 +12,7 @@ from django.conf import settings
 from agents.quotes.catalog import catalog_import
 from agents.quotes.pricing import QuoteSpecError, catalog_snapshot, quote_price, quote_spec_parse
 
-EXAMPLES_PATH = Path(__file__).resolve().parents[1] / "data" / "quote_examples.json"
+EXAMPLES_PATH = Path(__file__).resolve().parents[2] / "data" / "quote_examples.json"
 EXAMPLES = json.loads(EXAMPLES_PATH.read_text())
 
 pytestmark = pytest.mark.django_db

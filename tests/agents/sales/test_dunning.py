@@ -16,7 +16,7 @@ from agents.sales.followup import quotes_expire, quotes_without_order
 from bmc.conversations.models import Customer, Message
 from bmc.quotes.models import Quote
 from bmc.sales.models import DunningNotice, FollowUp, Invoice, PaymentPromise, StaffTask
-from tests.agents.test_followup import MVD, REQUEST, local, turn, write
+from tests.agents.sales.test_followup import MVD, REQUEST, local, turn, write
 from tests.api.test_whatsapp import FIXTURES
 
 pytestmark = pytest.mark.django_db

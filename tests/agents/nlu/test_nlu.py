@@ -14,7 +14,7 @@ import pytest
 
 from agents.nlu import NLU_ENTITY_KEYS, NLU_INTENTS, NLU_SCHEMA, NLU_SCHEMA_OPENAI, nlu_parse
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 DEV_SET = ROOT / "tests" / "data" / "nlu_examples.jsonl"
 # A Friday, mid-morning in Montevideo.
 FRIDAY = "2026-11-20T10:00:00-03:00"

@@ -15,7 +15,7 @@ from agents.outbound import outbound_send
 from agents.sales.followup import followup_claim_due, followup_message_prepare, policy_for
 from bmc.conversations.models import Message
 from bmc.sales.models import FollowUp
-from tests.agents.test_followup import local, quote_copies, quote_sent, write
+from tests.agents.sales.test_followup import local, quote_copies, quote_sent, write
 from tests.conftest import wait_for
 from tests.fakes import FakeJsonServer
 
