@@ -17,7 +17,7 @@ import django  # noqa: E402
 django.setup()
 
 from bmc.celery import app  # noqa: E402
-from bmc.core.models import InboundPayload  # noqa: E402
+from bmc.conversations.models import InboundPayload  # noqa: E402
 from bmc.core.services import tenant_ensure  # noqa: E402
 
 QUEUE = "bench_floor"  # nobody consumes it; the bench empties the broker afterwards
