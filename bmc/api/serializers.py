@@ -93,9 +93,11 @@ class TaskAcceptedSerializer(serializers.Serializer):
 class TaskSerializer(serializers.ModelSerializer):
     agent_id = serializers.CharField(source="agent")
     timestamp = serializers.DateTimeField(source="updated_at")
-    # counts, declared the same whatever the database's integer ranges
-    processing_time_ms = serializers.IntegerField(allow_null=True)
-    attempts = serializers.IntegerField()
+    # counts, declared with PostgreSQL's ranges so the schema is the same whatever the database
+    processing_time_ms = serializers.IntegerField(allow_null=True, required=False, min_value=0, max_value=2**31 - 1)
+    attempts = serializers.IntegerField(
+        required=False, min_value=0, max_value=2**31 - 1, help_text="Times a worker started it."
+    )
 
     class Meta:
         model = AgentTask
