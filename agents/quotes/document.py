@@ -23,6 +23,7 @@ from agents.quotes.pricing import IVA_RATE, VALIDITY_DAYS
 from bmc.quotes.models import Quote
 
 TEMPLATE = "quotes/quote.html"
+SUMMARY_TEMPLATE = "quotes/summary.txt"
 LOCAL_TZ = ZoneInfo("America/Montevideo")
 CENT = Decimal("0.01")
 
@@ -41,12 +42,6 @@ ZONE_LABELS = {
     "CANELONES": "Canelones",
     "MALDONADO": "Maldonado",
     "INTERIOR": "Interior del país",
-}
-STATUS_NOTES = {
-    "pending_approval": (
-        "Pendiente de aprobación: esta cotización aguarda la aprobación de un responsable comercial "
-        "y no es definitiva hasta que BMC Uruguay la confirme."
-    ),
 }
 
 
@@ -132,7 +127,7 @@ def quote_document_context(*, quote: Mapping[str, Any]) -> dict[str, Any]:
         "iva_rate": number_uy(IVA_RATE * 100, places=0),
         "total": money_uy(quote["total"]),
         "estimate": bool(quote.get("estimate")),
-        "status_note": STATUS_NOTES.get(quote.get("status") or "", ""),
+        "pending_approval": quote.get("status") == "pending_approval",
         "catalog_version": quote.get("catalog_version"),
     }
 
@@ -163,27 +158,24 @@ FAMILY_NAMES = {
 
 
 def quote_summary_es(spec: dict[str, Any]) -> str:
-    """'techo con Isodec EPS 100 mm, 6 x 4,48 m, color Blanco, con flete a Montevideo'."""
+    """'Techo con Isodec EPS 100 mm, a un agua, 6 x 4,48 m, color Blanco, con flete a Montevideo',
+    worded by templates/quotes/summary.txt. Values go in as text: the locale formats no number."""
     scenario = spec.get("scenario", "roof")
-    where = {"roof": "Techo", "wall": "Pared", "cold_room": "Cámara"}.get(scenario, "Obra")
-    parts = [f"{where} con {FAMILY_NAMES.get(spec.get('family'), spec.get('family'))} {spec.get('thickness_mm')} mm"]
-    if scenario == "roof":
-        parts.append("a dos aguas" if int(spec.get("slopes", 1)) == 2 else "a un agua")
     dims = [spec[k] for k in ("length_m", "width_m", "run_m", "height_m") if spec.get(k) is not None]
-    if dims:
-        parts.append(" x ".join(str(d).replace(".", ",") for d in dims) + " m")
-    elif spec.get("panel_count"):
-        parts.append(f"{spec['panel_count']} paneles")
-    elif spec.get("area_m2"):
-        parts.append(f"{str(spec['area_m2']).replace('.', ',')} m2 (estimado)")
-    if spec.get("color"):
-        parts.append(f"color {spec['color']}")
-    if spec.get("zone"):
-        zone = spec["zone"]
-        parts.append(
-            "con flete al interior del país" if zone == "INTERIOR" else f"con flete a {ZONE_LABELS.get(zone, zone)}"
-        )
-    return ", ".join(parts)
+    zone = spec.get("zone") or ""
+    context = {
+        "where": {"roof": "Techo", "wall": "Pared", "cold_room": "Cámara"}.get(scenario, "Obra"),
+        "family": str(FAMILY_NAMES.get(spec.get("family"), spec.get("family"))),
+        "thickness_mm": str(spec.get("thickness_mm")),
+        "slopes": ("a dos aguas" if int(spec.get("slopes", 1)) == 2 else "a un agua") if scenario == "roof" else "",
+        "dims": " x ".join(str(d).replace(".", ",") for d in dims),
+        "panel_count": str(spec.get("panel_count") or ""),
+        "area_m2": str(spec.get("area_m2") or "").replace(".", ","),
+        "color": str(spec.get("color") or ""),
+        "zone": zone,
+        "zone_label": ZONE_LABELS.get(zone, zone),
+    }
+    return render_to_string(SUMMARY_TEMPLATE, context)
 
 
 def quote_document_data(*, quote: Quote) -> dict[str, Any]:

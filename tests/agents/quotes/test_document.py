@@ -148,3 +148,48 @@ def test_money_uy(value, expected):
 )
 def test_quantity_uy(value, expected):
     assert quantity_uy(value) == expected
+
+
+@pytest.mark.parametrize(
+    ("spec", "summary"),
+    [
+        (
+            {
+                "scenario": "roof",
+                "family": "ISODEC_EPS",
+                "thickness_mm": 100,
+                "slopes": 2,
+                "length_m": 6,
+                "width_m": 4.48,
+                "color": "Blanco",
+                "zone": "MONTEVIDEO",
+            },
+            "Techo con Isodec EPS 100 mm, a dos aguas, 6 x 4,48 m, color Blanco, con flete a Montevideo",
+        ),
+        (
+            {"scenario": "wall", "family": "ISOPANEL_EPS", "thickness_mm": 50, "run_m": 12.5, "length_m": 3},
+            "Pared con Isopanel EPS 50 mm, 3 x 12,5 m",
+        ),
+        (
+            {
+                "scenario": "cold_room",
+                "family": "ISOFRIG_PIR",
+                "thickness_mm": 150,
+                "length_m": 4,
+                "width_m": 3,
+                "height_m": 2.6,
+                "zone": "INTERIOR",
+            },
+            "Cámara con Isofrig PIR 150 mm, 4 x 3 x 2,6 m, con flete al interior del país",
+        ),
+        (
+            {"scenario": "roof", "family": "ISODEC_PIR", "thickness_mm": 80, "area_m2": 30.5},
+            "Techo con Isodec PIR 80 mm, a un agua, 30,5 m2 (estimado)",
+        ),
+    ],
+)
+def test_the_summary_a_customer_reads_says_what_is_quoted(spec, summary):
+    """The sentence in the reply, the follow-ups and the PDF (templates/quotes/summary.txt)."""
+    from agents.quotes.document import quote_summary_es
+
+    assert quote_summary_es(spec) == summary
