@@ -14,9 +14,7 @@ them. Not a test: it counts the path so a change of structure can be compared wi
 from __future__ import annotations
 
 import argparse
-import io
 import os
-import shutil
 import sys
 import threading
 import time
@@ -26,6 +24,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 VAR = ROOT / "var" / "message_path"
+
+from bench.inprocess import environment, system_prepare, worker_running  # noqa: E402
+
 TEXT = "cuanto sale isodec 100 para un techo de 6 x 4,48 con flete a montevideo"
 # Every path touches these; counted apart so the figure is the path's own files.
 SHARED = ("models.py", "bmc/settings.py", "bmc/logging.py", "bmc/celery.py", "bmc/queues.py")
@@ -76,32 +77,12 @@ class PathRecorder:
                 self.functions.setdefault((origin, name), f"{caller.f_code.co_name} -> {frame.f_code.co_name}")
 
 
-def environment() -> object | None:
-    """The embedded Redis unless REDIS_URL is set; a fresh SQLite database."""
-    shutil.rmtree(VAR, ignore_errors=True)
-    VAR.mkdir(parents=True)
-    os.environ.update(
-        DJANGO_SETTINGS_MODULE="bmc.settings",
-        LOG_LEVEL="ERROR",
-        BMC_VAR_DIR=str(VAR),
-        DATABASE_URL=f"sqlite:///{VAR / 'db.sqlite3'}",
-    )
-    redis = None
-    if not os.environ.get("REDIS_URL"):
-        from bmc.launcher import EmbeddedRedis, _free_port
-
-        redis = EmbeddedRedis(_free_port(), VAR / "redis")
-        redis.start()
-        os.environ["REDIS_URL"] = redis.url
-    return redis
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--text", default=TEXT)
     parser.add_argument("--all", action="store_true", help="list the shared files too")
     args = parser.parse_args()
-    redis = environment()
+    redis = environment(var=VAR)
     try:
         return run(args)
     finally:
@@ -111,32 +92,19 @@ def main() -> int:
 
 def run(args) -> int:
     # Django and Celery come after the environment is set: they read it when imported.
-    import django
-
-    django.setup()
-    from celery.contrib.testing.worker import start_worker
-    from django.core.management import call_command
     from django.test import Client
     from django.utils import timezone
 
-    from bmc.celery import app
-
+    client = Client(HTTP_AUTHORIZATION=f"Bearer {system_prepare(key_name='path')}")
     try:
         from bmc.conversations.models import Message
     except ImportError:  # before the conversations app had its models
         from bmc.core.models import Message
-    from bmc.queues import ALL_QUEUES
-
-    call_command("migrate", verbosity=0)
-    call_command("bootstrap", stdout=io.StringIO())
-    out = io.StringIO()
-    call_command("create_api_key", "--tenant", "bmc", "--name", "path", stdout=out)
-    client = Client(HTTP_AUTHORIZATION=f"Bearer {out.getvalue().strip().splitlines()[-1]}")
 
     recorder = PathRecorder()
     threading.setprofile(recorder)
     sys.setprofile(recorder)
-    with start_worker(app, pool="solo", queues=list(ALL_QUEUES), perform_ping_check=False, shutdown_timeout=30):
+    with worker_running():
         recorder.on = True
         response = client.post(
             "/api/v1/messages",
