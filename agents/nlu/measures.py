@@ -12,7 +12,7 @@ _AREA_RE = re.compile(
     rf"{NUM}\s*(?:m2|mt2|mts2|mtrs2|mtr2|m\^2|metros?\s*2|metros?\s+cuadrados?|mts?\s+cuadrados?"
     rf"|mtrs?\s+cuadrados?|m\s+cuadrados?)(?![a-z0-9])"
 )
-_DIM_LABEL = r"(?:de\s+)?(alto|altura|largo|ancho|lineales|lineal|caida|frente)\b"
+_DIM_LABEL = r"(?:de\s+)?(alto|altura|largo|ancho|lineales|lineal|caida|frente|recorrido|perimetro)\b"
 _TRIPLE_DIMS_RE = re.compile(
     rf"{NUM}\s*(?:{LEN_UNIT})?\s*[x×*]\s*{NUM_AFTER}\s*(?:{LEN_UNIT})?\s*[x×*]\s*{NUM_AFTER}\s*(?:{LEN_UNIT})?"
 )
@@ -70,6 +70,7 @@ class _Reading:
 
     text: str
     wall: bool
+    room: bool = False  # a cold room: three measures, the height its own
     found: dict[str, Any] = field(default_factory=dict)
 
     def take(self, key: str, value: int | float) -> None:
@@ -80,10 +81,11 @@ class _Reading:
         self.text = text_mask(text=self.text, start=start, end=end)
 
 
-def measures_extract(*, text: str, wall: bool) -> tuple[dict[str, Any], str]:
+def measures_extract(*, text: str, wall: bool, room: bool = False) -> tuple[dict[str, Any], str]:
     """Thickness, dimensions, area and panel count from a normalised, masked text, and the text
-    with what was read masked. The order matters: each step only sees what the earlier left."""
-    reading = _Reading(text=text, wall=wall)
+    with what was read masked. The order matters: each step only sees what the earlier left.
+    A cold room (`room`) reads "4 x 3 x 2,6" and "2,6 de alto" as its length, width and height."""
+    reading = _Reading(text=text, wall=wall, room=room)
     for step in (
         _areas_read,
         _rooms_mask,
@@ -105,8 +107,14 @@ def _areas_read(reading: _Reading) -> None:
 
 
 def _rooms_mask(reading: _Reading) -> None:
-    # Three measures (a room) do not map onto length and width; keep them out of the other rules.
+    """Three measures: a cold room's length, width and height; for anything else they do not map
+    onto length and width, and are kept out of the other rules."""
     for match in _TRIPLE_DIMS_RE.finditer(reading.text):
+        if reading.room:
+            raws, units = match.groups()[0::2], [u for u in match.groups()[1::2] if u]
+            unit = units[-1] if units else None
+            for key, raw in zip(("length_m", "width_m", "height_m"), raws, strict=True):
+                reading.take(key, number_clean(value=meters_from(value=number_parse(raw=raw), unit=unit)))
         reading.mask(match.start(), match.end())
 
 
@@ -148,7 +156,7 @@ def _sides_take(reading: _Reading, *, sides: list[tuple[float, str | None]]) -> 
             reading.take("width_m", number_clean(value=second))
         return
     for value, label in sides:
-        key = _label_key(label=label, wall=reading.wall)
+        key = _label_key(label=label, wall=reading.wall, room=reading.room)
         if key:
             reading.take(key, number_clean(value=value))
     for value, label in sides:
@@ -222,7 +230,7 @@ def _labeled_read(reading: _Reading) -> None:
             label, raw, unit = groups[3], groups[4], groups[5]
         else:
             raw, unit, label = groups[6], None, "lineales"
-        key = _label_key(label=label, wall=reading.wall)
+        key = _label_key(label=label, wall=reading.wall, room=reading.room)
         if key:
             reading.take(key, number_clean(value=meters_from(value=number_parse(raw=raw), unit=unit)))
             reading.mask(match.start(), match.end())
@@ -231,7 +239,11 @@ def _labeled_read(reading: _Reading) -> None:
 def _meters_read(reading: _Reading) -> None:
     for match in _METERS_RE.finditer(reading.text):
         value = number_clean(value=number_parse(raw=match.group(1)))
-        reading.take("run_m" if match.group(3) else "length_m", value)
+        # a wall whose height was said ("altura 2,70"): a bare "14 mts" is how long it runs
+        run = match.group(3) or (reading.wall and "length_m" in reading.found)
+        # a cold room whose floor was said ("4 x 3 y 2,5 metros"): the height
+        height = reading.room and {"length_m", "width_m"} <= reading.found.keys()
+        reading.take("run_m" if run else "height_m" if height else "length_m", value)
         reading.mask(match.start(), match.end())
 
 
@@ -243,10 +255,12 @@ def _centimeters_read(reading: _Reading) -> None:
             reading.mask(match.start(), match.end())
 
 
-def _label_key(*, label: str | None, wall: bool) -> str | None:
+def _label_key(*, label: str | None, wall: bool, room: bool = False) -> str | None:
     if label in {"alto", "altura"}:
-        return "length_m"
-    if label in {"lineales", "lineal"}:
+        return "height_m" if room else "length_m"
+    if room and label in {"largo", "ancho", "frente"}:
+        return "width_m" if label == "ancho" else "length_m"
+    if label in {"lineales", "lineal", "recorrido", "perimetro"}:
         return "run_m"
     if label == "largo":
         return "run_m" if wall else "length_m"

@@ -7,13 +7,14 @@ from datetime import date, datetime
 from typing import Any
 
 from agents.nlu.dates import dates_find, local_date, promised_date_resolve
+from agents.nlu.extras import extras_find
 from agents.nlu.intent import PRIORITY, intent_decide, intent_scores
 from agents.nlu.measures import KNOWN_THICKNESS, THICKNESS_BARE_RE, measures_extract
 from agents.nlu.money import amount_find
 from agents.nlu.names import email_extract, name_extract
 from agents.nlu.places import zone_find
 from agents.nlu.product import color_find, family_find, shipping_find, slopes_find, use_find
-from agents.nlu.text import number_clean, text_mask, text_normalize
+from agents.nlu.text import number_clean, numbers_as_digits, text_mask, text_normalize
 from agents.nlu.vocabulary import NLU_ENTITY_KEYS, NLU_INTENTS
 
 _ORDER_REF_RE = re.compile(
@@ -70,7 +71,8 @@ def _noise_mask(*, text: str) -> str:
 
 def _measures_take(*, text: str, use: str | None, family: str | None) -> dict[str, Any]:
     wall = use == "wall" or (use is None and family in {"ISOPANEL_EPS", "ISOWALL_PIR"})
-    measures, text = measures_extract(text=text, wall=wall)
+    room = use == "cold_room" or (use is None and family == "ISOFRIG_PIR")
+    measures, text = measures_extract(text=text, wall=wall, room=room)
     if family and "thickness_mm" not in measures:
         bare = THICKNESS_BARE_RE.search(text)
         if bare and int(bare.group(1)) in KNOWN_THICKNESS:
@@ -79,7 +81,8 @@ def _measures_take(*, text: str, use: str | None, family: str | None) -> dict[st
 
 
 def entities_extract(*, original: str, text: str, intent: str, today: date) -> dict[str, Any]:
-    """The entities of a message: `original` as written, `text` normalised; `intent` decides
+    """The entities of a message: `original` as written, `text` normalised with its numbers in
+    digits (numbers_as_digits); `intent` decides
     whether dates are a promise and bare numbers money. Keys not said are absent."""
     name = name_extract(text=original)
     text = _name_mask(name=name, text=text)
@@ -93,6 +96,7 @@ def entities_extract(*, original: str, text: str, intent: str, today: date) -> d
     slopes, text = slopes_find(text=text)
     shipping = shipping_find(text=text)
     color = color_find(text=text)
+    extras = extras_find(text=text)
     amount, text = amount_find(text=text, intent=intent)
     values: dict[str, Any] = {
         "order_ref": order_ref,
@@ -107,6 +111,7 @@ def entities_extract(*, original: str, text: str, intent: str, today: date) -> d
         "email": email_extract(text=original),
         "name": name,
         **_measures_take(text=text, use=use, family=family),
+        **extras,
     }
     return {key: values[key] for key in NLU_ENTITY_KEYS if values.get(key) is not None}
 
@@ -126,8 +131,9 @@ def nlu_parse(*, text: str, sent_at: datetime | str | None = None) -> dict[str, 
     scores = intent_scores(text=normalized)
     # Entities depend on the provisional intent only for money and dates; the product rules don't.
     provisional = max(NLU_INTENTS, key=lambda intent: (scores[intent], -PRIORITY.index(intent)))
-    entities = entities_extract(original=text, text=normalized, intent=provisional, today=today)
+    digits = numbers_as_digits(text=text)
+    entities = entities_extract(original=text, text=digits, intent=provisional, today=today)
     intent, confidence = intent_decide(scores=scores, text=normalized, entities=entities)
     if intent != provisional:
-        entities = entities_extract(original=text, text=normalized, intent=intent, today=today)
+        entities = entities_extract(original=text, text=digits, intent=intent, today=today)
     return {"intent": intent, "confidence": confidence, "entities": entities}

@@ -1,76 +1,114 @@
-"""Places: every barrio, town and beach people name, mapped to a delivery zone."""
+"""Places: a gazetteer of Uruguay (agents/nlu/places.csv) mapping what people call a place to its
+freight zone, and the reader of a message's place.
+
+Curated names (departments, cities, Montevideo's barrios, beaches, "la costa", "pde") are read
+wherever they appear; the rest of the country's localities (Correo Uruguayo's list; many are also
+common words) only where the message names a place ("flete a ...", "estoy en ..."), and there a
+misspelt name is still found ("tacuarenbo"). scripts/gazetteer_build.py says how the file is made.
+"""
 
 from __future__ import annotations
 
+import csv
 import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from rapidfuzz import fuzz, process
 
 from agents.nlu.text import text_mask
 
-
-def _names_split(*, text: str) -> tuple[str, ...]:
-    return tuple(name.strip() for name in text.split(",") if name.strip())
+GAZETTEER = Path(__file__).with_name("places.csv")
 
 
-# Comma-separated so multi-word places read naturally; every name is already normalised.
-_PLACES: dict[str, tuple[str, ...]] = {
-    "MONTEVIDEO": _names_split(
-        text="montevideo, montevido, mvd, mdeo, mtdeo, pocitos, carrasco, punta carretas, malvin, malvin norte, "
-        "buceo, punta gorda, el prado, prado, el cerro, cerro norte, la teja, sayago, colon, penarol, "
-        "maronas, flor de maronas, piedras blancas, casavalle, cordon, tres cruces, parque batlle, "
-        "la blanqueada, ciudad vieja, palermo, parque rodo, aguada, jacinto vera, brazo oriental, belvedere, "
-        "paso molino, nuevo paris, la comercial, villa espanola, villa dolores, villa munoz, "
-        "punta de rieles, capurro, reducto, la figurita, paso de la arena, casabo, santiago vazquez, "
-        "melilla, lezica, manga, barrio sur, larranaga, atahualpa"
-    ),
-    "CANELONES": _names_split(
-        text="canelones, ciudad de la costa, pando, las piedras, la paz, atlantida, solymar, lomas de solymar, "
-        "lagomar, el pinar, shangrila, san jose de carrasco, paso carrasco, barros blancos, "
-        "colonia nicolich, toledo, joaquin suarez, sauce, santa lucia, tala, san ramon, san jacinto, migues, "
-        "soca, empalme olmos, los cerrillos, aguas corrientes, juanico, san bautista, santa rosa, salinas, "
-        "marindia, pinamar, neptunia, parque del plata, la floresta, costa azul, jaureguiberry, "
-        "cuchilla alta, costa de oro, parque miramar, las toscas, bello horizonte, guazuvira, araminda, "
-        "biarritz, villa argentina, medanos de solymar"
-    ),
-    "MALDONADO": _names_split(
-        text="maldonado, punta del este, piriapolis, san carlos, la barra, jose ignacio, pan de azucar, aigua, "
-        "manantiales, punta ballena, solanas, portezuelo, ocean park, el tesoro, la juanita, punta colorada, "
-        "punta negra, playa verde, playa hermosa, playa grande, las flores, bella vista, "
-        "balneario buenos aires, garzon, pueblo garzon, gregorio aznarez, la capuera, maldonado nuevo"
-    ),
-    "INTERIOR": _names_split(
-        text="artigas, bella union, tomas gomensoro, cerro largo, melo, rio branco, fraile muerto, colonia, "
-        "colonia del sacramento, carmelo, nueva helvecia, juan lacaze, rosario, nueva palmira, tarariras, "
-        "ombues de lavalle, durazno, sarandi del yi, flores, trinidad, florida, sarandi grande, casupa, "
-        "fray marcos, lavalleja, minas, jose pedro varela, solis de mataojo, mariscala, paysandu, guichon, "
-        "quebracho, rio negro, fray bentos, young, nuevo berlin, san javier, rivera, tranqueras, vichadero, "
-        "minas de corrales, rocha, chuy, castillos, lascano, la paloma, la pedrera, punta del diablo, "
-        "aguas dulces, cabo polonio, barra de valizas, la coronilla, salto, dayman, termas del dayman, "
-        "arapey, san jose, san jose de mayo, libertad, ciudad del plata, ecilda paullier, rafael perazza, "
-        "soriano, mercedes, dolores, cardona, tacuarembo, paso de los toros, san gregorio de polanco, "
-        "ansina, treinta y tres, vergara, santa clara de olimar, cerro chato, al interior, para el interior, "
-        "interior del pais, del interior"
-    ),
-}
-PLACE_ZONE = {place: zone for zone, places in _PLACES.items() for place in places}
-# Longest first, so "paso carrasco" wins over "carrasco" and "cerro largo" over "el cerro".
-_PLACE_RE = re.compile(
-    r"\b(" + "|".join(re.escape(p) for p in sorted(PLACE_ZONE, key=len, reverse=True)) + r")\b",
+@dataclass(frozen=True)
+class Place:
+    name: str
+    zone: str
+    department: str
+    anywhere: bool
+
+
+def _places_load() -> dict[str, Place]:
+    with GAZETTEER.open(encoding="utf-8") as handle:
+        return {
+            row["name"]: Place(row["name"], row["zone"], row["department"], row["anywhere"] == "1")
+            for row in csv.DictReader(handle)
+        }
+
+
+PLACES = _places_load()
+# The names read anywhere in a message (and that a customer's name stops at, see names.py).
+PLACE_ZONE = {name: place.zone for name, place in PLACES.items() if place.anywhere}
+
+
+def _alternation(names) -> str:
+    # Longest first, so "paso carrasco" wins over "carrasco" and "cerro largo" over "el cerro".
+    return "|".join(re.escape(name) for name in sorted(names, key=len, reverse=True))
+
+
+# Words after which what follows is a place: "flete a", "estoy en", "soy de", "zona".
+_PLACE_WORDS = (
+    r"(?:\b(?:en|a|al|para|hasta|desde|por)"
+    r"|\b(?:soy|somos|vivo|vivimos|zona|barrio|localidad|ciudad|pueblo|balneario|departamento|depto)\s+(?:de|del)?)"
+    r"\s+(?:la\s+|el\s+|los\s+|las\s+)?"
 )
+_ANYWHERE_RE = re.compile(rf"\b({_alternation(PLACE_ZONE)})\b")
+_IN_CONTEXT_RE = re.compile(rf"{_PLACE_WORDS}({_alternation(set(PLACES) - set(PLACE_ZONE))})\b")
 _DESTINATION_BEFORE_RE = re.compile(
     r"(?:flete|envio|mandar\w*|mandalo\w*|mandan|enviar\w*|envialo\w*|entrega\w*|llevar\w*|obra)"
     r"\s+(?:a|al|en|hasta|para)\s+(?:la\s+|el\s+)?$"
 )
+# A place said after a word that says so, misspelt: up to three words, letters only.
+_NAMED_PLACE_RE = re.compile(
+    r"(?:flete|envio|enviar\w*|mandar\w*|entrega\w*|llevar\w*|obra|estoy|estamos|vivo|vivimos|queda|soy|somos)"
+    r"\s+(?:a|al|en|hasta|para|de|del)\s+(?:la\s+|el\s+)?([a-z]{3,}(?:\s+[a-z]+){0,2})"
+)
+_FUZZY_CUTOFF = 87
+_FUZZY_NAMES = [name for name in PLACES if len(name) >= 5]
+
+
+def _fuzzy_find(text: str) -> tuple[str, int, int] | None:
+    """A misspelt place after a word that names one: ('tacuarembo', start, end) or None."""
+    for match in _NAMED_PLACE_RE.finditer(text):
+        words = match.group(1).split()
+        # The longest run of words that is close to a name: "san carlo de" -> "san carlos".
+        for count in range(len(words), 0, -1):
+            said = " ".join(words[:count])
+            found = process.extractOne(said, _FUZZY_NAMES, scorer=fuzz.ratio, score_cutoff=_FUZZY_CUTOFF)
+            if found:
+                start = match.start(1)
+                return found[0], start, start + len(said)
+    return None
 
 
 def zone_find(*, text: str) -> tuple[str | None, str]:
-    matches = list(_PLACE_RE.finditer(text))
+    """The freight zone of the place the message names, and the text with every place masked.
+    Where several are named, the one that is a destination ("flete a ...") wins, else the last."""
+    matches = [(m.group(1), m.start(1), m.end(1)) for m in _ANYWHERE_RE.finditer(text)]
+    matches += [(m.group(1), m.start(1), m.end(1)) for m in _IN_CONTEXT_RE.finditer(text)]
+    if not matches:
+        misspelt = _fuzzy_find(text)
+        matches = [misspelt] if misspelt else []
     if not matches:
         return None, text
+    # A name inside a longer one is not a place of its own: "cerro largo", not "cerro".
+    matches = [m for m in matches if not any(o[1] <= m[1] and m[2] <= o[2] and o != m for o in matches)]
+    matches.sort(key=lambda m: m[1])
     chosen = matches[-1]
     for match in matches:
-        if _DESTINATION_BEFORE_RE.search(text[max(0, match.start() - 30) : match.start()]):
+        if _DESTINATION_BEFORE_RE.search(text[max(0, match[1] - 30) : match[1]]):
             chosen = match
-    masked = text
-    for match in matches:
-        masked = text_mask(text=masked, start=match.start(), end=match.end())
-    return PLACE_ZONE[chosen.group(1)], masked
+    for _, start, end in matches:
+        text = text_mask(text=text, start=start, end=end)
+    return PLACES[chosen[0]].zone, text
+
+
+def place_unknown(*, text: str) -> str | None:
+    """The place a message names as a destination or home that the gazetteer does not know
+    ("flete a villa tranquila"), as written in `text` (normalised); None when there is none."""
+    for match in _NAMED_PLACE_RE.finditer(text):
+        said = match.group(1)
+        if not (_ANYWHERE_RE.search(said) or _IN_CONTEXT_RE.search(match.group(0)) or _fuzzy_find(match.group(0))):
+            return said
+    return None

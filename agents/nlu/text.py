@@ -128,3 +128,42 @@ _WORD_BEFORE_UNIT_RE = re.compile(
 
 def meters_from(*, value: float, unit: str | None) -> float:
     return value / 100 if unit and unit.startswith(("cm", "centim")) else value
+
+
+# text2num reads Spanish number words with their accents; customers often leave them out.
+_ACCENTED = {"veintidos": "veintidós", "veintitres": "veintitrés", "veintiseis": "veintiséis", "dieciseis": "dieciséis"}
+_ACCENT_RE = re.compile(rf"\b({'|'.join(_ACCENTED)})\b")
+# After text2num, the ways people say a measure in words: "4 metros 20", "3 con 50", "2 metros y
+# medio", "de alto 2 60"; a number corrected as it is said ("de 50 no perdon de 100"); an order
+# number said digit by digit ("4 5 8 2").
+_METERS_AND_CM_RE = re.compile(r"(?<![\d,])(\d{1,2})\s+(metros?|mts?)\s+(\d{2})\b(?!\s*(?:metros?|mts?|m\b|cm))")
+_WITH_DECIMALS_RE = re.compile(r"(?<![\d,])(\d{1,2})\s+con\s+(\d{1,2})\b")
+_METERS_AND_HALF_RE = re.compile(r"(?<![\d,])(\d{1,2})\s+(metros?|mts?)\s+y\s+medio\b")
+_LABEL_DIGIT_PAIR_RE = re.compile(r"\b(alto|altura|largo|ancho|de|por|x)\s+(\d)\s+(\d{2})\b(?!\s*(?:x|por)\b)")
+_CORRECTED_RE = re.compile(
+    r"(?:\bde\s+)?\d+(?:,\d+)?\s*(?:mm|metros?|mts?|m)?\s*,?\s+no\s*,?\s+(?:perdon\s*,?\s*|mejor\s+|digo\s+|es\s+)?"
+    r"(?=(?:de\s+)?\d)"
+)
+_TREINTA_Y_TRES_RE = re.compile(
+    r"\btreinta\s+y\s+tres\b(?!\s*(?:m\b|metros|mts|mt|mtrs|m2|cm|mm|paneles|x\b|por\b|dolares|usd|pesos|esquinas|kits?))"
+)
+_DIGIT_BY_DIGIT_RE = re.compile(r"(?<![\d,.])\d(?:\s\d){2,}(?![\d,.])")
+
+
+def numbers_as_digits(*, text: str) -> str:
+    """A message as the entity readers take it: normalised, its numbers in digits ("ciento
+    cincuenta" is 150, "cuatro metros veinte" is "4,20 metros"), a corrected number said once."""
+    from text_to_num import alpha2digit
+
+    lowered = _ACCENT_RE.sub(lambda m: _ACCENTED[m.group(1)], text.lower())
+    # Treinta y Tres is a department, not 33, unless a unit follows.
+    lowered = _TREINTA_Y_TRES_RE.sub("treintaytres", lowered)
+    # Ordinals stay words: "un cuarto frio" is a cold room, not "un 4º frio".
+    digits = re.sub(r"\b4([ºª])", lambda m: "cuarto" if m.group(1) == "º" else "cuarta", alpha2digit(lowered, "es"))
+    text = text_normalize(text=digits)
+    text = _METERS_AND_HALF_RE.sub(r"\1,5 \2", text)
+    text = _METERS_AND_CM_RE.sub(r"\1,\3 \2", text)
+    text = _WITH_DECIMALS_RE.sub(r"\1,\2", text)
+    text = _LABEL_DIGIT_PAIR_RE.sub(r"\1 \2,\3", text)
+    text = _CORRECTED_RE.sub("", text).replace("treintaytres", "treinta y tres")
+    return _DIGIT_BY_DIGIT_RE.sub(lambda m: m.group(0).replace(" ", ""), text)
