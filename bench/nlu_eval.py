@@ -1,7 +1,7 @@
 """Score agents.nlu on a labelled JSONL file: intent accuracy, exact entity match, per-intent accuracy, misses.
 
 Usage: .venv/bin/python bench/nlu_eval.py [path.jsonl]
-The default file is the development set, tests/data/nlu_examples.jsonl. Always exits 0: it
+The default file is the development set, agents/nlu/training/dev.jsonl. Always exits 0: it
 reports, it does not gate (the tests do).
 """
 
@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_PATH = ROOT / "tests" / "data" / "nlu_examples.jsonl"
+DEFAULT_PATH = ROOT / "agents" / "nlu" / "training" / "dev.jsonl"
 
 # Run as a plain script, so the repository root is not on sys.path by itself.
 sys.path.insert(0, str(ROOT))

@@ -17,7 +17,7 @@ COPIES = {
     "domain/INTENTS.md": "docs/domain/INTENTS.md",
     "domain/catalog.csv": "data/catalog.csv",
     "domain/quote_examples.json": "tests/data/quote_examples.json",
-    "domain/nlu_examples.jsonl": "tests/data/nlu_examples.jsonl",
+    "domain/nlu_examples.jsonl": "agents/nlu/training/dev.jsonl",
     **{
         f"fixtures/whatsapp/{path.name}": f"tests/fixtures/whatsapp/{path.name}"
         for path in sorted((ROOT / "tests" / "fixtures" / "whatsapp").iterdir())

@@ -4,16 +4,17 @@ from __future__ import annotations
 
 import re
 
-from agents.nlu.places import PLACE_ZONE
+from agents.nlu.places import PLACE_ZONE, PLACES
 from agents.nlu.text import EMAIL_RE, text_normalize
 
 # Capitalised words after "soy ..." are a name; lowercase ones only after "me llamo"/"mi nombre es"
 # or when the first word is a known first name, so "soy de salto" or "soy cliente" are not names.
 _NAME_RE = re.compile(
-    r"(?i:\b(soy|mi\s+nombre\s+es|me\s+llamo|les\s+habla|te\s+habla|les\s+escribe|te\s+escribe"
-    r"|(?:^|(?<=[,.!¡]\s)|(?<=[,.!¡]))habla|saludos[,.]?|atentamente[,.]?|atte\.?|cordialmente[,.]?)\s+"
-    # a title between: "les escribe el arq. Pablo Gimenez"
-    r"(?:(?:el|la)\s+)?(?:(?:arq|ing|dr|dra|sr|sra|esc|cr|arquitect[oa]|ingenier[oa]|contador[a]?)\.?\s+)?)"
+    r"(?i:\b(soy|mi\s+nombre\s+es|me\s+llamo|les\s+habla|te\s+habla|les\s+escribe|te\s+escribe|le\s+escribe"
+    r"|(?:^|(?<=[,.!¡]\s)|(?<=[,.!¡]))habla(?:\s+eh)?|saludos[,.]?|atentamente[,.]?|atte\.?,?|cordialmente[,.]?"
+    r"|(?:(?<=[.!?]\s)|^)(?:muchas\s+)?gracias,|un\s+saludo,)\s+"
+    # a title between: "les escribe el arq. Pablo Gimenez", "Ing. Agr. Pablo Arrieta"
+    r"(?:(?:el|la)\s+)?(?:(?:arq|ing|agr|dr|dra|sr|sra|esc|cr|lic|arquitect[oa]|ingenier[oa]|contador[a]?)\.?\s+){0,2})"
     r"((?:[^\W\d_][^\W\d_'’-]*(?:['’-][^\W\d_]+)?)(?:[ \t]+[^\W\d_][^\W\d_'’-]*(?:['’-][^\W\d_]+)?){0,3})"
 )
 _NAME_STOPWORDS = frozenset(
@@ -25,6 +26,11 @@ _NAME_STOPWORDS = frozenset(
         "porque precio que queria quien quiero quisiera si soy sr sra su te tengo trabajo tu un una vivo y ya "
         "yo"
     ).split()
+)
+# Capitalised last sentences that sign nothing: thanks, products, yes and no.
+_NOT_SIGNATURES = frozenset(
+    "gracias saludos abrazo dale ok okey perfecto listo bien bueno genial barbaro isodec isopanel isowall isoroof "
+    "isofrig eps pir urgente espero quedo quedamos avisen aviso confirmo confirmen slds".split()
 )
 _FIRST_NAMES = frozenset(
     (
@@ -41,7 +47,31 @@ _FIRST_NAMES = frozenset(
 )
 
 
+# A message signed with a name alone, as its last sentence: "... Gracias. Ignacio Bonilla, Agropecuaria
+# Los Talas.", "... Es el pedido 6032. Inés."
+_SIGNATURE_RE = re.compile(
+    r"[.!?]\s+(?:(?i:arq|ing|agr|dr|dra|sr|sra|lic)\.\s+)*"
+    r"((?:[A-ZÁÉÍÓÚÑ][a-záéíóúñü]+)(?:\s+(?:(?:da|de|del|dos)\s+)?[A-ZÁÉÍÓÚÑ][a-záéíóúñü]+){0,2})"
+    r"\s*(?:(?:,|\s[–-])\s*[^.!?]*)?[.!]?\s*$"
+)
+
+
 def name_extract(*, text: str) -> str | None:
+    return _name_said(text=text) or _signature_find(text=text)
+
+
+def _signature_find(*, text: str) -> str | None:
+    match = _SIGNATURE_RE.search(text.strip())
+    if not match:
+        return None
+    words = match.group(1).split()
+    plain = text_normalize(text=match.group(1))
+    if plain in PLACES or any(text_normalize(text=w) in _NAME_STOPWORDS | _NOT_SIGNATURES for w in words):
+        return None
+    return match.group(1)
+
+
+def _name_said(*, text: str) -> str | None:
     for match in _NAME_RE.finditer(text):
         trigger = re.sub(r"\s+", " ", match.group(1).lower())
         words = _name_words(words=match.group(2).split(), explicit=trigger in {"mi nombre es", "me llamo"})

@@ -6,16 +6,16 @@ import re
 from datetime import date, datetime
 from typing import Any
 
+from agents.nlu.classifier import intent_classify
 from agents.nlu.dates import dates_find, local_date, promised_date_resolve
 from agents.nlu.extras import extras_find
-from agents.nlu.intent import PRIORITY, intent_decide, intent_scores
 from agents.nlu.measures import KNOWN_THICKNESS, THICKNESS_BARE_RE, measures_extract
 from agents.nlu.money import amount_find
 from agents.nlu.names import email_extract, name_extract
 from agents.nlu.places import zone_find
 from agents.nlu.product import color_find, family_find, shipping_find, slopes_find, use_find
 from agents.nlu.text import number_clean, numbers_as_digits, text_mask, text_normalize
-from agents.nlu.vocabulary import NLU_ENTITY_KEYS, NLU_INTENTS
+from agents.nlu.vocabulary import NLU_ENTITY_KEYS
 
 _ORDER_REF_RE = re.compile(
     r"\b(?:pedido|orden|cotizacion|presupuesto|factura|compra|remito|ticket)\s*(?:de\s+compra\s*)?"
@@ -127,13 +127,6 @@ def nlu_parse(*, text: str, sent_at: datetime | str | None = None) -> dict[str, 
     if not isinstance(text, str):
         raise TypeError(f"text must be a string, got {type(text).__name__}.")
     today = local_date(sent_at=sent_at)
-    normalized = text_normalize(text=text)
-    scores = intent_scores(text=normalized)
-    # Entities depend on the provisional intent only for money and dates; the product rules don't.
-    provisional = max(NLU_INTENTS, key=lambda intent: (scores[intent], -PRIORITY.index(intent)))
-    digits = numbers_as_digits(text=text)
-    entities = entities_extract(original=text, text=digits, intent=provisional, today=today)
-    intent, confidence = intent_decide(scores=scores, text=normalized, entities=entities)
-    if intent != provisional:
-        entities = entities_extract(original=text, text=digits, intent=intent, today=today)
+    intent, confidence = intent_classify(text=text_normalize(text=text))
+    entities = entities_extract(original=text, text=numbers_as_digits(text=text), intent=intent, today=today)
     return {"intent": intent, "confidence": confidence, "entities": entities}

@@ -15,7 +15,7 @@ import pytest
 from agents.nlu import NLU_ENTITY_KEYS, NLU_INTENTS, NLU_SCHEMA, NLU_SCHEMA_OPENAI, nlu_parse
 
 ROOT = Path(__file__).resolve().parents[3]
-DEV_SET = ROOT / "tests" / "data" / "nlu_examples.jsonl"
+DEV_SET = ROOT / "agents" / "nlu" / "training" / "dev.jsonl"
 # A Friday, mid-morning in Montevideo.
 FRIDAY = "2026-11-20T10:00:00-03:00"
 
@@ -41,7 +41,7 @@ def test_dev_set_meets_the_targets():
 # About 1,400 customer-like messages written after the rules by people who had not read them, in
 # ten sets; each set was scored before the rules were changed for what it showed (figures in
 # docs/performance.md). Kept as a regression floor: a new rule must not break what they cover.
-CUSTOMER_SETS = ROOT / "tests" / "data" / "nlu_customer_sets.jsonl"
+CUSTOMER_SETS = ROOT / "agents" / "nlu" / "training" / "customer_sets.jsonl"
 
 
 def test_customer_like_sets_stay_understood():
