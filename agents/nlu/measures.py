@@ -21,7 +21,7 @@ _DIMS_RE = re.compile(
 )
 _LABELED_RE = re.compile(
     rf"{NUM}\s*(?:{LEN_UNIT})?\s*{_DIM_LABEL}"
-    rf"|\b(alto|altura|largo|ancho)\s*(?:de|:|=|total)?\s*{NUM}\s*(?:{LEN_UNIT})?"
+    rf"|\b(alto|altura|largo|ancho)\s*(?:total\s+)?(?:a\s+cubrir\s+)?(?:es\s+)?(?:de|:|=|total)?\s*{NUM}\s*(?:{LEN_UNIT})?"
     rf"|{NUM}\s*(ml)\b"
 )
 
@@ -44,7 +44,7 @@ _THICKNESS_ESPESOR_RE = re.compile(
 _THICKNESS_UNIT_RE = re.compile(rf"{NUM}\s*(mm|milimetros|cm|centimetros)(?![a-z0-9])")
 KNOWN_THICKNESS = {30, 40, 50, 60, 75, 80, 100, 120, 150, 200, 250}
 THICKNESS_BARE_RE = re.compile(
-    r"\b(?:de|en)\s+(\d{2,3})(?![\w.,])"
+    r"\b(?:de|en)\s+(\d{2,3})(?!\w|[.,]\d)"
     r"(?!\s*(?:[x×*]\s*\d|por\s+\d|metros?\b|mts?\b|m\b|m2|%|paneles|p\b|dolares|pesos|dias|u\$s|usd))"
 )
 

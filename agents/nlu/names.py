@@ -68,6 +68,8 @@ def _signature_find(*, text: str) -> str | None:
     plain = text_normalize(text=match.group(1))
     if plain in PLACES or any(text_normalize(text=w) in _NAME_STOPWORDS | _NOT_SIGNATURES for w in words):
         return None
+    if len(words) == 1 and plain not in _FIRST_NAMES:  # "Avancemos.", "Procedan.": a word, not a name
+        return None
     return match.group(1)
 
 

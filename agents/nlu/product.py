@@ -7,13 +7,15 @@ import re
 from agents.nlu.text import text_mask
 
 _SLOPES_RE = re.compile(r"\b(?:a\s+)?(dos|2|una|un|1)\s+(?:sola\s+)?(?:aguas?|caidas?|pendientes?)\b")
-_MATERIAL_LEAD = r"\bpanel(?:es)?\s+(?:(?:de|para)\s+(?:techo|pared|cubierta|fachada|cerramiento)\s+)?(?:de\s+|en\s+)?"
+_MATERIAL_LEAD = r"\bpanel(?:es)?\s+(?:ese\s+|este\s+)?(?:(?:de|para)\s+(?:techo|pared|cubierta|fachada|cerramiento)\s+)?(?:de\s+|en\s+)?"
 _EPS_MATERIAL_RE = re.compile(_MATERIAL_LEAD + r"(?:eps|poliestireno|espuma\s?plast|isopor)\b")
 _PIR_MATERIAL_RE = re.compile(_MATERIAL_LEAD + r"(?:pir|pur|poliuretano)\b")
 _FAMILY_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
     (
         "ISODEC_PIR",
-        re.compile(r"\biso\s?-?de(?:c|k|ck|cc|x)s?\b(?:\s+(?:de\s+)?\d+\s*(?:mm)?)?\s*-?\s*(?:pir|pur|poliuretano)\b"),
+        re.compile(
+            r"\biso\s?-?de(?:c|k|ck|cc|x)s?(?:\b|(?=pir|pur))(?:\s+(?:de\s+)?\d+\s*(?:mm)?)?\s*-?\s*(?:pir|pur|poliuretano)\b"
+        ),
     ),
     ("ISODEC_EPS", re.compile(r"\biso\s?-?de(?:c|k|ck|cc|x)s?\b")),
     ("ISOROOF_3G", re.compile(r"\biso\s?-?r(?:oo|o|u|uu)f+(?:e|s)?\b")),
@@ -43,9 +45,12 @@ _SHIPPING_RE = re.compile(
     r"|\b(?:lo|los|la|las)\s+(?:pueden|podes|podrian)\s+(?:mandar|enviar|traer|llevar)\b"
     r"|(?<!\bno )\b(?:lo|los|la|las)\s+(?:mandan|envian|traen|llevan|mandarian|enviarian|llevarian)\s+(?:a|al|hasta|para)\b"
     r"|\bentrega\s+en\s+(?:obra|domicilio)\b|\bflete\s+incluido\b|\bincluido\s+(?:el\s+)?flete\b"
-    r"|\bincluyendo\s+(?:el\s+)?flete\b|\bnecesito\s+(?:el\s+)?(?:flete|envio)\b"
+    r"|\bincluyendo\s+(?:el\s+)?flete\b|(?<!\bno )\bnecesito\s+(?:el\s+)?(?:flete|envio)\b"
+    r"|(?<!\bno )\binclu(?:ir|ya|yan|yen|irlo)\s+(?:\w+\s+){0,3}?(?:el\s+)?(?:flete|envio)\b"
+    r"|\b(?:enviar|envien|enviarlo|envienlo|mandar|manden|mandarlo|mandenlo)\s+(?:a|al|hasta)\b"
     r"|\bcon\s+entrega\b|\bmas\s+(?:el\s+)?(?:envio|flete)\b|\by\s+(?:con\s+)?(?:el\s+)?(?:flete|envio)\b)"
     r"|(?P<false>\bsin\s+(?:el\s+)?(?:flete|envio)\b"
+    r"|\bno\s+(?:necesito|necesitamos|preciso|precisamos|quiero|hace\s+falta)\s+(?:el\s+)?(?:flete|envio)\b"
     r"|\bretir(?:o|amos|aria|ariamos|ar|a|arlo|arlos)\b"
     r"|\b(?:paso|pasamos|pasaria|pasariamos|pasar|voy|vamos|va|ir)\s+a\s+(?:buscar\w*|retirar\w*|levantar\w*)"
     r"|\blevant(?:o|amos|ar)\s+(?:en|yo|nosotros|de)\b|\b(?:lo|los|la|las)\s+levant(?:o|amos)\b"

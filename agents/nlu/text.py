@@ -21,6 +21,7 @@ _ABBREVIATIONS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
             "para ",
         ),
         (r"\bc/", " con "),
+        (r"\bd\s+(?=[a-z])", "de "),
         (r"\bs/", " sin "),
         (r"\b(?:xq|pq|porq|xk)\b", "porque"),
         (r"\b(?:q|k|ke|qe)\b", "que"),
@@ -140,6 +141,8 @@ _METERS_AND_CM_RE = re.compile(r"(?<![\d,])(\d{1,2})\s+(metros?|mts?)\s+(\d{2})\
 _WITH_DECIMALS_RE = re.compile(r"(?<![\d,])(\d{1,2})\s+con\s+(\d{1,2})\b")
 _METERS_AND_HALF_RE = re.compile(r"(?<![\d,])(\d{1,2})\s+(metros?|mts?)\s+y\s+medio\b")
 _LABEL_DIGIT_PAIR_RE = re.compile(r"\b(alto|altura|largo|ancho|de|por|x)\s+(\d)\s+(\d{2})\b(?!\s*(?:x|por)\b)")
+# "... y dos ochenta de alto": after "y" only when a measure's word follows
+_AND_DIGIT_PAIR_RE = re.compile(r"\b(y)\s+(\d)\s+(\d{2})\b(?=\s*(?:de\s+)?(?:alto|altura|largo|ancho|m\b|metros|mts))")
 _CORRECTED_RE = re.compile(
     r"(?:\bde\s+)?\d+(?:,\d+)?\s*(?:mm|metros?|mts?|m)?\s*,?\s+no\s*,?\s+(?:perdon\s*,?\s*|mejor\s+|digo\s+|es\s+)?"
     r"(?=(?:de\s+)?\d)"
@@ -165,5 +168,6 @@ def numbers_as_digits(*, text: str) -> str:
     text = _METERS_AND_CM_RE.sub(r"\1,\3 \2", text)
     text = _WITH_DECIMALS_RE.sub(r"\1,\2", text)
     text = _LABEL_DIGIT_PAIR_RE.sub(r"\1 \2,\3", text)
+    text = _AND_DIGIT_PAIR_RE.sub(r"\1 \2,\3", text)
     text = _CORRECTED_RE.sub("", text).replace("treintaytres", "treinta y tres")
     return _DIGIT_BY_DIGIT_RE.sub(lambda m: m.group(0).replace(" ", ""), text)
