@@ -14,8 +14,10 @@ from typing import Any
 from django.utils import timezone
 
 from agents.conversations.wording import copy_render, reply_text, spec_question
-from agents.nlu.dialogue import choice_said, says_paid, spec_extras, thanks_only, thickness_options, thickness_said
+from agents.nlu.dialogue import choice_said, room_measures, says_paid, thanks_only, thickness_options, thickness_said
 from agents.nlu.model import message_understand
+from agents.nlu.places import place_unknown
+from agents.nlu.text import text_normalize
 from agents.nlu.vocabulary import NLU_SPEC_KEYS
 from agents.quotes.document import money_uy
 from agents.quotes.pricing import catalog_snapshot
@@ -56,6 +58,7 @@ class Plan:
     payment_claim: int | None = None  # invoice id the customer says they paid
     staff_task: str = ""  # a key of STAFF_TASK_TITLES: what a person has to do after this turn
     customer_name: str = ""  # the name the customer gave, for a customer without one
+    notes: list[str] = field(default_factory=list)  # asked for, not in the quote, and why
 
 
 @dataclass
@@ -120,11 +123,21 @@ def _spec_read(turn: TurnRead, *, message: Message, entities: dict[str, Any]) ->
         if key in entities:
             spec[key] = entities[key]
             turn.spec_changed = True
-    for key, value in spec_extras(message.text).items():
-        spec[key] = value
-        turn.spec_changed = True
+    if "height_m" not in entities and (spec.get("scenario") == "cold_room" or spec.get("family") == "ISOFRIG_PIR"):
+        for key, value in room_measures(message.text).items():
+            spec[key] = value
+            turn.spec_changed = True
+    if entities.get("shipping") is not None:
+        turn.plan.dialogue["shipping"] = entities["shipping"]
     if entities.get("shipping") is False:
         spec.pop("zone", None)
+    if "zone" in entities:
+        turn.plan.dialogue.pop("place_unknown", None)
+    else:
+        unknown = place_unknown(text=text_normalize(text=message.text))
+        if unknown:  # "flete a villa tranquila": asked about, never dropped
+            turn.plan.dialogue["place_unknown"] = unknown
+            turn.spec_changed = True
     if "width_m" in entities:
         spec.pop("panel_count", None)
     if "panel_count" in entities:
@@ -240,7 +253,22 @@ def _plan_quote_request(turn: TurnRead, *, key: str) -> bool:
         plan.option_specs = [{**spec, "thickness_mm": t} for t in dict.fromkeys(options)]
     else:
         plan.quote_spec = spec
+        plan.notes = _quote_notes(spec=spec, dialogue=plan.dialogue)
     return True
+
+
+def _quote_notes(*, spec: dict[str, Any], dialogue: dict[str, Any]) -> list[str]:
+    """What the customer asked for that the quote leaves out, each with why: nothing asked for is
+    dropped in silence."""
+    notes = []
+    if not spec.get("zone") and dialogue.get("shipping") is not False:
+        if dialogue.get("place_unknown"):
+            notes.append(copy_render("notes/place_unknown", place=dialogue["place_unknown"]))
+        elif dialogue.get("shipping"):
+            notes.append(copy_render("notes/freight_where"))
+    if spec.get("gutters") and spec.get("scenario", "roof") != "roof":
+        notes.append(copy_render("notes/gutters_roof_only"))
+    return notes
 
 
 def _reply_plain(turn: TurnRead, *, key: str) -> bool:

@@ -22,10 +22,11 @@ from bmc.quotes.models import Quote
 
 
 def quote_reply(
-    *, conversation: Conversation, spec: dict[str, Any], source: Message, base_url: str
+    *, conversation: Conversation, spec: dict[str, Any], source: Message, base_url: str, notes: list[str] = ()
 ) -> tuple[str, str, Quote | None]:
     """A complete spec priced, stored and sent (or held for a person's approval), or why it cannot
-    be priced: (the reply, the PDF's address, the quote)."""
+    be priced: (the reply, the PDF's address, the quote). `notes`: what was asked for and is not in
+    the quote, with why, told after it."""
     catalog = catalog_snapshot(tenant=conversation.tenant)
     try:
         parsed = quote_spec_parse(data=spec, catalog=catalog)
@@ -44,7 +45,9 @@ def quote_reply(
     if quote.status == Quote.Status.PENDING_APPROVAL:
         # no price and no document before a person approves it
         summary = first_lowered(quote_summary_es(parsed.as_dict()))
-        text = copy_render("quote/pending_approval", greeting=greeting, summary=summary, number=quote.number)
+        text = copy_render(
+            "quote/pending_approval", greeting=greeting, summary=summary, number=quote.number, notes=notes
+        )
         return text, "", quote
     missing = priced.missing_for_full_quote
     text, pdf_url = quote_sent_text(
@@ -53,13 +56,14 @@ def quote_reply(
         greeting=greeting,
         lines=priced.lines,
         estimate_question=question_text(missing[0]) if priced.estimate and missing else "",
+        notes=notes,
     )
     followup_sequence_start(quote=quote)
     return text, pdf_url, quote
 
 
 def quote_sent_text(
-    *, quote: Quote, base_url: str, greeting: str, lines=None, estimate_question: str = ""
+    *, quote: Quote, base_url: str, greeting: str, lines=None, estimate_question: str = "", notes=()
 ) -> tuple[str, str]:
     """The message that sends a quote: lines, totals, validity, the PDF link. Marks a draft sent
     (a quote stored as sent is the caller's to follow up).
@@ -87,6 +91,7 @@ def quote_sent_text(
         valid_until=quote.valid_until.strftime("%d/%m/%Y"),
         pdf_url=pdf_url,
         estimate_question=estimate_question,
+        notes=list(notes),
     )
     if quote.status == Quote.Status.DRAFT:
         quotes_mark_sent(quote_ids=[quote.pk], follow_up=quote.pk, quote=quote)

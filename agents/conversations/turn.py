@@ -267,7 +267,7 @@ def _turn_quote(
         result.answers = [messages[0].pk, messages[-1].pk]
     if plan.quote_spec is not None:
         text, document_url, quote = quote_reply(
-            conversation=conversation, spec=plan.quote_spec, source=messages[-1], base_url=base_url
+            conversation=conversation, spec=plan.quote_spec, source=messages[-1], base_url=base_url, notes=plan.notes
         )
         if quote is not None:
             plan.dialogue["last_quote_id"] = quote.pk

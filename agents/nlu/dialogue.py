@@ -1,7 +1,6 @@
 """Readers of a reply within a dialogue the agents started: what a customer's answer says about
 the question it answers (paid or not, thanks and nothing else, an option chosen, a thickness said
-on its own or as a change, alternatives asked together, a wall's corners and a cold room's
-measures). The NLU reads a message alone; these read it in context."""
+on its own or as a change, alternatives asked together, a cold room's measures said alone). The NLU reads a message alone; these read it in context."""
 
 from __future__ import annotations
 
@@ -90,7 +89,6 @@ OPTIONS_RE = re.compile(
 )
 
 
-CORNERS_RE = re.compile(r"\b(\d{1,2})\s+(?:esquinas|esquineros)\b")
 ROOM_RE = re.compile(r"\b(\d+(?:[.,]\d+)?)\s*x\s*(\d+(?:[.,]\d+)?)\s*x\s*(\d+(?:[.,]\d+)?)")
 
 
@@ -99,19 +97,14 @@ def _number(text: str) -> int | float:
     return int(value) if value.is_integer() else value
 
 
-def spec_extras(text: str) -> dict[str, Any]:
-    """What the pricing needs beyond the NLU's entities: a wall's outside corners ("4 esquinas")
-    and a cold room's three measures ("camara de 4 x 3 x 2,6": length, width, height)."""
-    lowered = text.lower()
-    extras: dict[str, Any] = {}
-    corners = CORNERS_RE.search(lowered)
-    if corners:
-        extras["corners"] = int(corners.group(1))
-    room = ROOM_RE.search(lowered)
-    if room:
-        length, width, height = (_number(g) for g in room.groups())
-        extras.update(length_m=length, width_m=width, height_m=height)
-    return extras
+def room_measures(text: str) -> dict[str, Any]:
+    """A cold room's three measures said alone, in a dialogue already about the room ("4 x 3 x 2,6":
+    length, width, height), where the message by itself does not say it is a room."""
+    room = ROOM_RE.search(text.lower())
+    if not room:
+        return {}
+    length, width, height = (_number(g) for g in room.groups())
+    return {"length_m": length, "width_m": width, "height_m": height}
 
 
 def thickness_options(text: str) -> list[int]:

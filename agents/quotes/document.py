@@ -157,21 +157,39 @@ FAMILY_NAMES = {
 }
 
 
+def _measure_uy(value: Any) -> str:
+    """4.48 -> '4,48'; 6.0 or '6.00' -> '6'; None -> ''."""
+    if value is None or value == "":
+        return ""
+    return f"{Decimal(str(value)).normalize():f}".replace(".", ",")
+
+
 def quote_summary_es(spec: dict[str, Any]) -> str:
-    """'Techo con Isodec EPS 100 mm, a un agua, 6 x 4,48 m, color Blanco, con flete a Montevideo',
+    """'Techo con Isodec EPS 100 mm, a un agua, 6 x 4,48 m, color Blanco, con flete a Montevideo':
+    every input of the spec the customer can see priced (corners, gutters, accessories left out,
+    the web price list, freight or pickup),
     worded by templates/quotes/summary.txt. Values go in as text: the locale formats no number."""
     scenario = spec.get("scenario", "roof")
-    dims = [spec[k] for k in ("length_m", "width_m", "run_m", "height_m") if spec.get(k) is not None]
     zone = spec.get("zone") or ""
     context = {
         "where": {"roof": "Techo", "wall": "Pared", "cold_room": "Cámara"}.get(scenario, "Obra"),
         "family": str(FAMILY_NAMES.get(spec.get("family"), spec.get("family"))),
         "thickness_mm": str(spec.get("thickness_mm")),
         "slopes": ("a dos aguas" if int(spec.get("slopes", 1)) == 2 else "a un agua") if scenario == "roof" else "",
-        "dims": " x ".join(str(d).replace(".", ",") for d in dims),
+        "scenario": scenario,
+        **{key: _measure_uy(spec.get(key)) for key in ("length_m", "width_m", "run_m", "height_m")},
         "panel_count": str(spec.get("panel_count") or ""),
         "area_m2": str(spec.get("area_m2") or "").replace(".", ","),
+        "corners": int(spec.get("corners") or 0),
         "color": str(spec.get("color") or ""),
+        "gutters": bool(spec.get("gutters")) and scenario == "roof",
+        # what the customer left out, named so a misreading shows at a glance
+        "left_out": [
+            words
+            for key, words in (("drip_edges", "goteros"), ("fixings", "kits de fijación"), ("sealant", "silicona"))
+            if spec.get(key) is False and (key != "drip_edges" or scenario == "roof")
+        ],
+        "web": spec.get("price_list") == "web",
         "zone": zone,
         "zone_label": ZONE_LABELS.get(zone, zone),
     }

@@ -164,11 +164,12 @@ def test_quantity_uy(value, expected):
                 "color": "Blanco",
                 "zone": "MONTEVIDEO",
             },
-            "Techo con Isodec EPS 100 mm, a dos aguas, 6 x 4,48 m, color Blanco, con flete a Montevideo",
+            "Techo con Isodec EPS 100 mm, a dos aguas, paneles de 6 m x 4,48 m de ancho, color Blanco, "
+            "con flete a Montevideo",
         ),
         (
             {"scenario": "wall", "family": "ISOPANEL_EPS", "thickness_mm": 50, "run_m": 12.5, "length_m": 3},
-            "Pared con Isopanel EPS 50 mm, 3 x 12,5 m",
+            "Pared con Isopanel EPS 50 mm, 12,5 m lineales x 3 m de alto, sin flete (retiro en fábrica)",
         ),
         (
             {
@@ -180,11 +181,33 @@ def test_quantity_uy(value, expected):
                 "height_m": 2.6,
                 "zone": "INTERIOR",
             },
-            "Cámara con Isofrig PIR 150 mm, 4 x 3 x 2,6 m, con flete al interior del país",
+            "Cámara con Isofrig PIR 150 mm, 4 x 3 m y 2,6 m de alto, con flete al interior del país",
         ),
         (
             {"scenario": "roof", "family": "ISODEC_PIR", "thickness_mm": 80, "area_m2": 30.5},
-            "Techo con Isodec PIR 80 mm, a un agua, 30,5 m2 (estimado)",
+            "Techo con Isodec PIR 80 mm, a un agua, 30,5 m2 (estimado), sin flete (retiro en fábrica)",
+        ),
+        (
+            # every input the customer can change is named, so a misreading shows at a glance
+            {
+                "scenario": "roof",
+                "family": "ISOROOF_3G",
+                "thickness_mm": 30,
+                "panel_count": 10,
+                "length_m": "3.00",
+                "gutters": True,
+                "drip_edges": False,
+                "fixings": False,
+                "sealant": False,
+                "price_list": "web",
+                "zone": "CANELONES",
+            },
+            "Techo con Isoroof 3G 30 mm, a un agua, 10 paneles de 3 m, con canalones, sin goteros, sin kits de "
+            "fijación, sin silicona, a precio web, con flete a Canelones",
+        ),
+        (
+            {"scenario": "wall", "family": "ISOWALL_PIR", "thickness_mm": 80, "run_m": 22, "length_m": 2.6, "corners": 4},
+            "Pared con Isowall PIR 80 mm, 22 m lineales x 2,6 m de alto, 4 esquinas, sin flete (retiro en fábrica)",
         ),
     ],
 )
