@@ -102,14 +102,30 @@ def _turn_read(*, conversation: Conversation, messages: list[Message]) -> TurnRe
     for message in messages:
         parsed = message_understand(text=message.text, sent_at=message.sent_at or message.created_at)
         turn.plan.nlu[message.pk] = parsed
-        turn.intents.append(parsed["intent"])
         entities = parsed.get("entities") or {}
+        turn.intents.append(_intent_in_context(parsed=parsed, entities=entities, spec=turn.spec))
         _spec_read(turn, message=message, entities=entities)
         if entities.get("name") and not conversation.customer.name:
             turn.plan.customer_name = entities["name"]
     dialogue["spec"] = turn.spec
     dialogue["last_intents"] = turn.intents
     return turn
+
+
+# Below this confidence, a message that changes what is being quoted is read as that change.
+CHANGE_CONFIDENCE = 0.5
+
+
+def _intent_in_context(*, parsed: dict[str, Any], entities: dict[str, Any], spec: dict[str, Any]) -> str:
+    """ "no, el ancho es 4,5", "sacale la silicona": said of a quote under way, a message whose only
+    clear content is a change of the spec is that change, not the decline or complaint the model
+    half-guessed."""
+    intent = parsed["intent"]
+    if intent in ("quote_request", "opt_out", "human_handoff") or not spec:
+        return intent
+    if parsed.get("confidence", 1) < CHANGE_CONFIDENCE and any(key in entities for key in NLU_SPEC_KEYS):
+        return "quote_request"
+    return intent
 
 
 def _spec_read(turn: TurnRead, *, message: Message, entities: dict[str, Any]) -> None:

@@ -169,7 +169,7 @@ def test_quantity_uy(value, expected):
         ),
         (
             {"scenario": "wall", "family": "ISOPANEL_EPS", "thickness_mm": 50, "run_m": 12.5, "length_m": 3},
-            "Pared con Isopanel EPS 50 mm, 12,5 m lineales x 3 m de alto, sin flete (retiro en fábrica)",
+            "Pared con Isopanel EPS 50 mm, 12,5 m lineales x 3 m de alto, sin flete",
         ),
         (
             {
@@ -185,7 +185,7 @@ def test_quantity_uy(value, expected):
         ),
         (
             {"scenario": "roof", "family": "ISODEC_PIR", "thickness_mm": 80, "area_m2": 30.5},
-            "Techo con Isodec PIR 80 mm, a un agua, 30,5 m2 (estimado), sin flete (retiro en fábrica)",
+            "Techo con Isodec PIR 80 mm, a un agua, 30,5 m2 (estimado), sin flete",
         ),
         (
             # every input the customer can change is named, so a misreading shows at a glance
@@ -206,8 +206,15 @@ def test_quantity_uy(value, expected):
             "fijación, sin silicona, a precio web, con flete a Canelones",
         ),
         (
-            {"scenario": "wall", "family": "ISOWALL_PIR", "thickness_mm": 80, "run_m": 22, "length_m": 2.6, "corners": 4},
-            "Pared con Isowall PIR 80 mm, 22 m lineales x 2,6 m de alto, 4 esquinas, sin flete (retiro en fábrica)",
+            {
+                "scenario": "wall",
+                "family": "ISOWALL_PIR",
+                "thickness_mm": 80,
+                "run_m": 22,
+                "length_m": 2.6,
+                "corners": 4,
+            },
+            "Pared con Isowall PIR 80 mm, 22 m lineales x 2,6 m de alto, 4 esquinas, sin flete",
         ),
     ],
 )
