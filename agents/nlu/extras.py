@@ -45,6 +45,11 @@ _CORNERS_RE = re.compile(
 )
 
 
+# "Esquinas exteriores: 2"; "no tiene esquinas"
+_CORNERS_LABEL_RE = re.compile(r"\besquin(?:as|eros)(?:\s+exteriores)?\s*:\s*(\d{1,2})\b")
+_NO_CORNERS_RE = re.compile(r"\b(?:no\s+(?:tiene|tienen|lleva|llevan|hay)|sin)\s+esquin(?:as|eros)\b")
+
+
 def extras_find(*, text: str) -> dict[str, Any]:
     """gutters, drip_edges, fixings, sealant, corners and price_list as said; absent when not said."""
     found: dict[str, Any] = {}
@@ -59,10 +64,12 @@ def extras_find(*, text: str) -> dict[str, Any]:
                 found[key] = False
     if "gutters" not in found and _WITH_RE.search(text):
         found["gutters"] = True
-    corners = _CORNERS_RE.search(text)
+    corners = _CORNERS_RE.search(text) or _CORNERS_LABEL_RE.search(text)
     if corners:
         raw = corners.group(1)
         found["corners"] = int(raw) if raw.isdigit() else NUMBER_WORDS[raw]
+    elif _NO_CORNERS_RE.search(text):
+        found["corners"] = 0
     if _PRICE_LIST_WEB_RE.search(text):
         found["price_list"] = "web"
     return found

@@ -21,7 +21,8 @@ _DIMS_RE = re.compile(
 )
 _LABELED_RE = re.compile(
     rf"{NUM}\s*(?:{LEN_UNIT})?\s*{_DIM_LABEL}"
-    rf"|\b(alto|altura|largo|ancho)\s*(?:total\s+)?(?:a\s+cubrir\s+)?(?:es\s+)?(?:de|:|=|total)?\s*{NUM}\s*(?:{LEN_UNIT})?"
+    rf"|\b(alto|altura|largo|ancho|frente|caida)\s*(?:(?:total|libre|interior|a\s+cubrir|de\s+(?:la\s+)?pared)\s+)*"
+    rf"(?:(?:es|son|serian|seria|sera|tiene|tendria)\s+)?(?:de|:|=|total)?\s*{NUM}\s*(?:{LEN_UNIT})?"
     rf"|{NUM}\s*(ml)\b"
 )
 

@@ -56,8 +56,28 @@ _SIGNATURE_RE = re.compile(
 )
 
 
+# An e-mail pasted in: the closing on a line of its own, the name on the next one.
+_CLOSING_LINE_RE = re.compile(
+    r"(?i)^(?:saludos(?:\s+cordiales)?|atentamente|atte\.?|cordialmente|(?:muchas\s+)?gracias|un\s+saludo"
+    r"|quedo\s+a\s+(?:la\s+)?espera|sin\s+otro\s+particular)[,.!]?$"
+)
+_NAME_LINE_RE = re.compile(
+    r"^(?:(?i:arq|ing|agr|dr|dra|sr|sra|lic|cr|esc)\.\s+)*"
+    r"([A-ZÁÉÍÓÚÑ][a-záéíóúñü]+(?:\s+(?:(?:da|de|del|dos)\s+)?[A-ZÁÉÍÓÚÑ][a-záéíóúñü]+){1,2})$"
+)
+
+
 def name_extract(*, text: str) -> str | None:
-    return _name_said(text=text) or _signature_find(text=text)
+    return _name_said(text=text) or _signature_lines_find(text=text) or _signature_find(text=text)
+
+
+def _signature_lines_find(*, text: str) -> str | None:
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    for closing, following in zip(lines, lines[1:], strict=False):
+        match = _CLOSING_LINE_RE.match(closing) and _NAME_LINE_RE.match(following)
+        if match and text_normalize(text=match.group(1)) not in PLACES:
+            return match.group(1)
+    return None
 
 
 def _signature_find(*, text: str) -> str | None:

@@ -19,13 +19,20 @@ from agents.nlu.vocabulary import NLU_ENTITY_KEYS
 
 _ORDER_REF_RE = re.compile(
     r"\b(?:pedido|orden|cotizacion|presupuesto|factura|compra|remito|ticket)\s*(?:de\s+compra\s*)?"
-    r"[?.,:]?\s*(?:nro\s*)?(?:es\s+)?(?:el\s+)?[:#]?\s*#?\s*([a-z]{0,3}-?\d{3,})\b"
+    r"[?.,:]?\s*(?:enviada\s*|que\s+me\s+mandaron\s*)?\(?\s*(?:nro\s*)?(?:es\s+)?(?:esa\s+|ese\s+)?(?:el\s+|la\s+)?[:#]?\s*#?\s*"
+    r"([a-z]{0,3}-?\d{3,})\b"
     r"(?!\s*(?:dolares|dolar|usd|pesos|\$|u\$s|mil\b))"
     r"|\b(?:nro|numero)\s+de\s+(?:pedido|orden|cotizacion|presupuesto|factura|compra)\s*(?:es\s+)?[:#]?\s*"
     r"([a-z]{0,3}-?\d{3,})\b"
     r"|(?<![\w&])#\s*(\d{3,})\b"
     # "ya esta mi pedido? es el 5127"
     r"|\b(?:pedido|orden|compra|encargo)\b[^.!?\d]{0,40}[.!?]?\s*es\s+(?:el|la)\s+(?:nro\s+)?(\d{3,6})\b"
+)
+# freight asked for, not asked about ("cuanto me sale el flete a rivera?")
+_FREIGHT_WORD_RE = re.compile(r"(?<!\bel )(?<!\bdel )(?<!\bde )(?<!\bun )\b(?:flete|envio)\b")
+# "la de 150", "el de 100": a thickness chosen among those offered, no family said again
+_THICKNESS_CHOSEN_RE = re.compile(
+    r"\b(?:el|la)\s+(?:opcion\s+)?de\s+(\d{2,3})(?:\s*mm)?\b(?!\s*(?:[x×*]|m\b|metros|mts|%))"
 )
 _PERCENT_RE = re.compile(r"\d+(?:[.,]\d+)?\s*(?:%|por\s*ciento)")
 _TIME_RE = re.compile(r"\b\d{1,2}(?::\d{2})\s*(?:hs|hrs|h|am|pm)?\b|\b\d{1,2}\s*(?:hs|hrs|horas|am|pm)\b")
@@ -73,8 +80,8 @@ def _measures_take(*, text: str, use: str | None, family: str | None) -> dict[st
     wall = use == "wall" or (use is None and family in {"ISOPANEL_EPS", "ISOWALL_PIR"})
     room = use == "cold_room" or (use is None and family == "ISOFRIG_PIR")
     measures, text = measures_extract(text=text, wall=wall, room=room)
-    if family and "thickness_mm" not in measures:
-        bare = THICKNESS_BARE_RE.search(text)
+    if "thickness_mm" not in measures:
+        bare = THICKNESS_BARE_RE.search(text) if family else _THICKNESS_CHOSEN_RE.search(text)
         if bare and int(bare.group(1)) in KNOWN_THICKNESS:
             measures["thickness_mm"] = int(bare.group(1))
     return measures
@@ -95,6 +102,8 @@ def entities_extract(*, original: str, text: str, intent: str, today: date) -> d
     family = family_find(text=text, use=use)
     slopes, text = slopes_find(text=text)
     shipping = shipping_find(text=text)
+    if shipping is None and zone and _FREIGHT_WORD_RE.search(text):
+        shipping = True  # "flete pde", "isodec 100 / 6x4 / flete a melo": a place and the freight
     color = color_find(text=text)
     extras = extras_find(text=text)
     amount, text = amount_find(text=text, intent=intent)

@@ -68,9 +68,20 @@ _FUZZY_CUTOFF = 87
 _FUZZY_NAMES = [name for name in PLACES if len(name) >= 5]
 
 
+# The message's last few words on their own, after a comma or a slash: "..., c canaleta, piriapoli".
+_LAST_SEGMENT_RE = re.compile(r"(?:[,;/]|\bp\s)\s*([a-z]{4,}(?:\s+[a-z]+)?)\s*[.!?]*\s*$")
+# Words that end a message and are no place: "..., retiro yo", "..., por favor".
+_NOT_A_PLACE = frozenset(
+    "retiro retira retiramos yo planta fabrica favor gracias precio cuanto saludos urgente porfa gris blanco rojo "
+    "verde techo pared camara flete envio agua aguas canalon canalones goteros silicona".split()
+)
+
+
 def _fuzzy_find(text: str) -> tuple[str, int, int] | None:
-    """A misspelt place after a word that names one: ('tacuarembo', start, end) or None."""
-    for match in _NAMED_PLACE_RE.finditer(text):
+    """A misspelt place after a word that names one, or alone at the message's end:
+    ('tacuarembo', start, end) or None."""
+    last = [m for m in _LAST_SEGMENT_RE.finditer(text) if not _NOT_A_PLACE & set(m.group(1).split())]
+    for match in [*_NAMED_PLACE_RE.finditer(text), *last]:
         words = match.group(1).split()
         # The longest run of words that is close to a name: "san carlo de" -> "san carlos".
         for count in range(len(words), 0, -1):

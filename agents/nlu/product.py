@@ -6,7 +6,10 @@ import re
 
 from agents.nlu.text import text_mask
 
-_SLOPES_RE = re.compile(r"\b(?:a\s+)?(dos|2|una|un|1)\s+(?:sola\s+)?(?:aguas?|caidas?|pendientes?)\b")
+_SLOPES_RE = re.compile(
+    r"\b(?:a\s+)?(dos|2|una|un|1)\s*(?:sola\s+)?aguas?\b"
+    r"|\b(a\s+(?:una|un|1)|(?:a\s+)?(?:dos|2))\s+(?:sola\s+)?(?:caidas?|pendientes?)\b"
+)
 _MATERIAL_LEAD = r"\bpanel(?:es)?\s+(?:ese\s+|este\s+)?(?:(?:de|para)\s+(?:techo|pared|cubierta|fachada|cerramiento)\s+)?(?:de\s+|en\s+)?"
 _EPS_MATERIAL_RE = re.compile(_MATERIAL_LEAD + r"(?:eps|poliestireno|espuma\s?plast|isopor)\b")
 _PIR_MATERIAL_RE = re.compile(_MATERIAL_LEAD + r"(?:pir|pur|poliuretano)\b")
@@ -28,7 +31,7 @@ _USE_RE = re.compile(
     r"\b(?P<roof>techo|techos|techito|techar|techado|techada|tejado|cubierta|cubiertas|tinglado|tinglados"
     r"|cobertizo)\b"
     r"|\b(?P<wall>pared|paredes|fachada|fachadas|cerramiento|cerramientos|muro|muros|tabique|tabiques)\b"
-    r"|\b(?P<cold_room>camaras?|frigorific[oa]s?|cuarto\s+frio)\b"
+    r"|\b(?P<cold_room>camaras?|camaritas?|frigorific[oa]s?|cuarto\s+frio)\b"
 )
 _COLOR_RE = re.compile(r"\b(blanc[oa]s?|gris|grises|roj[oa]s?|colorad[oa]s?|verdes?)\b")
 # "otro color que no sea blanco", "cualquiera menos gris": the colour not wanted.
@@ -100,7 +103,8 @@ def slopes_find(*, text: str) -> tuple[int | None, str]:
     match = _SLOPES_RE.search(text)
     if not match:
         return None, text
-    slopes = 2 if match.group(1) in {"dos", "2"} else 1
+    said = (match.group(1) or match.group(2)).split()[-1]  # "a una caida": its last word
+    slopes = 2 if said in {"dos", "2"} else 1
     return slopes, text_mask(text=text, start=match.start(), end=match.end())
 
 

@@ -22,6 +22,7 @@ _ABBREVIATIONS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
         ),
         (r"\bc/", " con "),
         (r"\bd\s+(?=[a-z])", "de "),
+        (r"\bc\s+(?=[a-z]{3,})", "con "),
         (r"\bs/", " sin "),
         (r"\b(?:xq|pq|porq|xk)\b", "porque"),
         (r"\b(?:q|k|ke|qe)\b", "que"),
@@ -109,7 +110,16 @@ NUMBER_WORDS = (
             strict=True,
         )
     )
-    | {"treinta": 30, "cuarenta": 40, "cincuenta": 50, "sesenta": 60, "setenta": 70, "ochenta": 80, "cien": 100}
+    | {
+        "treinta": 30,
+        "cuarenta": 40,
+        "cincuenta": 50,
+        "sesenta": 60,
+        "setenta": 70,
+        "ochenta": 80,
+        "noventa": 90,
+        "cien": 100,
+    }
 )
 
 
@@ -140,7 +150,9 @@ _ACCENT_RE = re.compile(rf"\b({'|'.join(_ACCENTED)})\b")
 _METERS_AND_CM_RE = re.compile(r"(?<![\d,])(\d{1,2})\s+(metros?|mts?)\s+(\d{2})\b(?!\s*(?:metros?|mts?|m\b|cm))")
 _WITH_DECIMALS_RE = re.compile(r"(?<![\d,])(\d{1,2})\s+con\s+(\d{1,2})\b")
 _METERS_AND_HALF_RE = re.compile(r"(?<![\d,])(\d{1,2})\s+(metros?|mts?)\s+y\s+medio\b")
-_LABEL_DIGIT_PAIR_RE = re.compile(r"\b(alto|altura|largo|ancho|de|por|x)\s+(\d)\s+(\d{2})\b(?!\s*(?:x|por)\b)")
+_LABEL_DIGIT_PAIR_RE = re.compile(
+    r"\b((?:alto|altura|largo|ancho)(?:\s+(?:es|son|de))?|de|por|x)\s+(\d)\s+(\d{2})\b(?!\s*(?:x|por)\b)"
+)
 # "... y dos ochenta de alto": after "y" only when a measure's word follows
 _AND_DIGIT_PAIR_RE = re.compile(r"\b(y)\s+(\d)\s+(\d{2})\b(?=\s*(?:de\s+)?(?:alto|altura|largo|ancho|m\b|metros|mts))")
 _CORRECTED_RE = re.compile(
@@ -150,6 +162,14 @@ _CORRECTED_RE = re.compile(
 _TREINTA_Y_TRES_RE = re.compile(
     r"\btreinta\s+y\s+tres\b(?!\s*(?:m\b|metros|mts|mt|mtrs|m2|cm|mm|paneles|x\b|por\b|dolares|usd|pesos|esquinas|kits?))"
 )
+_FILLER_RE = re.compile(r"\b(?:eh+|ehm+|mmm+)\b[,.]?")  # not "mm": millimetres
+_APPROXIMATELY_RE = re.compile(r"\bun[oa]s\b(?=\s+(?:;\s+)?[a-z]+\s+(?:metros|mts|m2|paneles))")
+_UNITS_AND_TENS_RE = re.compile(
+    r"\b(dos|tres|cuatro|cinco|seis|siete|ocho|nueve)\s+(diez|veinte|treinta|cuarenta|cincuenta|sesenta|setenta|ochenta"
+    r"|noventa)\b(?!\s+y\b)(?=\s*(?:;\s*)?(?:x|por|de\s+(?:alto|altura|largo|ancho)|metros|m\b|mts|y\b|[,.]|$))"
+)
+_THOUSANDS_RE = re.compile(r"(?<![\d.,])(\d{1,3})\s+mil\b")
+_ZERO_RE = re.compile(r"(?<=\d )cero\b|\bcero(?= \d)")
 _DIGIT_BY_DIGIT_RE = re.compile(r"(?<![\d,.])\d(?:\s\d){2,}(?![\d,.])")
 
 
@@ -159,15 +179,27 @@ def numbers_as_digits(*, text: str) -> str:
     from text_to_num import alpha2digit
 
     lowered = _ACCENT_RE.sub(lambda m: _ACCENTED[m.group(1)], text.lower())
+    # voice notes: "eh", "ehh", "mmm" carry nothing and split a measure from its label
+    # (a ";" keeps "ciento cincuenta eh cuatro metros" two numbers; it goes once they are digits)
+    lowered = _FILLER_RE.sub(" ; ", lowered)
+    lowered = _APPROXIMATELY_RE.sub("aprox", lowered)  # "unos cuarenta" is about 40, not "1 40"
+    # "dos ochenta", "tres cincuenta": metres and centimetres said as two numbers
+    lowered = _UNITS_AND_TENS_RE.sub(
+        lambda m: f"{NUMBER_WORDS[m.group(1)]},{NUMBER_WORDS[m.group(2)]}",
+        lowered,
+    )
+    # "180 mil pesos": digits and a word for thousands
+    lowered = _THOUSANDS_RE.sub(lambda m: str(int(m.group(1)) * 1000), lowered)
     # Treinta y Tres is a department, not 33, unless a unit follows.
     lowered = _TREINTA_Y_TRES_RE.sub("treintaytres", lowered)
     # Ordinals stay words: "un cuarto frio" is a cold room, not "un 4º frio".
     digits = re.sub(r"\b4([ºª])", lambda m: "cuarto" if m.group(1) == "º" else "cuarta", alpha2digit(lowered, "es"))
-    text = text_normalize(text=digits)
+    text = text_normalize(text=digits.replace(" ; ", " "))
     text = _METERS_AND_HALF_RE.sub(r"\1,5 \2", text)
     text = _METERS_AND_CM_RE.sub(r"\1,\3 \2", text)
     text = _WITH_DECIMALS_RE.sub(r"\1,\2", text)
     text = _LABEL_DIGIT_PAIR_RE.sub(r"\1 \2,\3", text)
     text = _AND_DIGIT_PAIR_RE.sub(r"\1 \2,\3", text)
     text = _CORRECTED_RE.sub("", text).replace("treintaytres", "treinta y tres")
+    text = _ZERO_RE.sub("0", text)  # "siete siete cero dos": 7 7 0 2
     return _DIGIT_BY_DIGIT_RE.sub(lambda m: m.group(0).replace(" ", ""), text)
