@@ -22,6 +22,8 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+from agents.nlu.text import text_normalize
+
 TRAINING = Path(__file__).with_name("training")
 _CACHE_DIR = Path(os.environ.get("BMC_VAR_DIR", Path(__file__).resolve().parents[2] / "var")) / "cache"
 
@@ -38,11 +40,10 @@ def training_examples() -> list[dict[str, Any]]:
 
 
 def _model_train(examples: list[dict[str, Any]]):
+    # scikit-learn is imported when a model is needed, not by every process that imports the NLU
     from sklearn.feature_extraction.text import TfidfVectorizer
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import make_pipeline, make_union
-
-    from agents.nlu.text import text_normalize
 
     features = make_union(
         TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), min_df=2, sublinear_tf=True),

@@ -6,6 +6,8 @@ from __future__ import annotations
 import re
 import unicodedata
 
+from text_to_num import alpha2digit
+
 EMAIL_RE = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}")
 _URL_RE = re.compile(r"\b(?:https?://|www\.)\S+")
 
@@ -176,8 +178,6 @@ _DIGIT_BY_DIGIT_RE = re.compile(r"(?<![\d,.])\d(?:\s\d){2,}(?![\d,.])")
 def numbers_as_digits(*, text: str) -> str:
     """A message as the entity readers take it: normalised, its numbers in digits ("ciento
     cincuenta" is 150, "cuatro metros veinte" is "4,20 metros"), a corrected number said once."""
-    from text_to_num import alpha2digit
-
     lowered = _ACCENT_RE.sub(lambda m: _ACCENTED[m.group(1)], text.lower())
     # voice notes: "eh", "ehh", "mmm" carry nothing and split a measure from its label
     # (a ";" keeps "ciento cincuenta eh cuatro metros" two numbers; it goes once they are digits)
