@@ -52,7 +52,7 @@ DEPARTMENTS = {
 # Freight zones are Montevideo, Canelones and Maldonado; every other department is the interior.
 OWN_ZONES = {"MONTEVIDEO", "CANELONES", "MALDONADO"}
 # Words that name no place on their own, whatever the postal list says.
-NOT_PLACES = {"blanco", "gris", "rojo", "verde", "centro", "techo", "camara", "pared", "obra"}
+NOT_PLACES = {"blanco", "gris", "rojo", "verde", "centro", "techo", "camara", "pared", "obra", "barraca"}
 
 
 def name_normalize(name: str) -> str:

@@ -14,7 +14,8 @@ _AREA_RE = re.compile(
 )
 _DIM_LABEL = r"(?:de\s+)?(alto|altura|largo|ancho|lineales|lineal|caida|frente|recorrido|perimetro)\b"
 _TRIPLE_DIMS_RE = re.compile(
-    rf"{NUM}\s*(?:{LEN_UNIT})?\s*[x×*]\s*{NUM_AFTER}\s*(?:{LEN_UNIT})?\s*[x×*]\s*{NUM_AFTER}\s*(?:{LEN_UNIT})?"
+    rf"{NUM}\s*(?:{LEN_UNIT})?\s*(?:[x×*]|por\b)\s*{NUM_AFTER}\s*(?:{LEN_UNIT})?\s*(?:[x×*]|por\b)\s*{NUM_AFTER}"
+    rf"\s*(?:{LEN_UNIT})?"
 )
 _DIMS_RE = re.compile(
     rf"{NUM}\s*(?:{LEN_UNIT})?\s*(?:{_DIM_LABEL})?\s*(?:[x×*]|por)\s*{NUM_AFTER}\s*(?:{LEN_UNIT})?\s*(?:{_DIM_LABEL})?"
@@ -62,6 +63,10 @@ _METERS_RE = re.compile(
     rf"{NUM}\s*(metros?|mtrs?|mts?|m)(?![a-z0-9])\.?"
     r"(?!\s*(?:2|cuadrad))(\s*(?:de\s+)?(?:pared|paredes|fachada|muro|cerramiento|frente)\b)?"
 )
+_WALL_RUN_RE = re.compile(
+    rf"\b(?:pared|paredes|muro|medianera|cerramiento|fachada)\s+(?:\w+\s+)?de\s+{NUM}\s*(?:metros?|mts?|m)\b"
+    r"(?!\s*(?:de\s+)?(?:alto|altura|largo|lineales))"
+)
 _CM_RE = re.compile(rf"{NUM}\s*(?:cm|centimetros?)(?![a-z0-9])")
 
 
@@ -94,6 +99,7 @@ def measures_extract(*, text: str, wall: bool, room: bool = False) -> tuple[dict
         _thickness_read,
         _count_read,
         _labeled_read,
+        _wall_run_read,
         _meters_read,
         _centimeters_read,
     ):
@@ -235,6 +241,15 @@ def _labeled_read(reading: _Reading) -> None:
         if key:
             reading.take(key, number_clean(value=meters_from(value=number_parse(raw=raw), unit=unit)))
             reading.mask(match.start(), match.end())
+
+
+def _wall_run_read(reading: _Reading) -> None:
+    """ "una pared de 15 metros": how long the wall runs."""
+    if not reading.wall:
+        return
+    for match in _WALL_RUN_RE.finditer(reading.text):
+        reading.take("run_m", number_clean(value=number_parse(raw=match.group(1))))
+        reading.mask(match.start(1), match.end())
 
 
 def _meters_read(reading: _Reading) -> None:

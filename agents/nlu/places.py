@@ -50,7 +50,8 @@ def _alternation(names) -> str:
 # Words after which what follows is a place: "flete a", "estoy en", "soy de", "zona".
 _PLACE_WORDS = (
     r"(?:\b(?:en|a|al|para|hasta|desde|por)"
-    r"|\b(?:soy|somos|vivo|vivimos|zona|barrio|localidad|ciudad|pueblo|balneario|departamento|depto)\s+(?:de|del)?)"
+    # one space: a customer's name masked between ("soy ___ de la barraca") is no place word
+    r"|\b(?:soy|somos|vivo|vivimos|zona|barrio|localidad|ciudad|pueblo|balneario|departamento|depto) (?:de|del)?)"
     r"\s+(?:la\s+|el\s+|los\s+|las\s+)?"
 )
 _ANYWHERE_RE = re.compile(rf"\b({_alternation(PLACE_ZONE)})\b")

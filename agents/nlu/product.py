@@ -10,7 +10,7 @@ _SLOPES_RE = re.compile(
     r"\b(?:a\s+)?(dos|2|una|un|1)\s*(?:sola\s+)?aguas?\b"
     r"|\b(a\s+(?:una|un|1)|(?:a\s+)?(?:dos|2))\s+(?:sola\s+)?(?:caidas?|pendientes?)\b"
 )
-_MATERIAL_LEAD = r"\bpanel(?:es)?\s+(?:ese\s+|este\s+)?(?:(?:de|para)\s+(?:techo|pared|cubierta|fachada|cerramiento)\s+)?(?:de\s+|en\s+)?"
+_MATERIAL_LEAD = r"\bpanel(?:es)?\s+(?:ese\s+|este\s+)?(?:que\s+tienen?\s+|con\s+)?(?:(?:de|para)\s+(?:techo|pared|cubierta|fachada|cerramiento)\s+)?(?:de\s+|en\s+)?"
 _EPS_MATERIAL_RE = re.compile(_MATERIAL_LEAD + r"(?:eps|poliestireno|espuma\s?plast|isopor)\b")
 _PIR_MATERIAL_RE = re.compile(_MATERIAL_LEAD + r"(?:pir|pur|poliuretano)\b")
 _FAMILY_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
@@ -28,7 +28,7 @@ _FAMILY_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("ISOFRIG_PIR", re.compile(r"\bpanel(?:es)?\s+(?:de\s+|para\s+)?(?:camaras?|frio|frigorific\w*)\b")),
 )
 _USE_RE = re.compile(
-    r"\b(?P<roof>techo|techos|techito|techar|techado|techada|tejado|cubierta|cubiertas|tinglado|tinglados"
+    r"\b(?P<roof>techo|techos|techito|techar|techado|techada|tejado|telhado|cubierta|cubiertas|tinglado|tinglados"
     r"|cobertizo)\b"
     r"|\b(?P<wall>pared|paredes|fachada|fachadas|cerramiento|cerramientos|muro|muros|tabique|tabiques)\b"
     r"|\b(?P<cold_room>camaras?|camaritas?|frigorific[oa]s?|cuarto\s+frio)\b"
@@ -43,7 +43,7 @@ _SHIPPING_RE = re.compile(
     r"|(?<!\bel )(?<!\bdel )(?<!\bde )(?<!\bun )\b(?:flete|envio)\s+(?:a|al|hasta|para)\b"
     r"|\b(?:me|nos)\s+(?:lo|los|la|las)\s+(?:mandan|mandas|mandarian|envian|envias|enviarian|traen|traes|llevan"
     r"|llevas|alcanzan|manden|envien|traigan|lleven|alcancen|mandes|envies)\b"
-    r"|\b(?:mandalo|mandalos|mandamelo|mandamelos|mandenlo|mandenlos|envialo|envialos|enviamelo|enviamelos"
+    r"|\b(?:mandalo|mandalos|mandala|mandalas|mandamelo|mandamelos|mandenlo|mandenlos|envialo|envialos|enviamelo|enviamelos"
     r"|traemelo|traemelos)\b"
     r"|\b(?:lo|los|la|las)\s+(?:pueden|podes|podrian)\s+(?:mandar|enviar|traer|llevar)\b"
     r"|(?<!\bno )\b(?:lo|los|la|las)\s+(?:mandan|envian|traen|llevan|mandarian|enviarian|llevarian)\s+(?:a|al|hasta|para)\b"

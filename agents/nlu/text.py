@@ -150,7 +150,7 @@ _ACCENT_RE = re.compile(rf"\b({'|'.join(_ACCENTED)})\b")
 # medio", "de alto 2 60"; a number corrected as it is said ("de 50 no perdon de 100"); an order
 # number said digit by digit ("4 5 8 2").
 _METERS_AND_CM_RE = re.compile(r"(?<![\d,])(\d{1,2})\s+(metros?|mts?)\s+(\d{2})\b(?!\s*(?:metros?|mts?|m\b|cm))")
-_WITH_DECIMALS_RE = re.compile(r"(?<![\d,])(\d{1,2})\s+con\s+(\d{1,2})\b")
+_WITH_DECIMALS_RE = re.compile(r"(?<![\d,])(\d{1,2})\s+con\s+(\d{1,2})\b(?![.,]\d)")
 _METERS_AND_HALF_RE = re.compile(r"(?<![\d,])(\d{1,2})\s+(metros?|mts?)\s+y\s+medio\b")
 _LABEL_DIGIT_PAIR_RE = re.compile(
     r"\b((?:alto|altura|largo|ancho)(?:\s+(?:es|son|de))?|de|por|x)\s+(\d)\s+(\d{2})\b(?!\s*(?:x|por)\b)"
@@ -158,8 +158,19 @@ _LABEL_DIGIT_PAIR_RE = re.compile(
 # "... y dos ochenta de alto": after "y" only when a measure's word follows
 _AND_DIGIT_PAIR_RE = re.compile(r"\b(y)\s+(\d)\s+(\d{2})\b(?=\s*(?:de\s+)?(?:alto|altura|largo|ancho|m\b|metros|mts))")
 _CORRECTED_RE = re.compile(
-    r"(?:\bde\s+)?\d+(?:,\d+)?\s*(?:mm|metros?|mts?|m)?\s*,?\s+no\s*,?\s+(?:perdon\s*,?\s*|mejor\s+|digo\s+|es\s+)?"
-    r"(?=(?:de\s+)?\d)"
+    r"(?:\bde\s+)?\d+(?:,\d+)?\s*(?:mm|metros?|mts?|m)?\s*[.…]*\s*,?\s+no\s*,?\s+(?:perdon\s*,?\s*|mejor\s+|digo\s+|es\s+)?"
+    r"(?:dejalo\s+en\s+|ponelo\s+en\s+|que\s+sea\s+)?(?=(?:de\s+|en\s+)?\d)"
+)
+# "6 x 7... perdon, 6,5 x 7": a pair of measures said again, corrected
+_CORRECTED_PAIR_RE = re.compile(
+    r"\d+(?:,\d+)?\s*x\s*\d+(?:,\d+)?\s*[.…]*\s*,?\s*(?:no|perdon|mejor|digo)\s*[,.]?\s*(?=\d+(?:,\d+)?\s*x\s*\d)"
+)
+# "3500 mm" of a panel's length: metres (a thickness is never over 300 mm)
+_MM_LENGTH_RE = re.compile(r"(?<![\d.,])(\d{3,5})\s*(?:mm|milimetros)\b")
+# small numbers in words before a measure's label or after "por": "por dos de ancho"
+_SMALL_WORD_MEASURE_RE = re.compile(
+    r"\b(dos|tres|cuatro|cinco|seis|siete|ocho|nueve)\b(?=\s+de\s+(?:ancho|largo|alto|altura)\b)"
+    r"|(?<=\bpor\s)(dos|tres)\b(?!\s+(?:aguas?|paneles|esquinas))"
 )
 _TREINTA_Y_TRES_RE = re.compile(
     r"\btreinta\s+y\s+tres\b(?!\s*(?:m\b|metros|mts|mt|mtrs|m2|cm|mm|paneles|x\b|por\b|dolares|usd|pesos|esquinas|kits?))"
@@ -173,6 +184,12 @@ _UNITS_AND_TENS_RE = re.compile(
 _THOUSANDS_RE = re.compile(r"(?<![\d.,])(\d{1,3})\s+mil\b")
 _ZERO_RE = re.compile(r"(?<=\d )cero\b|\bcero(?= \d)")
 _DIGIT_BY_DIGIT_RE = re.compile(r"(?<![\d,.])\d(?:\s\d){2,}(?![\d,.])")
+
+
+def _mm_as_meters(value: int) -> str:
+    if value <= 300:
+        return f"{value} mm"  # a thickness
+    return f"{value / 1000:g}".replace(".", ",") + " m"
 
 
 def numbers_as_digits(*, text: str) -> str:
@@ -200,6 +217,9 @@ def numbers_as_digits(*, text: str) -> str:
     text = _WITH_DECIMALS_RE.sub(r"\1,\2", text)
     text = _LABEL_DIGIT_PAIR_RE.sub(r"\1 \2,\3", text)
     text = _AND_DIGIT_PAIR_RE.sub(r"\1 \2,\3", text)
+    text = _SMALL_WORD_MEASURE_RE.sub(lambda m: str(NUMBER_WORDS[m.group(1) or m.group(2)]), text)
+    text = _MM_LENGTH_RE.sub(lambda m: _mm_as_meters(int(m.group(1))), text)
+    text = _CORRECTED_PAIR_RE.sub("", text)
     text = _CORRECTED_RE.sub("", text).replace("treintaytres", "treinta y tres")
     text = _ZERO_RE.sub("0", text)  # "siete siete cero dos": 7 7 0 2
     return _DIGIT_BY_DIGIT_RE.sub(lambda m: m.group(0).replace(" ", ""), text)
