@@ -11,7 +11,7 @@ from agents.nlu.text import NUMBER_WORDS
 _GUTTER = r"canal(?:on|ones|eta|etas)|canel(?:eta|etas)|canaleton(?:es)?"
 _DRIP = r"goteros?|gotero\s+(?:frontal|lateral)(?:es)?|cenefas?"
 _FIXINGS = r"fijacion(?:es)?|tornill(?:os|eria)|kits?(?:\s+de\s+fijacion(?:es)?)?|bulones|ganchos"
-_SEALANT = r"siliconas?|sellador(?:es)?|sellante"
+_SEALANT = r"siliconas?|silisonas?|sellador(?:es)?|sellante"
 _ACCESSORY = {"gutters": _GUTTER, "drip_edges": _DRIP, "fixings": _FIXINGS, "sealant": _SEALANT}
 _ANY_ACCESSORY = "|".join(f"(?:{p})" for p in _ACCESSORY.values())
 

@@ -99,6 +99,7 @@ def measures_extract(*, text: str, wall: bool, room: bool = False) -> tuple[dict
         _thickness_read,
         _count_read,
         _labeled_read,
+        _walls_each_read,
         _wall_run_read,
         _meters_read,
         _centimeters_read,
@@ -215,6 +216,22 @@ def _count_read(reading: _Reading) -> None:
         reading.mask(match.start(), match.end())
         if tail:
             _count_tail_read(reading, tail=tail, offset=match.end())
+
+
+# "dos paredes de 25 m cada una": the run is both
+_WALLS_EACH_RE = re.compile(
+    rf"(?<![\w.,])(\d+|dos|tres|cuatro)\s+(?:paredes|muros|laterales|frentes)\s+de\s+{NUM}\s*(?:metros?|mts?|m)\b"
+    r"\s*(?:de\s+largo\s*)?cada\s+un[oa]"
+)
+
+
+def _walls_each_read(reading: _Reading) -> None:
+    if not reading.wall:
+        return
+    for match in _WALLS_EACH_RE.finditer(reading.text):
+        walls = int(match.group(1)) if match.group(1).isdigit() else NUMBER_WORDS[match.group(1)]
+        reading.take("run_m", number_clean(value=walls * number_parse(raw=match.group(2))))
+        reading.mask(match.start(), match.end())
 
 
 def _count_tail_read(reading: _Reading, *, tail: re.Match[str], offset: int) -> None:

@@ -8,7 +8,10 @@ import re
 from agents.nlu.dates import MONTH_ALT
 from agents.nlu.text import number_parse, text_mask
 
-_AMOUNT_NUM = r"(\d{1,3}(?:[.,]\d{3})+(?![\d])|\d+(?:[.,]\d{1,2})?)(?:\s*(mil|k)\b)?"
+# "3.450,80": thousands with dots and cents after a comma, as written in Uruguay; "1.500"; "2300,50"
+_AMOUNT_NUM = (
+    r"(\d{1,3}(?:\.\d{3})+,\d{1,2}(?![\d])|\d{1,3}(?:[.,]\d{3})+(?![\d])|\d+(?:[.,]\d{1,2})?)(?:\s*(mil|k)\b)?"
+)
 _CURRENCY = r"(?:dolares|dolar|dlls|usd|us\$|u\$s|u\$d|u\$|pesos|uyu|\$u|\$)"
 _AMOUNT_CURRENCY_RE = re.compile(rf"{_CURRENCY}\s*{_AMOUNT_NUM}|(?<![\w.,]){_AMOUNT_NUM}\s*{_CURRENCY}(?![a-z])")
 _AMOUNT_CONTEXT_RE = re.compile(
@@ -22,7 +25,9 @@ _AMOUNT_CONTEXT_RE = re.compile(
 
 
 def _amount_value(*, raw: str, multiplier: str | None) -> float:
-    if re.fullmatch(r"\d{1,3}(?:[.,]\d{3})+", raw):
+    if re.fullmatch(r"\d{1,3}(?:\.\d{3})+,\d{1,2}", raw):
+        value = float(raw.replace(".", "").replace(",", "."))
+    elif re.fullmatch(r"\d{1,3}(?:[.,]\d{3})+", raw):
         value = float(re.sub(r"[.,]", "", raw))
     else:
         value = number_parse(raw=raw)

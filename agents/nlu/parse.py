@@ -18,7 +18,7 @@ from agents.nlu.text import number_clean, numbers_as_digits, text_mask, text_nor
 from agents.nlu.vocabulary import NLU_ENTITY_KEYS
 
 _ORDER_REF_RE = re.compile(
-    r"\b(?:pedido|orden|cotizacion|presupuesto|factura|compra|remito|ticket)\s*(?:de\s+compra\s*)?"
+    r"\b(?:pedido|orden|cotizacion|presupuesto|propuesta|factura|compra|remito|ticket)\s*(?:de\s+compra\s*)?"
     r"[?.,:]?\s*(?:enviada\s*|que\s+me\s+mandaron\s*)?\(?\s*(?:nro\s*)?(?:es\s+)?(?:esa\s+|ese\s+)?(?:el\s+|la\s+)?[:#]?\s*#?\s*"
     r"([a-z]{0,3}-?\d{3,})\b"
     r"(?!\s*(?:dolares|dolar|usd|pesos|\$|u\$s|mil\b))"
@@ -36,9 +36,15 @@ _FREIGHT_WORD_RE = re.compile(r"(?<!\bel )(?<!\bdel )(?<!\bde )(?<!\bun )\b(?:fl
 _THICKNESS_CHOSEN_RE = re.compile(
     r"\b(?:el|la)\s+(?:opcion\s+)?de\s+(\d{2,3})(?:\s*mm)?\b(?!\s*(?:[x×*]|m\b|metros|mts|%))"
 )
+# "de 150": a thickness said alone, the answer to which one
+_THICKNESS_ALONE_RE = re.compile(r"^\W*(?:(?:la|el|en)\s+)?de\s+(\d{2,3})\s*(?:mm)?\W*$")
 _PERCENT_RE = re.compile(r"\d+(?:[.,]\d+)?\s*(?:%|por\s*ciento)")
 _TIME_RE = re.compile(r"\b\d{1,2}(?::\d{2})\s*(?:hs|hrs|h|am|pm)?\b|\b\d{1,2}\s*(?:hs|hrs|horas|am|pm)\b")
-_TEMPERATURE_RE = re.compile(r"(?<![\w.,])-\s?\d+(?:[.,]\d+)?(?:\s*(?:°|o\b|grados))?|\b\d+\s*(?:°|grados)")
+# "-18", "- 18 grados", "25°": not "- 2 esquinas" in a list of bullets
+_TEMPERATURE_RE = re.compile(
+    r"(?<![\w.,])-\d+(?:[.,]\d+)?(?:\s*(?:°|o\b|grados))?|(?<![\w.,])-\s\d+(?:[.,]\d+)?\s*(?:°|o\b|grados)"
+    r"|\b\d+\s*(?:°|grados)"
+)
 _PHONE_RE = re.compile(r"(?<![\w.,])(?:\+?598\s?)?0?9\d[\s-]?\d{3}[\s-]?\d{3}(?![\w.,])|(?<![\w.,])\d{8,}(?![\w.,])")
 
 
@@ -83,7 +89,9 @@ def _measures_take(*, text: str, use: str | None, family: str | None) -> dict[st
     room = use == "cold_room" or (use is None and family == "ISOFRIG_PIR")
     measures, text = measures_extract(text=text, wall=wall, room=room)
     if "thickness_mm" not in measures:
-        bare = THICKNESS_BARE_RE.search(text) if family else _THICKNESS_CHOSEN_RE.search(text)
+        bare = (THICKNESS_BARE_RE.search(text) if family else _THICKNESS_CHOSEN_RE.search(text)) or (
+            _THICKNESS_ALONE_RE.match(text)
+        )
         if bare and int(bare.group(1)) in KNOWN_THICKNESS:
             measures["thickness_mm"] = int(bare.group(1))
     return measures

@@ -51,7 +51,9 @@ def _alternation(names) -> str:
 _PLACE_WORDS = (
     r"(?:\b(?:en|a|al|para|hasta|desde|por)"
     # one space: a customer's name masked between ("soy ___ de la barraca") is no place word
-    r"|\b(?:soy|somos|vivo|vivimos|zona|barrio|localidad|ciudad|pueblo|balneario|departamento|depto) (?:de|del)?)"
+    r"|\b(?:soy|somos|vivo|vivimos|zona|barrio|localidad|ciudad|pueblo|balneario|departamento|depto) (?:de|del)?"
+    # "soy Ramón Olivera, de Tambores": a name, then where from
+    r"|,\s*(?:de|del|desde))"
     r"\s+(?:la\s+|el\s+|los\s+|las\s+)?"
 )
 _ANYWHERE_RE = re.compile(rf"\b({_alternation(PLACE_ZONE)})\b")

@@ -25,18 +25,21 @@ _FAMILY_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("ISOPANEL_EPS", re.compile(r"\biso\s?-?pane?l+(?:es|s)?\b")),
     ("ISOWALL_PIR", re.compile(r"\biso\s?-?(?:wall?|wal+|gual+|ual+)s?\b")),
     ("ISOFRIG_PIR", re.compile(r"\biso\s?-?fri(?:g|j)\w*")),
-    ("ISOFRIG_PIR", re.compile(r"\bpanel(?:es)?\s+(?:de\s+|para\s+)?(?:camaras?|frio|frigorific\w*)\b")),
+    (
+        "ISOFRIG_PIR",
+        re.compile(r"\bpanel(?:es)?\s+(?:ese\s+|este\s+)?(?:de\s+|para\s+)?(?:camaras?|frio|frigorific\w*)\b"),
+    ),
 )
 _USE_RE = re.compile(
-    r"\b(?P<roof>techo|techos|techito|techar|techado|techada|tejado|telhado|cubierta|cubiertas|tinglado|tinglados"
+    r"\b(?P<roof>techo|techos|techito|techar|techado|techada|tejado|telhado|cubierta|cubiertas|tinglado|tinglados|tinglao|tinglaos"
     r"|cobertizo)\b"
     r"|\b(?P<wall>pared|paredes|fachada|fachadas|cerramiento|cerramientos|muro|muros|tabique|tabiques)\b"
     r"|\b(?P<cold_room>camaras?|camaritas?|frigorific[oa]s?|cuarto\s+frio)\b"
 )
-_COLOR_RE = re.compile(r"\b(blanc[oa]s?|gris|grises|roj[oa]s?|colorad[oa]s?|verdes?)\b")
+_COLOR_RE = re.compile(r"\b(blanc[oa]s?|gris|grises|roj[oa]s?|colorad[oa]s?|verdes?|berdes?)\b")
 # "otro color que no sea blanco", "cualquiera menos gris": the colour not wanted.
 _COLOR_NOT_RE = re.compile(r"(?:\bno\s+sea|\bmenos|\bexcepto|\bsalvo|\bque\s+no|\bno\s+(?:en|de))\s*(?:el\s+|en\s+)?$")
-_COLOR_NAMES = {"blanc": "Blanco", "gris": "Gris", "roj": "Rojo", "color": "Rojo", "verd": "Verde"}
+_COLOR_NAMES = {"blanc": "Blanco", "gris": "Gris", "roj": "Rojo", "color": "Rojo", "verd": "Verde", "berd": "Verde"}
 
 _SHIPPING_RE = re.compile(
     r"(?P<true>\bcon\s+(?:el\s+)?(?:flete|envio|entrega\s+a\s+domicilio)\b"
@@ -51,6 +54,7 @@ _SHIPPING_RE = re.compile(
     r"|\bincluyendo\s+(?:el\s+)?flete\b|(?<!\bno )\bnecesito\s+(?:el\s+)?(?:flete|envio)\b"
     r"|(?<!\bno )\binclu(?:ir|ya|yan|yen|irlo)\s+(?:\w+\s+){0,3}?(?:el\s+)?(?:flete|envio)\b"
     r"|\b(?:enviar|envien|enviarlo|envienlo|mandar|manden|mandarlo|mandenlo)\s+(?:a|al|hasta)\b"
+    r"(?=\s+(?:la\s+|el\s+)?(?!su\b|mi\b|nuestro|correo|mail)[a-z]{3,})"
     r"|\bcon\s+entrega\b|\bmas\s+(?:el\s+)?(?:envio|flete)\b|\by\s+(?:con\s+)?(?:el\s+)?(?:flete|envio)\b)"
     r"|(?P<false>\bsin\s+(?:el\s+)?(?:flete|envio)\b"
     r"|\bno\s+(?:necesito|necesitamos|preciso|precisamos|quiero|hace\s+falta)\s+(?:el\s+)?(?:flete|envio)\b"
