@@ -26,7 +26,7 @@ _ORDER_REF_RE = re.compile(
     r"([a-z]{0,3}-?\d{3,})\b"
     r"|(?<![\w&])#\s*(\d{3,})\b"
     # "ya esta mi pedido? es el 5127"
-    r"|\b(?:pedido|orden|compra|encargo)\b[^.!?\d]{0,40}[.!?]*\s*,?\s*(?:es\s+)?(?:el|la)\s+(?:nro\s+)?(\d{3,6})\b"
+    r"|\b(?:pedido|orden|compra|encargo)\b[^.!?\d]{0,40}[.!?]*\s*,?\s*(?:es\s+)?\b(?:el|la)\s+(?:nro\s+)?(\d{3,6})\b"
     # "la semana pasada (n° 3920)": a number given as one
     r"|\(\s*nro\s*(\d{3,})\s*\)"
 )
