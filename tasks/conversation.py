@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from celery import signals
 from django.conf import settings
 
 from agents.conversations.holds import ConversationBusy
 from agents.conversations.replies import quote_options_reply
 from agents.conversations.turn import conversation_turn
+from agents.nlu.classifier import intent_model
 from bmc.queues import Queue
 from tasks.base import agent_task, agent_task_load, ping_task
 
@@ -16,6 +18,15 @@ ping = ping_task(Queue.CONVERSATION)
 # A turn that keeps finding another under way stops looking after this many tries (each is an
 # attempt, and TASK_MAX_ATTEMPTS would call it lost): the other turn answers its message.
 TURN_WAIT_RETRIES = 5
+
+
+@signals.worker_init.connect
+def intent_model_warm(sender=None, **_: Any) -> None:
+    """A worker of the conversation queue loads the intent model (trains it, on a first start)
+    before it takes a message: its pool's processes share it, and no customer waits for it."""
+    queues = getattr(getattr(getattr(sender, "app", None), "amqp", None), "queues", None)
+    if queues is not None and Queue.CONVERSATION.value in queues.consume_from:
+        intent_model()
 
 
 @agent_task(Queue.CONVERSATION, "tasks.conversation.process_message", soft_time_limit=30, time_limit=45)
