@@ -35,6 +35,17 @@ def environment(*, var: Path) -> object | None:
     return redis
 
 
+@contextmanager
+def environment_running(*, var: Path) -> Iterator[None]:
+    """environment(), and the embedded Redis stopped after."""
+    redis = environment(var=var)
+    try:
+        yield
+    finally:
+        if redis:
+            redis.stop()
+
+
 def system_prepare(*, key_name: str) -> str:
     """Django set up, the database migrated and bootstrapped; returns a new API key."""
     import django

@@ -25,7 +25,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 VAR = ROOT / "var" / "message_path"
 
-from bench.inprocess import environment, system_prepare, worker_running  # noqa: E402
+from bench.inprocess import environment_running, system_prepare, worker_running  # noqa: E402
 
 TEXT = "cuanto sale isodec 100 para un techo de 6 x 4,48 con flete a montevideo"
 # Every path touches these; counted apart so the figure is the path's own files.
@@ -82,12 +82,8 @@ def main() -> int:
     parser.add_argument("--text", default=TEXT)
     parser.add_argument("--all", action="store_true", help="list the shared files too")
     args = parser.parse_args()
-    redis = environment(var=VAR)
-    try:
+    with environment_running(var=VAR):
         return run(args)
-    finally:
-        if redis:
-            redis.stop()
 
 
 def run(args) -> int:

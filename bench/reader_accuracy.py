@@ -27,8 +27,8 @@ sys.path.insert(0, str(ROOT))
 VAR = ROOT / "var" / "reader_accuracy"
 DEFAULT_SETS = sorted((ROOT / "tests" / "data" / "heldout").glob("*.jsonl"))
 
-from bench.inprocess import environment, system_prepare, worker_running  # noqa: E402
-from bench.nlu_eval import examples_load  # noqa: E402
+from bench.inprocess import environment_running, system_prepare, worker_running  # noqa: E402
+from bench.nlu_eval import examples_load, examples_score  # noqa: E402
 
 # Labels that are the pricing contract's spec keys, as they are.
 SPEC_LABELS = (
@@ -74,20 +74,9 @@ def expected_total(entities: dict[str, Any], catalog) -> str | None:
 
 
 def nlu_score(examples: list[dict[str, Any]]) -> dict[str, Any]:
-    from agents.nlu import nlu_parse
-
-    intents = entities = 0
-    misses = []
-    for example in examples:
-        result = nlu_parse(text=example["text"], sent_at=example.get("sent_at"))
-        intent_ok = result["intent"] == example["intent"]
-        entities_ok = result["entities"] == example["entities"]
-        intents += intent_ok
-        entities += entities_ok
-        if not (intent_ok and entities_ok):
-            misses.append((example, result))
-    count = len(examples) or 1
-    return {"intent": intents / count, "entities": entities / count, "misses": misses}
+    report = examples_score(examples=examples)
+    misses = [(miss["example"], miss["result"]) for miss in report["misses"]]
+    return {"intent": report["intent_accuracy"], "entities": report["entity_exact"], "misses": misses}
 
 
 def e2e_score(examples: list[dict[str, Any]], *, client, prefix: str) -> dict[str, Any]:
@@ -150,12 +139,8 @@ def main() -> int:
     if not args.paths:
         print("No labelled sets given, and none under tests/data/heldout/.")
         return 0
-    redis = environment(var=VAR)
-    try:
+    with environment_running(var=VAR):
         return run(args)
-    finally:
-        if redis:
-            redis.stop()
 
 
 def run(args) -> int:

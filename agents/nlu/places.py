@@ -63,11 +63,12 @@ _DESTINATION_BEFORE_RE = re.compile(
     r"\s+(?:a|al|en|hasta|para)\s+(?:la\s+|el\s+)?$"
 )
 # A place said after a word that says so, misspelt: up to three words, letters only.
+# (single spaces: a masked name between is no place word: "soy ___ de la barraca")
 _NAMED_PLACE_RE = re.compile(
     r"(?:flete|envio|enviar\w*|mandar\w*|entrega\w*|llevar\w*|obra|estoy|estamos|vivo|vivimos|queda|soy|somos)"
-    r"\s+(?:a|al|en|hasta|para|de|del)\s+(?:la\s+|el\s+)?([a-z]{3,}(?:\s+[a-z]+){0,2})"
+    r" (?:a|al|en|hasta|para|de|del) (?:la |el )?([a-z]{3,}(?: [a-z]+){0,2})"
 )
-_FUZZY_CUTOFF = 87
+_FUZZY_CUTOFF = 88
 _FUZZY_NAMES = [name for name in PLACES if len(name) >= 5]
 
 
@@ -118,11 +119,16 @@ def zone_find(*, text: str) -> tuple[str | None, str]:
     return PLACES[chosen[0]].zone, text
 
 
+# Words that end the name of a place said: "flete a villa tranquila por favor".
+_AFTER_PLACE = frozenset("por para con y que porque pero el la los las un una de del si sin gracias favor".split())
+
+
 def place_unknown(*, text: str) -> str | None:
     """The place a message names as a destination or home that the gazetteer does not know
     ("flete a villa tranquila"), as written in `text` (normalised); None when there is none."""
     for match in _NAMED_PLACE_RE.finditer(text):
-        said = match.group(1)
+        words = match.group(1).split()
+        said = " ".join(words[: next((i for i, w in enumerate(words) if i and w in _AFTER_PLACE), len(words))])
         if not (_ANYWHERE_RE.search(said) or _IN_CONTEXT_RE.search(match.group(0)) or _fuzzy_find(match.group(0))):
             return said
     return None
