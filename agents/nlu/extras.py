@@ -24,7 +24,7 @@ _LEFT_OUT_RE = re.compile(
 )
 _NOT_AFTER_RE = re.compile(
     rf"\b(?P<what>{_ANY_ACCESSORY})\s+no\b(?=\s*(?:$|[.,;!?]|(?:(?:los|las|lo|la)\s+)?(?:quiero|necesito|preciso"
-    r"|pongas|incluyas|van|hacen\s+falta|lleva|llevan|precisamos|necesitamos)\b))"
+    r"|pongas|incluyas|van|hacen\s+falta|lleva|llevan|precisamos|necesitamos)\b|(?:que\s+)?(?:ya\s+)?tengo\b))"
 )
 # A clause stops at what is asked for again: "sin goteros pero con canalones".
 _CLAUSE_END_RE = re.compile(r"\b(?:con|pero|mas|y\s+con|agrega\w*|suma\w*|inclu\w*)\b")

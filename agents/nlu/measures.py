@@ -23,7 +23,8 @@ _DIMS_RE = re.compile(
 _LABELED_RE = re.compile(
     rf"{NUM}\s*(?:{LEN_UNIT})?\s*{_DIM_LABEL}"
     rf"|\b(alto|altura|largo|ancho|frente|caida)\s*(?:(?:total|libre|interior|a\s+cubrir|de\s+(?:la\s+)?pared)\s+)*"
-    rf"(?:(?:es|son|serian|seria|sera|tiene|tendria)\s+)?(?:de|:|=|total)?\s*{NUM}\s*(?:{LEN_UNIT})?"
+    rf"(?:que\s+)?(?:(?:es|son|serian|seria|sera|tiene|tendria)\s+)?(?:de|:|=|total)?\s*(?:aprox\s+|como\s+)?{NUM}"
+    rf"\s*(?:{LEN_UNIT})?"
     rf"|{NUM}\s*(ml)\b"
 )
 
@@ -218,6 +219,8 @@ def _count_read(reading: _Reading) -> None:
             _count_tail_read(reading, tail=tail, offset=match.end())
 
 
+# "16 metros en total": the wall's whole run, said as such
+_RUN_TOTAL_RE = re.compile(rf"{NUM}\s*(?:metros?|mts?|m)\s+(?:lineales\s+)?(?:en\s+total|de\s+pared\s+en\s+total)")
 # "dos paredes de 25 m cada una": the run is both
 _WALLS_EACH_RE = re.compile(
     rf"(?<![\w.,])(\d+|dos|tres|cuatro)\s+(?:paredes|muros|laterales|frentes)\s+de\s+{NUM}\s*(?:metros?|mts?|m)\b"
@@ -228,6 +231,9 @@ _WALLS_EACH_RE = re.compile(
 def _walls_each_read(reading: _Reading) -> None:
     if not reading.wall:
         return
+    for match in _RUN_TOTAL_RE.finditer(reading.text):
+        reading.take("run_m", number_clean(value=number_parse(raw=match.group(1))))
+        reading.mask(match.start(), match.end())
     for match in _WALLS_EACH_RE.finditer(reading.text):
         walls = int(match.group(1)) if match.group(1).isdigit() else NUMBER_WORDS[match.group(1)]
         reading.take("run_m", number_clean(value=walls * number_parse(raw=match.group(2))))

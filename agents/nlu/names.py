@@ -12,7 +12,7 @@ from agents.nlu.text import EMAIL_RE, text_normalize
 _NAME_RE = re.compile(
     r"(?i:\b(soy|mi\s+nombre\s+es|me\s+llamo|les\s+habla|te\s+habla|les\s+escribe|te\s+escribe|le\s+escribe"
     r"|(?:^|(?<=[,.!¡]\s)|(?<=[,.!¡]))habla(?:\s+eh)?|saludos[,.]?|atentamente[,.]?|atte\.?,?|cordialmente[,.]?"
-    r"|(?:(?<=[.!?]\s)|^)(?:muchas\s+)?gracias,|un\s+saludo,|mis\s+datos\s*:)\s+"
+    r"|(?:(?<=[.!?]\s)|^)(?:muchas\s+)?gracias,|un\s+saludo,|mis\s+datos\s*:|a\s+nombre\s+de)\s+"
     # a title between: "les escribe el arq. Pablo Gimenez", "Ing. Agr. Pablo Arrieta"
     r"(?:(?:el|la)\s+)?(?:(?:arq|ing|agr|dr|dra|sr|sra|esc|cr|lic|arquitect[oa]|ingenier[oa]|contador[a]?)\.?\s+){0,2})"
     r"((?:[^\W\d_][^\W\d_'’-]*(?:['’-][^\W\d_]+)?)(?:[ \t]+[^\W\d_][^\W\d_'’-]*(?:['’-][^\W\d_]+)?){0,3})"

@@ -37,7 +37,9 @@ _THICKNESS_CHOSEN_RE = re.compile(
     r"\b(?:el|la)\s+(?:opcion\s+)?de\s+(\d{2,3})(?:\s*mm)?\b(?!\s*(?:[x×*]|m\b|metros|mts|%))"
 )
 # "de 150": a thickness said alone, the answer to which one
-_THICKNESS_ALONE_RE = re.compile(r"^\W*(?:(?:la|el|en)\s+)?de\s+(\d{2,3})\s*(?:mm)?\W*$")
+_THICKNESS_ALONE_RE = re.compile(
+    r"^\W*(?:y\s+)?(?:(?:la|el)\s+)?(?:de|en)\s+(\d{2,3})\s*(?:mm)?(?=\W*$|\s*(?:\?|cuanto|como|que\s+precio))"
+)
 _PERCENT_RE = re.compile(r"\d+(?:[.,]\d+)?\s*(?:%|por\s*ciento)")
 _TIME_RE = re.compile(r"\b\d{1,2}(?::\d{2})\s*(?:hs|hrs|h|am|pm)?\b|\b\d{1,2}\s*(?:hs|hrs|horas|am|pm)\b")
 # "-18", "- 18 grados", "25°": not "- 2 esquinas" in a list of bullets

@@ -69,11 +69,21 @@ _NAMED_PLACE_RE = re.compile(
     r" (?:a|al|en|hasta|para|de|del) (?:la |el )?([a-z]{3,}(?: [a-z]+){0,2})"
 )
 _FUZZY_CUTOFF = 88
+
+
+def _by_ear(name: str) -> str:
+    """A name as it sounds, so spellings by ear meet: "durasno" and "durazno", "bella vista" and
+    "beya bista" (z, c before e/i and s; v and b; ll and y; a silent h)."""
+    name = re.sub(r"c(?=[ei])|z", "s", name)
+    return name.replace("v", "b").replace("ll", "y").replace("h", "")
+
+
 _FUZZY_NAMES = [name for name in PLACES if len(name) >= 5]
+_FUZZY_KEYS = [_by_ear(name) for name in _FUZZY_NAMES]
 
 
 # The message's last few words on their own, after a comma or a slash: "..., c canaleta, piriapoli".
-_LAST_SEGMENT_RE = re.compile(r"(?:[,;/]|\bp\s)\s*([a-z]{4,}(?:\s+[a-z]+)?)\s*[.!?]*\s*$")
+_LAST_SEGMENT_RE = re.compile(r"(?:[,;/]|\b(?:p|en|para)\s)\s*([a-z]{4,}(?:\s+[a-z]+)?)\s*[.!?]*\s*$")
 # Words that end a message and are no place: "..., retiro yo", "..., por favor".
 _NOT_A_PLACE = frozenset(
     "retiro retira retiramos yo planta fabrica favor gracias precio cuanto saludos urgente porfa gris blanco rojo "
@@ -90,10 +100,10 @@ def _fuzzy_find(text: str) -> tuple[str, int, int] | None:
         # The longest run of words that is close to a name: "san carlo de" -> "san carlos".
         for count in range(len(words), 0, -1):
             said = " ".join(words[:count])
-            found = process.extractOne(said, _FUZZY_NAMES, scorer=fuzz.ratio, score_cutoff=_FUZZY_CUTOFF)
+            found = process.extractOne(_by_ear(said), _FUZZY_KEYS, scorer=fuzz.ratio, score_cutoff=_FUZZY_CUTOFF)
             if found:
                 start = match.start(1)
-                return found[0], start, start + len(said)
+                return _FUZZY_NAMES[found[2]], start, start + len(said)
     return None
 
 

@@ -147,11 +147,20 @@ def meters_from(*, value: float, unit: str | None) -> float:
 # text2num reads Spanish number words with their accents; customers often leave them out.
 _ACCENTED = {"veintidos": "veintidós", "veintitres": "veintitrés", "veintiseis": "veintiséis", "dieciseis": "dieciséis"}
 _ACCENT_RE = re.compile(rf"\b({'|'.join(_ACCENTED)})\b")
+# Number words as people spell them by ear (seseo): "sinco", "dies", "dose", "dosientos".
+_PHONETIC = {
+    "sinco": "cinco", "dies": "diez", "onse": "once", "dose": "doce", "trese": "trece", "catorse": "catorce",
+    "kinse": "quince", "quinse": "quince", "sien": "cien", "siento": "ciento", "sincuenta": "cincuenta",
+    "beinte": "veinte", "dosientos": "doscientos", "tresientos": "trescientos", "cuatrosientos": "cuatrocientos",
+    "seisientos": "seiscientos", "ochosientos": "ochocientos", "novesientos": "novecientos",
+}  # fmt: skip
+_PHONETIC_RE = re.compile(rf"\b({'|'.join(_PHONETIC)})\b")
+_STEPS_RE = re.compile(r"\b(?:\d+|[a-z]+)\s+pasos\b")
 # After text2num, the ways people say a measure in words: "4 metros 20", "3 con 50", "2 metros y
 # medio", "de alto 2 60"; a number corrected as it is said ("de 50 no perdon de 100"); an order
 # number said digit by digit ("4 5 8 2").
 _METERS_AND_CM_RE = re.compile(r"(?<![\d,])(\d{1,2})\s+(metros?|mts?)\s+(\d{2})\b(?!\s*(?:metros?|mts?|m\b|cm))")
-_WITH_DECIMALS_RE = re.compile(r"(?<![\d,])(\d{1,2})\s+con\s+(\d{1,2})\b(?![.,]\d)")
+_WITH_DECIMALS_RE = re.compile(r"(?<![\d,])(\d{1,2})\s+con\s+(\d{2})\b(?![.,]\d)")
 _METERS_AND_HALF_RE = re.compile(r"(?<![\d,])(\d{1,2})\s+(metros?|mts?)\s+y\s+medio\b")
 _LABEL_DIGIT_PAIR_RE = re.compile(
     r"\b((?:alto|altura|largo|ancho)(?:\s+(?:es|son|de))?|de|por|x)\s+(\d)\s+(\d{2})\b(?!\s*(?:x|por)\b)"
@@ -196,7 +205,9 @@ def _mm_as_meters(value: int) -> str:
 def numbers_as_digits(*, text: str) -> str:
     """A message as the entity readers take it: normalised, its numbers in digits ("ciento
     cincuenta" is 150, "cuatro metros veinte" is "4,20 metros"), a corrected number said once."""
-    lowered = _ACCENT_RE.sub(lambda m: _ACCENTED[m.group(1)], text.lower())
+    lowered = _PHONETIC_RE.sub(lambda m: _PHONETIC[m.group(1)], text.lower())
+    lowered = _ACCENT_RE.sub(lambda m: _ACCENTED[m.group(1)], lowered)
+    lowered = _STEPS_RE.sub(" ", lowered)  # "8 pasos de largo, unos 7 metros": steps measure nothing
     # voice notes: "eh", "ehh", "mmm" carry nothing and split a measure from its label
     # (a ";" keeps "ciento cincuenta eh cuatro metros" two numbers; it goes once they are digits)
     lowered = _FILLER_RE.sub(" ; ", lowered)
