@@ -12,7 +12,7 @@ _AREA_RE = re.compile(
     rf"{NUM}\s*(?:m2|mt2|mts2|mtrs2|mtr2|m\^2|metros?\s*2|metros?\s+cuadrados?|mts?\s+cuadrados?"
     rf"|mtrs?\s+cuadrados?|m\s+cuadrados?)(?![a-z0-9])"
 )
-_DIM_LABEL = r"(?:de\s+)?(alto|altura|largo|ancho|lineales|lineal|caida|frente|recorrido|perimetro)\b"
+_DIM_LABEL = r"(?:de\s+)?(alto|altura|largo|ancho|lineales|lineal|caida|frente|recorrido|perimetro|fondo|profundidad)\b"
 _TRIPLE_DIMS_RE = re.compile(
     rf"{NUM}\s*(?:{LEN_UNIT})?\s*(?:[x×*]|por\b)\s*{NUM_AFTER}\s*(?:{LEN_UNIT})?\s*(?:[x×*]|por\b)\s*{NUM_AFTER}"
     rf"\s*(?:{LEN_UNIT})?"
@@ -22,7 +22,7 @@ _DIMS_RE = re.compile(
 )
 _LABELED_RE = re.compile(
     rf"{NUM}\s*(?:{LEN_UNIT})?\s*{_DIM_LABEL}"
-    rf"|\b(alto|altura|largo|ancho|frente|caida)\s*(?:(?:total|libre|interior|a\s+cubrir|de\s+(?:la\s+)?pared)\s+)*"
+    rf"|\b(alto|altura|largo|ancho|frente|caida|fondo|profundidad)\s*(?:(?:total|libre|interior|a\s+cubrir|de\s+(?:la\s+)?pared)\s+)*"
     rf"(?:que\s+)?(?:(?:es|son|serian|seria|sera|tiene|tendria)\s+)?(?:de|:|=|total)?\s*(?:aprox\s+|como\s+)?{NUM}"
     rf"\s*(?:{LEN_UNIT})?"
     rf"|{NUM}\s*(ml)\b"
@@ -297,7 +297,7 @@ def _centimeters_read(reading: _Reading) -> None:
 def _label_key(*, label: str | None, wall: bool, room: bool = False) -> str | None:
     if label in {"alto", "altura"}:
         return "height_m" if room else "length_m"
-    if room and label in {"largo", "ancho", "frente"}:
+    if room and label in {"largo", "ancho", "frente", "fondo", "profundidad"}:
         return "width_m" if label == "ancho" else "length_m"
     if label in {"lineales", "lineal", "recorrido", "perimetro"}:
         return "run_m"
@@ -305,7 +305,7 @@ def _label_key(*, label: str | None, wall: bool, room: bool = False) -> str | No
         return "run_m" if wall else "length_m"
     if label == "ancho":
         return "run_m" if wall else "width_m"
-    if label == "caida":  # a roof's fall is the panels' length
+    if label in {"caida", "fondo", "profundidad"}:  # a roof's fall is the panels' length
         return "length_m"
     if label == "frente":  # the side across the panels
         return "run_m" if wall else "width_m"

@@ -14,7 +14,8 @@ _NAME_RE = re.compile(
     r"|(?:^|(?<=[,.!¡]\s)|(?<=[,.!¡]))habla(?:\s+eh)?|saludos[,.]?|atentamente[,.]?|atte\.?,?|cordialmente[,.]?"
     r"|(?:(?<=[.!?]\s)|^)(?:muchas\s+)?gracias,|un\s+saludo,|mis\s+datos\s*:|a\s+nombre\s+de)\s+"
     # a title between: "les escribe el arq. Pablo Gimenez", "Ing. Agr. Pablo Arrieta"
-    r"(?:(?:el|la)\s+)?(?:(?:arq|ing|agr|dr|dra|sr|sra|esc|cr|lic|arquitect[oa]|ingenier[oa]|contador[a]?)\.?\s+){0,2})"
+    r"(?:(?:el|la)\s+)?(?:(?:arq|ing|agr|dr|dra|sr|sra|esc|cr|lic|arquitect[oa]|ingenier[oa]|contador[a]?|director[a]?"
+    r"|maestr[oa]|prof)\.?\s+){0,2})"
     r"((?:[^\W\d_][^\W\d_'’-]*(?:['’-][^\W\d_]+)?)(?:[ \t]+[^\W\d_][^\W\d_'’-]*(?:['’-][^\W\d_]+)?){0,3})"
 )
 _NAME_STOPWORDS = frozenset(

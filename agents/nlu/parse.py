@@ -7,6 +7,7 @@ from datetime import date, datetime
 from typing import Any
 
 from agents.nlu.classifier import intent_classify
+from agents.nlu.corrections import corrections_apply, said_after_correction
 from agents.nlu.dates import dates_find, local_date, promised_date_resolve
 from agents.nlu.extras import extras_find
 from agents.nlu.measures import KNOWN_THICKNESS, THICKNESS_BARE_RE, measures_extract
@@ -90,6 +91,10 @@ def _measures_take(*, text: str, use: str | None, family: str | None) -> dict[st
     wall = use == "wall" or (use is None and family in {"ISOPANEL_EPS", "ISOWALL_PIR"})
     room = use == "cold_room" or (use is None and family == "ISOFRIG_PIR")
     measures, text = measures_extract(text=text, wall=wall, room=room)
+    for key in ("length_m", "height_m"):
+        # "240 de alto": no panel is 240 m long, so centimetres
+        if measures.get(key, 0) >= 100:
+            measures[key] = number_clean(value=measures[key] / 100)
     if "thickness_mm" not in measures:
         bare = (THICKNESS_BARE_RE.search(text) if family else _THICKNESS_CHOSEN_RE.search(text)) or (
             _THICKNESS_ALONE_RE.match(text)
@@ -109,7 +114,10 @@ def entities_extract(*, original: str, text: str, intent: str, today: date) -> d
     promised_date, text = _dates_take(text=text, intent=intent, today=today)
     text = _noise_mask(text=text)
     # Places go first: "piedras blancas" is a barrio, not a colour; "paso de los toros" is no decline.
+    after = said_after_correction(text=text)
     zone, text = zone_find(text=text)
+    if after:  # "flete a carrasco... bueno, paso carrasco": the place said after the correction
+        zone = zone_find(text=after)[0] or zone
     use = use_find(text=text)
     family = family_find(text=text, use=use)
     slopes, text = slopes_find(text=text)
@@ -149,5 +157,6 @@ def nlu_parse(*, text: str, sent_at: datetime | str | None = None) -> dict[str, 
         raise TypeError(f"text must be a string, got {type(text).__name__}.")
     today = local_date(sent_at=sent_at)
     intent, confidence = intent_classify(text=text_normalize(text=text))
-    entities = entities_extract(original=text, text=numbers_as_digits(text=text), intent=intent, today=today)
+    digits = corrections_apply(text=numbers_as_digits(text=text))
+    entities = entities_extract(original=text, text=digits, intent=intent, today=today)
     return {"intent": intent, "confidence": confidence, "entities": entities}

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from rapidfuzz import fuzz, process
+from rapidfuzz.distance import OSA
 
 from agents.nlu.text import text_mask
 
@@ -87,20 +88,23 @@ _LAST_SEGMENT_RE = re.compile(r"(?:[,;/]|\b(?:p|en|para)\s)\s*([a-z]{4,}(?:\s+[a
 # Words that end a message and are no place: "..., retiro yo", "..., por favor".
 _NOT_A_PLACE = frozenset(
     "retiro retira retiramos yo planta fabrica favor gracias precio cuanto saludos urgente porfa gris blanco rojo "
-    "verde techo pared camara flete envio agua aguas canalon canalones goteros silicona".split()
+    "verde techo pared camara flete envio agua aguas canalon canalones goteros silicona camino dolares".split()
 )
 
 
 def _fuzzy_find(text: str) -> tuple[str, int, int] | None:
     """A misspelt place after a word that names one, or alone at the message's end:
     ('tacuarembo', start, end) or None."""
-    last = [m for m in _LAST_SEGMENT_RE.finditer(text) if not _NOT_A_PLACE & set(m.group(1).split())]
-    for match in [*_NAMED_PLACE_RE.finditer(text), *last]:
+    named = [(m, True) for m in _NAMED_PLACE_RE.finditer(text)]
+    last = [(m, False) for m in _LAST_SEGMENT_RE.finditer(text) if not _NOT_A_PLACE & set(m.group(1).split())]
+    for match, surely_a_place in [*named, *last]:
         words = match.group(1).split()
         # The longest run of words that is close to a name: "san carlo de" -> "san carlos".
         for count in range(len(words), 0, -1):
             said = " ".join(words[:count])
             found = process.extractOne(_by_ear(said), _FUZZY_KEYS, scorer=fuzz.ratio, score_cutoff=_FUZZY_CUTOFF)
+            if not found and surely_a_place and len(said) >= 6:  # "flete a flroida": two letters swapped
+                found = process.extractOne(_by_ear(said), _FUZZY_KEYS, scorer=OSA.distance, score_cutoff=1)
             if found:
                 start = match.start(1)
                 return _FUZZY_NAMES[found[2]], start, start + len(said)

@@ -186,7 +186,7 @@ _TREINTA_Y_TRES_RE = re.compile(
     r"\btreinta\s+y\s+tres\b(?!\s*(?:m\b|metros|mts|mt|mtrs|m2|cm|mm|paneles|x\b|por\b|dolares|usd|pesos|esquinas|kits?))"
 )
 _FILLER_RE = re.compile(r"\b(?:eh+|ehm+|mmm+)\b[,.]?")  # not "mm": millimetres
-_APPROXIMATELY_RE = re.compile(r"\bun[oa]s\b(?=\s+(?:;\s+)?[a-z]+\s+(?:metros|mts|m2|paneles))")
+_APPROXIMATELY_RE = re.compile(r"\bun[oa]s\b(?=\s+(?:;\s+)?(?:[a-z]+|\d+(?:[.,]\d+)?)\s+(?:metros|mts|m2|paneles))")
 _UNITS_AND_TENS_RE = re.compile(
     r"\b(dos|tres|cuatro|cinco|seis|siete|ocho|nueve)\s+(diez|veinte|treinta|cuarenta|cincuenta|sesenta|setenta|ochenta"
     r"|noventa)\b(?!\s+y\b)(?=\s*(?:;\s*)?(?:x|por|de\s+(?:alto|altura|largo|ancho)|metros|m\b|mts|y\b|[,.]|$))"
