@@ -49,6 +49,7 @@ INSTALLED_APPS = [
     "bmc.quotes",
     "bmc.sales",
     "bmc.documents",
+    "bmc.events",
     "bmc.api",
 ]
 

@@ -9,9 +9,10 @@ from typing import Any
 from celery import signals
 from django.db import close_old_connections
 
+from agents.events import TransientDeliveryError, event_deliver, events_publish
 from agents.reaper import tasks_reaper_run, worker_restart_recover
 from bmc.queues import Queue
-from tasks.base import agent_task, ping_task
+from tasks.base import TRANSIENT_ERRORS, agent_task, agent_task_load, ping_task
 
 logger = logging.getLogger(__name__)
 
@@ -32,6 +33,30 @@ def reap_tasks(self, broker_lost: bool = False) -> dict[str, Any]:
     """Beat, every REAPER_INTERVAL; and at once, with `broker_lost`, when beat finds the broker
     came back empty (bmc.beat)."""
     return tasks_reaper_run(broker_lost=broker_lost)
+
+
+@agent_task(Queue.ORCHESTRATOR, "tasks.orchestrator.publish_event", soft_time_limit=30, time_limit=45)
+def publish_event(self, agent_task_id: str) -> dict[str, Any]:
+    """payload: {event_id}: one delivery per subscription of its type, each made once."""
+    task = agent_task_load(agent_task_id)
+    return events_publish(tenant_id=task.tenant_id, event_id=task.payload["event_id"])
+
+
+@agent_task(
+    Queue.ORCHESTRATOR,
+    "tasks.orchestrator.deliver_event",
+    soft_time_limit=30,
+    time_limit=45,
+    max_retries=8,
+    retry_backoff=30,
+    retry_backoff_max=3600,
+    autoretry_for=(*TRANSIENT_ERRORS, TransientDeliveryError),
+)
+def deliver_event(self, agent_task_id: str) -> dict[str, Any]:
+    """payload: {delivery_id}: POST the event, signed; no answer, 429 or 5xx retry with backoff."""
+    task = agent_task_load(agent_task_id)
+    delivery_id = task.payload["delivery_id"]
+    return {"delivery_id": delivery_id, "status": event_deliver(tenant_id=task.tenant_id, delivery_id=delivery_id)}
 
 
 @signals.worker_ready.connect

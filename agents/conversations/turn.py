@@ -21,6 +21,7 @@ from django.utils import timezone
 from agents.conversations.holds import hold_release, hold_take, hold_token
 from agents.conversations.plan import STAFF_TASK_TITLES, Plan, turn_plan
 from agents.conversations.replies import quote_reply
+from agents.events import event_emit
 from agents.outbound import outbound_reply_create, outbound_send_submit
 from agents.quotes.pricing import catalog_pinned
 from agents.sales.dunning import dunning_payment_claimed, dunning_promise_record, receipt_find
@@ -223,9 +224,24 @@ def _quotes_decide(*, conversation: Conversation, plan: Plan, now: datetime) -> 
     decided = plan.decided_quote_id or plan.dialogue.get("last_quote_id")
     if not (plan.quote_status and decided):
         return decided
-    Quote.objects.filter(pk=decided, status__in=[Quote.Status.SENT, Quote.Status.DRAFT]).update(
+    changed = Quote.objects.filter(pk=decided, status__in=[Quote.Status.SENT, Quote.Status.DRAFT]).update(
         status=plan.quote_status, decided_at=now
     )
+    if changed:  # in the turn's transaction: the decision and its event commit together
+        quote = Quote.objects.get(pk=decided)
+        event_emit(
+            tenant=conversation.tenant,
+            type=f"quote.{plan.quote_status}",
+            subject=f"quote:{decided}",
+            data={
+                "quote_id": decided,
+                "number": quote.number,
+                "total": str(quote.total),
+                "currency": quote.currency,
+                "conversation_id": conversation.pk,
+                "customer_id": conversation.customer_id,
+            },
+        )
     followups_stop(quote_ids=[decided], reason=f"the quote was {plan.quote_status}")
     group = plan.dialogue.pop("last_option_group", None)  # decided: no more choosing among them
     if group:  # the alternatives sent with it: declined together, or not chosen

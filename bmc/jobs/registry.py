@@ -157,6 +157,18 @@ TASK_TYPES: dict[str, TaskType] = {
             "reply (payload: {conversation_id, option_group, options, source_message_id, answers}).",
         ),
         TaskType(
+            "events.publish",
+            "orchestrator",
+            "tasks.orchestrator.publish_event",
+            "Deliver a committed domain event to its subscriptions, once each (payload: {event_id}).",
+        ),
+        TaskType(
+            "events.deliver",
+            "orchestrator",
+            "tasks.orchestrator.deliver_event",
+            "POST one event to one subscription, signed, retried with backoff (payload: {delivery_id}).",
+        ),
+        TaskType(
             "outbound.send_message",
             "outbound",
             "tasks.outbound.send_message",

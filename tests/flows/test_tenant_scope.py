@@ -15,6 +15,7 @@ from agents.conversations.turn import conversation_turn
 from agents.tenants import system_bootstrap
 from bmc.conversations.models import Conversation, Customer, Message
 from bmc.core.models import Tenant
+from bmc.events.models import DomainEvent, EventDelivery, EventSubscription
 from bmc.jobs.models import AgentMessage, AgentTask
 from bmc.jobs.registry import TASK_TYPES
 from bmc.jobs.submit import task_submit
@@ -44,6 +45,8 @@ def payloads(a: dict[str, int]) -> dict[str, dict[str, Any]]:
         "outbound.send_message": {"message_id": a["pending_reply"]},
         "followup.send_followup": {"followup_id": a["followup"]},
         "dunning.send_notice": {"notice_id": a["notice"]},
+        "events.publish": {"event_id": a["event"]},
+        "events.deliver": {"delivery_id": a["delivery"]},
     }
     return {name: with_ids.get(name, {}) for name in TASK_TYPES} | with_ids
 
@@ -69,6 +72,9 @@ def company_a(tenant: Tenant) -> dict[str, int]:
     notice = DunningNotice.objects.create(
         tenant=tenant, invoice=invoice, kind=DunningNotice.Kind.SOFT, local_date=date.today(), days_overdue=10
     )
+    event = DomainEvent.objects.create(tenant=tenant, type="quote.accepted", subject="quote:1")
+    subscription = EventSubscription.objects.create(tenant=tenant, event_type="*", url="http://a.test/hook", secret="a")
+    delivery = EventDelivery.objects.create(tenant=tenant, subscription=subscription, event=event)
     # the turn's own send is not this test's business: its reply stays unsent, as if its task had
     # not run yet
     AgentMessage.objects.filter(tenant=tenant).delete()
@@ -80,6 +86,8 @@ def company_a(tenant: Tenant) -> dict[str, int]:
         "pending_reply": turn.replies[0],
         "followup": followup.pk,
         "notice": notice.pk,
+        "event": event.pk,
+        "delivery": delivery.pk,
     }
 
 
@@ -87,7 +95,19 @@ def snapshot(tenant: Tenant) -> dict[str, list[tuple]]:
     """Every record of the company a task could touch, field by field."""
     return {
         model.__name__: sorted(model.objects.filter(tenant=tenant).values_list(), key=lambda row: row[0])
-        for model in (Conversation, Customer, Message, Quote, FollowUp, DunningNotice, Invoice, StaffTask, AgentTask)
+        for model in (
+            Conversation,
+            Customer,
+            Message,
+            Quote,
+            FollowUp,
+            DunningNotice,
+            Invoice,
+            StaffTask,
+            AgentTask,
+            DomainEvent,
+            EventDelivery,
+        )  # fmt: skip
     }
 
 

@@ -1,0 +1,127 @@
+"""Domain events as an outbox: written in the transaction of the change that caused them,
+published once it commits, delivered to each n8n subscription once, signed like the outbound
+channel (docs/workflows.md). A delivery that fails for a reason worth retrying (no answer, 429,
+5xx) is retried with backoff by its task; any other answer fails it, and it is said why."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import logging
+from typing import Any
+
+import requests
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F, Q
+from django.utils import timezone
+
+from bmc.core.models import Tenant, tenant_get
+from bmc.events.models import DomainEvent, EventDelivery, EventSubscription
+from bmc.jobs.submit import task_submit
+
+logger = logging.getLogger(__name__)
+
+
+class TransientDeliveryError(ConnectionError):
+    """The receiver did not answer, or answered 429 or 5xx: worth a retry."""
+
+
+def event_emit(*, tenant: Tenant, type: str, subject: str, data: dict[str, Any] | None = None) -> DomainEvent:
+    """Record an event in the caller's transaction (the change and its event commit together or
+    not at all) and publish it once that commits."""
+    event = DomainEvent.objects.create(tenant=tenant, type=type, subject=subject, data=data or {})
+    transaction.on_commit(
+        lambda: task_submit(
+            tenant=tenant, task_type="events.publish", payload={"event_id": event.pk}, requested_by="events"
+        )
+    )
+    return event
+
+
+def events_publish(*, tenant_id: int, event_id: int) -> dict[str, Any]:
+    """One delivery per active subscription of the event's type, made once however often this
+    runs; each handed to its own task."""
+    event = tenant_get(DomainEvent.objects.all(), tenant_id=tenant_id, pk=event_id)
+    subscriptions = EventSubscription.objects.filter(tenant_id=tenant_id, active=True).filter(
+        Q(event_type=event.type) | Q(event_type="*")
+    )
+    to_send = []
+    with transaction.atomic():
+        for subscription in subscriptions:
+            delivery, _ = EventDelivery.objects.get_or_create(
+                subscription=subscription, event=event, defaults={"tenant_id": tenant_id}
+            )
+            if delivery.status == EventDelivery.Status.PENDING:
+                to_send.append(delivery.pk)
+        DomainEvent.objects.filter(pk=event.pk, published_at__isnull=True).update(published_at=timezone.now())
+        for delivery_id in to_send:
+            transaction.on_commit(
+                lambda delivery_id=delivery_id: task_submit(
+                    tenant=event.tenant,
+                    task_type="events.deliver",
+                    payload={"delivery_id": delivery_id},
+                    requested_by="events",
+                )
+            )
+    return {"event_id": event.pk, "deliveries": to_send}
+
+
+def event_body(event: DomainEvent) -> bytes:
+    return json.dumps(
+        {
+            "id": event.pk,
+            "type": event.type,
+            "subject": event.subject,
+            "data": event.data,
+            "created_at": event.created_at.isoformat(),
+        },
+        sort_keys=True,
+    ).encode()
+
+
+def event_signature(*, secret: str, body: bytes) -> str:
+    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+
+
+def event_deliver(*, tenant_id: int, delivery_id: int) -> str:
+    """POST the event to its subscription, once: a delivery already made is not made again."""
+    delivery = tenant_get(
+        EventDelivery.objects.select_related("event", "subscription"), tenant_id=tenant_id, pk=delivery_id
+    )
+    if delivery.status != EventDelivery.Status.PENDING:
+        return delivery.status
+    EventDelivery.objects.filter(pk=delivery.pk).update(attempts=F("attempts") + 1)
+    body = event_body(delivery.event)
+    try:
+        response = requests.post(
+            delivery.subscription.url,
+            data=body,
+            headers={
+                "Content-Type": "application/json",
+                "X-BMC-Event-Id": str(delivery.event_id),
+                "X-BMC-Event-Type": delivery.event.type,
+                "X-BMC-Signature": event_signature(secret=delivery.subscription.secret, body=body),
+            },
+            timeout=settings.OUTBOUND_TIMEOUT,
+        )
+    except (requests.ConnectionError, requests.Timeout) as exc:
+        _delivery_error(delivery, f"{type(exc).__name__}: {exc}")
+        raise TransientDeliveryError(str(exc)) from exc
+    if response.status_code == 429 or response.status_code >= 500:
+        _delivery_error(delivery, f"answered {response.status_code}")
+        raise TransientDeliveryError(f"{delivery.subscription.url} answered {response.status_code}")
+    if not response.ok:
+        _delivery_error(delivery, f"answered {response.status_code}: {response.text[:300]}")
+        EventDelivery.objects.filter(pk=delivery.pk).update(status=EventDelivery.Status.FAILED)
+        logger.warning("event delivery refused", extra={"delivery": delivery.pk, "status": response.status_code})
+        return EventDelivery.Status.FAILED
+    EventDelivery.objects.filter(pk=delivery.pk).update(
+        status=EventDelivery.Status.DELIVERED, delivered_at=timezone.now(), last_error=""
+    )
+    return EventDelivery.Status.DELIVERED
+
+
+def _delivery_error(delivery: EventDelivery, error: str) -> None:
+    EventDelivery.objects.filter(pk=delivery.pk).update(last_error=error[:1000])
