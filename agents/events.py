@@ -9,6 +9,7 @@ import hashlib
 import hmac
 import json
 import logging
+from datetime import timedelta
 from typing import Any
 
 import requests
@@ -19,9 +20,15 @@ from django.utils import timezone
 
 from bmc.core.models import Tenant, tenant_get
 from bmc.events.models import DomainEvent, EventDelivery, EventSubscription
-from bmc.jobs.submit import task_submit
+from bmc.jobs.models import AgentTask
+from bmc.jobs.submit import task_submit, task_submit_many
 
 logger = logging.getLogger(__name__)
+
+
+# An event not published this long after it was written was not handed on: its process died
+# between the commit and the hand-off. Beat's scan hands it on again.
+PUBLISH_GRACE = timedelta(minutes=1)
 
 
 class TransientDeliveryError(ConnectionError):
@@ -125,3 +132,25 @@ def event_deliver(*, tenant_id: int, delivery_id: int) -> str:
 
 def _delivery_error(delivery: EventDelivery, error: str) -> None:
     EventDelivery.objects.filter(pk=delivery.pk).update(last_error=error[:1000])
+
+
+def events_unpublished_submit(*, older_than: timedelta = PUBLISH_GRACE, limit: int = 500) -> dict[str, Any]:
+    """Beat's scan: events committed but still unpublished a while later, handed to events.publish
+    again, unless a publish of theirs is already waiting or running (publishing is idempotent, so
+    a slow one is still published once)."""
+    cutoff = timezone.now() - older_than
+    waiting = list(
+        DomainEvent.objects.filter(published_at__isnull=True, created_at__lt=cutoff)
+        .order_by("id")
+        .values_list("pk", "tenant_id")[:limit]
+    )
+    if not waiting:
+        return {"submitted": []}
+    under_way = set(
+        AgentTask.objects.exclude(status__in=AgentTask.TERMINAL)
+        .filter(task_type="events.publish", payload__event_id__in=[pk for pk, _ in waiting])
+        .values_list("payload__event_id", flat=True)
+    )
+    items = [(tenant_id, {"event_id": pk}) for pk, tenant_id in waiting if pk not in under_way]
+    task_submit_many(task_type="events.publish", items=items, requested_by="events-scan")
+    return {"submitted": [payload["event_id"] for _, payload in items]}

@@ -300,6 +300,12 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": env.int("DOCUMENTS_WATCH_INTERVAL", default=60),
         "options": {"expires": 55},
     },
+    # Domain events committed but not handed on (their process died in between) are published.
+    "events-publish-unpublished": {
+        "task": "tasks.orchestrator.publish_unpublished_events",
+        "schedule": env.int("EVENTS_SCAN_INTERVAL", default=60),
+        "options": {"expires": 55},
+    },
     # Crontab: overdue invoices, Monday to Saturday at 10:00.
     "dunning-scan-overdue": {
         "task": "tasks.dunning.scan_overdue",

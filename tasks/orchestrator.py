@@ -9,7 +9,7 @@ from typing import Any
 from celery import signals
 from django.db import close_old_connections
 
-from agents.events import TransientDeliveryError, event_deliver, events_publish
+from agents.events import TransientDeliveryError, event_deliver, events_publish, events_unpublished_submit
 from agents.reaper import tasks_reaper_run, worker_restart_recover
 from bmc.queues import Queue
 from tasks.base import TRANSIENT_ERRORS, agent_task, agent_task_load, ping_task
@@ -33,6 +33,20 @@ def reap_tasks(self, broker_lost: bool = False) -> dict[str, Any]:
     """Beat, every REAPER_INTERVAL; and at once, with `broker_lost`, when beat finds the broker
     came back empty (bmc.beat)."""
     return tasks_reaper_run(broker_lost=broker_lost)
+
+
+@agent_task(
+    Queue.ORCHESTRATOR,
+    "tasks.orchestrator.publish_unpublished_events",
+    soft_time_limit=50,
+    time_limit=60,
+    max_retries=3,
+    retry_backoff=1,
+)
+def publish_unpublished_events(self) -> dict[str, Any]:
+    """Beat, every EVENTS_SCAN_INTERVAL: events whose process died between their commit and their
+    hand-off are published anyway."""
+    return events_unpublished_submit()
 
 
 @agent_task(Queue.ORCHESTRATOR, "tasks.orchestrator.publish_event", soft_time_limit=30, time_limit=45)

@@ -5,11 +5,19 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+from datetime import timedelta
 
 import pytest
 from django.db import transaction
+from django.utils import timezone
 
-from agents.events import TransientDeliveryError, event_deliver, event_emit, events_publish
+from agents.events import (
+    TransientDeliveryError,
+    event_deliver,
+    event_emit,
+    events_publish,
+    events_unpublished_submit,
+)
 from agents.tenants import system_bootstrap
 from bmc.conversations.models import Conversation, Customer
 from bmc.core.models import NotInTenant
@@ -139,3 +147,18 @@ def test_a_quote_the_customer_accepts_is_an_event(tenant):
     quote = conversation.quotes.get()
     assert (event.type, event.subject) == ("quote.accepted", f"quote:{quote.pk}")
     assert event.data["number"] == quote.number and event.data["total"] == "1816.95"
+
+
+def test_an_event_whose_hand_off_was_lost_is_published_by_the_scan(tenant):
+    lost = DomainEvent.objects.create(tenant=tenant, type="quote.accepted", subject="quote:11")
+    just_written = DomainEvent.objects.create(tenant=tenant, type="quote.accepted", subject="quote:12")
+    published = DomainEvent.objects.create(tenant=tenant, type="quote.accepted", subject="quote:13")
+    DomainEvent.objects.filter(pk__in=[lost.pk, published.pk]).update(created_at=timezone.now() - timedelta(minutes=5))
+    DomainEvent.objects.filter(pk=published.pk).update(published_at=timezone.now())
+
+    assert events_unpublished_submit() == {"submitted": [lost.pk]}
+    # its publish now waits in the queue: the next scan does not hand it on twice
+    assert events_unpublished_submit() == {"submitted": []}
+    task = AgentTask.objects.get(task_type="events.publish")
+    assert task.payload == {"event_id": lost.pk} and task.tenant_id == tenant.pk
+    assert just_written.pk not in {t.payload["event_id"] for t in AgentTask.objects.filter(task_type="events.publish")}
