@@ -5,19 +5,16 @@ channel (docs/workflows.md). A delivery that fails for a reason worth retrying (
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
 import logging
 from datetime import timedelta
 from typing import Any
 
-import requests
-from django.conf import settings
 from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
+from agents.outbound import TransientSendError, outbound_post, signature_header
 from bmc.core.models import Tenant, tenant_get
 from bmc.events.models import DomainEvent, EventDelivery, EventSubscription
 from bmc.jobs.models import AgentTask
@@ -26,24 +23,21 @@ from bmc.jobs.submit import task_submit, task_submit_many
 logger = logging.getLogger(__name__)
 
 
-# An event not published this long after it was written was not handed on: its process died
-# between the commit and the hand-off. Beat's scan hands it on again.
+# An event still unpublished this long after it was written, with no publish task of its own
+# waiting or running (the one it had ended failed or dead): beat's scan hands it on again.
 PUBLISH_GRACE = timedelta(minutes=1)
 
 
-class TransientDeliveryError(ConnectionError):
+class TransientDeliveryError(TransientSendError):
     """The receiver did not answer, or answered 429 or 5xx: worth a retry."""
 
 
 def event_emit(*, tenant: Tenant, type: str, subject: str, data: dict[str, Any] | None = None) -> DomainEvent:
-    """Record an event in the caller's transaction (the change and its event commit together or
-    not at all) and publish it once that commits."""
+    """Record an event and its publish task in the caller's transaction: the change, its event and
+    the task that publishes it commit together or not at all (the task is sent once it commits,
+    and the reaper sends it again if the broker lost it)."""
     event = DomainEvent.objects.create(tenant=tenant, type=type, subject=subject, data=data or {})
-    transaction.on_commit(
-        lambda: task_submit(
-            tenant=tenant, task_type="events.publish", payload={"event_id": event.pk}, requested_by="events"
-        )
-    )
+    task_submit(tenant=tenant, task_type="events.publish", payload={"event_id": event.pk}, requested_by="events")
     return event
 
 
@@ -63,15 +57,11 @@ def events_publish(*, tenant_id: int, event_id: int) -> dict[str, Any]:
             if delivery.status == EventDelivery.Status.PENDING:
                 to_send.append(delivery.pk)
         DomainEvent.objects.filter(pk=event.pk, published_at__isnull=True).update(published_at=timezone.now())
-        for delivery_id in to_send:
-            transaction.on_commit(
-                lambda delivery_id=delivery_id: task_submit(
-                    tenant=event.tenant,
-                    task_type="events.deliver",
-                    payload={"delivery_id": delivery_id},
-                    requested_by="events",
-                )
-            )
+        task_submit_many(
+            task_type="events.deliver",
+            items=[(tenant_id, {"delivery_id": delivery_id}) for delivery_id in to_send],
+            requested_by="events",
+        )
     return {"event_id": event.pk, "deliveries": to_send}
 
 
@@ -88,10 +78,6 @@ def event_body(event: DomainEvent) -> bytes:
     ).encode()
 
 
-def event_signature(*, secret: str, body: bytes) -> str:
-    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
-
-
 def event_deliver(*, tenant_id: int, delivery_id: int) -> str:
     """POST the event to its subscription, once: a delivery already made is not made again."""
     delivery = tenant_get(
@@ -101,37 +87,27 @@ def event_deliver(*, tenant_id: int, delivery_id: int) -> str:
         return delivery.status
     EventDelivery.objects.filter(pk=delivery.pk).update(attempts=F("attempts") + 1)
     body = event_body(delivery.event)
+    headers = {
+        "Content-Type": "application/json",
+        "X-BMC-Event-Id": str(delivery.event_id),
+        "X-BMC-Event-Type": delivery.event.type,
+        "X-BMC-Signature": signature_header(secret=delivery.subscription.secret, body=body),
+    }
     try:
-        response = requests.post(
-            delivery.subscription.url,
-            data=body,
-            headers={
-                "Content-Type": "application/json",
-                "X-BMC-Event-Id": str(delivery.event_id),
-                "X-BMC-Event-Type": delivery.event.type,
-                "X-BMC-Signature": event_signature(secret=delivery.subscription.secret, body=body),
-            },
-            timeout=settings.OUTBOUND_TIMEOUT,
-        )
-    except (requests.ConnectionError, requests.Timeout) as exc:
-        _delivery_error(delivery, f"{type(exc).__name__}: {exc}")
+        response = outbound_post(delivery.subscription.url, body=body, headers=headers)
+    except TransientSendError as exc:
+        EventDelivery.objects.filter(pk=delivery.pk).update(last_error=str(exc)[:1000])
         raise TransientDeliveryError(str(exc)) from exc
-    if response.status_code == 429 or response.status_code >= 500:
-        _delivery_error(delivery, f"answered {response.status_code}")
-        raise TransientDeliveryError(f"{delivery.subscription.url} answered {response.status_code}")
     if not response.ok:
-        _delivery_error(delivery, f"answered {response.status_code}: {response.text[:300]}")
-        EventDelivery.objects.filter(pk=delivery.pk).update(status=EventDelivery.Status.FAILED)
+        EventDelivery.objects.filter(pk=delivery.pk).update(
+            status=EventDelivery.Status.FAILED, last_error=f"answered {response.status_code}: {response.text[:300]}"
+        )
         logger.warning("event delivery refused", extra={"delivery": delivery.pk, "status": response.status_code})
         return EventDelivery.Status.FAILED
     EventDelivery.objects.filter(pk=delivery.pk).update(
         status=EventDelivery.Status.DELIVERED, delivered_at=timezone.now(), last_error=""
     )
     return EventDelivery.Status.DELIVERED
-
-
-def _delivery_error(delivery: EventDelivery, error: str) -> None:
-    EventDelivery.objects.filter(pk=delivery.pk).update(last_error=error[:1000])
 
 
 def events_unpublished_submit(*, older_than: timedelta = PUBLISH_GRACE, limit: int = 500) -> dict[str, Any]:

@@ -251,7 +251,14 @@ def _send_log(message: Message) -> SendResult:
     return SendResult(external_id=f"log-{message.pk}")
 
 
-def _post(url: str, *, body: bytes, headers: dict[str, str]) -> requests.Response:
+def signature_header(*, secret: str, body: bytes) -> str:
+    """X-BMC-Signature of what this product POSTs to n8n: "sha256=" and the body's HMAC-SHA256."""
+    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+
+
+def outbound_post(url: str, *, body: bytes, headers: dict[str, str]) -> requests.Response:
+    """POST to a receiver outside, within OUTBOUND_TIMEOUT: no answer, 429 or 5xx raise
+    TransientSendError (a task retries it); any other answer is the caller's to read."""
     try:
         response = requests.post(url, data=body, headers=headers, timeout=settings.OUTBOUND_TIMEOUT)
     except (requests.ConnectionError, requests.Timeout) as exc:
@@ -274,13 +281,12 @@ def _send_n8n(message: Message) -> SendResult:
             "document_url": message.raw_payload.get("document_url", ""),
         }
     ).encode()
-    signature = hmac.new(settings.N8N_WEBHOOK_SECRET.encode(), body, hashlib.sha256).hexdigest()
-    response = _post(
+    response = outbound_post(
         settings.N8N_OUTBOUND_URL,
         body=body,
         headers={
             "Content-Type": "application/json",
-            "X-BMC-Signature": f"sha256={signature}",
+            "X-BMC-Signature": signature_header(secret=settings.N8N_WEBHOOK_SECRET, body=body),
             "Idempotency-Key": message.idempotency_key or str(message.pk),
         },
     )
@@ -339,7 +345,7 @@ def _send_whatsapp(message: Message) -> SendResult:
     else:
         payload |= {"type": "text", "text": {"body": message.text[:4096], "preview_url": True}}
     url = f"{settings.WHATSAPP_API_BASE.rstrip('/')}/{number}/messages"
-    response = _post(
+    response = outbound_post(
         url,
         body=json.dumps(payload).encode(),
         headers={"Authorization": f"Bearer {settings.WHATSAPP_TOKEN}", "Content-Type": "application/json"},

@@ -9,10 +9,10 @@ from typing import Any
 from celery import signals
 from django.db import close_old_connections
 
-from agents.events import TransientDeliveryError, event_deliver, events_publish, events_unpublished_submit
+from agents.events import event_deliver, events_publish, events_unpublished_submit
 from agents.reaper import tasks_reaper_run, worker_restart_recover
 from bmc.queues import Queue
-from tasks.base import TRANSIENT_ERRORS, agent_task, agent_task_load, ping_task
+from tasks.base import agent_task, agent_task_load, ping_task
 
 logger = logging.getLogger(__name__)
 
@@ -64,10 +64,10 @@ def publish_event(self, agent_task_id: str) -> dict[str, Any]:
     max_retries=8,
     retry_backoff=30,
     retry_backoff_max=3600,
-    autoretry_for=(*TRANSIENT_ERRORS, TransientDeliveryError),
 )
 def deliver_event(self, agent_task_id: str) -> dict[str, Any]:
-    """payload: {delivery_id}: POST the event, signed; no answer, 429 or 5xx retry with backoff."""
+    """payload: {delivery_id}: POST the event, signed; no answer, 429 or 5xx (a ConnectionError, so
+    retried like every transient error) again with backoff: 30 s doubling to an hour, 8 times."""
     task = agent_task_load(agent_task_id)
     delivery_id = task.payload["delivery_id"]
     return {"delivery_id": delivery_id, "status": event_deliver(tenant_id=task.tenant_id, delivery_id=delivery_id)}

@@ -40,7 +40,7 @@ def test_an_event_is_written_with_its_change_or_not_at_all(tenant, django_captur
     with pytest.raises(RuntimeError), transaction.atomic():
         event_emit(tenant=tenant, type="quote.accepted", subject="quote:1", data={"quote_id": 1})
         raise RuntimeError("the change failed")
-    assert not DomainEvent.objects.exists()
+    assert not DomainEvent.objects.exists() and not AgentTask.objects.exists()
 
     with django_capture_on_commit_callbacks(execute=True):
         event = event_emit(tenant=tenant, type="quote.accepted", subject="quote:2", data={"quote_id": 2})
@@ -115,7 +115,8 @@ def test_a_receiver_that_fails_is_retried_and_one_that_refuses_is_not(tenant):
         with pytest.raises(TransientDeliveryError):
             event_deliver(tenant_id=tenant.pk, delivery_id=retried.pk)
         retried.refresh_from_db()
-        assert (retried.status, retried.attempts, retried.last_error) == ("pending", 1, "answered 503")
+        assert (retried.status, retried.attempts) == ("pending", 1)
+        assert retried.last_error == f"{flaky.url} answered 503"
         assert event_deliver(tenant_id=tenant.pk, delivery_id=retried.pk) == "delivered"
 
         assert event_deliver(tenant_id=tenant.pk, delivery_id=refused.pk) == "failed"
