@@ -1,14 +1,22 @@
-"""A value corrected as it is said: "Deposité 15000 pesos... no, perdón, 18000", "la cotización
-1045. Perdón, la 1054", "6 chapas de 2,5 m, a no, pará, mejor 7 paneles": the value said after the
-correction takes the place of the one it corrects, so every extractor reads the message as meant.
-(A number corrected right away, "de 6 no de 7 metros", is text.py's; this is the one said after a
-pause, a "perdón" or a "me equivoqué".)"""
+"""A value corrected as it is said, right away ("de 6 no de 7 metros", "6 x 7... perdón, 6,5 x 7")
+or after a pause ("Deposité 15000 pesos... no, perdón, 18000", "la cotización 1045. Perdón, la
+1054", "6 chapas de 2,5 m, a no, pará, mejor 7 paneles"): the value said after the correction takes
+the place of the one it corrects, so every extractor reads the message as meant."""
 
 from __future__ import annotations
 
 import re
 
-# What a customer says when they correct themselves.
+# "de 6 no de 7 metros", "de 50 no perdon de 100", "150... no, mejor dejalo en 100": corrected right away
+_CORRECTED_RE = re.compile(
+    r"(?:\bde\s+)?\d+(?:,\d+)?\s*(?:mm|metros?|mts?|m)?\s*[.…]*\s*,?\s+no\s*,?\s+(?:perdon\s*,?\s*|mejor\s+|digo\s+|es\s+)?"
+    r"(?:dejalo\s+en\s+|ponelo\s+en\s+|que\s+sea\s+)?(?=(?:de\s+|en\s+)?\d)"
+)
+# "6 x 7... perdon, 6,5 x 7": a pair of measures said again, corrected
+_CORRECTED_PAIR_RE = re.compile(
+    r"\d+(?:,\d+)?\s*x\s*\d+(?:,\d+)?\s*[.…]*\s*,?\s*(?:no|perdon|mejor|digo)\s*[,.]?\s*(?=\d+(?:,\d+)?\s*x\s*\d)"
+)
+# What a customer says when they correct themselves after a pause.
 CORRECTION_RE = re.compile(
     r"(?:\.{2,}|…)\s*,?\s*(?:no|perdon|bueno|mejor|digo|a\s+no)\b[\s,.]*(?:perdon\b[\s,.]*)?"
     r"|\bperdon\s*[,.]\s*(?:me\s+(?:equivoque|confundi)\s*[,.]?\s*)?|\bme\s+(?:equivoque|confundi)\b[\s,.]*"
@@ -45,8 +53,9 @@ def _corrected_span(*, text: str, kind: str | None, label: str | None) -> tuple[
 
 
 def corrections_apply(*, text: str) -> str:
-    """`text` (normalised, numbers in digits) with each number corrected after a pause replaced by
-    the one that corrects it, and the correction itself taken out."""
+    """`text` (normalised, numbers in digits) with each corrected number replaced by the one that
+    corrects it, and the correction itself taken out."""
+    text = _CORRECTED_RE.sub("", _CORRECTED_PAIR_RE.sub("", text))
     for marker in reversed(list(CORRECTION_RE.finditer(text))):
         again = _SAID_AGAIN_RE.match(text, marker.end())
         if not again:

@@ -157,8 +157,8 @@ _PHONETIC = {
 _PHONETIC_RE = re.compile(rf"\b({'|'.join(_PHONETIC)})\b")
 _STEPS_RE = re.compile(r"\b(?:\d+|[a-z]+)\s+pasos\b")
 # After text2num, the ways people say a measure in words: "4 metros 20", "3 con 50", "2 metros y
-# medio", "de alto 2 60"; a number corrected as it is said ("de 50 no perdon de 100"); an order
-# number said digit by digit ("4 5 8 2").
+# medio", "de alto 2 60"; an order number said digit by digit ("4 5 8 2"). A number corrected as
+# it is said is corrections.py's.
 _METERS_AND_CM_RE = re.compile(r"(?<![\d,])(\d{1,2})\s+(metros?|mts?)\s+(\d{2})\b(?!\s*(?:metros?|mts?|m\b|cm))")
 _WITH_DECIMALS_RE = re.compile(r"(?<![\d,])(\d{1,2})\s+con\s+(\d{2})\b(?![.,]\d)")
 _METERS_AND_HALF_RE = re.compile(r"(?<![\d,])(\d{1,2})\s+(metros?|mts?)\s+y\s+medio\b")
@@ -167,14 +167,6 @@ _LABEL_DIGIT_PAIR_RE = re.compile(
 )
 # "... y dos ochenta de alto": after "y" only when a measure's word follows
 _AND_DIGIT_PAIR_RE = re.compile(r"\b(y)\s+(\d)\s+(\d{2})\b(?=\s*(?:de\s+)?(?:alto|altura|largo|ancho|m\b|metros|mts))")
-_CORRECTED_RE = re.compile(
-    r"(?:\bde\s+)?\d+(?:,\d+)?\s*(?:mm|metros?|mts?|m)?\s*[.…]*\s*,?\s+no\s*,?\s+(?:perdon\s*,?\s*|mejor\s+|digo\s+|es\s+)?"
-    r"(?:dejalo\s+en\s+|ponelo\s+en\s+|que\s+sea\s+)?(?=(?:de\s+|en\s+)?\d)"
-)
-# "6 x 7... perdon, 6,5 x 7": a pair of measures said again, corrected
-_CORRECTED_PAIR_RE = re.compile(
-    r"\d+(?:,\d+)?\s*x\s*\d+(?:,\d+)?\s*[.…]*\s*,?\s*(?:no|perdon|mejor|digo)\s*[,.]?\s*(?=\d+(?:,\d+)?\s*x\s*\d)"
-)
 # "3500 mm" of a panel's length: metres (a thickness is never over 300 mm)
 _MM_LENGTH_RE = re.compile(r"(?<![\d.,])(\d{3,5})\s*(?:mm|milimetros)\b")
 # small numbers in words before a measure's label or after "por": "por dos de ancho"
@@ -204,7 +196,7 @@ def _mm_as_meters(value: int) -> str:
 
 def numbers_as_digits(*, text: str) -> str:
     """A message as the entity readers take it: normalised, its numbers in digits ("ciento
-    cincuenta" is 150, "cuatro metros veinte" is "4,20 metros"), a corrected number said once."""
+    cincuenta" is 150, "cuatro metros veinte" is "4,20 metros")."""
     lowered = _PHONETIC_RE.sub(lambda m: _PHONETIC[m.group(1)], text.lower())
     lowered = _ACCENT_RE.sub(lambda m: _ACCENTED[m.group(1)], lowered)
     lowered = _STEPS_RE.sub(" ", lowered)  # "8 pasos de largo, unos 7 metros": steps measure nothing
@@ -231,7 +223,6 @@ def numbers_as_digits(*, text: str) -> str:
     text = _AND_DIGIT_PAIR_RE.sub(r"\1 \2,\3", text)
     text = _SMALL_WORD_MEASURE_RE.sub(lambda m: str(NUMBER_WORDS[m.group(1) or m.group(2)]), text)
     text = _MM_LENGTH_RE.sub(lambda m: _mm_as_meters(int(m.group(1))), text)
-    text = _CORRECTED_PAIR_RE.sub("", text)
-    text = _CORRECTED_RE.sub("", text).replace("treintaytres", "treinta y tres")
+    text = text.replace("treintaytres", "treinta y tres")
     text = _ZERO_RE.sub("0", text)  # "siete siete cero dos": 7 7 0 2
     return _DIGIT_BY_DIGIT_RE.sub(lambda m: m.group(0).replace(" ", ""), text)
