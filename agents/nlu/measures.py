@@ -51,6 +51,14 @@ THICKNESS_BARE_RE = re.compile(
     r"(?!\s*(?:[x×*]\s*\d|por\s+\d|metros?\b|mts?\b|m\b|m2|%|paneles|p\b|dolares|pesos|dias|u\$s|usd))"
 )
 
+# "la de 150", "el de 100": a thickness chosen among those offered, no family said again
+_THICKNESS_CHOSEN_RE = re.compile(
+    r"\b(?:el|la)\s+(?:opcion\s+)?de\s+(\d{2,3})(?:\s*mm)?\b(?!\s*(?:[x×*]|m\b|metros|mts|%))"
+)
+# "de 150": a thickness said alone, the answer to which one
+_THICKNESS_ALONE_RE = re.compile(
+    r"^\W*(?:y\s+)?(?:(?:la|el)\s+)?(?:de|en)\s+(\d{2,3})\s*(?:mm)?(?=\W*$|\s*(?:\?|cuanto|como|que\s+precio))"
+)
 _COUNT_UNITS = r"(?:paneles|panel|chapas|chapa|placas|placa|unidades|unid|p)"
 _COUNT_RE = re.compile(
     rf"(?<![\w.,])(\d+|{'|'.join(w for w in NUMBER_WORDS if NUMBER_WORDS[w] > 1)})\s*{_COUNT_UNITS}(?![\w/])"
@@ -310,3 +318,23 @@ def _label_key(*, label: str | None, wall: bool, room: bool = False) -> str | No
     if label == "frente":  # the side across the panels
         return "run_m" if wall else "width_m"
     return None
+
+
+def measures_read(*, text: str, use: str | None, family: str | None) -> dict[str, Any]:
+    """The measures of a message whose use and family were read: a wall's, a cold room's or a
+    roof's, a length or height of 100 or more taken as centimetres, and a thickness said without a
+    unit when nothing else says it ("isodec de 100", "la de 150", "de 150" alone)."""
+    wall = use == "wall" or (use is None and family in {"ISOPANEL_EPS", "ISOWALL_PIR"})
+    room = use == "cold_room" or (use is None and family == "ISOFRIG_PIR")
+    measures, text = measures_extract(text=text, wall=wall, room=room)
+    for key in ("length_m", "height_m"):
+        # "240 de alto": no panel is 240 m long, so centimetres
+        if measures.get(key, 0) >= 100:
+            measures[key] = number_clean(value=measures[key] / 100)
+    if "thickness_mm" not in measures:
+        bare = (THICKNESS_BARE_RE.search(text) if family else _THICKNESS_CHOSEN_RE.search(text)) or (
+            _THICKNESS_ALONE_RE.match(text)
+        )
+        if bare and int(bare.group(1)) in KNOWN_THICKNESS:
+            measures["thickness_mm"] = int(bare.group(1))
+    return measures

@@ -10,7 +10,7 @@ from agents.nlu.classifier import intent_classify
 from agents.nlu.corrections import corrections_apply, said_after_correction
 from agents.nlu.dates import dates_find, local_date, promised_date_resolve
 from agents.nlu.extras import extras_find
-from agents.nlu.measures import KNOWN_THICKNESS, THICKNESS_BARE_RE, measures_extract
+from agents.nlu.measures import measures_read
 from agents.nlu.money import amount_find
 from agents.nlu.names import email_extract, name_extract
 from agents.nlu.places import zone_find
@@ -33,14 +33,6 @@ _ORDER_REF_RE = re.compile(
 )
 # freight asked for, not asked about ("cuanto me sale el flete a rivera?")
 _FREIGHT_WORD_RE = re.compile(r"(?<!\bel )(?<!\bdel )(?<!\bde )(?<!\bun )\b(?:flete|envio)\b")
-# "la de 150", "el de 100": a thickness chosen among those offered, no family said again
-_THICKNESS_CHOSEN_RE = re.compile(
-    r"\b(?:el|la)\s+(?:opcion\s+)?de\s+(\d{2,3})(?:\s*mm)?\b(?!\s*(?:[x×*]|m\b|metros|mts|%))"
-)
-# "de 150": a thickness said alone, the answer to which one
-_THICKNESS_ALONE_RE = re.compile(
-    r"^\W*(?:y\s+)?(?:(?:la|el)\s+)?(?:de|en)\s+(\d{2,3})\s*(?:mm)?(?=\W*$|\s*(?:\?|cuanto|como|que\s+precio))"
-)
 _PERCENT_RE = re.compile(r"\d+(?:[.,]\d+)?\s*(?:%|por\s*ciento)")
 _TIME_RE = re.compile(r"\b\d{1,2}(?::\d{2})\s*(?:hs|hrs|h|am|pm)?\b|\b\d{1,2}\s*(?:hs|hrs|horas|am|pm)\b")
 # "-18", "- 18 grados", "25°": not "- 2 esquinas" in a list of bullets
@@ -87,23 +79,6 @@ def _noise_mask(*, text: str) -> str:
     return text
 
 
-def _measures_take(*, text: str, use: str | None, family: str | None) -> dict[str, Any]:
-    wall = use == "wall" or (use is None and family in {"ISOPANEL_EPS", "ISOWALL_PIR"})
-    room = use == "cold_room" or (use is None and family == "ISOFRIG_PIR")
-    measures, text = measures_extract(text=text, wall=wall, room=room)
-    for key in ("length_m", "height_m"):
-        # "240 de alto": no panel is 240 m long, so centimetres
-        if measures.get(key, 0) >= 100:
-            measures[key] = number_clean(value=measures[key] / 100)
-    if "thickness_mm" not in measures:
-        bare = (THICKNESS_BARE_RE.search(text) if family else _THICKNESS_CHOSEN_RE.search(text)) or (
-            _THICKNESS_ALONE_RE.match(text)
-        )
-        if bare and int(bare.group(1)) in KNOWN_THICKNESS:
-            measures["thickness_mm"] = int(bare.group(1))
-    return measures
-
-
 def entities_extract(*, original: str, text: str, intent: str, today: date) -> dict[str, Any]:
     """The entities of a message: `original` as written, `text` normalised with its numbers in
     digits (numbers_as_digits); `intent` decides
@@ -139,7 +114,7 @@ def entities_extract(*, original: str, text: str, intent: str, today: date) -> d
         "amount": number_clean(value=amount) if amount else None,
         "email": email_extract(text=original),
         "name": name,
-        **_measures_take(text=text, use=use, family=family),
+        **measures_read(text=text, use=use, family=family),
         **extras,
     }
     return {key: values[key] for key in NLU_ENTITY_KEYS if values.get(key) is not None}
