@@ -24,8 +24,8 @@ TURN_WAIT_RETRIES = 5
 def intent_model_warm(sender=None, **_: Any) -> None:
     """A worker of the conversation queue loads the intent model (trains it, on a first start)
     before it takes a message: its pool's processes share it, and no customer waits for it."""
-    queues = getattr(getattr(getattr(sender, "app", None), "amqp", None), "queues", None)
-    if queues is not None and Queue.CONVERSATION.value in queues.consume_from:
+    app = getattr(sender, "app", None)
+    if app is not None and Queue.CONVERSATION.value in app.amqp.queues.consume_from:
         intent_model()
 
 

@@ -1,9 +1,9 @@
-"""The optional language model behind the `openai` SDK, bound to the rules' output schema.
+"""The optional language model behind the `openai` SDK, bound to the built-in reader's output schema.
 
 Used only when OPENAI_API_KEY is set. The model reads a message into the same {intent,
-confidence, entities} the rules give; its answer is validated against the schema and the known
+confidence, entities} the built-in reader gives; its answer is validated against the schema and the known
 values, and anything wrong (timeout, HTTP error, invalid JSON, an unknown key or value) falls
-back to the rules. The model never sees or produces a price.
+back to the built-in reader. The model never sees or produces a price.
 """
 
 from __future__ import annotations
@@ -44,7 +44,7 @@ def _client():
         api_key=settings.OPENAI_API_KEY,
         base_url=settings.OPENAI_BASE_URL or None,
         timeout=settings.OPENAI_TIMEOUT,
-        max_retries=0,  # the rules are the fallback; a retry would only delay the answer
+        max_retries=0,  # the built-in reader is the fallback; a retry would only delay the answer
     )
 
 
@@ -93,12 +93,15 @@ def nlu_model_parse(*, text: str, sent_at: datetime | str | None = None) -> dict
 
 
 def message_understand(*, text: str, sent_at: datetime | str | None = None) -> dict[str, Any]:
-    """The model when configured and sound, the rules otherwise. `source` says which answered."""
+    """The model when configured and sound, the built-in reader (classifier and entity rules)
+    otherwise. `source` says which answered ("model" or, for the built-in reader, "rules")."""
     if nlu_model_enabled():
         try:
             return {**nlu_model_parse(text=text, sent_at=sent_at), "source": "model"}
-        except Exception as error:  # timeout, HTTP error, bad answer: the rules answer instead
-            logger.warning("model NLU failed, using the rules", extra={"error": f"{type(error).__name__}: {error}"})
+        except Exception as error:  # timeout, HTTP error, bad answer: the built-in reader answers instead
+            logger.warning(
+                "model NLU failed, using the built-in reader", extra={"error": f"{type(error).__name__}: {error}"}
+            )
     return {**nlu_parse(text=text, sent_at=sent_at), "source": "rules"}
 
 

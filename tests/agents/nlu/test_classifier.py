@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+from types import SimpleNamespace
 
 import pytest
 
 from agents.nlu import classifier
+from tasks import conversation
 
 EXAMPLES = [
     ("hola buenas", "greeting"),
@@ -56,3 +58,19 @@ def test_a_cache_file_cut_short_is_trained_again(small_training):
     cached.write_bytes(b"not a model")
     classifier.intent_model.cache_clear()
     assert classifier.intent_classify(text="hola buenas")[0] == "greeting"
+
+
+def _worker_of(*queues: str):
+    """A started worker as worker_init sees it: its app consumes from these queues only."""
+    return SimpleNamespace(app=SimpleNamespace(amqp=SimpleNamespace(queues=SimpleNamespace(consume_from=set(queues)))))
+
+
+def test_only_a_worker_of_the_conversation_queue_loads_the_model_at_start(monkeypatch):
+    loaded = []
+    monkeypatch.setattr(conversation, "intent_model", lambda: loaded.append(True))
+    conversation.intent_model_warm(sender=_worker_of("quote", "documents"))
+    assert loaded == []
+    conversation.intent_model_warm(sender=_worker_of("conversation"))
+    assert loaded == [True]
+    conversation.intent_model_warm(sender=None)  # a signal sent without a worker
+    assert loaded == [True]
