@@ -15,6 +15,7 @@ from stdnum.uy import rut as uy_rut
 from agents.documents.fields import date_parse, money
 from agents.documents.intake import DocumentError
 from agents.documents.validation import REQUIRED, validate_fields
+from agents.events import event_emit
 from bmc.documents.models import Document, DocumentCorrection
 
 Kind = Document.Kind
@@ -52,6 +53,20 @@ def document_review(
                 "reviewed_at",
                 "updated_at",
             ]
+        )
+        event_emit(
+            tenant=document.tenant,
+            type="document.reviewed",
+            subject=f"document:{document.pk}",
+            data={
+                "document_id": document.pk,
+                "batch_id": document.batch_id,
+                "kind": document.kind,
+                "review": document.review,
+                "fields": document.fields,
+                "failing_checks": failing,
+                "via": document.reviewed_via,
+            },
         )
     return failing
 

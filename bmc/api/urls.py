@@ -2,6 +2,7 @@ from django.urls import path
 
 from bmc.conversations import api as conversations
 from bmc.documents import api as documents
+from bmc.events import api as events
 from bmc.jobs import api as jobs
 from bmc.quotes import api as quotes
 from bmc.sales import api as sales
@@ -32,5 +33,6 @@ urlpatterns = [
     path("documents/batches", documents.batches_view, name="document-batches"),
     path("documents/batches/<int:batch_id>", documents.batch_detail_view, name="document-batch-detail"),
     path("documents/<int:document_id>/file", documents.document_file_view, name="document-file"),
+    path("events", events.events_view, name="events"),
     path("documents/<int:document_id>/review", documents.document_review_view, name="document-review"),
 ]

@@ -163,3 +163,26 @@ def test_an_event_whose_hand_off_was_lost_is_published_by_the_scan(tenant):
     task = AgentTask.objects.get(task_type="events.publish")
     assert task.payload == {"event_id": lost.pk} and task.tenant_id == tenant.pk
     assert just_written.pk not in {t.payload["event_id"] for t in AgentTask.objects.filter(task_type="events.publish")}
+
+
+def test_a_consumer_replays_from_the_last_event_it_saw(tenant, other_tenant, api):
+    emitted = [
+        DomainEvent.objects.create(tenant=tenant, type=kind, subject=f"quote:{n}", data={"n": n})
+        for n, kind in enumerate(["quote.accepted", "quote.rejected", "quote.accepted", "quote.accepted"])
+    ]
+    DomainEvent.objects.create(tenant=other_tenant, type="quote.accepted", subject="quote:99")
+
+    everything = api.get("/api/v1/events").json()
+    assert [e["id"] for e in everything["events"]] == [e.pk for e in emitted]
+    assert everything["events"][0]["data"] == {"n": 0} and everything["has_more"] is False
+
+    first = api.get("/api/v1/events", {"after": emitted[0].pk, "type": "quote.accepted", "limit": 1}).json()
+    assert [e["id"] for e in first["events"]] == [emitted[2].pk] and first["has_more"] is True
+    rest = api.get("/api/v1/events", {"after": first["next_after"], "type": "quote.accepted"}).json()
+    assert [e["id"] for e in rest["events"]] == [emitted[3].pk] and rest["has_more"] is False
+    caught_up = api.get("/api/v1/events", {"after": rest["next_after"]}).json()
+    assert caught_up == {"events": [], "next_after": emitted[3].pk, "has_more": False}
+
+    refused = api.get("/api/v1/events", {"after": "the last one", "limit": 5000})
+    assert refused.status_code == 400
+    assert set(refused.json()["error"]["fields"]) == {"after", "limit"}

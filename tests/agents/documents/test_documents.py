@@ -15,6 +15,7 @@ from agents.documents.crosscheck import batch_crosscheck
 from agents.documents.intake import MAX_BYTES, DocumentError, Upload, batch_create, file_type_detect
 from agents.documents.review import document_review, extraction_accuracy
 from bmc.documents.models import Document, DocumentCorrection
+from bmc.events.models import DomainEvent
 from tests import documents_corpus as corpus
 
 pytestmark = pytest.mark.django_db
@@ -225,6 +226,13 @@ def test_corrections_are_kept_and_measure_accuracy(tenant, admin_user):
     accuracy = extraction_accuracy(tenant_id=tenant.pk)
     assert accuracy["number"] == {"reviewed": 2, "corrected": 1, "accuracy": 0.5}
     assert accuracy["total"] == {"reviewed": 2, "corrected": 0, "accuracy": 1.0}
+    # each verdict is an event for whoever follows reviews (n8n, a workflow); the refused one is not
+    events = DomainEvent.objects.filter(type="document.reviewed").order_by("id")
+    assert [(e.subject, e.data["review"]) for e in events] == [
+        (f"document:{d.pk}", review)
+        for d, review in zip(documents[:3], ["approved", "corrected", "rejected"], strict=True)
+    ]
+    assert events[1].data["fields"]["number"] == "A-0999" and events[1].data["via"] == "admin"
 
 
 def test_a_correction_that_does_not_add_up_is_kept_and_the_document_keeps_waiting(tenant, admin_user):
@@ -239,6 +247,8 @@ def test_a_correction_that_does_not_add_up_is_kept_and_the_document_keeps_waitin
     assert document.review == "pending" and document.fields["total"] == "999.00"
     assert document.review_reason.startswith("after correction: ") and document.reviewed_by == admin_user
     assert DocumentCorrection.objects.get().corrected == "999.00"
+    event = DomainEvent.objects.get(type="document.reviewed")
+    assert event.data["review"] == "pending" and [c["check"] for c in event.data["failing_checks"]] == ["total_adds_up"]
 
 
 VARIANTS = [
