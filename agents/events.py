@@ -1,5 +1,5 @@
 """Domain events as an outbox: written in the transaction of the change that caused them,
-published once it commits, delivered to each n8n subscription once, signed like the outbound
+published once it commits (to workflow steps waiting for them, and) delivered to each n8n subscription once, signed like the outbound
 channel (docs/workflows.md). A delivery that fails for a reason worth retrying (no answer, 429,
 5xx) is retried with backoff by its task; any other answer fails it, and it is said why."""
 
@@ -15,6 +15,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from agents.outbound import TransientSendError, outbound_post, signature_header
+from agents.workflows.engine import workflow_runs_waiting_for, workflows_advance_submit
 from bmc.core.models import Tenant, tenant_get
 from bmc.events.models import DomainEvent, EventDelivery, EventSubscription
 from bmc.jobs.models import AgentTask
@@ -62,7 +63,10 @@ def events_publish(*, tenant_id: int, event_id: int) -> dict[str, Any]:
             items=[(tenant_id, {"delivery_id": delivery_id}) for delivery_id in to_send],
             requested_by="events",
         )
-    return {"event_id": event.pk, "deliveries": to_send}
+        # workflow steps waiting for it go on
+        runs = workflow_runs_waiting_for(event)
+        workflows_advance_submit(runs=[(tenant_id, run_id) for run_id in runs], requested_by="events")
+    return {"event_id": event.pk, "deliveries": to_send, "runs": runs}
 
 
 def event_body(event: DomainEvent) -> bytes:

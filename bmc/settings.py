@@ -50,6 +50,7 @@ INSTALLED_APPS = [
     "bmc.sales",
     "bmc.documents",
     "bmc.events",
+    "bmc.workflows",
     "bmc.api",
 ]
 
@@ -306,6 +307,12 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": env.int("EVENTS_SCAN_INTERVAL", default=60),
         "options": {"expires": 55},
     },
+    # Workflow runs whose timer, timeout, step's work or decision is there, and nothing moved them.
+    "workflows-scan": {
+        "task": "tasks.orchestrator.scan_workflows",
+        "schedule": env.int("WORKFLOWS_SCAN_INTERVAL", default=5),
+        "options": {"expires": 30},
+    },
     # Crontab: overdue invoices, Monday to Saturday at 10:00.
     "dunning-scan-overdue": {
         "task": "tasks.dunning.scan_overdue",
@@ -343,6 +350,8 @@ SPECTACULAR_SETTINGS = {
         "QuoteStatusEnum": "bmc.quotes.models.Quote.Status",
         "DocumentStatusEnum": "bmc.documents.models.Document.Status",
         "DocumentBatchStatusEnum": "bmc.documents.models.DocumentBatch.Status",
+        "WorkflowRunStatusEnum": "bmc.workflows.models.WorkflowRun.Status",
+        "WorkflowStepStatusEnum": "bmc.workflows.models.WorkflowStep.Status",
         "ChatWaitingStatusEnum": ["processing", "stored"],
     },
     "APPEND_COMPONENTS": {

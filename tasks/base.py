@@ -24,6 +24,7 @@ from celery.worker.request import Request
 from django.conf import settings
 from django.db import close_old_connections
 
+from agents.workflows.engine import workflow_step_task_finished
 from bmc.jobs import records
 from bmc.jobs.models import AgentTask
 from bmc.logging import log_context_bind, log_context_reset
@@ -194,13 +195,16 @@ def _elapsed_ms(task: Task) -> int | None:
 def _on_success(sender: Task, result: Any, **kwargs: Any) -> None:
     request = sender.request
     if getattr(request, "bmc_tracked", False) and not getattr(request, "bmc_skip", False):
-        records.agent_task_complete(
+        task = _claimed.get(str(request.id))
+        done = records.agent_task_complete(
             task_id=request.id,
             attempt=request.bmc_attempt,
             result=result,
             processing_time_ms=_elapsed_ms(sender) or 0,
-            task=_claimed.get(str(request.id)),
+            task=task,
         )
+        if done and task is not None and task.metadata.get("workflow_run"):
+            _workflow_wake(task)
 
 
 @signals.task_retry.connect
@@ -216,9 +220,22 @@ def _on_failure(sender: Task, task_id: str, exception: BaseException, **kwargs: 
     if getattr(sender.request, "bmc_skip", False) or not getattr(sender, "track_records", True):
         return
     close_old_connections()
-    records.agent_task_fail(
+    failed = records.agent_task_fail(
         task_id=task_id, error=f"{type(exception).__name__}: {exception}", processing_time_ms=_elapsed_ms(sender)
     )
+    if failed:
+        step_task = AgentTask.objects.filter(task_id=task_id, metadata__has_key="workflow_run").first()
+        if step_task is not None:
+            _workflow_wake(step_task)
+
+
+def _workflow_wake(task: AgentTask) -> None:
+    """A workflow step's work ended: its run goes on now. Should this be lost (the process dies
+    here, the broker is away), beat's workflow scan finds the step's task finished and does it."""
+    try:
+        workflow_step_task_finished(task=task)
+    except Exception:
+        logger.exception("could not hand a finished step on to its workflow", extra={"task_id": str(task.task_id)})
 
 
 @signals.task_revoked.connect

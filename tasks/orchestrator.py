@@ -11,7 +11,10 @@ from django.db import close_old_connections
 
 from agents.events import event_deliver, events_publish, events_unpublished_submit
 from agents.reaper import tasks_reaper_run, worker_restart_recover
+from agents.staff import staff_task_open
+from agents.workflows.engine import workflow_advance, workflows_scan
 from bmc.queues import Queue
+from bmc.sales.models import StaffTask
 from tasks.base import agent_task, agent_task_load, ping_task
 
 logger = logging.getLogger(__name__)
@@ -71,6 +74,42 @@ def deliver_event(self, agent_task_id: str) -> dict[str, Any]:
     task = agent_task_load(agent_task_id)
     delivery_id = task.payload["delivery_id"]
     return {"delivery_id": delivery_id, "status": event_deliver(tenant_id=task.tenant_id, delivery_id=delivery_id)}
+
+
+@agent_task(
+    Queue.ORCHESTRATOR,
+    "tasks.orchestrator.scan_workflows",
+    soft_time_limit=50,
+    time_limit=60,
+    max_retries=3,
+    retry_backoff=1,
+)
+def scan_workflows(self) -> dict[str, Any]:
+    """Beat, every WORKFLOWS_SCAN_INTERVAL: runs whose timer or timeout has come, whose step's
+    work finished, or whose advance was lost with its process, are advanced."""
+    return workflows_scan()
+
+
+@agent_task(Queue.ORCHESTRATOR, "tasks.orchestrator.advance_workflow", soft_time_limit=30, time_limit=45)
+def advance_workflow(self, agent_task_id: str) -> dict[str, Any]:
+    """payload: {run_id}: the run as far as it goes now."""
+    task = agent_task_load(agent_task_id)
+    return workflow_advance(tenant_id=task.tenant_id, run_id=task.payload["run_id"])
+
+
+@agent_task(Queue.ORCHESTRATOR, "tasks.orchestrator.notify_staff", soft_time_limit=30, time_limit=45)
+def notify_staff(self, agent_task_id: str) -> dict[str, Any]:
+    """payload: {title, detail}: a staff task, one per workflow step however often this runs."""
+    task = agent_task_load(agent_task_id)
+    step = task.metadata.get("workflow_step")
+    opened = staff_task_open(
+        tenant_id=task.tenant_id,
+        kind=StaffTask.Kind.WORKFLOW,
+        dedupe_key=f"workflow-step:{step}" if step else f"task:{task.task_id}",
+        title=str(task.payload.get("title") or "Tarea de un flujo de trabajo"),
+        detail=str(task.payload.get("detail") or ""),
+    )
+    return {"staff_task_id": opened.pk, "title": opened.title}
 
 
 @signals.worker_ready.connect

@@ -6,6 +6,7 @@ from bmc.events import api as events
 from bmc.jobs import api as jobs
 from bmc.quotes import api as quotes
 from bmc.sales import api as sales
+from bmc.workflows import api as workflows
 
 urlpatterns = [
     path("orchestrator/status", jobs.orchestrator_status_view, name="orchestrator-status"),
@@ -34,5 +35,10 @@ urlpatterns = [
     path("documents/batches/<int:batch_id>", documents.batch_detail_view, name="document-batch-detail"),
     path("documents/<int:document_id>/file", documents.document_file_view, name="document-file"),
     path("events", events.events_view, name="events"),
+    path("workflows/definitions", workflows.definitions_view, name="workflow-definitions"),
+    path("workflows/runs", workflows.runs_view, name="workflow-runs"),
+    path("workflows/runs/<int:run_id>", workflows.run_detail_view, name="workflow-run-detail"),
+    path("workflows/runs/<int:run_id>/events", workflows.run_events_view, name="workflow-run-events"),
+    path("workflows/runs/<int:run_id>/cancel", workflows.run_cancel_view, name="workflow-run-cancel"),
     path("documents/<int:document_id>/review", documents.document_review_view, name="document-review"),
 ]

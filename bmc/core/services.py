@@ -25,6 +25,9 @@ STAFF_GROUPS: dict[str, dict[str, tuple[str, ...]]] = {
         "sales.invoice": ("view", "add", "change"),
         "sales.paymentpromise": ("view",),
         "sales.dunningnotice": ("view",),
+        # a run's timeline; "change" is deciding its approval steps
+        "workflows.workflowrun": ("view", "change"),
+        "workflows.workflowstep": ("view",),
     },
     "operations": {
         "core.tenant": ("view", "change"),
@@ -51,6 +54,13 @@ STAFF_GROUPS: dict[str, dict[str, tuple[str, ...]]] = {
         "documents.documentbatch": ("view", "add"),
         "documents.document": ("view", "change"),
         "documents.documentcorrection": ("view",),
+        # events and where they go; workflows, their versions and their runs
+        "events.domainevent": ("view",),
+        "events.eventsubscription": ("view", "add", "change", "delete"),
+        "events.eventdelivery": ("view",),
+        "workflows.workflowdefinition": ("view", "add"),
+        "workflows.workflowrun": ("view", "change"),
+        "workflows.workflowstep": ("view",),
     },
 }
 

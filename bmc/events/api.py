@@ -17,7 +17,9 @@ class EventQuery(serializers.Serializer):
     after = serializers.IntegerField(
         min_value=0, default=0, help_text="The last event id already read; 0 (the default) for the first."
     )
-    type = serializers.CharField(required=False, max_length=80, help_text="Only events of this type.")
+    type = serializers.CharField(
+        required=False, allow_blank=True, max_length=80, help_text="Only events of this type (empty: every type)."
+    )
     limit = serializers.IntegerField(min_value=1, max_value=PAGE_MAX, default=100, help_text="At most this many.")
 
 

@@ -169,6 +169,18 @@ TASK_TYPES: dict[str, TaskType] = {
             "POST one event to one subscription, signed, retried with backoff (payload: {delivery_id}).",
         ),
         TaskType(
+            "workflows.advance",
+            "orchestrator",
+            "tasks.orchestrator.advance_workflow",
+            "Take a workflow run as far as it goes now, one step after another (payload: {run_id}).",
+        ),
+        TaskType(
+            "staff.notify",
+            "orchestrator",
+            "tasks.orchestrator.notify_staff",
+            "Open a staff task, once per workflow step (payload: {title, detail}).",
+        ),
+        TaskType(
             "outbound.send_message",
             "outbound",
             "tasks.outbound.send_message",

@@ -154,6 +154,8 @@ class StaffTask(TenantOwned):
         ORDER_MISSING = "order_missing", "Accepted quote without an order"
         SEND_FAILED = "send_failed", "A message could not be sent"
         HANDOFF = "handoff", "A customer needs a person"
+        APPROVAL = "approval", "A workflow waits for a decision"
+        WORKFLOW = "workflow", "A workflow asks for it"
 
     class Status(models.TextChoices):
         OPEN = "open", "Open"

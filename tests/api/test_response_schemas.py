@@ -17,10 +17,13 @@ from django.utils import timezone
 
 from agents.conversations.turn import conversation_turn
 from agents.tenants import system_bootstrap
+from agents.workflows.definitions import workflow_definition_save
+from agents.workflows.engine import workflow_advance, workflow_start
 from bmc.core.services import api_key_create
 from tests import documents_corpus as corpus
 from tests.agents.documents.test_documents import run
 from tests.agents.sales.test_followup import REQUEST, write
+from tests.api.test_workflows import SPEC as WORKFLOW
 
 pytestmark = pytest.mark.django_db
 
@@ -46,6 +49,9 @@ def test_answers_about_real_records_match_the_schema(schema, tenant, django_capt
     conversation_turn(tenant_id=tenant.pk, conversation_id=message.conversation_id, public_base_url="http://x")
     batch, _, read = run(tenant, [corpus.invoice(random.Random(4), 40, issued=date(2026, 11, 10), broken_total=True)])
     (document,) = read.values()
+    workflow_definition_save(tenant=tenant, name="notify", spec=WORKFLOW)
+    run_id = workflow_start(tenant=tenant, name="notify", input={"title": "x"}).pk
+    workflow_advance(tenant_id=tenant.pk, run_id=run_id)  # a step with its agent task
     calls = [
         ("/api/v1/conversations/{conversation_id}", "GET", {"conversation_id": message.conversation_id}, None),
         ("/api/v1/quotes/{quote_id}", "GET", {"quote_id": turn.quotes[0]}, None),
@@ -58,6 +64,12 @@ def test_answers_about_real_records_match_the_schema(schema, tenant, django_capt
         ),
         ("/api/v1/staff-tasks", "GET", {}, None),
         ("/api/v1/events", "GET", {}, None),  # the review above is one
+        ("/api/v1/workflows/definitions", "POST", {}, {"name": "cobro", "spec": WORKFLOW}),
+        ("/api/v1/workflows/definitions", "GET", {}, None),
+        ("/api/v1/workflows/runs", "POST", {}, {"workflow": "cobro", "input": {"title": "Cobrar"}}),
+        ("/api/v1/workflows/runs/{run_id}", "GET", {"run_id": run_id}, None),
+        ("/api/v1/workflows/runs/{run_id}/events", "POST", {"run_id": run_id}, {"type": "payment.received"}),
+        ("/api/v1/workflows/runs/{run_id}/cancel", "POST", {"run_id": run_id}, None),
         ("/api/v1/followups/policy", "GET", {}, None),
         ("/api/v1/orchestrator/status", "GET", {}, None),
         ("/api/v1/analytics/followups", "GET", {}, None),

@@ -18,10 +18,9 @@ from tests.conftest import ROOT, _test_database_url, wait_for
 pytestmark = pytest.mark.worker
 
 
-@contextmanager
-def beat_running(**settings: str) -> Iterator[None]:
-    """celery beat on the test database and broker, with these settings, until the block ends."""
-    beat = subprocess.Popen(
+def beat_start(**settings: str) -> subprocess.Popen:
+    """celery beat on the test database and broker, with these settings, in its own process group."""
+    return subprocess.Popen(
         [sys.executable, "-m", "celery", "-A", "bmc", "beat", "--loglevel=WARNING"],
         cwd=ROOT,
         env={**os.environ, "DATABASE_URL": _test_database_url(), **settings},
@@ -29,11 +28,25 @@ def beat_running(**settings: str) -> Iterator[None]:
         stderr=subprocess.STDOUT,
         start_new_session=True,
     )
+
+
+@contextmanager
+def beat_running(**settings: str) -> Iterator[None]:
+    """celery beat, until the block ends."""
+    beat = beat_start(**settings)
     try:
         yield
     finally:
-        os.killpg(beat.pid, signal.SIGTERM)
+        beat_stop(beat)
+
+
+def beat_stop(beat: subprocess.Popen) -> None:
+    os.killpg(beat.pid, signal.SIGTERM)
+    try:
         beat.wait(timeout=30)
+    except subprocess.TimeoutExpired:  # seen once here: beat stuck on a lock as it stopped (supervisord kills it too)
+        os.killpg(beat.pid, signal.SIGKILL)
+        beat.wait()
 
 
 def test_beat_records_its_ticks_and_installs_the_reaper_schedule(transactional_db):
