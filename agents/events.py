@@ -15,7 +15,13 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from agents.outbound import TransientSendError, outbound_post, signature_header
-from agents.workflows.engine import workflow_runs_waiting_for, workflows_advance_submit
+from agents.workflows.engine import (
+    StepError,
+    resolve,
+    workflow_runs_waiting_for,
+    workflow_start,
+    workflows_advance_submit,
+)
 from bmc.core.models import Tenant, tenant_get
 from bmc.events.models import DomainEvent, EventDelivery, EventSubscription
 from bmc.jobs.models import AgentTask
@@ -27,6 +33,14 @@ logger = logging.getLogger(__name__)
 # An event still unpublished this long after it was written, with no publish task of its own
 # waiting or running (the one it had ended failed or dead): beat's scan hands it on again.
 PUBLISH_GRACE = timedelta(minutes=1)
+
+
+# The agents' own subscriptions: an event of this type starts this workflow, once per trigger
+# (the key filled in from the event's data), with this input ("$data.x": the event's data).
+EVENT_WORKFLOWS: dict[str, tuple[str, str, dict[str, Any]]] = {
+    # an accepted quote becomes an order: its stock, its payment, its delivery
+    "quote.accepted": ("order_complete", "quote:{quote_id}", {"quote_id": "$data.quote_id", "source": "conversation"}),
+}
 
 
 class TransientDeliveryError(TransientSendError):
@@ -63,10 +77,24 @@ def events_publish(*, tenant_id: int, event_id: int) -> dict[str, Any]:
             items=[(tenant_id, {"delivery_id": delivery_id}) for delivery_id in to_send],
             requested_by="events",
         )
+        _workflows_start(event)
         # workflow steps waiting for it go on
         runs = workflow_runs_waiting_for(event)
         workflows_advance_submit(runs=[(tenant_id, run_id) for run_id in runs], requested_by="events")
     return {"event_id": event.pk, "deliveries": to_send, "runs": runs}
+
+
+def _workflows_start(event: DomainEvent) -> None:
+    if event.type not in EVENT_WORKFLOWS:
+        return
+    name, trigger, template = EVENT_WORKFLOWS[event.type]
+    try:
+        key = trigger.format(**event.data)
+        input = resolve(template, {"data": event.data})
+    except (KeyError, StepError) as missing:
+        logger.error("event without what its workflow needs", extra={"event": event.pk, "missing": str(missing)})
+        return
+    workflow_start(tenant=event.tenant, name=name, input=input, trigger=key, requested_by="events")
 
 
 def event_body(event: DomainEvent) -> bytes:

@@ -9,6 +9,7 @@ from typing import Any
 from django.conf import settings
 from django.db import transaction
 
+from agents.inventory.stock import stock_demo_load
 from agents.quotes.catalog import catalog_import
 from bmc.core.models import Tenant
 from bmc.core.services import staff_groups_ensure, tenant_ensure
@@ -42,7 +43,7 @@ def tenant_create(
 
 
 def system_bootstrap() -> dict[str, Any]:
-    """Idempotent: the default tenant, its demo catalog, the staff groups."""
+    """Idempotent: the default tenant, its demo catalog and stock, the staff groups."""
     tenant = tenant_ensure()
     catalog = catalog_import(
         tenant=tenant,
@@ -51,4 +52,5 @@ def system_bootstrap() -> dict[str, Any]:
     )
     staff_groups_ensure()
     FollowUpPolicy.objects.get_or_create(tenant=tenant)  # the defaults, editable in the admin
-    return {"tenant": tenant.slug, "catalog": catalog}
+    stock = stock_demo_load(tenant=tenant, csv_text=settings.DEMO_STOCK_PATH.read_text(encoding="utf-8"))
+    return {"tenant": tenant.slug, "catalog": catalog, "stock_levels": stock}

@@ -21,6 +21,8 @@ class Queue(enum.StrEnum):
     DATASYNC = "datasync"
     ANALYTICS = "analytics"
     DOCUMENTS = "documents"
+    ORDER = "order"
+    INVENTORY = "inventory"
 
 
 ALL_QUEUES: tuple[str, ...] = tuple(q.value for q in Queue)

@@ -51,6 +51,8 @@ INSTALLED_APPS = [
     "bmc.documents",
     "bmc.events",
     "bmc.workflows",
+    "bmc.inventory",
+    "bmc.orders",
     "bmc.api",
 ]
 
@@ -174,6 +176,9 @@ MEDIA_ROOT = VAR_DIR / "media"
 # --- Product ----------------------------------------------------------------------------------
 DEFAULT_TENANT_SLUG = env.str("DEFAULT_TENANT", default="bmc")
 DEMO_CATALOG_PATH = BASE_DIR / "data" / "catalog.csv"
+# The demo stock the default company starts with (one warehouse, "planta"), loaded once: only
+# while the company has no warehouse. Staff receive goods and count stock in the admin.
+DEMO_STOCK_PATH = BASE_DIR / "data" / "stock.csv"
 # Requests to /api/ larger than this are refused with 413.
 API_MAX_BODY_BYTES = env.int("API_MAX_BODY_BYTES", default=256 * 1024)
 DATA_UPLOAD_MAX_MEMORY_SIZE = API_MAX_BODY_BYTES
@@ -224,6 +229,10 @@ WHATSAPP_TEMPLATE_LANGUAGE = env.str("WHATSAPP_TEMPLATE_LANGUAGE", default="es")
 CHAT_PROCESS_WAIT = env.float("CHAT_PROCESS_WAIT", default=5.0)
 # The base of links customers open (quote PDFs): this machine's web server unless set.
 PUBLIC_BASE_URL = env.str("PUBLIC_BASE_URL", default=f"http://127.0.0.1:{env.int('WEB_PORT', default=8000)}")
+# How an order is paid by bank transfer, as the customer reads it (the payment request's text).
+BANK_TRANSFER_DETAILS = env.str(
+    "BANK_TRANSFER_DETAILS", default="BROU, cuenta en dólares 001234567-00001, a nombre de BMC Uruguay S.A."
+)
 
 # --- Celery -----------------------------------------------------------------------------------
 # bmc.launcher (make run, make test) starts the bundled Redis and exports REDIS_URL when it is unset;
@@ -351,6 +360,7 @@ SPECTACULAR_SETTINGS = {
         "DocumentStatusEnum": "bmc.documents.models.Document.Status",
         "DocumentBatchStatusEnum": "bmc.documents.models.DocumentBatch.Status",
         "WorkflowRunStatusEnum": "bmc.workflows.models.WorkflowRun.Status",
+        "OrderStatusEnum": "bmc.orders.models.Order.Status",
         "WorkflowStepStatusEnum": "bmc.workflows.models.WorkflowStep.Status",
         "ChatWaitingStatusEnum": ["processing", "stored"],
     },

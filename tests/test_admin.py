@@ -5,8 +5,12 @@ from django.urls import reverse
 from agents.tenants import system_bootstrap
 from bmc.conversations import models as conversations
 from bmc.core import models
+from bmc.events import models as events
+from bmc.inventory import models as inventory
 from bmc.jobs import models as jobs
+from bmc.orders import models as orders
 from bmc.quotes import models as quotes
+from bmc.workflows import models as workflows
 
 pytestmark = pytest.mark.django_db
 
@@ -21,6 +25,14 @@ MODELS = [
     jobs.AgentTask,
     jobs.AgentMessage,
     quotes.Quote,
+    orders.Order,
+    inventory.Warehouse,
+    inventory.StockLevel,
+    inventory.StockMove,
+    events.DomainEvent,
+    events.EventSubscription,
+    workflows.WorkflowDefinition,
+    workflows.WorkflowRun,
 ]
 
 

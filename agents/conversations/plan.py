@@ -37,7 +37,6 @@ STAFF_TASK_TITLES = {
     "order_status": "Question about an order",
     "payment_notice": "Payment question or notice",
     "product_info": "Product question to answer",
-    "accept_quote": "Quote accepted: arrange payment and delivery",
     "opted_out_wrote": "A customer who opted out wrote again: answer in person",
 }
 
@@ -200,7 +199,6 @@ def _plan_option_choice(turn: TurnRead, *, key: str) -> bool:
         thickness = next(t for t, pk in offered.items() if pk == chosen)
         turn.spec["thickness_mm"] = thickness  # later changes ("en gris") re-quote the one chosen
         plan.intent, plan.quote_status, plan.decided_quote_id = "accept_quote", Quote.Status.ACCEPTED, chosen
-        plan.staff_task = "accept_quote"
         plan.text = copy_render("options/chosen", thickness=str(thickness))
         return True
     if "accept_quote" in turn.intents and len(offered) > 1:

@@ -187,11 +187,11 @@ def _turn_commit(
     if plan.opt_out:
         Customer.objects.filter(pk=conversation.customer_id).update(opted_out=True, opted_out_at=now)
         followups_stop(customer_id=conversation.customer_id, reason="the customer opted out")
-    decided = _quotes_decide(conversation=conversation, plan=plan, now=now)
+    _quotes_decide(conversation=conversation, plan=plan, now=now)
     if plan.customer_name:
         Customer.objects.filter(pk=conversation.customer_id, name="").update(name=plan.customer_name[:200])
         conversation.customer.name = plan.customer_name
-    _others_tell(conversation=conversation, messages=messages, plan=plan, decided=decided, now=now)
+    _others_tell(conversation=conversation, messages=messages, plan=plan, now=now)
     text, document_url = _turn_quote(
         conversation=conversation, messages=messages, plan=plan, result=result, base_url=base_url
     )
@@ -256,13 +256,11 @@ def _quotes_decide(*, conversation: Conversation, plan: Plan, now: datetime) -> 
     return decided
 
 
-def _others_tell(
-    *, conversation: Conversation, messages: list[Message], plan: Plan, decided: int | None, now: datetime
-) -> None:
+def _others_tell(*, conversation: Conversation, messages: list[Message], plan: Plan, now: datetime) -> None:
     """What others must know of the turn: the task it promised staff, and the payment promised or
     claimed, for the dunning agent."""
     if plan.staff_task:
-        _staff_task_for(conversation=conversation, kind=plan.staff_task, messages=messages, quote_id=decided)
+        _staff_task_for(conversation=conversation, kind=plan.staff_task, messages=messages)
     if plan.promise:
         dunning_promise_record(invoice_id=plan.promise[0], promised_date=plan.promise[1], message_id=messages[-1].pk)
     if plan.payment_claim:
@@ -314,9 +312,9 @@ def _reply_store(
     result.replies.append(reply.pk)
 
 
-def _staff_task_for(*, conversation: Conversation, kind: str, messages: list[Message], quote_id: int | None) -> None:
+def _staff_task_for(*, conversation: Conversation, kind: str, messages: list[Message]) -> None:
     """What the reply promised a person: one open task per conversation and kind, the customer's
-    later words added to it ("dale, avancemos" twice is one task); a new one once it is done.
+    later words added to it (two product questions in a row are one task); a new one once it is done.
     Keyed by the turn's last message, so a turn that runs twice opens one."""
     words = "\n".join(m.text for m in messages if m.text)
     title = STAFF_TASK_TITLES[kind]
@@ -336,5 +334,4 @@ def _staff_task_for(*, conversation: Conversation, kind: str, messages: list[Mes
         customer_id=conversation.customer_id,
         conversation_id=conversation.pk,
         message_id=messages[-1].pk,
-        quote_id=quote_id if kind == "accept_quote" else None,
     )

@@ -24,6 +24,8 @@ ends, completed).
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Any
 
 from django.db import transaction
@@ -224,5 +226,12 @@ def workflow_definition_save(*, tenant: Tenant, name: str, spec: Any, descriptio
         )
 
 
-def workflow_definition_latest(*, tenant_id: int, name: str) -> WorkflowDefinition | None:
-    return WorkflowDefinition.objects.filter(tenant_id=tenant_id, name=name).order_by("-version").first()
+# The workflows the product ships (agents/workflows/builtin/<name>.json): each company gets its
+# latest text as a version of its own the first time a run of it starts.
+BUILTIN = {path.stem: json.loads(path.read_text()) for path in (Path(__file__).parent / "builtin").glob("*.json")}
+
+
+def workflow_definition_latest(*, tenant: Tenant, name: str) -> WorkflowDefinition | None:
+    if name in BUILTIN:
+        return workflow_definition_save(tenant=tenant, name=name, spec=BUILTIN[name])
+    return WorkflowDefinition.objects.filter(tenant=tenant, name=name).order_by("-version").first()

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Max, Q
 from django.utils import timezone
 from jsonschema import Draft202012Validator
@@ -73,10 +73,21 @@ WAIT = Outcome(wait=True)
 
 
 def workflow_start(
-    *, tenant: Tenant, name: str, input: dict[str, Any], trace_id: str = "", requested_by: str = "api"
+    *,
+    tenant: Tenant,
+    name: str,
+    input: dict[str, Any],
+    trace_id: str = "",
+    requested_by: str = "api",
+    trigger: str = "",
 ) -> WorkflowRun:
-    """A run of the workflow's latest version, its first advance recorded with it."""
-    definition = workflow_definition_latest(tenant_id=tenant.pk, name=name)
+    """A run of the workflow's latest version, its first advance recorded with it. With a
+    `trigger` (what started it, e.g. "quote:12"), one run per trigger: asked again, the run there is."""
+    if trigger:
+        existing = WorkflowRun.objects.filter(tenant=tenant, trigger=trigger).first()
+        if existing is not None:
+            return existing
+    definition = workflow_definition_latest(tenant=tenant, name=name)
     if definition is None:
         raise WorkflowError([f"workflow: no workflow named '{name}' in this company"])
     if not isinstance(input, dict):
@@ -87,16 +98,20 @@ def workflow_start(
         if messages:
             raise WorkflowError(sorted(messages))
     floor = DomainEvent.objects.filter(tenant=tenant).aggregate(last=Max("id"))["last"] or 0
-    with transaction.atomic():
-        run = WorkflowRun.objects.create(
-            tenant=tenant,
-            definition=definition,
-            input=input,
-            context={"input": input, "steps": {}, "events_after": floor},
-            trace_id=trace_id,
-        )
-        _step_open(run, definition.spec["start"], definition.spec)
-        _advance_submit(tenant=tenant, run_id=run.pk, requested_by=requested_by, trace_id=trace_id)
+    try:
+        with transaction.atomic():
+            run = WorkflowRun.objects.create(
+                tenant=tenant,
+                definition=definition,
+                input=input,
+                context={"input": input, "steps": {}, "events_after": floor},
+                trace_id=trace_id,
+                trigger=trigger,
+            )
+            _step_open(run, definition.spec["start"], definition.spec)
+            _advance_submit(tenant=tenant, run_id=run.pk, requested_by=requested_by, trace_id=trace_id)
+    except IntegrityError:  # the same trigger, started a moment ago
+        return WorkflowRun.objects.get(tenant=tenant, trigger=trigger)
     return run
 
 

@@ -10,6 +10,7 @@ from rest_framework import serializers
 from bmc.conversations.models import Conversation, Message
 from bmc.documents.models import Document, DocumentBatch
 from bmc.jobs.models import AgentTask
+from bmc.orders.models import Order
 from bmc.quotes.models import Quote
 
 
@@ -59,6 +60,17 @@ ConversationOut = inline_serializer(
                 "status": serializers.ChoiceField(choices=Quote.Status.choices),
                 "total": serializers.CharField(),
                 "pdf_url": serializers.URLField(),
+            },
+            many=True,
+        ),
+        "orders": inline_serializer(
+            "ConversationOrder",
+            {
+                "id": serializers.IntegerField(),
+                "number": serializers.CharField(),
+                "status": serializers.ChoiceField(choices=Order.Status.choices),
+                "total": serializers.CharField(),
+                "payment_url": serializers.URLField(allow_null=True),
             },
             many=True,
         ),

@@ -4,6 +4,7 @@ from bmc.conversations import api as conversations
 from bmc.documents import api as documents
 from bmc.events import api as events
 from bmc.jobs import api as jobs
+from bmc.orders import api as orders
 from bmc.quotes import api as quotes
 from bmc.sales import api as sales
 from bmc.workflows import api as workflows
@@ -35,6 +36,8 @@ urlpatterns = [
     path("documents/batches/<int:batch_id>", documents.batch_detail_view, name="document-batch-detail"),
     path("documents/<int:document_id>/file", documents.document_file_view, name="document-file"),
     path("events", events.events_view, name="events"),
+    path("orders", orders.orders_view, name="orders"),
+    path("orders/<int:order_id>", orders.order_detail_view, name="order-detail"),
     path("workflows/definitions", workflows.definitions_view, name="workflow-definitions"),
     path("workflows/runs", workflows.runs_view, name="workflow-runs"),
     path("workflows/runs/<int:run_id>", workflows.run_detail_view, name="workflow-run-detail"),

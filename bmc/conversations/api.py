@@ -464,6 +464,16 @@ def conversation_payload(conversation: Conversation) -> dict[str, Any]:
             }
             for q in conversation.quotes.order_by("created_at")
         ],
+        "orders": [
+            {
+                "id": o.pk,
+                "number": o.number,
+                "status": o.status,
+                "total": str(o.total),
+                "payment_url": o.payment_url or None,
+            }
+            for o in conversation.orders.order_by("created_at")
+        ],
     }
 
 

@@ -28,6 +28,11 @@ STAFF_GROUPS: dict[str, dict[str, tuple[str, ...]]] = {
         # a run's timeline; "change" is deciding its approval steps
         "workflows.workflowrun": ("view", "change"),
         "workflows.workflowstep": ("view",),
+        # orders: a transfer confirmed, a delivery date, delivered, cancelled
+        "orders.order": ("view", "change"),
+        "orders.orderline": ("view",),
+        "inventory.stocklevel": ("view",),
+        "inventory.warehouse": ("view",),
     },
     "operations": {
         "core.tenant": ("view", "change"),
@@ -61,6 +66,12 @@ STAFF_GROUPS: dict[str, dict[str, tuple[str, ...]]] = {
         "workflows.workflowdefinition": ("view", "add"),
         "workflows.workflowrun": ("view", "change"),
         "workflows.workflowstep": ("view",),
+        # stock: goods received, thresholds, warehouses; orders to deliver
+        "inventory.warehouse": ("view", "add", "change"),
+        "inventory.stocklevel": ("view", "add", "change"),
+        "inventory.stockmove": ("view",),
+        "orders.order": ("view", "change"),
+        "orders.orderline": ("view",),
     },
 }
 

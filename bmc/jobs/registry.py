@@ -110,6 +110,18 @@ AGENTS: dict[str, AgentSpec] = {
             {"document_extraction", "ocr", "classification"},
             "Reads batches of invoices, orders and receipts.",
         ),
+        _agent(
+            Queue.ORDER,
+            "Order",
+            {"orders", "payment_requests"},
+            "Turns accepted quotes into orders and takes them from payment to delivery.",
+        ),
+        _agent(
+            Queue.INVENTORY,
+            "Inventory",
+            {"stock", "reservations"},
+            "Keeps stock per product and warehouse: reserves it for orders, releases and receives it.",
+        ),
     )
 }
 
@@ -179,6 +191,48 @@ TASK_TYPES: dict[str, TaskType] = {
             "orchestrator",
             "tasks.orchestrator.notify_staff",
             "Open a staff task, once per workflow step (payload: {title, detail}).",
+        ),
+        TaskType(
+            "order.create",
+            "order",
+            "tasks.order.create_order",
+            "The order of an accepted quote, made once (payload: {quote_id, source}).",
+        ),
+        TaskType(
+            "order.request_payment",
+            "order",
+            "tasks.order.request_payment",
+            "Tell the customer the order and how to pay it, once (payload: {order_id}).",
+        ),
+        TaskType(
+            "order.remind_payment",
+            "order",
+            "tasks.order.remind_payment",
+            "Remind the customer of an unpaid order, once (payload: {order_id}).",
+        ),
+        TaskType(
+            "order.mark_paid",
+            "order",
+            "tasks.order.mark_paid",
+            "Apply the order's last payment received: paid when it covers the total (payload: {order_id}).",
+        ),
+        TaskType(
+            "order.paid_follow",
+            "order",
+            "tasks.order.paid_follow",
+            "Thank the customer of a paid order and ask staff to schedule it (payload: {order_id}).",
+        ),
+        TaskType(
+            "order.cancel",
+            "order",
+            "tasks.order.cancel_order",
+            "Cancel an order and release its stock (payload: {order_id, reason}).",
+        ),
+        TaskType(
+            "inventory.reserve",
+            "inventory",
+            "tasks.inventory.reserve_stock",
+            "Reserve an order's stock, all or nothing (payload: {order_id}).",
         ),
         TaskType(
             "outbound.send_message",

@@ -9,12 +9,14 @@ from django.utils import timezone
 from django.utils.html import format_html
 
 from agents.conversations.replies import quote_reply_after_approval
+from agents.orders.service import OrderRefused, order_place
 from agents.outbound import outbound_send_submit
 from agents.quotes.document import quote_public_path
 from agents.quotes.pricing import QuoteStateError, quote_approve
 from agents.sales.followup import followups_stop
 from bmc.conversations.admin import ConversationAdmin
 from bmc.core.admin import ReadOnlyAdmin, ReadOnlyInline, pretty_json
+from bmc.orders.models import Order
 from bmc.quotes import models as quotes
 
 
@@ -92,7 +94,7 @@ class QuoteAdmin(admin.ModelAdmin):
     search_fields = ("customer__phone", "customer__name", "option_group")
     list_select_related = ("customer",)
     date_hierarchy = "created_at"
-    actions = ["approve_quotes", "mark_ordered"]
+    actions = ["approve_quotes", "make_orders"]
     inlines = [QuoteLineInline]
     fields = (
         "number",
@@ -137,12 +139,20 @@ class QuoteAdmin(admin.ModelAdmin):
         if decided:
             followups_stop(quote_ids=[obj.pk], reason=f"staff marked the quote {obj.status}")
 
-    @admin.action(description="Mark selected accepted quotes as ordered")
-    def mark_ordered(self, request, queryset):
-        done = queryset.filter(status=quotes.Quote.Status.ACCEPTED, ordered_at__isnull=True).update(
-            ordered_at=timezone.now()
-        )
-        self.message_user(request, f"{done} quote(s) marked as ordered.", messages.SUCCESS)
+    @admin.action(description="Order the selected quotes (sent or accepted): stock reserved, payment asked for")
+    def make_orders(self, request, queryset):
+        made, refused = [], []
+        for quote in queryset:
+            try:
+                order = order_place(tenant=quote.tenant, quote_id=quote.pk, source=Order.Source.ADMIN)
+            except OrderRefused as error:  # (the admin lists the company's own quotes only)
+                refused.append(str(error))
+                continue
+            made.append(order.number)
+        if made:
+            self.message_user(request, f"Ordered: {', '.join(made)}.", messages.SUCCESS)
+        for reason in refused:
+            self.message_user(request, reason, messages.WARNING)
 
     def has_add_permission(self, request, obj=None) -> bool:
         return False  # quotes are priced by the quote agent, never typed in

@@ -156,6 +156,7 @@ class StaffTask(TenantOwned):
         HANDOFF = "handoff", "A customer needs a person"
         APPROVAL = "approval", "A workflow waits for a decision"
         WORKFLOW = "workflow", "A workflow asks for it"
+        SCHEDULE_DELIVERY = "schedule_delivery", "A paid order: schedule its delivery"
 
     class Status(models.TextChoices):
         OPEN = "open", "Open"

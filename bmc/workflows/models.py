@@ -48,6 +48,9 @@ class WorkflowRun(TenantOwned):
     )
     error = models.TextField(blank=True)
     trace_id = models.CharField(max_length=64, blank=True)
+    trigger = models.CharField(
+        max_length=120, blank=True, help_text='What started it, e.g. "quote:12": one run per trigger.'
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     finished_at = models.DateTimeField(null=True, blank=True)
@@ -55,6 +58,11 @@ class WorkflowRun(TenantOwned):
     class Meta:
         ordering = ["-created_at"]
         indexes = [models.Index(fields=["tenant", "-created_at"])]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["tenant", "trigger"], condition=~models.Q(trigger=""), name="workflow_run_once_per_trigger"
+            )
+        ]
 
     def __str__(self) -> str:
         return f"{self.definition} run {self.pk}: {self.status}"

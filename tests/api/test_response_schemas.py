@@ -64,6 +64,9 @@ def test_answers_about_real_records_match_the_schema(schema, tenant, django_capt
         ),
         ("/api/v1/staff-tasks", "GET", {}, None),
         ("/api/v1/events", "GET", {}, None),  # the review above is one
+        ("/api/v1/orders", "POST", {}, {"quote_id": turn.quotes[0]}),
+        ("/api/v1/orders", "GET", {}, None),
+        ("/api/v1/conversations/{conversation_id}", "GET", {"conversation_id": message.conversation_id}, None),
         ("/api/v1/workflows/definitions", "POST", {}, {"name": "cobro", "spec": WORKFLOW}),
         ("/api/v1/workflows/definitions", "GET", {}, None),
         ("/api/v1/workflows/runs", "POST", {}, {"workflow": "cobro", "input": {"title": "Cobrar"}}),

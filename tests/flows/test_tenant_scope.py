@@ -12,15 +12,20 @@ import pytest
 from django.utils import timezone
 
 from agents.conversations.turn import conversation_turn
+from agents.orders.service import order_from_quote
 from agents.tenants import system_bootstrap
+from agents.workflows.engine import workflow_start
 from bmc.conversations.models import Conversation, Customer, Message
 from bmc.core.models import Tenant
 from bmc.events.models import DomainEvent, EventDelivery, EventSubscription
+from bmc.inventory.models import StockLevel, StockMove
 from bmc.jobs.models import AgentMessage, AgentTask
 from bmc.jobs.registry import TASK_TYPES
 from bmc.jobs.submit import task_submit
+from bmc.orders.models import Order
 from bmc.quotes.models import Quote
 from bmc.sales.models import DunningNotice, FollowUp, Invoice, StaffTask
+from bmc.workflows.models import WorkflowRun, WorkflowStep
 from tests.agents.sales.test_followup import REQUEST, write
 from tests.conftest import queues_purge, wait_for
 
@@ -47,6 +52,14 @@ def payloads(a: dict[str, int]) -> dict[str, dict[str, Any]]:
         "dunning.send_notice": {"notice_id": a["notice"]},
         "events.publish": {"event_id": a["event"]},
         "events.deliver": {"delivery_id": a["delivery"]},
+        "workflows.advance": {"run_id": a["run"]},
+        "order.create": {"quote_id": a["quote"], "source": "api"},
+        "order.request_payment": {"order_id": a["order"]},
+        "order.remind_payment": {"order_id": a["order"]},
+        "order.mark_paid": {"order_id": a["order"]},
+        "order.paid_follow": {"order_id": a["order"]},
+        "order.cancel": {"order_id": a["order"], "reason": "intruder"},
+        "inventory.reserve": {"order_id": a["order"]},
     }
     return {name: with_ids.get(name, {}) for name in TASK_TYPES} | with_ids
 
@@ -59,6 +72,14 @@ def company_a(tenant: Tenant) -> dict[str, int]:
     turn = conversation_turn(tenant_id=tenant.pk, conversation_id=conversation_id, public_base_url="http://a.test")
     followup = FollowUp.objects.filter(quote_id=turn.quotes[0]).order_by("due_at").first()
     FollowUp.objects.filter(pk=followup.pk).update(status=FollowUp.Status.QUEUED, claimed_at=timezone.now())
+    # an order of its other quote (the demo stock could cover it), and a workflow run under way
+    other_quote = conversation_turn(
+        tenant_id=tenant.pk,
+        conversation_id=write(PHONE, "y cuanto sale en 150?", timezone.now(), tenant).conversation_id,
+        public_base_url="http://a.test",
+    ).quotes[0]
+    order = order_from_quote(tenant=tenant, quote_id=other_quote, source="api")
+    run = workflow_start(tenant=tenant, name="order_complete", input={"quote_id": other_quote}, trigger="a-run")
     unanswered = write(PHONE, "y en 150?", timezone.now(), tenant)
     customer = Customer.objects.get(tenant=tenant, phone=PHONE)
     invoice = Invoice.objects.create(
@@ -88,6 +109,9 @@ def company_a(tenant: Tenant) -> dict[str, int]:
         "notice": notice.pk,
         "event": event.pk,
         "delivery": delivery.pk,
+        "quote": turn.quotes[0],
+        "order": order.pk,
+        "run": run.pk,
     }
 
 
@@ -107,6 +131,11 @@ def snapshot(tenant: Tenant) -> dict[str, list[tuple]]:
             AgentTask,
             DomainEvent,
             EventDelivery,
+            Order,
+            StockLevel,
+            StockMove,
+            WorkflowRun,
+            WorkflowStep,
         )  # fmt: skip
     }
 

@@ -7,10 +7,13 @@ import pytest
 from django.utils import timezone
 
 from agents.conversations.turn import conversation_turn
+from agents.events import events_publish
 from agents.tenants import system_bootstrap
 from bmc.conversations.models import Conversation, Customer, Message
+from bmc.events.models import DomainEvent
 from bmc.quotes.models import Quote
 from bmc.sales.models import FollowUp, StaffTask
+from bmc.workflows.models import WorkflowRun
 from tests.agents.conversations.dialogue import options_priced, options_sent, say
 
 pytestmark = pytest.mark.django_db
@@ -66,8 +69,15 @@ def test_choosing_one_of_the_options_accepts_that_one(conversation, text):
     }
     conversation.refresh_from_db()
     assert "last_option_group" not in conversation.dialogue  # chosen: nothing left to choose from
-    task = StaffTask.objects.get(conversation=conversation)  # the reply promised a seller's call
-    assert (task.title, task.quote_id) == ("Quote accepted: arrange payment and delivery", quotes[150].pk)
+    # the order agent takes it from here (its workflow starts when the event is published)
+    (accepted,) = DomainEvent.objects.filter(type="quote.accepted")
+    assert accepted.data["quote_id"] == quotes[150].pk and not StaffTask.objects.exists()
+    events_publish(tenant_id=conversation.tenant_id, event_id=accepted.pk)
+    run = WorkflowRun.objects.get(trigger=f"quote:{quotes[150].pk}")
+    assert (run.definition.name, run.input) == (
+        "order_complete",
+        {"quote_id": quotes[150].pk, "source": "conversation"},
+    )
 
 
 def test_declining_the_options_rejects_them_all_for_that_reason(conversation):

@@ -8,6 +8,7 @@ from django.utils import timezone
 from agents.conversations.turn import conversation_turn
 from agents.tenants import system_bootstrap
 from bmc.conversations.models import Conversation, Customer, Message
+from bmc.events.models import DomainEvent
 from bmc.quotes.models import Quote
 from bmc.sales.models import StaffTask
 from tests.agents.conversations.dialogue import say
@@ -346,16 +347,18 @@ def test_a_bare_acknowledgement_or_question_mark_is_not_thanked(conversation, te
     assert Message.objects.get(pk=result.replies[0]).text != "¡De nada! Cualquier cosa, escribinos por acá."
 
 
-def test_a_customer_who_says_yes_twice_leaves_one_task_with_both_messages(conversation):
+def test_a_customer_who_says_yes_twice_accepts_the_quote_once(conversation):
 
     say(conversation, "cuanto sale isodec 100 para un techo de 6 x 4,48")
     say(conversation, "dale, avancemos")
     say(conversation, "confirmo, avancemos nomas")
-    task = StaffTask.objects.get(conversation=conversation)
-    assert task.detail == "dale, avancemos\nconfirmo, avancemos nomas"
-    StaffTask.objects.filter(pk=task.pk).update(status="done")
-    say(conversation, "pasame con un vendedor")
-    assert StaffTask.objects.filter(conversation=conversation, status="open").count() == 1  # a new one, open
+    (accepted,) = DomainEvent.objects.filter(type="quote.accepted")  # the order agent takes it from there
+    assert Quote.objects.get(pk=accepted.data["quote_id"]).status == "accepted"
+    assert not StaffTask.objects.filter(conversation=conversation).exists()
+    say(conversation, "que garantia tienen los paneles?")
+    say(conversation, "vienen con garantia de fabrica?")
+    task = StaffTask.objects.get(conversation=conversation, status="open")  # one task, with both questions
+    assert task.detail == "que garantia tienen los paneles?\nvienen con garantia de fabrica?"
 
 
 def test_a_worker_started_again_lets_go_of_the_turns_its_previous_run_held(conversation):

@@ -1,0 +1,1 @@
+"""The inventory agent: stock reserved for orders, released, shipped, received (docs/workflows.md)."""

@@ -1,0 +1,343 @@
+"""Orders from accepted quotes, and their life: payment asked for and received, delivery,
+cancellation. Each change is written with its domain event (order.created, order.paid,
+order.cancelled...) in one transaction; each message to the customer once per key."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from functools import lru_cache
+from typing import Any
+
+import holidays
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.template.loader import render_to_string
+from django.utils import timezone
+
+from agents.events import event_emit
+from agents.inventory.stock import Need, StockShort, stock_release, stock_reserve, stock_ship
+from agents.outbound import outbound_reply_create, outbound_send_submit
+from agents.quotes.document import money_uy
+from agents.staff import staff_task_open
+from agents.workflows.engine import workflow_start
+from bmc.core.models import Tenant, tenant_get
+from bmc.events.models import DomainEvent
+from bmc.orders.models import Order, OrderLine
+from bmc.quotes.models import Quote
+from bmc.sales.models import StaffTask
+
+# Business days from the order to a proposed delivery, by zone ("" is picked up at the plant).
+DELIVERY_DAYS = {"": 1, "MONTEVIDEO": 2, "CANELONES": 3, "MALDONADO": 4, "INTERIOR": 5}
+ORDERABLE = (Quote.Status.SENT, Quote.Status.ACCEPTED)
+
+
+class OrderRefused(ValueError):
+    """A quote that cannot become an order: `code` for machines, the message names why."""
+
+    def __init__(self, code: str, message: str):
+        super().__init__(message)
+        self.code = code
+
+
+@lru_cache(maxsize=8)
+def _holidays(year: int) -> holidays.HolidayBase:
+    return holidays.country_holidays("UY", years=year, categories=("public", "bank"))
+
+
+def business_day(day: date) -> bool:
+    return day.weekday() < 5 and day not in _holidays(day.year)
+
+
+def delivery_date_propose(*, zone: str, ordered: date) -> date:
+    """The zone's business days after the order day (Uruguay's holidays, Carnival and Tourism
+    week included): a proposal staff confirm when they schedule the truck."""
+    day, left = ordered, DELIVERY_DAYS.get(zone or "", DELIVERY_DAYS["INTERIOR"])
+    while left:
+        day += timedelta(days=1)
+        left -= business_day(day)
+    return day
+
+
+def _quote_check(quote: Quote, *, today: date) -> None:
+    if quote.status == Quote.Status.REJECTED:
+        raise OrderRefused("rejected", f"{quote.number} was rejected; it cannot be ordered.")
+    if quote.status == Quote.Status.EXPIRED or quote.valid_until < today:
+        raise OrderRefused("expired", f"{quote.number} expired on {quote.valid_until:%d/%m/%Y}; a new quote is needed.")
+    if quote.estimate:
+        raise OrderRefused("estimate", f"{quote.number} is an estimate from an area; it needs the measures first.")
+    if quote.status not in ORDERABLE:
+        raise OrderRefused(
+            "not_sent",
+            f"{quote.number} is {quote.get_status_display().lower()}; only a quote sent or accepted is ordered.",
+        )
+
+
+def order_from_quote(*, tenant: Tenant, quote_id: Any, source: str, existing_ok: bool = False) -> Order:
+    """The quote's order: its lines at the quote's prices and catalog version, a delivery date
+    proposed from its zone, the quote accepted if it was only sent. Refused naming why for a quote
+    rejected, expired, an estimate, or (unless `existing_ok`, for a step that runs again) ordered
+    already; NotInTenant for a quote of another company (or none)."""
+    quote = tenant_get(Quote.objects.prefetch_related("lines"), tenant_id=tenant.pk, pk=quote_id)
+    existing = Order.objects.filter(quote=quote).first()
+    if existing is not None:
+        if existing_ok:
+            return existing
+        raise OrderRefused("already_ordered", f"{quote.number} is already order {existing.number}.")
+    now = timezone.now()
+    _quote_check(quote, today=timezone.localdate(now))
+    try:
+        with transaction.atomic():
+            order = Order.objects.create(
+                tenant=tenant,
+                quote=quote,
+                customer_id=quote.customer_id,
+                conversation_id=quote.conversation_id,
+                catalog_version_id=quote.catalog_version_id,
+                source=source,
+                currency=quote.currency,
+                subtotal=quote.subtotal,
+                iva=quote.iva,
+                total=quote.total,
+                zone=(quote.spec or {}).get("zone") or "",
+                delivery_date=delivery_date_propose(
+                    zone=(quote.spec or {}).get("zone") or "", ordered=timezone.localdate(now)
+                ),
+            )
+            OrderLine.objects.bulk_create(
+                OrderLine(
+                    order=order,
+                    position=line.position,
+                    sku=line.sku,
+                    description=line.description,
+                    unit=line.unit,
+                    quantity=line.quantity,
+                    unit_price=line.unit_price,
+                    amount=line.amount,
+                )
+                for line in quote.lines.all()
+            )
+            accepted = Quote.objects.filter(pk=quote.pk, status=Quote.Status.SENT).update(
+                status=Quote.Status.ACCEPTED, decided_at=now
+            )
+            Quote.objects.filter(pk=quote.pk).update(ordered_at=now)
+            if accepted:
+                event_emit(tenant=tenant, type="quote.accepted", subject=f"quote:{quote.pk}", data=_quote_data(quote))
+            event_emit(tenant=tenant, type="order.created", subject=f"order:{order.pk}", data=order_data(order))
+    except IntegrityError:  # ordered a moment ago by a concurrent request or step
+        existing = Order.objects.get(quote=quote)
+        if existing_ok:
+            return existing
+        raise OrderRefused("already_ordered", f"{quote.number} is already order {existing.number}.") from None
+    return order
+
+
+def order_place(*, tenant: Tenant, quote_id: Any, source: str, trace_id: str = "") -> Order:
+    """Staff or the API order a quote: the order now (refused naming why), and its workflow
+    (stock, payment, delivery), the same one a customer's "dale" starts, once per quote."""
+    order = order_from_quote(tenant=tenant, quote_id=quote_id, source=source)
+    workflow_start(
+        tenant=tenant,
+        name="order_complete",
+        input={"quote_id": order.quote_id, "source": source},
+        trigger=f"quote:{order.quote_id}",
+        trace_id=trace_id,
+        requested_by=source,
+    )
+    return order
+
+
+def _quote_data(quote: Quote) -> dict[str, Any]:
+    return {
+        "quote_id": quote.pk,
+        "number": quote.number,
+        "total": str(quote.total),
+        "currency": quote.currency,
+        "conversation_id": quote.conversation_id,
+        "customer_id": quote.customer_id,
+    }
+
+
+def order_data(order: Order) -> dict[str, Any]:
+    """What an order's events and its workflow steps carry."""
+    return {
+        "order_id": order.pk,
+        "number": order.number,
+        "subject": f"order:{order.pk}",
+        "quote_id": order.quote_id,
+        "status": order.status,
+        "stock": order.stock,
+        "total": str(order.total),
+        "currency": order.currency,
+        "customer_id": order.customer_id,
+        "conversation_id": order.conversation_id,
+        "delivery_date": order.delivery_date.isoformat() if order.delivery_date else None,
+    }
+
+
+def order_get(*, tenant_id: int, order_id: Any) -> Order:
+    return tenant_get(Order.objects.select_related("tenant", "conversation"), tenant_id=tenant_id, pk=order_id)
+
+
+def order_stock_reserve(*, order: Order) -> dict[str, Any]:
+    """Stock for every line kept in stock, all or nothing. Short: nothing reserved, and staff get
+    a task saying what is missing (the order waits for them, never below zero)."""
+    needs = [Need(sku=line.sku, quantity=line.quantity) for line in order.lines.all()]
+    try:
+        stock_reserve(tenant=order.tenant, reference=f"order:{order.pk}", needs=needs, zone=order.zone)
+    except StockShort as short:
+        Order.objects.filter(pk=order.pk, stock__in=(Order.Stock.PENDING, Order.Stock.SHORT)).update(
+            stock=Order.Stock.SHORT
+        )
+        title = f"Stock insuficiente para {order.number}: {short}"[:200]
+        return {"stock": Order.Stock.SHORT, "short": short.short, "title": title}
+    Order.objects.filter(pk=order.pk, stock__in=(Order.Stock.PENDING, Order.Stock.SHORT)).update(
+        stock=Order.Stock.RESERVED
+    )
+    return {"stock": Order.Stock.RESERVED, "short": [], "title": ""}
+
+
+def _say(order: Order, *, key: str, template: str, **context: Any) -> int | None:
+    """A message to the order's customer, written once per key and handed to the outbound agent;
+    None when the order came with no conversation (staff reach that customer)."""
+    if order.conversation is None:
+        return None
+    context = {"number": order.number, "total": f"{order.currency} {money_uy(order.total)}", **context}
+    text = render_to_string(f"{template}.txt", context).removesuffix("\n")
+    with transaction.atomic():
+        message = outbound_reply_create(
+            conversation=order.conversation, text=text, idempotency_key=f"order-{order.pk}-{key}"
+        )
+        if message.delivery_status == message.DeliveryStatus.PENDING:
+            outbound_send_submit(tenant=order.tenant, message_ids=[message.pk], trace_id=None, requested_by="order")
+    return message.pk
+
+
+def order_payment_request(*, order: Order) -> dict[str, Any]:
+    """The customer is told the order, its total and how to pay (the payment link when there is
+    one; the bank transfer otherwise)."""
+    message_id = _say(
+        order,
+        key="payment",
+        template="orders/payment_request",
+        payment_url=order.payment_url,
+        bank=settings.BANK_TRANSFER_DETAILS,
+        delivery=f"{order.delivery_date:%d/%m/%Y}" if order.delivery_date else "",
+    )
+    return {"message_id": message_id, "payment_url": order.payment_url}
+
+
+def order_payment_remind(*, order: Order) -> dict[str, Any]:
+    """The order still waits for its payment: one reminder."""
+    if order.status != Order.Status.PENDING_PAYMENT:
+        return {"message_id": None, "status": order.status}
+    return {
+        "message_id": _say(order, key="reminder", template="orders/payment_reminder", payment_url=order.payment_url)
+    }
+
+
+def order_payment_last(*, order: Order) -> dict[str, Any] | None:
+    """The last payment.received for the order: {event_id, amount, currency, reference...}."""
+    event = (
+        DomainEvent.objects.filter(tenant_id=order.tenant_id, type="payment.received", subject=f"order:{order.pk}")
+        .order_by("-id")
+        .first()
+    )
+    return {**event.data, "event_id": event.pk} if event is not None else None
+
+
+def order_payment_record(*, order: Order, amount: Decimal, currency: str, method: str, reference: str) -> DomainEvent:
+    """A payment received for the order (a transfer staff confirmed; a notification of the payment
+    provider): the event its workflow waits for, which then checks it against the total."""
+    return event_emit(
+        tenant=order.tenant,
+        type="payment.received",
+        subject=f"order:{order.pk}",
+        data={
+            "order_id": order.pk,
+            "amount": str(amount),
+            "currency": currency,
+            "method": method,
+            "reference": reference,
+        },
+    )
+
+
+def order_mark_paid(*, order: Order, amount: Decimal, currency: str, reference: str) -> dict[str, Any]:
+    """A payment received for the order: the order is paid only when it covers the total in the
+    order's currency; short or foreign, staff look at it and the order stays as it was."""
+    if currency != order.currency or amount < order.total:
+        task = staff_task_open(
+            tenant_id=order.tenant_id,
+            kind=StaffTask.Kind.PAYMENT_CLAIMED,
+            dedupe_key=f"order-payment-check:{order.pk}:{reference}"[:120],
+            title=f"Pago de {currency} {amount} para {order.number} ({order.currency} {order.total}): revisar",
+            customer_id=order.customer_id,
+            conversation_id=order.conversation_id,
+        )
+        return {"paid": False, "staff_task_id": task.pk}
+    with transaction.atomic():
+        if Order.objects.filter(pk=order.pk, status=Order.Status.PENDING_PAYMENT).update(
+            status=Order.Status.PAID, paid_at=timezone.now()
+        ):
+            order.refresh_from_db()
+            event_emit(tenant=order.tenant, type="order.paid", subject=f"order:{order.pk}", data=order_data(order))
+    return {"paid": True}
+
+
+def order_paid_follow(*, order: Order) -> dict[str, Any]:
+    """A paid order: the customer thanked, and staff asked to schedule the truck."""
+    message_id = _say(order, key="thanks", template="orders/paid_thanks")
+    task = staff_task_open(
+        tenant_id=order.tenant_id,
+        kind=StaffTask.Kind.SCHEDULE_DELIVERY,
+        dedupe_key=f"order-schedule:{order.pk}",
+        title=f"Agendar la entrega de {order.number} (propuesta: {order.delivery_date:%d/%m/%Y})"
+        if order.delivery_date
+        else f"Agendar la entrega de {order.number}",
+        customer_id=order.customer_id,
+        conversation_id=order.conversation_id,
+        quote_id=order.quote_id,
+    )
+    return {"message_id": message_id, "staff_task_id": task.pk}
+
+
+def order_cancel(*, order: Order, reason: str) -> bool:
+    """Cancel an order not yet delivered: its reserved stock goes back. False when it could not be."""
+    with transaction.atomic():
+        if (
+            not Order.objects.filter(pk=order.pk)
+            .exclude(status__in=(Order.Status.DELIVERED, Order.Status.CANCELLED))
+            .update(status=Order.Status.CANCELLED, cancelled_at=timezone.now(), cancel_reason=reason[:300])
+        ):
+            return False
+        if stock_release(tenant=order.tenant, reference=f"order:{order.pk}"):
+            Order.objects.filter(pk=order.pk).update(stock=Order.Stock.RELEASED)
+        order.refresh_from_db()
+        event_emit(tenant=order.tenant, type="order.cancelled", subject=f"order:{order.pk}", data=order_data(order))
+    return True
+
+
+def order_schedule(*, order: Order, day: date) -> bool:
+    with transaction.atomic():
+        if not Order.objects.filter(pk=order.pk, status__in=(Order.Status.PAID, Order.Status.SCHEDULED)).update(
+            status=Order.Status.SCHEDULED, delivery_date=day
+        ):
+            return False
+        order.refresh_from_db()
+        event_emit(tenant=order.tenant, type="order.scheduled", subject=f"order:{order.pk}", data=order_data(order))
+    return True
+
+
+def order_deliver(*, order: Order, when: datetime | None = None) -> bool:
+    """Delivered: what was reserved for it leaves the warehouse."""
+    with transaction.atomic():
+        if not Order.objects.filter(pk=order.pk, status__in=(Order.Status.PAID, Order.Status.SCHEDULED)).update(
+            status=Order.Status.DELIVERED, delivered_at=when or timezone.now()
+        ):
+            return False
+        if stock_ship(tenant=order.tenant, reference=f"order:{order.pk}"):
+            Order.objects.filter(pk=order.pk).update(stock=Order.Stock.SHIPPED)
+        order.refresh_from_db()
+        event_emit(tenant=order.tenant, type="order.delivered", subject=f"order:{order.pk}", data=order_data(order))
+    return True

@@ -1,0 +1,8 @@
+from django.apps import AppConfig
+
+
+class InventoryConfig(AppConfig):
+    default_auto_field = "django.db.models.BigAutoField"
+    name = "bmc.inventory"
+    label = "inventory"
+    verbose_name = "Inventory"

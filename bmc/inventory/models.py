@@ -1,0 +1,80 @@
+"""Stock per product (by SKU) and warehouse, and every move of it: receipts, reservations for
+orders, their releases, shipments. A SKU with no stock level anywhere is not kept in stock (freight,
+made to order) and is never reserved. The database refuses a level below zero or more reserved
+than on hand, whatever the code does."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django.db import models
+from django.db.models import F, Q
+
+from bmc.core.models import TenantOwned
+
+
+class Warehouse(TenantOwned):
+    code = models.SlugField(max_length=30)
+    name = models.CharField(max_length=120)
+    zone = models.CharField(max_length=20, blank=True, help_text="The delivery zone it is in (MONTEVIDEO...).")
+    active = models.BooleanField(default=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["tenant", "code"], name="warehouse_code_once")]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class StockLevel(TenantOwned):
+    warehouse = models.ForeignKey(Warehouse, on_delete=models.PROTECT, related_name="levels")
+    sku = models.CharField(max_length=60)
+    on_hand = models.DecimalField(max_digits=12, decimal_places=2, default=Decimal(0))
+    reserved = models.DecimalField(max_digits=12, decimal_places=2, default=Decimal(0))
+    threshold = models.DecimalField(
+        max_digits=12, decimal_places=2, default=Decimal(0), help_text="Available under this: stock.low."
+    )
+    low_since = models.DateTimeField(null=True, blank=True, help_text="Under its threshold since (stock.low sent).")
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["sku", "warehouse_id"]
+        constraints = [
+            models.UniqueConstraint(fields=["warehouse", "sku"], name="stock_level_once"),
+            models.CheckConstraint(condition=Q(on_hand__gte=0), name="stock_on_hand_not_negative"),
+            models.CheckConstraint(condition=Q(reserved__gte=0), name="stock_reserved_not_negative"),
+            models.CheckConstraint(condition=Q(reserved__lte=F("on_hand")), name="stock_reserved_within_on_hand"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.sku} @ {self.warehouse}: {self.available} available"
+
+    @property
+    def available(self) -> Decimal:
+        return self.on_hand - self.reserved
+
+
+class StockMove(TenantOwned):
+    """One change of a stock level, made once per `dedupe_key` (an agent that runs twice moves it once)."""
+
+    class Kind(models.TextChoices):
+        RECEIPT = "receipt", "Goods received"
+        RESERVATION = "reservation", "Reserved for an order"
+        RELEASE = "release", "Reservation released"
+        SHIPMENT = "shipment", "Shipped"
+        ADJUSTMENT = "adjustment", "Counted / adjusted"
+
+    level = models.ForeignKey(StockLevel, on_delete=models.PROTECT, related_name="moves")
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    quantity = models.DecimalField(max_digits=12, decimal_places=2)
+    reference = models.CharField(max_length=80, blank=True, help_text='What it is for, e.g. "order:12".')
+    dedupe_key = models.CharField(max_length=120)
+    note = models.CharField(max_length=300, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [models.UniqueConstraint(fields=["tenant", "dedupe_key"], name="stock_move_once")]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.quantity} {self.level.sku}"
