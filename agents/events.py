@@ -40,6 +40,12 @@ PUBLISH_GRACE = timedelta(minutes=1)
 EVENT_WORKFLOWS: dict[str, tuple[str, str, dict[str, Any]]] = {
     # an accepted quote becomes an order: its stock, its payment, its delivery
     "quote.accepted": ("order_complete", "quote:{quote_id}", {"quote_id": "$data.quote_id", "source": "conversation"}),
+    # a product under its threshold: a purchase to approve, for each time it falls under
+    "stock.low": (
+        "stock_alert",
+        "stock-low:{event_id}",
+        {"sku": "$data.sku", "warehouse": "$data.warehouse", "reason": "$data.reason"},
+    ),
 }
 
 
@@ -88,9 +94,10 @@ def _workflows_start(event: DomainEvent) -> None:
     if event.type not in EVENT_WORKFLOWS:
         return
     name, trigger, template = EVENT_WORKFLOWS[event.type]
+    data = {**event.data, "event_id": event.pk, "reason": f"{event.type}:{event.pk}"}
     try:
-        key = trigger.format(**event.data)
-        input = resolve(template, {"data": event.data})
+        key = trigger.format(**data)
+        input = resolve(template, {"data": data})
     except (KeyError, StepError) as missing:
         logger.error("event without what its workflow needs", extra={"event": event.pk, "missing": str(missing)})
         return

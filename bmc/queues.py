@@ -23,6 +23,7 @@ class Queue(enum.StrEnum):
     DOCUMENTS = "documents"
     ORDER = "order"
     INVENTORY = "inventory"
+    PAYMENT = "payment"
 
 
 ALL_QUEUES: tuple[str, ...] = tuple(q.value for q in Queue)

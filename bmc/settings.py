@@ -53,6 +53,7 @@ INSTALLED_APPS = [
     "bmc.workflows",
     "bmc.inventory",
     "bmc.orders",
+    "bmc.payments",
     "bmc.api",
 ]
 
@@ -229,6 +230,16 @@ WHATSAPP_TEMPLATE_LANGUAGE = env.str("WHATSAPP_TEMPLATE_LANGUAGE", default="es")
 CHAT_PROCESS_WAIT = env.float("CHAT_PROCESS_WAIT", default=5.0)
 # The base of links customers open (quote PDFs): this machine's web server unless set.
 PUBLIC_BASE_URL = env.str("PUBLIC_BASE_URL", default=f"http://127.0.0.1:{env.int('WEB_PORT', default=8000)}")
+# Mercado Pago Checkout Pro: with an access token, each order gets a payment link (a preference)
+# and its notifications (POST /api/v1/webhooks/mercadopago) are checked with the webhook secret.
+# Without one, orders are paid by bank transfer alone. MERCADOPAGO_API_URL is for a sandbox proxy.
+MERCADOPAGO_ACCESS_TOKEN = env.str("MERCADOPAGO_ACCESS_TOKEN", default="")
+MERCADOPAGO_WEBHOOK_SECRET = env.str("MERCADOPAGO_WEBHOOK_SECRET", default="")
+MERCADOPAGO_API_URL = env.str("MERCADOPAGO_API_URL", default="https://api.mercadopago.com")
+# E-mail (purchase orders to suppliers without an n8n URL): printed to the log unless EMAIL_URL
+# names a server, e.g. smtp+tls://user:password@smtp.example.com:587.
+vars().update(env.email_url("EMAIL_URL", default="consolemail://"))
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="compras@bmc.com.uy")
 # How an order is paid by bank transfer, as the customer reads it (the payment request's text).
 BANK_TRANSFER_DETAILS = env.str(
     "BANK_TRANSFER_DETAILS", default="BROU, cuenta en dólares 001234567-00001, a nombre de BMC Uruguay S.A."

@@ -4,6 +4,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from bmc.conversations import webhook as whatsapp
 from bmc.jobs import api as jobs
+from bmc.payments import webhook as mercadopago
 from bmc.quotes import api as quotes
 
 admin.site.site_header = "BMC Agents"
@@ -14,6 +15,7 @@ urlpatterns = [
     path("health", jobs.health_view, name="health"),
     path("health/detailed", jobs.health_detailed_view, name="health-detailed"),
     path("api/v1/webhooks/whatsapp", whatsapp.whatsapp_webhook_view, name="whatsapp-webhook"),
+    path("api/v1/webhooks/mercadopago", mercadopago.mercadopago_webhook_view, name="mercadopago-webhook"),
     path("api/v1/", include("bmc.api.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),

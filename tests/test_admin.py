@@ -9,6 +9,7 @@ from bmc.events import models as events
 from bmc.inventory import models as inventory
 from bmc.jobs import models as jobs
 from bmc.orders import models as orders
+from bmc.payments import models as payments
 from bmc.quotes import models as quotes
 from bmc.workflows import models as workflows
 
@@ -26,6 +27,7 @@ MODELS = [
     jobs.AgentMessage,
     quotes.Quote,
     orders.Order,
+    payments.Payment,
     inventory.Warehouse,
     inventory.StockLevel,
     inventory.StockMove,

@@ -17,7 +17,7 @@ from django.utils import timezone
 
 from agents.events import event_emit
 from bmc.core.models import Tenant
-from bmc.inventory.models import StockLevel, StockMove, Warehouse
+from bmc.inventory.models import StockLevel, StockMove, Supplier, SupplierProduct, Warehouse
 
 
 class StockShort(Exception):
@@ -172,8 +172,9 @@ def stock_receive(
 
 
 def stock_demo_load(*, tenant: Tenant, csv_text: str) -> int:
-    """The demo stock (warehouse,sku,on_hand,threshold rows) for a company with no warehouse yet;
-    0 when it has one (its stock is its own). Returns the levels created."""
+    """The demo stock (warehouse,sku,on_hand,threshold rows) for a company with no warehouse yet,
+    each product bought from one demo supplier (by e-mail, 7 days); 0 when it has a warehouse
+    (its stock is its own). Returns the levels created."""
     if Warehouse.objects.filter(tenant=tenant).exists():
         return 0
     rows = list(csv.DictReader(io.StringIO(csv_text)))
@@ -191,6 +192,13 @@ def stock_demo_load(*, tenant: Tenant, csv_text: str) -> int:
                 threshold=Decimal(row["threshold"]),
             )
             for row in rows
+        )
+        supplier = Supplier.objects.create(
+            tenant=tenant, name="Proveedor de demostración", email="compras.demo@example.com", lead_time_days=7
+        )
+        SupplierProduct.objects.bulk_create(
+            SupplierProduct(tenant=tenant, supplier=supplier, sku=sku, pack=Decimal(10))
+            for sku in sorted({row["sku"] for row in rows})
         )
     return len(rows)
 

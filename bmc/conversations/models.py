@@ -141,13 +141,14 @@ class InboundPayload(TenantOwned):
         N8N = "n8n", "n8n"
         WHATSAPP = "whatsapp", "WhatsApp webhook"
         CHAT = "chat", "Chat API"
+        MERCADOPAGO = "mercadopago", "Mercado Pago notification"
 
     class Outcome(models.TextChoices):
         RECEIVED = "received", "Received"
         ACCEPTED = "accepted", "Accepted"
         DUPLICATE = "duplicate", "Duplicate"
         REJECTED = "rejected", "Rejected"
-        IGNORED = "ignored", "Ignored (for a phone number no company here answers on)"
+        IGNORED = "ignored", "Ignored (nothing here it is for: another phone number, an unknown payment)"
 
     source = models.CharField(max_length=20, choices=Source.choices)
     body = models.TextField(

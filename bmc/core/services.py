@@ -31,6 +31,7 @@ STAFF_GROUPS: dict[str, dict[str, tuple[str, ...]]] = {
         # orders: a transfer confirmed, a delivery date, delivered, cancelled
         "orders.order": ("view", "change"),
         "orders.orderline": ("view",),
+        "payments.payment": ("view",),
         "inventory.stocklevel": ("view",),
         "inventory.warehouse": ("view",),
     },
@@ -72,6 +73,7 @@ STAFF_GROUPS: dict[str, dict[str, tuple[str, ...]]] = {
         "inventory.stockmove": ("view",),
         "orders.order": ("view", "change"),
         "orders.orderline": ("view",),
+        "payments.payment": ("view",),
     },
 }
 

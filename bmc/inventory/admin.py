@@ -8,9 +8,18 @@ from decimal import Decimal
 from django import forms
 from django.contrib import admin
 
+from agents.inventory.purchasing import purchase_order_receive
 from agents.inventory.stock import stock_receive
-from bmc.core.admin import ReadOnlyInline
-from bmc.inventory.models import StockLevel, StockMove, Warehouse
+from bmc.core.admin import ReadOnlyInline, pretty_json
+from bmc.inventory.models import (
+    PurchaseOrder,
+    PurchaseOrderLine,
+    StockLevel,
+    StockMove,
+    Supplier,
+    SupplierProduct,
+    Warehouse,
+)
 
 
 @admin.register(Warehouse)
@@ -72,3 +81,56 @@ class StockMoveAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request) -> bool:
         return False  # moves are what happens: a receipt on its stock level, an order's reservation
+
+
+@admin.register(Supplier)
+class SupplierAdmin(admin.ModelAdmin):
+    list_display = ("name", "email", "order_url", "lead_time_days", "tenant")
+
+
+@admin.register(SupplierProduct)
+class SupplierProductAdmin(admin.ModelAdmin):
+    list_display = ("sku", "supplier", "pack", "unit_cost")
+    list_filter = ("supplier",)
+    search_fields = ("sku",)
+
+
+class PurchaseLineInline(ReadOnlyInline):
+    model = PurchaseOrderLine
+    fields = ("sku", "quantity")
+
+
+@admin.register(PurchaseOrder)
+class PurchaseOrderAdmin(admin.ModelAdmin):
+    """Drafts come from stock alerts and are approved in their workflow run (Workflow runs >
+    the run > Approve or reject); here staff mark the goods received."""
+
+    list_display = ("number", "supplier", "warehouse", "status", "created_at", "sent_at", "received_at")
+    list_filter = ("status", "supplier")
+    readonly_fields = (
+        "number",
+        "supplier",
+        "warehouse",
+        "status",
+        "reason",
+        "shown_forecast",
+        "sent_via",
+        "created_at",
+        "sent_at",
+        "received_at",
+    )
+    fields = readonly_fields
+    inlines = [PurchaseLineInline]
+    actions = ["goods_received"]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    @admin.display(description="Forecast")
+    def shown_forecast(self, obj) -> str:
+        return pretty_json(obj.forecast)
+
+    @admin.action(description="Goods received (into the warehouse's stock)")
+    def goods_received(self, request, queryset):
+        done = sum(purchase_order_receive(order=order) for order in queryset)
+        self.message_user(request, f"{done} purchase order(s) received; the others were not sent or already in.")

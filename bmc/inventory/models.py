@@ -78,3 +78,74 @@ class StockMove(TenantOwned):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} {self.quantity} {self.level.sku}"
+
+
+class Supplier(TenantOwned):
+    """Who a product is bought from, and how an order reaches them: an n8n URL (signed like the
+    event deliveries) or, without one, an e-mail."""
+
+    name = models.CharField(max_length=200)
+    email = models.EmailField(blank=True)
+    order_url = models.URLField(max_length=500, blank=True, help_text="n8n: receives each purchase order, signed.")
+    order_secret = models.CharField(max_length=200, blank=True, help_text="Signs what is POSTed to order_url.")
+    lead_time_days = models.PositiveIntegerField(default=7, help_text="Days from the order to the goods received.")
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class SupplierProduct(TenantOwned):
+    """A SKU's supplier: the one purchase orders go to, in multiples of `pack` units."""
+
+    supplier = models.ForeignKey(Supplier, on_delete=models.PROTECT, related_name="products")
+    sku = models.CharField(max_length=60)
+    pack = models.DecimalField(max_digits=12, decimal_places=2, default=Decimal(1), help_text="Ordered in multiples.")
+    unit_cost = models.DecimalField(max_digits=12, decimal_places=2, null=True, blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["tenant", "sku"], name="one_supplier_per_sku")]
+
+    def __str__(self) -> str:
+        return f"{self.sku} from {self.supplier}"
+
+
+class PurchaseOrder(TenantOwned):
+    class Status(models.TextChoices):
+        DRAFT = "draft", "Draft: waits for approval"
+        APPROVED = "approved", "Approved"
+        SENT = "sent", "Sent to the supplier"
+        RECEIVED = "received", "Goods received"
+        CANCELLED = "cancelled", "Cancelled"
+
+    supplier = models.ForeignKey(Supplier, on_delete=models.PROTECT, related_name="purchase_orders")
+    warehouse = models.ForeignKey(Warehouse, on_delete=models.PROTECT, related_name="purchase_orders")
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.DRAFT)
+    reason = models.CharField(max_length=60, blank=True, help_text='What asked for it, e.g. "stock:planta:CUMBRERA".')
+    forecast = models.JSONField(default=dict, blank=True, help_text="The demand forecast the quantities come from.")
+    sent_via = models.CharField(max_length=200, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    received_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            # one purchase order per alert, however often its step runs
+            models.UniqueConstraint(fields=["tenant", "reason"], condition=~Q(reason=""), name="purchase_order_once")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.number} ({self.supplier}, {self.get_status_display()})"
+
+    @property
+    def number(self) -> str:
+        return f"OC-{self.pk:06d}" if self.pk else "OC-(nueva)"
+
+
+class PurchaseOrderLine(models.Model):
+    purchase_order = models.ForeignKey(PurchaseOrder, on_delete=models.CASCADE, related_name="lines")
+    sku = models.CharField(max_length=60)
+    quantity = models.DecimalField(max_digits=12, decimal_places=2)
+
+    def __str__(self) -> str:
+        return f"{self.quantity} {self.sku}"

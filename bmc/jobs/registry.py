@@ -122,6 +122,12 @@ AGENTS: dict[str, AgentSpec] = {
             {"stock", "reservations"},
             "Keeps stock per product and warehouse: reserves it for orders, releases and receives it.",
         ),
+        _agent(
+            Queue.PAYMENT,
+            "Payment",
+            {"payment_links", "mercadopago"},
+            "Makes Mercado Pago payment links for orders and reads its payment notifications.",
+        ),
     )
 }
 
@@ -229,10 +235,46 @@ TASK_TYPES: dict[str, TaskType] = {
             "Cancel an order and release its stock (payload: {order_id, reason}).",
         ),
         TaskType(
+            "payment.link",
+            "payment",
+            "tasks.payment.create_link",
+            "The order's Mercado Pago payment link, made once (payload: {order_id}).",
+        ),
+        TaskType(
+            "payment.notification",
+            "payment",
+            "tasks.payment.read_notification",
+            "Fetch a payment Mercado Pago notified and hand it to its order once (payload: {payload_id, payment_id}).",
+        ),
+        TaskType(
             "inventory.reserve",
             "inventory",
             "tasks.inventory.reserve_stock",
             "Reserve an order's stock, all or nothing (payload: {order_id}).",
+        ),
+        TaskType(
+            "inventory.suggest_purchase",
+            "inventory",
+            "tasks.inventory.suggest_purchase",
+            "Forecast a product's demand over its supplier's lead time; the quantity to buy (payload: {sku, warehouse}).",
+        ),
+        TaskType(
+            "inventory.draft_purchase",
+            "inventory",
+            "tasks.inventory.draft_purchase",
+            "Draft a purchase order, once per reason (payload: {supplier_id, sku, warehouse, quantity, forecast, reason}).",
+        ),
+        TaskType(
+            "inventory.send_purchase",
+            "inventory",
+            "tasks.inventory.send_purchase",
+            "Send an approved purchase order to its supplier, once (payload: {purchase_order_id}).",
+        ),
+        TaskType(
+            "inventory.cancel_purchase",
+            "inventory",
+            "tasks.inventory.cancel_purchase",
+            "Cancel a purchase order not sent (payload: {purchase_order_id}).",
         ),
         TaskType(
             "outbound.send_message",

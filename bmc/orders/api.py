@@ -63,7 +63,9 @@ class OrderOut(serializers.ModelSerializer):
 
 
 class OrderQuery(serializers.Serializer):
-    status = serializers.ChoiceField(choices=Order.Status.choices, required=False, help_text="Only in this status.")
+    status = serializers.ChoiceField(
+        choices=Order.Status.choices, required=False, allow_blank=True, help_text="Only in this status (empty: any)."
+    )
     customer = serializers.IntegerField(required=False, min_value=1, help_text="Only this customer's (id).")
 
 

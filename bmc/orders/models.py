@@ -46,6 +46,7 @@ class Order(TenantOwned):
     zone = models.CharField(max_length=20, blank=True, help_text="Delivery zone; empty: picked up.")
     delivery_date = models.DateField(null=True, blank=True, help_text="Proposed from the zone; staff confirm it.")
     payment_url = models.URLField(max_length=500, blank=True)
+    payment_reference = models.CharField(max_length=100, blank=True, help_text="Mercado Pago's preference id.")
     paid_at = models.DateTimeField(null=True, blank=True)
     delivered_at = models.DateTimeField(null=True, blank=True)
     cancelled_at = models.DateTimeField(null=True, blank=True)

@@ -233,6 +233,9 @@ def test_agents_lists_the_registry(api):
         "datasync",
         "analytics",
         "documents",
+        "order",
+        "inventory",
+        "payment",
     }
     assert "pricing" in agents["quote"]["capabilities"] and agents["quote"]["queue"] == "quote"
     assert api.get("/api/v1/orchestrator/agents/nobody/health").status_code == 404

@@ -12,13 +12,14 @@ import pytest
 from django.utils import timezone
 
 from agents.conversations.turn import conversation_turn
+from agents.inventory.purchasing import purchase_order_draft
 from agents.orders.service import order_from_quote
 from agents.tenants import system_bootstrap
 from agents.workflows.engine import workflow_start
-from bmc.conversations.models import Conversation, Customer, Message
+from bmc.conversations.models import Conversation, Customer, InboundPayload, Message
 from bmc.core.models import Tenant
 from bmc.events.models import DomainEvent, EventDelivery, EventSubscription
-from bmc.inventory.models import StockLevel, StockMove
+from bmc.inventory.models import PurchaseOrder, StockLevel, StockMove, Supplier
 from bmc.jobs.models import AgentMessage, AgentTask
 from bmc.jobs.registry import TASK_TYPES
 from bmc.jobs.submit import task_submit
@@ -60,6 +61,19 @@ def payloads(a: dict[str, int]) -> dict[str, dict[str, Any]]:
         "order.paid_follow": {"order_id": a["order"]},
         "order.cancel": {"order_id": a["order"], "reason": "intruder"},
         "inventory.reserve": {"order_id": a["order"]},
+        "payment.link": {"order_id": a["order"]},
+        "payment.notification": {"payload_id": a["payload"], "payment_id": "1"},
+        "inventory.suggest_purchase": {"sku": "CUMBRERA", "warehouse": "planta"},
+        "inventory.draft_purchase": {
+            "supplier_id": a["supplier"],
+            "sku": "CUMBRERA",
+            "warehouse": "planta",
+            "quantity": 10,
+            "forecast": {},
+            "reason": "intruder",
+        },
+        "inventory.send_purchase": {"purchase_order_id": a["purchase_order"]},
+        "inventory.cancel_purchase": {"purchase_order_id": a["purchase_order"]},
     }
     return {name: with_ids.get(name, {}) for name in TASK_TYPES} | with_ids
 
@@ -80,6 +94,15 @@ def company_a(tenant: Tenant) -> dict[str, int]:
     ).quotes[0]
     order = order_from_quote(tenant=tenant, quote_id=other_quote, source="api")
     run = workflow_start(tenant=tenant, name="order_complete", input={"quote_id": other_quote}, trigger="a-run")
+    purchase = purchase_order_draft(
+        tenant=tenant,
+        supplier_id=Supplier.objects.get(tenant=tenant).pk,
+        sku="CUMBRERA",
+        warehouse="planta",
+        quantity=Decimal(30),
+        forecast={},
+        reason="stock.low:a",
+    )
     unanswered = write(PHONE, "y en 150?", timezone.now(), tenant)
     customer = Customer.objects.get(tenant=tenant, phone=PHONE)
     invoice = Invoice.objects.create(
@@ -112,6 +135,9 @@ def company_a(tenant: Tenant) -> dict[str, int]:
         "quote": turn.quotes[0],
         "order": order.pk,
         "run": run.pk,
+        "payload": InboundPayload.objects.create(tenant=tenant, source="mercadopago", body="{}").pk,
+        "supplier": purchase.supplier_id,
+        "purchase_order": purchase.pk,
     }
 
 
@@ -132,8 +158,10 @@ def snapshot(tenant: Tenant) -> dict[str, list[tuple]]:
             DomainEvent,
             EventDelivery,
             Order,
+            InboundPayload,
             StockLevel,
             StockMove,
+            PurchaseOrder,
             WorkflowRun,
             WorkflowStep,
         )  # fmt: skip
