@@ -24,6 +24,7 @@ class Queue(enum.StrEnum):
     ORDER = "order"
     INVENTORY = "inventory"
     PAYMENT = "payment"
+    CATALOG = "catalog"
 
 
 ALL_QUEUES: tuple[str, ...] = tuple(q.value for q in Queue)

@@ -13,6 +13,7 @@ from typing import Any
 
 from django.utils import timezone
 
+from agents.catalog.answers import catalog_answer
 from agents.conversations.wording import copy_render, reply_text, spec_question
 from agents.nlu.dialogue import choice_said, room_measures, says_paid, thanks_only, thickness_options, thickness_said
 from agents.nlu.model import message_understand
@@ -70,6 +71,7 @@ class TurnRead:
     spec: dict[str, Any]  # the dialogue's spec itself (plan.dialogue["spec"]): a change is kept
     intents: list[str] = field(default_factory=list)
     spec_changed: bool = False
+    asked: dict[str, Any] = field(default_factory=dict)  # what other agents answered this turn, asked once
 
 
 # A handler decides the turn and returns True, or returns False and leaves it to the next one.
@@ -255,6 +257,8 @@ def _plan_quote_request(turn: TurnRead, *, key: str) -> bool:
     spec = turn.spec
     if key not in turn.intents and not (turn.spec_changed and spec):
         return False
+    if key not in turn.intents and _catalog_reply(turn) is not None:
+        return False  # a product named in a question the catalog agent answers: no quote is begun
     plan = turn.plan
     plan.intent = key
     options = [t for message in turn.messages for t in thickness_options(message.text)]
@@ -292,6 +296,27 @@ def _reply_plain(turn: TurnRead, *, key: str) -> bool:
     plan.staff_task = key if key in STAFF_TASK_TITLES else ""
     if key in STAFF_INTENTS:
         plan.state = Conversation.State.HANDOFF
+    return True
+
+
+def _catalog_reply(turn: TurnRead) -> dict[str, Any] | None:
+    """The catalog agent's answer to the turn's last product question (asked once per turn)."""
+    if "catalog" not in turn.asked:
+        message = next((m for m in reversed(turn.messages) if turn.plan.nlu[m.pk]["intent"] == "product_info"), None)
+        entities = {**turn.spec, **(turn.plan.nlu[message.pk].get("entities") or {})} if message else {}
+        turn.asked["catalog"] = (
+            catalog_answer(tenant=turn.conversation.tenant, text=message.text, entities=entities) if message else None
+        )
+    return turn.asked["catalog"]
+
+
+def _reply_product(turn: TurnRead, *, key: str) -> bool:
+    """A product question: the catalog agent's answer (colors, thicknesses, stock, which panel for
+    a use); a person's, told in a staff task, when the catalog cannot answer it."""
+    answer = _catalog_reply(turn)
+    if answer is None:
+        return _reply_plain(turn, key=key)
+    turn.plan.intent, turn.plan.text = key, answer["text"]
     return True
 
 
@@ -338,6 +363,7 @@ PLAN_HANDLERS: dict[str, Handler] = {
 # for any intent not listed).
 REPLY_HANDLERS: dict[str, Handler] = {
     "greeting": _reply_greeting,
+    "product_info": _reply_product,
     "other": _reply_other,
 }
 

@@ -63,7 +63,7 @@ AGENTS: dict[str, AgentSpec] = {
             "Conversation",
             {"nlu", "intent", "entities", "dialogue_state"},
             "Reads intent and entities from Spanish messages and keeps the dialogue state.",
-            {"greeting", "product_info", "human_handoff", "complaint", "opt_out", "other"},
+            {"greeting", "human_handoff", "complaint", "opt_out", "other"},
         ),
         _agent(
             Queue.QUOTE,
@@ -127,6 +127,13 @@ AGENTS: dict[str, AgentSpec] = {
             "Payment",
             {"payment_links", "mercadopago"},
             "Makes Mercado Pago payment links for orders and reads its payment notifications.",
+        ),
+        _agent(
+            Queue.CATALOG,
+            "Catalog",
+            {"product_search", "product_questions"},
+            "Answers product questions from the catalog and the stock; finds products by name, typos and all.",
+            {"product_info"},
         ),
     )
 }
@@ -233,6 +240,20 @@ TASK_TYPES: dict[str, TaskType] = {
             "order",
             "tasks.order.cancel_order",
             "Cancel an order and release its stock (payload: {order_id, reason}).",
+        ),
+        TaskType(
+            "catalog.search",
+            "catalog",
+            "tasks.catalog.search",
+            "Products of the current catalog closest to a name, typos and all (payload: {query, limit}).",
+            public=True,
+        ),
+        TaskType(
+            "catalog.answer",
+            "catalog",
+            "tasks.catalog.answer",
+            "Answer a product question from the catalog and the stock, or say it cannot (payload: {text}).",
+            public=True,
         ),
         TaskType(
             "payment.link",

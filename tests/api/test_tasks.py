@@ -236,6 +236,7 @@ def test_agents_lists_the_registry(api):
         "order",
         "inventory",
         "payment",
+        "catalog",
     }
     assert "pricing" in agents["quote"]["capabilities"] and agents["quote"]["queue"] == "quote"
     assert api.get("/api/v1/orchestrator/agents/nobody/health").status_code == 404

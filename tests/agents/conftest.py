@@ -1,4 +1,4 @@
-"""The conversation every test of a turn starts from."""
+"""The conversation every test of a turn (and of the agents a turn asks) starts from."""
 
 from __future__ import annotations
 
