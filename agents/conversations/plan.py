@@ -20,6 +20,7 @@ from agents.nlu.model import message_understand
 from agents.nlu.places import place_unknown
 from agents.nlu.text import text_normalize
 from agents.nlu.vocabulary import NLU_SPEC_KEYS
+from agents.orders.service import order_awaiting_payment
 from agents.quotes.document import money_uy
 from agents.quotes.pricing import catalog_snapshot
 from agents.sales.dunning import RECEIPT_TYPES, invoice_for, promise_date_read
@@ -56,6 +57,7 @@ class Plan:
     decided_quote_id: int | None = None  # the option the customer chose, when there were several
     promise: tuple[int, date] | None = None  # (invoice id, promised date)
     payment_claim: int | None = None  # invoice id the customer says they paid
+    order_payment_claim: int | None = None  # order id the customer says they paid by transfer
     staff_task: str = ""  # a key of STAFF_TASK_TITLES: what a person has to do after this turn
     customer_name: str = ""  # the name the customer gave, for a customer without one
     notes: list[str] = field(default_factory=list)  # asked for, not in the quote, and why
@@ -233,7 +235,7 @@ def _plan_payment(turn: TurnRead, *, key: str) -> bool:
     said = {k: v for m in messages for k, v in (plan.nlu[m.pk].get("entities") or {}).items()}
     invoice = invoice_for(customer_id=turn.conversation.customer_id, order_ref=said.get("order_ref"))
     if invoice is None:
-        return False
+        return _plan_order_paid(turn, said=said)
     context = {"number": invoice.number, "amount": f"{invoice.currency} {money_uy(invoice.balance)}"}
     if "payment_notice" in turn.intents:
         sent_receipt = any((m.raw_payload or {}).get("type") in RECEIPT_TYPES for m in messages)
@@ -249,6 +251,24 @@ def _plan_payment(turn: TurnRead, *, key: str) -> bool:
         return True
     plan.promise = (invoice.pk, day)
     plan.text = copy_render("payment/promise_recorded", day=f"{day:%d/%m}", **context)
+    return True
+
+
+def _plan_order_paid(turn: TurnRead, *, said: dict[str, Any]) -> bool:
+    """A customer with an order waiting for its payment says they transferred, or sends the
+    receipt: staff confirm it (Orders > Payment received by bank transfer); the order's workflow
+    goes on from there. False when they have no such order."""
+    messages, plan = turn.messages, turn.plan
+    if "payment_notice" not in turn.intents:
+        return False
+    order = order_awaiting_payment(customer_id=turn.conversation.customer_id, order_ref=said.get("order_ref"))
+    sent_receipt = any((m.raw_payload or {}).get("type") in RECEIPT_TYPES for m in messages)
+    if order is None or not (sent_receipt or any(says_paid(m.text) for m in messages)):
+        return False
+    plan.intent, plan.order_payment_claim = "payment_notice", order.pk
+    plan.text = copy_render(
+        "payment/claimed_order", number=order.number, amount=f"{order.currency} {money_uy(order.total)}"
+    )
     return True
 
 

@@ -22,6 +22,7 @@ from agents.conversations.holds import hold_release, hold_take, hold_token
 from agents.conversations.plan import STAFF_TASK_TITLES, Plan, turn_plan
 from agents.conversations.replies import quote_reply
 from agents.events import event_emit
+from agents.orders.service import order_payment_claimed
 from agents.outbound import outbound_reply_create, outbound_send_submit
 from agents.quotes.pricing import catalog_pinned
 from agents.sales.dunning import dunning_payment_claimed, dunning_promise_record, receipt_find
@@ -263,6 +264,9 @@ def _others_tell(*, conversation: Conversation, messages: list[Message], plan: P
         _staff_task_for(conversation=conversation, kind=plan.staff_task, messages=messages)
     if plan.promise:
         dunning_promise_record(invoice_id=plan.promise[0], promised_date=plan.promise[1], message_id=messages[-1].pk)
+    if plan.order_payment_claim:
+        receipt = receipt_find(conversation_id=conversation.pk, messages=messages, now=now)
+        order_payment_claimed(order_id=plan.order_payment_claim, receipt=receipt, message_id=messages[-1].pk)
     if plan.payment_claim:
         receipt = receipt_find(conversation_id=conversation.pk, messages=messages, now=now)
         dunning_payment_claimed(invoice_id=plan.payment_claim, receipt=receipt, message_id=messages[-1].pk)

@@ -4,6 +4,7 @@ order.cancelled...) in one transaction; each message to the customer once per ke
 
 from __future__ import annotations
 
+import re
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from functools import lru_cache
@@ -21,6 +22,7 @@ from agents.outbound import outbound_reply_create, outbound_send_submit
 from agents.quotes.document import money_uy
 from agents.staff import staff_task_open
 from agents.workflows.engine import workflow_start
+from bmc.conversations.models import Message
 from bmc.core.models import Tenant, tenant_get
 from bmc.events.models import DomainEvent
 from bmc.orders.models import Order, OrderLine
@@ -260,6 +262,41 @@ def order_payment_record(*, order: Order, amount: Decimal, currency: str, method
             "method": method,
             "reference": reference,
         },
+    )
+
+
+def order_awaiting_payment(*, customer_id: int | None, order_ref: str | None) -> Order | None:
+    """The customer's order a payment message is about: the one they name (PED-000123, or its
+    number), else their latest waiting for its payment."""
+    orders = Order.objects.filter(customer_id=customer_id, status=Order.Status.PENDING_PAYMENT).order_by("-created_at")
+    if order_ref:
+        digits = re.sub(r"\D", "", order_ref)
+        named = [o for o in orders if digits and int(digits) == o.pk]
+        if named:
+            return named[0]
+    return orders.first()
+
+
+def order_payment_claimed(*, order_id: int, receipt: Message | None, message_id: int | None) -> StaffTask:
+    """The customer says they paid by transfer: staff check the bank (the receipt, when sent, is
+    linked) and confirm it in the admin; the order's workflow takes it from there."""
+    order = Order.objects.select_related("customer").get(pk=order_id)
+    customer = order.customer
+    who = (customer.name or customer.phone) if customer else "sin cliente"
+    return staff_task_open(
+        tenant_id=order.tenant_id,
+        kind=StaffTask.Kind.PAYMENT_CLAIMED,
+        dedupe_key=f"order-claimed-{order.pk}-{message_id or ''}",
+        title=f"Confirmar la transferencia del pedido {order.number} ({who})",
+        detail=(
+            f"El cliente dice que transfirió {order.currency} {money_uy(order.total)}. "
+            + ("Mandó el comprobante (mensaje enlazado)." if receipt else "Todavía no mandó comprobante.")
+            + " Confirmalo en Orders > Payment received by bank transfer."
+        ),
+        customer_id=order.customer_id,
+        conversation_id=order.conversation_id,
+        quote_id=order.quote_id,
+        message_id=(receipt.pk if receipt else message_id),
     )
 
 

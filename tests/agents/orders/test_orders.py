@@ -23,7 +23,7 @@ from agents.orders.service import (
     order_stock_reserve,
 )
 from agents.tenants import system_bootstrap
-from bmc.conversations.models import Conversation, Customer
+from bmc.conversations.models import Conversation, Customer, Message
 from bmc.core.models import NotInTenant
 from bmc.events.models import DomainEvent
 from bmc.inventory.models import StockLevel, StockMove, Warehouse
@@ -187,3 +187,24 @@ def test_a_payment_short_or_in_another_currency_goes_to_staff_and_a_full_one_pay
     assert DomainEvent.objects.filter(type="order.paid").count() == 1  # paid once
     assert order_deliver(order=order)
     assert Order.objects.get(pk=order.pk).stock == "pending"  # nothing was reserved: nothing shipped
+
+
+@pytest.mark.django_db
+def test_a_customer_who_says_they_transferred_for_an_order_leaves_it_for_staff_to_confirm(quoted, tenant):
+    order = order_from_quote(tenant=tenant, quote_id=quoted.pk, source="conversation")
+    conversation = quoted.conversation
+    Message.objects.create(
+        tenant=tenant,
+        conversation=conversation,
+        direction="in",
+        channel="whatsapp",
+        text="",
+        raw_payload={"type": "image", "image": {"id": "wamid.receipt"}},
+    )
+    result = say(conversation, "ya te transferi, ahi va el comprobante")
+    text = Message.objects.get(pk=result.replies[0]).text
+    assert f"transferencia de tu pedido {order.number} (USD 1.816,95)" in text
+    task = StaffTask.objects.get(kind="payment_claimed")
+    assert task.title == f"Confirmar la transferencia del pedido {order.number} (Ana Gomez)"
+    assert "Mandó el comprobante" in task.detail and task.message.raw_payload["type"] == "image"
+    assert Order.objects.get(pk=order.pk).status == "pending_payment"  # a person confirms it first
