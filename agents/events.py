@@ -10,13 +10,15 @@ import logging
 from datetime import timedelta
 from typing import Any
 
-from django.db import transaction
+from django.db import DatabaseError, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
 from agents.outbound import TransientSendError, outbound_post, signature_header
+from agents.workflows.definitions import DefinitionError
 from agents.workflows.engine import (
     StepError,
+    WorkflowError,
     resolve,
     workflow_runs_waiting_for,
     workflow_start,
@@ -101,7 +103,11 @@ def _workflows_start(event: DomainEvent) -> None:
     except (KeyError, StepError) as missing:
         logger.error("event without what its workflow needs", extra={"event": event.pk, "missing": str(missing)})
         return
-    workflow_start(tenant=event.tenant, name=name, input=input, trigger=key, requested_by="events")
+    try:
+        with transaction.atomic():  # a run that cannot start must not keep the event from its subscribers
+            workflow_start(tenant=event.tenant, name=name, input=input, trigger=key, requested_by="events")
+    except (WorkflowError, DefinitionError, DatabaseError) as error:
+        logger.error("an event's workflow could not start", extra={"event": event.pk, "error": str(error)})
 
 
 def event_body(event: DomainEvent) -> bytes:

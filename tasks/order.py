@@ -78,4 +78,6 @@ def paid_follow(self, agent_task_id: str) -> dict[str, Any]:
 @agent_task(Queue.ORDER, "tasks.order.cancel_order", soft_time_limit=30, time_limit=45)
 def cancel_order(self, agent_task_id: str) -> dict[str, Any]:
     task, order = _order(agent_task_id)
-    return {"cancelled": order_cancel(order=order, reason=str(task.payload.get("reason") or ""))}
+    reason = str(task.payload.get("reason") or "")
+    # the order's own workflow cancels it here: that run ends by itself, it is not stopped
+    return {"cancelled": order_cancel(order=order, reason=reason, workflow_too=False)}

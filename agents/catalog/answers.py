@@ -22,7 +22,7 @@ from bmc.inventory.models import StockLevel
 
 # What a question asks, by its words (plain text: no accents, lowercase).
 ASKS = (
-    ("stock", re.compile(r"\b(stock|disponib\w*|en existencia|tienen (?:ya|ahora)|hay (?:del?|de la)?)\b")),
+    ("stock", re.compile(r"\b(stock|disponib\w*|en existencia)\b")),
     ("colors", re.compile(r"\bcolor(?:es)?\b")),
     ("thicknesses", re.compile(r"\b(espesor(?:es)?|grosor(?:es)?|grueso|milimetros|medidas? de panel)\b")),
     ("use", re.compile(r"\b(sirve|recomend\w*|conviene|que panel|cual panel|que me sirve|para (?:un|una|el|la) )")),
@@ -67,6 +67,8 @@ def _family_name(catalog: CatalogSnapshot, family: str) -> str:
 
 def _mm(values: list[int]) -> str:
     words = [str(v) for v in values]
+    if not words:
+        return "los espesores que te confirmamos al cotizar"
     return f"{', '.join(words[:-1])} y {words[-1]} mm" if len(words) > 1 else f"{words[0]} mm"
 
 
@@ -114,7 +116,7 @@ def _colors(*, catalog: CatalogSnapshot, family: str | None) -> dict[str, Any]:
     families = [family] if family else catalog.families()
     rows = []
     for name in families:
-        colors = next(i.colors for i in catalog.items.values() if i.family == name)
+        colors = next(i.colors for i in catalog.items.values() if i.family == name) or ("el color que elijas",)
         rows.append(
             (_family_name(catalog, name), ", ".join(colors[:-1]) + f" y {colors[-1]}" if len(colors) > 1 else colors[0])
         )

@@ -21,13 +21,14 @@ from agents.inventory.stock import Need, StockShort, stock_release, stock_reserv
 from agents.outbound import outbound_reply_create, outbound_send_submit
 from agents.quotes.document import money_uy
 from agents.staff import staff_task_open
-from agents.workflows.engine import workflow_start
+from agents.workflows.engine import workflow_run_cancel, workflow_start
 from bmc.conversations.models import Message
 from bmc.core.models import Tenant, tenant_get
 from bmc.events.models import DomainEvent
 from bmc.orders.models import Order, OrderLine
 from bmc.quotes.models import Quote
 from bmc.sales.models import StaffTask
+from bmc.workflows.models import WorkflowRun
 
 # Business days from the order to a proposed delivery, by zone ("" is picked up at the plant).
 DELIVERY_DAYS = {"": 1, "MONTEVIDEO": 2, "CANELONES": 3, "MALDONADO": 4, "INTERIOR": 5}
@@ -183,7 +184,11 @@ def order_get(*, tenant_id: int, order_id: Any) -> Order:
 
 def order_stock_reserve(*, order: Order) -> dict[str, Any]:
     """Stock for every line kept in stock, all or nothing. Short: nothing reserved, and staff get
-    a task saying what is missing (the order waits for them, never below zero)."""
+    a task saying what is missing (the order waits for them, never below zero). A cancelled
+    order reserves nothing."""
+    order.refresh_from_db()
+    if order.status == Order.Status.CANCELLED:
+        return {"stock": order.stock, "short": [], "title": "", "cancelled": True}
     needs = [Need(sku=line.sku, quantity=line.quantity) for line in order.lines.all()]
     try:
         stock_reserve(tenant=order.tenant, reference=f"order:{order.pk}", needs=needs, zone=order.zone)
@@ -217,7 +222,10 @@ def _say(order: Order, *, key: str, template: str, **context: Any) -> int | None
 
 def order_payment_request(*, order: Order) -> dict[str, Any]:
     """The customer is told the order, its total and how to pay (the payment link when there is
-    one; the bank transfer otherwise)."""
+    one; the bank transfer otherwise). Not for an order no longer waiting for its payment."""
+    order.refresh_from_db()
+    if order.status != Order.Status.PENDING_PAYMENT:
+        return {"message_id": None, "status": order.status}
     message_id = _say(
         order,
         key="payment",
@@ -302,7 +310,19 @@ def order_payment_claimed(*, order_id: int, receipt: Message | None, message_id:
 
 def order_mark_paid(*, order: Order, amount: Decimal, currency: str, reference: str) -> dict[str, Any]:
     """A payment received for the order: the order is paid only when it covers the total in the
-    order's currency; short or foreign, staff look at it and the order stays as it was."""
+    order's currency; short or foreign, staff look at it and the order stays as it was. A payment
+    for an order cancelled meanwhile is never taken as paying it: staff return it."""
+    order.refresh_from_db()
+    if order.status == Order.Status.CANCELLED:
+        task = staff_task_open(
+            tenant_id=order.tenant_id,
+            kind=StaffTask.Kind.PAYMENT_CLAIMED,
+            dedupe_key=f"order-refund:{order.pk}:{reference}"[:120],
+            title=f"Pago de {currency} {amount} para {order.number}, que está cancelado: devolverlo",
+            customer_id=order.customer_id,
+            conversation_id=order.conversation_id,
+        )
+        return {"paid": False, "staff_task_id": task.pk, "reason": "the order is cancelled"}
     if currency != order.currency or amount < order.total:
         task = staff_task_open(
             tenant_id=order.tenant_id,
@@ -319,7 +339,7 @@ def order_mark_paid(*, order: Order, amount: Decimal, currency: str, reference: 
         ):
             order.refresh_from_db()
             event_emit(tenant=order.tenant, type="order.paid", subject=f"order:{order.pk}", data=order_data(order))
-    return {"paid": True}
+    return {"paid": True}  # paid now, or by this same payment before (a step run again)
 
 
 def order_paid_follow(*, order: Order) -> dict[str, Any]:
@@ -339,8 +359,10 @@ def order_paid_follow(*, order: Order) -> dict[str, Any]:
     return {"message_id": message_id, "staff_task_id": task.pk}
 
 
-def order_cancel(*, order: Order, reason: str) -> bool:
-    """Cancel an order not yet delivered: its reserved stock goes back. False when it could not be."""
+def order_cancel(*, order: Order, reason: str, workflow_too: bool = True) -> bool:
+    """Cancel an order not yet delivered: its reserved stock goes back, and its workflow stops (no
+    payment asked for or awaited; `workflow_too=False` when that workflow is the one cancelling it).
+    False when it could not be."""
     with transaction.atomic():
         if (
             not Order.objects.filter(pk=order.pk)
@@ -352,6 +374,9 @@ def order_cancel(*, order: Order, reason: str) -> bool:
             Order.objects.filter(pk=order.pk).update(stock=Order.Stock.RELEASED)
         order.refresh_from_db()
         event_emit(tenant=order.tenant, type="order.cancelled", subject=f"order:{order.pk}", data=order_data(order))
+        run = WorkflowRun.objects.filter(tenant_id=order.tenant_id, trigger=f"quote:{order.quote_id}").first()
+        if workflow_too and run is not None:
+            workflow_run_cancel(run=run, reason=f"{order.number} cancelled: {reason}")
     return True
 
 

@@ -303,8 +303,9 @@ def _task_progress(run: WorkflowRun, step: WorkflowStep, spec: dict[str, Any], n
     if task is not None and task.is_terminal:
         error = f"{task.task_type} {task.status}: {task.error}".strip(": ")
     elif step.deadline is not None and step.deadline <= now:
-        if task is not None:
-            task_cancel(task=task)
+        if task is not None and not task_cancel(task=task):
+            task.refresh_from_db()  # it finished as the timeout came: its outcome stands, no retry
+            return _task_progress(run, step, spec, now)
         error = f"{spec['task_type']} did not finish within {spec['timeout']} s"
     else:
         return step.status
@@ -368,8 +369,9 @@ def _condition(run: WorkflowRun, step: WorkflowStep, spec: dict[str, Any], now: 
         value = bool(
             SimpleEval(names={"input": context.get("input", {}), "steps": context.get("steps", {})}).eval(spec["if"])
         )
-    except (InvalidExpression, TypeError, ZeroDivisionError) as error:
-        raise StepError(f"'{spec['if']}' could not be evaluated: {error}") from None
+    except (InvalidExpression, ArithmeticError, LookupError, TypeError, ValueError) as error:
+        # whatever an expression over the run's data can raise: the step fails saying why, once
+        raise StepError(f"'{spec['if']}' could not be evaluated: {type(error).__name__}: {error}") from None
     chosen = spec["then"] if value else spec["else"]
     _step_finish(run, step, Step.DONE, output={"value": value, "next": chosen}, now=now)
     return Outcome(next=chosen)
@@ -406,6 +408,8 @@ def _wait_event(run: WorkflowRun, step: WorkflowStep, spec: dict[str, Any], now:
     events = DomainEvent.objects.filter(tenant_id=run.tenant_id, type=spec["event"], id__gt=step.input["after"])
     if step.input.get("subject"):
         events = events.filter(subject__in=subjects)
+    else:  # any subject, but not an event sent to another run
+        events = events.exclude(Q(subject__startswith="workflow_run:") & ~Q(subject=subjects[0]))
     event = events.order_by("id").first()
     if event is not None:
         output = {"event_id": event.pk, "type": event.type, "subject": event.subject, "data": event.data}

@@ -208,3 +208,19 @@ def test_a_customer_who_says_they_transferred_for_an_order_leaves_it_for_staff_t
     assert task.title == f"Confirmar la transferencia del pedido {order.number} (Ana Gomez)"
     assert "Mandó el comprobante" in task.detail and task.message.raw_payload["type"] == "image"
     assert Order.objects.get(pk=order.pk).status == "pending_payment"  # a person confirms it first
+
+
+@pytest.mark.django_db
+def test_a_cancelled_order_stops_its_workflow_and_a_late_payment_goes_back(quoted, tenant):
+    from agents.orders.service import order_payment_request, order_place
+
+    order = order_place(tenant=tenant, quote_id=quoted.pk, source="api")
+    run = WorkflowRun.objects.get(trigger=f"quote:{quoted.pk}")
+    assert order_cancel(order=order, reason="el cliente desistió")
+    run.refresh_from_db()
+    assert run.status == "cancelled" and "desistió" in run.error
+    assert order_payment_request(order=order) == {"message_id": None, "status": "cancelled"}
+    assert order_stock_reserve(order=order)["cancelled"] is True and not StockMove.objects.exists()
+    late = order_mark_paid(order=order, amount=order.total, currency="USD", reference="mp:9")
+    assert late["paid"] is False and "cancelado: devolverlo" in StaffTask.objects.get(pk=late["staff_task_id"]).title
+    assert Order.objects.get(pk=order.pk).status == "cancelled"

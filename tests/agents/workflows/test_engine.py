@@ -302,3 +302,19 @@ def test_the_scan_finds_runs_that_can_move_and_that_nothing_moves(tenant):
     assert workflows_due(now=timezone.now() + timedelta(days=30)) == []  # a person decides, no timer
     WorkflowStep.objects.filter(name="approve").update(output={"approved": True})
     assert workflows_due() == [(tenant.pk, run.pk)]
+
+
+def test_a_condition_that_fails_on_the_runs_data_fails_its_run_once(tenant):
+    save(tenant, {"check": {"kind": "condition", "if": "int(input.amount) > 3", "then": None, "else": None}})
+    run = advance(workflow_start(tenant=tenant, name="flow", input={"amount": "mucho"}))
+    assert run.status == "failed" and "ValueError" in run.error
+    AgentTask.objects.filter(task_type="workflows.advance").update(status="completed")
+    assert workflows_due(now=timezone.now() + timedelta(minutes=5)) == []  # ended: nothing to retry
+
+
+def test_a_wait_for_any_subject_does_not_take_an_event_sent_to_another_run(tenant):
+    save(tenant, {"signed": {"kind": "wait_event", "event": "contract.signed", "next": None}})
+    first = advance(workflow_start(tenant=tenant, name="flow", input={}))
+    second = advance(workflow_start(tenant=tenant, name="flow", input={}))
+    event_emit(tenant=tenant, type="contract.signed", subject=f"workflow_run:{second.pk}")
+    assert advance(first).status == "waiting" and advance(second).status == "completed"
