@@ -54,6 +54,7 @@ INSTALLED_APPS = [
     "bmc.inventory",
     "bmc.orders",
     "bmc.payments",
+    "bmc.datasync",
     "bmc.api",
 ]
 
@@ -236,6 +237,29 @@ PUBLIC_BASE_URL = env.str("PUBLIC_BASE_URL", default=f"http://127.0.0.1:{env.int
 MERCADOPAGO_ACCESS_TOKEN = env.str("MERCADOPAGO_ACCESS_TOKEN", default="")
 MERCADOPAGO_WEBHOOK_SECRET = env.str("MERCADOPAGO_WEBHOOK_SECRET", default="")
 MERCADOPAGO_API_URL = env.str("MERCADOPAGO_API_URL", default="https://api.mercadopago.com")
+# --- Data sync (docs/datasync.md) -------------------------------------------------------------
+# Google Sheets: a service account's JSON key (or an OAuth authorized user's JSON), as text or the
+# path of the file; the price list sheet (in) and the CRM sheet (out), each optional.
+GOOGLE_SHEETS_CREDENTIALS = env.str("GOOGLE_SHEETS_CREDENTIALS", default="")
+SHEETS_API_URL = env.str("SHEETS_API_URL", default="https://sheets.googleapis.com")
+SHEETS_PRICE_LIST_ID = env.str("SHEETS_PRICE_LIST_ID", default="")
+SHEETS_PRICE_LIST_TAB = env.str("SHEETS_PRICE_LIST_TAB", default="Precios")
+SHEETS_CRM_ID = env.str("SHEETS_CRM_ID", default="")
+# The Sheets API allows 60 requests a minute per user: a run paces itself under it.
+SHEETS_REQUESTS_PER_MINUTE = env.int("SHEETS_REQUESTS_PER_MINUTE", default=60)
+SHEETS_BATCH_ROWS = env.int("SHEETS_BATCH_ROWS", default=500)
+# A price list that would take more than this share of the catalog away waits for a person.
+SYNC_MAX_REMOVAL_SHARE = env.float("SYNC_MAX_REMOVAL_SHARE", default=0.2)
+SYNC_INTERVAL = env.int("SYNC_INTERVAL", default=300)
+SYNC_HTTP_RETRIES = env.int("SYNC_HTTP_RETRIES", default=3)
+SYNC_BACKOFF_SECONDS = env.float("SYNC_BACKOFF_SECONDS", default=1.0)
+# A source asking to wait longer than this (Retry-After) fails the run instead of holding a worker.
+SYNC_RETRY_AFTER_MAX = env.int("SYNC_RETRY_AFTER_MAX", default=60)
+# After this many failed runs in a row a source is not called for SYNC_BREAKER_SECONDS (doubling).
+SYNC_BREAKER_FAILURES = env.int("SYNC_BREAKER_FAILURES", default=3)
+SYNC_BREAKER_SECONDS = env.int("SYNC_BREAKER_SECONDS", default=300)
+SYNC_RUN_STALE_SECONDS = env.int("SYNC_RUN_STALE_SECONDS", default=1800)
+SYNC_CURSOR_OVERLAP = env.int("SYNC_CURSOR_OVERLAP", default=60)
 # E-mail (purchase orders to suppliers without an n8n URL): printed to the log unless EMAIL_URL
 # names a server, e.g. smtp+tls://user:password@smtp.example.com:587.
 vars().update(env.email_url("EMAIL_URL", default="consolemail://"))
@@ -332,6 +356,13 @@ CELERY_BEAT_SCHEDULE = {
         "task": "tasks.orchestrator.scan_workflows",
         "schedule": env.int("WORKFLOWS_SCAN_INTERVAL", default=5),
         "options": {"expires": 30},
+    },
+    # The configured sync sources (docs/datasync.md), each run unless one is under way or its
+    # circuit is open.
+    "datasync-scan": {
+        "task": "tasks.datasync.scan",
+        "schedule": SYNC_INTERVAL,
+        "options": {"expires": max(30, SYNC_INTERVAL - 5)},
     },
     # Crontab: overdue invoices, Monday to Saturday at 10:00.
     "dunning-scan-overdue": {

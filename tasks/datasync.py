@@ -7,6 +7,7 @@ from typing import Any
 
 from django.conf import settings
 
+from agents.datasync.runs import sync_run_execute, sync_scan
 from agents.quotes.catalog import catalog_import as catalog_import_csv
 from bmc.queues import Queue
 from tasks.base import agent_task, agent_task_load, ping_task
@@ -34,3 +35,16 @@ def _data_path(name: str | None) -> Path:
     if data_dir not in path.parents or not path.is_file():
         raise ValueError(f"payload.path '{name}' is not a file in data/: give a file name there or inline 'csv'.")
     return path
+
+
+@agent_task(Queue.DATASYNC, "tasks.datasync.sync_run", soft_time_limit=900, time_limit=960, max_retries=0)
+def sync_run(self, agent_task_id: str) -> dict[str, Any]:
+    """A sync run (payload: {"run_id"}); a source that fails is the run's failure, not retried here:
+    its client already retried, and the next scheduled run comes."""
+    task = agent_task_load(agent_task_id)
+    return sync_run_execute(run_id=int(task.payload["run_id"]))
+
+
+@agent_task(Queue.DATASYNC, "tasks.datasync.scan", soft_time_limit=50, time_limit=60, max_retries=0)
+def scan(self) -> dict[str, Any]:
+    return sync_scan()

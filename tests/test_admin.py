@@ -5,6 +5,7 @@ from django.urls import reverse
 from agents.tenants import system_bootstrap
 from bmc.conversations import models as conversations
 from bmc.core import models
+from bmc.datasync import models as datasync
 from bmc.events import models as events
 from bmc.inventory import models as inventory
 from bmc.jobs import models as jobs
@@ -35,6 +36,8 @@ MODELS = [
     events.EventSubscription,
     workflows.WorkflowDefinition,
     workflows.WorkflowRun,
+    datasync.SyncSource,
+    datasync.SyncRun,
 ]
 
 
@@ -51,6 +54,14 @@ def staff(tenant):
         text="hola",
         raw_payload={"entry": []},
         external_id="wamid.1",
+    )
+    datasync.SyncSource.objects.create(tenant=tenant, source="sheets", failures=3, last_error="503")
+    datasync.SyncRun.objects.create(
+        tenant=tenant,
+        source="sheets",
+        status="held",
+        refusals=[{"row": 3, "sku": "ISODEC_EPS_150", "reason": "Row 3: 'price_venta_usd' is required."}],
+        held={"reason": "The sheet would remove 25 of the 35 products", "removed": ["ISOROOF_30"], "rows": []},
     )
     return tenant
 

@@ -1,6 +1,7 @@
 from django.urls import path
 
 from bmc.conversations import api as conversations
+from bmc.datasync import api as sync
 from bmc.documents import api as documents
 from bmc.events import api as events
 from bmc.jobs import api as jobs
@@ -43,5 +44,7 @@ urlpatterns = [
     path("workflows/runs/<int:run_id>", workflows.run_detail_view, name="workflow-run-detail"),
     path("workflows/runs/<int:run_id>/events", workflows.run_events_view, name="workflow-run-events"),
     path("workflows/runs/<int:run_id>/cancel", workflows.run_cancel_view, name="workflow-run-cancel"),
+    path("sync/<str:source>/run", sync.sync_run_view, name="sync-run"),
+    path("sync/runs/<int:run_id>", sync.sync_run_detail_view, name="sync-run-detail"),
     path("documents/<int:document_id>/review", documents.document_review_view, name="document-review"),
 ]

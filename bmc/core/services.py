@@ -74,6 +74,10 @@ STAFF_GROUPS: dict[str, dict[str, tuple[str, ...]]] = {
         "orders.order": ("view", "change"),
         "orders.orderline": ("view",),
         "payments.payment": ("view",),
+        # the data sync: runs and their refusals, a held price list to approve, a circuit to close
+        "datasync.syncsource": ("view", "change"),
+        "datasync.syncrun": ("view", "change"),
+        "datasync.synclink": ("view",),
     },
 }
 

@@ -169,6 +169,12 @@ TASK_TYPES: dict[str, TaskType] = {
             public=True,
         ),
         TaskType(
+            "datasync.sync_run",
+            "datasync",
+            "tasks.datasync.sync_run",
+            "Carry out a sync run (payload: {run_id}); started by POST /api/v1/sync/{source}/run or beat.",
+        ),
+        TaskType(
             "conversation.process_message",
             "conversation",
             "tasks.conversation.process_message",

@@ -157,6 +157,7 @@ class StaffTask(TenantOwned):
         APPROVAL = "approval", "A workflow waits for a decision"
         WORKFLOW = "workflow", "A workflow asks for it"
         SCHEDULE_DELIVERY = "schedule_delivery", "A paid order: schedule its delivery"
+        SYNC_HELD = "sync_held", "A price list sheet waits for approval"
 
     class Status(models.TextChoices):
         OPEN = "open", "Open"

@@ -1,0 +1,233 @@
+"""Sync runs: started on demand or by beat, one per source at a time, executed by the data sync
+agent's worker, with each source's circuit breaker (docs/datasync.md)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from agents.datasync import sheets
+from agents.datasync.http import SourceError
+from agents.quotes.catalog import CatalogError
+from agents.staff import staff_task_open
+from bmc.core.models import Tenant
+from bmc.datasync.models import Source, SyncRun, SyncSource
+from bmc.jobs.submit import task_submit
+from bmc.sales.models import StaffTask
+
+logger = logging.getLogger(__name__)
+COUNTS = ("read", "created", "updated", "unchanged", "refused")
+REFUSALS_KEPT = 500
+
+
+class SyncNotConfigured(ValueError):
+    """A source asked to run without the settings it needs."""
+
+
+class SyncBusy(Exception):
+    """A run of the source is already queued or running."""
+
+    def __init__(self, run: SyncRun) -> None:
+        super().__init__(f"Run {run.pk} of {run.source} is {run.status}: one run of a source at a time.")
+        self.run = run
+
+
+@dataclass(frozen=True)
+class SourceSpec:
+    settings_needed: tuple[tuple[str, ...], ...]  # each tuple: at least one of these set
+    run: Callable[[SyncRun, SyncSource], dict[str, Any]]
+
+
+def _sheets_run(run: SyncRun, source: SyncSource) -> dict[str, Any]:
+    client = sheets.sheets_client()
+    tenant = run.tenant
+    parts: dict[str, Any] = {}
+    if settings.SHEETS_PRICE_LIST_ID:
+        parts["price_list"] = sheets.price_list_pull(tenant=tenant, client=client)
+    if settings.SHEETS_CRM_ID:
+        cursor = dict(source.cursor.get("crm", {}))
+        parts.update(sheets.crm_push(tenant=tenant, client=client, cursor=cursor))
+        source.cursor = source.cursor | {"crm": cursor}
+    parts["api_calls"] = client.http_client.calls
+    return parts
+
+
+SOURCES: dict[str, SourceSpec] = {
+    Source.SHEETS: SourceSpec(
+        settings_needed=(("GOOGLE_SHEETS_CREDENTIALS",), ("SHEETS_PRICE_LIST_ID", "SHEETS_CRM_ID")),
+        run=_sheets_run,
+    ),
+}
+
+
+def sync_missing_settings(source: str) -> list[str]:
+    """What a source still needs configured: each entry a setting, or settings of which one will do."""
+    spec = SOURCES.get(source)
+    if spec is None:
+        return [f"{source} is not synchronised yet"]
+    return [" or ".join(names) for names in spec.settings_needed if not any(getattr(settings, n) for n in names)]
+
+
+def sync_source_get(*, tenant: Tenant, source: str) -> SyncSource:
+    row, _ = SyncSource.objects.get_or_create(tenant=tenant, source=source)
+    return row
+
+
+def sync_run_start(*, tenant: Tenant, source: str, trigger: str) -> SyncRun:
+    """A run of the source, queued for the data sync agent. SyncNotConfigured names what is
+    missing; SyncBusy gives the run already under way."""
+    if source not in Source.values:
+        raise SyncNotConfigured(f"'{source}' is not a source: one of {', '.join(Source.values)}.")
+    missing = sync_missing_settings(source)
+    if missing:
+        raise SyncNotConfigured(f"{source} is not configured: set {'; '.join(missing)} (docs/datasync.md).")
+    try:
+        with transaction.atomic():
+            run = SyncRun.objects.create(tenant=tenant, source=source, trigger=trigger)
+            task_submit(
+                tenant=tenant, task_type="datasync.sync_run", payload={"run_id": run.pk}, requested_by=f"sync {trigger}"
+            )
+    except IntegrityError:
+        active = SyncRun.objects.filter(tenant=tenant, source=source, status__in=SyncRun.ACTIVE).first()
+        if active is None:  # it finished in between: try once more
+            return sync_run_start(tenant=tenant, source=source, trigger=trigger)
+        raise SyncBusy(active) from None
+    return run
+
+
+def _breaker_record(source: SyncSource, *, error: str | None) -> None:
+    now = timezone.now()
+    if error is None:
+        source.failures, source.open_until, source.last_error, source.last_success_at = 0, None, "", now
+        return
+    source.failures += 1
+    source.last_error = error[:2000]
+    over = source.failures - settings.SYNC_BREAKER_FAILURES
+    if over >= 0:
+        # open, and for longer each time the trial after it fails too (at most an hour)
+        seconds = min(settings.SYNC_BREAKER_SECONDS * 2**over, 3600)
+        source.open_until = now + timedelta(seconds=seconds)
+        logger.warning(
+            "sync source %s failed %d runs in a row: not called for %d s", source.source, source.failures, seconds
+        )
+
+
+def _result_apply(run: SyncRun, parts: dict[str, Any]) -> None:
+    run.api_calls = parts.pop("api_calls", 0)
+    refusals: list[dict[str, Any]] = []
+    for name, part in parts.items():
+        for count in COUNTS:
+            setattr(run, count, getattr(run, count) + part.get(count, 0))
+        refusals += [{"part": name} | r for r in part.get("refusals", [])]
+        if part.get("held"):
+            run.held = part["held"] | {"part": name}
+    run.refusals = refusals[:REFUSALS_KEPT]
+    run.detail = {
+        name: {k: v for k, v in part.items() if k not in ("refusals", "held", "detail")} | part.get("detail", {})
+        for name, part in parts.items()
+    }
+
+
+def sync_run_execute(*, run_id: int) -> dict[str, Any]:
+    """Carry out a queued run (or one whose worker died: it starts over, and writes nothing twice)."""
+    with transaction.atomic():
+        run = SyncRun.objects.select_for_update().select_related("tenant").get(pk=run_id)
+        if run.status not in SyncRun.ACTIVE:
+            return {"run_id": run.pk, "status": run.status}
+        run.status, run.started_at = SyncRun.Status.RUNNING, timezone.now()
+        run.save(update_fields=["status", "started_at"])
+    source = sync_source_get(tenant=run.tenant, source=run.source)
+    if source.circuit_open and run.trigger == "schedule":
+        return _run_finish(
+            run,
+            source,
+            error=f"Circuit open until {source.open_until:%Y-%m-%d %H:%M}: {source.last_error}",
+            count=False,
+        )
+    try:
+        parts = SOURCES[run.source].run(run, source)
+    except (SourceError, CatalogError, OSError) as error:
+        logger.warning("sync run %s of %s failed: %s", run.pk, run.source, error)
+        return _run_finish(run, source, error=f"{error.__class__.__name__}: {error}")
+    except Exception as error:  # a bug: the run says so, and the task fails with its traceback
+        _run_finish(run, source, error=f"{error.__class__.__name__}: {error}")
+        raise
+    _result_apply(run, parts)
+    return _run_finish(run, source, error=None)
+
+
+def _run_finish(run: SyncRun, source: SyncSource, *, error: str | None, count: bool = True) -> dict[str, Any]:
+    if count:
+        _breaker_record(source, error=error)
+    run.finished_at = timezone.now()
+    if error:
+        run.status, run.error = SyncRun.Status.FAILED, error[:4000]
+    elif run.held:
+        run.status = SyncRun.Status.HELD
+    else:
+        run.status = SyncRun.Status.SUCCEEDED
+    with transaction.atomic():
+        run.save()
+        source.save()
+        if run.status == SyncRun.Status.HELD:
+            _held_announce(run)
+    return {"run_id": run.pk, "status": run.status} | {c: getattr(run, c) for c in COUNTS}
+
+
+def _held_announce(run: SyncRun) -> None:
+    """Older held runs of the source give way to this one; staff get one task per distinct hold."""
+    SyncRun.objects.filter(tenant=run.tenant, source=run.source, status=SyncRun.Status.HELD).exclude(pk=run.pk).update(
+        status=SyncRun.Status.FAILED, error=f"Replaced by the later held run {run.pk}."
+    )
+    removed = run.held.get("removed", [])
+    staff_task_open(
+        tenant_id=run.tenant_id,
+        kind=StaffTask.Kind.SYNC_HELD,
+        dedupe_key=f"sync-held:{run.source}:{','.join(removed)[:80]}:{len(removed)}",
+        title=f"La lista de precios quitaría {len(removed)} productos: aprobá o corregí la planilla",
+        detail=f"{run.held.get('reason', '')}\nAprobar en Data sync > Sync runs > #{run.pk}.",
+    )
+
+
+def sync_run_approve(*, run: SyncRun, user: Any) -> SyncRun:
+    """A held price list imported because a person approved it."""
+    with transaction.atomic():
+        run = SyncRun.objects.select_for_update().get(pk=run.pk)
+        if run.status != SyncRun.Status.HELD or not run.held:
+            raise ValueError(f"Run {run.pk} is {run.status}, not held: there is nothing to approve.")
+        saved = sheets.price_list_held_import(
+            tenant=run.tenant, held=run.held, source=f"Google Sheets, approved in run {run.pk}"
+        )
+        run.status, run.approved_by = SyncRun.Status.SUCCEEDED, user
+        run.detail = run.detail | {"approved": {"catalog_version": saved["version"], "new_version": saved["created"]}}
+        run.save(update_fields=["status", "approved_by", "detail"])
+    return run
+
+
+def sync_scan(*, now: Any = None) -> dict[str, Any]:
+    """Beat's run: runs left behind by a lost worker are failed, and each configured source of the
+    default tenant whose circuit is closed gets a run."""
+    now = now or timezone.now()
+    stale = SyncRun.objects.filter(
+        status__in=SyncRun.ACTIVE, created_at__lt=now - timedelta(seconds=settings.SYNC_RUN_STALE_SECONDS)
+    ).update(status=SyncRun.Status.FAILED, finished_at=now, error="Did not finish in time: its worker was lost.")
+    tenant = Tenant.objects.filter(slug=settings.DEFAULT_TENANT_SLUG).first()
+    started, skipped = [], []
+    for source in SOURCES:
+        if tenant is None or sync_missing_settings(source):
+            continue
+        if sync_source_get(tenant=tenant, source=source).circuit_open:
+            skipped.append(source)
+            continue
+        try:
+            started.append(sync_run_start(tenant=tenant, source=source, trigger="schedule").pk)
+        except SyncBusy:
+            skipped.append(source)
+    return {"started": started, "skipped": skipped, "stale": stale}
