@@ -260,6 +260,18 @@ SYNC_BREAKER_FAILURES = env.int("SYNC_BREAKER_FAILURES", default=3)
 SYNC_BREAKER_SECONDS = env.int("SYNC_BREAKER_SECONDS", default=300)
 SYNC_RUN_STALE_SECONDS = env.int("SYNC_RUN_STALE_SECONDS", default=1800)
 SYNC_CURSOR_OVERLAP = env.int("SYNC_CURSOR_OVERLAP", default=60)
+# Encrypts the tokens sources hand out (SECRET_KEY when unset).
+SYNC_SECRETS_KEY = env.str("SYNC_SECRETS_KEY", default="")
+# MercadoLibre: an app's id and secret and the seller's first refresh token (MercadoLibre rotates
+# it at every refresh: the sync keeps the newest, encrypted). Listings' prices come from the price
+# list MERCADOLIBRE_PRICE_LIST (web or venta) times MERCADOLIBRE_MARKUP.
+MERCADOLIBRE_CLIENT_ID = env.str("MERCADOLIBRE_CLIENT_ID", default="")
+MERCADOLIBRE_CLIENT_SECRET = env.str("MERCADOLIBRE_CLIENT_SECRET", default="")
+MERCADOLIBRE_REFRESH_TOKEN = env.str("MERCADOLIBRE_REFRESH_TOKEN", default="")
+MERCADOLIBRE_API_URL = env.str("MERCADOLIBRE_API_URL", default="https://api.mercadolibre.com")
+MERCADOLIBRE_PRICE_LIST = env.str("MERCADOLIBRE_PRICE_LIST", default="web")
+MERCADOLIBRE_MARKUP = env.float("MERCADOLIBRE_MARKUP", default=1.0)
+MERCADOLIBRE_REQUESTS_PER_MINUTE = env.int("MERCADOLIBRE_REQUESTS_PER_MINUTE", default=600)
 # E-mail (purchase orders to suppliers without an n8n URL): printed to the log unless EMAIL_URL
 # names a server, e.g. smtp+tls://user:password@smtp.example.com:587.
 vars().update(env.email_url("EMAIL_URL", default="consolemail://"))

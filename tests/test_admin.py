@@ -38,6 +38,7 @@ MODELS = [
     workflows.WorkflowRun,
     datasync.SyncSource,
     datasync.SyncRun,
+    datasync.MarketQuestion,
 ]
 
 
@@ -56,6 +57,9 @@ def staff(tenant):
         external_id="wamid.1",
     )
     datasync.SyncSource.objects.create(tenant=tenant, source="sheets", failures=3, last_error="503")
+    datasync.MarketQuestion.objects.create(
+        tenant=tenant, source="mercadolibre", question_id="1001", item_id="MLU1", text="factura?", status="staff"
+    )
     datasync.SyncRun.objects.create(
         tenant=tenant,
         source="sheets",

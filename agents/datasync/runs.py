@@ -15,6 +15,7 @@ from django.utils import timezone
 
 from agents.datasync import sheets
 from agents.datasync.http import SourceError
+from agents.datasync.mercadolibre import mercadolibre_run
 from agents.quotes.catalog import CatalogError
 from agents.staff import staff_task_open
 from bmc.core.models import Tenant
@@ -63,6 +64,14 @@ SOURCES: dict[str, SourceSpec] = {
     Source.SHEETS: SourceSpec(
         settings_needed=(("GOOGLE_SHEETS_CREDENTIALS",), ("SHEETS_PRICE_LIST_ID", "SHEETS_CRM_ID")),
         run=_sheets_run,
+    ),
+    Source.MERCADOLIBRE: SourceSpec(
+        settings_needed=(
+            ("MERCADOLIBRE_CLIENT_ID",),
+            ("MERCADOLIBRE_CLIENT_SECRET",),
+            ("MERCADOLIBRE_REFRESH_TOKEN",),
+        ),
+        run=lambda run, source: mercadolibre_run(tenant=run.tenant, source=source),
     ),
 }
 

@@ -107,19 +107,7 @@ def order_from_quote(*, tenant: Tenant, quote_id: Any, source: str, existing_ok:
                     zone=(quote.spec or {}).get("zone") or "", ordered=timezone.localdate(now)
                 ),
             )
-            OrderLine.objects.bulk_create(
-                OrderLine(
-                    order=order,
-                    position=line.position,
-                    sku=line.sku,
-                    description=line.description,
-                    unit=line.unit,
-                    quantity=line.quantity,
-                    unit_price=line.unit_price,
-                    amount=line.amount,
-                )
-                for line in quote.lines.all()
-            )
+            order_lines_copy(order=order, quote=quote)
             accepted = Quote.objects.filter(pk=quote.pk, status=Quote.Status.SENT).update(
                 status=Quote.Status.ACCEPTED, decided_at=now
             )
@@ -133,6 +121,23 @@ def order_from_quote(*, tenant: Tenant, quote_id: Any, source: str, existing_ok:
             return existing
         raise OrderRefused("already_ordered", f"{quote.number} is already order {existing.number}.") from None
     return order
+
+
+def order_lines_copy(*, order: Order, quote: Quote) -> None:
+    """The order's lines: the quote's, as priced."""
+    OrderLine.objects.bulk_create(
+        OrderLine(
+            order=order,
+            position=line.position,
+            sku=line.sku,
+            description=line.description,
+            unit=line.unit,
+            quantity=line.quantity,
+            unit_price=line.unit_price,
+            amount=line.amount,
+        )
+        for line in quote.lines.all()
+    )
 
 
 def order_place(*, tenant: Tenant, quote_id: Any, source: str, trace_id: str = "") -> Order:

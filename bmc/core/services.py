@@ -34,6 +34,8 @@ STAFF_GROUPS: dict[str, dict[str, tuple[str, ...]]] = {
         "payments.payment": ("view",),
         "inventory.stocklevel": ("view",),
         "inventory.warehouse": ("view",),
+        # questions buyers asked on MercadoLibre that the agents left to a person: answered here
+        "datasync.marketquestion": ("view", "change"),
     },
     "operations": {
         "core.tenant": ("view", "change"),
@@ -78,6 +80,7 @@ STAFF_GROUPS: dict[str, dict[str, tuple[str, ...]]] = {
         "datasync.syncsource": ("view", "change"),
         "datasync.syncrun": ("view", "change"),
         "datasync.synclink": ("view",),
+        "datasync.marketquestion": ("view", "change"),
     },
 }
 

@@ -8,7 +8,7 @@ from django.utils.html import format_html, format_html_join
 
 from agents.datasync.runs import COUNTS, SyncBusy, SyncNotConfigured, sync_run_approve, sync_run_start
 from agents.quotes.catalog import CatalogError
-from bmc.datasync.models import SyncLink, SyncRun, SyncSource
+from bmc.datasync.models import MarketQuestion, SyncLink, SyncRun, SyncSource
 
 
 @admin.register(SyncSource)
@@ -110,3 +110,28 @@ class SyncLinkAdmin(admin.ModelAdmin):
     list_filter = ("source", "kind")
     search_fields = ("local_id", "remote_id")
     readonly_fields = ("tenant", "source", "kind", "local_id", "remote_id", "checksum", "synced_at")
+
+
+@admin.register(MarketQuestion)
+class MarketQuestionAdmin(admin.ModelAdmin):
+    """A question left to staff: they write the answer here; the next MercadoLibre run posts it."""
+
+    list_display = ("question_id", "source", "item_id", "text", "status", "asked_at", "answered_at")
+    list_filter = ("status", "source")
+    search_fields = ("question_id", "item_id", "text", "answer")
+    fields = ("source", "question_id", "item_id", "text", "status", "answer", "answered_by", "asked_at", "answered_at")
+    readonly_fields = ("source", "question_id", "item_id", "text", "status", "answered_by", "asked_at", "answered_at")
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def get_readonly_fields(self, request, obj=None):
+        if obj is not None and obj.status != MarketQuestion.Status.STAFF:
+            return (*self.readonly_fields, "answer")  # posted, or being posted: no longer editable
+        return self.readonly_fields
+
+    def save_model(self, request, obj, form, change) -> None:
+        if "answer" in form.changed_data and obj.answer.strip():
+            obj.answered_by = request.user
+            self.message_user(request, "La respuesta se publica en MercadoLibre en la próxima sincronización.")
+        super().save_model(request, obj, form, change)

@@ -29,6 +29,9 @@ class SyncSource(TenantOwned):
     )
     last_error = models.TextField(blank=True)
     last_success_at = models.DateTimeField(null=True, blank=True)
+    secrets = models.TextField(
+        blank=True, help_text="Tokens the source handed out, encrypted (agents/datasync/secrets.py)."
+    )
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["tenant", "source"], name="sync_source_once_per_tenant")]
@@ -105,3 +108,40 @@ class SyncLink(TenantOwned):
 
     def __str__(self) -> str:
         return f"{self.source} {self.kind} {self.local_id}"
+
+
+class MarketQuestion(TenantOwned):
+    """A question a buyer asked on a marketplace listing: stored as it came before anything else,
+    answered by the agents when the catalog can, otherwise left to staff (their answer is posted
+    back from the admin)."""
+
+    class Status(models.TextChoices):
+        NEW = "new", "New"
+        ANSWERING = "answering", "Answer being posted"
+        ANSWERED = "answered", "Answered"
+        STAFF = "staff", "Waits for staff"
+        CLOSED = "closed", "Answered or closed on the marketplace"
+
+    source = models.CharField(max_length=20, choices=Source.choices)
+    question_id = models.CharField(max_length=40)
+    item_id = models.CharField(max_length=40, blank=True)
+    sku = models.CharField(max_length=60, blank=True)
+    text = models.TextField()
+    raw = models.JSONField(default=dict)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.NEW)
+    answer = models.TextField(
+        blank=True, help_text="What is (or was) posted back; staff write it for a question left to them."
+    )
+    answered_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    asked_at = models.DateTimeField(null=True, blank=True)
+    answered_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [models.UniqueConstraint(fields=["tenant", "source", "question_id"], name="market_question_once")]
+
+    def __str__(self) -> str:
+        return f"{self.get_source_display()} question {self.question_id}"

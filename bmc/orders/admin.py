@@ -19,9 +19,19 @@ class LineInline(ReadOnlyInline):
 
 @admin.register(Order)
 class OrderAdmin(admin.ModelAdmin):
-    list_display = ("number", "customer", "status", "stock", "total", "currency", "delivery_date", "created_at")
+    list_display = (
+        "number",
+        "customer",
+        "status",
+        "stock",
+        "total",
+        "currency",
+        "source",
+        "delivery_date",
+        "created_at",
+    )
     list_filter = ("status", "stock", "zone", "source")
-    search_fields = ("customer__name", "customer__phone", "id")
+    search_fields = ("customer__name", "customer__phone", "id", "external_id", "buyer")
     readonly_fields = (
         "number",
         "quote",
@@ -31,6 +41,8 @@ class OrderAdmin(admin.ModelAdmin):
         "status",
         "stock",
         "source",
+        "external_id",
+        "buyer",
         "currency",
         "subtotal",
         "iva",

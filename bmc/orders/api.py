@@ -38,6 +38,8 @@ class OrderOut(serializers.ModelSerializer):
             "status",
             "stock",
             "source",
+            "external_id",
+            "buyer",
             "quote_id",
             "quote_number",
             "customer_id",

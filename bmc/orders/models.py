@@ -28,6 +28,8 @@ class Order(TenantOwned):
         CONVERSATION = "conversation", "The customer, in the conversation"
         ADMIN = "admin", "Staff, in the admin"
         API = "api", "The API"
+        MERCADOLIBRE = "mercadolibre", "MercadoLibre"
+        SHOPIFY = "shopify", "Shopify"
 
     # one order per quote: a quote ordered twice (a task run twice, two clicks) is refused by the database
     quote = models.OneToOneField(Quote, on_delete=models.PROTECT, related_name="order")
@@ -51,12 +53,24 @@ class Order(TenantOwned):
     delivered_at = models.DateTimeField(null=True, blank=True)
     cancelled_at = models.DateTimeField(null=True, blank=True)
     cancel_reason = models.CharField(max_length=300, blank=True)
+    external_id = models.CharField(
+        max_length=60, blank=True, help_text="The order's id on the marketplace it came from (MercadoLibre, Shopify)."
+    )
+    buyer = models.CharField(max_length=200, blank=True, help_text="The marketplace's buyer, when not a customer here.")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
         ordering = ["-created_at"]
         indexes = [models.Index(fields=["tenant", "status"]), models.Index(fields=["tenant", "customer"])]
+        constraints = [
+            # a marketplace order pulled twice (a run repeated, two runs racing) is one order
+            models.UniqueConstraint(
+                fields=["tenant", "source", "external_id"],
+                condition=~models.Q(external_id=""),
+                name="order_external_once",
+            )
+        ]
 
     def __str__(self) -> str:
         return f"{self.number} ({self.total} {self.currency}, {self.get_status_display()})"

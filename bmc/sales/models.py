@@ -158,6 +158,7 @@ class StaffTask(TenantOwned):
         WORKFLOW = "workflow", "A workflow asks for it"
         SCHEDULE_DELIVERY = "schedule_delivery", "A paid order: schedule its delivery"
         SYNC_HELD = "sync_held", "A price list sheet waits for approval"
+        MARKET_QUESTION = "market_question", "A marketplace buyer asked what the agents cannot answer"
 
     class Status(models.TextChoices):
         OPEN = "open", "Open"

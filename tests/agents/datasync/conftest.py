@@ -54,3 +54,18 @@ def sheets(settings, private_key_pem, tenant):
     sandbox.sheet_put(CRM, "Hoja 1", [])
     yield sandbox
     sandbox.close()
+
+
+@pytest.fixture
+def ml(settings, tenant):
+    from scripts.sandbox.mercadolibre import MercadoLibreSandbox
+
+    sandbox = MercadoLibreSandbox().start()
+    settings.MERCADOLIBRE_API_URL = sandbox.url
+    settings.MERCADOLIBRE_CLIENT_ID = sandbox.client_id
+    settings.MERCADOLIBRE_CLIENT_SECRET = sandbox.client_secret
+    settings.MERCADOLIBRE_REFRESH_TOKEN = sandbox.refresh_token_issue()
+    settings.SYNC_BACKOFF_SECONDS = 0.01
+    system_bootstrap()  # the demo catalog and stock
+    yield sandbox
+    sandbox.close()
