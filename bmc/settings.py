@@ -272,6 +272,19 @@ MERCADOLIBRE_API_URL = env.str("MERCADOLIBRE_API_URL", default="https://api.merc
 MERCADOLIBRE_PRICE_LIST = env.str("MERCADOLIBRE_PRICE_LIST", default="web")
 MERCADOLIBRE_MARKUP = env.float("MERCADOLIBRE_MARKUP", default=1.0)
 MERCADOLIBRE_REQUESTS_PER_MINUTE = env.int("MERCADOLIBRE_REQUESTS_PER_MINUTE", default=600)
+# Shopify: the shop and a custom app's Admin API access token; its client secret signs the
+# webhooks. Products and variants are made from the catalog, priced from SHOPIFY_PRICE_LIST times
+# SHOPIFY_MARKUP, stocked at SHOPIFY_LOCATION_ID (the shop's first location when unset).
+SHOPIFY_SHOP = env.str("SHOPIFY_SHOP", default="")
+SHOPIFY_ACCESS_TOKEN = env.str("SHOPIFY_ACCESS_TOKEN", default="")
+SHOPIFY_WEBHOOK_SECRET = env.str("SHOPIFY_WEBHOOK_SECRET", default="")
+SHOPIFY_API_VERSION = env.str("SHOPIFY_API_VERSION", default="2025-10")
+SHOPIFY_API_URL = env.str("SHOPIFY_API_URL", default="")
+SHOPIFY_LOCATION_ID = env.str("SHOPIFY_LOCATION_ID", default="")
+SHOPIFY_PRICE_LIST = env.str("SHOPIFY_PRICE_LIST", default="web")
+SHOPIFY_MARKUP = env.float("SHOPIFY_MARKUP", default=1.0)
+# Shopify's REST Admin API allows 2 requests a second to a standard shop.
+SHOPIFY_REQUESTS_PER_MINUTE = env.int("SHOPIFY_REQUESTS_PER_MINUTE", default=120)
 # E-mail (purchase orders to suppliers without an n8n URL): printed to the log unless EMAIL_URL
 # names a server, e.g. smtp+tls://user:password@smtp.example.com:587.
 vars().update(env.email_url("EMAIL_URL", default="consolemail://"))

@@ -3,6 +3,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from bmc.conversations import webhook as whatsapp
+from bmc.datasync import webhook as shopify
 from bmc.jobs import api as jobs
 from bmc.payments import webhook as mercadopago
 from bmc.quotes import api as quotes
@@ -16,6 +17,7 @@ urlpatterns = [
     path("health/detailed", jobs.health_detailed_view, name="health-detailed"),
     path("api/v1/webhooks/whatsapp", whatsapp.whatsapp_webhook_view, name="whatsapp-webhook"),
     path("api/v1/webhooks/mercadopago", mercadopago.mercadopago_webhook_view, name="mercadopago-webhook"),
+    path("api/v1/webhooks/shopify", shopify.shopify_webhook_view, name="shopify-webhook"),
     path("api/v1/", include("bmc.api.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),

@@ -8,6 +8,7 @@ from typing import Any
 from django.conf import settings
 
 from agents.datasync.runs import sync_run_execute, sync_scan
+from agents.datasync.shopify import shopify_webhook_apply
 from agents.quotes.catalog import catalog_import as catalog_import_csv
 from bmc.queues import Queue
 from tasks.base import agent_task, agent_task_load, ping_task
@@ -42,9 +43,16 @@ def sync_run(self, agent_task_id: str) -> dict[str, Any]:
     """A sync run (payload: {"run_id"}); a source that fails is the run's failure, not retried here:
     its client already retried, and the next scheduled run comes."""
     task = agent_task_load(agent_task_id)
-    return sync_run_execute(run_id=int(task.payload["run_id"]))
+    return sync_run_execute(tenant_id=task.tenant_id, run_id=task.payload["run_id"])
 
 
 @agent_task(Queue.DATASYNC, "tasks.datasync.scan", soft_time_limit=50, time_limit=60, max_retries=0)
 def scan(self) -> dict[str, Any]:
     return sync_scan()
+
+
+@agent_task(Queue.DATASYNC, "tasks.datasync.shopify_order", soft_time_limit=60, time_limit=90)
+def shopify_order(self, agent_task_id: str) -> dict[str, Any]:
+    """An order a Shopify webhook delivered (payload: {"payload_id"}), applied once by its id."""
+    task = agent_task_load(agent_task_id)
+    return shopify_webhook_apply(tenant=task.tenant, payload_id=task.payload["payload_id"])

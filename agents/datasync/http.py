@@ -9,6 +9,7 @@ import time
 from collections import deque
 from collections.abc import Callable
 from email.utils import parsedate_to_datetime
+from typing import Any, TypeVar
 
 import requests
 from django.conf import settings
@@ -49,9 +50,9 @@ class Pacer:
         self.sent.append(time.monotonic())
 
 
-def retry_after_seconds(response: requests.Response) -> float | None:
+def retry_after_seconds(headers: Any) -> float | None:
     """`Retry-After` as seconds, whether given as a number or an HTTP date."""
-    value = response.headers.get("Retry-After")
+    value = headers.get("Retry-After") if headers is not None else None
     if not value:
         return None
     try:
@@ -70,6 +71,43 @@ def _backoff(attempt: int) -> float:
 
 
 TRANSIENT = (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError)
+T = TypeVar("T")
+
+
+def call_with_retries(
+    call: Callable[[], T],
+    *,
+    what: str,
+    retryable: Callable[[Exception], tuple[str, float | None] | None],
+    pacer: Pacer | None = None,
+) -> T:
+    """`call()`, made again while it fails in a way `retryable(error)` calls worth a retry (it
+    says why, and how long the source asked to wait, if it did), at most SYNC_HTTP_RETRIES more
+    times. SourceUnavailable when retries run out or the source asks to wait longer than
+    SYNC_RETRY_AFTER_MAX; other errors go up as they are."""
+    retries = settings.SYNC_HTTP_RETRIES
+    for attempt in range(retries + 1):
+        if pacer:
+            pacer.wait()
+        try:
+            return call()
+        except Exception as error:
+            verdict = retryable(error)
+            if verdict is None:
+                raise
+            reason, asked = verdict
+        if asked is not None and asked > settings.SYNC_RETRY_AFTER_MAX:
+            raise SourceUnavailable(f"{what} {reason} and asked to wait {asked:.0f} s")
+        if attempt == retries:
+            raise SourceUnavailable(f"{what} {reason} ({retries + 1} attempts)")
+        time.sleep(asked if asked is not None else _backoff(attempt))
+    raise AssertionError("unreachable")
+
+
+class _Overloaded(Exception):
+    def __init__(self, response: requests.Response) -> None:
+        super().__init__(response.status_code)
+        self.response = response
 
 
 def request_with_retries(
@@ -79,28 +117,20 @@ def request_with_retries(
     pacer: Pacer | None = None,
     transient: tuple[type[Exception], ...] = TRANSIENT,
 ) -> requests.Response:
-    """The response of `send()` (one request), sent again while the source answers 429 or 5xx or
-    the connection fails, at most SYNC_HTTP_RETRIES more times. A 4xx other than 429 is returned
-    for the caller to read; SourceUnavailable when retries run out or the source asks to wait
-    longer than SYNC_RETRY_AFTER_MAX."""
-    retries = settings.SYNC_HTTP_RETRIES
-    for attempt in range(retries + 1):
-        if pacer:
-            pacer.wait()
-        try:
-            response = send()
-        except transient as error:
-            reason, wait = f"{what}: {error.__class__.__name__}", _backoff(attempt)
-        else:
-            status = response.status_code
-            if status != 429 and status < 500:
-                return response
-            reason = f"{what} answered {status}"
-            asked = retry_after_seconds(response)
-            if asked is not None and asked > settings.SYNC_RETRY_AFTER_MAX:
-                raise SourceUnavailable(f"{reason} and asked to wait {asked:.0f} s")
-            wait = asked if asked is not None else _backoff(attempt)
-        if attempt == retries:
-            raise SourceUnavailable(f"{reason} ({retries + 1} attempts)")
-        time.sleep(wait)
-    raise AssertionError("unreachable")
+    """The response of `send()` (one request with `requests`), sent again while the source answers
+    429 or 5xx or the connection fails. A 4xx other than 429 is returned for the caller to read."""
+
+    def call() -> requests.Response:
+        response = send()
+        if response.status_code == 429 or response.status_code >= 500:
+            raise _Overloaded(response)
+        return response
+
+    def retryable(error: Exception) -> tuple[str, float | None] | None:
+        if isinstance(error, _Overloaded):
+            return f"answered {error.response.status_code}", retry_after_seconds(error.response.headers)
+        if isinstance(error, transient):
+            return f"failed: {error.__class__.__name__}", None
+        return None
+
+    return call_with_retries(call, what=what, retryable=retryable, pacer=pacer)

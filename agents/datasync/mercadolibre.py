@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime, timedelta
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 from typing import Any
 from urllib.parse import quote
 
@@ -27,13 +27,13 @@ from django.utils import timezone
 
 from agents.catalog.answers import catalog_answer
 from agents.datasync.http import Pacer, SourceRefused, SourceUnavailable, request_with_retries
+from agents.datasync.offer import offer_price, offer_stock
 from agents.datasync.secrets import secrets_open, secrets_seal
 from agents.nlu.parse import nlu_parse
 from agents.orders.marketplace import MarketLine, MarketOrderRefused, market_order_cancelled, market_order_record
 from agents.staff import staff_task_open
 from bmc.core.models import Tenant
 from bmc.datasync.models import MarketQuestion, Source, SyncSource
-from bmc.inventory.models import StockLevel
 from bmc.quotes.models import Product
 from bmc.sales.models import StaffTask
 
@@ -143,24 +143,10 @@ def _sku(item: dict[str, Any]) -> str:
     return ""
 
 
-def _listing_price(product: Product) -> Decimal:
-    base = product.price_web_usd if settings.MERCADOLIBRE_PRICE_LIST == "web" else product.price_venta_usd
-    return (base * Decimal(str(settings.MERCADOLIBRE_MARKUP))).quantize(Decimal("0.01"), ROUND_HALF_UP)
-
-
-def _available(tenant: Tenant) -> dict[str, int]:
-    levels: dict[str, Decimal] = {}
-    for sku, on_hand, reserved in StockLevel.objects.filter(tenant=tenant, warehouse__active=True).values_list(
-        "sku", "on_hand", "reserved"
-    ):
-        levels[sku] = levels.get(sku, Decimal(0)) + on_hand - reserved
-    return {sku: max(0, int(amount)) for sku, amount in levels.items()}
-
-
 def listings_push(*, tenant: Tenant, client: MercadoLibre) -> dict[str, Any]:
     ids = client.pages(f"/users/{client.user_id}/items/search?status=active", "results")
     products = {p.sku: p for p in Product.objects.filter(tenant=tenant, catalog_version__is_current=True)}
-    stock = _available(tenant)
+    stock = offer_stock(tenant)
     counts = {"read": 0, "created": 0, "updated": 0, "unchanged": 0, "refused": 0, "refusals": []}
     for start in range(0, len(ids), MULTIGET):
         chunk = ids[start : start + MULTIGET]
@@ -192,7 +178,9 @@ def listings_push(*, tenant: Tenant, client: MercadoLibre) -> dict[str, Any]:
                 )
                 continue
             change: dict[str, Any] = {}
-            price = _listing_price(product)
+            price = offer_price(
+                product, price_list=settings.MERCADOLIBRE_PRICE_LIST, markup=settings.MERCADOLIBRE_MARKUP
+            )
             if Decimal(str(item.get("price"))) != price:
                 change["price"] = float(price)
             if sku in stock and item.get("available_quantity") != stock[sku]:

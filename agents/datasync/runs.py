@@ -16,9 +16,10 @@ from django.utils import timezone
 from agents.datasync import sheets
 from agents.datasync.http import SourceError
 from agents.datasync.mercadolibre import mercadolibre_run
+from agents.datasync.shopify import shopify_run
 from agents.quotes.catalog import CatalogError
 from agents.staff import staff_task_open
-from bmc.core.models import Tenant
+from bmc.core.models import Tenant, tenant_get
 from bmc.datasync.models import Source, SyncRun, SyncSource
 from bmc.jobs.submit import task_submit
 from bmc.sales.models import StaffTask
@@ -72,6 +73,10 @@ SOURCES: dict[str, SourceSpec] = {
             ("MERCADOLIBRE_REFRESH_TOKEN",),
         ),
         run=lambda run, source: mercadolibre_run(tenant=run.tenant, source=source),
+    ),
+    Source.SHOPIFY: SourceSpec(
+        settings_needed=(("SHOPIFY_SHOP",), ("SHOPIFY_ACCESS_TOKEN",)),
+        run=lambda run, source: shopify_run(tenant=run.tenant, source=source),
     ),
 }
 
@@ -144,10 +149,10 @@ def _result_apply(run: SyncRun, parts: dict[str, Any]) -> None:
     }
 
 
-def sync_run_execute(*, run_id: int) -> dict[str, Any]:
+def sync_run_execute(*, tenant_id: int, run_id: int) -> dict[str, Any]:
     """Carry out a queued run (or one whose worker died: it starts over, and writes nothing twice)."""
     with transaction.atomic():
-        run = SyncRun.objects.select_for_update().select_related("tenant").get(pk=run_id)
+        run = tenant_get(SyncRun.objects.select_for_update().select_related("tenant"), tenant_id=tenant_id, pk=run_id)
         if run.status not in SyncRun.ACTIVE:
             return {"run_id": run.pk, "status": run.status}
         run.status, run.started_at = SyncRun.Status.RUNNING, timezone.now()

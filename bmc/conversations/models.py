@@ -142,6 +142,7 @@ class InboundPayload(TenantOwned):
         WHATSAPP = "whatsapp", "WhatsApp webhook"
         CHAT = "chat", "Chat API"
         MERCADOPAGO = "mercadopago", "Mercado Pago notification"
+        SHOPIFY = "shopify", "Shopify webhook"
 
     class Outcome(models.TextChoices):
         RECEIVED = "received", "Received"

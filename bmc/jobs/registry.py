@@ -175,6 +175,12 @@ TASK_TYPES: dict[str, TaskType] = {
             "Carry out a sync run (payload: {run_id}); started by POST /api/v1/sync/{source}/run or beat.",
         ),
         TaskType(
+            "datasync.shopify_order",
+            "datasync",
+            "tasks.datasync.shopify_order",
+            "Apply an order a Shopify webhook delivered (payload: {payload_id}).",
+        ),
+        TaskType(
             "conversation.process_message",
             "conversation",
             "tasks.conversation.process_message",

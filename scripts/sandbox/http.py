@@ -7,6 +7,7 @@ import json
 import threading
 from collections import deque
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -25,8 +26,11 @@ class SandboxServer:
     what was asked."""
 
     name = "sandbox"
+    # attributes kept in `state_file` (JSON) between starts, when one is given
+    persisted: tuple[str, ...] = ()
 
-    def __init__(self, *, host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(self, *, host: str = "127.0.0.1", port: int = 0, state_file: Path | None = None) -> None:
+        self.state_file = state_file
         self.requests: list[dict[str, Any]] = []
         self.faults: deque[Reply] = deque()
         self.lock = threading.RLock()
@@ -58,6 +62,7 @@ class SandboxServer:
                     fault = sandbox.faults.popleft() if sandbox.faults and sandbox.faulty(request) else None
                     try:
                         reply = fault or sandbox.handle(request)
+                        sandbox.state_save()
                     except Exception as error:  # a sandbox bug answers 500 rather than hanging the client
                         reply = Reply(500, {"error": {"code": 500, "message": repr(error), "status": "INTERNAL"}})
                 data = json.dumps(reply.body).encode() if reply.body is not None else b""
@@ -84,6 +89,18 @@ class SandboxServer:
     def faulty(self, request: dict[str, Any]) -> bool:
         return True
 
+    def state_load(self) -> None:
+        if self.state_file and self.state_file.exists():
+            state = json.loads(self.state_file.read_text())
+            for name in self.persisted:
+                if name in state:
+                    setattr(self, name, _revive(state[name]))
+
+    def state_save(self) -> None:
+        if self.state_file:
+            state = {name: _keep(getattr(self, name)) for name in self.persisted}
+            self.state_file.write_text(json.dumps(state, indent=1))
+
     def start(self) -> SandboxServer:
         threading.Thread(target=self.server.serve_forever, daemon=True, name=self.name).start()
         return self
@@ -108,3 +125,22 @@ class _QuietServer(ThreadingHTTPServer):
 
     def handle_error(self, request, client_address) -> None:
         pass  # a client that gave up closed the connection: not worth a traceback
+
+
+def _keep(value: Any) -> Any:
+    if isinstance(value, set):
+        return {"__set__": sorted(value)}
+    if isinstance(value, dict):
+        return {"__keys__": [[type(k).__name__, k] for k in value], "__values__": list(value.values())}
+    return value
+
+
+def _revive(value: Any) -> Any:
+    if isinstance(value, dict) and "__set__" in value:
+        return set(value["__set__"])
+    if isinstance(value, dict) and "__keys__" in value:
+        return {
+            (int(k) if kind == "int" else k): v
+            for (kind, k), v in zip(value["__keys__"], value["__values__"], strict=True)
+        }
+    return value

@@ -24,6 +24,7 @@ def _now() -> str:
 
 class MercadoLibreSandbox(SandboxServer):
     name = "mercadolibre-sandbox"
+    persisted = ("refresh_tokens", "access_tokens", "items", "questions", "orders")
 
     def __init__(self, *, client_id: str = "ml-app", client_secret: str = "ml-secret", **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -34,7 +35,8 @@ class MercadoLibreSandbox(SandboxServer):
         self.items: dict[str, dict[str, Any]] = {}
         self.questions: dict[int, dict[str, Any]] = {}
         self.orders: dict[int, dict[str, Any]] = {}
-        self._ids = itertools.count(1000)
+        self.state_load()
+        self._ids = itertools.count(max([*self.questions, *(o - 2000000000 for o in self.orders)], default=999) + 1)
 
     # --- what a test or a person sets up ---------------------------------------------------------
 

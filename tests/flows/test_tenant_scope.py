@@ -18,6 +18,7 @@ from agents.tenants import system_bootstrap
 from agents.workflows.engine import workflow_start
 from bmc.conversations.models import Conversation, Customer, InboundPayload, Message
 from bmc.core.models import Tenant
+from bmc.datasync.models import SyncRun
 from bmc.events.models import DomainEvent, EventDelivery, EventSubscription
 from bmc.inventory.models import PurchaseOrder, StockLevel, StockMove, Supplier
 from bmc.jobs.models import AgentMessage, AgentTask
@@ -74,6 +75,8 @@ def payloads(a: dict[str, int]) -> dict[str, dict[str, Any]]:
         },
         "inventory.send_purchase": {"purchase_order_id": a["purchase_order"]},
         "inventory.cancel_purchase": {"purchase_order_id": a["purchase_order"]},
+        "datasync.sync_run": {"run_id": a["sync_run"]},
+        "datasync.shopify_order": {"payload_id": a["payload"]},
     }
     return {name: with_ids.get(name, {}) for name in TASK_TYPES} | with_ids
 
@@ -138,6 +141,7 @@ def company_a(tenant: Tenant) -> dict[str, int]:
         "payload": InboundPayload.objects.create(tenant=tenant, source="mercadopago", body="{}").pk,
         "supplier": purchase.supplier_id,
         "purchase_order": purchase.pk,
+        "sync_run": SyncRun.objects.create(tenant=tenant, source="sheets").pk,
     }
 
 
@@ -164,6 +168,7 @@ def snapshot(tenant: Tenant) -> dict[str, list[tuple]]:
             PurchaseOrder,
             WorkflowRun,
             WorkflowStep,
+            SyncRun,
         )  # fmt: skip
     }
 

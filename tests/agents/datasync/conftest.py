@@ -69,3 +69,36 @@ def ml(settings, tenant):
     system_bootstrap()  # the demo catalog and stock
     yield sandbox
     sandbox.close()
+
+
+@pytest.fixture
+def shop(settings, tenant):
+    from scripts.sandbox.shopify import ShopifySandbox
+
+    sandbox = ShopifySandbox().start()
+    settings.SHOPIFY_SHOP = "bmc-sandbox.myshopify.com"
+    settings.SHOPIFY_ACCESS_TOKEN = sandbox.token
+    settings.SHOPIFY_WEBHOOK_SECRET = sandbox.secret
+    settings.SHOPIFY_API_URL = sandbox.url
+    settings.SYNC_BACKOFF_SECONDS = 0.01
+    system_bootstrap()
+    yield sandbox
+    sandbox.close()
+
+
+def sync_now(tenant, source: str, trigger: str = "api"):
+    """A run of the source carried out here, as the data sync agent's task does it."""
+    from agents.datasync.runs import sync_run_execute
+    from bmc.datasync.models import SyncRun
+
+    run = SyncRun.objects.create(tenant=tenant, source=source, trigger=trigger)
+    sync_run_execute(tenant_id=tenant.pk, run_id=run.pk)
+    run.refresh_from_db()
+    return run
+
+
+def available(sku: str) -> int:
+    from bmc.inventory.models import StockLevel
+
+    level = StockLevel.objects.get(sku=sku, warehouse__code="planta")
+    return int(level.on_hand - level.reserved)

@@ -10,27 +10,14 @@ from decimal import Decimal
 import pytest
 from django.utils import timezone
 
-from agents.datasync.runs import sync_run_execute
 from agents.datasync.secrets import secrets_open, secrets_seal
-from bmc.datasync.models import MarketQuestion, SyncRun, SyncSource
-from bmc.inventory.models import StockLevel
+from bmc.datasync.models import MarketQuestion, SyncSource
 from bmc.orders.models import Order
 from bmc.sales.models import StaffTask
 from scripts.sandbox.http import Reply
+from tests.agents.datasync.conftest import available, sync_now
 
 pytestmark = pytest.mark.django_db
-
-
-def run_now(tenant) -> SyncRun:
-    run = SyncRun.objects.create(tenant=tenant, source="mercadolibre", trigger="api")
-    sync_run_execute(run_id=run.pk)
-    run.refresh_from_db()
-    return run
-
-
-def available(sku: str) -> int:
-    level = StockLevel.objects.get(sku=sku, warehouse__code="planta")
-    return int(level.on_hand - level.reserved)
 
 
 def test_listings_get_the_catalog_price_and_the_stock_and_only_what_differs_is_sent(ml, tenant, settings):
@@ -38,7 +25,7 @@ def test_listings_get_the_catalog_price_and_the_stock_and_only_what_differs_is_s
     ml.item_put("MLU1", sku="ISODEC_EPS_100", price=10.0, quantity=1)
     ml.item_put("MLU2", sku="ISOROOF_3G_30", price=0, quantity=0)
     ml.item_put("MLU3", sku="NO_SUCH_PANEL", price=5.0, quantity=5)
-    run = run_now(tenant)
+    run = sync_now(tenant, "mercadolibre")
     assert run.status == "succeeded", run.error
     listings = run.detail["listings"]
     assert (listings["read"], listings["updated"], listings["refused"]) == (3, 2, 1)
@@ -54,35 +41,35 @@ def test_listings_get_the_catalog_price_and_the_stock_and_only_what_differs_is_s
     ]
 
     puts = len(ml.calls("PUT"))
-    again = run_now(tenant)
+    again = sync_now(tenant, "mercadolibre")
     assert again.detail["listings"]["unchanged"] == 2 and len(ml.calls("PUT")) == puts  # a repeated run sends nothing
 
 
 def test_the_refresh_token_rotates_and_is_kept_encrypted(ml, tenant, settings):
     first_refresh = settings.MERCADOLIBRE_REFRESH_TOKEN
-    run_now(tenant)
+    sync_now(tenant, "mercadolibre")
     source = SyncSource.objects.get(tenant=tenant, source="mercadolibre")
     kept = secrets_open(source.secrets)
     assert kept["refresh_token"] != first_refresh and kept["refresh_token"] in ml.refresh_tokens
     assert first_refresh not in source.secrets and kept["access_token"] not in source.secrets  # encrypted at rest
 
     tokens = len(ml.calls("POST", "/oauth/token"))
-    run_now(tenant)  # the access token is still good: no refresh
+    sync_now(tenant, "mercadolibre")  # the access token is still good: no refresh
     assert len(ml.calls("POST", "/oauth/token")) == tokens
 
     ml.access_tokens.clear()  # expired early: the 401 makes it refresh with the newest refresh token
-    assert run_now(tenant).status == "succeeded"
+    assert sync_now(tenant, "mercadolibre").status == "succeeded"
     assert len(ml.calls("POST", "/oauth/token")) == tokens + 1
 
     kept = secrets_open(SyncSource.objects.get(pk=source.pk).secrets)
     kept["expires_at"] = (timezone.now() + timedelta(minutes=5)).isoformat()  # about to expire: refreshed first
     SyncSource.objects.filter(pk=source.pk).update(secrets=secrets_seal(kept))
-    run_now(tenant)
+    sync_now(tenant, "mercadolibre")
     assert len(ml.calls("POST", "/oauth/token")) == tokens + 2
 
     ml.refresh_tokens.clear()  # the seller revoked the app
     ml.access_tokens.clear()
-    failed = run_now(tenant)
+    failed = sync_now(tenant, "mercadolibre")
     assert failed.status == "failed" and "authorize the app again" in failed.error
 
 
@@ -90,7 +77,7 @@ def test_questions_are_answered_from_the_catalog_or_left_to_staff_and_posted_onc
     ml.item_put("MLU1", sku="ISODEC_EPS_100", price=49.88, quantity=600)
     colors = ml.question_ask("MLU1", "Hola, de que colores viene el isodec?")
     invoice = ml.question_ask("MLU1", "Me hacen factura a nombre de la empresa?")
-    run = run_now(tenant)
+    run = sync_now(tenant, "mercadolibre")
     assert (run.detail["questions"]["answered"], run.detail["questions"]["to_staff"]) == (1, 1)
     answered = ml.questions[colors]
     assert answered["status"] == "ANSWERED" and "Blanco" in answered["answer"]["text"]
@@ -100,12 +87,12 @@ def test_questions_are_answered_from_the_catalog_or_left_to_staff_and_posted_onc
     task = StaffTask.objects.get(kind="market_question")
     assert "factura" in task.title
 
-    run_now(tenant)  # nothing new: no second answer, no second task
+    sync_now(tenant, "mercadolibre")  # nothing new: no second answer, no second task
     assert len(ml.calls("POST", "/answers")) == 1 and StaffTask.objects.filter(kind="market_question").count() == 1
 
     staff_question.answer = "Sí, con RUT: pasanos los datos por mensaje."  # staff answer in the admin
     staff_question.save()
-    run_now(tenant)
+    sync_now(tenant, "mercadolibre")
     assert ml.questions[invoice]["answer"]["text"].startswith("Sí, con RUT")
     assert MarketQuestion.objects.get(pk=staff_question.pk).status == "answered"
     assert len(ml.calls("POST", "/answers")) == 2
@@ -116,7 +103,7 @@ def test_paid_orders_become_orders_once_and_a_cancellation_follows(ml, tenant):
     before = available("ISODEC_EPS_100")
     paid = ml.order_buy("MLU1", 10)
     ml.order_buy("MLU1", 3, status="payment_required")  # not paid yet: not an order here
-    run = run_now(tenant)
+    run = sync_now(tenant, "mercadolibre")
     assert run.detail["orders"]["created"] == 1
     order = Order.objects.get(source="mercadolibre")
     assert (order.external_id, order.status, order.stock, order.total, order.buyer) == (
@@ -130,10 +117,10 @@ def test_paid_orders_become_orders_once_and_a_cancellation_follows(ml, tenant):
     assert available("ISODEC_EPS_100") == before - 10
     assert StaffTask.objects.filter(kind="schedule_delivery").count() == 1
 
-    assert run_now(tenant).detail["orders"]["created"] == 0 and Order.objects.count() == 1
+    assert sync_now(tenant, "mercadolibre").detail["orders"]["created"] == 0 and Order.objects.count() == 1
 
     ml.order_cancel(paid)
-    assert run_now(tenant).detail["orders"]["updated"] == 1
+    assert sync_now(tenant, "mercadolibre").detail["orders"]["updated"] == 1
     order.refresh_from_db()
     assert order.status == "cancelled" and available("ISODEC_EPS_100") == before
 
@@ -141,5 +128,5 @@ def test_paid_orders_become_orders_once_and_a_cancellation_follows(ml, tenant):
 def test_500_and_429_are_retried(ml, tenant):
     ml.item_put("MLU1", sku="ISODEC_EPS_100", price=1.0, quantity=1)
     ml.faults.extend([Reply(500, {"status": 500}), Reply(429, {"status": 429}, {"Retry-After": "0.1"})])
-    run = run_now(tenant)
+    run = sync_now(tenant, "mercadolibre")
     assert run.status == "succeeded" and run.detail["listings"]["updated"] == 1

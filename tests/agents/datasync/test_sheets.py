@@ -12,24 +12,17 @@ from decimal import Decimal
 import pytest
 
 from agents.datasync.http import Pacer
-from agents.datasync.runs import sync_run_approve, sync_run_execute, sync_scan
+from agents.datasync.runs import sync_run_approve, sync_scan
 from bmc.conversations.models import Conversation, Customer
 from bmc.datasync.models import SyncLink, SyncRun, SyncSource
 from bmc.quotes.models import CatalogVersion, Product, Quote
 from bmc.sales.models import Invoice, StaffTask
 from scripts.sandbox.http import Reply
 from tests.agents.conversations.dialogue import say
-from tests.agents.datasync.conftest import CRM, PRICE_LIST
+from tests.agents.datasync.conftest import CRM, PRICE_LIST, sync_now
 
 pytestmark = pytest.mark.django_db
 REQUEST = "cuanto sale isodec 100 para un techo de 6 x 4,48 con flete a montevideo"
-
-
-def run_now(tenant, trigger: str = "api") -> SyncRun:
-    run = SyncRun.objects.create(tenant=tenant, source="sheets", trigger=trigger)
-    sync_run_execute(run_id=run.pk)
-    run.refresh_from_db()
-    return run
 
 
 def price_column(sheet: list[list[str]], name: str) -> int:
@@ -50,7 +43,7 @@ def current_price(sku: str) -> Decimal:
 
 
 def test_the_sheet_as_it_is_changes_nothing_and_a_changed_price_is_quoted_after_the_next_run(sheets, tenant):
-    first = run_now(tenant)
+    first = sync_now(tenant, "sheets")
     assert (first.status, first.read, first.unchanged, first.created, first.updated, first.refused) == (
         "succeeded",
         35,
@@ -63,12 +56,12 @@ def test_the_sheet_as_it_is_changes_nothing_and_a_changed_price_is_quoted_after_
     rows = sheets.sheet_rows(PRICE_LIST, "Precios")
     assert rows[0][-1] == "estado" and {row[-1] for row in rows[1:]} == {"OK"}
 
-    again = run_now(tenant)  # nothing changed: nothing written, no version
+    again = sync_now(tenant, "sheets")  # nothing changed: nothing written, no version
     assert (again.unchanged, again.api_calls) == (35, 1)
     assert len(sheets.calls("POST", "values:batchUpdate")) == 1  # the status column, written once
 
     sheet_set(sheets, "ISODEC_EPS_100", "price_venta_usd", "52,30")  # typed the Uruguayan way
-    changed = run_now(tenant)
+    changed = sync_now(tenant, "sheets")
     assert (changed.updated, changed.unchanged, changed.detail["price_list"]["catalog_version"]) == (1, 34, 2)
     assert current_price("ISODEC_EPS_100") == Decimal("52.30")
 
@@ -90,7 +83,7 @@ def test_bad_rows_are_refused_one_by_one_in_the_status_column_and_the_rest_impor
     sheets.sheet_put(PRICE_LIST, "Precios", rows + [duplicate])
     old_150 = current_price("ISODEC_EPS_150")
 
-    run = run_now(tenant)
+    run = sync_now(tenant, "sheets")
     assert run.status == "succeeded" and run.refused == 3 and run.updated == 1
     assert [(r["row"], r["sku"]) for r in run.refusals] == [
         (3, "ISODEC_EPS_150"),
@@ -114,14 +107,14 @@ def test_bad_rows_are_refused_one_by_one_in_the_status_column_and_the_rest_impor
 def test_a_sheet_that_would_empty_the_catalog_waits_for_a_person(sheets, tenant, django_user_model):
     rows = sheets.sheet_rows(PRICE_LIST, "Precios")
     sheets.sheet_put(PRICE_LIST, "Precios", rows[:11])  # 10 of 35 products left
-    run = run_now(tenant)
+    run = sync_now(tenant, "sheets")
     assert run.status == "held"
     assert run.held["removed"] == sorted(row[0] for row in rows[11:]) and "25 of the 35 products" in run.held["reason"]
     assert CatalogVersion.objects.get(tenant=tenant, is_current=True).version == 1  # nothing imported
     task = StaffTask.objects.get(kind="sync_held")
     assert "25 productos" in task.title
 
-    again = run_now(tenant)  # the next run holds it again: the earlier hold gives way, one staff task
+    again = sync_now(tenant, "sheets")  # the next run holds it again: the earlier hold gives way, one staff task
     run.refresh_from_db()
     assert (again.status, run.status) == ("held", "failed")
     assert StaffTask.objects.filter(kind="sync_held").count() == 1
@@ -152,7 +145,7 @@ def _records(tenant) -> Quote:
 def test_records_land_in_the_crm_sheet_once_each_and_are_updated_in_place(sheets, tenant, settings):
     settings.SHEETS_PRICE_LIST_ID = ""  # only the CRM, here
     quote = _records(tenant)
-    run = run_now(tenant)
+    run = sync_now(tenant, "sheets")
     assert run.status == "succeeded" and run.created == 3  # a quote, a lead, a collection
     quotes = sheets.sheet_rows(CRM, "Cotizaciones")
     assert quotes[0][:3] == ["ID", "Fecha", "Cliente"]
@@ -162,13 +155,13 @@ def test_records_land_in_the_crm_sheet_once_each_and_are_updated_in_place(sheets
     assert sheets.sheet_rows(CRM, "Leads")[1][4] == "Montevideo"
 
     writes = len(sheets.calls("POST"))
-    assert run_now(tenant).created == 0 and len(sheets.calls("POST")) == writes  # repeated: nothing written
+    assert sync_now(tenant, "sheets").created == 0 and len(sheets.calls("POST")) == writes  # repeated: nothing written
 
     # staff sort the tab and add a column of their own; the quote changes; its row is found by id
     other = Quote.objects.create(
         tenant=tenant, catalog_version=quote.catalog_version, subtotal=1, iva=0, total=1, valid_until=date(2027, 1, 1)
     )
-    run_now(tenant)
+    sync_now(tenant, "sheets")
     rows = sheets.sheet_rows(CRM, "Cotizaciones")
     rows = [rows[0] + ["Notas"]] + sorted(rows[1:], key=lambda r: r[0], reverse=True)
     rows[2] = rows[2] + ["llamar el lunes"]
@@ -176,7 +169,7 @@ def test_records_land_in_the_crm_sheet_once_each_and_are_updated_in_place(sheets
     SyncLink.objects.filter(kind="quotes", local_id=quote.number).delete()  # even with its link lost
     quote.status = "accepted"
     quote.save()
-    run = run_now(tenant)
+    run = sync_now(tenant, "sheets")
     rows = sheets.sheet_rows(CRM, "Cotizaciones")
     assert [r[0] for r in rows[1:]] == [other.number, quote.number]  # no row appended twice
     assert rows[2][4] == "Accepted" and rows[2][-1] == "llamar el lunes"  # staff's column kept
@@ -190,17 +183,17 @@ def test_429_500_an_expired_token_and_a_body_cut_short_are_retried(sheets, tenan
             Reply(200, {"range": "Precios", "values": [["sku"] * 20]}, cut=True),
         ]
     )
-    run = run_now(tenant)
+    run = sync_now(tenant, "sheets")
     assert run.status == "succeeded" and run.unchanged == 35
 
     sheets.expire_tokens()  # Google's token expired: google-auth fetches another and asks again
     sheet_set(sheets, "ISODEC_EPS_100", "price_venta_usd", "50.00")
     tokens = len(sheets.calls("POST", "/token"))
-    assert run_now(tenant).updated == 1 and len(sheets.calls("POST", "/token")) == tokens + 1
+    assert sync_now(tenant, "sheets").updated == 1 and len(sheets.calls("POST", "/token")) == tokens + 1
 
     settings.SYNC_RETRY_AFTER_MAX = 5  # a source that asks for more than a worker should wait fails the run
     sheets.faults.append(Reply(429, {"error": {"code": 429}}, {"Retry-After": "600"}))
-    failed = run_now(tenant)
+    failed = sync_now(tenant, "sheets")
     assert failed.status == "failed" and "asked to wait 600 s" in failed.error
 
 
@@ -208,17 +201,17 @@ def test_a_source_that_keeps_failing_stops_being_called_until_its_circuit_closes
     settings.SYNC_BREAKER_FAILURES = 2
     settings.SYNC_HTTP_RETRIES = 1
     sheets.faults.extend([Reply(503, {"error": {"code": 503}})] * 4)
-    assert [run_now(tenant).status for _ in range(2)] == ["failed", "failed"]
+    assert [sync_now(tenant, "sheets").status for _ in range(2)] == ["failed", "failed"]
     source = SyncSource.objects.get(tenant=tenant, source="sheets")
     assert source.circuit_open and source.failures == 2 and "503" in source.last_error
 
     calls = len(sheets.requests)
     assert sync_scan()["skipped"] == ["sheets"] and not SyncRun.objects.filter(status="queued").exists()
-    scheduled = run_now(tenant, trigger="schedule")  # one queued before the circuit opened
+    scheduled = sync_now(tenant, "sheets", trigger="schedule")  # one queued before the circuit opened
     assert scheduled.status == "failed" and scheduled.error.startswith("Circuit open until")
     assert len(sheets.requests) == calls  # the source was not called
 
-    probe = run_now(tenant)  # a person's "run now" probes it: it answers, the circuit closes
+    probe = sync_now(tenant, "sheets")  # a person's "run now" probes it: it answers, the circuit closes
     source.refresh_from_db()
     assert probe.status == "succeeded" and not source.circuit_open and source.failures == 0
 
