@@ -52,6 +52,7 @@ class MercadoLibre:
         self.session = requests.Session()
         self.pacer = Pacer(settings.MERCADOLIBRE_REQUESTS_PER_MINUTE)
         self.calls = 0
+        self.skus: dict[str, str] = {}  # listing id -> its SKU, as read this run
         self.tokens = secrets_open(source.secrets)
 
     @property
@@ -155,7 +156,7 @@ def listings_push(*, tenant: Tenant, client: MercadoLibre) -> dict[str, Any]:
             if entry.get("code") != 200 or not item.get("id"):
                 continue
             counts["read"] += 1
-            sku = _sku(item)
+            sku = client.skus[item["id"]] = _sku(item)
             product = products.get(sku)
             if product is None:
                 counts["refused"] += 1
@@ -193,12 +194,26 @@ def listings_push(*, tenant: Tenant, client: MercadoLibre) -> dict[str, Any]:
     return counts
 
 
-def _answer_text(tenant: Tenant, text: str) -> str | None:
-    """What the catalog agent answers to the question, as the conversation agent reads it; None
-    when it cannot (a person does)."""
-    parsed = nlu_parse(text=text)
-    answer = catalog_answer(tenant=tenant, text=text, entities=parsed.get("entities") or {})
+def _answer_text(tenant: Tenant, text: str, *, sku: str) -> str | None:
+    """What the catalog agent answers to the question, as the conversation agent reads it, about
+    the listing's product unless the question names another; None when it cannot (a person does)."""
+    entities = dict(nlu_parse(text=text).get("entities") or {})
+    product = Product.objects.filter(tenant=tenant, catalog_version__is_current=True, sku=sku).first()
+    if product and not entities.get("family"):
+        entities["family"] = product.family
+        entities.setdefault("thickness_mm", product.thickness_mm)
+    answer = catalog_answer(tenant=tenant, text=text, entities=entities)
     return answer["text"] if answer else None
+
+
+def _listing_skus(client: MercadoLibre, item_ids: set[str]) -> None:
+    """The SKUs of listings the run has not read yet (a question on a paused listing)."""
+    missing = sorted(i for i in item_ids if i and i not in client.skus)
+    for start in range(0, len(missing), MULTIGET):
+        for entry in client.call("GET", f"/items?ids={','.join(missing[start : start + MULTIGET])}") or []:
+            item = entry.get("body") or {}
+            if entry.get("code") == 200 and item.get("id"):
+                client.skus[item["id"]] = _sku(item)
 
 
 def questions_answer(*, tenant: Tenant, client: MercadoLibre) -> dict[str, Any]:
@@ -207,6 +222,7 @@ def questions_answer(*, tenant: Tenant, client: MercadoLibre) -> dict[str, Any]:
         "questions",
     )
     counts = {"read": len(pending), "created": 0, "updated": 0, "unchanged": 0, "answered": 0, "to_staff": 0}
+    _listing_skus(client, {str(raw.get("item_id") or "") for raw in pending})
     open_ids = set()
     for raw in pending:
         question_id = str(raw["id"])
@@ -217,6 +233,7 @@ def questions_answer(*, tenant: Tenant, client: MercadoLibre) -> dict[str, Any]:
             question_id=question_id,
             defaults={
                 "item_id": str(raw.get("item_id") or ""),
+                "sku": client.skus.get(str(raw.get("item_id") or ""), ""),
                 "text": str(raw.get("text") or "")[:2000],
                 "raw": raw,
                 "asked_at": raw.get("date_created"),
@@ -224,7 +241,7 @@ def questions_answer(*, tenant: Tenant, client: MercadoLibre) -> dict[str, Any]:
         )
         counts["created" if created else "unchanged"] += 1
         if question.status in (MarketQuestion.Status.NEW, MarketQuestion.Status.ANSWERING):
-            text = question.answer or _answer_text(tenant, question.text)
+            text = question.answer or _answer_text(tenant, question.text, sku=question.sku)
             if text:
                 question_post(question=question, text=text, client=client)
                 counts["answered"] += 1

@@ -66,7 +66,7 @@ class ShopifySandbox(SandboxServer):
             "cancelled_at": None,
             "financial_status": "paid" if paid else "pending",
             "currency": "USD",
-            "total_price": str(float(variant["price"]) * quantity),
+            "total_price": f"{float(variant['price']) * quantity:.2f}",
             "customer": {"first_name": "Lucía", "last_name": "Pérez", "phone": phone or None},
             "line_items": [
                 {
