@@ -6,7 +6,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 
-from bmc.core.models import TenantOwned, e164_validator
+from bmc.core.models import TenantOwned, TouchingQuerySet, e164_validator
 
 
 class Zone(models.TextChoices):
@@ -25,6 +25,8 @@ class Customer(TenantOwned):
     opted_out_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+
+    objects = TouchingQuerySet.as_manager()
 
     class Meta:
         db_table = "core_customer"  # moved from bmc.core, its table kept

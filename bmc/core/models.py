@@ -6,6 +6,7 @@ from django.conf import settings
 from django.core.exceptions import ObjectDoesNotExist, ValidationError
 from django.core.validators import RegexValidator
 from django.db import models
+from django.utils import timezone
 from rest_framework_api_key.models import AbstractAPIKey, APIKeyManager
 
 e164_validator = RegexValidator(
@@ -62,6 +63,16 @@ class Tenant(models.Model):
 
     def __str__(self) -> str:
         return self.slug
+
+
+class TouchingQuerySet(models.QuerySet):
+    """`update()` sets `updated_at` too: a status changed by a conditional UPDATE (paid, cancelled,
+    expired) is a change like any `save()`, and whoever reads changes by `updated_at` (the CRM
+    sheet's sync) sees it. Django's `auto_now` alone applies to `save()` only."""
+
+    def update(self, **kwargs):
+        kwargs.setdefault("updated_at", timezone.now())
+        return super().update(**kwargs)
 
 
 class TenantOwned(models.Model):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.db import models
 
 from bmc.conversations.models import Conversation, Customer
-from bmc.core.models import TenantOwned
+from bmc.core.models import TenantOwned, TouchingQuerySet
 from bmc.quotes.models import CatalogVersion, Quote
 
 
@@ -59,6 +59,8 @@ class Order(TenantOwned):
     buyer = models.CharField(max_length=200, blank=True, help_text="The marketplace's buyer, when not a customer here.")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+
+    objects = TouchingQuerySet.as_manager()
 
     class Meta:
         ordering = ["-created_at"]

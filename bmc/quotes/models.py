@@ -7,7 +7,7 @@ from django.conf import settings
 from django.db import models
 
 from bmc.conversations.models import Conversation, Customer, Message
-from bmc.core.models import TenantOwned
+from bmc.core.models import TenantOwned, TouchingQuerySet
 
 
 class CatalogVersion(TenantOwned):
@@ -106,6 +106,8 @@ class Quote(TenantOwned):
     ordered_at = models.DateTimeField(null=True, blank=True, help_text="When the accepted quote became an order.")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+
+    objects = TouchingQuerySet.as_manager()
 
     class Meta:
         db_table = "core_quote"  # moved from bmc.core: its table and indexes kept

@@ -11,7 +11,7 @@ from django.core.validators import MinValueValidator
 from django.db import models
 
 from bmc.conversations.models import Conversation, Customer, Message
-from bmc.core.models import Tenant, TenantOwned
+from bmc.core.models import Tenant, TenantOwned, TouchingQuerySet
 from bmc.quotes.models import Quote
 from bmc.sales.policy import (
     DEFAULT_QUIET_END,
@@ -218,6 +218,8 @@ class Invoice(TenantOwned):
     notes = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+
+    objects = TouchingQuerySet.as_manager()
 
     class Meta:
         ordering = ["due_date", "id"]

@@ -144,6 +144,7 @@ def _records(tenant) -> Quote:
 
 def test_records_land_in_the_crm_sheet_once_each_and_are_updated_in_place(sheets, tenant, settings):
     settings.SHEETS_PRICE_LIST_ID = ""  # only the CRM, here
+    settings.SYNC_CURSOR_OVERLAP = 0  # records are read by their updated_at alone
     quote = _records(tenant)
     run = sync_now(tenant, "sheets")
     assert run.status == "succeeded" and run.created == 3  # a quote, a lead, a collection
@@ -167,12 +168,14 @@ def test_records_land_in_the_crm_sheet_once_each_and_are_updated_in_place(sheets
     rows[2] = rows[2] + ["llamar el lunes"]
     sheets.sheet_put(CRM, "Cotizaciones", rows)
     SyncLink.objects.filter(kind="quotes", local_id=quote.number).delete()  # even with its link lost
-    quote.status = "accepted"
-    quote.save()
+    # accepted and paid the way the agents do it: conditional UPDATEs, not save()
+    Quote.objects.filter(pk=quote.pk).update(status="accepted")
+    Invoice.objects.filter(number="A-0001").update(status="paid", amount_paid=Decimal("1816.95"))
     run = sync_now(tenant, "sheets")
     rows = sheets.sheet_rows(CRM, "Cotizaciones")
     assert [r[0] for r in rows[1:]] == [other.number, quote.number]  # no row appended twice
     assert rows[2][4] == "Accepted" and rows[2][-1] == "llamar el lunes"  # staff's column kept
+    assert sheets.sheet_rows(CRM, "Cobranzas")[1][4:5] == ["1816.95"] and run.updated == 2
 
 
 def test_429_500_an_expired_token_and_a_body_cut_short_are_retried(sheets, tenant, settings):
