@@ -102,6 +102,12 @@ def sync_run_start(*, tenant: Tenant, source: str, trigger: str) -> SyncRun:
     missing = sync_missing_settings(source)
     if missing:
         raise SyncNotConfigured(f"{source} is not configured: set {'; '.join(missing)} (docs/datasync.md).")
+    if tenant.slug != settings.DEFAULT_TENANT_SLUG:
+        # the credentials in the environment are the default company's sheet, shop and seller
+        raise SyncNotConfigured(
+            f"{source} is configured for the company '{settings.DEFAULT_TENANT_SLUG}' only: another company's "
+            "runs would read and write its accounts."
+        )
     try:
         with transaction.atomic():
             run = SyncRun.objects.create(tenant=tenant, source=source, trigger=trigger)

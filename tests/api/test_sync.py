@@ -40,3 +40,19 @@ def test_a_run_is_queued_once_and_read_by_its_id(api, settings, tenant, other_te
     assert api.get(f"/api/v1/sync/runs/{run['id']}").json()["status"] == "queued"
     theirs = SyncRun.objects.create(tenant=other_tenant, source="sheets")
     assert api.get(f"/api/v1/sync/runs/{theirs.pk}").status_code == 404
+
+
+def test_another_company_cannot_run_the_default_companys_sources(settings, other_tenant):
+    from rest_framework.test import APIClient
+
+    from bmc.core.services import api_key_create
+
+    settings.GOOGLE_SHEETS_CREDENTIALS = "{}"
+    settings.SHEETS_CRM_ID = "crm"
+    theirs = APIClient()
+    theirs.credentials(HTTP_AUTHORIZATION=f"Bearer {api_key_create(tenant=other_tenant, name='x')[1]}")
+    response = theirs.post("/api/v1/sync/sheets/run")
+    assert (
+        response.status_code == 400 and "configured for the company 'bmc' only" in response.json()["error"]["message"]
+    )
+    assert not SyncRun.objects.exists()
