@@ -27,6 +27,11 @@ class SourceRefused(SourceError):
     """The source refused the request (4xx): credentials, permissions, an id that is wrong."""
 
 
+class RecordRefused(SourceRefused):
+    """The source refused one record (a 4xx other than 401, 403 and 429: an answer it does not
+    take, a price it finds wrong): that record is refused in the run, the others go on."""
+
+
 class Pacer:
     """At most `per_minute` requests in any 60 seconds (a sliding window): a run waits rather than
     spend the source's quota and be answered 429."""
@@ -78,12 +83,16 @@ def call_with_retries(
     call: Callable[[], T],
     *,
     what: str,
-    retryable: Callable[[Exception], tuple[str, float | None] | None],
+    retryable: Callable[[Exception], tuple[str, float | None, bool] | None],
     pacer: Pacer | None = None,
+    idempotent: bool = True,
 ) -> T:
     """`call()`, made again while it fails in a way `retryable(error)` calls worth a retry (it
-    says why, and how long the source asked to wait, if it did), at most SYNC_HTTP_RETRIES more
-    times. SourceUnavailable when retries run out or the source asks to wait longer than
+    says why, how long the source asked to wait if it did, and whether the source said it did
+    nothing: a 429), at most SYNC_HTTP_RETRIES more times. A call that is not `idempotent` (an
+    append, a create) is made again only when the source said it did nothing: after a timeout, a
+    5xx or a cut answer it may have been done, and the next run reads before it writes again.
+    SourceUnavailable when retries run out or the source asks to wait longer than
     SYNC_RETRY_AFTER_MAX; other errors go up as they are."""
     retries = settings.SYNC_HTTP_RETRIES
     for attempt in range(retries + 1):
@@ -95,7 +104,9 @@ def call_with_retries(
             verdict = retryable(error)
             if verdict is None:
                 raise
-            reason, asked = verdict
+            reason, asked, nothing_done = verdict
+        if not idempotent and not nothing_done:
+            raise SourceUnavailable(f"{what} {reason}: not sent again, it may have been done")
         if asked is not None and asked > settings.SYNC_RETRY_AFTER_MAX:
             raise SourceUnavailable(f"{what} {reason} and asked to wait {asked:.0f} s")
         if attempt == retries:
@@ -116,6 +127,7 @@ def request_with_retries(
     what: str,
     pacer: Pacer | None = None,
     transient: tuple[type[Exception], ...] = TRANSIENT,
+    idempotent: bool = True,
 ) -> requests.Response:
     """The response of `send()` (one request with `requests`), sent again while the source answers
     429 or 5xx or the connection fails. A 4xx other than 429 is returned for the caller to read."""
@@ -126,11 +138,12 @@ def request_with_retries(
             raise _Overloaded(response)
         return response
 
-    def retryable(error: Exception) -> tuple[str, float | None] | None:
+    def retryable(error: Exception) -> tuple[str, float | None, bool] | None:
         if isinstance(error, _Overloaded):
-            return f"answered {error.response.status_code}", retry_after_seconds(error.response.headers)
+            status = error.response.status_code
+            return f"answered {status}", retry_after_seconds(error.response.headers), status == 429
         if isinstance(error, transient):
-            return f"failed: {error.__class__.__name__}", None
+            return f"failed: {error.__class__.__name__}", None, False
         return None
 
-    return call_with_retries(call, what=what, retryable=retryable, pacer=pacer)
+    return call_with_retries(call, what=what, retryable=retryable, pacer=pacer, idempotent=idempotent)

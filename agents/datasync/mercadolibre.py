@@ -26,7 +26,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from agents.catalog.answers import catalog_answer
-from agents.datasync.http import Pacer, SourceRefused, SourceUnavailable, request_with_retries
+from agents.datasync.http import Pacer, RecordRefused, SourceRefused, SourceUnavailable, request_with_retries
 from agents.datasync.offer import offer_price, offer_stock
 from agents.datasync.secrets import secrets_open, secrets_seal
 from agents.nlu.parse import nlu_parse
@@ -67,7 +67,12 @@ class MercadoLibre:
             self.calls += 1
             return self.session.request(method, url, timeout=TIMEOUT, **kwargs)
 
-        return request_with_retries(send, what=f"MercadoLibre ({method} {path.split('?')[0]})", pacer=self.pacer)
+        return request_with_retries(
+            send,
+            what=f"MercadoLibre ({method} {path.split('?')[0]})",
+            pacer=self.pacer,
+            idempotent=method != "POST",  # a refresh spends its token; an answer is given once
+        )
 
     def _token(self, *, force: bool = False) -> str:
         expires = self.tokens.get("expires_at")
@@ -112,7 +117,8 @@ class MercadoLibre:
         if response.status_code == 404 and missing_ok:
             return None
         if not response.ok:
-            raise SourceRefused(
+            refused = SourceRefused if response.status_code in (401, 403) else RecordRefused
+            raise refused(
                 f"MercadoLibre refused {method} {path.split('?')[0]}: {response.status_code} {response.text[:300]}"
             )
         try:
@@ -189,7 +195,12 @@ def listings_push(*, tenant: Tenant, client: MercadoLibre) -> dict[str, Any]:
             if not change:
                 counts["unchanged"] += 1
                 continue
-            client.call("PUT", f"/items/{item['id']}", json=change)
+            try:
+                client.call("PUT", f"/items/{item['id']}", json=change)
+            except RecordRefused as refused:  # this listing alone: the others go on
+                counts["refused"] += 1
+                counts["refusals"].append({"id": item["id"], "sku": sku, "reason": str(refused)})
+                continue
             counts["updated"] += 1
     return counts
 
@@ -221,7 +232,16 @@ def questions_answer(*, tenant: Tenant, client: MercadoLibre) -> dict[str, Any]:
         f"/questions/search?seller_id={client.user_id}&status=UNANSWERED&api_version=4&sort_fields=date_created&sort_types=ASC",
         "questions",
     )
-    counts = {"read": len(pending), "created": 0, "updated": 0, "unchanged": 0, "answered": 0, "to_staff": 0}
+    counts = {
+        "read": len(pending),
+        "created": 0,
+        "updated": 0,
+        "unchanged": 0,
+        "refused": 0,
+        "answered": 0,
+        "to_staff": 0,
+        "refusals": [],
+    }
     _listing_skus(client, {str(raw.get("item_id") or "") for raw in pending})
     open_ids = set()
     for raw in pending:
@@ -242,36 +262,53 @@ def questions_answer(*, tenant: Tenant, client: MercadoLibre) -> dict[str, Any]:
         counts["created" if created else "unchanged"] += 1
         if question.status in (MarketQuestion.Status.NEW, MarketQuestion.Status.ANSWERING):
             text = question.answer or _answer_text(tenant, question.text, sku=question.sku)
-            if text:
-                question_post(question=question, text=text, client=client)
-                counts["answered"] += 1
-            else:
+            if not text:
                 _to_staff(question)
                 counts["to_staff"] += 1
+                continue
         elif question.status == MarketQuestion.Status.STAFF and question.answer:
-            question_post(question=question, text=question.answer, client=client)
+            text = question.answer
+        else:
+            continue
+        refused = question_post(question=question, text=text, client=client)
+        if refused:
+            counts["refused"] += 1
+            counts["refusals"].append({"id": question.question_id, "reason": refused})
+        else:
             counts["answered"] += 1
-    # questions staff answered on MercadoLibre itself, or the buyer deleted: no longer pending there
-    counts["updated"] += (
-        MarketQuestion.objects.filter(
-            tenant=tenant,
-            source=Source.MERCADOLIBRE,
-            status__in=(MarketQuestion.Status.STAFF, MarketQuestion.Status.ANSWERING),
-        )
-        .exclude(question_id__in=open_ids)
-        .update(status=MarketQuestion.Status.CLOSED)
+    # no longer pending there: an answer whose reply was lost went through; a question left to
+    # staff was answered on MercadoLibre itself, or the buyer deleted it
+    settled = MarketQuestion.objects.filter(tenant=tenant, source=Source.MERCADOLIBRE).exclude(question_id__in=open_ids)
+    counts["updated"] += settled.filter(status=MarketQuestion.Status.ANSWERING).update(
+        status=MarketQuestion.Status.ANSWERED, answered_at=timezone.now()
     )
+    counts["updated"] += settled.filter(status=MarketQuestion.Status.STAFF).update(status=MarketQuestion.Status.CLOSED)
     return counts
 
 
-def question_post(*, question: MarketQuestion, text: str, client: MercadoLibre, user: Any = None) -> None:
+def question_post(*, question: MarketQuestion, text: str, client: MercadoLibre) -> str | None:
     """The answer posted once: the question is marked as being answered (with its text) before
-    the call, and MercadoLibre itself answers a question only once."""
+    the call, and MercadoLibre itself answers a question only once. An answer MercadoLibre
+    refuses goes back to staff with the reason (returned), the question still open there, unless
+    it turns out answered already (a first post whose reply was lost)."""
     MarketQuestion.objects.filter(pk=question.pk).update(status=MarketQuestion.Status.ANSWERING, answer=text)
-    client.call("POST", "/answers", json={"question_id": int(question.question_id), "text": text[:2000]})
-    question.status, question.answer, question.answered_at = MarketQuestion.Status.ANSWERED, text, timezone.now()
-    question.answered_by = user or question.answered_by
-    question.save(update_fields=["status", "answer", "answered_at", "answered_by"])
+    try:
+        client.call("POST", "/answers", json={"question_id": int(question.question_id), "text": text[:2000]})
+    except RecordRefused as refused:
+        there = client.call("GET", f"/questions/{question.question_id}", missing_ok=True) or {}
+        if there.get("status") != "ANSWERED":
+            reason = str(refused)
+            MarketQuestion.objects.filter(pk=question.pk).update(
+                status=MarketQuestion.Status.STAFF, error=reason[:2000]
+            )
+            question.error = reason
+            _to_staff(question)
+            return reason
+        text = (there.get("answer") or {}).get("text") or text
+    MarketQuestion.objects.filter(pk=question.pk).update(
+        status=MarketQuestion.Status.ANSWERED, answer=text, error="", answered_at=timezone.now()
+    )
+    return None
 
 
 def _to_staff(question: MarketQuestion) -> None:
@@ -281,7 +318,8 @@ def _to_staff(question: MarketQuestion) -> None:
             kind=StaffTask.Kind.MARKET_QUESTION,
             dedupe_key=f"ml-question:{question.question_id}",
             title=f"Pregunta en MercadoLibre ({question.item_id}): {question.text}"[:200],
-            detail="Escribí la respuesta en Data sync > Market questions; se publica en la próxima sincronización.",
+            detail="Escribí la respuesta en Data sync > Market questions; se publica en la próxima sincronización."
+            + (f"\nMercadoLibre rechazó la respuesta anterior: {question.error}" if question.error else ""),
         )
         MarketQuestion.objects.filter(pk=question.pk).update(status=MarketQuestion.Status.STAFF)
 
@@ -338,11 +376,10 @@ def orders_pull(*, tenant: Tenant, client: MercadoLibre, cursor: dict[str, Any])
 def mercadolibre_run(*, tenant: Tenant, source: SyncSource) -> dict[str, Any]:
     client = MercadoLibre(source)
     cursor = dict(source.cursor)
-    parts = {
-        "listings": listings_push(tenant=tenant, client=client),
-        "questions": questions_answer(tenant=tenant, client=client),
-        "orders": orders_pull(tenant=tenant, client=client, cursor=cursor),
-    }
+    # orders first: what sold there is reserved here before the stock left is pushed back
+    parts = {"orders": orders_pull(tenant=tenant, client=client, cursor=cursor)}
+    parts["listings"] = listings_push(tenant=tenant, client=client)
+    parts["questions"] = questions_answer(tenant=tenant, client=client)
     source.cursor = cursor
     parts["api_calls"] = client.calls
     return parts

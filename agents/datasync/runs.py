@@ -48,14 +48,22 @@ class SourceSpec:
 
 
 def _sheets_run(run: SyncRun, source: SyncSource) -> dict[str, Any]:
+    """The price list and the CRM sheet, each on its own: a price list that cannot be read (its
+    header wrong) does not keep the CRM sheet from being written, and the run says both."""
     client = sheets.sheets_client()
     tenant = run.tenant
     parts: dict[str, Any] = {}
     if settings.SHEETS_PRICE_LIST_ID:
-        parts["price_list"] = sheets.price_list_pull(tenant=tenant, client=client)
+        try:
+            parts["price_list"] = sheets.price_list_pull(tenant=tenant, client=client)
+        except (SourceError, CatalogError) as error:
+            parts["price_list"] = {"error": f"{error.__class__.__name__}: {error}"}
     if settings.SHEETS_CRM_ID:
         cursor = dict(source.cursor.get("crm", {}))
-        parts.update(sheets.crm_push(tenant=tenant, client=client, cursor=cursor))
+        try:
+            parts.update(sheets.crm_push(tenant=tenant, client=client, cursor=cursor))
+        except SourceError as error:
+            parts["crm"] = {"error": f"{error.__class__.__name__}: {error}"}
         source.cursor = source.cursor | {"crm": cursor}
     parts["api_calls"] = client.http_client.calls
     return parts
@@ -179,8 +187,11 @@ def sync_run_execute(*, tenant_id: int, run_id: int) -> dict[str, Any]:
     except Exception as error:  # a bug: the run says so, and the task fails with its traceback
         _run_finish(run, source, error=f"{error.__class__.__name__}: {error}")
         raise
+    failed = [
+        f"{name}: {part['error']}" for name, part in parts.items() if isinstance(part, dict) and part.get("error")
+    ]
     _result_apply(run, parts)
-    return _run_finish(run, source, error=None)
+    return _run_finish(run, source, error="; ".join(failed) or None)
 
 
 def _run_finish(run: SyncRun, source: SyncSource, *, error: str | None, count: bool = True) -> dict[str, Any]:

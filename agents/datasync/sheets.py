@@ -72,7 +72,12 @@ class SheetsHTTPClient(HTTPClient):
 
         try:
             response = request_with_retries(
-                send, what=what, pacer=self.pacer, transient=TRANSIENT + (google.auth.exceptions.TransportError,)
+                send,
+                what=what,
+                pacer=self.pacer,
+                transient=TRANSIENT + (google.auth.exceptions.TransportError,),
+                # an append sent twice is two rows; a tab added twice is refused: both read first
+                idempotent=not url.endswith((":append", ":batchUpdate")) or "/values:" in url,
             )
         except google.auth.exceptions.RefreshError as error:  # the token endpoint refused the credentials
             raise SourceRefused(f"Google refused the credentials of GOOGLE_SHEETS_CREDENTIALS: {error}") from error

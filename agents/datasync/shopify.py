@@ -26,7 +26,7 @@ from django.conf import settings
 from shopify.api_version import ApiVersion, Release, VersionNotFoundError
 
 from agents.conversations.inbound import InboundError, inbound_payload_outcome, phone_normalize
-from agents.datasync.http import Pacer, SourceRefused, call_with_retries, retry_after_seconds
+from agents.datasync.http import Pacer, RecordRefused, SourceRefused, call_with_retries, retry_after_seconds
 from agents.datasync.links import sync_links_save
 from agents.datasync.offer import offer_price, offer_stock
 from agents.orders.marketplace import MarketLine, MarketOrderRefused, market_order_cancelled, market_order_record
@@ -41,19 +41,18 @@ PAGE = 250
 TIMEOUT = 20
 
 
-def _retryable(error: Exception) -> tuple[str, float | None] | None:
+def _retryable(error: Exception) -> tuple[str, float | None, bool] | None:
     if isinstance(error, pyactiveresource.connection.ConnectionError):
         code = error.response.code
         if code == 429 or (code or 0) >= 500:
             headers = {k.lower(): v for k, v in (error.response.headers or {}).items()}
-            return f"answered {code}", retry_after_seconds(
-                {"Retry-After": headers.get("retry-after")} if headers.get("retry-after") else None
-            )
+            asked = retry_after_seconds({"Retry-After": headers["retry-after"]}) if "retry-after" in headers else None
+            return f"answered {code}", asked, code == 429
         return None
     if isinstance(error, pyactiveresource.connection.ServerError):
-        return f"answered {error.code}", None
+        return f"answered {error.code}", None, False
     if isinstance(error, pyactiveresource.connection.Error | http.client.HTTPException | OSError):
-        return f"failed: {error}", None  # refused connection, a body cut short
+        return f"failed: {error}", None, False  # refused connection, a body cut short
     return None
 
 
@@ -74,17 +73,19 @@ class ShopifyClient:
         self.pacer = Pacer(settings.SHOPIFY_REQUESTS_PER_MINUTE)
         self.calls = 0
 
-    def call(self, what: str, fn: Callable[[], T]) -> T:
+    def call(self, what: str, fn: Callable[[], T], *, idempotent: bool = True) -> T:
         def once() -> T:
             self.calls += 1
             return fn()
 
         try:
-            return call_with_retries(once, what=f"Shopify ({what})", retryable=_retryable, pacer=self.pacer)
-        except pyactiveresource.connection.UnauthorizedAccess as error:
+            return call_with_retries(
+                once, what=f"Shopify ({what})", retryable=_retryable, pacer=self.pacer, idempotent=idempotent
+            )
+        except (pyactiveresource.connection.UnauthorizedAccess, pyactiveresource.connection.ForbiddenAccess) as error:
             raise SourceRefused(f"Shopify refused SHOPIFY_ACCESS_TOKEN ({what}): {error}") from error
         except pyactiveresource.connection.ClientError as error:
-            raise SourceRefused(
+            raise RecordRefused(
                 f"Shopify refused {what}: {error.response.code} {error.response.body!r:.300}"
             ) from error
 
@@ -104,7 +105,7 @@ class ShopifyClient:
 def products_push(*, tenant: Tenant, client: ShopifyClient) -> dict[str, Any]:
     products = {p.sku: p for p in Product.objects.filter(tenant=tenant, catalog_version__is_current=True)}
     stock = offer_stock(tenant)
-    counts = {"read": 0, "created": 0, "updated": 0, "unchanged": 0}
+    counts = {"read": 0, "created": 0, "updated": 0, "unchanged": 0, "refused": 0, "refusals": []}
     variants: dict[str, Any] = {}  # sku -> its Shopify variant
     for item in client.every("products", lambda: shopify.Product.find(limit=PAGE)):
         for variant in item.variants:
@@ -127,22 +128,38 @@ def products_push(*, tenant: Tenant, client: ShopifyClient) -> dict[str, Any]:
                     ],
                 }
             )
-            client.call(f"create product {sku}", created.save)
-            variants[sku] = created.variants[0]
-            made[sku] = str(created.id)
-            counts["created"] += 1
+            # a create sent twice is two products: after an unclear failure the next run reads first
+            refused = _saved(client, f"create product {sku}", created, idempotent=False)
+            if refused is None:
+                variants[sku] = created.variants[0]
+                made[sku] = str(created.id)
+                counts["created"] += 1
         elif Decimal(str(variant.price)) != price:
             variant.price = str(price)
-            client.call(f"variant {sku}", variant.save)
-            counts["updated"] += 1
+            refused = _saved(client, f"variant {sku}", variant)
+            counts["updated"] += refused is None
         else:
             counts["unchanged"] += 1
+            continue
+        if refused:  # this product alone: the others go on
+            counts["refused"] += 1
+            counts["refusals"].append({"sku": sku, "reason": refused})
     if made:
         sync_links_save(
             tenant=tenant, source=Source.SHOPIFY, kind="product", checksums=dict.fromkeys(made, ""), remote=made
         )
     counts["inventory"] = _inventory_push(client=client, variants=variants, stock=stock)
     return counts
+
+
+def _saved(client: ShopifyClient, what: str, resource: Any, *, idempotent: bool = True) -> str | None:
+    """Why Shopify refused to save the resource (its 422 errors, or another 4xx), None once saved."""
+    try:
+        if client.call(what, resource.save, idempotent=idempotent):
+            return None
+    except RecordRefused as refused:
+        return str(refused)
+    return f"Shopify refused {what}: {'; '.join(resource.errors.full_messages())}"
 
 
 def _inventory_push(*, client: ShopifyClient, variants: dict[str, Any], stock: dict[str, int]) -> dict[str, int]:
@@ -164,10 +181,15 @@ def _inventory_push(*, client: ShopifyClient, variants: dict[str, Any], stock: d
         if levels.get(item_id) == stock[sku]:
             result["unchanged"] += 1
             continue
-        client.call(
-            f"inventory {sku}",
-            lambda item_id=item_id, sku=sku: shopify.InventoryLevel.set(location_id, item_id, stock[sku]),
-        )
+        try:
+            client.call(
+                f"inventory {sku}",
+                lambda item_id=item_id, sku=sku: shopify.InventoryLevel.set(location_id, item_id, stock[sku]),
+            )
+        except RecordRefused as refused:
+            result["refused"] = result.get("refused", 0) + 1
+            logger.warning("shopify inventory of %s refused: %s", sku, refused)
+            continue
         result["updated"] += 1
     return result
 
@@ -243,10 +265,9 @@ def shopify_run(*, tenant: Tenant, source: SyncSource) -> dict[str, Any]:
     client = ShopifyClient()
     cursor = dict(source.cursor)
     try:
-        parts = {
-            "products": products_push(tenant=tenant, client=client),
-            "orders": orders_pull(tenant=tenant, client=client, cursor=cursor),
-        }
+        # orders first: what sold there is reserved here before the stock left is pushed back
+        parts = {"orders": orders_pull(tenant=tenant, client=client, cursor=cursor)}
+        parts["products"] = products_push(tenant=tenant, client=client)
     finally:
         client.close()
     source.cursor = cursor

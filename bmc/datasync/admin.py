@@ -119,8 +119,29 @@ class MarketQuestionAdmin(admin.ModelAdmin):
     list_display = ("question_id", "source", "item_id", "text", "status", "asked_at", "answered_at")
     list_filter = ("status", "source")
     search_fields = ("question_id", "item_id", "text", "answer")
-    fields = ("source", "question_id", "item_id", "text", "status", "answer", "answered_by", "asked_at", "answered_at")
-    readonly_fields = ("source", "question_id", "item_id", "text", "status", "answered_by", "asked_at", "answered_at")
+    fields = (
+        "source",
+        "question_id",
+        "item_id",
+        "text",
+        "status",
+        "error",
+        "answer",
+        "answered_by",
+        "asked_at",
+        "answered_at",
+    )
+    readonly_fields = (
+        "source",
+        "question_id",
+        "item_id",
+        "text",
+        "status",
+        "error",
+        "answered_by",
+        "asked_at",
+        "answered_at",
+    )
 
     def has_add_permission(self, request) -> bool:
         return False

@@ -135,6 +135,7 @@ class MarketQuestion(TenantOwned):
     answered_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
+    error = models.TextField(blank=True, help_text="Why the marketplace refused the last answer.")
     asked_at = models.DateTimeField(null=True, blank=True)
     answered_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)

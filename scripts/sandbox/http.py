@@ -13,8 +13,22 @@ from urllib.parse import parse_qs, urlsplit
 
 
 class Reply:
-    def __init__(self, status: int, body: Any = None, headers: dict[str, str] | None = None, *, cut: bool = False):
-        self.status, self.body, self.headers, self.cut = status, body, headers or {}, cut
+    """An answer. As a fault, `done=True` makes the sandbox carry the request out first and then
+    answer this: a write that happened though its client was told it failed; `on` keeps it for
+    the first request whose "METHOD /path" contains it."""
+
+    def __init__(
+        self,
+        status: int,
+        body: Any = None,
+        headers: dict[str, str] | None = None,
+        *,
+        cut: bool = False,
+        done: bool = False,
+        on: str = "",
+    ):
+        self.status, self.body, self.headers, self.cut, self.done = status, body, headers or {}, cut, done
+        self.on = on
 
 
 class SandboxServer:
@@ -59,8 +73,10 @@ class SandboxServer:
                 }
                 with sandbox.lock:
                     sandbox.requests.append(request)
-                    fault = sandbox.faults.popleft() if sandbox.faults and sandbox.faulty(request) else None
+                    fault = sandbox.fault_take(request)
                     try:
+                        if fault is not None and fault.done:
+                            sandbox.handle(request)
                         reply = fault or sandbox.handle(request)
                         sandbox.state_save()
                     except Exception as error:  # a sandbox bug answers 500 rather than hanging the client
@@ -88,6 +104,16 @@ class SandboxServer:
 
     def faulty(self, request: dict[str, Any]) -> bool:
         return True
+
+    def fault_take(self, request: dict[str, Any]) -> Reply | None:
+        if not self.faults or not self.faulty(request):
+            return None
+        said = f"{request['method']} {request['path']}"
+        for fault in self.faults:
+            if fault.on in said:
+                self.faults.remove(fault)
+                return fault
+        return None
 
     def state_load(self) -> None:
         if self.state_file and self.state_file.exists():

@@ -8,6 +8,7 @@ For a person: `POST /_sandbox/questions {"item_id", "text"}` asks a question on 
 from __future__ import annotations
 
 import itertools
+import re
 import secrets
 import time
 from datetime import UTC, datetime
@@ -149,9 +150,16 @@ class MercadoLibreSandbox(SandboxServer):
                 return Reply(404, {"message": "Question not found", "status": 404})
             if question["status"] != "UNANSWERED":
                 return Reply(400, {"message": "Question already answered", "error": "bad_request", "status": 400})
+            if re.search(r"\d{8}|@|https?://|www\.", str(body.get("text", ""))):  # contact details: not allowed
+                return Reply(
+                    400, {"message": "The answer has forbidden words", "error": "forbidden_words", "status": 400}
+                )
             question["status"] = "ANSWERED"
             question["answer"] = {"text": body.get("text", ""), "status": "ACTIVE", "date_created": _now()}
             return Reply(200, question)
+        if path.startswith("/questions/") and path.removeprefix("/questions/").isdigit() and method == "GET":
+            question = self.questions.get(int(path.removeprefix("/questions/")))
+            return Reply(200, question) if question else Reply(404, {"message": "Question not found", "status": 404})
         if path == "/orders/search" and method == "GET":
             since = query.get("order.date_last_updated.from")
             found = sorted(

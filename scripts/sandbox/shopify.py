@@ -44,6 +44,7 @@ class ShopifySandbox(SandboxServer):
         ]
         self._ids = itertools.count(max(used, default=9000000) + 1)
         self.page_size: int | None = None  # a smaller page than asked, to make a listing page
+        self.refused_skus: set[str] = set()  # variants whose changes are answered 422
 
     # --- what a test or a person sets up ---------------------------------------------------------
 
@@ -139,6 +140,8 @@ class ShopifySandbox(SandboxServer):
             if variant is None:
                 return Reply(404, {"errors": "Not Found"})
             change = body.get("variant") or {}
+            if variant["sku"] in self.refused_skus:
+                return Reply(422, {"errors": {"base": [f"{variant['sku']} cannot be changed while a sale is on"]}})
             if "price" in change and not re.fullmatch(r"\d+(\.\d{1,2})?", str(change["price"])):
                 return Reply(422, {"errors": {"price": ["is not a number"]}})
             variant.update({k: v for k, v in change.items() if k in ("price", "sku", "title")})

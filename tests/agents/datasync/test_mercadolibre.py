@@ -130,3 +130,29 @@ def test_500_and_429_are_retried(ml, tenant):
     ml.faults.extend([Reply(500, {"status": 500}), Reply(429, {"status": 429}, {"Retry-After": "0.1"})])
     run = sync_now(tenant, "mercadolibre")
     assert run.status == "succeeded" and run.detail["listings"]["updated"] == 1
+
+
+def test_an_answer_mercadolibre_refuses_goes_back_to_staff_and_the_run_goes_on(ml, tenant):
+    ml.item_put("MLU1", sku="ISODEC_EPS_100", price=49.88, quantity=600)
+    question = ml.question_ask("MLU1", "Me hacen factura a nombre de la empresa?")
+    sync_now(tenant, "mercadolibre")  # left to staff
+    stored = MarketQuestion.objects.get(question_id=str(question))
+    stored.answer = "Sí, llamanos al 099123456"  # contact details: MercadoLibre refuses it
+    stored.save()
+    ml.order_buy("MLU1", 2)
+    run = sync_now(tenant, "mercadolibre")
+    assert run.status == "succeeded" and run.detail["orders"]["created"] == 1  # the rest went on
+    assert run.refusals[0]["id"] == str(question) and "forbidden" in run.refusals[0]["reason"]
+    stored.refresh_from_db()
+    assert stored.status == "staff" and "forbidden" in stored.error  # staff can write it again
+    assert ml.questions[question]["status"] == "UNANSWERED"
+
+    stored.answer = "Sí, con RUT: pasanos los datos por mensaje."
+    stored.save()
+    ml.faults.append(Reply(502, {"status": 502}, done=True, on="POST /answers"))  # posted, its reply lost
+    failed = sync_now(tenant, "mercadolibre")
+    assert failed.status == "failed" and "not sent again" in failed.error
+    assert sync_now(tenant, "mercadolibre").status == "succeeded"  # no longer pending there: closed
+    assert len(ml.calls("POST", "/answers")) == 2  # refused once, answered once: never twice
+    assert ml.questions[question]["answer"]["text"].startswith("Sí, con RUT")
+    assert MarketQuestion.objects.get(pk=stored.pk).status == "answered"

@@ -226,3 +226,38 @@ def test_requests_are_paced_under_the_quota(monkeypatch):
     for _ in range(4):
         pacer.wait()
     assert len(slept) == 1 and 59 < slept[0] <= 60  # the fourth request waits out the minute
+
+
+def test_an_append_whose_answer_was_lost_is_not_repeated_and_a_broken_price_list_does_not_stop_the_crm(sheets, tenant):
+    _records(tenant)
+    rows = sheets.sheet_rows(PRICE_LIST, "Precios")
+    sheets.sheet_put(PRICE_LIST, "Precios", [["codigo", *rows[0][1:]], *rows[1:]])  # its header broken
+    run = sync_now(tenant, "sheets")
+    assert run.status == "failed" and run.error.startswith("price_list: CatalogError: Missing columns: sku")
+    assert run.detail["quotes"]["created"] == 1  # the CRM sheet was written all the same
+    assert CatalogVersion.objects.get(tenant=tenant, is_current=True).version == 1
+
+    sheets.sheet_put(PRICE_LIST, "Precios", rows)
+    Quote.objects.create(
+        tenant=tenant,
+        catalog_version=CatalogVersion.objects.get(tenant=tenant, is_current=True),
+        subtotal=1,
+        iva=0,
+        total=1,
+        valid_until=date(2027, 1, 1),
+    )
+    appends = len(sheets.calls("POST", ":append"))
+    original = sheets.handle
+
+    def append_then_fail(request):  # the append is made, and its answer is a 503
+        reply = original(request)
+        return Reply(503, {"error": {"code": 503}}) if request["path"].endswith(":append") else reply
+
+    sheets.handle = append_then_fail
+    failed = sync_now(tenant, "sheets")
+    sheets.handle = original
+    assert failed.status == "failed" and "not sent again" in failed.error
+    assert len(sheets.calls("POST", ":append")) == appends + 1  # not sent twice
+    assert sync_now(tenant, "sheets").status == "succeeded"
+    ids = [row[0] for row in sheets.sheet_rows(CRM, "Cotizaciones")[1:]]
+    assert len(ids) == len(set(ids)) == 2  # the next run found the row by its id

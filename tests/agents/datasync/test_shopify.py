@@ -104,3 +104,24 @@ def test_an_access_token_refused_fails_the_run_and_429_is_waited_out(shop, tenan
     settings.SHOPIFY_ACCESS_TOKEN = "shpat_revoked"
     failed = sync_now(tenant, "shopify")
     assert failed.status == "failed" and "refused SHOPIFY_ACCESS_TOKEN" in failed.error
+
+
+def test_a_product_shopify_refuses_is_refused_alone(shop, tenant):
+    shop.product_put("ISODEC_EPS_100", "10.00")
+    shop.product_put("ISODEC_EPS_150", "10.00")
+    shop.refused_skus.add("ISODEC_EPS_100")
+    run = sync_now(tenant, "shopify")
+    assert run.status == "succeeded" and run.refused == 1
+    assert run.refusals[0]["sku"] == "ISODEC_EPS_100" and "while a sale is on" in run.refusals[0]["reason"]
+    assert shop.variant("ISODEC_EPS_150")["price"] == "59.64" and shop.variant("ISODEC_EPS_100")["price"] == "10.00"
+
+
+def test_a_create_whose_answer_was_lost_is_not_sent_again_nor_duplicated(shop, tenant):
+    shop.faults.append(Reply(502, {}, done=True, on="POST"))  # the first create is made, its answer lost
+    failed = sync_now(tenant, "shopify")
+    assert failed.status == "failed" and "not sent again" in failed.error
+    assert len(shop.products) == 1
+    assert sync_now(tenant, "shopify").status == "succeeded"
+    catalog = Product.objects.filter(catalog_version__is_current=True).count()
+    skus = [v["sku"] for p in shop.products.values() for v in p["variants"]]
+    assert len(skus) == len(set(skus)) == catalog  # the one made before is found, not made twice
