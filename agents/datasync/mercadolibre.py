@@ -326,6 +326,7 @@ def _to_staff(question: MarketQuestion) -> None:
 
 def orders_pull(*, tenant: Tenant, client: MercadoLibre, cursor: dict[str, Any]) -> dict[str, Any]:
     since = cursor.get("orders_from")
+    held_at = None
     path = f"/orders/search?seller={client.user_id}&sort=date_asc"
     if since:
         path += f"&order.date_last_updated.from={quote(since)}"
@@ -364,12 +365,13 @@ def orders_pull(*, tenant: Tenant, client: MercadoLibre, cursor: dict[str, Any])
             except MarketOrderRefused as refused:
                 counts["refused"] += 1
                 counts["refusals"].append({"id": external_id, "reason": str(refused)})
+                held_at = held_at or raw.get("date_last_updated")  # read again next run, not passed by
                 continue
             counts["created" if created else "unchanged"] += 1
         updated = raw.get("date_last_updated")
         if updated and (not since or updated > since):
             since = updated
-    cursor["orders_from"] = since
+    cursor["orders_from"] = held_at or since
     return counts
 
 

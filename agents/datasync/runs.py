@@ -11,6 +11,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from agents.datasync import sheets
@@ -22,6 +23,7 @@ from agents.staff import staff_task_open
 from bmc.core.models import Tenant, tenant_get
 from bmc.datasync.models import Source, SyncRun, SyncSource
 from bmc.jobs.submit import task_submit
+from bmc.quotes.models import CatalogVersion
 from bmc.sales.models import StaffTask
 
 logger = logging.getLogger(__name__)
@@ -206,9 +208,15 @@ def _run_finish(run: SyncRun, source: SyncSource, *, error: str | None, count: b
         run.status = SyncRun.Status.SUCCEEDED
     with transaction.atomic():
         run.save()
-        source.save()
+        # the run's own fields: a circuit closed by hand meanwhile stays closed unless this run failed
+        source.save(update_fields=["cursor", "secrets", "failures", "open_until", "last_error", "last_success_at"])
         if run.status == SyncRun.Status.HELD:
             _held_announce(run)
+        elif run.status == SyncRun.Status.SUCCEEDED and run.detail.get("price_list", {}).get("catalog_version"):
+            # the sheet imported since: an older hold must not bring its rows back
+            SyncRun.objects.filter(tenant=run.tenant, source=run.source, status=SyncRun.Status.HELD).update(
+                status=SyncRun.Status.FAILED, error=f"Replaced by run {run.pk}, which imported the sheet."
+            )
     return {"run_id": run.pk, "status": run.status} | {c: getattr(run, c) for c in COUNTS}
 
 
@@ -233,6 +241,12 @@ def sync_run_approve(*, run: SyncRun, user: Any) -> SyncRun:
         run = SyncRun.objects.select_for_update().get(pk=run.pk)
         if run.status != SyncRun.Status.HELD or not run.held:
             raise ValueError(f"Run {run.pk} is {run.status}, not held: there is nothing to approve.")
+        current = CatalogVersion.objects.filter(tenant=run.tenant, is_current=True).values_list("version", flat=True)
+        if run.held.get("catalog_version") != current.first():
+            raise ValueError(
+                f"The catalog changed since run {run.pk} held the sheet (now version {current.first()}): "
+                "its rows are no longer what the sheet says; the next run reads it again."
+            )
         saved = sheets.price_list_held_import(
             tenant=run.tenant, held=run.held, source=f"Google Sheets, approved in run {run.pk}"
         )
@@ -246,8 +260,9 @@ def sync_scan(*, now: Any = None) -> dict[str, Any]:
     """Beat's run: runs left behind by a lost worker are failed, and each configured source of the
     default tenant whose circuit is closed gets a run."""
     now = now or timezone.now()
+    cutoff = now - timedelta(seconds=settings.SYNC_RUN_STALE_SECONDS)  # past any run's time limit
     stale = SyncRun.objects.filter(
-        status__in=SyncRun.ACTIVE, created_at__lt=now - timedelta(seconds=settings.SYNC_RUN_STALE_SECONDS)
+        Q(status=SyncRun.Status.QUEUED, created_at__lt=cutoff) | Q(status=SyncRun.Status.RUNNING, started_at__lt=cutoff)
     ).update(status=SyncRun.Status.FAILED, finished_at=now, error="Did not finish in time: its worker was lost.")
     tenant = Tenant.objects.filter(slug=settings.DEFAULT_TENANT_SLUG).first()
     started, skipped = [], []

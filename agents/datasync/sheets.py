@@ -288,6 +288,7 @@ def price_list_pull(*, tenant: Tenant, client: Client) -> dict[str, Any]:
                 "removed": removed[:200],
                 "rows": sheet.raw,
                 "kept": kept,
+                "catalog_version": current_version.version,  # approved only while it is still current
             },
         }
     if not rows:

@@ -209,6 +209,48 @@ def _customer(tenant: Tenant, raw: dict[str, Any]) -> Customer | None:
     return customer
 
 
+def _money(value: Any) -> Decimal:
+    return Decimal(str(value or 0))
+
+
+def _lines(raw: dict[str, Any]) -> list[MarketLine]:
+    """What the buyer paid, line by line: each line's price less the discounts allocated to it,
+    with its tax when the shop's prices leave tax out, and the shipping as a line of its own."""
+    taxed = raw.get("taxes_included") is False
+
+    def paid(gross: Decimal, discounts: Decimal, taxes: list[dict[str, Any]]) -> Decimal:
+        return gross - discounts + (sum((_money(t.get("price")) for t in taxes), Decimal(0)) if taxed else 0)
+
+    lines = []
+    for line in raw.get("line_items") or []:
+        quantity = _money(line.get("quantity", 1)) or Decimal(1)
+        allocations = line.get("discount_allocations") or []
+        discounts = (
+            sum((_money(a.get("amount")) for a in allocations), Decimal(0))
+            if allocations
+            else _money(line.get("total_discount"))
+        )
+        amount = paid(_money(line.get("price")) * quantity, discounts, line.get("tax_lines") or [])
+        lines.append(
+            MarketLine(
+                sku=str(line.get("sku") or line.get("variant_id") or ""),
+                description=str(line.get("title") or line.get("name") or ""),
+                quantity=quantity,
+                unit_price=(amount / quantity).quantize(Decimal("0.01")),
+                amount=amount,
+            )
+        )
+    for shipping in raw.get("shipping_lines") or []:
+        price = _money(shipping.get("discounted_price", shipping.get("price")))
+        amount = paid(price, Decimal(0), shipping.get("tax_lines") or [])
+        if amount > 0:
+            title = str(shipping.get("title") or "")
+            lines.append(
+                MarketLine(sku="ENVIO", description=f"Envío {title}".strip(), quantity=Decimal(1), unit_price=amount)
+            )
+    return lines
+
+
 def shopify_order_apply(*, tenant: Tenant, raw: dict[str, Any]) -> str:
     """One Shopify order (from a listing or a webhook): 'created', 'cancelled' or 'unchanged'."""
     external_id = str(raw["id"])
@@ -219,20 +261,11 @@ def shopify_order_apply(*, tenant: Tenant, raw: dict[str, Any]) -> str:
         return "cancelled" if cancelled else "unchanged"
     if raw.get("financial_status") != "paid":
         return "unchanged"  # not paid yet: its orders/paid webhook, or a later run, brings it
-    lines = [
-        MarketLine(
-            sku=str(line.get("sku") or line.get("variant_id") or ""),
-            description=str(line.get("title") or line.get("name") or ""),
-            quantity=Decimal(str(line.get("quantity", 1))),
-            unit_price=Decimal(str(line.get("price", 0))),
-        )
-        for line in raw.get("line_items") or []
-    ]
     _, created = market_order_record(
         tenant=tenant,
         source=Source.SHOPIFY,
         external_id=external_id,
-        lines=lines,
+        lines=_lines(raw),
         currency=str(raw.get("currency") or "USD"),
         paid=True,
         buyer=str(raw.get("email") or raw.get("name") or ""),
@@ -243,6 +276,7 @@ def shopify_order_apply(*, tenant: Tenant, raw: dict[str, Any]) -> str:
 
 def orders_pull(*, tenant: Tenant, client: ShopifyClient, cursor: dict[str, Any]) -> dict[str, Any]:
     since = cursor.get("orders_updated_at_min")
+    held_at = None
     query = {"status": "any", "limit": PAGE, "order": "updated_at asc"} | ({"updated_at_min": since} if since else {})
     counts = {"read": 0, "created": 0, "updated": 0, "unchanged": 0, "refused": 0, "refusals": []}
     for order in client.every("orders", lambda: shopify.Order.find(**query)):
@@ -253,11 +287,12 @@ def orders_pull(*, tenant: Tenant, client: ShopifyClient, cursor: dict[str, Any]
         except MarketOrderRefused as refused:
             counts["refused"] += 1
             counts["refusals"].append({"id": str(raw.get("id")), "reason": str(refused)})
+            held_at = held_at or raw.get("updated_at")  # read again next run, not passed by
             continue
         counts[{"created": "created", "cancelled": "updated"}.get(outcome, "unchanged")] += 1
         if raw.get("updated_at") and (not since or raw["updated_at"] > since):
             since = raw["updated_at"]
-    cursor["orders_updated_at_min"] = since
+    cursor["orders_updated_at_min"] = held_at or since
     return counts
 
 
@@ -289,13 +324,28 @@ def webhook_signature_problem(*, body: bytes, signature: str | None) -> str | No
 
 
 def shopify_webhook_apply(*, tenant: Tenant, payload_id: int) -> dict[str, Any]:
-    """The order a stored webhook carries, applied (once: by its Shopify id)."""
+    """The order a stored webhook names, applied (once: by its Shopify id) as Shopify has it now,
+    read again from the API when it is configured: webhooks come late and out of order, and an
+    old `orders/paid` must not bring back an order cancelled since."""
     payload = tenant_get(InboundPayload.objects.all(), tenant_id=tenant.pk, pk=payload_id)
     try:
         raw = json.loads(payload.body)
+        raw = _order_now(raw) or raw
         outcome = shopify_order_apply(tenant=tenant, raw=raw)
     except (ValueError, KeyError, TypeError, MarketOrderRefused) as error:
         inbound_payload_outcome(payload=payload, outcome=InboundPayload.Outcome.REJECTED, error=str(error))
         return {"payload_id": payload_id, "outcome": "rejected", "error": str(error)}
     inbound_payload_outcome(payload=payload, outcome=InboundPayload.Outcome.ACCEPTED)
     return {"payload_id": payload_id, "outcome": outcome, "order_id": raw.get("id")}
+
+
+def _order_now(raw: dict[str, Any]) -> dict[str, Any] | None:
+    if not (settings.SHOPIFY_SHOP and settings.SHOPIFY_ACCESS_TOKEN):
+        return None
+    client = ShopifyClient()
+    try:
+        return client.call(f"order {raw['id']}", lambda: shopify.Order.find(raw["id"])).to_dict()
+    except RecordRefused:  # deleted there since: the webhook's copy is all there is
+        return None
+    finally:
+        client.close()

@@ -36,6 +36,7 @@ class MarketLine:
     quantity: Decimal
     unit_price: Decimal  # as the buyer paid it, IVA included
     unit: str = "unidad"
+    amount: Decimal | None = None  # what the line came to, when the unit price is rounded from it
 
 
 class MarketOrderRefused(ValueError):
@@ -58,13 +59,17 @@ def market_order_record(
     its stock reserved (short: staff are told) and its delivery left to staff to schedule."""
     existing = Order.objects.filter(tenant=tenant, source=source, external_id=external_id).first()
     if existing is not None:
+        _follow(existing)  # what a run killed after the order's commit left undone (each step once)
         return existing, False
     if not lines:
         raise MarketOrderRefused(f"{source} order {external_id} has no lines.")
     version = CatalogVersion.objects.filter(tenant=tenant, is_current=True).first()
     if version is None:
         raise MarketOrderRefused("No catalog is loaded: a marketplace order cannot be recorded.")
-    amounts = [(line.quantity * line.unit_price).quantize(CENT, ROUND_HALF_UP) for line in lines]
+    amounts = [
+        (line.amount if line.amount is not None else line.quantity * line.unit_price).quantize(CENT, ROUND_HALF_UP)
+        for line in lines
+    ]
     total = sum(amounts, Decimal(0))
     iva = (total - total / (1 + IVA_RATE)).quantize(CENT, ROUND_HALF_UP)  # marketplace prices include IVA
     now = timezone.now()
@@ -122,10 +127,19 @@ def market_order_record(
                 event_emit(tenant=tenant, type="order.paid", subject=f"order:{order.pk}", data=order_data(order))
     except IntegrityError:  # recorded a moment ago by a run racing this one
         return Order.objects.get(tenant=tenant, source=source, external_id=external_id), False
-    order_stock_reserve(order=order)
-    if paid:
-        order_paid_follow(order=order)
+    _follow(order)
     return order, True
+
+
+def _follow(order: Order) -> None:
+    """Stock reserved and the delivery left to staff, once each: a reservation is made once per
+    order, a staff task once per key."""
+    if order.status == Order.Status.CANCELLED:
+        return
+    if order.stock == Order.Stock.PENDING:
+        order_stock_reserve(order=order)
+    if order.status == Order.Status.PAID:
+        order_paid_follow(order=order)
 
 
 def market_order_cancelled(*, tenant: Tenant, source: str, external_id: str, reason: str) -> bool:

@@ -166,6 +166,10 @@ class ShopifySandbox(SandboxServer):
             self.levels[item_id] = available
             level = {"inventory_item_id": item_id, "location_id": int(body["location_id"]), "available": available}
             return Reply(200, {"inventory_level": level})
+        order_id = re.fullmatch(r"orders/(\d+)", rest)
+        if order_id and method == "GET":
+            order = self.orders.get(int(order_id[1]))
+            return Reply(200, {"order": order}) if order else Reply(404, {"errors": "Not Found"})
         if rest == "orders" and method == "GET":
             since = query.get("updated_at_min") or query.get("page_info", "").partition("|")[2] or None
             found = sorted(

@@ -156,3 +156,19 @@ def test_an_answer_mercadolibre_refuses_goes_back_to_staff_and_the_run_goes_on(m
     assert len(ml.calls("POST", "/answers")) == 2  # refused once, answered once: never twice
     assert ml.questions[question]["answer"]["text"].startswith("Sí, con RUT")
     assert MarketQuestion.objects.get(pk=stored.pk).status == "answered"
+
+
+def test_a_refused_order_is_read_again_not_passed_by_the_cursor(ml, tenant):
+    ml.item_put("MLU1", sku="ISODEC_EPS_100", price=49.88, quantity=600)
+    broken = ml.order_buy("MLU1", 1)
+    ml.orders[broken]["order_items"] = []  # nothing in it: refused
+    ml.orders[broken]["date_last_updated"] = "2026-01-01T00:00:00.000+00:00"  # older than what follows
+    assert sync_now(tenant, "mercadolibre").detail["orders"]["refused"] == 1
+    ml.order_buy("MLU1", 2)  # a later order moves nothing past the refused one
+    later = sync_now(tenant, "mercadolibre").detail["orders"]
+    assert (later["created"], later["refused"]) == (1, 1)
+    ml.orders[broken]["order_items"] = [
+        {"item": {"id": "MLU1", "title": "x", "seller_sku": "ISODEC_EPS_100"}, "quantity": 1, "unit_price": 49.88}
+    ]
+    assert sync_now(tenant, "mercadolibre").detail["orders"]["created"] == 1  # mended there: made here
+    assert Order.objects.filter(source="mercadolibre").count() == 2

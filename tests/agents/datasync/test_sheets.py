@@ -261,3 +261,21 @@ def test_an_append_whose_answer_was_lost_is_not_repeated_and_a_broken_price_list
     assert sync_now(tenant, "sheets").status == "succeeded"
     ids = [row[0] for row in sheets.sheet_rows(CRM, "Cotizaciones")[1:]]
     assert len(ids) == len(set(ids)) == 2  # the next run found the row by its id
+
+
+def test_a_hold_the_sheet_has_moved_past_cannot_be_approved(sheets, tenant, django_user_model):
+    rows = sheets.sheet_rows(PRICE_LIST, "Precios")
+    sheets.sheet_put(PRICE_LIST, "Precios", rows[:11])
+    held = sync_now(tenant, "sheets")
+    assert held.status == "held"
+    sheets.sheet_put(PRICE_LIST, "Precios", rows)  # staff mend the sheet, and change a price
+    sheet_set(sheets, "ISODEC_EPS_100", "price_venta_usd", "50.00")
+    assert sync_now(tenant, "sheets").status == "succeeded"
+    held.refresh_from_db()
+    assert held.status == "failed" and "imported the sheet" in held.error
+    with pytest.raises(ValueError, match="not held"):
+        sync_run_approve(run=held, user=None)
+    SyncRun.objects.filter(pk=held.pk).update(status="held")  # even if it were still held
+    with pytest.raises(ValueError, match="catalog changed since"):
+        sync_run_approve(run=held, user=django_user_model.objects.create_user("ana"))
+    assert Product.objects.filter(catalog_version__is_current=True).count() == 35

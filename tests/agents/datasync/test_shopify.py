@@ -16,6 +16,7 @@ from bmc.inventory.models import StockLevel
 from bmc.jobs.models import AgentTask
 from bmc.orders.models import Order
 from bmc.quotes.models import Product
+from bmc.sales.models import StaffTask
 from scripts.sandbox.http import Reply
 from tests.agents.datasync.conftest import available, sync_now
 
@@ -125,3 +126,64 @@ def test_a_create_whose_answer_was_lost_is_not_sent_again_nor_duplicated(shop, t
     catalog = Product.objects.filter(catalog_version__is_current=True).count()
     skus = [v["sku"] for p in shop.products.values() for v in p["variants"]]
     assert len(skus) == len(set(skus)) == catalog  # the one made before is found, not made twice
+
+
+def test_what_the_buyer_paid_is_the_order_discounts_shipping_and_tax_included(shop, tenant):
+    from agents.datasync.shopify import shopify_order_apply
+
+    raw = {
+        "id": 4401,
+        "financial_status": "paid",
+        "currency": "USD",
+        "taxes_included": False,
+        "line_items": [
+            {
+                "sku": "ISODEC_EPS_100",
+                "title": "Isodec EPS 100 mm",
+                "quantity": 10,
+                "price": "49.88",
+                "discount_allocations": [{"amount": "49.88"}],  # a 10 % code
+                "tax_lines": [{"price": "98.76", "rate": 0.22}],
+            }
+        ],
+        "shipping_lines": [
+            {"title": "Flete Montevideo", "price": "60.00", "discounted_price": "50.00", "tax_lines": []}
+        ],
+    }
+    assert shopify_order_apply(tenant=tenant, raw=raw) == "created"
+    order = Order.objects.get(external_id="4401")
+    assert [(line.sku, line.quantity, line.unit_price) for line in order.lines.order_by("position")] == [  # to the cent
+        ("ISODEC_EPS_100", Decimal("10"), Decimal("54.77")),
+        ("ENVIO", Decimal("1"), Decimal("50.00")),
+    ]
+    assert order.total == Decimal("597.68")  # 498.80 - 49.88 + 98.76 + 50.00: tax was left out of the prices
+
+
+def test_a_late_paid_webhook_does_not_bring_back_an_order_cancelled_since(shop, tenant):
+    from agents.datasync.shopify import shopify_webhook_apply
+
+    shop.product_put("ISODEC_EPS_100", "49.88")
+    order = shop.order_place("ISODEC_EPS_100", 2)
+    body, _ = shop.webhook_body("orders/paid", order)  # sent when it was paid...
+    shop.order_cancel(order["id"])  # ...and it was cancelled before the webhook was handled
+    payload = InboundPayload.objects.create(tenant=tenant, source="shopify", body=body.decode())
+    assert shopify_webhook_apply(tenant=tenant, payload_id=payload.pk)["outcome"] == "unchanged"
+    assert not Order.objects.filter(source="shopify").exists()
+
+
+def test_an_order_recorded_by_a_run_killed_before_its_stock_is_reserved_gets_it_next_time(shop, tenant):
+    from agents.orders.marketplace import MarketLine, market_order_record
+
+    shop.product_put("ISODEC_EPS_100", "49.88")
+    paid = shop.order_place("ISODEC_EPS_100", 5)
+    before = available("ISODEC_EPS_100")
+    line = MarketLine(sku="ISODEC_EPS_100", description="x", quantity=Decimal(5), unit_price=Decimal("49.88"))
+    with pytest.MonkeyPatch.context() as patch:  # the worker dies right after the order's commit
+        patch.setattr("agents.orders.marketplace._follow", lambda order: None)
+        market_order_record(
+            tenant=tenant, source="shopify", external_id=str(paid["id"]), lines=[line], currency="USD", paid=True
+        )
+    assert available("ISODEC_EPS_100") == before and Order.objects.get().stock == "pending"
+    sync_now(tenant, "shopify")
+    assert available("ISODEC_EPS_100") == before - 5 and Order.objects.get().stock == "reserved"
+    assert StaffTask.objects.filter(kind="schedule_delivery").count() == 1
