@@ -8,7 +8,6 @@ from typing import Any
 from django.conf import settings
 
 from agents.datasync.runs import sync_run_execute, sync_scan
-from agents.datasync.shopify import shopify_webhook_apply
 from agents.quotes.catalog import catalog_import as catalog_import_csv
 from bmc.queues import Queue
 from tasks.base import agent_task, agent_task_load, ping_task
@@ -54,5 +53,7 @@ def scan(self) -> dict[str, Any]:
 @agent_task(Queue.DATASYNC, "tasks.datasync.shopify_order", soft_time_limit=60, time_limit=90)
 def shopify_order(self, agent_task_id: str) -> dict[str, Any]:
     """An order a Shopify webhook delivered (payload: {"payload_id"}), applied once by its id."""
+    from agents.datasync.shopify import shopify_webhook_apply  # ShopifyAPI: loaded by the task that needs it
+
     task = agent_task_load(agent_task_id)
     return shopify_webhook_apply(tenant=task.tenant, payload_id=task.payload["payload_id"])

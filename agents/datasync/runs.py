@@ -3,6 +3,7 @@ agent's worker, with each source's circuit breaker (docs/datasync.md)."""
 
 from __future__ import annotations
 
+import importlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -14,10 +15,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from agents.datasync import sheets
 from agents.datasync.http import SourceError
-from agents.datasync.mercadolibre import mercadolibre_run
-from agents.datasync.shopify import shopify_run
 from agents.quotes.catalog import CatalogError
 from agents.staff import staff_task_open
 from bmc.core.models import Tenant, tenant_get
@@ -52,6 +50,7 @@ class SourceSpec:
 def _sheets_run(run: SyncRun, source: SyncSource) -> dict[str, Any]:
     """The price list and the CRM sheet, each on its own: a price list that cannot be read (its
     header wrong) does not keep the CRM sheet from being written, and the run says both."""
+    sheets = _source_module("sheets")
     client = sheets.sheets_client()
     tenant = run.tenant
     parts: dict[str, Any] = {}
@@ -71,6 +70,13 @@ def _sheets_run(run: SyncRun, source: SyncSource) -> dict[str, Any]:
     return parts
 
 
+def _source_module(name: str) -> Any:
+    """A source's module, imported when it first runs: their client libraries (gspread and
+    google-auth, ShopifyAPI) cost every worker process a quarter of a second at start, and only
+    the data sync agent's runs use them."""
+    return importlib.import_module(f"agents.datasync.{name}")
+
+
 SOURCES: dict[str, SourceSpec] = {
     Source.SHEETS: SourceSpec(
         settings_needed=(("GOOGLE_SHEETS_CREDENTIALS",), ("SHEETS_PRICE_LIST_ID", "SHEETS_CRM_ID")),
@@ -82,11 +88,11 @@ SOURCES: dict[str, SourceSpec] = {
             ("MERCADOLIBRE_CLIENT_SECRET",),
             ("MERCADOLIBRE_REFRESH_TOKEN",),
         ),
-        run=lambda run, source: mercadolibre_run(tenant=run.tenant, source=source),
+        run=lambda run, source: _source_module("mercadolibre").mercadolibre_run(tenant=run.tenant, source=source),
     ),
     Source.SHOPIFY: SourceSpec(
         settings_needed=(("SHOPIFY_SHOP",), ("SHOPIFY_ACCESS_TOKEN",)),
-        run=lambda run, source: shopify_run(tenant=run.tenant, source=source),
+        run=lambda run, source: _source_module("shopify").shopify_run(tenant=run.tenant, source=source),
     ),
 }
 
@@ -247,7 +253,7 @@ def sync_run_approve(*, run: SyncRun, user: Any) -> SyncRun:
                 f"The catalog changed since run {run.pk} held the sheet (now version {current.first()}): "
                 "its rows are no longer what the sheet says; the next run reads it again."
             )
-        saved = sheets.price_list_held_import(
+        saved = _source_module("sheets").price_list_held_import(
             tenant=run.tenant, held=run.held, source=f"Google Sheets, approved in run {run.pk}"
         )
         run.status, run.approved_by = SyncRun.Status.SUCCEEDED, user

@@ -40,7 +40,7 @@ def test_the_api_keeps_to_its_own_schema(tenant, tmp_path):
                 "--seed",
                 "20261202",
                 "--workers",
-                "1",
+                os.environ.get("SCHEMATHESIS_WORKERS", "2"),  # the web process has threads to spare
                 "--generation-database",
                 "none",
                 "--header",

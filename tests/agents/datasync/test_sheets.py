@@ -279,3 +279,25 @@ def test_a_hold_the_sheet_has_moved_past_cannot_be_approved(sheets, tenant, djan
     with pytest.raises(ValueError, match="catalog changed since"):
         sync_run_approve(run=held, user=django_user_model.objects.create_user("ana"))
     assert Product.objects.filter(catalog_version__is_current=True).count() == 35
+
+
+def test_an_oauth_authorized_user_works_as_well_as_a_service_account(sheets, tenant, settings, monkeypatch):
+    import json
+
+    # google-auth sends an authorized user's refresh to Google's own endpoint whatever the file
+    # says (a file cannot send the refresh token elsewhere): here, Google's endpoint is the sandbox
+    monkeypatch.setattr("google.oauth2.credentials._GOOGLE_OAUTH2_TOKEN_ENDPOINT", f"{sheets.url}/token")
+
+    settings.GOOGLE_SHEETS_CREDENTIALS = json.dumps(
+        {
+            "type": "authorized_user",
+            "client_id": "bmc-oauth-client",
+            "client_secret": "secret",
+            "refresh_token": "1//refresh",
+            "token_uri": f"{sheets.url}/token",
+        }
+    )
+    run = sync_now(tenant, "sheets")
+    assert run.status == "succeeded" and run.unchanged == 35
+    (grant,) = [r for r in sheets.calls("POST", "/token")]
+    assert grant["form"]["grant_type"] == "refresh_token" and grant["form"]["refresh_token"] == "1//refresh"
