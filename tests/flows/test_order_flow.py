@@ -87,7 +87,7 @@ def test_the_complete_order_ends_the_same_with_the_workers_killed_as_it_runs(api
                     assert notify(client, "72001", **signed("72001")).status_code == 200
                 paid_for = True
             progress = list(run.steps.values_list("pk", "status")) if run else None
-            if run is not None and progress != seen and kills < 6:
+            if run is not None and progress != seen and kills < 3:
                 seen = progress
                 os.killpg(worker.process.pid, signal.SIGKILL)
                 worker.process.wait()
@@ -114,7 +114,7 @@ def test_the_complete_order_ends_the_same_with_the_workers_killed_as_it_runs(api
     assert DomainEvent.objects.filter(type="order.paid").count() == 1
     assert StockMove.objects.filter(reference=f"order:{order.pk}", kind="reservation").count() == 5
     run = WorkflowRun.objects.get(trigger=f"quote:{order.quote_id}")
-    assert run.status == "completed" and kills >= 2  # as many as the run took; 3 in each run seen
+    assert run.status == "completed" and kills >= 2  # as many as the run took, at most 3 (each costs ~24 s)
     taken = list(run.steps.order_by("id").values_list("name", flat=True))
     assert taken == ["create", "reserve", "stock?", "link", "pay", "paid", "check", "paid?", "thank"]  # each once
     # the second notification's task may have been among those killed: the reaper sends it again
