@@ -116,7 +116,7 @@ def test_runs_end_the_same_with_workers_beat_and_broker_killed_at_each_step(api,
         deadline = time.monotonic() + 240
         while not all_done(api, run_ids, paid) and time.monotonic() < deadline:
             progress = list(WorkflowStep.objects.filter(run_id__in=run_ids).values_list("pk", "status"))
-            if progress != seen and kills["worker"] < 6:
+            if progress != seen and kills["worker"] < 4:
                 seen = progress
                 os.killpg(worker.process.pid, signal.SIGKILL)  # the main process and its pool, no goodbye
                 worker.process.wait()
