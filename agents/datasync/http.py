@@ -9,7 +9,7 @@ import time
 from collections import deque
 from collections.abc import Callable
 from email.utils import parsedate_to_datetime
-from typing import Any, TypeVar
+from typing import TypeVar
 
 import requests
 from django.conf import settings
@@ -39,7 +39,6 @@ class Pacer:
     def __init__(self, per_minute: int | None) -> None:
         self.per_minute = per_minute
         self.sent: deque[float] = deque()
-        self.waited = 0.0
 
     def wait(self) -> None:
         if not self.per_minute:
@@ -49,15 +48,13 @@ class Pacer:
             self.sent.popleft()
         if len(self.sent) >= self.per_minute:
             pause = self.sent[0] + 60 - now
-            self.waited += pause
             time.sleep(pause)
             self.sent.popleft()
         self.sent.append(time.monotonic())
 
 
-def retry_after_seconds(headers: Any) -> float | None:
-    """`Retry-After` as seconds, whether given as a number or an HTTP date."""
-    value = headers.get("Retry-After") if headers is not None else None
+def retry_after_seconds(value: str | None) -> float | None:
+    """A `Retry-After` header as seconds, whether given as a number or an HTTP date."""
     if not value:
         return None
     try:
@@ -141,7 +138,7 @@ def request_with_retries(
     def retryable(error: Exception) -> tuple[str, float | None, bool] | None:
         if isinstance(error, _Overloaded):
             status = error.response.status_code
-            return f"answered {status}", retry_after_seconds(error.response.headers), status == 429
+            return f"answered {status}", retry_after_seconds(error.response.headers.get("Retry-After")), status == 429
         if isinstance(error, transient):
             return f"failed: {error.__class__.__name__}", None, False
         return None

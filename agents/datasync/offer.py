@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from decimal import ROUND_HALF_UP, Decimal
 
+from django.db.models import F, Sum
+
 from bmc.core.models import Tenant
 from bmc.inventory.models import StockLevel
 from bmc.quotes.models import Product
@@ -19,9 +21,10 @@ def offer_price(product: Product, *, price_list: str, markup: float) -> Decimal:
 def offer_stock(tenant: Tenant) -> dict[str, int]:
     """Whole units available of each SKU kept in stock (on hand less reserved, every active
     warehouse); a SKU not kept in stock is absent (made to order: its quantity is left alone)."""
-    levels: dict[str, Decimal] = {}
-    for sku, on_hand, reserved in StockLevel.objects.filter(tenant=tenant, warehouse__active=True).values_list(
-        "sku", "on_hand", "reserved"
-    ):
-        levels[sku] = levels.get(sku, Decimal(0)) + on_hand - reserved
-    return {sku: max(0, int(amount)) for sku, amount in levels.items()}
+    totals = (
+        StockLevel.objects.filter(tenant=tenant, warehouse__active=True)
+        .values("sku")
+        .annotate(total=Sum(F("on_hand") - F("reserved")))
+        .values_list("sku", "total")
+    )
+    return {sku: max(0, int(total)) for sku, total in totals}

@@ -33,6 +33,7 @@ from google.oauth2 import service_account
 from gspread import Client
 from gspread.exceptions import APIError
 from gspread.http_client import HTTPClient
+from gspread.utils import absolute_range_name, rowcol_to_a1
 
 from agents.datasync.http import TRANSIENT, Pacer, SourceRefused, SourceUnavailable, request_with_retries
 from agents.datasync.links import sync_links_save
@@ -115,18 +116,6 @@ def _text(cell: Any) -> str:
     if isinstance(cell, float) and cell.is_integer():
         return str(int(cell))
     return str(cell).strip()
-
-
-def _quote_tab(tab: str) -> str:
-    return "'" + tab.replace("'", "''") + "'"
-
-
-def _column_letter(index: int) -> str:
-    letters, index = "", index + 1
-    while index:
-        index, rest = divmod(index - 1, 26)
-        letters = chr(65 + rest) + letters
-    return letters
 
 
 # --- in: the price list ------------------------------------------------------------------------
@@ -231,14 +220,14 @@ def _status_write(client: Client, spreadsheet_id: str, tab: str, values: list[li
     current = [row[column] if len(row) > column else "" for row in values[1:]]
     if STATUS_COLUMN in header and current == statuses:
         return False
-    letter = _column_letter(column)
+    top, bottom = rowcol_to_a1(1, column + 1), rowcol_to_a1(len(statuses) + 1, column + 1)
     client.http_client.values_batch_update(
         spreadsheet_id,
         {
             "valueInputOption": "RAW",
             "data": [
                 {
-                    "range": f"{_quote_tab(tab)}!{letter}1:{letter}{len(statuses) + 1}",
+                    "range": absolute_range_name(tab, f"{top}:{bottom}"),
                     "values": [[STATUS_COLUMN]] + [[s] for s in statuses],
                 }
             ],
@@ -251,7 +240,7 @@ def price_list_pull(*, tenant: Tenant, client: Client) -> dict[str, Any]:
     """The price list sheet into the catalog: a new version only when something changed, held for
     approval when it would remove more than SYNC_MAX_REMOVAL_SHARE of the current products."""
     spreadsheet_id, tab = settings.SHEETS_PRICE_LIST_ID, settings.SHEETS_PRICE_LIST_TAB
-    values = _values(client, spreadsheet_id, _quote_tab(tab))
+    values = _values(client, spreadsheet_id, absolute_range_name(tab))
     sheet = price_list_read(values)
     statuses_written = _status_write(client, spreadsheet_id, tab, values, sheet.statuses)
     current_version = CatalogVersion.objects.filter(tenant=tenant, is_current=True).first()
@@ -475,11 +464,11 @@ def crm_tab_push(
         return counts | {"cursor": cursor}
     tabs_ensure()
     width = len(tab.headers)
-    values = _values(client, spreadsheet_id, _quote_tab(tab.title))
+    values = _values(client, spreadsheet_id, absolute_range_name(tab.title))
     at_row = {row[0]: number for number, row in enumerate(values, start=1) if row and number > 1}
     updates, appends = [], []
     if not values or values[0][:width] != list(tab.headers):
-        updates.append({"range": f"{_quote_tab(tab.title)}!A1", "values": [list(tab.headers)]})
+        updates.append({"range": absolute_range_name(tab.title, "A1"), "values": [list(tab.headers)]})
     for key, row in changed.items():
         number = at_row.get(key)
         if number is None:
@@ -490,14 +479,14 @@ def crm_tab_push(
         if in_sheet == [_text(cell) for cell in row]:
             counts["unchanged"] += 1
         else:
-            updates.append({"range": f"{_quote_tab(tab.title)}!A{number}", "values": [row]})
+            updates.append({"range": absolute_range_name(tab.title, f"A{number}"), "values": [row]})
             counts["updated"] += 1
     for part in _chunks(updates, batch):
         client.http_client.values_batch_update(spreadsheet_id, {"valueInputOption": "RAW", "data": part})
     for part in _chunks(appends, batch):
         client.http_client.values_append(
             spreadsheet_id,
-            f"{_quote_tab(tab.title)}!A1",
+            absolute_range_name(tab.title, "A1"),
             params={"valueInputOption": "RAW", "insertDataOption": "INSERT_ROWS"},
             body={"values": part},
         )

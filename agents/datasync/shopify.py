@@ -46,7 +46,7 @@ def _retryable(error: Exception) -> tuple[str, float | None, bool] | None:
         code = error.response.code
         if code == 429 or (code or 0) >= 500:
             headers = {k.lower(): v for k, v in (error.response.headers or {}).items()}
-            asked = retry_after_seconds({"Retry-After": headers["retry-after"]}) if "retry-after" in headers else None
+            asked = retry_after_seconds(headers.get("retry-after"))
             return f"answered {code}", asked, code == 429
         return None
     if isinstance(error, pyactiveresource.connection.ServerError):
