@@ -162,7 +162,11 @@ AUTH_PASSWORD_VALIDATORS = [
 
 LANGUAGE_CODE = "es-uy"
 # the product's own translations of what staff read (English in the code, Spanish here)
-LOCALE_PATHS = [BASE_DIR / "locale"]
+# (the agents' catalog: what they write for staff, such as a staff task's title)
+LOCALE_PATHS = [BASE_DIR / "locale", BASE_DIR / "agents" / "locale"]
+# es-UY formats: 1.816,95 and 02/12/2026 (Django's "es" writes dates in words)
+FORMAT_MODULE_PATH = ["bmc.formats"]
+USE_THOUSAND_SEPARATOR = True
 TIME_ZONE = "America/Montevideo"
 USE_I18N = True
 USE_TZ = True
