@@ -77,43 +77,61 @@ ConversationOut = inline_serializer(
     },
 )
 
-QuoteOut = inline_serializer(
-    "Quote",
-    {
-        "id": serializers.IntegerField(),
-        "number": serializers.CharField(),
-        "status": serializers.ChoiceField(choices=Quote.Status.choices),
-        "customer": inline_serializer(
-            "QuoteCustomer",
-            {"id": serializers.IntegerField(), "phone": serializers.CharField(), "name": serializers.CharField()},
-            allow_null=True,
-        ),
-        "conversation_id": serializers.IntegerField(allow_null=True),
-        "spec": _free_object(help_text="The spec priced, as QUOTING.md names its fields."),
-        "lines": inline_serializer(
-            "QuoteLine",
-            {
-                "sku": serializers.CharField(),
-                "description": serializers.CharField(),
-                "quantity": serializers.CharField(),
-                "unit": serializers.CharField(),
-                "unit_price": serializers.CharField(),
-                "amount": serializers.CharField(),
-            },
-            many=True,
-        ),
-        "subtotal": serializers.CharField(),
-        "iva": serializers.CharField(),
-        "total": serializers.CharField(),
-        "currency": serializers.CharField(),
-        "estimate": serializers.BooleanField(),
-        "requires_approval": serializers.BooleanField(),
-        "catalog_version": serializers.IntegerField(),
-        "valid_until": serializers.DateField(),
-        "pdf_url": serializers.URLField(),
-        "created_at": serializers.DateTimeField(),
-    },
-)
+CONVERSATION_SUMMARY = {
+    "id": serializers.IntegerField(),
+    "state": serializers.ChoiceField(choices=Conversation.State.choices),
+    "channel": serializers.CharField(),
+    "customer": CustomerOut,
+    "assigned_to": serializers.CharField(allow_null=True, help_text="The staff user's username."),
+    "needs_reply": serializers.BooleanField(help_text="With staff, and the customer's word is the last."),
+    "last_message": inline_serializer(
+        "ConversationLastMessage",
+        {
+            "id": serializers.IntegerField(),
+            "direction": serializers.ChoiceField(choices=Message.Direction.choices),
+            "text": serializers.CharField(allow_blank=True),
+        },
+        allow_null=True,
+    ),
+    "last_message_at": serializers.DateTimeField(allow_null=True),
+    "created_at": serializers.DateTimeField(),
+}
+
+QUOTE = {
+    "id": serializers.IntegerField(),
+    "number": serializers.CharField(),
+    "status": serializers.ChoiceField(choices=Quote.Status.choices),
+    "customer": inline_serializer(
+        "QuoteCustomer",
+        {"id": serializers.IntegerField(), "phone": serializers.CharField(), "name": serializers.CharField()},
+        allow_null=True,
+    ),
+    "conversation_id": serializers.IntegerField(allow_null=True),
+    "spec": _free_object(help_text="The spec priced, as QUOTING.md names its fields."),
+    "lines": inline_serializer(
+        "QuoteLine",
+        {
+            "sku": serializers.CharField(),
+            "description": serializers.CharField(),
+            "quantity": serializers.CharField(),
+            "unit": serializers.CharField(),
+            "unit_price": serializers.CharField(),
+            "amount": serializers.CharField(),
+        },
+        many=True,
+    ),
+    "subtotal": serializers.CharField(),
+    "iva": serializers.CharField(),
+    "total": serializers.CharField(),
+    "currency": serializers.CharField(),
+    "estimate": serializers.BooleanField(),
+    "requires_approval": serializers.BooleanField(),
+    "catalog_version": serializers.IntegerField(),
+    "valid_until": serializers.DateField(),
+    "pdf_url": serializers.URLField(),
+    "created_at": serializers.DateTimeField(),
+}
+QuoteOut = inline_serializer("Quote", QUOTE)
 
 _CHAT = {
     "conversation_id": serializers.IntegerField(),

@@ -26,10 +26,12 @@ from agents.conversations.inbound import (
 )
 from agents.nlu.model import message_understand
 from agents.quotes.document import quote_public_path
+from bmc.api.lists import ListQuery, assigned_filter, page_response, page_schema
 from bmc.api.parsers import json_body_parse
-from bmc.api.responses import ChatAnswered, ChatCancelled, ChatWaiting, ConversationOut
+from bmc.api.responses import CONVERSATION_SUMMARY, ChatAnswered, ChatCancelled, ChatWaiting, ConversationOut
 from bmc.api.schema import ExternalIdField, MessageTextField, NameField, PhoneField, SentAtField
 from bmc.conversations.models import Conversation, InboundPayload, Message
+from bmc.conversations.queries import conversations_with_last_message
 from bmc.jobs.api import task_cancel_or_conflict
 from bmc.jobs.models import AgentTask
 from bmc.quotes.api import public_url
@@ -475,6 +477,66 @@ def conversation_payload(conversation: Conversation) -> dict[str, Any]:
             for o in conversation.orders.order_by("created_at")
         ],
     }
+
+
+class ConversationQuery(ListQuery):
+    state = serializers.ChoiceField(choices=Conversation.State.choices, required=False, help_text="Only in this state.")
+    needs_reply = serializers.BooleanField(
+        required=False, allow_null=True, default=None, help_text="Only those a person owes an answer (or not)."
+    )
+
+
+def conversation_summary(conversation: Conversation) -> dict[str, Any]:
+    customer = conversation.customer
+    return {
+        "id": conversation.pk,
+        "state": conversation.state,
+        "channel": conversation.channel,
+        "customer": {
+            "id": customer.pk,
+            "phone": customer.phone,
+            "name": customer.name,
+            "opted_out": customer.opted_out,
+        },
+        "assigned_to": conversation.assigned_to.get_username() if conversation.assigned_to else None,
+        "needs_reply": conversation.needs_reply,
+        "last_message": {
+            "id": conversation.last_message_id,
+            "direction": conversation.last_direction,
+            "text": conversation.last_text,
+        }
+        if conversation.last_message_id
+        else None,
+        "last_message_at": conversation.last_message_at.isoformat() if conversation.last_message_at else None,
+        "created_at": conversation.created_at.isoformat(),
+    }
+
+
+@extend_schema(
+    tags=["messages"],
+    parameters=[ConversationQuery],
+    responses={200: page_schema("ConversationSummary", CONVERSATION_SUMMARY)},
+)
+@api_view(["GET"])
+def conversations_view(request: Request) -> Response:
+    """The company's conversations, newest first, a page at a time (`next` walks on): filtered by
+    `state`, `customer`, `since` (a message at or after it), `assigned` (a username, or `none`) and
+    `needs_reply` (with staff, the customer's word last)."""
+    query = ConversationQuery(data=request.query_params)
+    query.is_valid(raise_exception=True)
+    wanted = query.validated_data
+    conversations = conversations_with_last_message(
+        Conversation.objects.filter(tenant=request.tenant).select_related("customer", "assigned_to")
+    ).filter(**assigned_filter(wanted.get("assigned"), "assigned_to"))
+    if wanted.get("state"):
+        conversations = conversations.filter(state=wanted["state"])
+    if wanted.get("customer"):
+        conversations = conversations.filter(customer_id=wanted["customer"])
+    if wanted.get("since"):
+        conversations = conversations.filter(last_message_at__gte=wanted["since"])
+    if wanted.get("needs_reply") is not None:
+        conversations = conversations.filter(needs_reply=wanted["needs_reply"])
+    return page_response(request, conversations, conversation_summary)
 
 
 @extend_schema(

@@ -18,7 +18,8 @@ from rest_framework.response import Response
 
 from agents.quotes.document import quote_document_data, quote_document_pdf, quote_public_path, quote_public_token_valid
 from agents.quotes.pricing import SPEC_KEYS, QuoteSpecError, catalog_snapshot, quote_price, quote_spec_parse
-from bmc.api.responses import QuoteOut
+from bmc.api.lists import ListQuery, assigned_filter, page_response, page_schema
+from bmc.api.responses import QUOTE, QuoteOut
 from bmc.quotes.models import Quote
 
 
@@ -159,6 +160,34 @@ def quote_detail_view(request: Request, quote_id: int) -> Response:
         pk=quote_id,
     )
     return Response(quote_payload(quote, request))
+
+
+class QuoteQuery(ListQuery):
+    status = serializers.ChoiceField(choices=Quote.Status.choices, required=False, help_text="Only in this status.")
+
+
+@extend_schema(tags=["quotes"], parameters=[QuoteQuery], responses={200: page_schema("Quote", QUOTE)})
+@api_view(["GET"])
+def quotes_view(request: Request) -> Response:
+    """The company's quotes with their lines, newest first, a page at a time (`next` walks on):
+    filtered by `status`, `customer`, `since` (changed at or after it) and `assigned` (the seller
+    of the quote's conversation, by username, or `none`)."""
+    query = QuoteQuery(data=request.query_params)
+    query.is_valid(raise_exception=True)
+    wanted = query.validated_data
+    quotes = (
+        Quote.objects.filter(tenant=request.tenant)
+        .select_related("customer", "catalog_version")
+        .prefetch_related("lines")
+        .filter(**assigned_filter(wanted.get("assigned"), "conversation__assigned_to"))
+    )
+    if wanted.get("status"):
+        quotes = quotes.filter(status=wanted["status"])
+    if wanted.get("customer"):
+        quotes = quotes.filter(customer_id=wanted["customer"])
+    if wanted.get("since"):
+        quotes = quotes.filter(updated_at__gte=wanted["since"])
+    return page_response(request, quotes, lambda quote: quote_payload(quote, request))
 
 
 def _pdf_response(quote: Quote, *, inline: bool = True) -> HttpResponse:

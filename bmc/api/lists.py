@@ -1,0 +1,62 @@
+"""The lists n8n walks: the filters they share, and cursor pagination stable under inserts (a
+page never repeats or skips a record that arrived meanwhile), newest first, `?cursor=` from the
+previous page's `next`."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from drf_spectacular.utils import inline_serializer
+from rest_framework import serializers
+from rest_framework.pagination import CursorPagination
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+
+class NewestFirst(CursorPagination):
+    ordering = "-id"
+    page_size = 50
+    page_size_query_param = "limit"
+    max_page_size = 200
+
+
+def page_response(request: Request, queryset, payload: Callable[[Any], dict]) -> Response:
+    paginator = NewestFirst()
+    page: Iterable = paginator.paginate_queryset(queryset, request)
+    return paginator.get_paginated_response([payload(record) for record in page])
+
+
+def page_schema(item: str, fields: dict[str, serializers.Field]) -> serializers.Serializer:
+    """The schema of a page of `item`s (named `{item}Page`), each with these fields."""
+    return inline_serializer(
+        f"{item}Page",
+        {
+            "next": serializers.URLField(allow_null=True, help_text="The next (older) page, or null at the end."),
+            "previous": serializers.URLField(allow_null=True, help_text="The newer page, or null on the first."),
+            "results": inline_serializer(item, fields, many=True),
+        },
+    )
+
+
+class ListQuery(serializers.Serializer):
+    """Filters every list of records n8n reads shares."""
+
+    customer = serializers.IntegerField(required=False, min_value=1, help_text="Only this customer's (id).")
+    since = serializers.DateTimeField(
+        required=False,
+        help_text="Only what changed at or after this moment (RFC 3339, e.g. 2026-12-01T00:00:00-03:00).",
+    )
+    assigned = serializers.CharField(
+        required=False,
+        max_length=150,
+        help_text="Only those assigned to this staff user (their username); `none`: nobody's yet.",
+    )
+    limit = serializers.IntegerField(required=False, min_value=1, max_value=200, help_text="Per page (default 50).")
+    cursor = serializers.CharField(required=False, help_text="From the previous page's `next`.")
+
+
+def assigned_filter(value: str | None, field: str) -> dict:
+    if not value:
+        return {}
+    return {f"{field}__isnull": True} if value == "none" else {f"{field}__username": value}
