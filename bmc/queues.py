@@ -88,10 +88,12 @@ def worker_command(queue: str) -> str:
 def procfile_lines() -> list[str]:
     """The Procfile, derived from the queues: web, one worker per queue, beat, Flower."""
     lines = [
-        # threads: a request that waits (chat/process, up to CHAT_PROCESS_WAIT) holds a thread,
-        # not a whole worker, so webhooks and the admin are served meanwhile
-        "web: gunicorn bmc.wsgi --bind ${WEB_BIND:-127.0.0.1}:${WEB_PORT:-8000} "
-        "--workers ${WEB_WORKERS:-2} --threads ${WEB_THREADS:-4} --access-logfile - --graceful-timeout 5",
+        # uvicorn under gunicorn: HTTP and the staff pages' WebSockets on one port (bmc/asgi.py);
+        # HTTP on WEB_THREADS threads per process, so a request that waits (chat/process, up to
+        # CHAT_PROCESS_WAIT) holds a thread, not a whole worker
+        "web: gunicorn bmc.asgi:application --worker-class uvicorn_worker.UvicornWorker "
+        "--bind ${WEB_BIND:-127.0.0.1}:${WEB_PORT:-8000} --workers ${WEB_WORKERS:-2} --access-logfile - "
+        "--graceful-timeout 5",
     ]
     lines += [f"worker_{queue}: {worker_command(queue)}" for queue in ALL_QUEUES]
     lines += [

@@ -30,7 +30,8 @@ ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[:
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    # the admin site with the staff workspace's home, inbox and customer pages (bmc/workspace)
+    "bmc.workspace.apps.WorkspaceAdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -55,6 +56,7 @@ INSTALLED_APPS = [
     "bmc.orders",
     "bmc.payments",
     "bmc.datasync",
+    "bmc.workspace",
     "bmc.api",
 ]
 
@@ -304,6 +306,20 @@ BANK_TRANSFER_DETAILS = env.str(
 EMBEDDED_REDIS_PORT = env.int("EMBEDDED_REDIS_PORT", default=6390)
 REDIS_URL = env.str("REDIS_URL", default=f"redis://127.0.0.1:{EMBEDDED_REDIS_PORT}/0")
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default=REDIS_URL)
+# --- Live pages (Django Channels) -------------------------------------------------------------
+# Staff browsers hear of new messages and states over WebSockets (/ws/inbox, /ws/stats) served by
+# the web process (bmc/asgi.py); the workers reach them through this layer, on the broker's Redis
+# unless CHANNELS_REDIS_URL says otherwise (the embedded Redis on one machine).
+CHANNEL_LAYERS = {
+    "default": {
+        "BACKEND": "channels_redis.core.RedisChannelLayer",
+        "CONFIG": {"hosts": [env.str("CHANNELS_REDIS_URL", default=REDIS_URL)], "prefix": "bmc-live"},
+    }
+}
+# how often /ws/stats sends queue depths and counts to the operations home
+LIVE_STATS_INTERVAL = env.float("LIVE_STATS_INTERVAL", default=2.0)
+# threads of one web process that serve ordinary (Django) requests; WebSockets take none
+WEB_THREADS = env.int("WEB_THREADS", default=4)
 CELERY_RESULT_BACKEND = env.str("CELERY_RESULT_BACKEND", default=REDIS_URL)
 CELERY_RESULT_EXTENDED = True
 CELERY_RESULT_EXPIRES = env.int("CELERY_RESULT_EXPIRES", default=7 * 24 * 3600)
