@@ -77,6 +77,8 @@ class System:
         manage = [sys.executable, str(ROOT / "manage.py")]
         subprocess.run([*manage, "migrate", "-v", "0"], cwd=ROOT, env=env, check=True)
         subprocess.run([*manage, "bootstrap"], cwd=ROOT, env=env, check=True, stdout=subprocess.DEVNULL)
+        # whitenoise lists the static files when the web process starts (the staff pages need them)
+        subprocess.run([*manage, "collectstatic", "--noinput", "-v", "0"], cwd=ROOT, env=env, check=True)
         self.key = (
             subprocess.run(
                 [*manage, "create_api_key", "--tenant", "bmc", "--name", "bench"],
