@@ -140,6 +140,7 @@ def queue_depths() -> dict[str, int | None]:
 
     depths: dict[str, int | None] = {}
     with celery_app.connection_for_read() as conn:
+        conn.ensure_connection(max_retries=1, timeout=2)  # a broker down answers in 2 s, not kombu's 20
         channel = conn.default_channel
         for queue in ALL_QUEUES:
             try:
