@@ -7,6 +7,8 @@ from django import forms
 from django.contrib import admin
 from django.db.models import Count
 from django.utils import timezone
+from django.utils.translation import gettext, ngettext
+from django.utils.translation import gettext_lazy as _
 
 from agents.outbound import outbound_reply_create, outbound_send_submit
 from agents.sales.followup import followups_stop
@@ -41,10 +43,10 @@ class MessageInline(ReadOnlyInline):
 
 class ConversationForm(forms.ModelForm):
     staff_reply = forms.CharField(
-        label="Reply to the customer",
+        label=_("Reply to the customer"),
         required=False,
         widget=forms.Textarea(attrs={"rows": 3, "cols": 80}),
-        help_text="Sent through the configured channel when you save. Taking over silences the bot.",
+        help_text=_("Sent through the configured channel when you save. Taking over silences the bot."),
     )
 
     class Meta:
@@ -77,11 +79,11 @@ class ConversationAdmin(admin.ModelAdmin):
     def get_queryset(self, request):
         return super().get_queryset(request).annotate(message_total=Count("messages"))
 
-    @admin.display(description="Messages", ordering="message_total")
+    @admin.display(description=_("Messages"), ordering="message_total")
     def message_count(self, obj) -> int:
         return obj.message_total
 
-    @admin.display(description="Dialogue state")
+    @admin.display(description=_("Dialogue state"))
     def dialogue_pretty(self, obj) -> str:
         return pretty_json(obj.dialogue)
 
@@ -106,18 +108,28 @@ class ConversationAdmin(admin.ModelAdmin):
                 priority="high",
             )
             self.message_user(
-                request, "Reply queued for sending; the bot stays quiet until you release the conversation."
+                request, gettext("Reply queued for sending; the bot stays quiet until you release the conversation.")
             )
 
-    @admin.action(description="Take over (the bot stays quiet)")
+    @admin.action(description=_("Take over (the bot stays quiet)"))
     def take_over(self, request, queryset):
         done = queryset.update(state=conversations.Conversation.State.HANDOFF, assigned_to=request.user)
-        self.message_user(request, f"You now handle {done} conversation(s).")
+        self.message_user(
+            request,
+            ngettext("You now handle %(count)d conversation.", "You now handle %(count)d conversations.", done)
+            % {"count": done},
+        )
 
-    @admin.action(description="Release to the bot")
+    @admin.action(description=_("Release to the bot"))
     def release_to_bot(self, request, queryset):
         done = queryset.update(state=conversations.Conversation.State.OPEN, assigned_to=None)
-        self.message_user(request, f"The bot answers {done} conversation(s) again.")
+        self.message_user(
+            request,
+            ngettext(
+                "The bot answers %(count)d conversation again.", "The bot answers %(count)d conversations again.", done
+            )
+            % {"count": done},
+        )
 
 
 @admin.register(conversations.Message)
@@ -130,14 +142,14 @@ class MessageAdmin(admin.ModelAdmin):
     exclude = ("raw_payload",)
     date_hierarchy = "created_at"
 
-    @admin.display(description="Customer")
+    @admin.display(description=_("Customer"))
     def customer_phone(self, obj) -> str:
         return obj.conversation.customer.phone
 
-    @admin.display(description="Text")
+    @admin.display(description=_("Text"))
     def short_text(self, obj) -> str:
         return obj.text[:80]
 
-    @admin.display(description="Raw payload")
+    @admin.display(description=_("Raw payload"))
     def raw_payload_pretty(self, obj) -> str:
         return pretty_json(obj.raw_payload)

@@ -5,30 +5,38 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.db import models
+from django.utils.translation import gettext, pgettext_lazy
+from django.utils.translation import gettext_lazy as _
 
 from bmc.core.models import TenantOwned, TouchingQuerySet, e164_validator
 
 
 class Zone(models.TextChoices):
-    MONTEVIDEO = "MONTEVIDEO", "Montevideo"
-    CANELONES = "CANELONES", "Canelones"
-    MALDONADO = "MALDONADO", "Maldonado"
-    INTERIOR = "INTERIOR", "Interior"
+    MONTEVIDEO = "MONTEVIDEO", _("Montevideo")
+    CANELONES = "CANELONES", _("Canelones")
+    MALDONADO = "MALDONADO", _("Maldonado")
+    INTERIOR = "INTERIOR", _("Interior")
 
 
 class Customer(TenantOwned):
-    phone = models.CharField(max_length=16, validators=[e164_validator], help_text="E.164, e.g. +59899123456")
-    name = models.CharField(max_length=200, blank=True)
-    email = models.EmailField(blank=True)
-    zone = models.CharField(max_length=20, choices=Zone.choices, blank=True)
-    opted_out = models.BooleanField(default=False, help_text="Asked not to be contacted: nothing is sent.")
-    opted_out_at = models.DateTimeField(null=True, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    phone = models.CharField(
+        _("phone"), max_length=16, validators=[e164_validator], help_text=_("E.164, e.g. +59899123456")
+    )
+    name = models.CharField(_("name"), max_length=200, blank=True)
+    email = models.EmailField(_("email"), blank=True)
+    zone = models.CharField(_("zone"), max_length=20, choices=Zone.choices, blank=True)
+    opted_out = models.BooleanField(
+        _("opted out"), default=False, help_text=_("Asked not to be contacted: nothing is sent.")
+    )
+    opted_out_at = models.DateTimeField(_("opted out at"), null=True, blank=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
     objects = TouchingQuerySet.as_manager()
 
     class Meta:
+        verbose_name = _("customer")
+        verbose_name_plural = _("customers")
         db_table = "core_customer"  # moved from bmc.core, its table kept
         ordering = ["-created_at"]
         constraints = [
@@ -36,91 +44,124 @@ class Customer(TenantOwned):
         ]
 
     def __str__(self) -> str:
-        return f"{self.name or 'Customer'} ({self.phone})"
+        return f"{self.name or gettext('Customer')} ({self.phone})"
 
 
 class Channel(models.TextChoices):
-    WHATSAPP = "whatsapp", "WhatsApp"
-    N8N = "n8n", "n8n"
-    LOG = "log", "Log"
-    EMAIL = "email", "Email"
-    ADMIN = "admin", "Admin"
+    WHATSAPP = "whatsapp", _("WhatsApp")
+    N8N = "n8n", _("n8n")
+    LOG = "log", pgettext_lazy("channel", "Log")
+    EMAIL = "email", pgettext_lazy("channel", "Email")
+    ADMIN = "admin", pgettext_lazy("channel", "Admin")
 
 
 class Conversation(TenantOwned):
     class State(models.TextChoices):
-        OPEN = "open", "Open"
-        WAITING_CUSTOMER = "waiting_customer", "Waiting for customer"
-        HANDOFF = "handoff", "With staff"
-        CLOSED = "closed", "Closed"
+        OPEN = "open", pgettext_lazy("conversation state", "Open")
+        WAITING_CUSTOMER = "waiting_customer", pgettext_lazy("conversation state", "Waiting for customer")
+        HANDOFF = "handoff", pgettext_lazy("conversation state", "With staff")
+        CLOSED = "closed", pgettext_lazy("conversation state", "Closed")
 
-    customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="conversations")
-    channel = models.CharField(max_length=20, choices=Channel.choices, default=Channel.WHATSAPP)
-    state = models.CharField(max_length=20, choices=State.choices, default=State.OPEN)
-    assigned_to = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    customer = models.ForeignKey(
+        Customer, on_delete=models.PROTECT, related_name="conversations", verbose_name=_("customer")
     )
-    dialogue = models.JSONField(default=dict, blank=True, help_text="Dialogue state: pending spec, last intent.")
-    last_message_at = models.DateTimeField(null=True, blank=True)
+    channel = models.CharField(_("channel"), max_length=20, choices=Channel.choices, default=Channel.WHATSAPP)
+    state = models.CharField(_("state"), max_length=20, choices=State.choices, default=State.OPEN)
+    assigned_to = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("assigned to"),
+    )
+    dialogue = models.JSONField(
+        _("dialogue"), default=dict, blank=True, help_text=_("Dialogue state: pending spec, last intent.")
+    )
+    last_message_at = models.DateTimeField(_("last message at"), null=True, blank=True)
     # Which worker is answering the conversation now: one turn at a time, messages that arrive
     # meanwhile join it (see agents/conversations/turn.py).
-    turn_owner = models.CharField(max_length=64, blank=True)
-    turn_started_at = models.DateTimeField(null=True, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
+    turn_owner = models.CharField(_("turn owner"), max_length=64, blank=True)
+    turn_started_at = models.DateTimeField(_("turn started at"), null=True, blank=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
 
     class Meta:
+        verbose_name = _("conversation")
+        verbose_name_plural = _("conversations")
         ordering = ["-last_message_at", "-created_at"]
         db_table = "core_conversation"  # moved from bmc.core: its table and indexes kept
         indexes = [models.Index(fields=["tenant", "state"], name="core_conver_tenant__420c0f_idx")]
 
     def __str__(self) -> str:
-        return f"Conversation {self.pk} with {self.customer}"
+        return gettext("Conversation %(id)s with %(customer)s") % {"id": self.pk, "customer": self.customer}
 
 
 class Message(TenantOwned):
     class Direction(models.TextChoices):
-        INBOUND = "in", "Inbound"
-        OUTBOUND = "out", "Outbound"
+        INBOUND = "in", pgettext_lazy("message direction", "Inbound")
+        OUTBOUND = "out", pgettext_lazy("message direction", "Outbound")
 
     class DeliveryStatus(models.TextChoices):
-        RECEIVED = "received", "Received"
-        PENDING = "pending", "Pending"
-        SENDING = "sending", "Sending"
-        SENT = "sent", "Sent"
-        DELIVERED = "delivered", "Delivered"
-        READ = "read", "Read"
-        FAILED = "failed", "Failed"
-        CANCELLED = "cancelled", "Cancelled"  # withdrawn before sending: the customer wrote first
+        RECEIVED = "received", pgettext_lazy("message delivery", "Received")
+        PENDING = "pending", pgettext_lazy("message delivery", "Pending")
+        SENDING = "sending", pgettext_lazy("message delivery", "Sending")
+        SENT = "sent", pgettext_lazy("message delivery", "Sent")
+        DELIVERED = "delivered", pgettext_lazy("message delivery", "Delivered")
+        READ = "read", pgettext_lazy("message delivery", "Read")
+        FAILED = "failed", pgettext_lazy("message delivery", "Failed")
+        # withdrawn before sending: the customer wrote first
+        CANCELLED = "cancelled", pgettext_lazy("message delivery", "Cancelled")
 
     class Origin(models.TextChoices):
         """Why an outbound message was written: a reply, or the agents' own initiative (whose agent
         checks it once more just before it goes: outbound's send guards)."""
 
-        REPLY = "", "Reply"
-        FOLLOWUP = "followup", "Follow-up"
-        DUNNING = "dunning", "Payment reminder"
+        REPLY = "", pgettext_lazy("message origin", "Reply")
+        FOLLOWUP = "followup", pgettext_lazy("message origin", "Follow-up")
+        DUNNING = "dunning", pgettext_lazy("message origin", "Payment reminder")
 
-    conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="messages")
-    direction = models.CharField(max_length=3, choices=Direction.choices)
-    channel = models.CharField(max_length=20, choices=Channel.choices)
-    external_id = models.CharField(max_length=200, null=True, blank=True, help_text="The provider's message id.")
-    raw_payload = models.JSONField(default=dict, blank=True, help_text="The payload as received, kept verbatim.")
-    text = models.TextField(blank=True)
-    intent = models.CharField(max_length=40, blank=True)
-    entities = models.JSONField(default=dict, blank=True)
-    delivery_status = models.CharField(max_length=20, choices=DeliveryStatus.choices, default=DeliveryStatus.RECEIVED)
-    error_code = models.CharField(max_length=40, blank=True)
-    sent_at = models.DateTimeField(null=True, blank=True, help_text="When the customer or the channel sent it.")
-    processed_at = models.DateTimeField(null=True, blank=True, help_text="Inbound: when a turn answered it.")
-    idempotency_key = models.CharField(
-        max_length=80, null=True, blank=True, unique=True, help_text="Outbound: one send per key."
+    conversation = models.ForeignKey(
+        Conversation, on_delete=models.CASCADE, related_name="messages", verbose_name=_("conversation")
     )
-    send_attempts = models.PositiveSmallIntegerField(default=0)
-    origin = models.CharField(max_length=20, choices=Origin.choices, blank=True, default=Origin.REPLY)
-    origin_id = models.BigIntegerField(null=True, blank=True, help_text="The follow-up's or the reminder's id.")
-    created_at = models.DateTimeField(auto_now_add=True)
+    direction = models.CharField(_("direction"), max_length=3, choices=Direction.choices)
+    channel = models.CharField(_("channel"), max_length=20, choices=Channel.choices)
+    external_id = models.CharField(
+        _("external id"), max_length=200, null=True, blank=True, help_text=_("The provider's message id.")
+    )
+    raw_payload = models.JSONField(
+        _("raw payload"), default=dict, blank=True, help_text=_("The payload as received, kept verbatim.")
+    )
+    text = models.TextField(_("text"), blank=True)
+    intent = models.CharField(_("intent"), max_length=40, blank=True)
+    entities = models.JSONField(_("entities"), default=dict, blank=True)
+    delivery_status = models.CharField(
+        _("delivery status"), max_length=20, choices=DeliveryStatus.choices, default=DeliveryStatus.RECEIVED
+    )
+    error_code = models.CharField(_("error code"), max_length=40, blank=True)
+    sent_at = models.DateTimeField(
+        _("sent at"), null=True, blank=True, help_text=_("When the customer or the channel sent it.")
+    )
+    processed_at = models.DateTimeField(
+        _("processed at"), null=True, blank=True, help_text=_("Inbound: when a turn answered it.")
+    )
+    idempotency_key = models.CharField(
+        _("idempotency key"),
+        max_length=80,
+        null=True,
+        blank=True,
+        unique=True,
+        help_text=_("Outbound: one send per key."),
+    )
+    send_attempts = models.PositiveSmallIntegerField(_("send attempts"), default=0)
+    origin = models.CharField(_("origin"), max_length=20, choices=Origin.choices, blank=True, default=Origin.REPLY)
+    origin_id = models.BigIntegerField(
+        _("origin id"), null=True, blank=True, help_text=_("The follow-up's or the reminder's id.")
+    )
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
 
     class Meta:
+        verbose_name = _("message")
+        verbose_name_plural = _("messages")
         ordering = ["created_at", "id"]
         constraints = [
             models.UniqueConstraint(
@@ -133,43 +174,59 @@ class Message(TenantOwned):
         indexes = [models.Index(fields=["conversation", "created_at"], name="core_messag_convers_d2b392_idx")]
 
     def __str__(self) -> str:
-        return f"{self.get_direction_display()} {self.channel} message {self.pk}"
+        return gettext("%(direction)s %(channel)s message %(id)s") % {
+            "direction": self.get_direction_display(),
+            "channel": self.channel,
+            "id": self.pk,
+        }
 
 
 class InboundPayload(TenantOwned):
     """Every inbound request body, stored verbatim before it is parsed: bad input loses nothing."""
 
     class Source(models.TextChoices):
-        N8N = "n8n", "n8n"
-        WHATSAPP = "whatsapp", "WhatsApp webhook"
-        CHAT = "chat", "Chat API"
-        MERCADOPAGO = "mercadopago", "Mercado Pago notification"
-        SHOPIFY = "shopify", "Shopify webhook"
+        N8N = "n8n", _("n8n")
+        WHATSAPP = "whatsapp", _("WhatsApp webhook")
+        CHAT = "chat", _("Chat API")
+        MERCADOPAGO = "mercadopago", _("Mercado Pago notification")
+        SHOPIFY = "shopify", _("Shopify webhook")
 
     class Outcome(models.TextChoices):
-        RECEIVED = "received", "Received"
-        ACCEPTED = "accepted", "Accepted"
-        DUPLICATE = "duplicate", "Duplicate"
-        REJECTED = "rejected", "Rejected"
-        IGNORED = "ignored", "Ignored (nothing here it is for: another phone number, an unknown payment)"
+        RECEIVED = "received", pgettext_lazy("inbound outcome", "Received")
+        ACCEPTED = "accepted", pgettext_lazy("inbound outcome", "Accepted")
+        DUPLICATE = "duplicate", pgettext_lazy("inbound outcome", "Duplicate")
+        REJECTED = "rejected", pgettext_lazy("inbound outcome", "Rejected")
+        IGNORED = (
+            "ignored",
+            pgettext_lazy(
+                "inbound outcome", "Ignored (nothing here it is for: another phone number, an unknown payment)"
+            ),
+        )
 
-    source = models.CharField(max_length=20, choices=Source.choices)
+    source = models.CharField(_("source"), max_length=20, choices=Source.choices)
     body = models.TextField(
-        help_text="The raw request body; of a delivery refused for its signature, only its first "
-        "AUDIT_BODY_BYTES (size and hash say what the rest was)."
+        _("body"),
+        help_text=_(
+            "The raw request body; of a delivery refused for its signature, only its first "
+            "AUDIT_BODY_BYTES (size and hash say what the rest was)."
+        ),
     )
-    signature = models.CharField(max_length=200, blank=True)
-    outcome = models.CharField(max_length=20, choices=Outcome.choices, default=Outcome.RECEIVED)
-    error = models.TextField(blank=True)
-    received_at = models.DateTimeField(auto_now_add=True)
+    signature = models.CharField(_("signature"), max_length=200, blank=True)
+    outcome = models.CharField(_("outcome"), max_length=20, choices=Outcome.choices, default=Outcome.RECEIVED)
+    error = models.TextField(_("error"), blank=True)
+    received_at = models.DateTimeField(_("received at"), auto_now_add=True)
     # what an audit of a refused delivery needs, without keeping what an attacker sent whole
-    size = models.PositiveIntegerField(null=True, blank=True, help_text="Bytes of the body as received.")
-    sha256 = models.CharField(max_length=64, blank=True, help_text="SHA-256 of the body as received.")
-    headers = models.JSONField(default=dict, blank=True, help_text="Request headers (refused deliveries).")
-    source_address = models.GenericIPAddressField(null=True, blank=True)
-    truncated = models.BooleanField(default=False, help_text="Only the start of the body was kept.")
+    size = models.PositiveIntegerField(_("size"), null=True, blank=True, help_text=_("Bytes of the body as received."))
+    sha256 = models.CharField(_("SHA-256"), max_length=64, blank=True, help_text=_("SHA-256 of the body as received."))
+    headers = models.JSONField(
+        _("headers"), default=dict, blank=True, help_text=_("Request headers (refused deliveries).")
+    )
+    source_address = models.GenericIPAddressField(_("source address"), null=True, blank=True)
+    truncated = models.BooleanField(_("truncated"), default=False, help_text=_("Only the start of the body was kept."))
 
     class Meta:
+        verbose_name = _("inbound payload")
+        verbose_name_plural = _("inbound payloads")
         ordering = ["-received_at"]
         db_table = "core_inboundpayload"  # moved from bmc.core: its table and indexes kept
         indexes = [
@@ -178,4 +235,8 @@ class InboundPayload(TenantOwned):
         ]
 
     def __str__(self) -> str:
-        return f"{self.source} payload {self.pk} ({self.outcome})"
+        return gettext("%(source)s payload %(id)s (%(outcome)s)") % {
+            "source": self.source,
+            "id": self.pk,
+            "outcome": self.outcome,
+        }

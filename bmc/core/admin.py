@@ -2,8 +2,10 @@ from __future__ import annotations
 
 import json
 
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.utils.html import format_html
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 from rest_framework_api_key.admin import APIKeyModelAdmin
 from rest_framework_api_key.models import APIKey as LibraryAPIKey
 
@@ -56,6 +58,25 @@ class TenantAdmin(admin.ModelAdmin):
 
 @admin.register(models.ApiKey)
 class ApiKeyAdmin(APIKeyModelAdmin):
-    list_display = (*APIKeyModelAdmin.list_display, "tenant")
+    # the library's columns, its "Has expired" (a text of its own, not translated) as ours
+    list_display = ("prefix", "name", "created", "expiry_date", "expired", "revoked", "tenant")
     list_filter = (*APIKeyModelAdmin.list_filter, "tenant")
     search_fields = (*APIKeyModelAdmin.search_fields, "tenant__slug")
+
+    @admin.display(description=_("has expired"), boolean=True)
+    def expired(self, obj) -> bool:
+        return obj.has_expired
+
+    def save_model(self, request, obj, form=None, change=False) -> None:
+        """The library's, with its one message in the staff's language: a new key is shown once."""
+        if obj.pk:
+            obj.save()
+            return
+        key = self.model.objects.assign_key(obj)
+        obj.save()
+        self.message_user(
+            request,
+            gettext("The API key for %(name)s is: %(key)s. Store it somewhere safe: it is not shown again.")
+            % {"name": obj.name, "key": key},
+            messages.WARNING,
+        )

@@ -1,11 +1,12 @@
 from django.apps import AppConfig
 from django.db.models.signals import post_migrate
+from django.utils.translation import gettext_lazy as _
 
 
 class CoreConfig(AppConfig):
     name = "bmc.core"
     label = "core"
-    verbose_name = "BMC Agents"
+    verbose_name = _("BMC Agents")
 
     def ready(self) -> None:
         from bmc.core.services import staff_groups_ensure  # models load only once the apps are ready

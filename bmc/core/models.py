@@ -7,33 +7,40 @@ from django.core.exceptions import ObjectDoesNotExist, ValidationError
 from django.core.validators import RegexValidator
 from django.db import models
 from django.utils import timezone
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 from rest_framework_api_key.models import AbstractAPIKey, APIKeyManager
 
 e164_validator = RegexValidator(
     regex=r"^\+[1-9]\d{6,14}$",
-    message="Phone must be in E.164 format: '+' then 7 to 15 digits, e.g. +59899123456.",
+    message=_("Phone must be in E.164 format: '+' then 7 to 15 digits, e.g. +59899123456."),
 )
 
 
 class Tenant(models.Model):
     class Tier(models.TextChoices):
-        BASIC = "basic", "Basic"
-        PRO = "pro", "Pro"
-        ENTERPRISE = "enterprise", "Enterprise"
+        BASIC = "basic", _("Basic")
+        PRO = "pro", _("Pro")
+        ENTERPRISE = "enterprise", _("Enterprise")
 
-    slug = models.SlugField(max_length=50, unique=True)
-    name = models.CharField(max_length=200)
-    tier = models.CharField(max_length=20, choices=Tier.choices, default=Tier.BASIC)
+    slug = models.SlugField(_("slug"), max_length=50, unique=True)
+    name = models.CharField(_("name"), max_length=200)
+    tier = models.CharField(_("tier"), max_length=20, choices=Tier.choices, default=Tier.BASIC)
     whatsapp_phone_number_id = models.CharField(
+        _("WhatsApp phone number id"),
         max_length=32,
         blank=True,
-        help_text="The WhatsApp Cloud API phone number id this company answers on. Messages to it are "
-        "this company's, and its replies leave from it. Empty: WHATSAPP_PHONE_NUMBER_ID (the default "
-        "company).",
+        help_text=_(
+            "The WhatsApp Cloud API phone number id this company answers on. Messages to it are "
+            "this company's, and its replies leave from it. Empty: WHATSAPP_PHONE_NUMBER_ID (the default "
+            "company)."
+        ),
     )
-    created_at = models.DateTimeField(auto_now_add=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
 
     class Meta:
+        verbose_name = _("tenant")
+        verbose_name_plural = _("tenants")
         ordering = ["slug"]
         constraints = [
             models.UniqueConstraint(
@@ -56,8 +63,11 @@ class Tenant(models.Model):
         if number and number == settings.WHATSAPP_PHONE_NUMBER_ID and self.slug != settings.DEFAULT_TENANT_SLUG:
             raise ValidationError(
                 {
-                    "whatsapp_phone_number_id": f"{number} is WHATSAPP_PHONE_NUMBER_ID, the default company's "
-                    f"({settings.DEFAULT_TENANT_SLUG}) number: each company needs a number of its own."
+                    "whatsapp_phone_number_id": gettext(
+                        "%(number)s is WHATSAPP_PHONE_NUMBER_ID, the default company's (%(default)s) number: "
+                        "each company needs a number of its own."
+                    )
+                    % {"number": number, "default": settings.DEFAULT_TENANT_SLUG}
                 }
             )
 
@@ -76,7 +86,7 @@ class TouchingQuerySet(models.QuerySet):
 
 
 class TenantOwned(models.Model):
-    tenant = models.ForeignKey(Tenant, on_delete=models.PROTECT, related_name="+")
+    tenant = models.ForeignKey(Tenant, on_delete=models.PROTECT, related_name="+", verbose_name=_("tenant"))
 
     class Meta:
         abstract = True
@@ -93,7 +103,7 @@ def tenant_get(queryset: models.QuerySet, *, tenant_id: int, pk: object) -> mode
     try:
         return queryset.get(pk=pk, tenant_id=tenant_id)
     except (queryset.model.DoesNotExist, ValueError, TypeError, ValidationError):
-        name = queryset.model._meta.verbose_name
+        name = queryset.model._meta.verbose_name_raw  # the English msgid: an error of the code, not staff's text
         raise NotInTenant(f"{name} {pk} not found in this tenant (id {tenant_id})") from None
 
 
@@ -105,10 +115,29 @@ class ApiKeyManager(APIKeyManager):
 class ApiKey(AbstractAPIKey):
     """An API key of one tenant. Stored hashed; the key itself is shown once, when created."""
 
-    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="api_keys")
+    # the library's fields again, named for staff: its own texts come without a Spanish catalog
+    prefix = models.CharField(_("prefix"), max_length=8, unique=True, editable=False)
+    created = models.DateTimeField(_("created"), auto_now_add=True, db_index=True)
+    name = models.CharField(
+        _("name"),
+        max_length=50,
+        blank=False,
+        default=None,
+        help_text=_("A name for the key, to tell it apart (who uses it, what for). Need not be unique."),
+    )
+    revoked = models.BooleanField(
+        _("revoked"),
+        blank=True,
+        default=False,
+        help_text=_("A revoked key can no longer be used, and this cannot be undone."),
+    )
+    expiry_date = models.DateTimeField(
+        _("expires"), blank=True, null=True, help_text=_("Once the key expires, it can no longer be used.")
+    )
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="api_keys", verbose_name=_("tenant"))
 
     objects = ApiKeyManager()
 
     class Meta(AbstractAPIKey.Meta):
-        verbose_name = "API key"
-        verbose_name_plural = "API keys"
+        verbose_name = _("API key")
+        verbose_name_plural = _("API keys")

@@ -7,6 +7,8 @@ from decimal import Decimal
 
 from django import forms
 from django.contrib import admin
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 
 from agents.inventory.purchasing import purchase_order_receive
 from agents.inventory.stock import stock_receive
@@ -35,7 +37,11 @@ class MoveInline(ReadOnlyInline):
 
 class LevelForm(forms.ModelForm):
     received = forms.DecimalField(
-        required=False, min_value=Decimal("0.01"), decimal_places=2, help_text="Goods received now: added to on hand."
+        label=_("Received now"),
+        required=False,
+        min_value=Decimal("0.01"),
+        decimal_places=2,
+        help_text=_("Goods received now: added to on hand."),
     )
 
     class Meta:
@@ -52,7 +58,7 @@ class StockLevelAdmin(admin.ModelAdmin):
     readonly_fields = ("on_hand", "reserved", "available", "low_since")
     inlines = [MoveInline]
 
-    @admin.display(description="Available")
+    @admin.display(description=_("Available"))
     def available(self, obj) -> Decimal:
         return obj.available
 
@@ -126,11 +132,23 @@ class PurchaseOrderAdmin(admin.ModelAdmin):
     def has_add_permission(self, request) -> bool:
         return False
 
-    @admin.display(description="Forecast")
+    @admin.display(description=_("Number"))
+    def number(self, obj) -> str:
+        return obj.number
+
+    @admin.display(description=_("Forecast"))
     def shown_forecast(self, obj) -> str:
         return pretty_json(obj.forecast)
 
-    @admin.action(description="Goods received (into the warehouse's stock)")
+    @admin.action(description=_("Goods received (into the warehouse's stock)"))
     def goods_received(self, request, queryset):
         done = sum(purchase_order_receive(order=order) for order in queryset)
-        self.message_user(request, f"{done} purchase order(s) received; the others were not sent or already in.")
+        self.message_user(
+            request,
+            ngettext(
+                "%(count)d purchase order received; the others were not sent or already in.",
+                "%(count)d purchase orders received; the others were not sent or already in.",
+                done,
+            )
+            % {"count": done},
+        )

@@ -6,6 +6,8 @@ from __future__ import annotations
 import uuid
 
 from django.contrib import admin, messages
+from django.utils.translation import gettext, ngettext
+from django.utils.translation import gettext_lazy as _
 
 from agents.orders.service import order_cancel, order_deliver, order_payment_record, order_schedule
 from bmc.core.admin import ReadOnlyInline
@@ -62,16 +64,28 @@ class OrderAdmin(admin.ModelAdmin):
     def has_add_permission(self, request) -> bool:
         return False  # an order comes from a quote: the quote's "Order it" action
 
+    @admin.display(description=_("Number"))
+    def number(self, obj) -> str:
+        return obj.number
+
     def save_model(self, request, obj, form, change):
         """A delivery date set on a paid order schedules it (order.scheduled)."""
         if "delivery_date" in form.changed_data and obj.delivery_date:
             if order_schedule(order=obj, day=obj.delivery_date):
-                self.message_user(request, f"{obj.number}: delivery scheduled for {obj.delivery_date:%d/%m/%Y}.")
+                self.message_user(
+                    request,
+                    gettext("%(order)s: delivery scheduled for %(date)s.")
+                    % {"order": obj.number, "date": obj.delivery_date.strftime("%d/%m/%Y")},
+                )
             else:
                 Order.objects.filter(pk=obj.pk).update(delivery_date=obj.delivery_date)
-                self.message_user(request, f"{obj.number}: date kept; it is scheduled once paid.", messages.WARNING)
+                self.message_user(
+                    request,
+                    gettext("%(order)s: date kept; it is scheduled once paid.") % {"order": obj.number},
+                    messages.WARNING,
+                )
 
-    @admin.action(description="Payment received by bank transfer (the order's total)")
+    @admin.action(description=_("Payment received by bank transfer (the order's total)"))
     def transfer_received(self, request, queryset):
         for order in queryset.filter(status=Order.Status.PENDING_PAYMENT):
             order_payment_record(
@@ -81,14 +95,30 @@ class OrderAdmin(admin.ModelAdmin):
                 method="transfer",
                 reference=f"transfer confirmed by {request.user} ({uuid.uuid4().hex[:8]})",
             )
-        self.message_user(request, "Recorded: each order's workflow checks it and marks the order paid.")
+        self.message_user(request, gettext("Recorded: each order's workflow checks it and marks the order paid."))
 
-    @admin.action(description="Delivered (the reserved stock leaves the warehouse)")
+    @admin.action(description=_("Delivered (the reserved stock leaves the warehouse)"))
     def delivered(self, request, queryset):
         done = sum(order_deliver(order=order) for order in queryset)
-        self.message_user(request, f"{done} order(s) delivered; the others were not paid or scheduled.")
+        self.message_user(
+            request,
+            ngettext(
+                "%(count)d order delivered; the others were not paid or scheduled.",
+                "%(count)d orders delivered; the others were not paid or scheduled.",
+                done,
+            )
+            % {"count": done},
+        )
 
-    @admin.action(description="Cancel (the reserved stock goes back)")
+    @admin.action(description=_("Cancel (the reserved stock goes back)"))
     def cancel(self, request, queryset):
         done = sum(order_cancel(order=order, reason=f"cancelled by {request.user}") for order in queryset)
-        self.message_user(request, f"{done} order(s) cancelled; the others were delivered or cancelled already.")
+        self.message_user(
+            request,
+            ngettext(
+                "%(count)d order cancelled; the others were delivered or cancelled already.",
+                "%(count)d orders cancelled; the others were delivered or cancelled already.",
+                done,
+            )
+            % {"count": done},
+        )

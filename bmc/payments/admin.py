@@ -1,4 +1,5 @@
 from django.contrib import admin
+from django.utils.translation import gettext_lazy as _
 
 from bmc.core.admin import pretty_json
 from bmc.payments.models import Payment
@@ -27,6 +28,6 @@ class PaymentAdmin(admin.ModelAdmin):
     def has_add_permission(self, request) -> bool:
         return False  # payments are what the provider reports
 
-    @admin.display(description="As the provider returned it")
+    @admin.display(description=_("As the provider returned it"))
     def shown_raw(self, obj) -> str:
         return pretty_json(obj.raw)

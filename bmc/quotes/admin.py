@@ -7,6 +7,8 @@ from django.conf import settings
 from django.contrib import admin, messages
 from django.utils import timezone
 from django.utils.html import format_html
+from django.utils.translation import gettext, ngettext
+from django.utils.translation import gettext_lazy as _
 
 from agents.conversations.replies import quote_reply_after_approval
 from agents.orders.service import OrderRefused, order_place
@@ -22,7 +24,11 @@ from bmc.quotes import models as quotes
 
 def _pdf_link(quote) -> str:
 
-    return format_html("<a href='{}' target='_blank'>PDF</a>", quote_public_path(quote)) if quote.pk else "-"
+    return (
+        format_html("<a href='{}' target='_blank'>{}</a>", quote_public_path(quote), gettext("PDF"))
+        if quote.pk
+        else "-"
+    )
 
 
 class ConversationQuoteInline(ReadOnlyInline):
@@ -31,11 +37,11 @@ class ConversationQuoteInline(ReadOnlyInline):
     readonly_fields = fields
     show_change_link = True
 
-    @admin.display(description="Number")
+    @admin.display(description=_("Number"))
     def quote_number(self, obj) -> str:
         return obj.number
 
-    @admin.display(description="Document")
+    @admin.display(description=_("Document"))
     def pdf(self, obj) -> str:
         return _pdf_link(obj)
 
@@ -139,7 +145,7 @@ class QuoteAdmin(admin.ModelAdmin):
         if decided:
             followups_stop(quote_ids=[obj.pk], reason=f"staff marked the quote {obj.status}")
 
-    @admin.action(description="Order the selected quotes (sent or accepted): stock reserved, payment asked for")
+    @admin.action(description=_("Order the selected quotes (sent or accepted): stock reserved, payment asked for"))
     def make_orders(self, request, queryset):
         made, refused = [], []
         for quote in queryset:
@@ -150,7 +156,12 @@ class QuoteAdmin(admin.ModelAdmin):
                 continue
             made.append(order.number)
         if made:
-            self.message_user(request, f"Ordered: {', '.join(made)}.", messages.SUCCESS)
+            self.message_user(
+                request,
+                ngettext("Order placed: %(orders)s.", "Orders placed: %(orders)s.", len(made))
+                % {"orders": ", ".join(made)},
+                messages.SUCCESS,
+            )
         for reason in refused:
             self.message_user(request, reason, messages.WARNING)
 
@@ -160,19 +171,19 @@ class QuoteAdmin(admin.ModelAdmin):
     def has_delete_permission(self, request, obj=None) -> bool:
         return False
 
-    @admin.display(description="Number")
+    @admin.display(description=_("Number"))
     def number(self, obj) -> str:
         return obj.number
 
-    @admin.display(description="Document")
+    @admin.display(description=_("Document"))
     def pdf(self, obj) -> str:
         return _pdf_link(obj)
 
-    @admin.display(description="Spec")
+    @admin.display(description=_("Spec"))
     def spec_pretty(self, obj) -> str:
         return pretty_json(obj.spec)
 
-    @admin.action(description="Approve selected quotes (over 10,000 USD)", permissions=["approve"])
+    @admin.action(description=_("Approve selected quotes (over 10,000 USD)"), permissions=["approve"])
     def approve_quotes(self, request, queryset):
 
         approved, sent, refused = 0, 0, []
@@ -194,7 +205,16 @@ class QuoteAdmin(admin.ModelAdmin):
                 )
                 sent += 1
         if approved:
-            self.message_user(request, f"Approved {approved} quote(s); {sent} sent to the customer.", messages.SUCCESS)
+            self.message_user(
+                request,
+                ngettext(
+                    "Approved %(approved)d quote; sent to the customer: %(sent)d.",
+                    "Approved %(approved)d quotes; sent to the customer: %(sent)d.",
+                    approved,
+                )
+                % {"approved": approved, "sent": sent},
+                messages.SUCCESS,
+            )
         for reason in refused:
             self.message_user(request, reason, messages.WARNING)
 

@@ -252,7 +252,7 @@ def test_a_company_cannot_take_the_default_companys_number(settings, tenant):
     from bmc.core.models import Tenant
 
     settings.WHATSAPP_PHONE_NUMBER_ID = "999000111"
-    with pytest.raises(ValidationError, match="each company needs a number of its own"):
+    with pytest.raises(ValidationError, match="cada empresa necesita un número propio"):
         Tenant(slug="frio", name="Frío SRL", whatsapp_phone_number_id="999000111").full_clean()
     Tenant(slug="frio", name="Frío SRL", whatsapp_phone_number_id="555").full_clean()
 

@@ -174,7 +174,7 @@ def test_records_land_in_the_crm_sheet_once_each_and_are_updated_in_place(sheets
     run = sync_now(tenant, "sheets")
     rows = sheets.sheet_rows(CRM, "Cotizaciones")
     assert [r[0] for r in rows[1:]] == [other.number, quote.number]  # no row appended twice
-    assert rows[2][4] == "Accepted" and rows[2][-1] == "llamar el lunes"  # staff's column kept
+    assert rows[2][4] == "Aceptada" and rows[2][-1] == "llamar el lunes"  # staff's column kept
     assert sheets.sheet_rows(CRM, "Cobranzas")[1][4:5] == ["1816.95"] and run.updated == 2
 
 
