@@ -28,8 +28,9 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
+from django.utils.translation import gettext
 
-from agents.staff import staff_task_open
+from agents.staff import staff_language, staff_task_open
 from bmc.conversations.models import Conversation, Message
 from bmc.core.models import Tenant, tenant_get
 from bmc.jobs.models import AgentTask
@@ -205,22 +206,27 @@ def _guard(message: Message) -> SendGuard:
 def outbound_failed(*, message: Message, error_code: str, detail: str = "") -> None:
     """A message that will not reach the customer: its follow-up fails, and staff get a task to
     reach them another way: a reply that failed for good (`send_failed`), or any message refused
-    because WhatsApp's 24-hour window is closed (131047, `reengage`)."""
-    if message.origin:
-        _guard(message).failed(message.origin_id, f"send failed: {error_code} {detail}".strip())
-    customer = message.conversation.customer
-    who = customer.name or customer.phone
-    if error_code == REENGAGEMENT_ERROR:
-        kind, title = StaffTask.Kind.REENGAGE, f"Contactar a {who}: WhatsApp no entregó el mensaje"
-        detail = (
-            "Pasaron más de 24 horas desde el último mensaje del cliente y WhatsApp rechazó el envío "
-            f"(131047). Llamalo o mandale la plantilla aprobada.\n\nMensaje no entregado:\n{message.text}"
-        )
-    elif error_code != "opted_out" and not message.origin:
-        kind, title = StaffTask.Kind.SEND_FAILED, f"Un mensaje a {who} no se pudo enviar"
-        detail = f"Error {error_code} {detail}".strip() + f". Mensaje:\n{message.text}"
-    else:
-        return
+    because WhatsApp's 24-hour window is closed (131047, `reengage`). Written in the staff's
+    language: a WhatsApp status webhook (an English request) may be what reports the failure."""
+    with staff_language():
+        error = f"{error_code} {detail}".strip()
+        if message.origin:
+            _guard(message).failed(message.origin_id, gettext("send failed: %(error)s") % {"error": error})
+        customer = message.conversation.customer
+        who = customer.name or customer.phone
+        if error_code == REENGAGEMENT_ERROR:
+            kind = StaffTask.Kind.REENGAGE
+            title = gettext("Contact %(who)s: WhatsApp did not deliver the message") % {"who": who}
+            detail = gettext(
+                "More than 24 hours passed since the customer's last message and WhatsApp refused the send "
+                "(131047). Call them or send them the approved template.\n\nMessage not delivered:\n%(text)s"
+            ) % {"text": message.text}
+        elif error_code != "opted_out" and not message.origin:
+            kind = StaffTask.Kind.SEND_FAILED
+            title = gettext("A message to %(who)s could not be sent") % {"who": who}
+            detail = gettext("Error %(error)s. Message:\n%(text)s") % {"error": error, "text": message.text}
+        else:
+            return
     staff_task_open(
         tenant_id=message.tenant_id,
         kind=kind,

@@ -10,9 +10,11 @@ from typing import Any
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from agents.conversations.plan import NO_TEXT_REPLIES
 from agents.sales.followup import followups_stop
+from agents.staff import staff_language
 from bmc.conversations.models import Channel, Conversation, Customer, InboundPayload, Message
 from bmc.core.models import Tenant
 from bmc.jobs.models import AgentTask
@@ -273,7 +275,9 @@ def _accept_once(
             )
             if not new_customer:  # a customer created just now has nothing to follow up
                 # the customer wrote: no follow-up goes after this (waits for one being sent right now)
-                followups_stop(customer_id=conversation.customer_id, reason="the customer wrote", steps_only=True)
+                with staff_language():  # a webhook's or the API's request speaks English
+                    reason = gettext("the customer wrote")
+                followups_stop(customer_id=conversation.customer_id, reason=reason, steps_only=True)
             accepted = InboundMessage(message, created=True)
         if hand_on is None:
             return accepted

@@ -12,6 +12,7 @@ from datetime import date
 from typing import Any
 
 from django.utils import timezone
+from django.utils.translation import gettext_noop
 
 from agents.catalog.answers import catalog_answer
 from agents.conversations.wording import copy_render, reply_text, spec_question
@@ -33,13 +34,14 @@ NO_TEXT_REPLIES = {"audio": "audio", "video": "audio", "location": "location"}
 # Intents that need a person: the conversation goes to staff.
 STAFF_INTENTS = ("human_handoff", "complaint", "order_status", "payment_notice")
 # What staff are asked to do when a reply promises them: intent -> the task's title.
+# (marked for the catalog here, translated where the task is opened)
 STAFF_TASK_TITLES = {
-    "human_handoff": "The customer asked to talk to a person",
-    "complaint": "Complaint: solve it with the customer",
-    "order_status": "Question about an order",
-    "payment_notice": "Payment question or notice",
-    "product_info": "Product question to answer",
-    "opted_out_wrote": "A customer who opted out wrote again: answer in person",
+    "human_handoff": gettext_noop("The customer asked to talk to a person"),
+    "complaint": gettext_noop("Complaint: solve it with the customer"),
+    "order_status": gettext_noop("Question about an order"),
+    "payment_notice": gettext_noop("Payment question or notice"),
+    "product_info": gettext_noop("Product question to answer"),
+    "opted_out_wrote": gettext_noop("A customer who opted out wrote again: answer in person"),
 }
 
 

@@ -7,6 +7,7 @@ from datetime import timedelta
 
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import ngettext
 
 from agents.conversations.plan import NO_TEXT_REPLIES
 from agents.outbound import outbound_failed
@@ -93,6 +94,9 @@ def messages_given_up(*, max_attempts: int) -> list[int]:
         if Message.objects.filter(pk=message.pk, delivery_status=Message.DeliveryStatus.PENDING).update(
             delivery_status=Message.DeliveryStatus.FAILED, error_code="gave_up"
         ):
-            outbound_failed(message=message, error_code="gave_up", detail=f"{message.send_attempts} sends failed")
+            failed = ngettext("%(count)s send failed", "%(count)s sends failed", message.send_attempts) % {
+                "count": message.send_attempts
+            }
+            outbound_failed(message=message, error_code="gave_up", detail=failed)
             given_up.append(message.pk)
     return given_up

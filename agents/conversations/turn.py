@@ -17,6 +17,7 @@ from typing import Any
 
 from django.db import connection, transaction
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from agents.conversations.holds import hold_release, hold_take, hold_token
 from agents.conversations.plan import STAFF_TASK_TITLES, Plan, turn_plan
@@ -26,7 +27,7 @@ from agents.orders.service import order_payment_claimed
 from agents.outbound import outbound_reply_create, outbound_send_submit
 from agents.quotes.pricing import catalog_pinned
 from agents.sales.dunning import dunning_payment_claimed, dunning_promise_record, receipt_find
-from agents.sales.followup import followups_stop
+from agents.sales.followup import followups_stop, quote_stop_reason
 from agents.staff import staff_task_open
 from bmc.conversations.models import Conversation, Customer, Message
 from bmc.jobs.submit import task_submit
@@ -187,7 +188,7 @@ def _turn_commit(
         updates["state"] = plan.state
     if plan.opt_out:
         Customer.objects.filter(pk=conversation.customer_id).update(opted_out=True, opted_out_at=now)
-        followups_stop(customer_id=conversation.customer_id, reason="the customer opted out")
+        followups_stop(customer_id=conversation.customer_id, reason=gettext("the customer opted out"))
     _quotes_decide(conversation=conversation, plan=plan, now=now)
     if plan.customer_name:
         Customer.objects.filter(pk=conversation.customer_id, name="").update(name=plan.customer_name[:200])
@@ -243,7 +244,7 @@ def _quotes_decide(*, conversation: Conversation, plan: Plan, now: datetime) -> 
                 "customer_id": conversation.customer_id,
             },
         )
-    followups_stop(quote_ids=[decided], reason=f"the quote was {plan.quote_status}")
+    followups_stop(quote_ids=[decided], reason=quote_stop_reason(plan.quote_status))
     group = plan.dialogue.pop("last_option_group", None)  # decided: no more choosing among them
     if group:  # the alternatives sent with it: declined together, or not chosen
         others = Quote.objects.filter(conversation=conversation, option_group=group, status=Quote.Status.SENT)
@@ -251,7 +252,7 @@ def _quotes_decide(*, conversation: Conversation, plan: Plan, now: datetime) -> 
         if rejected:
             Quote.objects.filter(pk__in=rejected).update(status=Quote.Status.REJECTED, decided_at=now)
             accepted = plan.quote_status == Quote.Status.ACCEPTED
-            reason = "another option was chosen" if accepted else f"the quote was {plan.quote_status}"
+            reason = gettext("another option was chosen") if accepted else quote_stop_reason(plan.quote_status)
             followups_stop(quote_ids=rejected, reason=reason)
         plan.dialogue["last_quote_id"] = decided
     return decided
@@ -321,9 +322,12 @@ def _staff_task_for(*, conversation: Conversation, kind: str, messages: list[Mes
     later words added to it (two product questions in a row are one task); a new one once it is done.
     Keyed by the turn's last message, so a turn that runs twice opens one."""
     words = "\n".join(m.text for m in messages if m.text)
-    title = STAFF_TASK_TITLES[kind]
+    title = gettext(STAFF_TASK_TITLES[kind])
     open_task = StaffTask.objects.filter(
-        conversation=conversation, kind=StaffTask.Kind.HANDOFF, title=title, status=StaffTask.Status.OPEN
+        conversation=conversation,
+        kind=StaffTask.Kind.HANDOFF,
+        title__in={title, STAFF_TASK_TITLES[kind]},  # one opened before its title was translated too
+        status=StaffTask.Status.OPEN,
     ).first()
     if open_task is not None:
         if words and words not in open_task.detail:

@@ -24,6 +24,7 @@ import requests
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from agents.catalog.answers import catalog_answer
 from agents.datasync.http import Pacer, RecordRefused, SourceRefused, SourceUnavailable, request_with_retries
@@ -31,7 +32,7 @@ from agents.datasync.offer import offer_price, offer_stock
 from agents.datasync.secrets import secrets_open, secrets_seal
 from agents.nlu.parse import nlu_parse
 from agents.orders.marketplace import MarketLine, MarketOrderRefused, market_order_cancelled, market_order_record
-from agents.staff import staff_task_open
+from agents.staff import admin_place, staff_task_open
 from bmc.core.models import Tenant
 from bmc.datasync.models import MarketQuestion, Source, SyncSource
 from bmc.quotes.models import Product
@@ -170,7 +171,8 @@ def listings_push(*, tenant: Tenant, client: MercadoLibre) -> dict[str, Any]:
                     {
                         "id": item["id"],
                         "sku": sku,
-                        "reason": f"Listing {item['id']}: SKU '{sku}' is not in the catalog.",
+                        "reason": gettext("Listing %(id)s: SKU '%(sku)s' is not in the catalog.")
+                        % {"id": item["id"], "sku": sku},
                     }
                 )
                 continue
@@ -180,7 +182,8 @@ def listings_push(*, tenant: Tenant, client: MercadoLibre) -> dict[str, Any]:
                     {
                         "id": item["id"],
                         "sku": sku,
-                        "reason": f"Listing {item['id']} is in {item['currency_id']}: the catalog prices in USD.",
+                        "reason": gettext("Listing %(id)s is in %(currency)s: the catalog prices in USD.")
+                        % {"id": item["id"], "currency": item["currency_id"]},
                     }
                 )
                 continue
@@ -317,9 +320,17 @@ def _to_staff(question: MarketQuestion) -> None:
             tenant_id=question.tenant_id,
             kind=StaffTask.Kind.MARKET_QUESTION,
             dedupe_key=f"ml-question:{question.question_id}",
-            title=f"Pregunta en MercadoLibre ({question.item_id}): {question.text}"[:200],
-            detail="Escribí la respuesta en Data sync > Market questions; se publica en la próxima sincronización."
-            + (f"\nMercadoLibre rechazó la respuesta anterior: {question.error}" if question.error else ""),
+            title=(
+                gettext("Question on MercadoLibre (%(item)s): %(text)s")
+                % {"item": question.item_id, "text": question.text}
+            )[:200],
+            detail=gettext("Write the answer in %(place)s; it is posted at the next sync.")
+            % {"place": admin_place(MarketQuestion)}
+            + (
+                "\n" + gettext("MercadoLibre refused the previous answer: %(error)s") % {"error": question.error}
+                if question.error
+                else ""
+            ),
         )
         MarketQuestion.objects.filter(pk=question.pk).update(status=MarketQuestion.Status.STAFF)
 
@@ -337,7 +348,10 @@ def orders_pull(*, tenant: Tenant, client: MercadoLibre, cursor: dict[str, Any])
         status = raw.get("status")
         if status == "cancelled":
             cancelled = market_order_cancelled(
-                tenant=tenant, source=Source.MERCADOLIBRE, external_id=external_id, reason="Cancelled on MercadoLibre."
+                tenant=tenant,
+                source=Source.MERCADOLIBRE,
+                external_id=external_id,
+                reason=gettext("Cancelled on MercadoLibre."),
             )
             counts["updated" if cancelled else "unchanged"] += 1
         elif status != "paid":

@@ -14,10 +14,11 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext, ngettext, pgettext
 
 from agents.datasync.http import SourceError
 from agents.quotes.catalog import CatalogError
-from agents.staff import staff_task_open
+from agents.staff import admin_place, staff_task_open
 from bmc.core.models import Tenant, tenant_get
 from bmc.datasync.models import Source, SyncRun, SyncSource
 from bmc.jobs.submit import task_submit
@@ -30,14 +31,18 @@ REFUSALS_KEPT = 500
 
 
 class SyncNotConfigured(ValueError):
-    """A source asked to run without the settings it needs."""
+    """A source asked to run without the settings it needs (said in the request's language: the
+    admin's Spanish, the API's English)."""
 
 
 class SyncBusy(Exception):
     """A run of the source is already queued or running."""
 
     def __init__(self, run: SyncRun) -> None:
-        super().__init__(f"Run {run.pk} of {run.source} is {run.status}: one run of a source at a time.")
+        super().__init__(
+            gettext("Run %(run)s of %(source)s is %(status)s: one run of a source at a time.")
+            % {"run": run.pk, "source": run.source, "status": run.get_status_display().lower()}
+        )
         self.run = run
 
 
@@ -102,7 +107,8 @@ def sync_missing_settings(source: str) -> list[str]:
     spec = SOURCES.get(source)
     if spec is None:
         return [f"{source} is not synchronised yet"]
-    return [" or ".join(names) for names in spec.settings_needed if not any(getattr(settings, n) for n in names)]
+    either = f" {pgettext('between the names of settings', 'or')} "
+    return [either.join(names) for names in spec.settings_needed if not any(getattr(settings, n) for n in names)]
 
 
 def sync_source_get(*, tenant: Tenant, source: str) -> SyncSource:
@@ -114,15 +120,24 @@ def sync_run_start(*, tenant: Tenant, source: str, trigger: str) -> SyncRun:
     """A run of the source, queued for the data sync agent. SyncNotConfigured names what is
     missing; SyncBusy gives the run already under way."""
     if source not in Source.values:
-        raise SyncNotConfigured(f"'{source}' is not a source: one of {', '.join(Source.values)}.")
+        raise SyncNotConfigured(
+            gettext("'%(source)s' is not a source: one of %(sources)s.")
+            % {"source": source, "sources": ", ".join(Source.values)}
+        )
     missing = sync_missing_settings(source)
     if missing:
-        raise SyncNotConfigured(f"{source} is not configured: set {'; '.join(missing)} (docs/datasync.md).")
+        raise SyncNotConfigured(
+            gettext("%(source)s is not configured: set %(settings)s (docs/datasync.md).")
+            % {"source": source, "settings": "; ".join(missing)}
+        )
     if tenant.slug != settings.DEFAULT_TENANT_SLUG:
         # the credentials in the environment are the default company's sheet, shop and seller
         raise SyncNotConfigured(
-            f"{source} is configured for the company '{settings.DEFAULT_TENANT_SLUG}' only: another company's "
-            "runs would read and write its accounts."
+            gettext(
+                "%(source)s is configured for the company '%(tenant)s' only: another company's runs would read "
+                "and write its accounts."
+            )
+            % {"source": source, "tenant": settings.DEFAULT_TENANT_SLUG}
         )
     try:
         with transaction.atomic():
@@ -184,7 +199,8 @@ def sync_run_execute(*, tenant_id: int, run_id: int) -> dict[str, Any]:
         return _run_finish(
             run,
             source,
-            error=f"Circuit open until {source.open_until:%Y-%m-%d %H:%M}: {source.last_error}",
+            error=gettext("Circuit open until %(until)s: %(error)s")
+            % {"until": f"{timezone.localtime(source.open_until):%d/%m/%Y %H:%M}", "error": source.last_error},
             count=False,
         )
     try:
@@ -221,7 +237,8 @@ def _run_finish(run: SyncRun, source: SyncSource, *, error: str | None, count: b
         elif run.status == SyncRun.Status.SUCCEEDED and run.detail.get("price_list", {}).get("catalog_version"):
             # the sheet imported since: an older hold must not bring its rows back
             SyncRun.objects.filter(tenant=run.tenant, source=run.source, status=SyncRun.Status.HELD).update(
-                status=SyncRun.Status.FAILED, error=f"Replaced by run {run.pk}, which imported the sheet."
+                status=SyncRun.Status.FAILED,
+                error=gettext("Replaced by run %(run)s, which imported the sheet.") % {"run": run.pk},
             )
     return {"run_id": run.pk, "status": run.status} | {c: getattr(run, c) for c in COUNTS}
 
@@ -229,15 +246,22 @@ def _run_finish(run: SyncRun, source: SyncSource, *, error: str | None, count: b
 def _held_announce(run: SyncRun) -> None:
     """Older held runs of the source give way to this one; staff get one task per distinct hold."""
     SyncRun.objects.filter(tenant=run.tenant, source=run.source, status=SyncRun.Status.HELD).exclude(pk=run.pk).update(
-        status=SyncRun.Status.FAILED, error=f"Replaced by the later held run {run.pk}."
+        status=SyncRun.Status.FAILED, error=gettext("Replaced by the later held run %(run)s.") % {"run": run.pk}
     )
     removed = run.held.get("removed", [])
     staff_task_open(
         tenant_id=run.tenant_id,
         kind=StaffTask.Kind.SYNC_HELD,
         dedupe_key=f"sync-held:{run.source}:{','.join(removed)[:80]}:{len(removed)}",
-        title=f"La lista de precios quitaría {len(removed)} productos: aprobá o corregí la planilla",
-        detail=f"{run.held.get('reason', '')}\nAprobar en Data sync > Sync runs > #{run.pk}.",
+        title=ngettext(
+            "The price list would remove %(count)s product: approve it or correct the sheet",
+            "The price list would remove %(count)s products: approve it or correct the sheet",
+            len(removed),
+        )
+        % {"count": len(removed)},
+        detail=run.held.get("reason", "")
+        + "\n"
+        + gettext("Approve it in %(place)s > #%(run)s.") % {"place": admin_place(SyncRun), "run": run.pk},
     )
 
 
@@ -246,12 +270,18 @@ def sync_run_approve(*, run: SyncRun, user: Any) -> SyncRun:
     with transaction.atomic():
         run = SyncRun.objects.select_for_update().get(pk=run.pk)
         if run.status != SyncRun.Status.HELD or not run.held:
-            raise ValueError(f"Run {run.pk} is {run.status}, not held: there is nothing to approve.")
+            raise ValueError(
+                gettext("Run %(run)s is %(status)s, not held: there is nothing to approve.")
+                % {"run": run.pk, "status": run.get_status_display().lower()}
+            )
         current = CatalogVersion.objects.filter(tenant=run.tenant, is_current=True).values_list("version", flat=True)
         if run.held.get("catalog_version") != current.first():
             raise ValueError(
-                f"The catalog changed since run {run.pk} held the sheet (now version {current.first()}): "
-                "its rows are no longer what the sheet says; the next run reads it again."
+                gettext(
+                    "The catalog changed since run %(run)s held the sheet (now version %(version)s): its rows are "
+                    "no longer what the sheet says; the next run reads it again."
+                )
+                % {"run": run.pk, "version": current.first()}
             )
         saved = _source_module("sheets").price_list_held_import(
             tenant=run.tenant, held=run.held, source=f"Google Sheets, approved in run {run.pk}"
@@ -269,7 +299,9 @@ def sync_scan(*, now: Any = None) -> dict[str, Any]:
     cutoff = now - timedelta(seconds=settings.SYNC_RUN_STALE_SECONDS)  # past any run's time limit
     stale = SyncRun.objects.filter(
         Q(status=SyncRun.Status.QUEUED, created_at__lt=cutoff) | Q(status=SyncRun.Status.RUNNING, started_at__lt=cutoff)
-    ).update(status=SyncRun.Status.FAILED, finished_at=now, error="Did not finish in time: its worker was lost.")
+    ).update(
+        status=SyncRun.Status.FAILED, finished_at=now, error=gettext("Did not finish in time: its worker was lost.")
+    )
     tenant = Tenant.objects.filter(slug=settings.DEFAULT_TENANT_SLUG).first()
     started, skipped = [], []
     for source in SOURCES:

@@ -28,6 +28,7 @@ import requests
 from django.conf import settings
 from django.db.models import Model, QuerySet
 from django.utils import timezone, translation
+from django.utils.translation import gettext, gettext_noop
 from google.oauth2 import credentials as user_credentials
 from google.oauth2 import service_account
 from gspread import Client
@@ -120,25 +121,39 @@ def _text(cell: Any) -> str:
 
 # --- in: the price list ------------------------------------------------------------------------
 
-_REFUSAL_ES = {
-    "required": "falta '{column}'",
-    "decimal": "'{column}' tiene que ser un número, dice '{value}'",
-    "negative": "'{column}' no puede ser negativo, dice '{value}'",
-    "whole": "'{column}' tiene que ser un número entero, dice '{value}'",
-    "kind": "'kind' tiene que ser uno de {kinds}, dice '{value}'",
-    "duplicate": "el SKU '{value}' ya está en la fila {first}",
+# A refused row in staff's words, by CatalogError.code: the sheet's status column and the run's
+# refusals say it (translated where it is written).
+_REFUSALS = {
+    "required": gettext_noop("'%(column)s' is missing"),
+    "decimal": gettext_noop("'%(column)s' must be a number, it says '%(value)s'"),
+    "negative": gettext_noop("'%(column)s' cannot be negative, it says '%(value)s'"),
+    "whole": gettext_noop("'%(column)s' must be a whole number, it says '%(value)s'"),
+    "kind": gettext_noop("'kind' must be one of %(kinds)s, it says '%(value)s'"),
+    "duplicate": gettext_noop("the SKU '%(value)s' is already on row %(first)s"),
 }
 
 
+def _refusal_words(error: CatalogError, *, first: int | None = None) -> str | None:
+    """Why the row was refused, for staff; None for a refusal without a code (its message says it)."""
+    if error.code not in _REFUSALS:
+        return None
+    return gettext(_REFUSALS[error.code]) % {
+        "column": error.column,
+        "value": error.value,
+        "kinds": ", ".join(sorted(Product.Kind.values)),
+        "first": first,
+    }
+
+
 def _status_es(error: CatalogError, *, first: int | None = None) -> str:
-    text = _REFUSAL_ES.get(error.code, "{message}").format(
-        column=error.column,
-        value=error.value,
-        kinds=", ".join(sorted(Product.Kind.values)),
-        first=first,
-        message=str(error),
-    )
-    return f"Rechazada: {text}"
+    """The row's status column: refused, and why."""
+    return gettext("Refused: %(reason)s") % {"reason": _refusal_words(error, first=first) or str(error)}
+
+
+def _refusal_reason(error: CatalogError, *, row: int, first: int | None = None) -> str:
+    """The run's refused row, as staff read it in the admin."""
+    words = _refusal_words(error, first=first)
+    return gettext("Row %(row)s: %(reason)s") % {"row": row, "reason": words} if words else str(error)
 
 
 def _product_fields(product: Product) -> dict[str, Any]:
@@ -203,8 +218,11 @@ def price_list_read(values: list[list[str]]) -> PriceListRead:
                     value=row["sku"],
                 )
         except CatalogError as error:
-            refusals.append({"row": number, "sku": raw.get("sku", ""), "reason": str(error)})
-            statuses.append(_status_es(error, first=first_row.get(raw.get("sku", "").strip())))
+            first = first_row.get(raw.get("sku", "").strip())
+            refusals.append(
+                {"row": number, "sku": raw.get("sku", ""), "reason": _refusal_reason(error, row=number, first=first)}
+            )
+            statuses.append(_status_es(error, first=first))
             continue
         first_row[row["sku"]] = number
         rows.append(row)
@@ -270,10 +288,16 @@ def price_list_pull(*, tenant: Tenant, client: Client) -> dict[str, Any]:
         return counts | {
             "detail": detail,
             "held": {
-                "reason": (
-                    f"The sheet would remove {len(removed)} of the {len(current)} products ({share:.0%}); more than "
-                    f"SYNC_MAX_REMOVAL_SHARE ({settings.SYNC_MAX_REMOVAL_SHARE:.0%}) waits for a person's approval."
-                ),
+                "reason": gettext(
+                    "The sheet would remove %(removed)s of the %(total)s products (%(share)s); more than "
+                    "SYNC_MAX_REMOVAL_SHARE (%(limit)s) waits for a person's approval."
+                )
+                % {
+                    "removed": len(removed),
+                    "total": len(current),
+                    "share": f"{share:.0%}",
+                    "limit": f"{settings.SYNC_MAX_REMOVAL_SHARE:.0%}",
+                },
                 "removed": removed[:200],
                 "rows": sheet.raw,
                 "kept": kept,

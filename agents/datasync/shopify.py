@@ -23,6 +23,7 @@ from typing import Any, TypeVar
 import pyactiveresource.connection
 import shopify
 from django.conf import settings
+from django.utils.translation import gettext
 from shopify.api_version import ApiVersion, Release, VersionNotFoundError
 
 from agents.conversations.inbound import InboundError, inbound_payload_outcome, phone_normalize
@@ -256,7 +257,7 @@ def shopify_order_apply(*, tenant: Tenant, raw: dict[str, Any]) -> str:
     external_id = str(raw["id"])
     if raw.get("cancelled_at"):
         cancelled = market_order_cancelled(
-            tenant=tenant, source=Source.SHOPIFY, external_id=external_id, reason="Cancelled on Shopify."
+            tenant=tenant, source=Source.SHOPIFY, external_id=external_id, reason=gettext("Cancelled on Shopify.")
         )
         return "cancelled" if cancelled else "unchanged"
     if raw.get("financial_status") != "paid":

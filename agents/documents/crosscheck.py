@@ -12,6 +12,7 @@ from typing import Any
 from django.db.models import Q
 from django.db.models.functions import Upper
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from agents.documents.validation import quality_score
 from bmc.documents.models import Document, DocumentBatch
@@ -31,7 +32,8 @@ def batch_crosscheck(*, batch_id: int) -> dict[str, Any]:
     if batch.status == DocumentBatch.Status.DONE:
         return batch.summary  # the chord's callback and the watchdog may both get here
     Document.objects.filter(batch=batch).exclude(status__in=Document.FINAL).update(
-        status=Status.FAILED, error="its processing never finished (a worker was lost); read it again or review it"
+        status=Status.FAILED,
+        error=gettext("its processing never finished (a worker was lost); read it again or review it"),
     )
     documents = list(Document.objects.filter(batch=batch).select_related("duplicate_of"))
     read = [d for d in documents if d.status == Status.DONE]
@@ -86,17 +88,23 @@ def _batch_summary(documents: list[Document], read: list[Document], findings: li
 
 def _review_reason(document: Document) -> str:
     if document.status == Status.FAILED:
-        return f"could not be read: {document.error}"
+        return gettext("could not be read: %(error)s") % {"error": document.error}
     if document.status == Status.DUPLICATE:
         original = document.duplicate_of
         if original is not None and original.status == Status.FAILED:
-            return f"a copy of '{original.filename}', which could not be read: {original.error}"[:300]
+            return gettext("a copy of '%(file)s', which could not be read: %(error)s") % {
+                "file": original.filename,
+                "error": original.error,
+            }
         return ""
     failed = [c["detail"] for c in document.checks if not c["ok"]]
     if failed:
         return "; ".join(failed)
     if document.quality is not None and document.quality < REVIEW_BELOW:
-        return f"low confidence ({document.quality:.2f}): read as {document.get_kind_display().lower()}"
+        return gettext("low confidence (%(quality)s): read as %(kind)s") % {
+            "quality": f"{document.quality:.2f}",
+            "kind": document.get_kind_display().lower(),
+        }
     return ""
 
 
@@ -167,17 +175,20 @@ def _invoice_once(document: Document, context: CrossContext) -> dict[str, Any]:
         if d.pk != document.pk and d.fields.get("rut") == fields.get("rut")
     ]
     if twins:
-        where = f"also in this batch ({', '.join(twins)})"
+        detail = gettext("invoice %(number)s also in this batch (%(files)s)") % {
+            "number": number,
+            "files": ", ".join(twins),
+        }
     elif number in context.earlier_numbers:
-        where = "already received"
+        detail = gettext("invoice %(number)s already received") % {"number": number}
     elif number.upper() in context.loaded_numbers:
-        where = "already loaded as an invoice"
+        detail = gettext("invoice %(number)s already loaded as an invoice") % {"number": number}
     else:
-        where = ""
+        detail = ""
     return {
         "check": "cross_duplicate_invoice",
-        "ok": not where,
-        "detail": f"invoice {number} {where}" if where else f"invoice {number} seen once",
+        "ok": not detail,
+        "detail": detail or gettext("invoice %(number)s seen once") % {"number": number},
     }
 
 
@@ -190,7 +201,8 @@ def _receipt_match(document: Document, total: Decimal, context: CrossContext) ->
             return {
                 "check": "cross_receipt_match",
                 "ok": True,
-                "detail": f"pays invoice {other.fields.get('number')} in this batch ({total})",
+                "detail": gettext("pays invoice %(number)s in this batch (%(total)s)")
+                % {"number": other.fields.get("number"), "total": total},
             }
     open_invoices = Invoice.objects.filter(tenant_id=document.tenant_id, status__in=["open", "payment_claimed"])
     for invoice in open_invoices.filter(Q(number__in=refs) | Q(amount=total)):
@@ -198,17 +210,24 @@ def _receipt_match(document: Document, total: Decimal, context: CrossContext) ->
             return {
                 "check": "cross_receipt_match",
                 "ok": True,
-                "detail": f"pays invoice {invoice.number} ({total} {invoice.currency})",
+                "detail": gettext("pays invoice %(number)s (%(total)s)")
+                % {"number": invoice.number, "total": f"{total} {invoice.currency}"},
             }
     quotes = Quote.objects.filter(tenant_id=document.tenant_id, total=total)
     for quote in quotes:
         if not refs or quote.number in refs:
-            return {"check": "cross_receipt_match", "ok": True, "detail": f"pays quote {quote.number} ({total})"}
-    mentioned = f" (mentions {', '.join(sorted(refs))})" if refs else ""
+            return {
+                "check": "cross_receipt_match",
+                "ok": True,
+                "detail": gettext("pays quote %(number)s (%(total)s)") % {"number": quote.number, "total": total},
+            }
     return {
         "check": "cross_receipt_match",
         "ok": False,
-        "detail": f"a payment of {total} matches no invoice or quote{mentioned}",
+        "detail": gettext("a payment of %(total)s matches no invoice or quote (it mentions %(refs)s)")
+        % {"total": total, "refs": ", ".join(sorted(refs))}
+        if refs
+        else gettext("a payment of %(total)s matches no invoice or quote") % {"total": total},
     }
 
 
@@ -220,12 +239,17 @@ def _order_match(document: Document, total: Decimal | None) -> dict[str, Any]:
         return {
             "check": "cross_order_quote",
             "ok": False,
-            "detail": f"the order names quote {number}, which does not exist",
+            "detail": gettext("the order names quote %(number)s, which does not exist") % {"number": number},
         }
     if total is not None and total != quote.total:
         return {
             "check": "cross_order_quote",
             "ok": False,
-            "detail": f"the order's total {total} differs from quote {number} ({quote.total})",
+            "detail": gettext("the order's total %(total)s differs from quote %(number)s (%(quote_total)s)")
+            % {"total": total, "number": number, "quote_total": quote.total},
         }
-    return {"check": "cross_order_quote", "ok": True, "detail": f"matches quote {number} ({quote.total})"}
+    return {
+        "check": "cross_order_quote",
+        "ok": True,
+        "detail": gettext("matches quote %(number)s (%(total)s)") % {"number": number, "total": quote.total},
+    }

@@ -10,6 +10,7 @@ from typing import Any
 
 from django.db import transaction
 from django.db.models import F, Max, Q
+from django.utils.translation import gettext
 
 from agents.documents.crosscheck import batch_crosscheck
 from agents.documents.intake import batch_create
@@ -60,7 +61,10 @@ def document_worker_lost(*, document_id: int, stage: str) -> None:
         losses = Document.objects.filter(pk=document_id).values_list("attempts", flat=True).first() or 0
     if losses >= MAX_WORKER_LOSSES:
         document_fail(
-            document_id=document_id, stage=stage, reason=f"{stage} stopped its worker {losses} times: given up."
+            document_id=document_id,
+            stage=stage,
+            reason=gettext("%(stage)s: it stopped its worker %(losses)s times, given up.")
+            % {"stage": dict(Document.Stage.choices).get(stage, stage), "losses": losses},
         )
 
 

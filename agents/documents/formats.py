@@ -12,6 +12,8 @@ import shutil
 import subprocess
 import zipfile
 
+from django.utils.translation import gettext
+
 from agents.documents.intake import MAX_BYTES, DocumentError, text_decode
 
 MAX_PAGES = 50
@@ -27,13 +29,16 @@ def pdf_open(content: bytes):
     try:
         reader = PdfReader(io.BytesIO(content), strict=False)
         if reader.is_encrypted and not reader.decrypt(""):
-            raise DocumentError("the PDF is protected with a password.")
+            raise DocumentError(gettext("the PDF is protected with a password."))
         reader.pages[0]  # noqa: B018 - a PDF whose page tree cannot be read is damaged
         return reader
     except DocumentError:
         raise
     except (PdfReadError, ValueError, KeyError, IndexError, TypeError, AttributeError) as error:
-        raise DocumentError(f"the PDF is damaged and cannot be read ({type(error).__name__}: {error}).") from None
+        raise DocumentError(
+            gettext("the PDF is damaged and cannot be read (%(error)s).")
+            % {"error": f"{type(error).__name__}: {error}"}
+        ) from None
 
 
 def zip_check(content: bytes) -> None:
@@ -42,11 +47,11 @@ def zip_check(content: bytes) -> None:
         with zipfile.ZipFile(io.BytesIO(content)) as archive:
             unpacked = sum(info.file_size for info in archive.infolist())
     except zipfile.BadZipFile as error:
-        raise DocumentError(f"the spreadsheet is damaged ({error}).") from None
+        raise DocumentError(gettext("the spreadsheet is damaged (%(error)s).") % {"error": error}) from None
     if unpacked > MAX_UNZIPPED_BYTES or unpacked > MAX_ZIP_RATIO * max(len(content), 1):
         raise DocumentError(
-            f"the spreadsheet unpacks to {unpacked / 1024 / 1024:.0f} MB from {len(content) / 1024:.0f} KB: "
-            "refused as a compression bomb."
+            gettext("the spreadsheet unpacks to %(unpacked)s MB from %(size)s KB: refused as a compression bomb.")
+            % {"unpacked": f"{unpacked / 1024 / 1024:.0f}", "size": f"{len(content) / 1024:.0f}"}
         )
 
 
@@ -70,28 +75,29 @@ def text_extract(content: bytes, *, file_type: str) -> tuple[str, str]:
 
 
 def _ocr(image: bytes) -> tuple[str, str]:
-    """Tesseract where installed; without it the text is empty and the reason is recorded."""
+    """Tesseract where installed; without it the text is empty and the reason is recorded (for
+    staff; "done" is a code)."""
     binary = shutil.which("tesseract")
     if binary is None:
-        return "", "unavailable: tesseract is not installed"
+        return "", gettext("unavailable: tesseract is not installed")
     result = subprocess.run(
         [binary, "stdin", "stdout", "-l", "spa+eng"], input=image, capture_output=True, timeout=60, check=False
     )
     if result.returncode != 0:
-        return "", f"failed: {result.stderr.decode(errors='replace')[:80]}"
+        return "", gettext("failed: %(error)s") % {"error": result.stderr.decode(errors="replace")[:80]}
     return result.stdout.decode(errors="replace"), "done"
 
 
 def _ocr_pdf(reader) -> tuple[str, str]:
     """A scanned PDF: its page images read one at a time (never all in memory at once)."""
     if shutil.which("tesseract") is None:
-        return "", "unavailable: tesseract is not installed"
-    texts, status = [], "no text and no images in the PDF"
+        return "", gettext("unavailable: tesseract is not installed")
+    texts, status = [], gettext("no text and no images in the PDF")
     for page in reader.pages:
         for image in page.images:
             data = image.data
             if len(data) > MAX_BYTES:
-                return "", "an image in the PDF is over 20 MB"
+                return "", gettext("an image in the PDF is over %(limit)s MB") % {"limit": MAX_BYTES // 1024 // 1024}
             text, status = _ocr(data)
             if status != "done":
                 return "", status

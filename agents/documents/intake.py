@@ -12,7 +12,10 @@ from dataclasses import dataclass
 
 import filetype
 from django.db import IntegrityError, transaction
+from django.utils.formats import number_format
+from django.utils.translation import gettext
 
+from agents.staff import staff_language
 from bmc.documents.models import Document, DocumentBatch, DocumentBlob
 
 MAX_BYTES = 20 * 1024 * 1024
@@ -21,7 +24,8 @@ ALLOWED_TYPES = ("pdf", "png", "jpeg", "txt", "csv", "xlsx", "eml")
 
 
 class DocumentError(ValueError):
-    """This file cannot be read: the reason, for a person."""
+    """This file cannot be read: the reason, for a person (in staff's language when a stage stores
+    it; in the request's when a request is refused: the admin's Spanish, the API's English)."""
 
 
 @dataclass(frozen=True)
@@ -47,10 +51,15 @@ def file_type_detect(content: bytes) -> str:
         detected = {"pdf": "pdf", "png": "png", "jpg": "jpeg", "xlsx": "xlsx"}.get(kind.extension)
         if detected:
             return detected
-        raise DocumentError(f"the content is {kind.mime}, not one of the accepted types ({', '.join(ALLOWED_TYPES)}).")
+        raise DocumentError(
+            gettext("the content is %(type)s, not one of the accepted types (%(types)s).")
+            % {"type": kind.mime, "types": ", ".join(ALLOWED_TYPES)}
+        )
     text = text_decode(content)
     if text is None:
-        raise DocumentError(f"the content is not a document this agent reads ({', '.join(ALLOWED_TYPES)}).")
+        raise DocumentError(
+            gettext("the content is not a document this agent reads (%(types)s).") % {"types": ", ".join(ALLOWED_TYPES)}
+        )
     head = text[:2000]
     if re.search(r"^(?:From|To|Subject|Date|Message-ID|MIME-Version):", head, re.M) and re.search(
         r"^Subject:", head, re.M | re.I
@@ -129,17 +138,24 @@ def batch_create(*, tenant, uploads: list[Upload], source: str, name: str = "", 
                 message=message,
             )
             if upload.full_size > MAX_BYTES:
-                document.status, document.error = (
-                    Document.Status.FAILED,
-                    (f"{upload.full_size / 1024 / 1024:.1f} MB: at most {MAX_BYTES // 1024 // 1024} MB per file."),
-                )
+                document.status, document.error = Document.Status.FAILED, too_large(upload.full_size)
             elif not upload.content:
-                document.status, document.error = Document.Status.FAILED, "the file is empty."
+                with staff_language():
+                    document.status, document.error = Document.Status.FAILED, gettext("the file is empty.")
             else:
                 document.blob = _blob_store(digest, upload.content)
             documents.append(document)
         Document.objects.bulk_create(documents)
     return batch
+
+
+def too_large(size: int) -> str:
+    """A file over the limit, for staff (stored as the document's error)."""
+    with staff_language():  # the API's request speaks English
+        return gettext("%(size)s MB: at most %(limit)s MB per file.") % {
+            "size": number_format(size / 1024 / 1024, decimal_pos=1),
+            "limit": MAX_BYTES // 1024 // 1024,
+        }
 
 
 def _blob_store(digest: str, content: bytes) -> DocumentBlob:

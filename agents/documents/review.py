@@ -10,12 +10,14 @@ from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext
 from stdnum.uy import rut as uy_rut
 
 from agents.documents.fields import date_parse, money
 from agents.documents.intake import DocumentError
 from agents.documents.validation import REQUIRED, validate_fields
 from agents.events import event_emit
+from agents.staff import staff_language
 from bmc.documents.models import Document, DocumentCorrection
 
 Kind = Document.Kind
@@ -30,10 +32,11 @@ def document_review(
     as a DocumentCorrection, then the document's checks run again on them: while one fails, the
     document keeps waiting for review (the corrections stay). reject: the document is not what it
     claims, or unusable. `user` and `via` (the admin, or which API key) say who decided.
-    Returns the checks that still fail after a correction (empty otherwise)."""
+    Returns the checks that still fail after a correction (empty otherwise). A request refused is
+    said in the request's language; what is stored (the checks, the review reason) in staff's."""
     _review_request_check(action=action, corrections=corrections)
     corrections = {field: _correction_clean(field, value) for field, value in corrections.items()}
-    with transaction.atomic():
+    with staff_language(), transaction.atomic():
         document = Document.objects.select_for_update().get(pk=document.pk)
         changed = _corrections_apply(document, corrections=corrections, user=user, via=via)
         DocumentCorrection.objects.bulk_create(changed)
@@ -74,9 +77,14 @@ def document_review(
 def _review_request_check(*, action: str, corrections: dict[str, Any]) -> None:
     unknown = set(corrections) - set(REVIEWABLE_FIELDS)
     if unknown:
-        raise DocumentError(f"cannot correct {', '.join(sorted(unknown))}; fields are {', '.join(REVIEWABLE_FIELDS)}.")
+        raise DocumentError(
+            gettext("cannot correct %(fields)s; fields are %(allowed)s.")
+            % {"fields": ", ".join(sorted(unknown)), "allowed": ", ".join(REVIEWABLE_FIELDS)}
+        )
     if action not in REVIEW_ACTIONS:
-        raise DocumentError(f"'{action}' is not a review action: approve, correct or reject.")
+        raise DocumentError(
+            gettext("'%(action)s' is not a review action: approve, correct or reject.") % {"action": action}
+        )
 
 
 def _corrections_apply(document: Document, *, corrections: dict[str, Any], user, via: str) -> list[DocumentCorrection]:
@@ -123,7 +131,9 @@ def _checks_rerun(document: Document) -> list[dict[str, Any]]:
 def _review_outcome(*, action: str, changed: bool, failing: list[dict[str, Any]], note: str) -> tuple[str, str]:
     """(review, note): a correction that does not add up yet keeps the document waiting."""
     if action == "correct" and failing:
-        return Document.Review.PENDING, "after correction: " + "; ".join(c["detail"] for c in failing)
+        return Document.Review.PENDING, gettext("after correction: %(failing)s") % {
+            "failing": "; ".join(c["detail"] for c in failing)
+        }
     review = {
         "approve": Document.Review.APPROVED,
         "reject": Document.Review.REJECTED,
@@ -137,24 +147,32 @@ def _correction_clean(field: str, value: Any) -> Any:
     text = str(value if value is not None else "").strip()
     if field == "kind":
         if text not in Kind.values:
-            raise DocumentError(f"kind '{text}' is not one of {', '.join(Kind.values)}.")
+            raise DocumentError(
+                gettext("kind '%(kind)s' is not one of %(kinds)s.") % {"kind": text, "kinds": ", ".join(Kind.values)}
+            )
         return text
     if not text:
         return None
     if field in ("subtotal", "iva", "total"):
         amount = money(text)
         if amount is None:
-            raise DocumentError(f"{field} '{text}' is not an amount, e.g. 1816.95 or 1.816,95.")
+            raise DocumentError(
+                gettext("%(field)s '%(value)s' is not an amount, e.g. 1816.95 or 1.816,95.")
+                % {"field": field, "value": text}
+            )
         return str(amount)
     if field in ("issue_date", "due_date"):
         day = date_parse(text)
         if day is None:
-            raise DocumentError(f"{field} '{text}' is not a date, e.g. 2026-11-12 or 12/11/2026.")
+            raise DocumentError(
+                gettext("%(field)s '%(value)s' is not a date, e.g. 2026-11-12 or 12/11/2026.")
+                % {"field": field, "value": text}
+            )
         return day.isoformat()
     if field == "rut":
         return re.sub(r"\D", "", text)
     if field == "currency" and text.upper() not in ("USD", "UYU"):
-        raise DocumentError(f"currency '{text}' is USD or UYU.")
+        raise DocumentError(gettext("currency '%(value)s' is USD or UYU.") % {"value": text})
     return text.upper() if field == "currency" else text[:60]
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from agents.documents.classification import classify_text
 from agents.documents.fields import extract_fields
@@ -54,7 +55,9 @@ def document_ingest(*, document_id: int) -> None:
     if detected == "pdf":
         pages = len(pdf_open(content).pages)
         if pages > MAX_PAGES:
-            raise DocumentError(f"{pages} pages: at most {MAX_PAGES} per document.")
+            raise DocumentError(
+                gettext("%(pages)s pages: at most %(limit)s per document.") % {"pages": pages, "limit": MAX_PAGES}
+            )
     if detected == "xlsx":
         zip_check(content)
     original = (
@@ -71,7 +74,8 @@ def document_ingest(*, document_id: int) -> None:
             file_type=detected,
             pages=pages,
             duplicate_of=original,
-            error=f"the same file as '{original.filename}' (batch {original.batch_id}): not read again.",
+            error=gettext("the same file as '%(file)s' (batch %(batch)s): not read again.")
+            % {"file": original.filename, "batch": original.batch_id},
         )
         return
     _save(document, Stage.INGEST, file_type=detected, pages=pages)

@@ -8,6 +8,7 @@ from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
+from django.utils.translation import gettext, pgettext
 from stdnum.uy import rut as uy_rut
 
 from agents.documents.fields import CENT
@@ -39,7 +40,8 @@ def _required_checks(fields: dict[str, Any], *, kind: str, today: date) -> list[
     if not REQUIRED.get(kind):
         return []
     missing = [f for f in REQUIRED[kind] if f not in fields]
-    return [_check("required_fields", not missing, f"missing: {', '.join(missing)}" if missing else "all present")]
+    detail = gettext("missing: %(fields)s") % {"fields": ", ".join(missing)} if missing else gettext("all present")
+    return [_check("required_fields", not missing, detail)]
 
 
 def _rut_checks(fields: dict[str, Any], *, kind: str, today: date) -> list[Check]:
@@ -47,7 +49,8 @@ def _rut_checks(fields: dict[str, Any], *, kind: str, today: date) -> list[Check
         return []
     valid = bool(fields.get("rut_valid"))
     shown = uy_rut.format(fields["rut"]) if valid else fields["rut"]
-    return [_check("rut", valid, f"RUT {shown}" + ("" if valid else ": the check digit does not match"))]
+    detail = f"RUT {shown}" if valid else gettext("RUT %(rut)s: the check digit does not match") % {"rut": shown}
+    return [_check("rut", valid, detail)]
 
 
 def _line_checks(fields: dict[str, Any], *, kind: str, today: date) -> list[Check]:
@@ -57,15 +60,18 @@ def _line_checks(fields: dict[str, Any], *, kind: str, today: date) -> list[Chec
     for line in lines:
         expected = (Decimal(line["quantity"]) * Decimal(line["unit_price"])).quantize(CENT)
         if abs(expected - Decimal(line["amount"])) > Decimal("0.02"):
-            detail = (
-                f"{line['description']}: {line['quantity']} x {line['unit_price']} is {expected}, not {line['amount']}"
-            )
+            detail = gettext("%(description)s: %(quantity)s x %(price)s is %(expected)s, not %(amount)s") % {
+                "description": line["description"],
+                "quantity": line["quantity"],
+                "price": line["unit_price"],
+                "expected": expected,
+                "amount": line["amount"],
+            }
             checks.append(_check("line_math", False, detail))
     if lines and subtotal is not None:
         added = sum(Decimal(line["amount"]) for line in lines)
-        checks.append(
-            _check("lines_add_up", abs(added - subtotal) <= CENT, f"lines add up to {added}; subtotal {subtotal}")
-        )
+        detail = gettext("lines add up to %(added)s; subtotal %(subtotal)s") % {"added": added, "subtotal": subtotal}
+        checks.append(_check("lines_add_up", abs(added - subtotal) <= CENT, detail))
     return checks
 
 
@@ -79,14 +85,16 @@ def _total_checks(fields: dict[str, Any], *, kind: str, today: date) -> list[Che
         _check(
             "total_adds_up",
             abs(subtotal + iva - total) <= CENT,
-            f"{subtotal} + IVA {iva} = {subtotal + iva}; total {total}",
+            gettext("%(subtotal)s + IVA %(iva)s = %(sum)s; total %(total)s")
+            % {"subtotal": subtotal, "iva": iva, "sum": subtotal + iva, "total": total},
         ),
         _check(
             "iva_rate",
             rate is not None,
-            f"IVA {iva} on {subtotal} is {int(rate * 100)} %"
+            gettext("IVA %(iva)s on %(subtotal)s is %(rate)s %%")
+            % {"iva": iva, "subtotal": subtotal, "rate": int(rate * 100)}
             if rate
-            else f"IVA {iva} on {subtotal}: neither 22 % nor 10 %",
+            else gettext("IVA %(iva)s on %(subtotal)s: neither 22 %% nor 10 %%") % {"iva": iva, "subtotal": subtotal},
         ),
     ]
 
@@ -98,9 +106,19 @@ def _date_checks(fields: dict[str, Any], *, kind: str, today: date) -> list[Chec
         if key in fields:
             value = date.fromisoformat(fields[key])
             plausible = date(2000, 1, 1) <= value <= today + timedelta(days=400 if key == "due_date" else 1)
-            checks.append(_check(f"{key}_plausible", plausible, f"{key.replace('_', ' ')} {value:%d/%m/%Y}"))
+            name = (
+                pgettext("a document's date", "issue date")
+                if key == "issue_date"
+                else pgettext("a document's date", "due date")
+            )
+            detail = f"{name} {value:%d/%m/%Y}"
+            checks.append(_check(f"{key}_plausible", plausible, detail))
     if "issue_date" in fields and "due_date" in fields and fields["due_date"] < fields["issue_date"]:
-        checks.append(_check("due_after_issue", False, f"due {fields['due_date']} before issue {fields['issue_date']}"))
+        detail = gettext("due %(due)s before issue %(issue)s") % {
+            "due": f"{date.fromisoformat(fields['due_date']):%d/%m/%Y}",
+            "issue": f"{date.fromisoformat(fields['issue_date']):%d/%m/%Y}",
+        }
+        checks.append(_check("due_after_issue", False, detail))
     return checks
 
 

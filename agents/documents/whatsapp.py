@@ -7,9 +7,10 @@ from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from agents.documents.flow import batch_submit
-from agents.documents.intake import MAX_BYTES, DocumentError, Upload
+from agents.documents.intake import MAX_BYTES, DocumentError, Upload, too_large
 from bmc.conversations.models import Message
 from bmc.documents.models import Document, DocumentBatch
 
@@ -22,7 +23,9 @@ def whatsapp_media_fetch(*, media_id: str) -> bytes:
     from django.conf import settings
 
     if not settings.WHATSAPP_TOKEN:
-        raise DocumentError("not downloaded: WHATSAPP_TOKEN is not set, so the file cannot be fetched from WhatsApp.")
+        raise DocumentError(
+            gettext("not downloaded: WHATSAPP_TOKEN is not set, so the file cannot be fetched from WhatsApp.")
+        )
     headers = {"Authorization": f"Bearer {settings.WHATSAPP_TOKEN}"}
 
     def get(url: str, *, stream: bool = False) -> requests.Response:
@@ -33,20 +36,23 @@ def whatsapp_media_fetch(*, media_id: str) -> bytes:
         if response.status_code == 429 or response.status_code >= 500:
             raise ConnectionError(f"WhatsApp media answered {response.status_code}")
         if not response.ok:
-            raise DocumentError(f"WhatsApp refused the media {media_id}: {response.status_code} {response.text[:200]}")
+            raise DocumentError(
+                gettext("WhatsApp refused the media %(media)s: %(answer)s")
+                % {"media": media_id, "answer": f"{response.status_code} {response.text[:200]}"}
+            )
         return response
 
     meta = get(f"{settings.WHATSAPP_API_BASE.rstrip('/')}/{media_id}").json()
     if int(meta.get("file_size") or 0) > MAX_BYTES:
-        raise DocumentError(
-            f"{int(meta['file_size']) / 1024 / 1024:.1f} MB: at most {MAX_BYTES // 1024 // 1024} MB per file."
-        )
+        raise DocumentError(too_large(int(meta["file_size"])))
     content = bytearray()
     with get(meta["url"], stream=True) as response:  # never more than the limit in memory
         for chunk in response.iter_content(chunk_size=256 * 1024):
             content += chunk
             if len(content) > MAX_BYTES:
-                raise DocumentError(f"over {MAX_BYTES // 1024 // 1024} MB: at most that per file.")
+                raise DocumentError(
+                    gettext("over %(limit)s MB: at most that per file.") % {"limit": MAX_BYTES // 1024 // 1024}
+                )
     return bytes(content)
 
 
@@ -66,7 +72,9 @@ def whatsapp_media_read(*, message_id: int, last_try: bool) -> dict[str, Any]:
     except ConnectionError as error:
         if not last_try:
             raise
-        error = DocumentError(f"not downloaded: WhatsApp did not answer after retries ({error}).")
+        error = DocumentError(
+            gettext("not downloaded: WhatsApp did not answer after retries (%(error)s).") % {"error": error}
+        )
         return _media_not_read(message, filename, error)
     except DocumentError as error:
         return _media_not_read(message, filename, error)
@@ -100,6 +108,6 @@ def _media_not_read(message, filename: str, error: Exception) -> dict[str, Any]:
             status=Document.Status.FAILED,
             error=str(error),
             review=Document.Review.PENDING,
-            review_reason=f"could not be read: {error}",
+            review_reason=(gettext("could not be read: %(error)s") % {"error": error})[:300],
         )
     return {"message_id": message.pk, "error": str(error)}

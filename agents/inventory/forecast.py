@@ -16,7 +16,9 @@ import numpy as np
 from django.db.models import Sum
 from django.db.models.functions import TruncDate
 from django.utils import timezone
+from django.utils.translation import gettext, gettext_noop
 
+from agents.staff import admin_place
 from bmc.core.models import NotInTenant
 from bmc.inventory.models import PurchaseOrder, PurchaseOrderLine, StockLevel, SupplierProduct
 from bmc.orders.models import Order, OrderLine
@@ -40,14 +42,20 @@ def demand_daily(*, tenant_id: int, sku: str, today: date, days: int = DEMAND_DA
     return [by_day.get(start + timedelta(days=n), 0.0) for n in range(days)]
 
 
+# How a forecast was reached: its "method" (data, in English), worded for staff in a suggestion's detail.
+METHOD_NONE = gettext_noop("none (no demand in the history)")
+METHOD_MEAN = gettext_noop("mean (too little history to smooth)")
+METHOD_SMOOTHING = gettext_noop("simple exponential smoothing")
+
+
 def demand_forecast(series: list[float], *, horizon: int) -> dict[str, Any]:
     """Expected demand over the next `horizon` days, and how it was reached."""
     values = np.asarray(series, dtype=float)
     if not values.any():
-        return {"method": "none (no demand in the history)", "per_day": 0.0, "total": 0.0}
+        return {"method": METHOD_NONE, "per_day": 0.0, "total": 0.0}
     if np.count_nonzero(values) < MIN_DAYS_WITH_DEMAND:
         per_day = float(values.mean())
-        return {"method": "mean (too little history to smooth)", "per_day": per_day, "total": per_day * horizon}
+        return {"method": METHOD_MEAN, "per_day": per_day, "total": per_day * horizon}
     from statsmodels.tsa.holtwinters import SimpleExpSmoothing  # a second's import: only where it is used
 
     with warnings.catch_warnings():
@@ -55,7 +63,7 @@ def demand_forecast(series: list[float], *, horizon: int) -> dict[str, Any]:
         fitted = SimpleExpSmoothing(values, initialization_method="estimated").fit()
     projected = np.clip(fitted.forecast(horizon), 0, None)
     return {
-        "method": "simple exponential smoothing",
+        "method": METHOD_SMOOTHING,
         "alpha": round(float(fitted.params["smoothing_level"]), 4),
         "per_day": round(float(projected.mean()), 4),
         "total": float(projected.sum()),
@@ -75,8 +83,10 @@ def purchase_suggest(*, tenant_id: int, sku: str, warehouse: str, today: date | 
         return {
             "supplier_id": None,
             "quantity": 0,
-            "title": f"{sku} bajo el mínimo en {warehouse} ({level.available} disponibles): sin proveedor cargado",
-            "detail": "Cargá su proveedor en Inventario > Supplier products para que el agente arme la compra.",
+            "title": gettext("%(sku)s below the minimum at %(warehouse)s (%(available)s available): no supplier loaded")
+            % {"sku": sku, "warehouse": warehouse, "available": level.available},
+            "detail": gettext("Load its supplier in %(place)s so the agent can draft the purchase.")
+            % {"place": admin_place(SupplierProduct)},
         }
     lead = link.supplier.lead_time_days
     forecast = demand_forecast(demand_daily(tenant_id=tenant_id, sku=sku, today=today), horizon=lead)
@@ -101,6 +111,8 @@ def purchase_suggest(*, tenant_id: int, sku: str, warehouse: str, today: date | 
         "on_order": str(on_order),
         "forecast": forecast,
         "quantity": float(quantity),
-        "title": f"Comprar {quantity} {sku} a {link.supplier.name}",
-        "detail": f"Demanda prevista en {lead} días: {forecast['total']:.2f} ({forecast['method']}).",
+        "title": gettext("Buy %(quantity)s %(sku)s from %(supplier)s")
+        % {"quantity": quantity, "sku": sku, "supplier": link.supplier.name},
+        "detail": gettext("Forecast demand in %(days)s days: %(total)s (%(method)s).")
+        % {"days": lead, "total": f"{forecast['total']:.2f}", "method": gettext(forecast["method"])},
     }

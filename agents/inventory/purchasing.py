@@ -12,6 +12,7 @@ from django.conf import settings
 from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from agents.events import event_emit
 from agents.inventory.stock import stock_receive
@@ -52,9 +53,14 @@ def purchase_order_data(order: PurchaseOrder) -> dict[str, Any]:
         "supplier": order.supplier.name,
         "warehouse": order.warehouse.code,
         "lines": lines,
-        "title": f"Aprobar la compra {order.number} a {order.supplier.name}: "
-        + ", ".join(f"{line['quantity']} {line['sku']}" for line in lines),
-        "late_title": f"{order.number} de {order.supplier.name} no llegó en el plazo",
+        "title": gettext("Approve purchase %(number)s from %(supplier)s: %(lines)s")
+        % {
+            "number": order.number,
+            "supplier": order.supplier.name,
+            "lines": ", ".join(f"{line['quantity']} {line['sku']}" for line in lines),
+        },
+        "late_title": gettext("%(number)s from %(supplier)s did not arrive in time")
+        % {"number": order.number, "supplier": order.supplier.name},
     }
 
 

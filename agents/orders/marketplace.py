@@ -10,6 +10,7 @@ from typing import Any
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from agents.events import event_emit
 from agents.orders.service import (
@@ -23,6 +24,7 @@ from agents.orders.service import (
 from agents.quotes.pricing import IVA_RATE
 from bmc.conversations.models import Customer
 from bmc.core.models import Tenant
+from bmc.datasync.models import Source
 from bmc.orders.models import Order
 from bmc.quotes.models import CatalogVersion, Quote, QuoteLine
 
@@ -62,10 +64,14 @@ def market_order_record(
         _follow(existing)  # what a run killed after the order's commit left undone (each step once)
         return existing, False
     if not lines:
-        raise MarketOrderRefused(f"{source} order {external_id} has no lines.")
+        # (stored as a sync run's refused row, for staff)
+        raise MarketOrderRefused(
+            gettext("%(source)s order %(id)s has no lines.")
+            % {"source": dict(Source.choices).get(source, source), "id": external_id}
+        )
     version = CatalogVersion.objects.filter(tenant=tenant, is_current=True).first()
     if version is None:
-        raise MarketOrderRefused("No catalog is loaded: a marketplace order cannot be recorded.")
+        raise MarketOrderRefused(gettext("No catalog is loaded: a marketplace order cannot be recorded."))
     amounts = [
         (line.amount if line.amount is not None else line.quantity * line.unit_price).quantize(CENT, ROUND_HALF_UP)
         for line in lines

@@ -15,12 +15,13 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.template.loader import render_to_string
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from agents.events import event_emit
 from agents.inventory.stock import Need, StockShort, stock_release, stock_reserve, stock_ship
 from agents.outbound import outbound_reply_create, outbound_send_submit
 from agents.quotes.document import money_uy
-from agents.staff import staff_task_open
+from agents.staff import admin_place, staff_task_open
 from agents.workflows.engine import workflow_run_cancel, workflow_start
 from bmc.conversations.models import Message
 from bmc.core.models import Tenant, tenant_get
@@ -63,17 +64,35 @@ def delivery_date_propose(*, zone: str, ordered: date) -> date:
 
 
 def _quote_check(quote: Quote, *, today: date) -> None:
+    """(Refusals said in the request's language: the admin's Spanish, the API's English.)"""
     if quote.status == Quote.Status.REJECTED:
-        raise OrderRefused("rejected", f"{quote.number} was rejected; it cannot be ordered.")
+        raise OrderRefused(
+            "rejected", gettext("%(number)s was rejected; it cannot be ordered.") % {"number": quote.number}
+        )
     if quote.status == Quote.Status.EXPIRED or quote.valid_until < today:
-        raise OrderRefused("expired", f"{quote.number} expired on {quote.valid_until:%d/%m/%Y}; a new quote is needed.")
+        raise OrderRefused(
+            "expired",
+            gettext("%(number)s expired on %(date)s; a new quote is needed.")
+            % {"number": quote.number, "date": f"{quote.valid_until:%d/%m/%Y}"},
+        )
     if quote.estimate:
-        raise OrderRefused("estimate", f"{quote.number} is an estimate from an area; it needs the measures first.")
+        raise OrderRefused(
+            "estimate",
+            gettext("%(number)s is an estimate from an area; it needs the measures first.") % {"number": quote.number},
+        )
     if quote.status not in ORDERABLE:
         raise OrderRefused(
             "not_sent",
-            f"{quote.number} is {quote.get_status_display().lower()}; only a quote sent or accepted is ordered.",
+            gettext("%(number)s is %(status)s; only a quote sent or accepted is ordered.")
+            % {"number": quote.number, "status": quote.get_status_display().lower()},
         )
+
+
+def _already_ordered(quote: Quote, order: Order) -> OrderRefused:
+    return OrderRefused(
+        "already_ordered",
+        gettext("%(number)s is already order %(order)s.") % {"number": quote.number, "order": order.number},
+    )
 
 
 def order_from_quote(*, tenant: Tenant, quote_id: Any, source: str, existing_ok: bool = False) -> Order:
@@ -86,7 +105,7 @@ def order_from_quote(*, tenant: Tenant, quote_id: Any, source: str, existing_ok:
     if existing is not None:
         if existing_ok:
             return existing
-        raise OrderRefused("already_ordered", f"{quote.number} is already order {existing.number}.")
+        raise _already_ordered(quote, existing)
     now = timezone.now()
     _quote_check(quote, today=timezone.localdate(now))
     try:
@@ -119,7 +138,7 @@ def order_from_quote(*, tenant: Tenant, quote_id: Any, source: str, existing_ok:
         existing = Order.objects.get(quote=quote)
         if existing_ok:
             return existing
-        raise OrderRefused("already_ordered", f"{quote.number} is already order {existing.number}.") from None
+        raise _already_ordered(quote, existing) from None
     return order
 
 
@@ -201,7 +220,12 @@ def order_stock_reserve(*, order: Order) -> dict[str, Any]:
         Order.objects.filter(pk=order.pk, stock__in=(Order.Stock.PENDING, Order.Stock.SHORT)).update(
             stock=Order.Stock.SHORT
         )
-        title = f"Stock insuficiente para {order.number}: {short}"[:200]
+        missing = ", ".join(
+            gettext("%(sku)s: %(wanted)s wanted, %(available)s available") % line for line in short.short
+        )
+        title = (
+            gettext("Not enough stock for %(number)s: %(missing)s") % {"number": order.number, "missing": missing}
+        )[:200]
         return {"stock": Order.Stock.SHORT, "short": short.short, "title": title}
     Order.objects.filter(pk=order.pk, stock__in=(Order.Stock.PENDING, Order.Stock.SHORT)).update(
         stock=Order.Stock.RESERVED
@@ -295,16 +319,23 @@ def order_payment_claimed(*, order_id: int, receipt: Message | None, message_id:
     linked) and confirm it in the admin; the order's workflow takes it from there."""
     order = Order.objects.select_related("customer").get(pk=order_id)
     customer = order.customer
-    who = (customer.name or customer.phone) if customer else "sin cliente"
+    who = (customer.name or customer.phone) if customer else gettext("no customer")
     return staff_task_open(
         tenant_id=order.tenant_id,
         kind=StaffTask.Kind.PAYMENT_CLAIMED,
         dedupe_key=f"order-claimed-{order.pk}-{message_id or ''}",
-        title=f"Confirmar la transferencia del pedido {order.number} ({who})",
-        detail=(
-            f"El cliente dice que transfirió {order.currency} {money_uy(order.total)}. "
-            + ("Mandó el comprobante (mensaje enlazado)." if receipt else "Todavía no mandó comprobante.")
-            + " Confirmalo en Orders > Payment received by bank transfer."
+        title=gettext("Confirm the bank transfer for order %(number)s (%(who)s)")
+        % {"number": order.number, "who": who},
+        detail=" ".join(
+            (
+                gettext("The customer says they transferred %(amount)s.")
+                % {"amount": f"{order.currency} {money_uy(order.total)}"},
+                gettext("They sent the receipt (linked message).")
+                if receipt
+                else gettext("They have not sent a receipt yet."),
+                gettext("Confirm it in %(place)s with the action for a payment received by bank transfer.")
+                % {"place": admin_place(Order)},
+            )
         ),
         customer_id=order.customer_id,
         conversation_id=order.conversation_id,
@@ -323,7 +354,8 @@ def order_mark_paid(*, order: Order, amount: Decimal, currency: str, reference: 
             tenant_id=order.tenant_id,
             kind=StaffTask.Kind.PAYMENT_CLAIMED,
             dedupe_key=f"order-refund:{order.pk}:{reference}"[:120],
-            title=f"Pago de {currency} {amount} para {order.number}, que está cancelado: devolverlo",
+            title=gettext("Payment of %(amount)s for %(number)s, which is cancelled: give it back")
+            % {"amount": f"{currency} {amount}", "number": order.number},
             customer_id=order.customer_id,
             conversation_id=order.conversation_id,
         )
@@ -333,7 +365,8 @@ def order_mark_paid(*, order: Order, amount: Decimal, currency: str, reference: 
             tenant_id=order.tenant_id,
             kind=StaffTask.Kind.PAYMENT_CLAIMED,
             dedupe_key=f"order-payment-check:{order.pk}:{reference}"[:120],
-            title=f"Pago de {currency} {amount} para {order.number} ({order.currency} {order.total}): revisar",
+            title=gettext("Payment of %(amount)s for %(number)s (%(total)s): check it")
+            % {"amount": f"{currency} {amount}", "number": order.number, "total": f"{order.currency} {order.total}"},
             customer_id=order.customer_id,
             conversation_id=order.conversation_id,
         )
@@ -354,9 +387,10 @@ def order_paid_follow(*, order: Order) -> dict[str, Any]:
         tenant_id=order.tenant_id,
         kind=StaffTask.Kind.SCHEDULE_DELIVERY,
         dedupe_key=f"order-schedule:{order.pk}",
-        title=f"Agendar la entrega de {order.number} (propuesta: {order.delivery_date:%d/%m/%Y})"
+        title=gettext("Schedule the delivery of %(number)s (proposed: %(date)s)")
+        % {"number": order.number, "date": f"{order.delivery_date:%d/%m/%Y}"}
         if order.delivery_date
-        else f"Agendar la entrega de {order.number}",
+        else gettext("Schedule the delivery of %(number)s") % {"number": order.number},
         customer_id=order.customer_id,
         conversation_id=order.conversation_id,
         quote_id=order.quote_id,
@@ -381,7 +415,9 @@ def order_cancel(*, order: Order, reason: str, workflow_too: bool = True) -> boo
         event_emit(tenant=order.tenant, type="order.cancelled", subject=f"order:{order.pk}", data=order_data(order))
         run = WorkflowRun.objects.filter(tenant_id=order.tenant_id, trigger=f"quote:{order.quote_id}").first()
         if workflow_too and run is not None:
-            workflow_run_cancel(run=run, reason=f"{order.number} cancelled: {reason}")
+            workflow_run_cancel(
+                run=run, reason=gettext("%(number)s cancelled: %(reason)s") % {"number": order.number, "reason": reason}
+            )
     return True
 
 

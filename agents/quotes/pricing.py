@@ -18,6 +18,7 @@ from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from bmc.conversations.models import Conversation, Customer, Message
 from bmc.core.models import Tenant
@@ -559,5 +560,8 @@ def quote_approve(*, quote: Quote, user) -> None:
     )
     if not moved:
         quote.refresh_from_db()
-        raise QuoteStateError(f"{quote.number} is {quote.status}; only quotes pending approval can be approved.")
+        raise QuoteStateError(  # said in the request's language: the admin's Spanish, the API's English
+            gettext("%(number)s is %(status)s; only quotes pending approval can be approved.")
+            % {"number": quote.number, "status": quote.get_status_display().lower()}
+        )
     quote.refresh_from_db()

@@ -26,6 +26,7 @@ from django.db import transaction
 from django.db.models import F
 from django.template.loader import render_to_string
 from django.utils import timezone
+from django.utils.translation import gettext, ngettext
 
 from agents.nlu.model import message_reword
 from agents.outbound import SendGuard, outbound_reply_create, outbound_send_submit, send_guard_register
@@ -158,11 +159,18 @@ def _notice_create(*, invoice: Invoice, kind: str, today: date, promise: Payment
                 tenant_id=invoice.tenant_id,
                 kind=StaffTask.Kind.PAYMENT_OVERDUE,
                 dedupe_key=f"overdue-{invoice.pk}",
-                title=f"Cobrar la factura {invoice.number} a {customer.name or customer.phone}",
-                detail=(
-                    f"{invoice.currency} {money_uy(invoice.balance)} vencidos desde el {invoice.due_date:%d/%m/%Y} "
-                    f"({invoice.days_overdue(today)} días). Los recordatorios automáticos terminaron: llamalo."
-                ),
+                title=gettext("Collect invoice %(number)s from %(who)s")
+                % {"number": invoice.number, "who": customer.name or customer.phone},
+                detail=ngettext(
+                    "%(amount)s overdue since %(due)s (%(days)s day). The automatic reminders are over: call them.",
+                    "%(amount)s overdue since %(due)s (%(days)s days). The automatic reminders are over: call them.",
+                    invoice.days_overdue(today),
+                )
+                % {
+                    "amount": f"{invoice.currency} {money_uy(invoice.balance)}",
+                    "due": f"{invoice.due_date:%d/%m/%Y}",
+                    "days": invoice.days_overdue(today),
+                },
                 customer_id=customer.pk,
                 invoice_id=invoice.pk,
             )
@@ -333,10 +341,17 @@ def dunning_payment_claimed(*, invoice_id: int, receipt: Message | None, message
         tenant_id=invoice.tenant_id,
         kind=StaffTask.Kind.PAYMENT_CLAIMED,
         dedupe_key=f"claimed-{invoice.pk}-{message_id or now.timestamp()}",
-        title=f"Confirmar el pago de la factura {invoice.number} ({customer.name or customer.phone})",
+        title=gettext("Confirm the payment of invoice %(number)s (%(who)s)")
+        % {"number": invoice.number, "who": customer.name or customer.phone},
         detail=(
-            f"El cliente dice que pagó {invoice.currency} {money_uy(invoice.balance)}. "
-            + ("Mandó el comprobante (adjunto en la factura)." if receipt else "Todavía no mandó comprobante.")
+            gettext("The customer says they paid %(amount)s.")
+            % {"amount": f"{invoice.currency} {money_uy(invoice.balance)}"}
+            + " "
+            + (
+                gettext("They sent the receipt (attached to the invoice).")
+                if receipt
+                else gettext("They have not sent a receipt yet.")
+            )
         ),
         customer_id=customer.pk,
         invoice_id=invoice.pk,
@@ -354,10 +369,14 @@ def invoice_mark_paid(*, invoice: Invoice, amount: Any | None = None, when: date
     when = when or timezone.now()
     with transaction.atomic():
         current = Invoice.objects.select_for_update().get(pk=invoice.pk)
+        # (said in the request's language: the admin's Spanish, the API's English)
         if current.status in (Invoice.Status.PAID, Invoice.Status.CANCELLED):
-            raise InvoiceStateError(f"Invoice {current.number} is {current.status}: no payment can be added.")
+            raise InvoiceStateError(
+                gettext("Invoice %(number)s is %(status)s: no payment can be added.")
+                % {"number": current.number, "status": current.get_status_display().lower()}
+            )
         if amount is not None and amount <= 0:
-            raise InvoiceStateError("amount must be more than 0; leave it out for paid in full.")
+            raise InvoiceStateError(gettext("amount must be more than 0; leave it out for paid in full."))
         paid = current.amount if amount is None else min(current.amount, current.amount_paid + amount)
         if paid >= current.amount:
             fields = {"amount_paid": paid, "status": Invoice.Status.PAID, "paid_at": when}

@@ -27,7 +27,8 @@ from zoneinfo import ZoneInfo
 from django.db import transaction
 from django.db.models import Count, Exists, F, Max, OuterRef, Q
 from django.template.loader import render_to_string
-from django.utils import timezone
+from django.utils import dateformat, timezone
+from django.utils.translation import gettext, gettext_noop, ngettext
 
 from agents.nlu.model import message_reword
 from agents.outbound import SendGuard, outbound_reply_create, outbound_send_submit, send_guard_register
@@ -45,6 +46,14 @@ Kind = FollowUp.Kind
 EXPIRY_REMINDER_AT = time(10, 0)  # local time, the day before the quote expires
 EXPIRY_QUIET_AFTER_CHAT = timedelta(hours=12)  # no expiry reminder in the middle of a conversation
 STEP_TEMPLATES = 3  # steps past the third use the third's wording
+# Why a quote's follow-ups stop, by the quote's status (FollowUp.reason, read by staff).
+QUOTE_STOP_REASONS = {
+    Quote.Status.DRAFT: gettext_noop("the quote is a draft"),
+    Quote.Status.PENDING_APPROVAL: gettext_noop("the quote waits for approval"),
+    Quote.Status.ACCEPTED: gettext_noop("the quote was accepted"),
+    Quote.Status.REJECTED: gettext_noop("the quote was rejected"),
+    Quote.Status.EXPIRED: gettext_noop("the quote expired"),
+}
 
 
 def policy_for(*, tenant_id: int, tenant: Tenant | None = None) -> FollowUpPolicy:
@@ -127,6 +136,15 @@ def followups_stop(
     return rows.update(status=Status.CANCELLED, reason=reason[:200])
 
 
+def quote_stop_reason(status: str | None) -> str:
+    """Why a quote in this status (None: deleted) is followed up no more, for staff."""
+    if status is None:
+        return gettext("the quote was deleted")
+    if status in QUOTE_STOP_REASONS:
+        return gettext(QUOTE_STOP_REASONS[status])
+    return gettext("the quote is %(status)s") % {"status": status}
+
+
 def _allowed_tenants(now: datetime) -> list[int]:
     """Tenants whose sending hours include `now`; a tenant without a policy gets the defaults."""
     policies = policies_for(Tenant.objects.values_list("pk", flat=True))
@@ -168,9 +186,9 @@ def _stop_reasons(rows: list[FollowUp], now: datetime) -> dict[int, str]:
         if not reason and row.conversation_id in with_staff:
             # staff have the customer: the bot says nothing, and these nudges are not for later
             # either (after staff talked to them, "¿pudiste ver la cotización?" would be odd)
-            reason = "staff have the conversation"
+            reason = gettext("staff have the conversation")
         elif not reason and newer and quote["sent_at"] and newer > quote["sent_at"]:
-            reason = "a newer quote replaced it"
+            reason = gettext("a newer quote replaced it")
         if reason:
             reasons[row.pk] = reason
     return reasons
@@ -180,15 +198,15 @@ def _stop_reason(
     row: FollowUp, quote: dict[str, Any] | None, opted_out: bool, last_inbound: datetime | None, now: datetime
 ) -> str:
     if quote is None or quote["status"] != Quote.Status.SENT:
-        return f"the quote is {quote['status'] if quote else 'gone'}"
+        return quote_stop_reason(quote["status"] if quote else None)
     if opted_out:
-        return "the customer opted out"
+        return gettext("the customer opted out")
     if row.conversation_id is None:
-        return "the quote has no conversation to write to"
+        return gettext("the quote has no conversation to write to")
     if row.kind == Kind.STEP and last_inbound and quote["sent_at"] and last_inbound > quote["sent_at"]:
-        return "the customer wrote after the quote was sent"
+        return gettext("the customer wrote after the quote was sent")
     if row.kind == Kind.EXPIRY and last_inbound and now - last_inbound < EXPIRY_QUIET_AFTER_CHAT:
-        return "the customer is in a conversation with us"
+        return gettext("the customer is in a conversation with us")
     return ""
 
 
@@ -222,7 +240,7 @@ def followup_claim_due(*, now: datetime, limit: int = 500) -> list[int]:
             .values_list("quote_id", "step")
         )
         superseded = {
-            r.pk: f"step {latest[r.quote_id]} was due too"
+            r.pk: gettext("step %(step)s was due too") % {"step": latest[r.quote_id]}
             for r in live
             if r.kind == Kind.STEP and r.step < latest.get(r.quote_id, r.step)
         }
@@ -378,7 +396,8 @@ def followup_hold(*, followup_id: int, now: datetime) -> str:
             status=Status.SCHEDULED,
             due_at=resume,
             message=None,
-            reason=f"reached its send in quiet hours; {resume:%a %d/%m %H:%M}",
+            reason=gettext("reached its send in quiet hours; goes %(when)s")
+            % {"when": dateformat.format(resume, "D d/m H:i")},
         )
         return "quiet hours"
     return ""
@@ -447,7 +466,7 @@ def quotes_expire(*, now: datetime) -> int:
         return 0
     Quote.objects.filter(pk__in=expired, status=Quote.Status.SENT).update(status=Quote.Status.EXPIRED)
     FollowUp.objects.filter(quote_id__in=expired, status__in=FollowUp.OPEN).update(
-        status=Status.CANCELLED, reason="the quote expired"
+        status=Status.CANCELLED, reason=quote_stop_reason(Quote.Status.EXPIRED)
     )
     return len(expired)
 
@@ -463,17 +482,30 @@ def quotes_without_order(*, now: datetime) -> list[int]:
             decided_at__lte=now - timedelta(days=policy.order_wait_days),
         ).select_related("customer")
         for quote in waiting:
-            who = quote.customer.name or quote.customer.phone if quote.customer else "el cliente"
+            title = (
+                gettext("%(number)s accepted without an order: contact %(who)s")
+                % {"number": quote.number, "who": quote.customer.name or quote.customer.phone}
+                if quote.customer
+                else gettext("%(number)s accepted without an order: contact the customer") % {"number": quote.number}
+            )
             task = staff_task_open(
                 tenant_id=quote.tenant_id,
                 kind=StaffTask.Kind.ORDER_MISSING,
                 dedupe_key=f"order-missing-{quote.pk}",
-                title=f"{quote.number} aceptada sin pedido: contactar a {who}",
-                detail=(
-                    f"La cotización {quote.number} (USD {money_uy(quote.total)}) se aceptó el "
-                    f"{timezone.localtime(quote.decided_at):%d/%m/%Y} y en {policy.order_wait_days} días no se "
-                    "registró el pedido. Coordiná el pago y la entrega, o marcala como pedida en el admin."
-                ),
+                title=title,
+                detail=ngettext(
+                    "Quote %(number)s (USD %(total)s) was accepted on %(date)s and no order was recorded in "
+                    "%(days)s day. Arrange the payment and the delivery, or mark it as ordered in the admin.",
+                    "Quote %(number)s (USD %(total)s) was accepted on %(date)s and no order was recorded in "
+                    "%(days)s days. Arrange the payment and the delivery, or mark it as ordered in the admin.",
+                    policy.order_wait_days,
+                )
+                % {
+                    "number": quote.number,
+                    "total": money_uy(quote.total),
+                    "date": f"{timezone.localtime(quote.decided_at):%d/%m/%Y}",
+                    "days": policy.order_wait_days,
+                },
                 customer_id=quote.customer_id,
                 conversation_id=quote.conversation_id,
                 quote_id=quote.pk,

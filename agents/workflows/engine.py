@@ -19,6 +19,7 @@ from typing import Any
 from django.db import IntegrityError, transaction
 from django.db.models import Max, Q
 from django.utils import timezone
+from django.utils.translation import gettext
 from jsonschema import Draft202012Validator
 from simpleeval import InvalidExpression, SimpleEval
 
@@ -125,10 +126,11 @@ def _advance_submit(*, tenant: Tenant, run_id: int, requested_by: str, trace_id:
     )
 
 
-def workflow_run_cancel(*, run: WorkflowRun, reason: str = "cancelled on request") -> bool:
+def workflow_run_cancel(*, run: WorkflowRun, reason: str = "") -> bool:
     """Cancel a run that has not ended: its open steps are cancelled, their agent tasks withdrawn
     (a running one is stopped), and a decision a person was asked for is closed. False when the
-    run had already ended."""
+    run had already ended. `reason`: the run's error, for staff."""
+    reason = reason or gettext("cancelled on request")
     with transaction.atomic():
         run = WorkflowRun.objects.select_for_update().get(pk=run.pk)
         if run.status in WorkflowRun.TERMINAL:
@@ -253,7 +255,7 @@ def _value(path: str, context: dict[str, Any]) -> Any:
         elif isinstance(value, list) and part.isdigit() and int(part) < len(value):
             value = value[int(part)]
         else:
-            raise StepError(f"{path}: the run has no such value")
+            raise StepError(gettext("%(path)s: the run has no such value") % {"path": path})
     return value
 
 
@@ -306,7 +308,10 @@ def _task_progress(run: WorkflowRun, step: WorkflowStep, spec: dict[str, Any], n
         if task is not None and not task_cancel(task=task):
             task.refresh_from_db()  # it finished as the timeout came: its outcome stands, no retry
             return _task_progress(run, step, spec, now)
-        error = f"{spec['task_type']} did not finish within {spec['timeout']} s"
+        error = gettext("%(task)s did not finish within %(seconds)s s") % {
+            "task": spec["task_type"],
+            "seconds": spec["timeout"],
+        }
     else:
         return step.status
     retry = spec.get("retry", {})
@@ -315,7 +320,13 @@ def _task_progress(run: WorkflowRun, step: WorkflowStep, spec: dict[str, Any], n
         step.not_before = now + timedelta(seconds=retry.get("backoff", DEFAULT_BACKOFF) * 2 ** (step.attempts - 1))
         step.save(update_fields=["status", "error", "not_before"])
         return step.status
-    _step_finish(run, step, Step.FAILED, error=f"{error} (attempt {step.attempts})", now=now)
+    _step_finish(
+        run,
+        step,
+        Step.FAILED,
+        error=gettext("%(error)s (attempt %(attempt)s)") % {"error": error, "attempt": step.attempts},
+        now=now,
+    )
     return step.status
 
 
@@ -354,7 +365,7 @@ def _parallel(run: WorkflowRun, step: WorkflowStep, spec: dict[str, Any], now: d
             if state in WorkflowStep.OPEN:
                 if branch_step.agent_task is not None and not branch_step.agent_task.is_terminal:
                     task_cancel(task=branch_step.agent_task)
-                _step_finish(run, branch_step, Step.CANCELLED, error="another branch failed", now=now)
+                _step_finish(run, branch_step, Step.CANCELLED, error=gettext("another branch failed"), now=now)
         _step_finish(run, step, Step.FAILED, error="; ".join(f"{s.name}: {s.error}" for s in failed), now=now)
         return _on_failure(step, spec)
     if all(state == Step.DONE for state, _ in states.values()):
@@ -371,7 +382,10 @@ def _condition(run: WorkflowRun, step: WorkflowStep, spec: dict[str, Any], now: 
         )
     except (InvalidExpression, ArithmeticError, LookupError, TypeError, ValueError) as error:
         # whatever an expression over the run's data can raise: the step fails saying why, once
-        raise StepError(f"'{spec['if']}' could not be evaluated: {type(error).__name__}: {error}") from None
+        raise StepError(
+            gettext("'%(expression)s' could not be evaluated: %(error)s")
+            % {"expression": spec["if"], "error": f"{type(error).__name__}: {error}"}
+        ) from None
     chosen = spec["then"] if value else spec["else"]
     _step_finish(run, step, Step.DONE, output={"value": value, "next": chosen}, now=now)
     return Outcome(next=chosen)
@@ -419,7 +433,8 @@ def _wait_event(run: WorkflowRun, step: WorkflowStep, spec: dict[str, Any], now:
         if "on_timeout" in spec:
             _step_finish(run, step, Step.DONE, output={"timed_out": True}, now=now)
             return Outcome(next=spec["on_timeout"])
-        _step_finish(run, step, Step.FAILED, error=f"no {spec['event']} within {spec['timeout']} s", now=now)
+        error = gettext("no %(event)s within %(seconds)s s") % {"event": spec["event"], "seconds": spec["timeout"]}
+        _step_finish(run, step, Step.FAILED, error=error, now=now)
         return Outcome(failed=f"{step.name}: {step.error}")
     return WAIT
 
@@ -433,7 +448,8 @@ def _approval(run: WorkflowRun, step: WorkflowStep, spec: dict[str, Any], now: d
             kind=StaffTask.Kind.APPROVAL,
             dedupe_key=_approval_key(step),
             title=str(resolve(spec["title"], run.context))[:200],
-            detail=f"{run.definition} run {run.pk}, step {step.name}: approve or reject it in the admin.",
+            detail=gettext("%(workflow)s run %(run)s, step %(step)s: approve or reject it in the admin.")
+            % {"workflow": run.definition, "run": run.pk, "step": step.name},
         )
     if not step.output:
         return WAIT
@@ -442,9 +458,13 @@ def _approval(run: WorkflowRun, step: WorkflowStep, spec: dict[str, Any], now: d
         return Outcome(next=spec["next"])
     if "on_reject" in spec:
         return Outcome(next=spec["on_reject"])
-    return Outcome(
-        failed=f"{step.name}: rejected by {step.output.get('by') or 'staff'}: {step.output.get('reason', '')}"
+    by, reason = step.output.get("by"), step.output.get("reason", "")
+    rejected = (
+        gettext("rejected by %(by)s: %(reason)s") % {"by": by, "reason": reason}
+        if by
+        else gettext("rejected: %(reason)s") % {"reason": reason}
     )
+    return Outcome(failed=f"{step.name}: {rejected}")
 
 
 HANDLERS = {

@@ -7,9 +7,9 @@ import hmac
 from datetime import timedelta
 
 import pytest
-from django.utils import timezone
+from django.utils import timezone, translation
 
-from agents.outbound import TransientSendError, outbound_reply_create, outbound_send
+from agents.outbound import TransientSendError, outbound_failed, outbound_reply_create, outbound_send
 from bmc.conversations.models import Conversation, Customer, Message
 from tests.fakes import FakeJsonServer
 
@@ -155,6 +155,21 @@ def test_a_send_refused_outside_the_window_becomes_a_staff_task(settings, provid
     assert task.title == "Contactar a Gabriel: WhatsApp no entregó el mensaje"
 
 
+def test_what_staff_read_is_spanish_even_when_an_english_request_reports_the_failure(conversation):
+    """WhatsApp's status webhook (an API request, which speaks English) may be what says a message
+    failed: the task it opens is still written in the staff's language."""
+    from bmc.sales.models import StaffTask
+
+    message = outbound_reply_create(conversation=conversation, text="¿Pudiste ver la cotización?")
+    with translation.override("en"):
+        outbound_failed(message=message, error_code="131047")
+    (task,) = StaffTask.objects.all()
+    assert task.title == "Contactar a Gabriel: WhatsApp no entregó el mensaje"
+    assert task.detail.endswith(
+        "Llamalo o mandale la plantilla aprobada.\n\nMensaje no entregado:\n¿Pudiste ver la cotización?"
+    )
+
+
 def test_a_follow_up_outside_the_window_goes_as_the_policy_template_with_its_values(settings, provider, conversation):
     settings.OUTBOUND_CHANNEL = "whatsapp"
     settings.WHATSAPP_API_BASE = provider.url
@@ -206,7 +221,10 @@ def test_a_reply_the_channel_keeps_refusing_is_given_up_for_a_person(settings, p
     message.refresh_from_db()
     assert (message.delivery_status, message.error_code) == ("failed", "gave_up")
     (task,) = StaffTask.objects.filter(kind="send_failed")
-    assert task.message_id == message.pk and "Te paso la cotización" in task.detail
+    assert (
+        task.message_id == message.pk
+        and task.detail == "Error gave_up fallaron 3 envíos. Mensaje:\nTe paso la cotización"
+    )
     assert messages_given_up(max_attempts=3) == []  # once
 
 

@@ -39,7 +39,7 @@ def test_a_batch_is_uploaded_and_dispatched_once_committed(api, django_capture_o
     assert response.status_code == 201
     body = response.json()
     assert body["total"] == 2 and [d["status"] for d in body["documents"]] == ["pending", "failed"]
-    assert body["documents"][1]["error"] == "the file is empty."
+    assert body["documents"][1]["error"] == "el archivo está vacío."  # stored for staff: their Spanish
     assert dispatched == [body["id"]]
     assert DocumentBatch.objects.get(pk=body["id"]).name == "semana 47"
 
@@ -49,7 +49,7 @@ def test_a_file_over_the_limit_is_refused_with_its_real_size(api, django_capture
     with django_capture_on_commit_callbacks(execute=False):
         response = api.post("/api/v1/documents/batches", {"files": files(huge)}, format="multipart")
     (document,) = response.json()["documents"]
-    assert document["status"] == "failed" and document["error"] == "30.0 MB: at most 20 MB per file."
+    assert document["status"] == "failed" and document["error"] == "30,0 MB: como máximo 20 MB por archivo."
 
 
 def test_no_files_is_a_clear_400(api):

@@ -113,7 +113,7 @@ def test_a_quote_over_10000_waits_for_approval_by_sales_staff(client, tenant, ca
     assert response.status_code == 200
     quote.refresh_from_db()
     assert quote.status == "draft" and quote.approved_by == seller and quote.approved_at is not None
-    assert "only quotes pending approval can be approved" in response.content.decode()
+    assert "solo se pueden aprobar las cotizaciones que esperan aprobación" in response.content.decode()
 
 
 def test_operations_cannot_approve(client, tenant, catalog):

@@ -56,5 +56,5 @@ def test_a_product_named_with_typos_is_found(conversation):
 def test_what_the_catalog_cannot_answer_goes_to_a_person(conversation):
     out = reply(conversation, "que garantia tienen los paneles?")
     task = StaffTask.objects.get(conversation=conversation)
-    assert task.title == "Product question to answer" and "garantia" in task.detail
+    assert task.title == "Consulta sobre un producto para responder" and "garantia" in task.detail
     assert out == Message.objects.filter(direction="out").last().text

@@ -65,7 +65,7 @@ def test_choosing_one_of_the_options_accepts_that_one(conversation, text):
     assert statuses == {100: "rejected", 150: "accepted"}
     followed = FollowUp.objects.filter(quote=quotes[100])  # the nudges went with the cheaper one
     assert followed.exists() and set(followed.values_list("status", "reason")) == {
-        ("cancelled", "another option was chosen")
+        ("cancelled", "el cliente eligió otra opción")
     }
     conversation.refresh_from_db()
     assert "last_option_group" not in conversation.dialogue  # chosen: nothing left to choose from
@@ -86,7 +86,7 @@ def test_declining_the_options_rejects_them_all_for_that_reason(conversation):
     assert Message.objects.get(pk=result.answered[0]).intent == "decline_quote"
     assert {Quote.objects.get(pk=q.pk).status for q in quotes.values()} == {"rejected"}
     reasons = set(FollowUp.objects.filter(quote__in=quotes.values()).values_list("status", "reason"))
-    assert reasons == {("cancelled", "the quote was rejected")}
+    assert reasons == {("cancelled", "la cotización fue rechazada")}
     conversation.refresh_from_db()
     assert "last_option_group" not in conversation.dialogue  # later turns no longer look them up
 

@@ -240,9 +240,9 @@ def test_a_thickness_the_panel_is_not_made_in_is_said_with_the_ones_it_is(conver
 @pytest.mark.parametrize(
     "text, title",
     [
-        ("pasame con un vendedor porfa", "The customer asked to talk to a person"),
-        ("llegaron 3 paneles rayados, una verguenza", "Complaint: solve it with the customer"),
-        ("que espesor me recomendas para un galpon?", "Product question to answer"),
+        ("pasame con un vendedor porfa", "El cliente pidió hablar con una persona"),
+        ("llegaron 3 paneles rayados, una verguenza", "Reclamo: resolvelo con el cliente"),
+        ("que espesor me recomendas para un galpon?", "Consulta sobre un producto para responder"),
     ],
 )
 def test_a_reply_that_promises_a_person_leaves_them_a_task(conversation, text, title):
@@ -260,7 +260,7 @@ def test_an_opted_out_customer_who_writes_again_gets_a_person_not_the_bot(conver
     result = say(conversation, "hola, al final quiero cotizar isodec 100 para 6 x 4,48")
     assert result.replies == [] and result.quotes == []
     task = StaffTask.objects.get(conversation=conversation)
-    assert task.title == "A customer who opted out wrote again: answer in person"
+    assert task.title == "Un cliente que pidió no recibir mensajes volvió a escribir: respondele personalmente"
 
 
 @pytest.mark.parametrize("text", ["gracias!", "buenisimo, muchas gracias 👍", "dale, joya, gracias"])

@@ -36,7 +36,7 @@ def test_listings_get_the_catalog_price_and_the_stock_and_only_what_differs_is_s
             "part": "listings",
             "id": "MLU3",
             "sku": "NO_SUCH_PANEL",
-            "reason": "Listing MLU3: SKU 'NO_SUCH_PANEL' is not in the catalog.",
+            "reason": "Publicación MLU3: el SKU 'NO_SUCH_PANEL' no está en el catálogo.",
         }
     ]
 

@@ -13,6 +13,7 @@ import pytest
 
 from agents.datasync.http import Pacer
 from agents.datasync.runs import sync_run_approve, sync_scan
+from agents.staff import admin_place
 from bmc.conversations.models import Conversation, Customer
 from bmc.datasync.models import SyncLink, SyncRun, SyncSource
 from bmc.quotes.models import CatalogVersion, Product, Quote
@@ -90,8 +91,8 @@ def test_bad_rows_are_refused_one_by_one_in_the_status_column_and_the_rest_impor
         (4, "ISODEC_EPS_200"),
         (37, "ISODEC_EPS_100"),
     ]
-    assert "price_venta_usd" in run.refusals[0]["reason"] and "is required" in run.refusals[0]["reason"]
-    assert "already on row 2" in run.refusals[2]["reason"]
+    assert run.refusals[0]["reason"] == "Fila 3: falta 'price_venta_usd'"  # what staff read in the admin
+    assert run.refusals[2]["reason"] == "Fila 37: el SKU 'ISODEC_EPS_100' ya está en la fila 2"
     status = {row[0] + f"@{n}": row[-1] for n, row in enumerate(sheets.sheet_rows(PRICE_LIST, "Precios"), start=1)}
     assert status["ISODEC_EPS_150@3"] == "Rechazada: falta 'price_venta_usd'"
     assert status["ISODEC_EPS_200@4"] == "Rechazada: 'thickness_mm' tiene que ser un número entero, dice 'doscientos'"
@@ -109,10 +110,11 @@ def test_a_sheet_that_would_empty_the_catalog_waits_for_a_person(sheets, tenant,
     sheets.sheet_put(PRICE_LIST, "Precios", rows[:11])  # 10 of 35 products left
     run = sync_now(tenant, "sheets")
     assert run.status == "held"
-    assert run.held["removed"] == sorted(row[0] for row in rows[11:]) and "25 of the 35 products" in run.held["reason"]
+    assert run.held["removed"] == sorted(row[0] for row in rows[11:]) and "25 de los 35 productos" in run.held["reason"]
     assert CatalogVersion.objects.get(tenant=tenant, is_current=True).version == 1  # nothing imported
     task = StaffTask.objects.get(kind="sync_held")
-    assert "25 productos" in task.title
+    assert task.title == "La lista de precios quitaría 25 productos: aprobá o corregí la planilla"
+    assert task.detail == f"{run.held['reason']}\nAprobala en {admin_place(SyncRun)} > #{run.pk}."
 
     again = sync_now(tenant, "sheets")  # the next run holds it again: the earlier hold gives way, one staff task
     run.refresh_from_db()
@@ -123,7 +125,7 @@ def test_a_sheet_that_would_empty_the_catalog_waits_for_a_person(sheets, tenant,
     again.refresh_from_db()
     assert again.status == "succeeded" and again.detail["approved"]["catalog_version"] == 2
     assert Product.objects.filter(catalog_version__is_current=True).count() == 10
-    with pytest.raises(ValueError, match="not held"):
+    with pytest.raises(ValueError, match="no retenida"):
         sync_run_approve(run=again, user=None)
 
 
@@ -211,7 +213,7 @@ def test_a_source_that_keeps_failing_stops_being_called_until_its_circuit_closes
     calls = len(sheets.requests)
     assert sync_scan()["skipped"] == ["sheets"] and not SyncRun.objects.filter(status="queued").exists()
     scheduled = sync_now(tenant, "sheets", trigger="schedule")  # one queued before the circuit opened
-    assert scheduled.status == "failed" and scheduled.error.startswith("Circuit open until")
+    assert scheduled.status == "failed" and scheduled.error.startswith("Circuito abierto hasta el ")
     assert len(sheets.requests) == calls  # the source was not called
 
     probe = sync_now(tenant, "sheets")  # a person's "run now" probes it: it answers, the circuit closes
@@ -272,11 +274,11 @@ def test_a_hold_the_sheet_has_moved_past_cannot_be_approved(sheets, tenant, djan
     sheet_set(sheets, "ISODEC_EPS_100", "price_venta_usd", "50.00")
     assert sync_now(tenant, "sheets").status == "succeeded"
     held.refresh_from_db()
-    assert held.status == "failed" and "imported the sheet" in held.error
-    with pytest.raises(ValueError, match="not held"):
+    assert held.status == "failed" and "que importó la planilla" in held.error
+    with pytest.raises(ValueError, match="no retenida"):
         sync_run_approve(run=held, user=None)
     SyncRun.objects.filter(pk=held.pk).update(status="held")  # even if it were still held
-    with pytest.raises(ValueError, match="catalog changed since"):
+    with pytest.raises(ValueError, match="El catálogo cambió desde"):
         sync_run_approve(run=held, user=django_user_model.objects.create_user("ana"))
     assert Product.objects.filter(catalog_version__is_current=True).count() == 35
 

@@ -50,11 +50,11 @@ def test_types_come_from_the_content_not_the_name():
     assert file_type_detect(b"numero;fecha;total\nA-1;01/11/2026;100,00\nA-2;02/11/2026;50,00\n") == "csv"
     assert file_type_detect(b"From: ana@x.uy\nSubject: factura\n\nadjunto la factura") == "eml"
     assert file_type_detect(b"Te paso el comprobante, saludos") == "txt"
-    with pytest.raises(DocumentError, match="image/gif, not one of the accepted types"):
+    with pytest.raises(DocumentError, match="image/gif, que no es uno de los tipos aceptados"):
         file_type_detect(b"GIF89a" + bytes(64))
-    with pytest.raises(DocumentError, match="application/x-executable, not one of the accepted types"):
+    with pytest.raises(DocumentError, match="application/x-executable, que no es uno de los tipos aceptados"):
         file_type_detect(corpus.wrong_type().content)  # named factura.pdf
-    with pytest.raises(DocumentError, match="not a document this agent reads"):
+    with pytest.raises(DocumentError, match="no es un documento que este agente lea"):
         file_type_detect(random.Random(1).randbytes(4096))
 
 
@@ -77,12 +77,12 @@ def test_a_days_mail_is_read_field_by_field(tenant):
     receipts = [d for d in read.values() if d.kind == "payment_receipt"]
     matched = {d.filename: next(c for c in d.checks if c["check"] == "cross_receipt_match") for d in receipts}
     assert sorted(c["ok"] for c in matched.values()) == [False, True]
-    assert any("pays invoice A-0001200" in c["detail"] for c in matched.values())
+    assert any("paga la factura A-0001200" in c["detail"] for c in matched.values())
     unknown = next(d for d in receipts if not matched[d.filename]["ok"])
-    assert unknown.review == "pending" and "matches no invoice or quote" in unknown.review_reason
+    assert unknown.review == "pending" and "no coincide con ninguna factura ni cotización" in unknown.review_reason
     # the order names a quote that does not exist
     order = read["orden-OC-2026-0042.pdf"]
-    assert order.review == "pending" and "COT-000099, which does not exist" in order.review_reason
+    assert order.review == "pending" and "la cotización COT-000099, que no existe" in order.review_reason
     clean = [d for d in read.values() if d.kind == "invoice"]
     assert all(d.review == "not_needed" and d.quality >= 0.9 for d in clean)
     assert summary["by_kind"] == {"invoice": 6, "payment_receipt": 2, "delivery_note": 1, "purchase_order": 1}
@@ -102,14 +102,14 @@ def test_bad_files_fail_alone_with_a_reason(tenant):
     ]
     batch, summary, read = run(tenant, samples)
     assert read[good.filename].status == "done" and read[good.filename].fields["number"] == "A-0000077"
-    assert read["copia.pdf"].status == "duplicate" and "the same file as" in read["copia.pdf"].error
+    assert read["copia.pdf"].status == "duplicate" and "el mismo archivo que" in read["copia.pdf"].error
     reasons = {name: read[name].error for name in read if read[name].status == "failed"}
-    assert "damaged" in reasons["cortado.pdf"]
-    assert "10000 pages: at most 50" in reasons["diez-mil-paginas.pdf"]
-    assert "compression bomb" in reasons["planilla.xlsx"]
-    assert "application/x-executable, not one of the accepted types" in reasons["factura.pdf"]
-    assert reasons["vacio.pdf"] == "the file is empty."
-    assert "at most 20 MB" in reasons["enorme.pdf"]
+    assert "el PDF está dañado" in reasons["cortado.pdf"]
+    assert "10000 páginas: como máximo 50" in reasons["diez-mil-paginas.pdf"]
+    assert "bomba de compresión" in reasons["planilla.xlsx"]
+    assert "application/x-executable, que no es uno de los tipos aceptados" in reasons["factura.pdf"]
+    assert reasons["vacio.pdf"] == "el archivo está vacío."
+    assert reasons["enorme.pdf"] == "20,0 MB: como máximo 20 MB por archivo."
     assert summary["by_status"] == {"done": 1, "duplicate": 1, "failed": 6}
     assert {d.filename for d in read.values() if d.review == "pending"} == set(reasons)
     batch.refresh_from_db()
@@ -136,8 +136,8 @@ def test_sums_that_do_not_add_up_and_bad_ruts_go_to_review(tenant):
     )
     _, _, read = run(tenant, [broken, wrong_rut, future])
     assert "total" in read[broken.filename].review_reason and read[broken.filename].review == "pending"
-    assert "check digit does not match" in read[wrong_rut.filename].review_reason
-    assert "issue date 10/11/2031" in read["futuro.pdf"].review_reason
+    assert "el dígito verificador no coincide" in read[wrong_rut.filename].review_reason
+    assert "fecha de emisión 10/11/2031" in read["futuro.pdf"].review_reason
 
 
 def test_the_same_invoice_twice_and_orders_against_their_quote(tenant):
@@ -155,10 +155,10 @@ def test_the_same_invoice_twice_and_orders_against_their_quote(tenant):
     first = corpus.invoice(random.Random(9), 500, issued=date(2026, 11, 1))
     again = corpus.invoice(random.Random(10), 500, issued=date(2026, 11, 1))  # same number, other lines
     _, summary, read = run(tenant, [order, first, again])
-    assert f"differs from quote {quote.number} ({quote.total})" in read[order.filename].review_reason
+    assert f"no coincide con la cotización {quote.number} ({quote.total})" in read[order.filename].review_reason
     for name in (first.filename, again.filename):
-        assert read[name].review == "pending" and "also in this batch" in read[name].review_reason
-    assert any("invoice A-0000500 also in this batch" in f for f in summary["findings"])
+        assert read[name].review == "pending" and "también está en este lote" in read[name].review_reason
+    assert any("la factura A-0000500 también está en este lote" in f for f in summary["findings"])
 
 
 def test_a_receipt_for_a_loaded_invoice_is_matched(tenant):
@@ -179,7 +179,7 @@ def test_a_receipt_for_a_loaded_invoice_is_matched(tenant):
     )
     _, _, read = run(tenant, [receipt])
     check = next(c for c in read[receipt.filename].checks if c["check"] == "cross_receipt_match")
-    assert check == {"check": "cross_receipt_match", "ok": True, "detail": "pays invoice F-1001 (2500.00 USD)"}
+    assert check == {"check": "cross_receipt_match", "ok": True, "detail": "paga la factura F-1001 (2500.00 USD)"}
 
 
 def test_an_invoice_already_loaded_under_collections_is_flagged_whatever_its_case(tenant):
@@ -199,7 +199,7 @@ def test_an_invoice_already_loaded_under_collections_is_flagged_whatever_its_cas
     again, new = (corpus.invoice(random.Random(n), n, issued=date(2026, 11, 10)) for n in (300, 301))
     _, _, read = run(tenant, [again, new])
     flagged = {name: next(c for c in d.checks if c["check"] == "cross_duplicate_invoice") for name, d in read.items()}
-    assert not flagged[again.filename]["ok"] and "already loaded as an invoice" in flagged[again.filename]["detail"]
+    assert not flagged[again.filename]["ok"] and "ya está cargada en las facturas" in flagged[again.filename]["detail"]
     assert flagged[new.filename]["ok"]
 
 
@@ -216,7 +216,7 @@ def test_corrections_are_kept_and_measure_accuracy(tenant, admin_user):
     document_review(
         document=documents[2], action="reject", corrections={}, user=admin_user, via="admin", note="no es nuestra"
     )
-    with pytest.raises(DocumentError, match="cannot correct lines"):
+    with pytest.raises(DocumentError, match="no se puede corregir lines"):
         document_review(document=documents[3], action="correct", corrections={"lines": []}, user=admin_user, via="x")
     (correction,) = DocumentCorrection.objects.all()
     assert (correction.field, correction.corrected, correction.user) == ("number", "A-0999", admin_user)
@@ -245,7 +245,7 @@ def test_a_correction_that_does_not_add_up_is_kept_and_the_document_keeps_waitin
     assert [c["check"] for c in failing] == ["total_adds_up"]
     document.refresh_from_db()
     assert document.review == "pending" and document.fields["total"] == "999.00"
-    assert document.review_reason.startswith("after correction: ") and document.reviewed_by == admin_user
+    assert document.review_reason.startswith("después de la corrección: ") and document.reviewed_by == admin_user
     assert DocumentCorrection.objects.get().corrected == "999.00"
     event = DomainEvent.objects.get(type="document.reviewed")
     assert event.data["review"] == "pending" and [c["check"] for c in event.data["failing_checks"]] == ["total_adds_up"]
@@ -346,10 +346,10 @@ def test_corrections_are_checked_and_written_the_readers_way(tenant, admin_user)
     _, _, read = run(tenant, [invoice])
     document = read[invoice.filename]
     for corrections, words in (
-        ({"kind": "factura"}, "kind 'factura' is not one of"),
-        ({"total": "mucho"}, "is not an amount"),
-        ({"issue_date": "ayer"}, "is not a date"),
-        ({"currency": "EUR"}, "is USD or UYU"),
+        ({"kind": "factura"}, "el tipo 'factura' no es uno de"),
+        ({"total": "mucho"}, "no es un importe"),
+        ({"issue_date": "ayer"}, "no es una fecha"),
+        ({"currency": "EUR"}, "tiene que ser USD o UYU"),
     ):
         with pytest.raises(DocumentError, match=words):
             document_review(document=document, action="correct", corrections=corrections, user=admin_user, via="admin")
@@ -380,7 +380,7 @@ def test_a_copy_of_a_file_that_could_not_be_read_goes_to_review_too(tenant):
     batch_crosscheck(batch_id=batch.pk)
     copy.refresh_from_db()
     assert copy.status == "duplicate" and copy.duplicate_of_id == original.pk
-    assert copy.review == "pending" and "a copy of 'factura.pdf', which could not be read" in copy.review_reason
+    assert copy.review == "pending" and "una copia de 'factura.pdf', que no se pudo leer" in copy.review_reason
 
 
 @pytest.mark.skipif(__import__("shutil").which("tesseract") is not None, reason="OCR is installed here")
@@ -391,7 +391,7 @@ def test_a_photo_without_ocr_says_so_and_goes_to_review(tenant):
     assert (document.status, document.file_type, document.ocr) == (
         "done",
         "png",
-        "unavailable: tesseract is not installed",
+        "no disponible: Tesseract no está instalado",
     )
     assert document.kind == "other" and document.review == "pending"
 
@@ -426,7 +426,7 @@ def test_a_file_that_keeps_killing_its_worker_fails_alone_at_the_third_loss(tena
     stages.extract_text.on_retry(ConnectionError("reset"), "task-id", (healthy.pk,), {}, None)  # not a loss
     poison.refresh_from_db()
     assert (poison.status, poison.stage) == ("failed", "extract")
-    assert poison.error == "extract stopped its worker 3 times: given up."
+    assert poison.error == f"{Document.Stage.EXTRACT.label}: hizo caer su proceso 3 veces; no se intenta más."
     for stage in (stages.ingest, stages.validate):  # passed by
         assert stage(poison.pk) == poison.pk
     poison.refresh_from_db()

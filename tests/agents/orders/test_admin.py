@@ -22,7 +22,7 @@ def test_staff_order_a_quote_confirm_the_transfer_and_schedule_the_truck(admin_c
     order = Order.objects.get(quote=quoted)
     assert order.source == "admin" and WorkflowRun.objects.filter(trigger=f"quote:{quoted.pk}").exists()
     again = admin_client.post(changelist, {"action": "make_orders", "_selected_action": [quoted.pk]}, follow=True)
-    assert f"is already order {order.number}" in again.content.decode()
+    assert f"ya es el pedido {order.number}" in again.content.decode()
 
     order_stock_reserve(order=order)
     page = admin_client.get(reverse("admin:orders_order_change", args=[order.pk])).content.decode()

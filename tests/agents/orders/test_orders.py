@@ -73,17 +73,17 @@ def test_an_accepted_quote_becomes_an_order_at_its_prices_with_a_delivery_date(q
 @pytest.mark.django_db
 def test_a_quote_that_cannot_be_ordered_is_refused_naming_why(quoted, tenant, other_tenant):
     order_from_quote(tenant=tenant, quote_id=quoted.pk, source="api")
-    with pytest.raises(OrderRefused, match=f"{quoted.number} is already order PED-"):
+    with pytest.raises(OrderRefused, match=f"{quoted.number} ya es el pedido PED-"):
         order_from_quote(tenant=tenant, quote_id=quoted.pk, source="api")
     with pytest.raises(NotInTenant):
         order_from_quote(tenant=other_tenant, quote_id=quoted.pk, source="api")
     other = say(quoted.conversation, "y en 150?").quotes[0]
     Quote.objects.filter(pk=other).update(valid_until=timezone.localdate() - timedelta(days=1))
-    with pytest.raises(OrderRefused, match="expired on") as expired:
+    with pytest.raises(OrderRefused, match="venció el") as expired:
         order_from_quote(tenant=tenant, quote_id=other, source="api")
     assert expired.value.code == "expired"
     Quote.objects.filter(pk=other).update(valid_until=timezone.localdate(), status="rejected")
-    with pytest.raises(OrderRefused, match="was rejected"):
+    with pytest.raises(OrderRefused, match="fue rechazada"):
         order_from_quote(tenant=tenant, quote_id=other, source="api")
 
 

@@ -132,7 +132,7 @@ def test_a_customer_who_answers_gets_no_more_follow_ups(quoted, tenant):
     assert sent_log(quoted) == [("step", 1, "Sat 21 20:30"), ("expiry", 0, "Sat 28 10:00")]
     stopped = FollowUp.objects.filter(quote=quoted, status=FollowUp.Status.CANCELLED)
     assert sorted(stopped.values_list("step", flat=True)) == [2, 3]
-    assert set(stopped.values_list("reason", flat=True)) == {"the customer wrote"}
+    assert set(stopped.values_list("reason", flat=True)) == {"el cliente escribió"}
 
 
 def test_a_customer_who_opts_out_mid_sequence_gets_the_confirmation_and_nothing_else(quoted, tenant):
@@ -252,10 +252,12 @@ def test_a_follow_up_that_reaches_its_send_in_quiet_hours_waits_and_goes_in_the_
     waiting = FollowUp.objects.get(pk=followup_id)
     assert waiting.status == FollowUp.Status.SCHEDULED and waiting.message_id is None
     assert timezone.localtime(waiting.due_at, MVD) == local(23, 9, 0)  # Sunday is quiet too
+    assert waiting.reason == "le tocó salir en horario sin envíos; sale el lun 23/11 09:00"  # what staff read
     run_clock(local(21, 21, 10), local(23, 9, 0))
     # Monday 09:00 step 2 is due as well: the customer gets one message, the later one
     assert sent_log(quoted) == [("step", 2, "Mon 23 09:00")]
-    assert FollowUp.objects.get(pk=followup_id).status == FollowUp.Status.SKIPPED
+    skipped = FollowUp.objects.get(pk=followup_id)
+    assert (skipped.status, skipped.reason) == (FollowUp.Status.SKIPPED, "también tocaba el paso 2")
     assert Message.objects.get(pk=message_id).delivery_status == "cancelled"
     assert Message.objects.filter(followup__isnull=False, delivery_status="sent").count() == 1
 
@@ -280,7 +282,7 @@ def test_a_newer_quote_in_the_conversation_stops_the_older_ones_reminders(quoted
     run_clock(local(21, 10, 10), local(1, 12, 0, month=12))
     assert sent_log(quoted) == []  # its steps went when the customer wrote; its expiry reminder now
     expiry = FollowUp.objects.get(quote=quoted, kind="expiry")
-    assert (expiry.status, expiry.reason) == ("cancelled", "a newer quote replaced it")
+    assert (expiry.status, expiry.reason) == ("cancelled", "la reemplazó una cotización más nueva")
     newer = Quote.objects.get(pk=newer)
     assert newer.spec["thickness_mm"] == 150 and [kind for kind, *_ in sent_log(newer)][-1] == "expiry"
 
@@ -291,4 +293,4 @@ def test_a_conversation_with_staff_gets_no_follow_ups(quoted, tenant):
     run_clock(local(21, 10, 10), local(1, 12, 0, month=12))
     assert sent_log(quoted) == []
     expiry = FollowUp.objects.get(quote=quoted, kind="expiry")
-    assert (expiry.status, expiry.reason) == ("cancelled", "staff have the conversation")
+    assert (expiry.status, expiry.reason) == ("cancelled", "la conversación la atiende una persona")

@@ -100,7 +100,7 @@ def test_a_message_stored_before_the_send_withdraws_it(quoted, whatsapp, tenant)
     assert outbound_send(tenant_id=tenant.pk, message_id=message_id) == "cancelled"
     assert whatsapp.requests == []
     step_one = FollowUp.objects.get(quote=quoted, step=1)
-    assert step_one.status == FollowUp.Status.CANCELLED and step_one.reason == "the customer wrote"
+    assert step_one.status == FollowUp.Status.CANCELLED and step_one.reason == "el cliente escribió"
     assert Message.objects.get(pk=message_id).delivery_status == "cancelled"
 
 

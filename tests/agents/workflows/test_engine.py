@@ -139,7 +139,7 @@ def test_a_task_that_keeps_failing_fails_the_run_saying_why_or_goes_to_on_error(
     worker_does(step(run, "tell").agent_task, error="ValueError: again")
     run = advance(run)
     assert run.status == "failed"
-    assert run.error == "tell: staff.notify failed: ValueError: again (attempt 1)"
+    assert run.error == "tell: staff.notify failed: ValueError: again (intento 1)"
 
 
 def test_a_task_past_its_timeout_is_stopped_and_tried_again(tenant):
@@ -151,7 +151,7 @@ def test_a_task_past_its_timeout_is_stopped_and_tried_again(tenant):
     assert first.status == "cancelled"
     run = advance(run, later=32)
     notify = step(run, "notify")
-    assert notify.attempts == 2 and notify.agent_task != first and "did not finish within 30 s" in notify.error
+    assert notify.attempts == 2 and notify.agent_task != first and "staff.notify no terminó en 30 s" in notify.error
 
 
 def test_delay_condition_approval_and_an_event_take_a_run_to_its_end(tenant, admin_user):
