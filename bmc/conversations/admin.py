@@ -6,22 +6,29 @@ from __future__ import annotations
 from django import forms
 from django.contrib import admin
 from django.db.models import Count
+from django.urls import reverse
 from django.utils import timezone
+from django.utils.html import format_html
 from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
 from agents.outbound import outbound_reply_create, outbound_send_submit
 from agents.sales.followup import followups_stop
 from bmc.conversations import models as conversations
-from bmc.core.admin import ReadOnlyInline, pretty_json
+from bmc.core.admin import ReadOnlyInline, StaffSearch, pretty_json
 
 
 @admin.register(conversations.Customer)
-class CustomerAdmin(admin.ModelAdmin):
-    list_display = ("phone", "name", "email", "zone", "opted_out", "tenant", "created_at")
+class CustomerAdmin(StaffSearch, admin.ModelAdmin):
+    list_display = ("phone", "name", "email", "zone", "opted_out", "profile", "created_at")
     list_filter = ("tenant", "zone", "opted_out")
     search_fields = ("phone", "name", "email")
+    phone_field = "phone"
     readonly_fields = ("created_at", "updated_at", "opted_out_at")
+
+    @admin.display(description=_("Profile"))
+    def profile(self, obj) -> str:
+        return format_html('<a href="{}">{}</a>', reverse("admin:workspace-customer", args=[obj.pk]), _("open"))
 
     def save_model(self, request, obj, form, change):
         """Opted out by staff (the customer asked by phone): nothing more is sent."""
@@ -55,11 +62,13 @@ class ConversationForm(forms.ModelForm):
 
 
 @admin.register(conversations.Conversation)
-class ConversationAdmin(admin.ModelAdmin):
+class ConversationAdmin(StaffSearch, admin.ModelAdmin):
     form = ConversationForm
-    list_display = ("id", "customer", "channel", "state", "assigned_to", "message_count", "last_message_at")
+    list_display = ("id", "customer", "channel", "state", "assigned_to", "message_count", "last_message_at", "thread")
     list_filter = ("tenant", "state", "channel", "assigned_to")
     search_fields = ("customer__phone", "customer__name")
+    phone_field = "customer__phone"
+    words_in_messages = True
     list_select_related = ("customer", "assigned_to")
     readonly_fields = ("customer", "channel", "dialogue_pretty", "created_at", "last_message_at")
     fields = (
@@ -78,6 +87,10 @@ class ConversationAdmin(admin.ModelAdmin):
 
     def get_queryset(self, request):
         return super().get_queryset(request).annotate(message_total=Count("messages"))
+
+    @admin.display(description=_("Thread"))
+    def thread(self, obj) -> str:
+        return format_html('<a href="{}">{}</a>', reverse("admin:workspace-thread", args=[obj.pk]), _("open"))
 
     @admin.display(description=_("Messages"), ordering="message_total")
     def message_count(self, obj) -> int:
@@ -133,10 +146,11 @@ class ConversationAdmin(admin.ModelAdmin):
 
 
 @admin.register(conversations.Message)
-class MessageAdmin(admin.ModelAdmin):
+class MessageAdmin(StaffSearch, admin.ModelAdmin):
     list_display = ("created_at", "direction", "channel", "customer_phone", "short_text", "intent", "delivery_status")
     list_filter = ("tenant", "direction", "channel", "delivery_status", "intent")
     search_fields = ("text", "external_id", "conversation__customer__phone")
+    phone_field = "conversation__customer__phone"
     list_select_related = ("conversation__customer",)
     readonly_fields = ("raw_payload_pretty", "created_at")
     exclude = ("raw_payload",)

@@ -3,6 +3,7 @@ from __future__ import annotations
 import json
 
 from django.contrib import admin, messages
+from django.db.models import Q
 from django.utils.html import format_html
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
@@ -10,10 +11,35 @@ from rest_framework_api_key.admin import APIKeyModelAdmin
 from rest_framework_api_key.models import APIKey as LibraryAPIKey
 
 from bmc.core import models
+from bmc.core.search import conversations_saying, phone_e164, record_number_id
 
 # The library's own, tenant-less key model is not used: keys are core.ApiKey, per tenant.
 if admin.site.is_registered(LibraryAPIKey):
     admin.site.unregister(LibraryAPIKey)
+
+
+class StaffSearch:
+    """A change list's search as staff type it, beside the fields' own: a record's number
+    (`number_prefix`: 'COT-000003', 'cot 3'), a phone written locally (`phone_field`: '099 123
+    456' is +59899123456), words its conversation's messages say (`words_in_messages`)."""
+
+    number_prefix: str | None = None
+    phone_field: str | None = None
+    words_in_messages = False
+
+    def get_search_results(self, request, queryset, search_term):
+        results, distinct = super().get_search_results(request, queryset, search_term)
+        term = search_term.strip()
+        if not term:
+            return results, distinct
+        found = Q(pk__in=results.values("pk"))
+        if self.number_prefix and (record_id := record_number_id(term, self.number_prefix)) is not None:
+            found |= Q(pk=record_id)
+        if self.phone_field and (phone := phone_e164(term)):
+            found |= Q(**{self.phone_field: phone})
+        if self.words_in_messages:
+            found |= Q(pk__in=conversations_saying(queryset.model.objects.all(), term).values("pk"))
+        return queryset.filter(found), distinct
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):

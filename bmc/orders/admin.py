@@ -10,7 +10,7 @@ from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
 from agents.orders.service import order_cancel, order_deliver, order_payment_record, order_schedule
-from bmc.core.admin import ReadOnlyInline
+from bmc.core.admin import ReadOnlyInline, StaffSearch
 from bmc.orders.models import Order, OrderLine
 
 
@@ -20,7 +20,7 @@ class LineInline(ReadOnlyInline):
 
 
 @admin.register(Order)
-class OrderAdmin(admin.ModelAdmin):
+class OrderAdmin(StaffSearch, admin.ModelAdmin):
     list_display = (
         "number",
         "customer",
@@ -34,6 +34,8 @@ class OrderAdmin(admin.ModelAdmin):
     )
     list_filter = ("status", "stock", "zone", "source")
     search_fields = ("customer__name", "customer__phone", "id", "external_id", "buyer")
+    number_prefix = "PED"
+    phone_field = "customer__phone"
     readonly_fields = (
         "number",
         "quote",

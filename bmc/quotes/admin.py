@@ -17,7 +17,7 @@ from agents.quotes.document import quote_public_path
 from agents.quotes.pricing import QuoteStateError, quote_approve
 from agents.sales.followup import followups_stop
 from bmc.conversations.admin import ConversationAdmin
-from bmc.core.admin import ReadOnlyAdmin, ReadOnlyInline, pretty_json
+from bmc.core.admin import ReadOnlyAdmin, ReadOnlyInline, StaffSearch, pretty_json
 from bmc.orders.models import Order
 from bmc.quotes import models as quotes
 
@@ -84,7 +84,7 @@ class QuoteLineInline(ReadOnlyInline):
 
 
 @admin.register(quotes.Quote)
-class QuoteAdmin(admin.ModelAdmin):
+class QuoteAdmin(StaffSearch, admin.ModelAdmin):
     list_display = (
         "number",
         "customer",
@@ -98,6 +98,8 @@ class QuoteAdmin(admin.ModelAdmin):
     )
     list_filter = ("status", "requires_approval", "estimate", "tenant")
     search_fields = ("customer__phone", "customer__name", "option_group")
+    number_prefix = "COT"
+    phone_field = "customer__phone"
     list_select_related = ("customer",)
     date_hierarchy = "created_at"
     actions = ["approve_quotes", "make_orders"]

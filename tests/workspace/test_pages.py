@@ -160,3 +160,22 @@ def test_sales_see_sales_and_operations_see_the_machinery(client, seller, tenant
     home = client.get("/admin/")
     assert home.status_code == 200 and "/admin/jobs/" in home.content.decode()
     assert "data-queue" in home.content.decode()  # the operations home: queue depths
+
+
+def test_the_admin_finds_what_staff_type(client, seller, tenant):
+    conversation = _conversation(tenant, "+59899123456", "Gabriela")
+    quote_id = say(conversation, REQUEST).quotes[0]
+    other = _conversation(tenant, "+59899000999", "Hugo")
+    _said(other, "in", "Quiero techar el galpón de la chacra")
+
+    def found(url: str, term: str) -> list[int]:
+        return [row.pk for row in client.get(url, {"q": term}).context["cl"].result_list]
+
+    assert found("/admin/quotes/quote/", f"COT-{quote_id:06d}") == [quote_id]
+    assert found("/admin/quotes/quote/", f"cot {quote_id}") == [quote_id]
+    assert found("/admin/quotes/quote/", "099 123 456") == [quote_id]
+    assert found("/admin/conversations/customer/", "099 123 456") == [conversation.customer_id]
+    assert found("/admin/conversations/customer/", "0 99 000 999") == [other.customer_id]
+    assert found("/admin/conversations/conversation/", "galpón chacra") == [other.pk]
+    assert found("/admin/conversations/conversation/", "Gabriela") == [conversation.pk]
+    assert found("/admin/conversations/message/", "099000999") == list(other.messages.values_list("pk", flat=True))
