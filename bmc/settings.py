@@ -30,6 +30,8 @@ ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[:
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
 INSTALLED_APPS = [
+    # the staff workspace first, so its admin templates (base_site.html) come before the admin's
+    "bmc.workspace",
     # the admin site with the staff workspace's home, inbox and customer pages (bmc/workspace)
     "bmc.workspace.apps.WorkspaceAdminConfig",
     "django.contrib.auth",
@@ -56,7 +58,6 @@ INSTALLED_APPS = [
     "bmc.orders",
     "bmc.payments",
     "bmc.datasync",
-    "bmc.workspace",
     "bmc.api",
 ]
 

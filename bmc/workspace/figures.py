@@ -14,7 +14,7 @@ from django.db.models.fields.json import KeyTextTransform
 from django.db.models.functions import Coalesce, TruncDate, TruncWeek
 from django.utils import timezone
 
-from bmc.conversations.models import Conversation, Message
+from bmc.conversations.models import Conversation, Message, Zone
 from bmc.documents.models import Document
 from bmc.orders.models import Order
 from bmc.quotes.models import Quote
@@ -104,7 +104,18 @@ def amounts_by(*, tenant_id: int, since: datetime, key: str) -> list[dict[str, A
         )
         .order_by("-quoted")
     )
-    return [{"group": row["group"] or "", **{k: row[k] for k in ("quoted", "won", "count")}} for row in rows]
+    return [
+        {"group": _group_label(key, row["group"]), **{k: row[k] for k in ("quoted", "won", "count")}} for row in rows
+    ]
+
+
+def _group_label(key: str, value: str | None) -> str:
+    """ISODEC_EPS as 'ISODEC EPS', MONTEVIDEO as 'Montevideo'; '' for none said."""
+    if not value:
+        return ""
+    if key == "zone" and value in Zone.values:
+        return str(Zone(value).label)
+    return value.replace("_", " ")
 
 
 def followups_by_week(*, tenant_id: int, since: datetime) -> list[dict[str, Any]]:

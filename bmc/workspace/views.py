@@ -17,7 +17,7 @@ from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, pgettext
 
 from agents.outbound import outbound_reply_create, outbound_send_submit
 from bmc.conversations.models import Conversation, Customer, Message
@@ -188,7 +188,7 @@ def inbox(site, request: HttpRequest) -> TemplateResponse:
             view=view,
             query=query,
             views=[
-                ("all", _("All")),
+                ("all", pgettext("conversations", "All")),
                 ("mine", _("My conversations")),
                 ("reply", _("Need a reply")),
                 ("staff", _("With staff")),

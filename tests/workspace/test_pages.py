@@ -73,7 +73,8 @@ def test_the_home_says_what_waits_and_draws_the_period_from_the_database(client,
     charts = json.loads(page.context["charts"] and _json_script(html, "chart-data"))
     assert sum(day["count"] for day in charts["quotes_per_day"]) == 1
     assert [stage["count"] for stage in charts["funnel"]][:2] == [2, 1]
-    assert charts["by_family"][0]["group"] == "ISODEC_EPS" and charts["by_family"][0]["quoted"] == 1816.95
+    assert charts["by_family"][0]["group"] == "ISODEC EPS" and charts["by_family"][0]["quoted"] == 1816.95
+    assert charts["by_zone"][0]["group"] == "Montevideo"
     assert charts["reply_time"] and charts["reply_time"][0]["count"] >= 1
     # figures by aggregate queries, not one per row
     assert len(queries) < 40, [q["sql"] for q in queries]
