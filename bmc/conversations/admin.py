@@ -15,7 +15,8 @@ from django.utils.translation import gettext_lazy as _
 from agents.outbound import outbound_reply_create, outbound_send_submit
 from agents.sales.followup import followups_stop
 from bmc.conversations import models as conversations
-from bmc.core.admin import ReadOnlyInline, StaffSearch, pretty_json
+from bmc.core.admin import ReadOnlyInline, StaffSearch, facts_html, pretty_json
+from bmc.workspace.present import dialogue_lines
 
 
 @admin.register(conversations.Customer)
@@ -98,7 +99,7 @@ class ConversationAdmin(StaffSearch, admin.ModelAdmin):
 
     @admin.display(description=_("Dialogue state"))
     def dialogue_pretty(self, obj) -> str:
-        return pretty_json(obj.dialogue)
+        return facts_html(dialogue_lines(obj.dialogue), raw=obj.dialogue)
 
     def save_model(self, request, obj, form, change):
         reply = form.cleaned_data.get("staff_reply", "").strip()

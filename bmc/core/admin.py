@@ -4,7 +4,7 @@ import json
 
 from django.contrib import admin, messages
 from django.db.models import Q
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from rest_framework_api_key.admin import APIKeyModelAdmin
@@ -66,6 +66,16 @@ class ReadOnlyInline(admin.TabularInline):
 
     def get_readonly_fields(self, request, obj=None):
         return self.fields or super().get_readonly_fields(request, obj)
+
+
+def facts_html(rows, raw=None) -> str:
+    """Label and value pairs as a definition list, for people; the stored JSON, if given, folded
+    beneath for whoever needs it."""
+    facts = format_html_join("", "<dt>{}</dt><dd>{}</dd>", rows)
+    folded = (
+        format_html("<details><summary>{}</summary>{}</details>", gettext("As stored"), pretty_json(raw)) if raw else ""
+    )
+    return format_html('<dl class="ws-facts">{}</dl>{}', facts, folded)
 
 
 def pretty_json(value) -> str:

@@ -17,9 +17,10 @@ from agents.quotes.document import quote_public_path
 from agents.quotes.pricing import QuoteStateError, quote_approve
 from agents.sales.followup import followups_stop
 from bmc.conversations.admin import ConversationAdmin
-from bmc.core.admin import ReadOnlyAdmin, ReadOnlyInline, StaffSearch, pretty_json
+from bmc.core.admin import ReadOnlyAdmin, ReadOnlyInline, StaffSearch, facts_html
 from bmc.orders.models import Order
 from bmc.quotes import models as quotes
+from bmc.workspace.present import spec_missing, spec_sentence
 
 
 def _pdf_link(quote) -> str:
@@ -183,7 +184,11 @@ class QuoteAdmin(StaffSearch, admin.ModelAdmin):
 
     @admin.display(description=_("Spec"))
     def spec_pretty(self, obj) -> str:
-        return pretty_json(obj.spec)
+        missing = spec_missing(obj.spec) if obj.estimate else []
+        rows = [(gettext("Asked for"), spec_sentence(obj.spec))]
+        if missing:
+            rows.append((gettext("Still missing"), ", ".join(missing)))
+        return facts_html(rows, raw=obj.spec)
 
     @admin.action(description=_("Approve selected quotes (over 10,000 USD)"), permissions=["approve"])
     def approve_quotes(self, request, queryset):

@@ -180,3 +180,16 @@ def test_the_admin_finds_what_staff_type(client, seller, tenant):
     assert found("/admin/conversations/conversation/", "galpón chacra") == [other.pk]
     assert found("/admin/conversations/conversation/", "Gabriela") == [conversation.pk]
     assert found("/admin/conversations/message/", "099000999") == list(other.messages.values_list("pk", flat=True))
+
+
+def test_specs_and_dialogues_read_as_sentences_in_the_admin(client, seller, tenant):
+    conversation = _conversation(tenant, "+59899222333", "Inés")
+    quote_id = say(conversation, REQUEST).quotes[0]
+    operator = get_user_model().objects.create_superuser("jefa", "jefa@example.com", "x")
+    client.force_login(operator)
+
+    quote = client.get(f"/admin/quotes/quote/{quote_id}/change/").content.decode()
+    assert "Pidió</dt><dd>ISODEC EPS 100 mm, techo de 6 × 4,48 m" in quote
+    dialogue = client.get(f"/admin/conversations/conversation/{conversation.pk}/change/").content.decode()
+    assert "Espera</dt><dd>nada: se puede cotizar" in dialogue
+    assert "<summary>Tal como está guardado</summary>" in dialogue  # the JSON folded beneath
