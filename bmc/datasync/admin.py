@@ -4,11 +4,15 @@ circuit is open, a held price list to approve."""
 from __future__ import annotations
 
 from django.contrib import admin, messages
+from django.utils import timezone
+from django.utils.formats import date_format
 from django.utils.html import format_html, format_html_join
+from django.utils.translation import gettext, ngettext
+from django.utils.translation import gettext_lazy as _
 
 from agents.datasync.runs import COUNTS, SyncBusy, SyncNotConfigured, sync_run_approve, sync_run_start
 from agents.quotes.catalog import CatalogError
-from bmc.datasync.models import MarketQuestion, SyncLink, SyncRun, SyncSource
+from bmc.datasync.models import MarketQuestion, Source, SyncLink, SyncRun, SyncSource
 
 
 @admin.register(SyncSource)
@@ -20,27 +24,29 @@ class SyncSourceAdmin(admin.ModelAdmin):
     def has_add_permission(self, request) -> bool:
         return False  # a source's row is made by its first run
 
-    @admin.display(description="Circuit")
+    @admin.display(description=_("Circuit"))
     def circuit(self, source: SyncSource) -> str:
         if source.circuit_open:
+            until = date_format(timezone.localtime(source.open_until), "SHORT_DATETIME_FORMAT")
             return format_html(
-                '<strong style="color:#ba2121">open until {}</strong>', f"{source.open_until:%d/%m/%Y %H:%M}"
+                '<strong style="color:#ba2121">{}</strong>', gettext("open until %(time)s") % {"time": until}
             )
-        return "closed"
+        return gettext("closed")
 
-    @admin.display(description="Last error")
+    @admin.display(description=_("Last error"))
     def last_error_short(self, source: SyncSource) -> str:
         return source.last_error[:120]
 
-    @admin.action(description="Run the selected sources now", permissions=["change"])
+    @admin.action(description=_("Run the selected sources now"), permissions=["change"])
     def run_now(self, request, queryset) -> None:
         for source in queryset:
             _run_now(self, request, source.tenant, source.source)
 
-    @admin.action(description="Close the circuit (call the source again at the next run)", permissions=["change"])
+    @admin.action(description=_("Close the circuit (call the source again at the next run)"), permissions=["change"])
     def circuit_close(self, request, queryset) -> None:
         closed = queryset.update(open_until=None, failures=0)
-        self.message_user(request, f"{closed} source(s): circuit closed.")
+        message = ngettext("%(count)d source: circuit closed.", "%(count)d sources: circuit closed.", closed)
+        self.message_user(request, message % {"count": closed})
 
 
 def _run_now(model_admin: admin.ModelAdmin, request, tenant, source: str) -> None:
@@ -51,7 +57,10 @@ def _run_now(model_admin: admin.ModelAdmin, request, tenant, source: str) -> Non
     except SyncBusy as busy:
         model_admin.message_user(request, str(busy), level=messages.WARNING)
     else:
-        model_admin.message_user(request, f"Run {run.pk} of {source} queued.")
+        label = Source(source).label if source in Source.values else source
+        model_admin.message_user(
+            request, gettext("Run %(run)s of %(source)s queued.") % {"run": run.pk, "source": label}
+        )
 
 
 @admin.register(SyncRun)
@@ -75,7 +84,7 @@ class SyncRunAdmin(admin.ModelAdmin):
     def has_add_permission(self, request) -> bool:
         return False
 
-    @admin.display(description="Refused")
+    @admin.display(description=_("Refused records"))
     def refusals_table(self, run: SyncRun) -> str:
         if not run.refusals:
             return "-"
@@ -84,16 +93,22 @@ class SyncRunAdmin(admin.ModelAdmin):
             "<tr><td>{}</td><td>{}</td><td>{}</td></tr>",
             ((r.get("row", ""), r.get("sku", r.get("id", "")), r.get("reason", "")) for r in run.refusals),
         )
-        return format_html("<table><tr><th>Row</th><th>Record</th><th>Reason</th></tr>{}</table>", rows)
+        return format_html(
+            "<table><tr><th>{}</th><th>{}</th><th>{}</th></tr>{}</table>",
+            gettext("Row"),
+            gettext("Record"),
+            gettext("Reason"),
+            rows,
+        )
 
-    @admin.display(description="Held for approval")
+    @admin.display(description=_("Held for approval"))
     def held_summary(self, run: SyncRun) -> str:
         if not run.held:
             return "-"
         removed = ", ".join(run.held.get("removed", [])[:50])
-        return format_html("{}<br>Removed: {}", run.held.get("reason", ""), removed or "-")
+        return format_html("{}<br>{} {}", run.held.get("reason", ""), gettext("Removed:"), removed or "-")
 
-    @admin.action(description="Approve the selected held price lists (import them)", permissions=["change"])
+    @admin.action(description=_("Approve the selected held price lists (import them)"), permissions=["change"])
     def approve(self, request, queryset) -> None:
         for run in queryset:
             try:
@@ -101,7 +116,7 @@ class SyncRunAdmin(admin.ModelAdmin):
             except (ValueError, CatalogError) as error:
                 self.message_user(request, str(error), level=messages.ERROR)
             else:
-                self.message_user(request, f"Run {run.pk}: the price list was imported.")
+                self.message_user(request, gettext("Run %(run)s: the price list was imported.") % {"run": run.pk})
 
 
 @admin.register(SyncLink)
@@ -154,5 +169,5 @@ class MarketQuestionAdmin(admin.ModelAdmin):
     def save_model(self, request, obj, form, change) -> None:
         if "answer" in form.changed_data and obj.answer.strip():
             obj.answered_by = request.user
-            self.message_user(request, "La respuesta se publica en MercadoLibre en la próxima sincronización.")
+            self.message_user(request, gettext("The answer is posted on MercadoLibre at the next sync."))
         super().save_model(request, obj, form, change)

@@ -12,6 +12,8 @@ from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
+from django.utils.translation import gettext, ngettext
+from django.utils.translation import gettext_lazy as _
 
 from agents.documents.flow import batch_submit
 from agents.documents.intake import DocumentError, Upload
@@ -40,8 +42,10 @@ class MultipleFileField(forms.FileField):
 
 
 class BatchUploadForm(forms.Form):
-    name = forms.CharField(required=False, max_length=200, help_text="e.g. 'Facturas de la semana'")
-    files = MultipleFileField(help_text="PDF, PNG, JPEG, TXT, CSV, XLSX or EML; at most 20 MB each.")
+    name = forms.CharField(label=_("Name"), required=False, max_length=200, help_text=_("e.g. 'Facturas de la semana'"))
+    files = MultipleFileField(
+        label=_("Files"), help_text=_("PDF, PNG, JPEG, TXT, CSV, XLSX or EML; at most 20 MB each.")
+    )
 
 
 class DocumentInline(ReadOnlyInline):
@@ -53,7 +57,7 @@ class DocumentInline(ReadOnlyInline):
         shown = ("filename", "file_type", "kind", "status", "stage", "quality", "review", "error", "batch")
         return super().get_queryset(request).only(*shown)
 
-    @admin.display(description="Document")
+    @admin.display(description=_("Document"))
     def link(self, obj) -> str:
         return format_html(
             '<a href="{}">{}</a>', reverse("admin:documents_document_change", args=[obj.pk]), obj.filename
@@ -64,15 +68,14 @@ def progress_bar(batch) -> str:
     """From the counts DocumentBatchAdmin.get_queryset adds to each batch (one query per page)."""
 
     done, failed, total = batch.done_count, batch.failed_count, batch.total
-    return format_html(
-        '<progress value="{}" max="{}" style="width: 240px"></progress> {} of {} ({} %){}',
-        done,
-        total or 1,
-        done,
-        total,
-        progress_percent(done, total),
-        f" · {failed} failed" if failed else "",
-    )
+    text = gettext("%(done)s of %(total)s (%(percent)s %%)") % {
+        "done": done,
+        "total": total,
+        "percent": progress_percent(done, total),
+    }
+    if failed:
+        text += " · " + ngettext("%(count)s failed", "%(count)s failed", failed) % {"count": failed}
+    return format_html('<progress value="{}" max="{}" style="width: 240px"></progress> {}', done, total or 1, text)
 
 
 @admin.register(models.DocumentBatch)
@@ -104,7 +107,7 @@ class DocumentBatchAdmin(admin.ModelAdmin):
             )
         )
 
-    @admin.display(description="Progress")
+    @admin.display(description=_("Progress"))
     def progress(self, obj) -> str:
         return progress_bar(obj)
 
@@ -124,11 +127,16 @@ class DocumentBatchAdmin(admin.ModelAdmin):
                 name=form.cleaned_data["name"],
                 user=request.user,
             )
-            self.message_user(request, f"Batch {batch.pk}: {batch.total} document(s) on their way.", messages.SUCCESS)
+            message = ngettext(
+                "Batch %(batch)s: %(count)d document on its way.",
+                "Batch %(batch)s: %(count)d documents on their way.",
+                batch.total,
+            ) % {"batch": batch.pk, "count": batch.total}
+            self.message_user(request, message, messages.SUCCESS)
             return HttpResponseRedirect(reverse("admin:documents_documentbatch_change", args=[batch.pk]))
         context = {
             **self.admin_site.each_context(request),
-            "title": "Upload documents",
+            "title": gettext("Upload documents"),
             "form": form,
             "opts": self.model._meta,
         }
@@ -170,7 +178,7 @@ class DocumentAdmin(admin.ModelAdmin):
                 raise PermissionDenied
             action = request.POST.get("action")
             if action not in ("approve", "reject"):
-                self.message_user(request, "Choose Approve or Reject.", messages.ERROR)
+                self.message_user(request, gettext("Choose Approve or Reject."), messages.ERROR)
                 return HttpResponseRedirect(request.path)
             corrections = {
                 field: request.POST[field].strip()
@@ -194,14 +202,17 @@ class DocumentAdmin(admin.ModelAdmin):
             if failing:
                 self.message_user(
                     request,
-                    "Corrections kept, but the checks still fail, so it waits for review: "
-                    + "; ".join(c["detail"] for c in failing),
+                    gettext("Corrections kept, but the checks still fail, so it waits for review: %(failing)s")
+                    % {"failing": "; ".join(c["detail"] for c in failing)},
                     messages.WARNING,
                 )
                 return HttpResponseRedirect(request.path)
             document.refresh_from_db()
             self.message_user(
-                request, f"{document.filename}: {document.get_review_display().lower()}.", messages.SUCCESS
+                request,
+                gettext("%(filename)s: %(review)s.")
+                % {"filename": document.filename, "review": document.get_review_display().lower()},
+                messages.SUCCESS,
             )
             following = (
                 models.Document.objects.filter(tenant_id=document.tenant_id, review=models.Document.Review.PENDING)
@@ -211,11 +222,16 @@ class DocumentAdmin(admin.ModelAdmin):
             target = following.pk if following else document.pk
             return HttpResponseRedirect(reverse("admin:documents_document_change", args=[target]))
         values = [
-            (field, document.kind if field == "kind" else document.fields.get(field, "")) for field in REVIEWABLE_FIELDS
+            (
+                field,
+                models.FIELD_LABELS.get(field, field),
+                document.kind if field == "kind" else document.fields.get(field, ""),
+            )
+            for field in REVIEWABLE_FIELDS
         ]
         context = {
             **self.admin_site.each_context(request),
-            "title": f"Review {document.filename}",
+            "title": gettext("Review %(filename)s") % {"filename": document.filename},
             "document": document,
             "original": document,
             "opts": self.model._meta,
@@ -229,11 +245,27 @@ class DocumentAdmin(admin.ModelAdmin):
         return TemplateResponse(request, self.change_form_template, context)
 
 
+class CorrectedFieldFilter(admin.SimpleListFilter):
+    title = _("field")
+    parameter_name = "field"
+
+    def lookups(self, request, model_admin):
+        return list(models.FIELD_LABELS.items())
+
+    def queryset(self, request, queryset):
+        return queryset.filter(field=self.value()) if self.value() else queryset
+
+
 @admin.register(models.DocumentCorrection)
 class DocumentCorrectionAdmin(admin.ModelAdmin):
-    list_display = ("created_at", "document", "field", "extracted", "corrected", "user", "via")
-    list_filter = ("field", "tenant")
-    readonly_fields = ("document", "field", "extracted", "corrected", "user", "via", "created_at")
+    list_display = ("created_at", "document", "field_shown", "extracted", "corrected", "user", "via")
+    list_filter = (CorrectedFieldFilter, "tenant")
+    readonly_fields = ("document", "field_shown", "extracted", "corrected", "user", "via", "created_at")
+    exclude = ("field",)  # shown by its label (field_shown), never edited
+
+    @admin.display(description=_("field"), ordering="field")
+    def field_shown(self, obj) -> str:
+        return obj.field_label
 
     def has_add_permission(self, request, obj=None) -> bool:
         return False

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from django.contrib import admin, messages
 from django.utils.html import format_html
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 
 from agents.conversations.recovery import task_cancel
 from bmc.core.admin import ReadOnlyAdmin, pretty_json
@@ -73,30 +75,36 @@ class AgentTaskAdmin(admin.ModelAdmin):
         extra_context = {**(extra_context or {}), "show_save": False, "show_save_and_continue": False}
         return super().change_view(request, object_id, form_url, extra_context)
 
-    @admin.display(description="Status", ordering="status")
+    @admin.display(description=_("Status"), ordering="status")
     def status_badge(self, obj) -> str:
-        return format_html("<b style='color:{}'>{}</b>", STATUS_COLORS.get(obj.status, "#000"), obj.status)
+        return format_html(
+            "<b style='color:{}'>{}</b>", STATUS_COLORS.get(obj.status, "#000"), obj.get_status_display()
+        )
 
-    @admin.display(description="Payload")
+    @admin.display(description=_("Payload"))
     def payload_pretty(self, obj) -> str:
         return pretty_json(obj.payload)
 
-    @admin.display(description="Metadata")
+    @admin.display(description=_("Metadata"))
     def metadata_pretty(self, obj) -> str:
         return pretty_json(obj.metadata)
 
-    @admin.display(description="Result")
+    @admin.display(description=_("Result"))
     def result_pretty(self, obj) -> str:
         return pretty_json(obj.result)
 
-    @admin.action(description="Cancel selected tasks (not yet finished)", permissions=["change"])
+    @admin.action(description=_("Cancel selected tasks (not yet finished)"), permissions=["change"])
     def cancel_tasks(self, request, queryset):
         done = sum(task_cancel(task=task) for task in queryset)
-        self.message_user(
-            request, f"Cancelled {done} of {queryset.count()} task(s); finished ones are left as they are."
+        total = queryset.count()
+        message = ngettext(
+            "Cancelled %(done)d of %(total)d task; finished ones are left as they are.",
+            "Cancelled %(done)d of %(total)d tasks; finished ones are left as they are.",
+            total,
         )
+        self.message_user(request, message % {"done": done, "total": total})
 
-    @admin.action(description="Dispatch again (failed, dead or stuck tasks)", permissions=["change"])
+    @admin.action(description=_("Dispatch again (failed, dead or stuck tasks)"), permissions=["change"])
     def redispatch_tasks(self, request, queryset):
         statuses = (
             AgentTask.Status.FAILED,
@@ -109,7 +117,10 @@ class AgentTaskAdmin(admin.ModelAdmin):
         AgentTask.objects.filter(task_id__in=ids, status__in=statuses).update(status=AgentTask.Status.PENDING)
         sent = sum(task_dispatch(task_id=str(task_id)) for task_id in ids)
         level = messages.SUCCESS if sent == len(ids) else messages.WARNING
-        self.message_user(request, f"Dispatched {sent} of {len(ids)} task(s).", level)
+        message = ngettext(
+            "Dispatched %(sent)d of %(total)d task.", "Dispatched %(sent)d of %(total)d tasks.", len(ids)
+        )
+        self.message_user(request, message % {"sent": sent, "total": len(ids)}, level)
 
 
 @admin.register(AgentMessage)
@@ -121,6 +132,6 @@ class AgentMessageAdmin(ReadOnlyAdmin):
     readonly_fields = ("payload_pretty",)
     exclude = ("payload",)
 
-    @admin.display(description="Payload")
+    @admin.display(description=_("Payload"))
     def payload_pretty(self, obj) -> str:
         return pretty_json(obj.payload)

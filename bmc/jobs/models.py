@@ -6,48 +6,65 @@ from __future__ import annotations
 import uuid
 
 from django.db import models
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from bmc.core.models import TenantOwned
 from bmc.queues import ALL_QUEUES, DEFAULT_PRIORITY, Priority
+
+# Each priority (bmc/queues.py, no Django there) as staff read it.
+PRIORITY_LABELS = {
+    Priority.LOW.value: pgettext_lazy("priority", "low"),
+    Priority.NORMAL.value: pgettext_lazy("priority", "normal"),
+    Priority.HIGH.value: pgettext_lazy("priority", "high"),
+    Priority.CRITICAL.value: pgettext_lazy("priority", "critical"),
+}
+PRIORITY_CHOICES = [(p.value, PRIORITY_LABELS.get(p.value, p.value)) for p in Priority]
 
 
 class AgentTask(TenantOwned):
     """The task record: the database, not the broker, is the source of truth of every task."""
 
     class Status(models.TextChoices):
-        PENDING = "pending", "Pending"
-        QUEUED = "queued", "Queued"
-        RUNNING = "running", "Running"
-        COMPLETED = "completed", "Completed"
-        FAILED = "failed", "Failed"
-        CANCELLED = "cancelled", "Cancelled"
-        DEAD = "dead", "Dead"
+        PENDING = "pending", pgettext_lazy("agent task status", "Pending")
+        QUEUED = "queued", pgettext_lazy("agent task status", "Queued")
+        RUNNING = "running", pgettext_lazy("agent task status", "Running")
+        COMPLETED = "completed", pgettext_lazy("agent task status", "Completed")
+        FAILED = "failed", pgettext_lazy("agent task status", "Failed")
+        CANCELLED = "cancelled", pgettext_lazy("agent task status", "Cancelled")
+        DEAD = "dead", pgettext_lazy("agent task status", "Dead")
 
     TERMINAL = (Status.COMPLETED, Status.FAILED, Status.CANCELLED, Status.DEAD)
 
-    task_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
-    task_type = models.CharField(max_length=80)
-    agent = models.CharField(max_length=40)
-    queue = models.CharField(max_length=40, choices=[(q, q) for q in ALL_QUEUES])
-    payload = models.JSONField(default=dict, blank=True)
-    metadata = models.JSONField(default=dict, blank=True)
-    priority = models.CharField(max_length=10, choices=[(p.value, p.value) for p in Priority], default=DEFAULT_PRIORITY)
-    required_capabilities = models.JSONField(default=list, blank=True)
-    status = models.CharField(max_length=20, choices=Status.choices, default=Status.PENDING)
-    attempts = models.PositiveIntegerField(default=0, help_text="Times a worker started it.")
-    dispatches = models.PositiveIntegerField(default=0, help_text="Times it was sent to the broker.")
-    result = models.JSONField(null=True, blank=True)
-    error = models.TextField(blank=True)
-    trace_id = models.CharField(max_length=64, db_index=True)
-    worker = models.CharField(max_length=200, blank=True, help_text="Hostname of the worker that ran it last.")
-    created_at = models.DateTimeField(auto_now_add=True)
-    queued_at = models.DateTimeField(null=True, blank=True)
-    started_at = models.DateTimeField(null=True, blank=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
-    processing_time_ms = models.PositiveIntegerField(null=True, blank=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    task_id = models.UUIDField(_("task id"), default=uuid.uuid4, unique=True, editable=False)
+    task_type = models.CharField(_("task type"), max_length=80)
+    agent = models.CharField(_("agent"), max_length=40)
+    queue = models.CharField(_("queue"), max_length=40, choices=[(q, q) for q in ALL_QUEUES])
+    payload = models.JSONField(_("payload"), default=dict, blank=True)
+    metadata = models.JSONField(_("metadata"), default=dict, blank=True)
+    priority = models.CharField(_("priority"), max_length=10, choices=PRIORITY_CHOICES, default=DEFAULT_PRIORITY)
+    required_capabilities = models.JSONField(_("required capabilities"), default=list, blank=True)
+    status = models.CharField(_("status"), max_length=20, choices=Status.choices, default=Status.PENDING)
+    attempts = models.PositiveIntegerField(_("attempts"), default=0, help_text=_("Times a worker started it."))
+    dispatches = models.PositiveIntegerField(
+        _("dispatches"), default=0, help_text=_("Times it was sent to the broker.")
+    )
+    result = models.JSONField(_("result"), null=True, blank=True)
+    error = models.TextField(_("error"), blank=True)
+    trace_id = models.CharField(_("trace id"), max_length=64, db_index=True)
+    worker = models.CharField(
+        _("worker"), max_length=200, blank=True, help_text=_("Hostname of the worker that ran it last.")
+    )
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    queued_at = models.DateTimeField(_("queued at"), null=True, blank=True)
+    started_at = models.DateTimeField(_("started at"), null=True, blank=True)
+    finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
+    processing_time_ms = models.PositiveIntegerField(_("processing time ms"), null=True, blank=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
     class Meta:
+        verbose_name = _("agent task")
+        verbose_name_plural = _("agent tasks")
         db_table = "core_agenttask"  # moved from bmc.core: its table and indexes kept as they were
         ordering = ["-created_at"]
         indexes = [
@@ -57,7 +74,7 @@ class AgentTask(TenantOwned):
         ]
 
     def __str__(self) -> str:
-        return f"{self.task_type} {self.task_id} ({self.status})"
+        return f"{self.task_type} {self.task_id} ({self.get_status_display()})"
 
     @property
     def is_terminal(self) -> bool:
@@ -68,29 +85,42 @@ class AgentMessage(TenantOwned):
     """Audit log of messages between agents. Written once, never edited."""
 
     class Type(models.TextChoices):
-        REQUEST = "request", "Request"
-        RESPONSE = "response", "Response"
-        EVENT = "event", "Event"
-        ERROR = "error", "Error"
+        REQUEST = "request", pgettext_lazy("agent message type", "Request")
+        RESPONSE = "response", pgettext_lazy("agent message type", "Response")
+        EVENT = "event", pgettext_lazy("agent message type", "Event")
+        ERROR = "error", pgettext_lazy("agent message type", "Error")
 
-    message_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
-    from_agent = models.CharField(max_length=40)
-    to_agent = models.CharField(max_length=40)
-    reply_to = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="replies")
-    type = models.CharField(max_length=20, choices=Type.choices)
-    intent = models.CharField(max_length=80, help_text="What the message asks or tells, e.g. a task type.")
-    payload = models.JSONField(default=dict, blank=True)
-    priority = models.CharField(max_length=10, choices=[(p.value, p.value) for p in Priority], default=DEFAULT_PRIORITY)
-    timeout_ms = models.PositiveIntegerField(null=True, blank=True)
-    task = models.ForeignKey(AgentTask, null=True, blank=True, on_delete=models.SET_NULL, related_name="messages")
-    trace_id = models.CharField(max_length=64, db_index=True)
-    span_id = models.CharField(max_length=32)
-    created_at = models.DateTimeField(auto_now_add=True)
+    message_id = models.UUIDField(_("message id"), default=uuid.uuid4, unique=True, editable=False)
+    from_agent = models.CharField(_("from agent"), max_length=40)
+    to_agent = models.CharField(_("to agent"), max_length=40)
+    reply_to = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="replies", verbose_name=_("reply to")
+    )
+    type = models.CharField(_("type"), max_length=20, choices=Type.choices)
+    intent = models.CharField(
+        _("intent"), max_length=80, help_text=_("What the message asks or tells, e.g. a task type.")
+    )
+    payload = models.JSONField(_("payload"), default=dict, blank=True)
+    priority = models.CharField(_("priority"), max_length=10, choices=PRIORITY_CHOICES, default=DEFAULT_PRIORITY)
+    timeout_ms = models.PositiveIntegerField(_("timeout ms"), null=True, blank=True)
+    task = models.ForeignKey(
+        AgentTask,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="messages",
+        verbose_name=_("task"),
+    )
+    trace_id = models.CharField(_("trace id"), max_length=64, db_index=True)
+    span_id = models.CharField(_("span id"), max_length=32)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
 
     class Meta:
+        verbose_name = _("agent message")
+        verbose_name_plural = _("agent messages")
         db_table = "core_agentmessage"  # moved from bmc.core: its table and indexes kept as they were
         ordering = ["-created_at"]
         indexes = [models.Index(fields=["tenant", "-created_at"], name="core_agentm_tenant__0bb9a8_idx")]
 
     def __str__(self) -> str:
-        return f"{self.type} {self.from_agent} -> {self.to_agent}: {self.intent}"
+        return f"{self.get_type_display()} {self.from_agent} -> {self.to_agent}: {self.intent}"

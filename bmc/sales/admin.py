@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from django import forms
 from django.contrib import admin, messages
 from django.db.models import JSONField
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.dates import WEEKDAYS
+from django.utils.formats import date_format
 from django.utils.html import format_html
+from django.utils.translation import gettext, ngettext, pgettext
+from django.utils.translation import gettext_lazy as _
 
 from agents.sales.dunning import InvoiceStateError, invoice_mark_paid
 from agents.sales.followup import followup_effectiveness
@@ -15,7 +21,6 @@ from bmc.core.admin import ReadOnlyAdmin, ReadOnlyInline
 from bmc.core.services import tenant_ensure
 from bmc.quotes.admin import QuoteAdmin
 from bmc.sales import models
-from bmc.sales.policy import WEEKDAY_NAMES
 
 
 @admin.register(models.FollowUpPolicy)
@@ -23,20 +28,20 @@ class FollowUpPolicyAdmin(admin.ModelAdmin):
     formfield_overrides = {JSONField: {"widget": forms.Textarea(attrs={"rows": 1, "cols": 30})}}
     list_display = ("tenant", "enabled", "steps_hours", "max_attempts", "quiet_hours", "quiet_days", "timezone")
     fieldsets = (
-        ("Quote follow-ups", {"fields": ("tenant", "enabled", "steps_hours", "max_attempts", "expiry_reminder")}),
+        (_("Quote follow-ups"), {"fields": ("tenant", "enabled", "steps_hours", "max_attempts", "expiry_reminder")}),
         (
-            "Sending hours",
+            _("Sending hours"),
             {
                 "fields": ("timezone", "quiet_start", "quiet_end", "quiet_weekdays"),
-                "description": "A follow-up due in quiet hours waits for the next allowed time.",
+                "description": _("A follow-up due in quiet hours waits for the next allowed time."),
             },
         ),
         (
-            "Wording and channel",
+            _("Wording and channel"),
             {"fields": ("rewrite_with_model", "whatsapp_template", "whatsapp_template_language")},
         ),
         (
-            "Collections",
+            _("Collections"),
             {
                 "fields": (
                     "dunning_enabled",
@@ -49,16 +54,16 @@ class FollowUpPolicyAdmin(admin.ModelAdmin):
         ),
     )
 
-    @admin.display(description="Quiet hours")
+    @admin.display(description=_("Quiet hours"))
     def quiet_hours(self, obj) -> str:
         if obj.quiet_start is None:
-            return "none"
+            return pgettext("follow-up policy", "none")
         return f"{obj.quiet_start:%H:%M}–{obj.quiet_end:%H:%M}"
 
-    @admin.display(description="Days without sends")
+    @admin.display(description=_("Days without sends"))
     def quiet_days(self, obj) -> str:
-
-        return ", ".join(WEEKDAY_NAMES[d] for d in sorted(obj.quiet_weekdays or [])) or "none"
+        days = ", ".join(str(WEEKDAYS[d]) for d in sorted(obj.quiet_weekdays or []))
+        return days or pgettext("follow-up policy", "none")
 
 
 @admin.register(models.FollowUp)
@@ -70,17 +75,17 @@ class FollowUpAdmin(ReadOnlyAdmin):
     date_hierarchy = "due_at"
     change_list_template = "admin/sales/followup/change_list.html"
 
-    @admin.display(description="Quote", ordering="quote")
+    @admin.display(description=_("Quote"), ordering="quote")
     def quote_number(self, obj) -> str:
         return obj.quote.number
 
-    @admin.display(description="Due (local)", ordering="due_at")
+    @admin.display(description=_("Due (local)"), ordering="due_at")
     def due_local(self, obj) -> str:
-        return f"{timezone.localtime(obj.due_at):%a %d/%m %H:%M}"
+        return date_format(timezone.localtime(obj.due_at), "D d/m H:i")
 
-    @admin.display(description="Message")
+    @admin.display(description=_("Message"))
     def delivery(self, obj) -> str:
-        return obj.message.delivery_status if obj.message else "—"
+        return obj.message.get_delivery_status_display() if obj.message else "—"
 
     def changelist_view(self, request, extra_context=None):
 
@@ -129,12 +134,13 @@ class StaffTaskAdmin(admin.ModelAdmin):
             obj.done_at, obj.done_by = timezone.now(), request.user
         super().save_model(request, obj, form, change)
 
-    @admin.action(description="Mark selected tasks done")
+    @admin.action(description=_("Mark selected tasks done"))
     def mark_done(self, request, queryset):
         done = queryset.filter(status=models.StaffTask.Status.OPEN).update(
             status=models.StaffTask.Status.DONE, done_at=timezone.now(), done_by=request.user
         )
-        self.message_user(request, f"{done} task(s) marked done.", messages.SUCCESS)
+        message = ngettext("%(count)d task marked done.", "%(count)d tasks marked done.", done) % {"count": done}
+        self.message_user(request, message, messages.SUCCESS)
 
 
 class PaymentPromiseInline(ReadOnlyInline):
@@ -169,20 +175,20 @@ class InvoiceAdmin(admin.ModelAdmin):
     inlines = [PaymentPromiseInline, DunningNoticeInline]
     actions = ["mark_paid"]
 
-    @admin.display(description="Balance")
-    def balance_due(self, obj) -> str:
-        return f"{obj.balance}"
+    @admin.display(description=_("Balance"))
+    def balance_due(self, obj) -> Decimal:
+        return obj.balance  # a number: the admin writes it the staff's way (1.816,95)
 
-    @admin.display(description="Days overdue")
+    @admin.display(description=_("Days overdue"))
     def days_late(self, obj) -> int:
         return obj.days_overdue(timezone.localdate()) if obj.status != models.Invoice.Status.PAID else 0
 
-    @admin.display(description="Receipt")
+    @admin.display(description=_("Receipt"))
     def receipt_link(self, obj) -> str:
         if not obj.receipt_id:
             return "—"
         url = reverse("admin:conversations_message_change", args=[obj.receipt_id])
-        return format_html('<a href="{}">message {}</a>', url, obj.receipt_id)
+        return format_html('<a href="{}">{}</a>', url, gettext("message %(id)s") % {"id": obj.receipt_id})
 
     def save_model(self, request, obj, form, change):
         """Set to paid by hand: paid in full now, and any promise kept, as the action does."""
@@ -197,7 +203,7 @@ class InvoiceAdmin(admin.ModelAdmin):
             except InvoiceStateError as error:
                 self.message_user(request, str(error), messages.WARNING)
 
-    @admin.action(description="Mark selected invoices paid (payment confirmed)")
+    @admin.action(description=_("Mark selected invoices paid (payment confirmed)"))
     def mark_paid(self, request, queryset):
 
         count = 0
@@ -207,7 +213,10 @@ class InvoiceAdmin(admin.ModelAdmin):
                 count += 1
             except InvoiceStateError as error:
                 self.message_user(request, str(error), messages.WARNING)
-        self.message_user(request, f"{count} invoice(s) marked paid.", messages.SUCCESS)
+        message = ngettext("%(count)d invoice marked paid.", "%(count)d invoices marked paid.", count) % {
+            "count": count
+        }
+        self.message_user(request, message, messages.SUCCESS)
 
 
 @admin.register(models.DunningNotice)

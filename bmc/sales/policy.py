@@ -11,6 +11,8 @@ from collections.abc import Iterable
 from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from django.utils.translation import gettext
+
 DEFAULT_STEPS_HOURS = [24, 48, 72]
 DEFAULT_QUIET_START = time(21, 0)
 DEFAULT_QUIET_END = time(9, 0)
@@ -18,7 +20,6 @@ DEFAULT_QUIET_WEEKDAYS = [6]  # Sunday (Monday is 0)
 DEFAULT_TIMEZONE = "America/Montevideo"
 MAX_STEPS = 10
 MIN_SENDING_HOURS_PER_WEEK = 1
-WEEKDAY_NAMES = ["lunes", "martes", "miércoles", "jueves", "viernes", "sábado", "domingo"]
 
 
 def policy_errors(
@@ -30,7 +31,8 @@ def policy_errors(
     quiet_weekdays: object,
     timezone_name: str,
 ) -> dict[str, str]:
-    """Field -> what is wrong and what is allowed. Empty when the policy is sound."""
+    """Field -> what is wrong and what is allowed. Empty when the policy is sound (in the active
+    language: English over the API, Spanish in the admin)."""
     steps_error = _steps_hours_error(steps_hours)
     found = {
         "steps_hours": steps_error,
@@ -50,21 +52,26 @@ def _whole(value: object) -> bool:
 def _steps_hours_error(steps_hours: object) -> str | None:
     steps = steps_hours if isinstance(steps_hours, list) else None
     if not steps or not all(_whole(h) for h in steps):
-        return "must be a list of whole hours after the quote is sent, e.g. [24, 48, 72]."
+        return gettext("must be a list of whole hours after the quote is sent, e.g. [24, 48, 72].")
     if any(h <= 0 for h in steps):
-        return f"{steps}: every delay must be a positive number of hours."
+        return gettext("%(steps)s: every delay must be a positive number of hours.") % {"steps": steps}
     if any(b <= a for a, b in zip(steps, steps[1:], strict=False)):
-        return f"{steps}: the steps must go in increasing order, each later than the one before."
+        return gettext("%(steps)s: the steps must go in increasing order, each later than the one before.") % {
+            "steps": steps
+        }
     if len(steps) > MAX_STEPS:
-        return f"{len(steps)} steps: at most {MAX_STEPS}."
+        return gettext("%(count)s steps: at most %(max)s.") % {"count": len(steps), "max": MAX_STEPS}
     return None
 
 
 def _max_attempts_error(max_attempts: object, *, steps: list[int] | None) -> str | None:
     if not _whole(max_attempts) or max_attempts < 1:
-        return "must be a whole number, at least 1."
+        return gettext("must be a whole number, at least 1.")
     if steps and max_attempts > len(steps):
-        return f"is {max_attempts} but there are {len(steps)} steps: at most {len(steps)}."
+        return gettext("is %(attempts)s but there are %(steps)s steps: at most %(steps)s.") % {
+            "attempts": max_attempts,
+            "steps": len(steps),
+        }
     return None
 
 
@@ -72,28 +79,36 @@ def _timezone_error(timezone_name: str) -> str | None:
     try:
         ZoneInfo(timezone_name)
     except (ZoneInfoNotFoundError, ValueError):
-        return f"'{timezone_name}' is not a time zone; use an IANA name such as America/Montevideo."
+        return gettext("'%(name)s' is not a time zone; use an IANA name such as America/Montevideo.") % {
+            "name": timezone_name
+        }
     return None
 
 
 def _quiet_weekdays_error(quiet_weekdays: object) -> str | None:
     days = quiet_weekdays if isinstance(quiet_weekdays, list) else None
     if days is None or not all(isinstance(d, int) and 0 <= d <= 6 for d in days):
-        return "must be a list of weekdays without sends, 0 (Monday) to 6 (Sunday), e.g. [6]."
+        return gettext("must be a list of weekdays without sends, 0 (Monday) to 6 (Sunday), e.g. [6].")
     if len(set(days)) == 7:
-        return "every day of the week is quiet: that leaves no time to send."
+        return gettext("every day of the week is quiet: that leaves no time to send.")
     return None
 
 
 def _quiet_hours_error(quiet_start: time | None, quiet_end: time | None) -> str | None:
     if (quiet_start is None) != (quiet_end is None):
-        return "give both the start and the end of the quiet hours, or neither."
+        return gettext("give both the start and the end of the quiet hours, or neither.")
     if quiet_start is None:
         return None
     if quiet_start == quiet_end:
-        return f"quiet from {quiet_start:%H:%M} to {quiet_end:%H:%M} covers the whole day: that leaves no time to send."
+        return gettext("quiet from %(start)s to %(end)s covers the whole day: that leaves no time to send.") % {
+            "start": f"{quiet_start:%H:%M}",
+            "end": f"{quiet_end:%H:%M}",
+        }
     if _sending_minutes_per_day(quiet_start, quiet_end) < 60:
-        return f"quiet from {quiet_start:%H:%M} to {quiet_end:%H:%M} leaves less than an hour a day to send."
+        return gettext("quiet from %(start)s to %(end)s leaves less than an hour a day to send.") % {
+            "start": f"{quiet_start:%H:%M}",
+            "end": f"{quiet_end:%H:%M}",
+        }
     return None
 
 

@@ -12,7 +12,11 @@ from django.http import HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from django.utils import timezone
+from django.utils.formats import date_format
 from django.utils.html import format_html
+from django.utils.translation import gettext, ngettext
+from django.utils.translation import gettext_lazy as _
 
 from agents.workflows.definitions import definition_errors, workflow_definition_save
 from agents.workflows.engine import workflow_run_cancel, workflow_step_decide
@@ -22,7 +26,11 @@ from bmc.workflows.models import WorkflowDefinition, WorkflowRun, WorkflowStep
 
 
 class DefinitionForm(forms.ModelForm):
-    spec = forms.JSONField(widget=forms.Textarea(attrs={"rows": 24, "cols": 100, "style": "font-family: monospace"}))
+    spec = forms.JSONField(
+        label=_("Spec"),
+        help_text=WorkflowDefinition._meta.get_field("spec").help_text,
+        widget=forms.Textarea(attrs={"rows": 24, "cols": 100, "style": "font-family: monospace"}),
+    )
 
     class Meta:
         model = WorkflowDefinition
@@ -54,7 +62,7 @@ class WorkflowDefinitionAdmin(admin.ModelAdmin):
     def has_change_permission(self, request, obj=None) -> bool:
         return obj is None and super().has_change_permission(request, obj)
 
-    @admin.display(description="Definition")
+    @admin.display(description=_("Definition"))
     def steps_as_saved(self, obj) -> str:
         return pretty_json(obj.spec)
 
@@ -69,20 +77,27 @@ class StepInline(ReadOnlyInline):
     model = WorkflowStep
     fk_name = "run"
     fields = ("name", "kind", "state", "attempts", "started_at", "finished_at", "shown_output", "error")
-    verbose_name_plural = "Timeline"
+    verbose_name_plural = _("Timeline")
 
     def get_queryset(self, request):
         return super().get_queryset(request).order_by("id")
 
-    @admin.display(description="Status")
+    @admin.display(description=_("Status"))
     def state(self, obj) -> str:
         if obj.kind == "approval" and obj.status == WorkflowStep.Status.WAITING and not obj.output:
             url = reverse("admin:workflows_workflowrun_decide", args=[obj.run_id, obj.pk])
-            return format_html('waiting · <a class="button" href="{}">Approve or reject</a>', url)
+            return format_html(
+                '{} · <a class="button" href="{}">{}</a>', obj.get_status_display(), url, gettext("Approve or reject")
+            )
         waits = obj.not_before or obj.deadline
-        return f"{obj.status} until {waits:%Y-%m-%d %H:%M:%S}" if obj.status == "waiting" and waits else obj.status
+        if obj.status == "waiting" and waits:
+            return gettext("%(status)s until %(time)s") % {
+                "status": obj.get_status_display(),
+                "time": date_format(timezone.localtime(waits), "d/m/Y H:i:s"),
+            }
+        return obj.get_status_display()
 
-    @admin.display(description="Output")
+    @admin.display(description=_("Output"))
     def shown_output(self, obj) -> str:
         return pretty_json(obj.output) if obj.output is not None else "—"
 
@@ -99,14 +114,19 @@ class WorkflowRunAdmin(admin.ModelAdmin):
     def has_add_permission(self, request) -> bool:
         return False  # runs start from what happens (or over the API), not by hand
 
-    @admin.display(description="Input")
+    @admin.display(description=_("Input"))
     def shown_input(self, obj) -> str:
         return pretty_json(obj.input)
 
-    @admin.action(description="Cancel the selected runs")
+    @admin.action(description=_("Cancel the selected runs"))
     def cancel_runs(self, request, queryset):
         cancelled = sum(workflow_run_cancel(run=run, reason=f"cancelled by {request.user}") for run in queryset)
-        self.message_user(request, f"{cancelled} run(s) cancelled; the others had already ended.")
+        message = ngettext(
+            "%(count)d run cancelled; the others had already ended.",
+            "%(count)d runs cancelled; the others had already ended.",
+            cancelled,
+        )
+        self.message_user(request, message % {"count": cancelled})
 
     def get_urls(self):
         return [
@@ -129,7 +149,7 @@ class WorkflowRunAdmin(admin.ModelAdmin):
                 raise PermissionDenied
             decision = request.POST.get("decision")
             if decision not in ("approve", "reject"):
-                self.message_user(request, "Choose Approve or Reject.", messages.ERROR)
+                self.message_user(request, gettext("Choose Approve or Reject."), messages.ERROR)
                 return HttpResponseRedirect(request.path)
             decided = workflow_step_decide(
                 step=step,
@@ -138,9 +158,11 @@ class WorkflowRunAdmin(admin.ModelAdmin):
                 by=str(request.user),
             )
             if decided:
-                self.message_user(request, f"{step.name}: {'approved' if decision == 'approve' else 'rejected'}.")
+                text = gettext("%(step)s: approved.") if decision == "approve" else gettext("%(step)s: rejected.")
+                self.message_user(request, text % {"step": step.name})
             else:
-                self.message_user(request, f"{step.name} no longer waits for a decision.", messages.WARNING)
+                text = gettext("%(step)s no longer waits for a decision.") % {"step": step.name}
+                self.message_user(request, text, messages.WARNING)
             return HttpResponseRedirect(run_url)
         context = {
             **self.admin_site.each_context(request),

@@ -110,12 +110,12 @@ def test_the_admin_uploads_a_batch_and_shows_its_progress(admin_client, tenant, 
     detail = admin_client.get(reverse("admin:documents_documentbatch_change", args=[batch.pk])).content.decode()
     assert '<progress value="0" max="3"' in detail and 'http-equiv="refresh"' in detail  # moves while running
     listed = admin_client.get(reverse("admin:documents_documentbatch_changelist")).content.decode()
-    assert '<progress value="0" max="3"' in listed and "0 of 3 (0 %)" in listed
+    assert '<progress value="0" max="3"' in listed and "0 de 3 (0 %)" in listed
     first, second, _ = Document.objects.filter(batch=batch).order_by("pk")
     Document.objects.filter(pk=first.pk).update(status="done")
     Document.objects.filter(pk=second.pk).update(status="failed")
     listed = admin_client.get(reverse("admin:documents_documentbatch_changelist")).content.decode()
-    assert '<progress value="2" max="3"' in listed and "2 of 3 (67 %) · 1 failed" in listed
+    assert '<progress value="2" max="3"' in listed and "2 de 3 (67 %) · 1 falló" in listed
 
 
 def test_the_review_page_shows_the_document_beside_its_fields(admin_client, tenant, admin_user):
@@ -128,7 +128,7 @@ def test_the_review_page_shows_the_document_beside_its_fields(admin_client, tena
     assert url in waiting  # the doubtful invoice is in the queue
     page = admin_client.get(url).content.decode()
     assert f'<iframe src="/admin/documents/document/{document.pk}/file/"' in page
-    assert 'name="total" value="' in page and "total_adds_up" in page and "Approve (with my corrections)" in page
+    assert 'name="total" value="' in page and "total_adds_up" in page and "Aprobar (con mis correcciones)" in page
     assert admin_client.get(f"/admin/documents/document/{document.pk}/file/").content == invoice.content
     form = {"action": "approve", "kind": "invoice", "total": right_total(invoice)}
     for name in ("number", "rut", "issue_date", "due_date", "currency", "subtotal", "iva"):

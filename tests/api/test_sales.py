@@ -6,6 +6,7 @@ from datetime import time
 
 import pytest
 from django.urls import reverse
+from django.utils import translation
 
 from agents.staff import staff_task_open
 from bmc.conversations.models import Customer
@@ -24,7 +25,8 @@ def errors(**overrides) -> dict[str, str]:
         quiet_weekdays=[6],
         timezone_name="America/Montevideo",
     )
-    return policy_errors(**{**values, **overrides})
+    with translation.override("en"):  # as the API says them (the admin says them in Spanish)
+        return policy_errors(**{**values, **overrides})
 
 
 def test_a_sound_policy_has_no_errors_and_bad_ones_say_what_is_allowed():
@@ -106,7 +108,8 @@ def test_the_admin_refuses_an_unsound_policy_with_the_same_words(admin_client, t
         "order_wait_days": 3,
     }
     refused = admin_client.post(url, form)
-    assert refused.status_code == 200 and "the steps must go in increasing order" in refused.content.decode()
+    # the same rule as over the API, in the staff's Spanish
+    assert refused.status_code == 200 and "los pasos tienen que ir en orden creciente" in refused.content.decode()
     saved = admin_client.post(url, {**form, "steps_hours": "[12, 36]"})
     assert saved.status_code == 302
     assert FollowUpPolicy.objects.get(pk=policy.pk).steps_hours == [12, 36]
@@ -217,7 +220,7 @@ def test_the_sales_admin_pages_open(admin_client, tenant):
         assert admin_client.get(detail).status_code == 200, detail
     assert admin_client.get(reverse("admin:sales_invoice_add")).status_code == 200
     page = admin_client.get(reverse("admin:sales_followup_changelist")).content.decode()
-    assert "Effectiveness per step" in page and "No follow-up has been sent yet." in page
+    assert "Efectividad por paso" in page and "Todavía no se envió ningún seguimiento." in page
     assert FollowUp.objects.count() == 0
 
 

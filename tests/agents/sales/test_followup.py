@@ -233,8 +233,8 @@ def test_effectiveness_counts_each_step(quoted, tenant, api, admin_client):
     }
     assert api.get("/api/v1/analytics/followups").json()["steps"] == [row]  # what n8n and staff read
     page = " ".join(admin_client.get("/admin/sales/followup/").content.decode().split())
-    assert "<td>Step 1</td> <td>1</td><td>1</td><td>1</td> <td>1</td><td>100 %</td><td>1</td>" in page
-    assert "No follow-up has been sent yet." not in page
+    assert "<td>Paso 1</td> <td>1</td><td>1</td><td>1</td> <td>1</td><td>100 %</td><td>1</td>" in page
+    assert "Todavía no se envió ningún seguimiento." not in page
 
 
 def test_a_follow_up_that_reaches_its_send_in_quiet_hours_waits_and_goes_in_the_morning(quoted):

@@ -54,7 +54,7 @@ def test_a_sales_person_approves_a_waiting_step_from_the_runs_timeline(client, t
 
     timeline = client.get(reverse("admin:workflows_workflowrun_change", args=[run.pk])).content.decode()
     decide = reverse("admin:workflows_workflowrun_decide", args=[run.pk, step.pk])
-    assert "Approve or reject" in timeline and decide in timeline
+    assert "Aprobá o rechazá" in timeline and decide in timeline
     page = client.get(decide).content.decode()
     assert "Comprar 40 paneles" in page and 'value="approve"' in page
     assert StaffTask.objects.get(kind="approval").status == "open"
@@ -67,7 +67,7 @@ def test_a_sales_person_approves_a_waiting_step_from_the_runs_timeline(client, t
     workflow_advance(tenant_id=tenant.pk, run_id=run.pk)
     assert WorkflowStep.objects.get(name="notify").status == "running"
     again = client.post(decide, {"decision": "reject"}, follow=True).content.decode()
-    assert "no longer waits for a decision" in again
+    assert "ya no espera una decisión" in again
 
     ops_only = User.objects.create_user("mirona", password="x", is_staff=True)
     client.force_login(ops_only)  # no group: no permission to decide
