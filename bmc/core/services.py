@@ -16,7 +16,6 @@ STAFF_GROUPS: dict[str, dict[str, tuple[str, ...]]] = {
         "conversations.message": ("view", "add"),
         "quotes.product": ("view",),
         "quotes.catalogversion": ("view",),
-        "jobs.agenttask": ("view",),
         "quotes.quote": ("view", "change", "approve"),
         "quotes.quoteline": ("view",),
         "sales.followup": ("view",),

@@ -6,7 +6,7 @@ from decimal import Decimal
 
 from django import forms
 from django.contrib import admin, messages
-from django.db.models import JSONField
+from django.db.models import Case, IntegerField, JSONField, Value, When
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.dates import WEEKDAYS
@@ -102,12 +102,27 @@ class QuoteFollowUpInline(ReadOnlyInline):
 QuoteAdmin.inlines = [*QuoteAdmin.inlines, QuoteFollowUpInline]
 
 
+class AssignedFilter(admin.SimpleListFilter):
+    title = _("assignment")
+    parameter_name = "asignada"
+
+    def lookups(self, request, model_admin):
+        return [("mias", _("My tasks")), ("nadie", _("Nobody's yet"))]
+
+    def queryset(self, request, queryset):
+        if self.value() == "mias":
+            return queryset.filter(assigned_to=request.user)
+        if self.value() == "nadie":
+            return queryset.filter(assigned_to__isnull=True)
+        return queryset
+
+
 @admin.register(models.StaffTask)
 class StaffTaskAdmin(admin.ModelAdmin):
-    list_display = ("created_at", "kind", "title", "status", "customer", "done_by")
-    list_filter = ("status", "kind", "tenant")
+    list_display = ("created_at", "kind", "title", "status", "assigned_to", "customer")
+    list_filter = ("status", AssignedFilter, "kind")
     search_fields = ("title", "detail", "customer__phone", "customer__name")
-    list_select_related = ("customer", "done_by")
+    list_select_related = ("customer", "assigned_to")
     readonly_fields = (
         "tenant",
         "kind",
@@ -123,8 +138,23 @@ class StaffTaskAdmin(admin.ModelAdmin):
         "done_at",
         "done_by",
     )
-    fields = ("status", *readonly_fields)
-    actions = ["mark_done"]
+    fields = ("status", "assigned_to", *readonly_fields)
+    actions = ["take", "mark_done"]
+
+    def get_queryset(self, request):
+        """Each staff member's own tasks first."""
+        mine = Case(When(assigned_to=request.user.pk, then=Value(0)), default=Value(1), output_field=IntegerField())
+        # annotated before the ordering that names it (ModelAdmin.get_queryset orders at once)
+        return self.model._default_manager.annotate(theirs=mine).order_by(*self.get_ordering(request))
+
+    def get_ordering(self, request):
+        return ["theirs", "status", "-created_at"]
+
+    @admin.action(description=_("Take the selected tasks"))
+    def take(self, request, queryset):
+        taken = queryset.filter(status=models.StaffTask.Status.OPEN).update(assigned_to=request.user)
+        message = ngettext("%(count)d task is yours now.", "%(count)d tasks are yours now.", taken) % {"count": taken}
+        self.message_user(request, message, messages.SUCCESS)
 
     def has_add_permission(self, request, obj=None) -> bool:
         return False  # agents open them

@@ -250,6 +250,15 @@ class StaffTask(TenantOwned):
     )
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     done_at = models.DateTimeField(_("done at"), null=True, blank=True)
+    assigned_to = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("assigned to"),
+        help_text=_("The staff member who takes care of it."),
+    )
     done_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         null=True,

@@ -32,7 +32,7 @@ def waiting_counts(*, tenant_id: int, user_id: int, today: date) -> dict[str, An
     )
     tasks = StaffTask.objects.filter(tenant_id=tenant_id, status=StaffTask.Status.OPEN).aggregate(
         open=Count("id"),
-        mine=Count("id", filter=Q(conversation__assigned_to_id=user_id)),
+        mine=Count("id", filter=Q(assigned_to_id=user_id)),
         under_a_day=Count("id", filter=Q(created_at__gte=now - timedelta(days=1))),
         one_to_three_days=Count(
             "id", filter=Q(created_at__lt=now - timedelta(days=1), created_at__gte=now - timedelta(days=3))

@@ -256,6 +256,10 @@ def thread_action(site, request: HttpRequest, conversation_id: int) -> HttpRespo
     if action == "take_over":
         conversation.state, conversation.assigned_to = State.HANDOFF, request.user
         conversation.save(update_fields=["state", "assigned_to"])
+        # the task that asked for a person is the taker's too
+        StaffTask.objects.filter(
+            conversation=conversation, status=StaffTask.Status.OPEN, assigned_to__isnull=True
+        ).update(assigned_to=request.user)
         notices.success(request, _("You now handle this conversation: the bot stays quiet."))
     elif action == "hand_back":
         conversation.state, conversation.assigned_to = State.OPEN, None

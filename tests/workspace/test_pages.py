@@ -58,7 +58,9 @@ def test_the_home_says_what_waits_and_draws_the_period_from_the_database(client,
         issue_date=timezone.localdate() - timedelta(days=40),
         due_date=timezone.localdate() - timedelta(days=10),
     )
-    StaffTask.objects.create(tenant=tenant, kind="handoff", title="x", dedupe_key="t1", conversation=waiting)
+    StaffTask.objects.create(
+        tenant=tenant, kind="handoff", title="x", dedupe_key="t1", conversation=waiting, assigned_to=seller
+    )
 
     with CaptureQueriesContext(connection) as queries:
         page = client.get("/admin/")
@@ -114,9 +116,24 @@ def test_a_seller_takes_over_replies_and_hands_back(client, seller, tenant):
     _said(conversation, "in", "quiero hablar con alguien")
     url = f"/admin/bandeja/{conversation.pk}/accion/"
 
+    task = StaffTask.objects.create(
+        tenant=tenant,
+        kind="handoff",
+        title="Un cliente necesita una persona",
+        dedupe_key="t2",
+        conversation=conversation,
+    )
     assert client.post(url, {"action": "take_over"}).status_code == 302
     conversation.refresh_from_db()
     assert conversation.state == "handoff" and conversation.assigned_to == seller
+    task.refresh_from_db()
+    assert task.assigned_to == seller  # the task that asked for a person is the taker's
+    other_task = StaffTask.objects.create(tenant=tenant, kind="reengage", title="Llamar", dedupe_key="t3")
+    tasks = client.get("/admin/sales/stafftask/").context["cl"].result_list
+    assert [t.pk for t in tasks] == [task.pk, other_task.pk]  # mine first
+    assert [t.pk for t in client.get("/admin/sales/stafftask/", {"asignada": "mias"}).context["cl"].result_list] == [
+        task.pk
+    ]
 
     client.post(url, {"action": "reply", "text": "Hola Elena, soy Lucía. ¿Qué necesitás?"})
     reply = conversation.messages.get(direction="out")
