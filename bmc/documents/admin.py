@@ -19,7 +19,7 @@ from agents.documents.flow import batch_submit
 from agents.documents.intake import DocumentError, Upload
 from agents.documents.progress import progress_percent
 from agents.documents.review import REVIEWABLE_FIELDS, document_review
-from bmc.core.admin import ReadOnlyInline
+from bmc.core.admin import ReadOnlyInline, facts_html
 from bmc.core.services import tenant_ensure
 from bmc.documents import models
 from bmc.documents.files import document_file_response
@@ -88,7 +88,7 @@ class DocumentBatchAdmin(admin.ModelAdmin):
         "status",
         "progress",
         "total",
-        "summary",
+        "summary_readable",
         "created_by",
         "created_at",
         "finished_at",
@@ -96,6 +96,25 @@ class DocumentBatchAdmin(admin.ModelAdmin):
     fields = readonly_fields
     inlines = [DocumentInline]
     change_form_template = "admin/documents/documentbatch/change_form.html"
+
+    @admin.display(description=_("Summary"))
+    def summary_readable(self, obj) -> str:
+        """The batch's summary as counts a person reads, the stored JSON folded beneath."""
+        summary = obj.summary or {}
+        if not summary:
+            return "—"
+        statuses, kinds = dict(models.Document.Status.choices), dict(models.Document.Kind.choices)
+        rows = [(gettext("Documents"), summary.get("documents", 0))]
+        rows += [(statuses.get(status, status), count) for status, count in (summary.get("by_status") or {}).items()]
+        rows += [
+            (kinds.get(kind, gettext("not recognised")), count)
+            for kind, count in (summary.get("by_kind") or {}).items()
+        ]
+        rows.append((gettext("To review"), summary.get("to_review", 0)))
+        if summary.get("quality") is not None:
+            rows.append((gettext("Average confidence"), f"{round(summary['quality'] * 100)} %"))
+        rows += [(gettext("Finding"), finding) for finding in summary.get("findings") or []]
+        return facts_html(rows, raw=summary)
 
     def get_queryset(self, request):
         return (

@@ -1,5 +1,5 @@
 """Structured records said for people: a quote's spec as a sentence, the bot's dialogue as what it
-has and what it waits for, a document batch's summary as counts."""
+has and what it waits for."""
 
 from __future__ import annotations
 
@@ -105,17 +105,3 @@ def dialogue_lines(dialogue: dict[str, Any]) -> list[tuple[str, str]]:
     if dialogue.get("last_quote_id"):
         lines.append((_("Last quote"), f"COT-{int(dialogue['last_quote_id']):06d}"))
     return lines
-
-
-def batch_summary_counts(summary: dict[str, Any]) -> list[tuple[str, str]]:
-    """A document batch's summary as label and count, nested keys flattened ('checks: failed')."""
-    rows: list[tuple[str, str]] = []
-    for key, value in (summary or {}).items():
-        label = key.replace("_", " ")
-        if isinstance(value, dict):
-            rows += [(f"{label}: {k.replace('_', ' ')}", _number(v)) for k, v in value.items()]
-        elif isinstance(value, list):
-            rows.append((label, _number(len(value))))
-        else:
-            rows.append((label, _number(value)))
-    return rows

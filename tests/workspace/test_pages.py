@@ -210,3 +210,27 @@ def test_specs_and_dialogues_read_as_sentences_in_the_admin(client, seller, tena
     dialogue = client.get(f"/admin/conversations/conversation/{conversation.pk}/change/").content.decode()
     assert "Espera</dt><dd>nada: se puede cotizar" in dialogue
     assert "<summary>Tal como está guardado</summary>" in dialogue  # the JSON folded beneath
+
+
+def test_a_document_batch_summary_reads_as_counts(client, tenant):
+    from bmc.documents.models import DocumentBatch
+
+    batch = DocumentBatch.objects.create(
+        tenant=tenant,
+        name="Facturas de noviembre",
+        status="done",
+        total=3,
+        summary={
+            "documents": 3,
+            "by_status": {"done": 2, "failed": 1},
+            "by_kind": {"invoice": 2, "unread": 1},
+            "to_review": 1,
+            "quality": 0.874,
+            "findings": ["La factura A-12 no coincide con el pedido PED-000004"],
+        },
+    )
+    client.force_login(get_user_model().objects.create_superuser("jefa", "jefa@example.com", "x"))
+    page = client.get(f"/admin/documents/documentbatch/{batch.pk}/change/").content.decode()
+    assert "<dt>Documentos</dt><dd>3</dd>" in page and "<dt>Para revisar</dt><dd>1</dd>" in page
+    assert "<dt>Confianza promedio</dt><dd>87 %</dd>" in page and "<dt>sin reconocer</dt><dd>1</dd>" in page
+    assert "La factura A-12 no coincide" in page
