@@ -9,6 +9,7 @@ from typing import Any
 
 from drf_spectacular.utils import inline_serializer
 from rest_framework import serializers
+from rest_framework.exceptions import NotFound
 from rest_framework.pagination import CursorPagination
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -23,7 +24,12 @@ class NewestFirst(CursorPagination):
 
 def page_response(request: Request, queryset, payload: Callable[[Any], dict]) -> Response:
     paginator = NewestFirst()
-    page: Iterable = paginator.paginate_queryset(queryset, request)
+    try:
+        page: Iterable = paginator.paginate_queryset(queryset, request)
+    except NotFound:  # DRF's answer to a cursor it cannot read; the caller sent bad input
+        raise serializers.ValidationError(
+            {"cursor": ["Not a cursor this list gave: pass the `next` or `previous` of a page as it came."]}
+        ) from None
     return paginator.get_paginated_response([payload(record) for record in page])
 
 

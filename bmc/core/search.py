@@ -11,6 +11,8 @@ import phonenumbers
 from django.db import connection
 from django.db.models import Exists, OuterRef, Q, QuerySet
 
+from bmc.conversations.models import Message
+
 NUMBER = re.compile(r"^\s*(?P<prefix>[A-Za-z]{3})[-\s#]*0*(?P<id>\d{1,12})\s*$")
 # the country a phone written without one is read in (a local 09x mobile, a 2xxx landline)
 PHONE_REGION = "UY"
@@ -58,7 +60,5 @@ def messages_matching(messages: QuerySet, words: str) -> QuerySet:
 
 def conversations_saying(conversations: QuerySet, words: str) -> QuerySet:
     """The conversations with a message that says these words."""
-    from bmc.conversations.models import Message
-
     said = messages_matching(Message.objects.filter(conversation=OuterRef("pk")), words)
     return conversations.filter(Exists(said))

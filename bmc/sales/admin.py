@@ -141,14 +141,11 @@ class StaffTaskAdmin(admin.ModelAdmin):
     fields = ("status", "assigned_to", *readonly_fields)
     actions = ["take", "mark_done"]
 
-    def get_queryset(self, request):
-        """Each staff member's own tasks first."""
-        mine = Case(When(assigned_to=request.user.pk, then=Value(0)), default=Value(1), output_field=IntegerField())
-        # annotated before the ordering that names it (ModelAdmin.get_queryset orders at once)
-        return self.model._default_manager.annotate(theirs=mine).order_by(*self.get_ordering(request))
-
     def get_ordering(self, request):
-        return ["theirs", "status", "-created_at"]
+        """Each staff member's own tasks first (an expression: the ordering also serves querysets
+        of other pages, such as a form's choices of tasks, that carry no annotation)."""
+        mine = Case(When(assigned_to=request.user.pk, then=Value(0)), default=Value(1), output_field=IntegerField())
+        return [mine.asc(), "status", "-created_at"]
 
     @admin.action(description=_("Take the selected tasks"))
     def take(self, request, queryset):

@@ -12,6 +12,7 @@ from django.conf import settings
 
 from bmc.workspace.live import live_group
 from bmc.workspace.staff import staff_is_operations, staff_tenant
+from bmc.workspace.views import operations_stats
 
 UNAUTHORISED = 4401  # in the 4000-4999 range the WebSocket protocol leaves to applications
 FORBIDDEN = 4403
@@ -56,8 +57,6 @@ class StatsConsumer(StaffConsumer):
         self.ticker = asyncio.ensure_future(self._tick(tenant_id))
 
     async def _tick(self, tenant_id: int) -> None:
-        from bmc.workspace.views import operations_stats
-
         while True:
             stats = await database_sync_to_async(operations_stats)(tenant_id)
             await self.send_json({"type": "stats", **stats})

@@ -20,16 +20,18 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, pgettext
 
 from agents.outbound import outbound_reply_create, outbound_send_submit
-from bmc.conversations.models import Conversation, Customer, Message
+from bmc.conversations.models import Conversation, Customer, Message, Zone
 from bmc.conversations.queries import conversations_with_last_message
 from bmc.core.search import conversations_saying, phone_e164
 from bmc.documents.models import Document
 from bmc.health import queue_depths
+from bmc.jobs.models import AgentTask
 from bmc.orders.models import Order
 from bmc.quotes.models import Quote
 from bmc.sales.models import Invoice, StaffTask
 from bmc.workspace import figures
 from bmc.workspace.models import ConversationRead
+from bmc.workspace.present import dialogue_lines
 from bmc.workspace.staff import staff_is_operations, staff_tenant
 
 CHART_DAYS = 30
@@ -113,8 +115,6 @@ def operations_home(site, request: HttpRequest) -> TemplateResponse:
 
 def operations_stats(tenant_id: int) -> dict:
     """Queue depths and the counts the operations home shows (also streamed on /ws/stats)."""
-    from bmc.jobs.models import AgentTask
-
     try:
         depths = queue_depths()
     except Exception:  # the broker down is itself the news
@@ -345,8 +345,6 @@ def customer_page(site, request: HttpRequest, customer_id: int) -> TemplateRespo
 
 def _zone_said(customer: Customer) -> str:
     """The zone the customer named in a message or a quote, when their record has none."""
-    from bmc.conversations.models import Zone
-
     said = (
         Quote.objects.filter(customer=customer)
         .exclude(spec__zone=None)
@@ -359,6 +357,4 @@ def _zone_said(customer: Customer) -> str:
 
 def dialogue_summary(dialogue: dict) -> list[tuple[str, str]]:
     """What the bot keeps of a conversation, said for a person: what it waits for, what it has."""
-    from bmc.workspace.present import dialogue_lines
-
     return dialogue_lines(dialogue)

@@ -78,6 +78,8 @@ def test_the_cursor_walks_every_conversation_once_while_new_ones_arrive(api, ten
         page = api.get(page["next"]).json()
     assert seen == made[::-1]
     assert api.get("/api/v1/conversations", {"limit": 500}).status_code == 400
+    forged = api.get("/api/v1/conversations", {"cursor": "0"})
+    assert forged.status_code == 400 and "cursor" in forged.json()["error"]["fields"]
 
 
 def test_quotes_are_listed_with_their_lines_and_filtered(api, tenant):
