@@ -194,3 +194,34 @@ def test_conversations_move_to_their_app_with_their_rows():
         conversation.pk,
         message.pk,
     )
+
+
+@pytest.mark.django_db
+def test_the_models_and_their_migrations_agree():
+    """A model changed without its migration (a label included) is caught here, not on a server."""
+    from django.core.management import call_command
+
+    call_command("makemigrations", "--check", "--dry-run", verbosity=0)
+
+
+@pytest.mark.django_db
+def test_label_migrations_change_no_table():
+    """AlterLabels (bmc/core/labels.py) is for labels only: its migrations run no SQL."""
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    from bmc.core.labels import AlterLabels
+
+    loader = MigrationExecutor(connection).loader
+    labelled = [
+        key
+        for key, migration in loader.disk_migrations.items()
+        if any(isinstance(operation, AlterLabels) for operation in migration.operations)
+    ]
+    assert len(labelled) >= 12
+    for app_label, name in labelled:
+        out = StringIO()
+        call_command("sqlmigrate", app_label, name, stdout=out)
+        statements = [line for line in out.getvalue().splitlines() if line and not line.startswith("--")]
+        assert statements in ([], ["BEGIN;", "COMMIT;"]), (app_label, name, statements)

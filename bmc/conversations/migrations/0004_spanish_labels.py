@@ -5,6 +5,8 @@ import django.db.models.deletion
 from django.conf import settings
 from django.db import migrations, models
 
+from bmc.core.labels import AlterLabels
+
 
 class Migration(migrations.Migration):
     dependencies = [
@@ -38,7 +40,7 @@ class Migration(migrations.Migration):
             name="message",
             options={"ordering": ["created_at", "id"], "verbose_name": "message", "verbose_name_plural": "messages"},
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="conversation",
             name="assigned_to",
             field=models.ForeignKey(
@@ -50,7 +52,7 @@ class Migration(migrations.Migration):
                 verbose_name="assigned to",
             ),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="conversation",
             name="channel",
             field=models.CharField(
@@ -66,12 +68,12 @@ class Migration(migrations.Migration):
                 verbose_name="channel",
             ),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="conversation",
             name="created_at",
             field=models.DateTimeField(auto_now_add=True, verbose_name="created at"),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="conversation",
             name="customer",
             field=models.ForeignKey(
@@ -81,7 +83,7 @@ class Migration(migrations.Migration):
                 verbose_name="customer",
             ),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="conversation",
             name="dialogue",
             field=models.JSONField(
@@ -91,12 +93,12 @@ class Migration(migrations.Migration):
                 verbose_name="dialogue",
             ),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="conversation",
             name="last_message_at",
             field=models.DateTimeField(blank=True, null=True, verbose_name="last message at"),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="conversation",
             name="state",
             field=models.CharField(
@@ -111,51 +113,51 @@ class Migration(migrations.Migration):
                 verbose_name="state",
             ),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="conversation",
             name="tenant",
             field=models.ForeignKey(
                 on_delete=django.db.models.deletion.PROTECT, related_name="+", to="core.tenant", verbose_name="tenant"
             ),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="conversation",
             name="turn_owner",
             field=models.CharField(blank=True, max_length=64, verbose_name="turn owner"),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="conversation",
             name="turn_started_at",
             field=models.DateTimeField(blank=True, null=True, verbose_name="turn started at"),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="customer",
             name="created_at",
             field=models.DateTimeField(auto_now_add=True, verbose_name="created at"),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="customer",
             name="email",
             field=models.EmailField(blank=True, max_length=254, verbose_name="email"),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="customer",
             name="name",
             field=models.CharField(blank=True, max_length=200, verbose_name="name"),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="customer",
             name="opted_out",
             field=models.BooleanField(
                 default=False, help_text="Asked not to be contacted: nothing is sent.", verbose_name="opted out"
             ),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="customer",
             name="opted_out_at",
             field=models.DateTimeField(blank=True, null=True, verbose_name="opted out at"),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="customer",
             name="phone",
             field=models.CharField(
@@ -170,19 +172,19 @@ class Migration(migrations.Migration):
                 verbose_name="phone",
             ),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="customer",
             name="tenant",
             field=models.ForeignKey(
                 on_delete=django.db.models.deletion.PROTECT, related_name="+", to="core.tenant", verbose_name="tenant"
             ),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="customer",
             name="updated_at",
             field=models.DateTimeField(auto_now=True, verbose_name="updated at"),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="customer",
             name="zone",
             field=models.CharField(
@@ -197,7 +199,7 @@ class Migration(migrations.Migration):
                 verbose_name="zone",
             ),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="inboundpayload",
             name="body",
             field=models.TextField(
@@ -205,19 +207,19 @@ class Migration(migrations.Migration):
                 verbose_name="body",
             ),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="inboundpayload",
             name="error",
             field=models.TextField(blank=True, verbose_name="error"),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="inboundpayload",
             name="headers",
             field=models.JSONField(
                 blank=True, default=dict, help_text="Request headers (refused deliveries).", verbose_name="headers"
             ),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="inboundpayload",
             name="outcome",
             field=models.CharField(
@@ -233,31 +235,31 @@ class Migration(migrations.Migration):
                 verbose_name="outcome",
             ),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="inboundpayload",
             name="received_at",
             field=models.DateTimeField(auto_now_add=True, verbose_name="received at"),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="inboundpayload",
             name="sha256",
             field=models.CharField(
                 blank=True, help_text="SHA-256 of the body as received.", max_length=64, verbose_name="SHA-256"
             ),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="inboundpayload",
             name="signature",
             field=models.CharField(blank=True, max_length=200, verbose_name="signature"),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="inboundpayload",
             name="size",
             field=models.PositiveIntegerField(
                 blank=True, help_text="Bytes of the body as received.", null=True, verbose_name="size"
             ),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="inboundpayload",
             name="source",
             field=models.CharField(
@@ -272,26 +274,26 @@ class Migration(migrations.Migration):
                 verbose_name="source",
             ),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="inboundpayload",
             name="source_address",
             field=models.GenericIPAddressField(blank=True, null=True, verbose_name="source address"),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="inboundpayload",
             name="tenant",
             field=models.ForeignKey(
                 on_delete=django.db.models.deletion.PROTECT, related_name="+", to="core.tenant", verbose_name="tenant"
             ),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="inboundpayload",
             name="truncated",
             field=models.BooleanField(
                 default=False, help_text="Only the start of the body was kept.", verbose_name="truncated"
             ),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="message",
             name="channel",
             field=models.CharField(
@@ -306,7 +308,7 @@ class Migration(migrations.Migration):
                 verbose_name="channel",
             ),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="message",
             name="conversation",
             field=models.ForeignKey(
@@ -316,12 +318,12 @@ class Migration(migrations.Migration):
                 verbose_name="conversation",
             ),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="message",
             name="created_at",
             field=models.DateTimeField(auto_now_add=True, verbose_name="created at"),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="message",
             name="delivery_status",
             field=models.CharField(
@@ -340,24 +342,24 @@ class Migration(migrations.Migration):
                 verbose_name="delivery status",
             ),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="message",
             name="direction",
             field=models.CharField(
                 choices=[("in", "Inbound"), ("out", "Outbound")], max_length=3, verbose_name="direction"
             ),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="message",
             name="entities",
             field=models.JSONField(blank=True, default=dict, verbose_name="entities"),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="message",
             name="error_code",
             field=models.CharField(blank=True, max_length=40, verbose_name="error code"),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="message",
             name="external_id",
             field=models.CharField(
@@ -368,7 +370,7 @@ class Migration(migrations.Migration):
                 verbose_name="external id",
             ),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="message",
             name="idempotency_key",
             field=models.CharField(
@@ -380,12 +382,12 @@ class Migration(migrations.Migration):
                 verbose_name="idempotency key",
             ),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="message",
             name="intent",
             field=models.CharField(blank=True, max_length=40, verbose_name="intent"),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="message",
             name="origin",
             field=models.CharField(
@@ -396,21 +398,21 @@ class Migration(migrations.Migration):
                 verbose_name="origin",
             ),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="message",
             name="origin_id",
             field=models.BigIntegerField(
                 blank=True, help_text="The follow-up's or the reminder's id.", null=True, verbose_name="origin id"
             ),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="message",
             name="processed_at",
             field=models.DateTimeField(
                 blank=True, help_text="Inbound: when a turn answered it.", null=True, verbose_name="processed at"
             ),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="message",
             name="raw_payload",
             field=models.JSONField(
@@ -420,26 +422,26 @@ class Migration(migrations.Migration):
                 verbose_name="raw payload",
             ),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="message",
             name="send_attempts",
             field=models.PositiveSmallIntegerField(default=0, verbose_name="send attempts"),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="message",
             name="sent_at",
             field=models.DateTimeField(
                 blank=True, help_text="When the customer or the channel sent it.", null=True, verbose_name="sent at"
             ),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="message",
             name="tenant",
             field=models.ForeignKey(
                 on_delete=django.db.models.deletion.PROTECT, related_name="+", to="core.tenant", verbose_name="tenant"
             ),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="message",
             name="text",
             field=models.TextField(blank=True, verbose_name="text"),

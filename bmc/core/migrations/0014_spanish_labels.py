@@ -3,71 +3,102 @@
 import django.db.models.deletion
 from django.db import migrations, models
 
+from bmc.core.labels import AlterLabels
+
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('core', '0013_conversations_moved_out'),
+        ("core", "0013_conversations_moved_out"),
     ]
 
     operations = [
         migrations.AlterModelOptions(
-            name='tenant',
-            options={'ordering': ['slug'], 'verbose_name': 'tenant', 'verbose_name_plural': 'tenants'},
+            name="tenant",
+            options={"ordering": ["slug"], "verbose_name": "tenant", "verbose_name_plural": "tenants"},
         ),
-        migrations.AlterField(
-            model_name='apikey',
-            name='created',
-            field=models.DateTimeField(auto_now_add=True, db_index=True, verbose_name='created'),
+        AlterLabels(
+            model_name="apikey",
+            name="created",
+            field=models.DateTimeField(auto_now_add=True, db_index=True, verbose_name="created"),
         ),
-        migrations.AlterField(
-            model_name='apikey',
-            name='expiry_date',
-            field=models.DateTimeField(blank=True, help_text='Once the key expires, it can no longer be used.', null=True, verbose_name='expires'),
+        AlterLabels(
+            model_name="apikey",
+            name="expiry_date",
+            field=models.DateTimeField(
+                blank=True,
+                help_text="Once the key expires, it can no longer be used.",
+                null=True,
+                verbose_name="expires",
+            ),
         ),
-        migrations.AlterField(
-            model_name='apikey',
-            name='name',
-            field=models.CharField(default=None, help_text='A name for the key, to tell it apart (who uses it, what for). Need not be unique.', max_length=50, verbose_name='name'),
+        AlterLabels(
+            model_name="apikey",
+            name="name",
+            field=models.CharField(
+                default=None,
+                help_text="A name for the key, to tell it apart (who uses it, what for). Need not be unique.",
+                max_length=50,
+                verbose_name="name",
+            ),
         ),
-        migrations.AlterField(
-            model_name='apikey',
-            name='prefix',
-            field=models.CharField(editable=False, max_length=8, unique=True, verbose_name='prefix'),
+        AlterLabels(
+            model_name="apikey",
+            name="prefix",
+            field=models.CharField(editable=False, max_length=8, unique=True, verbose_name="prefix"),
         ),
-        migrations.AlterField(
-            model_name='apikey',
-            name='revoked',
-            field=models.BooleanField(blank=True, default=False, help_text='A revoked key can no longer be used, and this cannot be undone.', verbose_name='revoked'),
+        AlterLabels(
+            model_name="apikey",
+            name="revoked",
+            field=models.BooleanField(
+                blank=True,
+                default=False,
+                help_text="A revoked key can no longer be used, and this cannot be undone.",
+                verbose_name="revoked",
+            ),
         ),
-        migrations.AlterField(
-            model_name='apikey',
-            name='tenant',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='api_keys', to='core.tenant', verbose_name='tenant'),
+        AlterLabels(
+            model_name="apikey",
+            name="tenant",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="api_keys",
+                to="core.tenant",
+                verbose_name="tenant",
+            ),
         ),
-        migrations.AlterField(
-            model_name='tenant',
-            name='created_at',
-            field=models.DateTimeField(auto_now_add=True, verbose_name='created at'),
+        AlterLabels(
+            model_name="tenant",
+            name="created_at",
+            field=models.DateTimeField(auto_now_add=True, verbose_name="created at"),
         ),
-        migrations.AlterField(
-            model_name='tenant',
-            name='name',
-            field=models.CharField(max_length=200, verbose_name='name'),
+        AlterLabels(
+            model_name="tenant",
+            name="name",
+            field=models.CharField(max_length=200, verbose_name="name"),
         ),
-        migrations.AlterField(
-            model_name='tenant',
-            name='slug',
-            field=models.SlugField(unique=True, verbose_name='slug'),
+        AlterLabels(
+            model_name="tenant",
+            name="slug",
+            field=models.SlugField(unique=True, verbose_name="slug"),
         ),
-        migrations.AlterField(
-            model_name='tenant',
-            name='tier',
-            field=models.CharField(choices=[('basic', 'Basic'), ('pro', 'Pro'), ('enterprise', 'Enterprise')], default='basic', max_length=20, verbose_name='tier'),
+        AlterLabels(
+            model_name="tenant",
+            name="tier",
+            field=models.CharField(
+                choices=[("basic", "Basic"), ("pro", "Pro"), ("enterprise", "Enterprise")],
+                default="basic",
+                max_length=20,
+                verbose_name="tier",
+            ),
         ),
-        migrations.AlterField(
-            model_name='tenant',
-            name='whatsapp_phone_number_id',
-            field=models.CharField(blank=True, help_text="The WhatsApp Cloud API phone number id this company answers on. Messages to it are this company's, and its replies leave from it. Empty: WHATSAPP_PHONE_NUMBER_ID (the default company).", max_length=32, verbose_name='WhatsApp phone number id'),
+        AlterLabels(
+            model_name="tenant",
+            name="whatsapp_phone_number_id",
+            field=models.CharField(
+                blank=True,
+                help_text="The WhatsApp Cloud API phone number id this company answers on. Messages to it are this company's, and its replies leave from it. Empty: WHATSAPP_PHONE_NUMBER_ID (the default company).",
+                max_length=32,
+                verbose_name="WhatsApp phone number id",
+            ),
         ),
     ]

@@ -5,6 +5,8 @@ import django.utils.timezone
 from django.conf import settings
 from django.db import migrations, models
 
+from bmc.core.labels import AlterLabels
+
 
 class Migration(migrations.Migration):
     dependencies = [
@@ -34,7 +36,7 @@ class Migration(migrations.Migration):
             name="syncsource",
             options={"verbose_name": "sync source", "verbose_name_plural": "sync sources"},
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="marketquestion",
             name="answer",
             field=models.TextField(
@@ -43,12 +45,12 @@ class Migration(migrations.Migration):
                 verbose_name="answer",
             ),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="marketquestion",
             name="answered_at",
             field=models.DateTimeField(blank=True, null=True, verbose_name="answered at"),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="marketquestion",
             name="answered_by",
             field=models.ForeignKey(
@@ -60,44 +62,44 @@ class Migration(migrations.Migration):
                 verbose_name="answered by",
             ),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="marketquestion",
             name="asked_at",
             field=models.DateTimeField(blank=True, null=True, verbose_name="asked at"),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="marketquestion",
             name="created_at",
             field=models.DateTimeField(auto_now_add=True, verbose_name="created at"),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="marketquestion",
             name="error",
             field=models.TextField(
                 blank=True, help_text="Why the marketplace refused the last answer.", verbose_name="error"
             ),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="marketquestion",
             name="item_id",
             field=models.CharField(blank=True, max_length=40, verbose_name="item id"),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="marketquestion",
             name="question_id",
             field=models.CharField(max_length=40, verbose_name="question id"),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="marketquestion",
             name="raw",
             field=models.JSONField(default=dict, verbose_name="raw"),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="marketquestion",
             name="sku",
             field=models.CharField(blank=True, max_length=60, verbose_name="sku"),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="marketquestion",
             name="source",
             field=models.CharField(
@@ -106,7 +108,7 @@ class Migration(migrations.Migration):
                 verbose_name="source",
             ),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="marketquestion",
             name="status",
             field=models.CharField(
@@ -122,41 +124,41 @@ class Migration(migrations.Migration):
                 verbose_name="status",
             ),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="marketquestion",
             name="tenant",
             field=models.ForeignKey(
                 on_delete=django.db.models.deletion.PROTECT, related_name="+", to="core.tenant", verbose_name="tenant"
             ),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="marketquestion",
             name="text",
             field=models.TextField(verbose_name="text"),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="synclink",
             name="checksum",
             field=models.CharField(max_length=64, verbose_name="checksum"),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="synclink",
             name="kind",
             field=models.CharField(
                 help_text="quotes, orders, leads, collections, listing...", max_length=20, verbose_name="kind"
             ),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="synclink",
             name="local_id",
             field=models.CharField(max_length=60, verbose_name="local id"),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="synclink",
             name="remote_id",
             field=models.CharField(blank=True, max_length=100, verbose_name="remote id"),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="synclink",
             name="source",
             field=models.CharField(
@@ -165,26 +167,26 @@ class Migration(migrations.Migration):
                 verbose_name="source",
             ),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="synclink",
             name="synced_at",
             field=models.DateTimeField(default=django.utils.timezone.now, verbose_name="synced at"),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="synclink",
             name="tenant",
             field=models.ForeignKey(
                 on_delete=django.db.models.deletion.PROTECT, related_name="+", to="core.tenant", verbose_name="tenant"
             ),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="syncrun",
             name="api_calls",
             field=models.PositiveIntegerField(
                 default=0, help_text="Requests made to the source's API.", verbose_name="api calls"
             ),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="syncrun",
             name="approved_by",
             field=models.ForeignKey(
@@ -196,58 +198,58 @@ class Migration(migrations.Migration):
                 verbose_name="approved by",
             ),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="syncrun",
             name="created",
             field=models.PositiveIntegerField(default=0, verbose_name="created"),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="syncrun",
             name="created_at",
             field=models.DateTimeField(auto_now_add=True, verbose_name="created at"),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="syncrun",
             name="detail",
             field=models.JSONField(
                 blank=True, default=dict, help_text="Counts of each part of the run.", verbose_name="detail"
             ),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="syncrun",
             name="error",
             field=models.TextField(blank=True, verbose_name="error"),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="syncrun",
             name="finished_at",
             field=models.DateTimeField(blank=True, null=True, verbose_name="finished at"),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="syncrun",
             name="held",
             field=models.JSONField(
                 blank=True, help_text="What waits for a person's approval, and why.", null=True, verbose_name="held"
             ),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="syncrun",
             name="read",
             field=models.PositiveIntegerField(default=0, verbose_name="read"),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="syncrun",
             name="refusals",
             field=models.JSONField(
                 blank=True, default=list, help_text="Each refused record: where it is and why.", verbose_name="refusals"
             ),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="syncrun",
             name="refused",
             field=models.PositiveIntegerField(default=0, verbose_name="refused"),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="syncrun",
             name="source",
             field=models.CharField(
@@ -256,12 +258,12 @@ class Migration(migrations.Migration):
                 verbose_name="source",
             ),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="syncrun",
             name="started_at",
             field=models.DateTimeField(blank=True, null=True, verbose_name="started at"),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="syncrun",
             name="status",
             field=models.CharField(
@@ -277,53 +279,53 @@ class Migration(migrations.Migration):
                 verbose_name="status",
             ),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="syncrun",
             name="tenant",
             field=models.ForeignKey(
                 on_delete=django.db.models.deletion.PROTECT, related_name="+", to="core.tenant", verbose_name="tenant"
             ),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="syncrun",
             name="trigger",
             field=models.CharField(
                 default="api", help_text="schedule, api, admin or approval", max_length=20, verbose_name="trigger"
             ),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="syncrun",
             name="unchanged",
             field=models.PositiveIntegerField(default=0, verbose_name="unchanged"),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="syncrun",
             name="updated",
             field=models.PositiveIntegerField(default=0, verbose_name="updated"),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="syncsource",
             name="cursor",
             field=models.JSONField(
                 blank=True, default=dict, help_text="Where each incremental read stands.", verbose_name="cursor"
             ),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="syncsource",
             name="failures",
             field=models.PositiveIntegerField(default=0, help_text="Runs failed in a row.", verbose_name="failures"),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="syncsource",
             name="last_error",
             field=models.TextField(blank=True, verbose_name="last error"),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="syncsource",
             name="last_success_at",
             field=models.DateTimeField(blank=True, null=True, verbose_name="last success at"),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="syncsource",
             name="open_until",
             field=models.DateTimeField(
@@ -333,7 +335,7 @@ class Migration(migrations.Migration):
                 verbose_name="open until",
             ),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="syncsource",
             name="secrets",
             field=models.TextField(
@@ -342,7 +344,7 @@ class Migration(migrations.Migration):
                 verbose_name="secrets",
             ),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="syncsource",
             name="source",
             field=models.CharField(
@@ -351,7 +353,7 @@ class Migration(migrations.Migration):
                 verbose_name="source",
             ),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="syncsource",
             name="tenant",
             field=models.ForeignKey(

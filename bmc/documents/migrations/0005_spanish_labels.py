@@ -4,6 +4,8 @@ import django.db.models.deletion
 from django.conf import settings
 from django.db import migrations, models
 
+from bmc.core.labels import AlterLabels
+
 
 class Migration(migrations.Migration):
     dependencies = [
@@ -38,12 +40,12 @@ class Migration(migrations.Migration):
                 "verbose_name_plural": "document corrections",
             },
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="document",
             name="attempts",
             field=models.PositiveSmallIntegerField(default=0, verbose_name="attempts"),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="document",
             name="batch",
             field=models.ForeignKey(
@@ -53,7 +55,7 @@ class Migration(migrations.Migration):
                 verbose_name="batch",
             ),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="document",
             name="blob",
             field=models.ForeignKey(
@@ -65,7 +67,7 @@ class Migration(migrations.Migration):
                 verbose_name="blob",
             ),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="document",
             name="checks",
             field=models.JSONField(
@@ -75,12 +77,12 @@ class Migration(migrations.Migration):
                 verbose_name="checks",
             ),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="document",
             name="created_at",
             field=models.DateTimeField(auto_now_add=True, verbose_name="created at"),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="document",
             name="duplicate_of",
             field=models.ForeignKey(
@@ -92,17 +94,17 @@ class Migration(migrations.Migration):
                 verbose_name="duplicate of",
             ),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="document",
             name="error",
             field=models.TextField(blank=True, help_text="Why it failed, for a person to read.", verbose_name="error"),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="document",
             name="fields",
             field=models.JSONField(blank=True, default=dict, verbose_name="fields"),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="document",
             name="file_type",
             field=models.CharField(
@@ -112,12 +114,12 @@ class Migration(migrations.Migration):
                 verbose_name="file type",
             ),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="document",
             name="filename",
             field=models.CharField(max_length=255, verbose_name="filename"),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="document",
             name="kind",
             field=models.CharField(
@@ -134,12 +136,12 @@ class Migration(migrations.Migration):
                 verbose_name="kind",
             ),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="document",
             name="kind_confidence",
             field=models.FloatField(blank=True, null=True, verbose_name="kind confidence"),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="document",
             name="message",
             field=models.ForeignKey(
@@ -151,26 +153,26 @@ class Migration(migrations.Migration):
                 verbose_name="message",
             ),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="document",
             name="ocr",
             field=models.CharField(
                 blank=True, help_text="'', 'done', or why OCR did not run.", max_length=120, verbose_name="ocr"
             ),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="document",
             name="pages",
             field=models.PositiveIntegerField(blank=True, null=True, verbose_name="pages"),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="document",
             name="quality",
             field=models.FloatField(
                 blank=True, help_text="0 to 1: below the threshold goes to review.", null=True, verbose_name="quality"
             ),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="document",
             name="review",
             field=models.CharField(
@@ -186,17 +188,17 @@ class Migration(migrations.Migration):
                 verbose_name="review",
             ),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="document",
             name="review_reason",
             field=models.CharField(blank=True, max_length=300, verbose_name="review reason"),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="document",
             name="reviewed_at",
             field=models.DateTimeField(blank=True, null=True, verbose_name="reviewed at"),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="document",
             name="reviewed_by",
             field=models.ForeignKey(
@@ -208,7 +210,7 @@ class Migration(migrations.Migration):
                 verbose_name="reviewed by",
             ),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="document",
             name="reviewed_via",
             field=models.CharField(
@@ -218,17 +220,17 @@ class Migration(migrations.Migration):
                 verbose_name="reviewed via",
             ),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="document",
             name="sha256",
             field=models.CharField(db_index=True, max_length=64, verbose_name="sha256"),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="document",
             name="size",
             field=models.PositiveIntegerField(default=0, verbose_name="size"),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="document",
             name="stage",
             field=models.CharField(
@@ -245,7 +247,7 @@ class Migration(migrations.Migration):
                 verbose_name="stage",
             ),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="document",
             name="status",
             field=models.CharField(
@@ -261,29 +263,29 @@ class Migration(migrations.Migration):
                 verbose_name="status",
             ),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="document",
             name="tenant",
             field=models.ForeignKey(
                 on_delete=django.db.models.deletion.PROTECT, related_name="+", to="core.tenant", verbose_name="tenant"
             ),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="document",
             name="text",
             field=models.TextField(blank=True, verbose_name="text"),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="document",
             name="updated_at",
             field=models.DateTimeField(auto_now=True, verbose_name="updated at"),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="documentbatch",
             name="created_at",
             field=models.DateTimeField(auto_now_add=True, verbose_name="created at"),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="documentbatch",
             name="created_by",
             field=models.ForeignKey(
@@ -295,17 +297,17 @@ class Migration(migrations.Migration):
                 verbose_name="created by",
             ),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="documentbatch",
             name="finished_at",
             field=models.DateTimeField(blank=True, null=True, verbose_name="finished at"),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="documentbatch",
             name="name",
             field=models.CharField(blank=True, max_length=200, verbose_name="name"),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="documentbatch",
             name="source",
             field=models.CharField(
@@ -315,7 +317,7 @@ class Migration(migrations.Migration):
                 verbose_name="source",
             ),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="documentbatch",
             name="status",
             field=models.CharField(
@@ -325,56 +327,56 @@ class Migration(migrations.Migration):
                 verbose_name="status",
             ),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="documentbatch",
             name="summary",
             field=models.JSONField(
                 blank=True, default=dict, help_text="Cross-checks and quality, when done.", verbose_name="summary"
             ),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="documentbatch",
             name="tenant",
             field=models.ForeignKey(
                 on_delete=django.db.models.deletion.PROTECT, related_name="+", to="core.tenant", verbose_name="tenant"
             ),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="documentbatch",
             name="total",
             field=models.PositiveIntegerField(default=0, verbose_name="total"),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="documentblob",
             name="content",
             field=models.BinaryField(verbose_name="content"),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="documentblob",
             name="created_at",
             field=models.DateTimeField(auto_now_add=True, verbose_name="created at"),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="documentblob",
             name="sha256",
             field=models.CharField(max_length=64, primary_key=True, serialize=False, verbose_name="sha256"),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="documentblob",
             name="size",
             field=models.PositiveIntegerField(verbose_name="size"),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="documentcorrection",
             name="corrected",
             field=models.JSONField(blank=True, null=True, verbose_name="corrected"),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="documentcorrection",
             name="created_at",
             field=models.DateTimeField(auto_now_add=True, verbose_name="created at"),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="documentcorrection",
             name="document",
             field=models.ForeignKey(
@@ -384,24 +386,24 @@ class Migration(migrations.Migration):
                 verbose_name="document",
             ),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="documentcorrection",
             name="extracted",
             field=models.JSONField(blank=True, null=True, verbose_name="extracted"),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="documentcorrection",
             name="field",
             field=models.CharField(max_length=40, verbose_name="field"),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="documentcorrection",
             name="tenant",
             field=models.ForeignKey(
                 on_delete=django.db.models.deletion.PROTECT, related_name="+", to="core.tenant", verbose_name="tenant"
             ),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="documentcorrection",
             name="user",
             field=models.ForeignKey(
@@ -412,7 +414,7 @@ class Migration(migrations.Migration):
                 verbose_name="user",
             ),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="documentcorrection",
             name="via",
             field=models.CharField(

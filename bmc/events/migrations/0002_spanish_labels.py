@@ -3,6 +3,8 @@
 import django.db.models.deletion
 from django.db import migrations, models
 
+from bmc.core.labels import AlterLabels
+
 
 class Migration(migrations.Migration):
     dependencies = [
@@ -23,53 +25,53 @@ class Migration(migrations.Migration):
             name="eventsubscription",
             options={"verbose_name": "event subscription", "verbose_name_plural": "event subscriptions"},
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="domainevent",
             name="created_at",
             field=models.DateTimeField(auto_now_add=True, verbose_name="created at"),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="domainevent",
             name="data",
             field=models.JSONField(blank=True, default=dict, verbose_name="data"),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="domainevent",
             name="published_at",
             field=models.DateTimeField(
                 blank=True, help_text="When its deliveries were made.", null=True, verbose_name="published at"
             ),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="domainevent",
             name="subject",
             field=models.CharField(
                 help_text='What it happened to, e.g. "quote:123".', max_length=80, verbose_name="subject"
             ),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="domainevent",
             name="tenant",
             field=models.ForeignKey(
                 on_delete=django.db.models.deletion.PROTECT, related_name="+", to="core.tenant", verbose_name="tenant"
             ),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="domainevent",
             name="type",
             field=models.CharField(db_index=True, help_text="e.g. quote.accepted", max_length=80, verbose_name="type"),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="eventdelivery",
             name="attempts",
             field=models.PositiveIntegerField(default=0, verbose_name="attempts"),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="eventdelivery",
             name="delivered_at",
             field=models.DateTimeField(blank=True, null=True, verbose_name="delivered at"),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="eventdelivery",
             name="event",
             field=models.ForeignKey(
@@ -79,12 +81,12 @@ class Migration(migrations.Migration):
                 verbose_name="event",
             ),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="eventdelivery",
             name="last_error",
             field=models.TextField(blank=True, verbose_name="last error"),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="eventdelivery",
             name="status",
             field=models.CharField(
@@ -94,7 +96,7 @@ class Migration(migrations.Migration):
                 verbose_name="status",
             ),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="eventdelivery",
             name="subscription",
             field=models.ForeignKey(
@@ -104,45 +106,45 @@ class Migration(migrations.Migration):
                 verbose_name="subscription",
             ),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="eventdelivery",
             name="tenant",
             field=models.ForeignKey(
                 on_delete=django.db.models.deletion.PROTECT, related_name="+", to="core.tenant", verbose_name="tenant"
             ),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="eventsubscription",
             name="active",
             field=models.BooleanField(default=True, verbose_name="active"),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="eventsubscription",
             name="created_at",
             field=models.DateTimeField(auto_now_add=True, verbose_name="created at"),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="eventsubscription",
             name="event_type",
             field=models.CharField(
                 help_text='An event type, or "*" for every one.', max_length=80, verbose_name="event type"
             ),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="eventsubscription",
             name="secret",
             field=models.CharField(
                 help_text="Signs each delivery: X-BMC-Signature, HMAC-SHA256.", max_length=200, verbose_name="secret"
             ),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="eventsubscription",
             name="tenant",
             field=models.ForeignKey(
                 on_delete=django.db.models.deletion.PROTECT, related_name="+", to="core.tenant", verbose_name="tenant"
             ),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="eventsubscription",
             name="url",
             field=models.URLField(max_length=500, verbose_name="url"),

@@ -5,6 +5,8 @@ from decimal import Decimal
 import django.db.models.deletion
 from django.db import migrations, models
 
+from bmc.core.labels import AlterLabels
+
 
 class Migration(migrations.Migration):
     dependencies = [
@@ -49,12 +51,12 @@ class Migration(migrations.Migration):
             name="warehouse",
             options={"verbose_name": "warehouse", "verbose_name_plural": "warehouses"},
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="purchaseorder",
             name="created_at",
             field=models.DateTimeField(auto_now_add=True, verbose_name="created at"),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="purchaseorder",
             name="forecast",
             field=models.JSONField(
@@ -64,7 +66,7 @@ class Migration(migrations.Migration):
                 verbose_name="forecast",
             ),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="purchaseorder",
             name="reason",
             field=models.CharField(
@@ -74,22 +76,22 @@ class Migration(migrations.Migration):
                 verbose_name="reason",
             ),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="purchaseorder",
             name="received_at",
             field=models.DateTimeField(blank=True, null=True, verbose_name="received at"),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="purchaseorder",
             name="sent_at",
             field=models.DateTimeField(blank=True, null=True, verbose_name="sent at"),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="purchaseorder",
             name="sent_via",
             field=models.CharField(blank=True, max_length=200, verbose_name="sent via"),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="purchaseorder",
             name="status",
             field=models.CharField(
@@ -105,7 +107,7 @@ class Migration(migrations.Migration):
                 verbose_name="status",
             ),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="purchaseorder",
             name="supplier",
             field=models.ForeignKey(
@@ -115,14 +117,14 @@ class Migration(migrations.Migration):
                 verbose_name="supplier",
             ),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="purchaseorder",
             name="tenant",
             field=models.ForeignKey(
                 on_delete=django.db.models.deletion.PROTECT, related_name="+", to="core.tenant", verbose_name="tenant"
             ),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="purchaseorder",
             name="warehouse",
             field=models.ForeignKey(
@@ -132,7 +134,7 @@ class Migration(migrations.Migration):
                 verbose_name="warehouse",
             ),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="purchaseorderline",
             name="purchase_order",
             field=models.ForeignKey(
@@ -142,46 +144,46 @@ class Migration(migrations.Migration):
                 verbose_name="purchase order",
             ),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="purchaseorderline",
             name="quantity",
             field=models.DecimalField(decimal_places=2, max_digits=12, verbose_name="quantity"),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="purchaseorderline",
             name="sku",
             field=models.CharField(max_length=60, verbose_name="SKU"),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="stocklevel",
             name="low_since",
             field=models.DateTimeField(
                 blank=True, help_text="Under its threshold since (stock.low sent).", null=True, verbose_name="low since"
             ),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="stocklevel",
             name="on_hand",
             field=models.DecimalField(decimal_places=2, default=Decimal("0"), max_digits=12, verbose_name="on hand"),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="stocklevel",
             name="reserved",
             field=models.DecimalField(decimal_places=2, default=Decimal("0"), max_digits=12, verbose_name="reserved"),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="stocklevel",
             name="sku",
             field=models.CharField(max_length=60, verbose_name="SKU"),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="stocklevel",
             name="tenant",
             field=models.ForeignKey(
                 on_delete=django.db.models.deletion.PROTECT, related_name="+", to="core.tenant", verbose_name="tenant"
             ),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="stocklevel",
             name="threshold",
             field=models.DecimalField(
@@ -192,12 +194,12 @@ class Migration(migrations.Migration):
                 verbose_name="threshold",
             ),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="stocklevel",
             name="updated_at",
             field=models.DateTimeField(auto_now=True, verbose_name="updated at"),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="stocklevel",
             name="warehouse",
             field=models.ForeignKey(
@@ -207,17 +209,17 @@ class Migration(migrations.Migration):
                 verbose_name="warehouse",
             ),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="stockmove",
             name="created_at",
             field=models.DateTimeField(auto_now_add=True, verbose_name="created at"),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="stockmove",
             name="dedupe_key",
             field=models.CharField(max_length=120, verbose_name="dedupe key"),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="stockmove",
             name="kind",
             field=models.CharField(
@@ -232,7 +234,7 @@ class Migration(migrations.Migration):
                 verbose_name="kind",
             ),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="stockmove",
             name="level",
             field=models.ForeignKey(
@@ -242,48 +244,48 @@ class Migration(migrations.Migration):
                 verbose_name="stock level",
             ),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="stockmove",
             name="note",
             field=models.CharField(blank=True, max_length=300, verbose_name="note"),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="stockmove",
             name="quantity",
             field=models.DecimalField(decimal_places=2, max_digits=12, verbose_name="quantity"),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="stockmove",
             name="reference",
             field=models.CharField(
                 blank=True, help_text='What it is for, e.g. "order:12".', max_length=80, verbose_name="reference"
             ),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="stockmove",
             name="tenant",
             field=models.ForeignKey(
                 on_delete=django.db.models.deletion.PROTECT, related_name="+", to="core.tenant", verbose_name="tenant"
             ),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="supplier",
             name="email",
             field=models.EmailField(blank=True, max_length=254, verbose_name="email"),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="supplier",
             name="lead_time_days",
             field=models.PositiveIntegerField(
                 default=7, help_text="Days from the order to the goods received.", verbose_name="lead time (days)"
             ),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="supplier",
             name="name",
             field=models.CharField(max_length=200, verbose_name="name"),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="supplier",
             name="order_secret",
             field=models.CharField(
@@ -293,7 +295,7 @@ class Migration(migrations.Migration):
                 verbose_name="order secret",
             ),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="supplier",
             name="order_url",
             field=models.URLField(
@@ -303,14 +305,14 @@ class Migration(migrations.Migration):
                 verbose_name="order URL",
             ),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="supplier",
             name="tenant",
             field=models.ForeignKey(
                 on_delete=django.db.models.deletion.PROTECT, related_name="+", to="core.tenant", verbose_name="tenant"
             ),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="supplierproduct",
             name="pack",
             field=models.DecimalField(
@@ -321,12 +323,12 @@ class Migration(migrations.Migration):
                 verbose_name="pack",
             ),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="supplierproduct",
             name="sku",
             field=models.CharField(max_length=60, verbose_name="SKU"),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="supplierproduct",
             name="supplier",
             field=models.ForeignKey(
@@ -336,41 +338,41 @@ class Migration(migrations.Migration):
                 verbose_name="supplier",
             ),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="supplierproduct",
             name="tenant",
             field=models.ForeignKey(
                 on_delete=django.db.models.deletion.PROTECT, related_name="+", to="core.tenant", verbose_name="tenant"
             ),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="supplierproduct",
             name="unit_cost",
             field=models.DecimalField(blank=True, decimal_places=2, max_digits=12, null=True, verbose_name="unit cost"),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="warehouse",
             name="active",
             field=models.BooleanField(default=True, verbose_name="active"),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="warehouse",
             name="code",
             field=models.SlugField(max_length=30, verbose_name="code"),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="warehouse",
             name="name",
             field=models.CharField(max_length=120, verbose_name="name"),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="warehouse",
             name="tenant",
             field=models.ForeignKey(
                 on_delete=django.db.models.deletion.PROTECT, related_name="+", to="core.tenant", verbose_name="tenant"
             ),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="warehouse",
             name="zone",
             field=models.CharField(

@@ -5,6 +5,8 @@ import uuid
 import django.db.models.deletion
 from django.db import migrations, models
 
+from bmc.core.labels import AlterLabels
+
 
 class Migration(migrations.Migration):
     dependencies = [
@@ -25,34 +27,34 @@ class Migration(migrations.Migration):
             name="agenttask",
             options={"ordering": ["-created_at"], "verbose_name": "agent task", "verbose_name_plural": "agent tasks"},
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="agentmessage",
             name="created_at",
             field=models.DateTimeField(auto_now_add=True, verbose_name="created at"),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="agentmessage",
             name="from_agent",
             field=models.CharField(max_length=40, verbose_name="from agent"),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="agentmessage",
             name="intent",
             field=models.CharField(
                 help_text="What the message asks or tells, e.g. a task type.", max_length=80, verbose_name="intent"
             ),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="agentmessage",
             name="message_id",
             field=models.UUIDField(default=uuid.uuid4, editable=False, unique=True, verbose_name="message id"),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="agentmessage",
             name="payload",
             field=models.JSONField(blank=True, default=dict, verbose_name="payload"),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="agentmessage",
             name="priority",
             field=models.CharField(
@@ -62,7 +64,7 @@ class Migration(migrations.Migration):
                 verbose_name="priority",
             ),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="agentmessage",
             name="reply_to",
             field=models.ForeignKey(
@@ -74,12 +76,12 @@ class Migration(migrations.Migration):
                 verbose_name="reply to",
             ),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="agentmessage",
             name="span_id",
             field=models.CharField(max_length=32, verbose_name="span id"),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="agentmessage",
             name="task",
             field=models.ForeignKey(
@@ -91,29 +93,29 @@ class Migration(migrations.Migration):
                 verbose_name="task",
             ),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="agentmessage",
             name="tenant",
             field=models.ForeignKey(
                 on_delete=django.db.models.deletion.PROTECT, related_name="+", to="core.tenant", verbose_name="tenant"
             ),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="agentmessage",
             name="timeout_ms",
             field=models.PositiveIntegerField(blank=True, null=True, verbose_name="timeout ms"),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="agentmessage",
             name="to_agent",
             field=models.CharField(max_length=40, verbose_name="to agent"),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="agentmessage",
             name="trace_id",
             field=models.CharField(db_index=True, max_length=64, verbose_name="trace id"),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="agentmessage",
             name="type",
             field=models.CharField(
@@ -122,51 +124,51 @@ class Migration(migrations.Migration):
                 verbose_name="type",
             ),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="agenttask",
             name="agent",
             field=models.CharField(max_length=40, verbose_name="agent"),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="agenttask",
             name="attempts",
             field=models.PositiveIntegerField(
                 default=0, help_text="Times a worker started it.", verbose_name="attempts"
             ),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="agenttask",
             name="created_at",
             field=models.DateTimeField(auto_now_add=True, verbose_name="created at"),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="agenttask",
             name="dispatches",
             field=models.PositiveIntegerField(
                 default=0, help_text="Times it was sent to the broker.", verbose_name="dispatches"
             ),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="agenttask",
             name="error",
             field=models.TextField(blank=True, verbose_name="error"),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="agenttask",
             name="finished_at",
             field=models.DateTimeField(blank=True, null=True, verbose_name="finished at"),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="agenttask",
             name="metadata",
             field=models.JSONField(blank=True, default=dict, verbose_name="metadata"),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="agenttask",
             name="payload",
             field=models.JSONField(blank=True, default=dict, verbose_name="payload"),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="agenttask",
             name="priority",
             field=models.CharField(
@@ -176,12 +178,12 @@ class Migration(migrations.Migration):
                 verbose_name="priority",
             ),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="agenttask",
             name="processing_time_ms",
             field=models.PositiveIntegerField(blank=True, null=True, verbose_name="processing time ms"),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="agenttask",
             name="queue",
             field=models.CharField(
@@ -204,27 +206,27 @@ class Migration(migrations.Migration):
                 verbose_name="queue",
             ),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="agenttask",
             name="queued_at",
             field=models.DateTimeField(blank=True, null=True, verbose_name="queued at"),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="agenttask",
             name="required_capabilities",
             field=models.JSONField(blank=True, default=list, verbose_name="required capabilities"),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="agenttask",
             name="result",
             field=models.JSONField(blank=True, null=True, verbose_name="result"),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="agenttask",
             name="started_at",
             field=models.DateTimeField(blank=True, null=True, verbose_name="started at"),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="agenttask",
             name="status",
             field=models.CharField(
@@ -242,34 +244,34 @@ class Migration(migrations.Migration):
                 verbose_name="status",
             ),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="agenttask",
             name="task_id",
             field=models.UUIDField(default=uuid.uuid4, editable=False, unique=True, verbose_name="task id"),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="agenttask",
             name="task_type",
             field=models.CharField(max_length=80, verbose_name="task type"),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="agenttask",
             name="tenant",
             field=models.ForeignKey(
                 on_delete=django.db.models.deletion.PROTECT, related_name="+", to="core.tenant", verbose_name="tenant"
             ),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="agenttask",
             name="trace_id",
             field=models.CharField(db_index=True, max_length=64, verbose_name="trace id"),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="agenttask",
             name="updated_at",
             field=models.DateTimeField(auto_now=True, verbose_name="updated at"),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="agenttask",
             name="worker",
             field=models.CharField(

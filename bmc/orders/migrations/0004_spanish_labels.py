@@ -3,6 +3,8 @@
 import django.db.models.deletion
 from django.db import migrations, models
 
+from bmc.core.labels import AlterLabels
+
 
 class Migration(migrations.Migration):
     dependencies = [
@@ -21,7 +23,7 @@ class Migration(migrations.Migration):
             name="orderline",
             options={"ordering": ["position"], "verbose_name": "order line", "verbose_name_plural": "order lines"},
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="order",
             name="buyer",
             field=models.CharField(
@@ -31,17 +33,17 @@ class Migration(migrations.Migration):
                 verbose_name="buyer",
             ),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="order",
             name="cancel_reason",
             field=models.CharField(blank=True, max_length=300, verbose_name="cancel reason"),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="order",
             name="cancelled_at",
             field=models.DateTimeField(blank=True, null=True, verbose_name="cancelled at"),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="order",
             name="catalog_version",
             field=models.ForeignKey(
@@ -51,7 +53,7 @@ class Migration(migrations.Migration):
                 verbose_name="catalog version",
             ),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="order",
             name="conversation",
             field=models.ForeignKey(
@@ -63,17 +65,17 @@ class Migration(migrations.Migration):
                 verbose_name="conversation",
             ),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="order",
             name="created_at",
             field=models.DateTimeField(auto_now_add=True, verbose_name="created at"),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="order",
             name="currency",
             field=models.CharField(max_length=3, verbose_name="currency"),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="order",
             name="customer",
             field=models.ForeignKey(
@@ -85,12 +87,12 @@ class Migration(migrations.Migration):
                 verbose_name="customer",
             ),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="order",
             name="delivered_at",
             field=models.DateTimeField(blank=True, null=True, verbose_name="delivered at"),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="order",
             name="delivery_date",
             field=models.DateField(
@@ -100,7 +102,7 @@ class Migration(migrations.Migration):
                 verbose_name="delivery date",
             ),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="order",
             name="external_id",
             field=models.CharField(
@@ -110,29 +112,29 @@ class Migration(migrations.Migration):
                 verbose_name="external id",
             ),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="order",
             name="iva",
             field=models.DecimalField(decimal_places=2, max_digits=12, verbose_name="IVA"),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="order",
             name="paid_at",
             field=models.DateTimeField(blank=True, null=True, verbose_name="paid at"),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="order",
             name="payment_reference",
             field=models.CharField(
                 blank=True, help_text="Mercado Pago's preference id.", max_length=100, verbose_name="payment reference"
             ),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="order",
             name="payment_url",
             field=models.URLField(blank=True, max_length=500, verbose_name="payment URL"),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="order",
             name="quote",
             field=models.OneToOneField(
@@ -142,7 +144,7 @@ class Migration(migrations.Migration):
                 verbose_name="quote",
             ),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="order",
             name="source",
             field=models.CharField(
@@ -157,7 +159,7 @@ class Migration(migrations.Migration):
                 verbose_name="source",
             ),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="order",
             name="status",
             field=models.CharField(
@@ -173,7 +175,7 @@ class Migration(migrations.Migration):
                 verbose_name="status",
             ),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="order",
             name="stock",
             field=models.CharField(
@@ -189,46 +191,46 @@ class Migration(migrations.Migration):
                 verbose_name="stock",
             ),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="order",
             name="subtotal",
             field=models.DecimalField(decimal_places=2, max_digits=12, verbose_name="subtotal"),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="order",
             name="tenant",
             field=models.ForeignKey(
                 on_delete=django.db.models.deletion.PROTECT, related_name="+", to="core.tenant", verbose_name="tenant"
             ),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="order",
             name="total",
             field=models.DecimalField(decimal_places=2, max_digits=12, verbose_name="total"),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="order",
             name="updated_at",
             field=models.DateTimeField(auto_now=True, verbose_name="updated at"),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="order",
             name="zone",
             field=models.CharField(
                 blank=True, help_text="Delivery zone; empty: picked up.", max_length=20, verbose_name="zone"
             ),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="orderline",
             name="amount",
             field=models.DecimalField(decimal_places=2, max_digits=12, verbose_name="amount"),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="orderline",
             name="description",
             field=models.CharField(max_length=200, verbose_name="description"),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="orderline",
             name="order",
             field=models.ForeignKey(
@@ -238,27 +240,27 @@ class Migration(migrations.Migration):
                 verbose_name="order",
             ),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="orderline",
             name="position",
             field=models.PositiveSmallIntegerField(verbose_name="position"),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="orderline",
             name="quantity",
             field=models.DecimalField(decimal_places=2, max_digits=12, verbose_name="quantity"),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="orderline",
             name="sku",
             field=models.CharField(max_length=60, verbose_name="SKU"),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="orderline",
             name="unit",
             field=models.CharField(max_length=20, verbose_name="unit"),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="orderline",
             name="unit_price",
             field=models.DecimalField(decimal_places=2, max_digits=12, verbose_name="unit price"),

@@ -3,6 +3,8 @@
 import django.db.models.deletion
 from django.db import migrations, models
 
+from bmc.core.labels import AlterLabels
+
 
 class Migration(migrations.Migration):
     dependencies = [
@@ -16,12 +18,12 @@ class Migration(migrations.Migration):
             name="payment",
             options={"ordering": ["-created_at"], "verbose_name": "payment", "verbose_name_plural": "payments"},
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="payment",
             name="amount",
             field=models.DecimalField(blank=True, decimal_places=2, max_digits=12, null=True, verbose_name="amount"),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="payment",
             name="applied_at",
             field=models.DateTimeField(
@@ -31,22 +33,22 @@ class Migration(migrations.Migration):
                 verbose_name="applied at",
             ),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="payment",
             name="created_at",
             field=models.DateTimeField(auto_now_add=True, verbose_name="created at"),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="payment",
             name="currency",
             field=models.CharField(blank=True, max_length=3, verbose_name="currency"),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="payment",
             name="external_id",
             field=models.CharField(help_text="The provider's payment id.", max_length=60, verbose_name="external id"),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="payment",
             name="order",
             field=models.ForeignKey(
@@ -58,12 +60,12 @@ class Migration(migrations.Migration):
                 verbose_name="order",
             ),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="payment",
             name="provider",
             field=models.CharField(choices=[("mercadopago", "Mercado Pago")], max_length=20, verbose_name="provider"),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="payment",
             name="raw",
             field=models.JSONField(
@@ -73,21 +75,21 @@ class Migration(migrations.Migration):
                 verbose_name="as the provider returned it",
             ),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="payment",
             name="status",
             field=models.CharField(
                 help_text="As the provider says: approved, pending, rejected...", max_length=30, verbose_name="status"
             ),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="payment",
             name="tenant",
             field=models.ForeignKey(
                 on_delete=django.db.models.deletion.PROTECT, related_name="+", to="core.tenant", verbose_name="tenant"
             ),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="payment",
             name="updated_at",
             field=models.DateTimeField(auto_now=True, verbose_name="updated at"),

@@ -4,6 +4,8 @@ import django.db.models.deletion
 from django.conf import settings
 from django.db import migrations, models
 
+from bmc.core.labels import AlterLabels
+
 
 class Migration(migrations.Migration):
     dependencies = [
@@ -43,44 +45,44 @@ class Migration(migrations.Migration):
                 "verbose_name_plural": "quote lines",
             },
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="catalogversion",
             name="checksum",
             field=models.CharField(help_text="SHA-256 of the imported rows.", max_length=64, verbose_name="checksum"),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="catalogversion",
             name="created_at",
             field=models.DateTimeField(auto_now_add=True, verbose_name="created at"),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="catalogversion",
             name="is_current",
             field=models.BooleanField(default=False, verbose_name="current"),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="catalogversion",
             name="product_count",
             field=models.PositiveIntegerField(default=0, verbose_name="product count"),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="catalogversion",
             name="source",
             field=models.CharField(max_length=300, verbose_name="source"),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="catalogversion",
             name="tenant",
             field=models.ForeignKey(
                 on_delete=django.db.models.deletion.PROTECT, related_name="+", to="core.tenant", verbose_name="tenant"
             ),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="catalogversion",
             name="version",
             field=models.PositiveIntegerField(verbose_name="version"),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="product",
             name="catalog_version",
             field=models.ForeignKey(
@@ -90,17 +92,17 @@ class Migration(migrations.Migration):
                 verbose_name="catalog version",
             ),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="product",
             name="colors",
             field=models.JSONField(blank=True, default=list, verbose_name="colors"),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="product",
             name="family",
             field=models.CharField(blank=True, max_length=60, verbose_name="family"),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="product",
             name="kind",
             field=models.CharField(
@@ -109,75 +111,75 @@ class Migration(migrations.Migration):
                 verbose_name="kind",
             ),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="product",
             name="max_span_m",
             field=models.DecimalField(
                 blank=True, decimal_places=2, max_digits=6, null=True, verbose_name="max span (m)"
             ),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="product",
             name="name",
             field=models.CharField(max_length=200, verbose_name="name"),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="product",
             name="piece_length_m",
             field=models.DecimalField(
                 blank=True, decimal_places=2, max_digits=6, null=True, verbose_name="piece length (m)"
             ),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="product",
             name="price_venta_usd",
             field=models.DecimalField(decimal_places=2, max_digits=12, verbose_name="sale price (USD)"),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="product",
             name="price_web_usd",
             field=models.DecimalField(decimal_places=2, max_digits=12, verbose_name="web price (USD)"),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="product",
             name="sku",
             field=models.CharField(max_length=60, verbose_name="SKU"),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="product",
             name="tenant",
             field=models.ForeignKey(
                 on_delete=django.db.models.deletion.PROTECT, related_name="+", to="core.tenant", verbose_name="tenant"
             ),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="product",
             name="thickness_mm",
             field=models.PositiveIntegerField(blank=True, null=True, verbose_name="thickness (mm)"),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="product",
             name="unit",
             field=models.CharField(max_length=20, verbose_name="unit"),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="product",
             name="use",
             field=models.CharField(blank=True, max_length=20, verbose_name="use"),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="product",
             name="useful_width_m",
             field=models.DecimalField(
                 blank=True, decimal_places=3, max_digits=6, null=True, verbose_name="useful width (m)"
             ),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="quote",
             name="approved_at",
             field=models.DateTimeField(blank=True, null=True, verbose_name="approved at"),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="quote",
             name="approved_by",
             field=models.ForeignKey(
@@ -189,7 +191,7 @@ class Migration(migrations.Migration):
                 verbose_name="approved by",
             ),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="quote",
             name="catalog_version",
             field=models.ForeignKey(
@@ -199,7 +201,7 @@ class Migration(migrations.Migration):
                 verbose_name="catalog version",
             ),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="quote",
             name="conversation",
             field=models.ForeignKey(
@@ -211,17 +213,17 @@ class Migration(migrations.Migration):
                 verbose_name="conversation",
             ),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="quote",
             name="created_at",
             field=models.DateTimeField(auto_now_add=True, verbose_name="created at"),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="quote",
             name="currency",
             field=models.CharField(default="USD", max_length=3, verbose_name="currency"),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="quote",
             name="customer",
             field=models.ForeignKey(
@@ -233,26 +235,26 @@ class Migration(migrations.Migration):
                 verbose_name="customer",
             ),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="quote",
             name="decided_at",
             field=models.DateTimeField(
                 blank=True, help_text="When it was accepted or rejected.", null=True, verbose_name="decided at"
             ),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="quote",
             name="estimate",
             field=models.BooleanField(
                 default=False, help_text="Priced from an area only; measures pending.", verbose_name="estimate"
             ),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="quote",
             name="iva",
             field=models.DecimalField(decimal_places=2, max_digits=12, verbose_name="IVA"),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="quote",
             name="option_group",
             field=models.CharField(
@@ -262,7 +264,7 @@ class Migration(migrations.Migration):
                 verbose_name="option group",
             ),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="quote",
             name="option_key",
             field=models.CharField(
@@ -272,19 +274,19 @@ class Migration(migrations.Migration):
                 verbose_name="option key",
             ),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="quote",
             name="ordered_at",
             field=models.DateTimeField(
                 blank=True, help_text="When the accepted quote became an order.", null=True, verbose_name="ordered at"
             ),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="quote",
             name="price_list",
             field=models.CharField(default="venta", max_length=10, verbose_name="price list"),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="quote",
             name="requires_approval",
             field=models.BooleanField(
@@ -293,12 +295,12 @@ class Migration(migrations.Migration):
                 verbose_name="requires approval",
             ),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="quote",
             name="sent_at",
             field=models.DateTimeField(blank=True, null=True, verbose_name="sent at"),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="quote",
             name="source_message",
             field=models.ForeignKey(
@@ -310,12 +312,12 @@ class Migration(migrations.Migration):
                 verbose_name="source message",
             ),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="quote",
             name="spec",
             field=models.JSONField(default=dict, verbose_name="spec"),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="quote",
             name="status",
             field=models.CharField(
@@ -332,54 +334,54 @@ class Migration(migrations.Migration):
                 verbose_name="status",
             ),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="quote",
             name="subtotal",
             field=models.DecimalField(decimal_places=2, max_digits=12, verbose_name="subtotal"),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="quote",
             name="tenant",
             field=models.ForeignKey(
                 on_delete=django.db.models.deletion.PROTECT, related_name="+", to="core.tenant", verbose_name="tenant"
             ),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="quote",
             name="total",
             field=models.DecimalField(decimal_places=2, max_digits=12, verbose_name="total"),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="quote",
             name="updated_at",
             field=models.DateTimeField(auto_now=True, verbose_name="updated at"),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="quote",
             name="valid_until",
             field=models.DateField(verbose_name="valid until"),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="quoteline",
             name="amount",
             field=models.DecimalField(decimal_places=2, max_digits=12, verbose_name="amount"),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="quoteline",
             name="description",
             field=models.CharField(max_length=200, verbose_name="description"),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="quoteline",
             name="position",
             field=models.PositiveSmallIntegerField(verbose_name="position"),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="quoteline",
             name="quantity",
             field=models.DecimalField(decimal_places=2, max_digits=12, verbose_name="quantity"),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="quoteline",
             name="quote",
             field=models.ForeignKey(
@@ -389,24 +391,24 @@ class Migration(migrations.Migration):
                 verbose_name="quote",
             ),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="quoteline",
             name="reason",
             field=models.CharField(
                 blank=True, help_text="Why, for a staff discount line.", max_length=200, verbose_name="reason"
             ),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="quoteline",
             name="sku",
             field=models.CharField(max_length=60, verbose_name="SKU"),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="quoteline",
             name="unit",
             field=models.CharField(max_length=20, verbose_name="unit"),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="quoteline",
             name="unit_price",
             field=models.DecimalField(decimal_places=2, max_digits=12, verbose_name="unit price"),

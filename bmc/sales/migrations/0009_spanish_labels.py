@@ -9,6 +9,7 @@ from django.conf import settings
 from django.db import migrations, models
 
 import bmc.sales.models
+from bmc.core.labels import AlterLabels
 
 
 class Migration(migrations.Migration):
@@ -53,17 +54,17 @@ class Migration(migrations.Migration):
                 "verbose_name_plural": "staff tasks",
             },
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="dunningnotice",
             name="created_at",
             field=models.DateTimeField(auto_now_add=True, verbose_name="created at"),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="dunningnotice",
             name="days_overdue",
             field=models.PositiveIntegerField(default=0, verbose_name="days overdue"),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="dunningnotice",
             name="invoice",
             field=models.ForeignKey(
@@ -73,7 +74,7 @@ class Migration(migrations.Migration):
                 verbose_name="invoice",
             ),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="dunningnotice",
             name="kind",
             field=models.CharField(
@@ -87,14 +88,14 @@ class Migration(migrations.Migration):
                 verbose_name="kind",
             ),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="dunningnotice",
             name="local_date",
             field=models.DateField(
                 help_text="The tenant's date of the scan that decided it.", verbose_name="local date"
             ),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="dunningnotice",
             name="message",
             field=models.OneToOneField(
@@ -106,7 +107,7 @@ class Migration(migrations.Migration):
                 verbose_name="message",
             ),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="dunningnotice",
             name="staff_task",
             field=models.ForeignKey(
@@ -118,19 +119,19 @@ class Migration(migrations.Migration):
                 verbose_name="staff task",
             ),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="dunningnotice",
             name="tenant",
             field=models.ForeignKey(
                 on_delete=django.db.models.deletion.PROTECT, related_name="+", to="core.tenant", verbose_name="tenant"
             ),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="followup",
             name="claimed_at",
             field=models.DateTimeField(blank=True, null=True, verbose_name="claimed at"),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="followup",
             name="conversation",
             field=models.ForeignKey(
@@ -142,12 +143,12 @@ class Migration(migrations.Migration):
                 verbose_name="conversation",
             ),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="followup",
             name="created_at",
             field=models.DateTimeField(auto_now_add=True, verbose_name="created at"),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="followup",
             name="customer",
             field=models.ForeignKey(
@@ -157,12 +158,12 @@ class Migration(migrations.Migration):
                 verbose_name="customer",
             ),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="followup",
             name="due_at",
             field=models.DateTimeField(verbose_name="due at"),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="followup",
             name="kind",
             field=models.CharField(
@@ -172,7 +173,7 @@ class Migration(migrations.Migration):
                 verbose_name="kind",
             ),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="followup",
             name="message",
             field=models.OneToOneField(
@@ -184,7 +185,7 @@ class Migration(migrations.Migration):
                 verbose_name="message",
             ),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="followup",
             name="quote",
             field=models.ForeignKey(
@@ -194,19 +195,19 @@ class Migration(migrations.Migration):
                 verbose_name="quote",
             ),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="followup",
             name="reason",
             field=models.CharField(
                 blank=True, help_text="Why it was cancelled, skipped or failed.", max_length=200, verbose_name="reason"
             ),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="followup",
             name="sent_at",
             field=models.DateTimeField(blank=True, null=True, verbose_name="sent at"),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="followup",
             name="status",
             field=models.CharField(
@@ -223,31 +224,31 @@ class Migration(migrations.Migration):
                 verbose_name="status",
             ),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="followup",
             name="step",
             field=models.PositiveSmallIntegerField(default=1, verbose_name="step"),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="followup",
             name="tenant",
             field=models.ForeignKey(
                 on_delete=django.db.models.deletion.PROTECT, related_name="+", to="core.tenant", verbose_name="tenant"
             ),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="followuppolicy",
             name="dunning_enabled",
             field=models.BooleanField(
                 default=True, help_text="Remind customers of overdue invoices.", verbose_name="dunning enabled"
             ),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="followuppolicy",
             name="dunning_firm_after_days",
             field=models.PositiveSmallIntegerField(default=15, verbose_name="dunning firm after days"),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="followuppolicy",
             name="dunning_repeat_days",
             field=models.PositiveSmallIntegerField(
@@ -256,33 +257,33 @@ class Migration(migrations.Migration):
                 verbose_name="dunning repeat days",
             ),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="followuppolicy",
             name="dunning_staff_after_days",
             field=models.PositiveSmallIntegerField(default=30, verbose_name="dunning staff after days"),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="followuppolicy",
             name="enabled",
             field=models.BooleanField(
                 default=True, help_text="Follow up quotes sent without an answer.", verbose_name="enabled"
             ),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="followuppolicy",
             name="expiry_reminder",
             field=models.BooleanField(
                 default=True, help_text="Remind the day before a quote expires.", verbose_name="expiry reminder"
             ),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="followuppolicy",
             name="max_attempts",
             field=models.PositiveSmallIntegerField(
                 default=3, help_text="At most this many follow-ups per quote.", verbose_name="max attempts"
             ),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="followuppolicy",
             name="order_wait_days",
             field=models.PositiveSmallIntegerField(
@@ -291,7 +292,7 @@ class Migration(migrations.Migration):
                 verbose_name="order wait days",
             ),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="followuppolicy",
             name="quiet_end",
             field=models.TimeField(
@@ -302,7 +303,7 @@ class Migration(migrations.Migration):
                 verbose_name="quiet end",
             ),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="followuppolicy",
             name="quiet_start",
             field=models.TimeField(
@@ -313,7 +314,7 @@ class Migration(migrations.Migration):
                 verbose_name="quiet start",
             ),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="followuppolicy",
             name="quiet_weekdays",
             field=models.JSONField(
@@ -323,7 +324,7 @@ class Migration(migrations.Migration):
                 verbose_name="quiet weekdays",
             ),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="followuppolicy",
             name="rewrite_with_model",
             field=models.BooleanField(
@@ -332,7 +333,7 @@ class Migration(migrations.Migration):
                 verbose_name="rewrite with model",
             ),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="followuppolicy",
             name="steps_hours",
             field=models.JSONField(
@@ -341,7 +342,7 @@ class Migration(migrations.Migration):
                 verbose_name="steps hours",
             ),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="followuppolicy",
             name="tenant",
             field=models.OneToOneField(
@@ -351,17 +352,17 @@ class Migration(migrations.Migration):
                 verbose_name="tenant",
             ),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="followuppolicy",
             name="timezone",
             field=models.CharField(default="America/Montevideo", max_length=60, verbose_name="timezone"),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="followuppolicy",
             name="updated_at",
             field=models.DateTimeField(auto_now=True, verbose_name="updated at"),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="followuppolicy",
             name="whatsapp_template",
             field=models.CharField(
@@ -372,12 +373,12 @@ class Migration(migrations.Migration):
                 verbose_name="whatsapp template",
             ),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="followuppolicy",
             name="whatsapp_template_language",
             field=models.CharField(default="es", max_length=10, verbose_name="whatsapp template language"),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="invoice",
             name="amount",
             field=models.DecimalField(
@@ -387,7 +388,7 @@ class Migration(migrations.Migration):
                 verbose_name="amount",
             ),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="invoice",
             name="amount_paid",
             field=models.DecimalField(
@@ -398,26 +399,26 @@ class Migration(migrations.Migration):
                 verbose_name="amount paid",
             ),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="invoice",
             name="claimed_at",
             field=models.DateTimeField(
                 blank=True, help_text="When the customer said they paid.", null=True, verbose_name="claimed at"
             ),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="invoice",
             name="created_at",
             field=models.DateTimeField(auto_now_add=True, verbose_name="created at"),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="invoice",
             name="currency",
             field=models.CharField(
                 choices=[("USD", "USD"), ("UYU", "UYU")], default="USD", max_length=3, verbose_name="currency"
             ),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="invoice",
             name="customer",
             field=models.ForeignKey(
@@ -427,32 +428,32 @@ class Migration(migrations.Migration):
                 verbose_name="customer",
             ),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="invoice",
             name="due_date",
             field=models.DateField(verbose_name="due date"),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="invoice",
             name="issue_date",
             field=models.DateField(verbose_name="issue date"),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="invoice",
             name="notes",
             field=models.TextField(blank=True, verbose_name="notes"),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="invoice",
             name="number",
             field=models.CharField(max_length=40, verbose_name="number"),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="invoice",
             name="paid_at",
             field=models.DateTimeField(blank=True, null=True, verbose_name="paid at"),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="invoice",
             name="receipt",
             field=models.ForeignKey(
@@ -465,7 +466,7 @@ class Migration(migrations.Migration):
                 verbose_name="receipt",
             ),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="invoice",
             name="status",
             field=models.CharField(
@@ -480,29 +481,29 @@ class Migration(migrations.Migration):
                 verbose_name="status",
             ),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="invoice",
             name="tenant",
             field=models.ForeignKey(
                 on_delete=django.db.models.deletion.PROTECT, related_name="+", to="core.tenant", verbose_name="tenant"
             ),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="invoice",
             name="updated_at",
             field=models.DateTimeField(auto_now=True, verbose_name="updated at"),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="paymentpromise",
             name="checked_at",
             field=models.DateTimeField(blank=True, null=True, verbose_name="checked at"),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="paymentpromise",
             name="created_at",
             field=models.DateTimeField(auto_now_add=True, verbose_name="created at"),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="paymentpromise",
             name="invoice",
             field=models.ForeignKey(
@@ -512,7 +513,7 @@ class Migration(migrations.Migration):
                 verbose_name="invoice",
             ),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="paymentpromise",
             name="message",
             field=models.ForeignKey(
@@ -524,12 +525,12 @@ class Migration(migrations.Migration):
                 verbose_name="message",
             ),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="paymentpromise",
             name="promised_date",
             field=models.DateField(verbose_name="promised date"),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="paymentpromise",
             name="status",
             field=models.CharField(
@@ -539,14 +540,14 @@ class Migration(migrations.Migration):
                 verbose_name="status",
             ),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="paymentpromise",
             name="tenant",
             field=models.ForeignKey(
                 on_delete=django.db.models.deletion.PROTECT, related_name="+", to="core.tenant", verbose_name="tenant"
             ),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="stafftask",
             name="conversation",
             field=models.ForeignKey(
@@ -558,12 +559,12 @@ class Migration(migrations.Migration):
                 verbose_name="conversation",
             ),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="stafftask",
             name="created_at",
             field=models.DateTimeField(auto_now_add=True, verbose_name="created at"),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="stafftask",
             name="customer",
             field=models.ForeignKey(
@@ -575,7 +576,7 @@ class Migration(migrations.Migration):
                 verbose_name="customer",
             ),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="stafftask",
             name="dedupe_key",
             field=models.CharField(
@@ -584,17 +585,17 @@ class Migration(migrations.Migration):
                 verbose_name="dedupe key",
             ),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="stafftask",
             name="detail",
             field=models.TextField(blank=True, verbose_name="detail"),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="stafftask",
             name="done_at",
             field=models.DateTimeField(blank=True, null=True, verbose_name="done at"),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="stafftask",
             name="done_by",
             field=models.ForeignKey(
@@ -606,7 +607,7 @@ class Migration(migrations.Migration):
                 verbose_name="done by",
             ),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="stafftask",
             name="invoice",
             field=models.ForeignKey(
@@ -618,7 +619,7 @@ class Migration(migrations.Migration):
                 verbose_name="invoice",
             ),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="stafftask",
             name="kind",
             field=models.CharField(
@@ -639,7 +640,7 @@ class Migration(migrations.Migration):
                 verbose_name="kind",
             ),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="stafftask",
             name="message",
             field=models.ForeignKey(
@@ -651,7 +652,7 @@ class Migration(migrations.Migration):
                 verbose_name="message",
             ),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="stafftask",
             name="quote",
             field=models.ForeignKey(
@@ -663,21 +664,21 @@ class Migration(migrations.Migration):
                 verbose_name="quote",
             ),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="stafftask",
             name="status",
             field=models.CharField(
                 choices=[("open", "Open"), ("done", "Done")], default="open", max_length=10, verbose_name="status"
             ),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="stafftask",
             name="tenant",
             field=models.ForeignKey(
                 on_delete=django.db.models.deletion.PROTECT, related_name="+", to="core.tenant", verbose_name="tenant"
             ),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="stafftask",
             name="title",
             field=models.CharField(max_length=200, verbose_name="title"),

@@ -3,6 +3,8 @@
 import django.db.models.deletion
 from django.db import migrations, models
 
+from bmc.core.labels import AlterLabels
+
 
 class Migration(migrations.Migration):
     dependencies = [
@@ -32,22 +34,22 @@ class Migration(migrations.Migration):
             name="workflowstep",
             options={"ordering": ["id"], "verbose_name": "workflow step", "verbose_name_plural": "workflow steps"},
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="workflowdefinition",
             name="created_at",
             field=models.DateTimeField(auto_now_add=True, verbose_name="created at"),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="workflowdefinition",
             name="description",
             field=models.CharField(blank=True, max_length=300, verbose_name="description"),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="workflowdefinition",
             name="name",
             field=models.SlugField(max_length=80, verbose_name="name"),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="workflowdefinition",
             name="spec",
             field=models.JSONField(
@@ -55,19 +57,19 @@ class Migration(migrations.Migration):
                 verbose_name="spec",
             ),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="workflowdefinition",
             name="tenant",
             field=models.ForeignKey(
                 on_delete=django.db.models.deletion.PROTECT, related_name="+", to="core.tenant", verbose_name="tenant"
             ),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="workflowdefinition",
             name="version",
             field=models.PositiveIntegerField(verbose_name="version"),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="workflowrun",
             name="context",
             field=models.JSONField(
@@ -77,12 +79,12 @@ class Migration(migrations.Migration):
                 verbose_name="context",
             ),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="workflowrun",
             name="created_at",
             field=models.DateTimeField(auto_now_add=True, verbose_name="created at"),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="workflowrun",
             name="definition",
             field=models.ForeignKey(
@@ -92,22 +94,22 @@ class Migration(migrations.Migration):
                 verbose_name="definition",
             ),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="workflowrun",
             name="error",
             field=models.TextField(blank=True, verbose_name="error"),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="workflowrun",
             name="finished_at",
             field=models.DateTimeField(blank=True, null=True, verbose_name="finished at"),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="workflowrun",
             name="input",
             field=models.JSONField(blank=True, default=dict, verbose_name="input"),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="workflowrun",
             name="status",
             field=models.CharField(
@@ -124,19 +126,19 @@ class Migration(migrations.Migration):
                 verbose_name="status",
             ),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="workflowrun",
             name="tenant",
             field=models.ForeignKey(
                 on_delete=django.db.models.deletion.PROTECT, related_name="+", to="core.tenant", verbose_name="tenant"
             ),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="workflowrun",
             name="trace_id",
             field=models.CharField(blank=True, max_length=64, verbose_name="trace id"),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="workflowrun",
             name="trigger",
             field=models.CharField(
@@ -146,12 +148,12 @@ class Migration(migrations.Migration):
                 verbose_name="trigger",
             ),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="workflowrun",
             name="updated_at",
             field=models.DateTimeField(auto_now=True, verbose_name="updated at"),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="workflowstep",
             name="agent_task",
             field=models.ForeignKey(
@@ -163,17 +165,17 @@ class Migration(migrations.Migration):
                 verbose_name="agent task",
             ),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="workflowstep",
             name="attempts",
             field=models.PositiveIntegerField(default=0, verbose_name="attempts"),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="workflowstep",
             name="created_at",
             field=models.DateTimeField(auto_now_add=True, verbose_name="created at"),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="workflowstep",
             name="deadline",
             field=models.DateTimeField(
@@ -183,44 +185,44 @@ class Migration(migrations.Migration):
                 verbose_name="deadline",
             ),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="workflowstep",
             name="error",
             field=models.TextField(blank=True, verbose_name="error"),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="workflowstep",
             name="finished_at",
             field=models.DateTimeField(blank=True, null=True, verbose_name="finished at"),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="workflowstep",
             name="input",
             field=models.JSONField(blank=True, default=dict, verbose_name="input"),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="workflowstep",
             name="kind",
             field=models.CharField(max_length=20, verbose_name="kind"),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="workflowstep",
             name="name",
             field=models.CharField(max_length=160, verbose_name="name"),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="workflowstep",
             name="not_before",
             field=models.DateTimeField(
                 blank=True, help_text="A timer: not advanced before this.", null=True, verbose_name="not before"
             ),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="workflowstep",
             name="output",
             field=models.JSONField(blank=True, null=True, verbose_name="output"),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="workflowstep",
             name="parent",
             field=models.ForeignKey(
@@ -232,7 +234,7 @@ class Migration(migrations.Migration):
                 verbose_name="parent",
             ),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="workflowstep",
             name="run",
             field=models.ForeignKey(
@@ -242,12 +244,12 @@ class Migration(migrations.Migration):
                 verbose_name="run",
             ),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="workflowstep",
             name="started_at",
             field=models.DateTimeField(blank=True, null=True, verbose_name="started at"),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="workflowstep",
             name="status",
             field=models.CharField(
@@ -264,7 +266,7 @@ class Migration(migrations.Migration):
                 verbose_name="status",
             ),
         ),
-        migrations.AlterField(
+        AlterLabels(
             model_name="workflowstep",
             name="tenant",
             field=models.ForeignKey(
