@@ -10,6 +10,7 @@ from typing import Any
 from drf_spectacular.utils import inline_serializer
 from rest_framework import serializers
 from rest_framework.exceptions import NotFound
+from rest_framework.fields import empty
 from rest_framework.pagination import CursorPagination
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -45,21 +46,31 @@ def page_schema(item: str, fields: dict[str, serializers.Field]) -> serializers.
     )
 
 
+class MomentField(serializers.DateTimeField):
+    """A moment in a query string; an empty one is refused, not taken for absent as DRF does."""
+
+    def get_value(self, dictionary):
+        return dictionary.get(self.field_name, empty)
+
+
 class ListQuery(serializers.Serializer):
     """Filters every list of records n8n reads shares."""
 
     customer = serializers.IntegerField(required=False, min_value=1, help_text="Only this customer's (id).")
-    since = serializers.DateTimeField(
+    since = MomentField(
         required=False,
         help_text="Only what changed at or after this moment (RFC 3339, e.g. 2026-12-01T00:00:00-03:00).",
     )
     assigned = serializers.CharField(
         required=False,
+        allow_blank=True,
         max_length=150,
-        help_text="Only those assigned to this staff user (their username); `none`: nobody's yet.",
+        help_text="Only those assigned to this staff user (their username); `none`: nobody's yet; empty: anyone's.",
     )
     limit = serializers.IntegerField(required=False, min_value=1, max_value=200, help_text="Per page (default 50).")
-    cursor = serializers.CharField(required=False, help_text="From the previous page's `next`.")
+    cursor = serializers.CharField(
+        required=False, allow_blank=True, help_text="From the previous page's `next` (empty or absent: the first page)."
+    )
 
 
 def assigned_filter(value: str | None, field: str) -> dict:

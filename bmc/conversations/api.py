@@ -480,7 +480,12 @@ def conversation_payload(conversation: Conversation) -> dict[str, Any]:
 
 
 class ConversationQuery(ListQuery):
-    state = serializers.ChoiceField(choices=Conversation.State.choices, required=False, help_text="Only in this state.")
+    state = serializers.ChoiceField(
+        choices=Conversation.State.choices,
+        required=False,
+        allow_blank=True,
+        help_text="Only in this state (empty: any).",
+    )
     needs_reply = serializers.BooleanField(
         required=False, allow_null=True, default=None, help_text="Only those a person owes an answer (or not)."
     )

@@ -163,7 +163,9 @@ def quote_detail_view(request: Request, quote_id: int) -> Response:
 
 
 class QuoteQuery(ListQuery):
-    status = serializers.ChoiceField(choices=Quote.Status.choices, required=False, help_text="Only in this status.")
+    status = serializers.ChoiceField(
+        choices=Quote.Status.choices, required=False, allow_blank=True, help_text="Only in this status (empty: any)."
+    )
 
 
 @extend_schema(tags=["quotes"], parameters=[QuoteQuery], responses={200: page_schema("Quote", QUOTE)})

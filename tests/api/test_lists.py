@@ -62,6 +62,7 @@ def test_conversations_are_filtered_and_say_who_owes_an_answer(api, tenant, othe
     since = (timezone.now() - timedelta(days=1)).isoformat()
     assert _ids(api.get("/api/v1/conversations", {"since": since})) == [answered.pk, waiting.pk]
 
+    assert api.get("/api/v1/conversations", {"since": ""}).status_code == 400
     wrong = api.get("/api/v1/conversations", {"state": "lost", "since": "ayer"})
     assert wrong.status_code == 400
     assert set(wrong.json()["error"]["fields"]) == {"state", "since"}
