@@ -56,6 +56,12 @@ def main() -> None:
     parser.add_argument("--password", required=True)
     parser.add_argument("--key", required=True, help="an API key of the company (create_api_key)")
     parser.add_argument("--out", default="docs/screenshots")
+    parser.add_argument(
+        "--live-phone",
+        default="+59899321654",
+        help="who writes while the inbox is open: a customer already with staff keeps their words last "
+        "(the bot, answering at once, would put its reply in their place in the list)",
+    )
     args = parser.parse_args()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -76,7 +82,7 @@ def main() -> None:
             page.wait_for_selector("body[data-live=on]")
             text = f"¿Me pasan el total con flete a Maldonado? ({name} px)"
             started = time.perf_counter()
-            post_message(args.url, args.key, "+59899321654", text)
+            post_message(args.url, args.key, args.live_phone, text)
             page.wait_for_selector(f"text={text}", timeout=15_000)
             print(f"live message in the inbox after {(time.perf_counter() - started) * 1000:.0f} ms, no reload")
             checked(page, out / f"inbox-live-{name}.png")
