@@ -109,6 +109,25 @@ def outbound_reply_create(
     return message
 
 
+def outbound_staff_reply(*, conversation: Conversation, user, text: str) -> Message:
+    """A reply a staff member wrote (the admin, the inbox's thread): the conversation becomes
+    theirs if nobody had it, and the bot stays quiet; the message, marked with their username, is
+    sent by the outbound agent as every reply is."""
+    if conversation.state != Conversation.State.HANDOFF or conversation.assigned_to_id is None:
+        conversation.state = Conversation.State.HANDOFF
+        conversation.assigned_to = conversation.assigned_to or user
+        conversation.save(update_fields=["state", "assigned_to"])
+    message = outbound_reply_create(conversation=conversation, text=text, extra={"staff": user.get_username()})
+    outbound_send_submit(
+        tenant=conversation.tenant,
+        message_ids=[message.pk],
+        trace_id=f"admin-{user.pk}",
+        requested_by="admin",
+        priority="high",
+    )
+    return message
+
+
 def outbound_send(*, tenant_id: int, message_id: int) -> str:
     """Send one pending outbound message of the tenant; returns its status after the attempt. A
     message of another tenant raises NotInTenant, and nothing is sent."""

@@ -12,7 +12,7 @@ from django.utils.html import format_html
 from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
-from agents.outbound import outbound_reply_create, outbound_send_submit
+from agents.outbound import outbound_staff_reply
 from agents.sales.followup import followups_stop
 from bmc.conversations import models as conversations
 from bmc.core.admin import ReadOnlyInline, StaffSearch, facts_html, pretty_json
@@ -113,14 +113,7 @@ class ConversationAdmin(StaffSearch, admin.ModelAdmin):
         else:
             super().save_model(request, obj, form, change)
         if reply:
-            message = outbound_reply_create(conversation=obj, text=reply)
-            outbound_send_submit(
-                tenant=obj.tenant,
-                message_ids=[message.pk],
-                trace_id=f"admin-{request.user.pk}",
-                requested_by="admin",
-                priority="high",
-            )
+            outbound_staff_reply(conversation=obj, user=request.user, text=reply)
             self.message_user(
                 request, gettext("Reply queued for sending; the bot stays quiet until you release the conversation.")
             )

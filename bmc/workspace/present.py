@@ -10,13 +10,9 @@ from django.utils.formats import number_format
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from bmc.conversations.models import Zone
+
 SCENARIOS = {"roof": gettext_lazy("roof"), "wall": gettext_lazy("wall"), "cold_room": gettext_lazy("cold room")}
-ZONES = {
-    "MONTEVIDEO": "Montevideo",
-    "CANELONES": "Canelones",
-    "MALDONADO": "Maldonado",
-    "INTERIOR": gettext_lazy("the interior"),
-}
 INTENTS = {
     "quote_request": gettext_lazy("asks for a quote"),
     "product_info": gettext_lazy("asks about a product"),
@@ -72,7 +68,8 @@ def spec_sentence(spec: dict[str, Any]) -> str:
     if spec.get("color"):
         parts.append(str(spec["color"]))
     if spec.get("zone"):
-        parts.append(_("freight to %(zone)s") % {"zone": ZONES.get(spec["zone"], spec["zone"])})
+        zone = spec["zone"]
+        parts.append(_("freight to %(zone)s") % {"zone": Zone(zone).label if zone in Zone.values else zone})
     return ", ".join(parts)
 
 

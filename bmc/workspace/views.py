@@ -19,7 +19,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, pgettext
 
-from agents.outbound import outbound_reply_create, outbound_send_submit
+from agents.outbound import outbound_staff_reply
 from bmc.conversations.models import Conversation, Customer, Message, Zone
 from bmc.conversations.queries import conversations_with_last_message
 from bmc.core.search import conversations_saying, phone_e164
@@ -240,7 +240,7 @@ def thread(site, request: HttpRequest, conversation_id: int) -> TemplateResponse
             items=items,
             staff=staff,
             tenant_id=conversation.tenant_id,
-            dialogue=dialogue_summary(conversation.dialogue),
+            dialogue=dialogue_lines(conversation.dialogue),
         ),
     )
 
@@ -287,18 +287,7 @@ def thread_action(site, request: HttpRequest, conversation_id: int) -> HttpRespo
 
 
 def _reply(request: HttpRequest, conversation: Conversation, text: str) -> None:
-    if conversation.state != Conversation.State.HANDOFF or conversation.assigned_to_id is None:
-        conversation.state = Conversation.State.HANDOFF
-        conversation.assigned_to = conversation.assigned_to or request.user
-        conversation.save(update_fields=["state", "assigned_to"])
-    message = outbound_reply_create(conversation=conversation, text=text, extra={"staff": request.user.get_username()})
-    outbound_send_submit(
-        tenant=conversation.tenant,
-        message_ids=[message.pk],
-        trace_id=f"admin-{request.user.pk}",
-        requested_by="admin",
-        priority="high",
-    )
+    outbound_staff_reply(conversation=conversation, user=request.user, text=text)
     notices.success(request, _("Reply queued for sending; the bot stays quiet until you hand the conversation back."))
 
 
@@ -353,8 +342,3 @@ def _zone_said(customer: Customer) -> str:
         .first()
     )
     return Zone(said).label if said in Zone.values else ""
-
-
-def dialogue_summary(dialogue: dict) -> list[tuple[str, str]]:
-    """What the bot keeps of a conversation, said for a person: what it waits for, what it has."""
-    return dialogue_lines(dialogue)
