@@ -204,6 +204,14 @@ TASK_MAX_ATTEMPTS = env.int("TASK_MAX_ATTEMPTS", default=10)
 # /health/detailed reports beat down when its last tick is older than this.
 BEAT_STALE_AFTER = env.int("BEAT_STALE_AFTER", default=120)
 HEALTH_PING_TIMEOUT = env.float("HEALTH_PING_TIMEOUT", default=1.0)
+# Retention (agents/retention.py, daily): days each kind is kept; 0 keeps it forever. Deleted
+# RETENTION_BATCH_SIZE rows per statement.
+RETENTION_RAW_PAYLOAD_DAYS = env.int("RETENTION_RAW_PAYLOAD_DAYS", default=30)
+RETENTION_TASK_DAYS = env.int("RETENTION_TASK_DAYS", default=30)
+RETENTION_AGENT_MESSAGE_DAYS = env.int("RETENTION_AGENT_MESSAGE_DAYS", default=30)
+RETENTION_FOLLOWUP_DAYS = env.int("RETENTION_FOLLOWUP_DAYS", default=180)
+RETENTION_DOCUMENT_DAYS = env.int("RETENTION_DOCUMENT_DAYS", default=365)
+RETENTION_BATCH_SIZE = env.int("RETENTION_BATCH_SIZE", default=1000)
 
 # A webhook delivery refused for its signature keeps only its first bytes (with its size, hash,
 # headers and address); past this many refusals from one address within the window, the next
@@ -414,6 +422,12 @@ CELERY_BEAT_SCHEDULE = {
     "dunning-scan-overdue": {
         "task": "tasks.dunning.scan_overdue",
         "schedule": crontab(hour=10, minute=0, day_of_week="mon-sat"),
+        "options": {"expires": 3600},
+    },
+    # Crontab, daily at 03:30: what is older than its RETENTION_*_DAYS is pruned (agents/retention.py).
+    "retention-prune-daily": {
+        "task": "tasks.orchestrator.prune_data",
+        "schedule": crontab(hour=3, minute=30),
         "options": {"expires": 3600},
     },
 }

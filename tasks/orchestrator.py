@@ -1,5 +1,5 @@
-"""Tasks of the orchestrator, consumed from the `orchestrator` queue: its ping and the reaper;
-and what every worker does when it starts (a signal of the worker's main process)."""
+"""Tasks of the orchestrator, consumed from the `orchestrator` queue: its ping, the reaper and the
+daily retention run; and what every worker does when it starts (a signal of the worker's main process)."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from django.db import close_old_connections
 
 from agents.events import event_deliver, events_publish, events_unpublished_submit
 from agents.reaper import tasks_reaper_run, worker_restart_recover
+from agents.retention import retention_run
 from agents.staff import staff_task_open
 from agents.workflows.engine import workflow_advance, workflows_scan
 from bmc.queues import Queue
@@ -36,6 +37,24 @@ def reap_tasks(self, broker_lost: bool = False) -> dict[str, Any]:
     """Beat, every REAPER_INTERVAL; and at once, with `broker_lost`, when beat finds the broker
     came back empty (bmc.beat)."""
     return tasks_reaper_run(broker_lost=broker_lost)
+
+
+# A run stops between two batches after PRUNE_SECONDS, well inside its soft limit: what is left
+# waits for the next day's run, and a run that lost its worker loses nothing (every batch commits).
+PRUNE_SECONDS = 1500
+
+
+@agent_task(
+    Queue.ORCHESTRATOR,
+    "tasks.orchestrator.prune_data",
+    soft_time_limit=1800,
+    time_limit=1900,
+    max_retries=3,
+    retry_backoff=60,
+)
+def prune_data(self) -> dict[str, Any]:
+    """Beat, daily: what is older than its RETENTION_*_DAYS is deleted; counts per kind."""
+    return retention_run(max_seconds=PRUNE_SECONDS)
 
 
 @agent_task(

@@ -12,10 +12,11 @@ from django.utils.html import format_html
 from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
+from agents.erasure import customer_erase, customer_is_erased
 from agents.outbound import outbound_staff_reply
 from agents.sales.followup import followups_stop
 from bmc.conversations import models as conversations
-from bmc.core.admin import ReadOnlyInline, StaffSearch, facts_html, pretty_json
+from bmc.core.admin import ReadOnlyAdmin, ReadOnlyInline, StaffSearch, facts_html, pretty_json
 from bmc.workspace.present import dialogue_lines
 
 
@@ -26,6 +27,7 @@ class CustomerAdmin(StaffSearch, admin.ModelAdmin):
     search_fields = ("phone", "name", "email")
     phone_field = "phone"
     readonly_fields = ("created_at", "updated_at", "opted_out_at")
+    actions = ("erase_personal_data",)
 
     @admin.display(description=_("Profile"))
     def profile(self, obj) -> str:
@@ -40,6 +42,29 @@ class CustomerAdmin(StaffSearch, admin.ModelAdmin):
         super().save_model(request, obj, form, change)
         if opting_out:
             followups_stop(customer_id=obj.pk, reason="the customer opted out")
+
+    # only for whoever may delete customers: it cannot be undone
+    @admin.action(description=_("Erase personal data (the customer asked)"), permissions=["delete"])
+    def erase_personal_data(self, request, queryset):
+        erased = already = 0
+        for customer in queryset:
+            if customer_is_erased(customer):
+                already += 1
+                continue
+            customer_erase(customer=customer, via="admin", erased_by=request.user)
+            erased += 1
+        message = ngettext(
+            "Personal data of %(count)d customer erased: quotes, orders and invoices stay, without their name, "
+            "phone or messages.",
+            "Personal data of %(count)d customers erased: quotes, orders and invoices stay, without their names, "
+            "phones or messages.",
+            erased,
+        ) % {"count": erased}
+        if already:
+            message += " " + ngettext("%(count)d was already erased.", "%(count)d were already erased.", already) % {
+                "count": already
+            }
+        self.message_user(request, message)
 
 
 class MessageInline(ReadOnlyInline):
@@ -161,3 +186,11 @@ class MessageAdmin(StaffSearch, admin.ModelAdmin):
     @admin.display(description=_("Raw payload"))
     def raw_payload_pretty(self, obj) -> str:
         return pretty_json(obj.raw_payload)
+
+
+@admin.register(conversations.CustomerErasure)
+class CustomerErasureAdmin(ReadOnlyAdmin):
+    list_display = ("erased_at", "customer", "erased_by", "via", "tenant")
+    list_filter = ("tenant", "via")
+    fields = ("erased_at", "tenant", "customer", "erased_by", "via", "counts")
+    readonly_fields = fields

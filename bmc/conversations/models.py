@@ -240,3 +240,32 @@ class InboundPayload(TenantOwned):
             "id": self.pk,
             "outcome": self.outcome,
         }
+
+
+class CustomerErasure(TenantOwned):
+    """A customer's personal data erased on request: who asked for it, when, and how many records
+    each kind lost their personal fields, never what they said. The customer's row stays (quotes,
+    orders and invoices point at it), without name, phone or e-mail."""
+
+    customer = models.ForeignKey(
+        Customer, on_delete=models.PROTECT, related_name="erasures", verbose_name=_("customer")
+    )
+    erased_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("erased by"),
+    )
+    via = models.CharField(_("via"), max_length=80, help_text=_("The admin, or the management command."))
+    counts = models.JSONField(_("counts"), default=dict, blank=True, help_text=_("Records changed, by kind."))
+    erased_at = models.DateTimeField(_("erased at"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("customer data erasure")
+        verbose_name_plural = _("customer data erasures")
+        ordering = ["-erased_at"]
+
+    def __str__(self) -> str:
+        return gettext("Customer %(id)s erased") % {"id": self.customer_id}
