@@ -31,6 +31,7 @@ from django.utils import timezone
 from django.utils.translation import gettext
 
 from agents.staff import staff_language, staff_task_open
+from bmc.breakers import N8N, WHATSAPP, BreakerOpen, breaker_guard
 from bmc.conversations.models import Conversation, Message
 from bmc.core.models import Tenant, tenant_get
 from bmc.jobs.models import AgentTask
@@ -44,7 +45,12 @@ REENGAGEMENT_ERROR = "131047"  # WhatsApp: the 24-hour window is closed, only a 
 
 
 class TransientSendError(ConnectionError):
-    """Worth a retry: timeouts, 429, 5xx."""
+    """Worth a retry: timeouts, 429, 5xx. `retry_after` (seconds) when nothing was attempted
+    because the service's circuit breaker is open: the retry waits until it lets a trial through."""
+
+    def __init__(self, *args: Any, retry_after: float | None = None):
+        super().__init__(*args)
+        self.retry_after = retry_after
 
 
 class PermanentSendError(ValueError):
@@ -168,8 +174,12 @@ def outbound_send(*, tenant_id: int, message_id: int) -> str:
             if hold:
                 hold.sent(timezone.now())
             _finish(message_id, Status.SENT, external_id=result.external_id)
-    except TransientSendError:
-        Message.objects.filter(pk=message_id, delivery_status=Status.SENDING).update(delivery_status=Status.PENDING)
+    except TransientSendError as error:
+        # free for the retry; held back by a breaker, nothing was sent: not an attempt either
+        not_tried = {"send_attempts": F("send_attempts") - 1} if error.retry_after is not None else {}
+        Message.objects.filter(pk=message_id, delivery_status=Status.SENDING).update(
+            delivery_status=Status.PENDING, **not_tried
+        )
         raise
     except PermanentSendError as error:
         _finish(message_id, Status.FAILED, error_code=error.code)
@@ -281,9 +291,22 @@ def signature_header(*, secret: str, body: bytes) -> str:
     return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
 
 
-def outbound_post(url: str, *, body: bytes, headers: dict[str, str]) -> requests.Response:
+def outbound_post(url: str, *, body: bytes, headers: dict[str, str], breaker: str | None = None) -> requests.Response:
     """POST to a receiver outside, within OUTBOUND_TIMEOUT: no answer, 429 or 5xx raise
-    TransientSendError (a task retries it); any other answer is the caller's to read."""
+    TransientSendError (a task retries it); any other answer is the caller's to read.
+    `breaker`: the service's circuit breaker (bmc/breakers.py), which those failures open; while
+    it is open nothing is posted and the TransientSendError carries `retry_after`. Receivers of
+    their own (event subscriptions, suppliers' URLs) have none: one failing would stop the others."""
+    if breaker is None:
+        return _post(url, body=body, headers=headers)
+    try:
+        with breaker_guard(breaker, unwell=lambda error: isinstance(error, TransientSendError)):
+            return _post(url, body=body, headers=headers)
+    except BreakerOpen as error:
+        raise TransientSendError(str(error), retry_after=error.retry_after) from error
+
+
+def _post(url: str, *, body: bytes, headers: dict[str, str]) -> requests.Response:
     try:
         response = requests.post(url, data=body, headers=headers, timeout=settings.OUTBOUND_TIMEOUT)
     except (requests.ConnectionError, requests.Timeout) as exc:
@@ -308,6 +331,7 @@ def _send_n8n(message: Message) -> SendResult:
     ).encode()
     response = outbound_post(
         settings.N8N_OUTBOUND_URL,
+        breaker=N8N,
         body=body,
         headers={
             "Content-Type": "application/json",
@@ -372,6 +396,7 @@ def _send_whatsapp(message: Message) -> SendResult:
     url = f"{settings.WHATSAPP_API_BASE.rstrip('/')}/{number}/messages"
     response = outbound_post(
         url,
+        breaker=WHATSAPP,
         body=json.dumps(payload).encode(),
         headers={"Authorization": f"Bearer {settings.WHATSAPP_TOKEN}", "Content-Type": "application/json"},
     )

@@ -1,4 +1,5 @@
-"""Health checks: database, broker, result backend, the workers of each queue, beat's last tick."""
+"""Health checks: database, broker, result backend, the workers of each queue, beat's last tick;
+and the circuit breakers of the services outside, reported without failing the check."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import redis
 from django.conf import settings
 from django.db import connection
 
+from bmc.breakers import breaker_states
 from bmc.celery import app as celery_app
 from bmc.queues import ALL_QUEUES
 
@@ -96,6 +98,18 @@ def _beat() -> dict[str, Any]:
     return result
 
 
+def _breakers() -> dict[str, Any]:
+    """A service outside that is down (its breaker open) is not this system down: its fallback
+    runs (the built-in reader, sends retried later), so it is named in `open` and `degraded` but
+    the check stays ok. Only breakers that cannot be read (Redis) fail it. No errors here: this
+    page needs no key, and an error may hold a URL."""
+    states = {
+        name: {key: value for key, value in state.items() if key != "last_error"}
+        for name, state in breaker_states().items()
+    }
+    return {"open": [name for name, state in states.items() if state["state"] != "closed"], "states": states}
+
+
 def queue_workers(*, timeout: float | None = None) -> dict[str, list[str]]:
     """Which live workers consume each queue: one broadcast, answered by every live worker."""
     replies = celery_app.control.inspect(timeout=timeout or settings.HEALTH_PING_TIMEOUT).active_queues() or {}
@@ -112,6 +126,7 @@ def health_detailed() -> dict[str, Any]:
         "broker": _timed(_broker),
         "result_backend": _timed(_result_backend),
         "beat": _timed(_beat),
+        "breakers": _timed(_breakers),
     }
     if checks["broker"]["ok"]:
         try:
@@ -131,7 +146,8 @@ def health_detailed() -> dict[str, Any]:
     }
     down = [name for name, check in checks.items() if name != "queues" and not check["ok"]]
     down += [f"queue:{queue}" for queue, check in checks["queues"].items() if not check["ok"]]
-    return {"status": "ok" if not down else "down", "down": down, "checks": checks}
+    degraded = [f"breaker:{name}" for name in checks["breakers"].get("open", [])]
+    return {"status": "ok" if not down else "down", "down": down, "degraded": degraded, "checks": checks}
 
 
 def queue_depths() -> dict[str, int | None]:

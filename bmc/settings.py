@@ -233,6 +233,10 @@ OUTBOUND_TIMEOUT = env.float("OUTBOUND_TIMEOUT", default=10.0)
 OUTBOUND_SENDING_STALE = env.int("OUTBOUND_SENDING_STALE", default=120)
 # A message whose sends kept failing this many times is given up: failed, and a task for staff.
 OUTBOUND_MAX_ATTEMPTS = env.int("OUTBOUND_MAX_ATTEMPTS", default=30)
+# Circuit breakers of the services outside (bmc/breakers.py): this many failures in a row (no
+# answer, 429, 5xx) stop calls to that service for BREAKER_RESET_SECONDS, then one trial call.
+BREAKER_FAILURES = env.int("BREAKER_FAILURES", default=5)
+BREAKER_RESET_SECONDS = env.float("BREAKER_RESET_SECONDS", default=30.0)
 N8N_OUTBOUND_URL = env.str("N8N_OUTBOUND_URL", default="")
 N8N_WEBHOOK_SECRET = env.str("N8N_WEBHOOK_SECRET", default="")
 WHATSAPP_API_BASE = env.str("WHATSAPP_API_BASE", default="https://graph.facebook.com/v21.0")

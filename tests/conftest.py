@@ -18,6 +18,7 @@ from django.conf import settings
 from django.db import connection
 from rest_framework.test import APIClient
 
+from bmc.breakers import breakers_reset_all
 from bmc.celery import app as celery_app
 from bmc.core.models import Tenant
 from bmc.core.services import api_key_create
@@ -27,6 +28,13 @@ from bmc.queues import ALL_QUEUES
 ROOT = Path(__file__).resolve().parent.parent
 # whitenoise warns on every request when the static folder is missing (collectstatic not run)
 Path(settings.STATIC_ROOT).mkdir(parents=True, exist_ok=True)
+
+
+@pytest.fixture(autouse=True)
+def _breakers_closed() -> None:
+    """Every test starts with the services' circuit breakers closed: they live in Redis, and one
+    test's failing fake service must not hold back the next test's calls."""
+    breakers_reset_all()
 
 
 @pytest.fixture

@@ -11,6 +11,7 @@ from django.utils.translation import gettext
 
 from agents.documents.flow import batch_submit
 from agents.documents.intake import MAX_BYTES, DocumentError, Upload, too_large
+from bmc.breakers import WHATSAPP, breaker_guard
 from bmc.conversations.models import Message
 from bmc.documents.models import Document, DocumentBatch
 
@@ -18,7 +19,8 @@ from bmc.documents.models import Document, DocumentBatch
 def whatsapp_media_fetch(*, media_id: str) -> bytes:
     """A document a customer sent on WhatsApp, through the Cloud API's media endpoint: the media id
     gives a short-lived URL, fetched with the same token. Timeouts and 5xx raise ConnectionError
-    (worth a retry); anything else is a DocumentError."""
+    (worth a retry) and count against WhatsApp's circuit breaker, which while open raises its own
+    ConnectionError without asking; anything else is a DocumentError."""
     import requests
     from django.conf import settings
 
@@ -29,12 +31,13 @@ def whatsapp_media_fetch(*, media_id: str) -> bytes:
     headers = {"Authorization": f"Bearer {settings.WHATSAPP_TOKEN}"}
 
     def get(url: str, *, stream: bool = False) -> requests.Response:
-        try:
-            response = requests.get(url, headers=headers, timeout=settings.OUTBOUND_TIMEOUT, stream=stream)
-        except (requests.ConnectionError, requests.Timeout) as error:
-            raise ConnectionError(f"WhatsApp media: {error}") from error
-        if response.status_code == 429 or response.status_code >= 500:
-            raise ConnectionError(f"WhatsApp media answered {response.status_code}")
+        with breaker_guard(WHATSAPP, unwell=lambda error: isinstance(error, ConnectionError)):
+            try:
+                response = requests.get(url, headers=headers, timeout=settings.OUTBOUND_TIMEOUT, stream=stream)
+            except (requests.ConnectionError, requests.Timeout) as error:
+                raise ConnectionError(f"WhatsApp media: {error}") from error
+            if response.status_code == 429 or response.status_code >= 500:
+                raise ConnectionError(f"WhatsApp media answered {response.status_code}")
         if not response.ok:
             raise DocumentError(
                 gettext("WhatsApp refused the media %(media)s: %(answer)s")

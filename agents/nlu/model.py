@@ -4,6 +4,10 @@ Used only when OPENAI_API_KEY is set. The model reads a message into the same {i
 confidence, entities} the built-in reader gives; its answer is validated against the schema and the known
 values, and anything wrong (timeout, HTTP error, invalid JSON, an unknown key or value) falls
 back to the built-in reader. The model never sees or produces a price.
+
+Every call goes through the model's circuit breaker (bmc/breakers.py): after BREAKER_FAILURES
+timeouts, connection errors, 429s or 5xxs in a row the model is not asked for a while, and the
+built-in reader (or the template's own wording) answers at once instead of after a timeout.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from django.conf import settings
 
 from agents.nlu.parse import nlu_parse
 from agents.nlu.vocabulary import NLU_ENTITY_KEYS, NLU_INTENTS, NLU_SCHEMA, NLU_SCHEMA_OPENAI
+from bmc.breakers import MODEL, BreakerOpen, breaker_guard
 
 logger = logging.getLogger(__name__)
 
@@ -45,6 +50,15 @@ def _client():
         base_url=settings.OPENAI_BASE_URL or None,
         timeout=settings.OPENAI_TIMEOUT,
         max_retries=0,  # the built-in reader is the fallback; a retry would only delay the answer
+    )
+
+
+def _unwell(error: BaseException) -> bool:
+    """The model's service failing, not its answer: no answer in time, 429, 5xx."""
+    import openai  # loaded with the client, only where a model is configured
+
+    return isinstance(error, openai.APIConnectionError) or (  # a timeout is one too
+        isinstance(error, openai.APIStatusError) and (error.status_code == 429 or error.status_code >= 500)
     )
 
 
@@ -97,7 +111,10 @@ def message_understand(*, text: str, sent_at: datetime | str | None = None) -> d
     otherwise. `source` says which answered ("model" or, for the built-in reader, "rules")."""
     if nlu_model_enabled():
         try:
-            return {**nlu_model_parse(text=text, sent_at=sent_at), "source": "model"}
+            with breaker_guard(MODEL, unwell=_unwell):
+                return {**nlu_model_parse(text=text, sent_at=sent_at), "source": "model"}
+        except BreakerOpen:
+            pass  # the model is failing: not asked for now, and that was logged when it opened
         except Exception as error:  # timeout, HTTP error, bad answer: the built-in reader answers instead
             logger.warning(
                 "model NLU failed, using the built-in reader", extra={"error": f"{type(error).__name__}: {error}"}
@@ -126,12 +143,15 @@ def message_reword(*, text: str) -> str:
     if not nlu_model_enabled():
         return text
     try:
-        response = _client().chat.completions.create(
-            model=settings.OPENAI_MODEL,
-            messages=[{"role": "system", "content": REWORD_PROMPT}, {"role": "user", "content": text}],
-            temperature=0.4,
-        )
+        with breaker_guard(MODEL, unwell=_unwell):
+            response = _client().chat.completions.create(
+                model=settings.OPENAI_MODEL,
+                messages=[{"role": "system", "content": REWORD_PROMPT}, {"role": "user", "content": text}],
+                temperature=0.4,
+            )
         reworded = (response.choices[0].message.content or "").strip()
+    except BreakerOpen:
+        return text
     except Exception as error:  # timeout, HTTP error: the template's own wording goes out
         logger.warning("model reword failed, sending the template", extra={"error": f"{type(error).__name__}"})
         return text

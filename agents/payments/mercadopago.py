@@ -1,11 +1,14 @@
 """Mercado Pago Checkout Pro through its SDK (`mercadopago`): a preference (the payment link) per
 order, made once (its idempotency key is the order's), and the payments its notifications tell
 of, fetched from its API and handed to their order's workflow once each as `payment.received`.
-Whether a payment covers the order is the order agent's check, not this one's."""
+Whether a payment covers the order is the order agent's check, not this one's. Every request goes
+through Mercado Pago's circuit breaker (bmc/breakers.py): while it is open nothing is asked and the
+task retries later."""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -19,6 +22,7 @@ from mercadopago.webhook import InvalidWebhookSignatureError, WebhookSignatureVa
 
 from agents.orders.service import order_payment_record
 from agents.outbound import TransientSendError
+from bmc.breakers import MERCADOPAGO, BreakerOpen, breaker_guard
 from bmc.core.models import Tenant
 from bmc.orders.models import Order
 from bmc.payments.models import Payment
@@ -50,6 +54,20 @@ def enabled() -> bool:
 
 def _sdk() -> mercadopago.SDK:
     return mercadopago.SDK(settings.MERCADOPAGO_ACCESS_TOKEN, http_client=_ApiAt())
+
+
+def _ask(request: Callable[[mercadopago.SDK], dict[str, Any]], *, what: str) -> dict[str, Any] | None:
+    """One request through the SDK and Mercado Pago's breaker: no answer, 429 or 5xx count against
+    it; while it is open nothing is asked and ProviderUnavailable says when to try again."""
+    try:
+        with breaker_guard(MERCADOPAGO, unwell=lambda error: isinstance(error, OSError)):
+            try:
+                result = request(_sdk())
+            except OSError as error:  # no answer at all (requests' ConnectionError, a timeout)
+                raise ProviderUnavailable(f"Mercado Pago did not answer: {error}") from error
+            return _answer(result, what=what)
+    except BreakerOpen as error:
+        raise ProviderUnavailable(str(error), retry_after=error.retry_after) from error
 
 
 def _answer(result: dict[str, Any], *, what: str) -> dict[str, Any] | None:
@@ -87,13 +105,9 @@ def payment_link_create(*, order: Order) -> dict[str, Any]:
         "statement_descriptor": "BMC URUGUAY",
     }
     options = RequestOptions(custom_headers={"x-idempotency-key": f"bmc-{order.tenant_id}-order-{order.pk}"})
-    try:
-        result = _sdk().preference().create(preference, options)
-    except OSError as error:  # no answer at all (requests' ConnectionError, a timeout)
-        raise ProviderUnavailable(f"Mercado Pago did not answer: {error}") from error
-    body = _answer(result, what=f"the preference of {order.number}")
+    body = _ask(lambda sdk: sdk.preference().create(preference, options), what=f"the preference of {order.number}")
     if body is None or not body.get("init_point"):
-        raise ValueError(f"Mercado Pago gave no payment link for {order.number}: {result}")
+        raise ValueError(f"Mercado Pago gave no payment link for {order.number}: {body}")
     Order.objects.filter(pk=order.pk, payment_url="").update(
         payment_url=body["init_point"], payment_reference=str(body.get("id", ""))
     )
@@ -116,11 +130,7 @@ def payment_notified(*, tenant: Tenant, payment_id: str) -> dict[str, Any]:
     """A payment Mercado Pago told of: fetched from its API (the notification itself proves
     nothing of the amount), kept, and, approved and for an order of this company, handed to the
     order's workflow once. Unknown to Mercado Pago, or for no order here: kept and ignored."""
-    try:
-        result = _sdk().payment().get(payment_id)
-    except OSError as error:
-        raise ProviderUnavailable(f"Mercado Pago did not answer: {error}") from error
-    body = _answer(result, what=f"payment {payment_id}")
+    body = _ask(lambda sdk: sdk.payment().get(payment_id), what=f"payment {payment_id}")
     if body is None:
         return {"outcome": "ignored", "reason": f"Mercado Pago knows no payment {payment_id}"}
     order = _order_of(tenant=tenant, reference=str(body.get("external_reference") or ""))

@@ -28,6 +28,7 @@ class WorkspaceSite(admin.AdminSite):
 
         return [
             page(views.operations_home, "workspace-operations", "operaciones/"),
+            page(views.breaker_close, "workspace-breaker-close", "operaciones/circuitos/cerrar/"),
             page(views.inbox, "workspace-inbox", "bandeja/"),
             page(views.thread, "workspace-thread", "bandeja/<int:conversation_id>/"),
             page(views.thread_action, "workspace-thread-action", "bandeja/<int:conversation_id>/accion/"),

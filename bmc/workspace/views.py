@@ -3,9 +3,10 @@ operations home, the inbox and its threads, a customer's page."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from itertools import chain
 
+import redis
 from django.contrib import messages as notices
 from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied
@@ -20,9 +21,11 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, pgettext
 
 from agents.outbound import outbound_staff_reply
+from bmc.breakers import MERCADOPAGO, MODEL, N8N, WHATSAPP, breaker_reset, breaker_states
 from bmc.conversations.models import Conversation, Customer, Message, Zone
 from bmc.conversations.queries import conversations_with_last_message
 from bmc.core.search import conversations_saying, phone_e164
+from bmc.datasync.models import Source
 from bmc.documents.models import Document
 from bmc.health import queue_depths
 from bmc.jobs.models import AgentTask
@@ -108,9 +111,62 @@ def operations_home(site, request: HttpRequest) -> TemplateResponse:
         request,
         "workspace/operations.html",
         _context(
-            site, request, _("Operations"), stats=operations_stats(tenant.pk), app_list=site.get_app_list(request)
+            site,
+            request,
+            _("Operations"),
+            stats=operations_stats(tenant.pk),
+            breakers=_breaker_rows(tenant.pk),
+            app_list=site.get_app_list(request),
         ),
     )
+
+
+BREAKER_LABELS = {
+    MODEL: gettext_lazy("Language model (OpenAI)"),
+    WHATSAPP: "WhatsApp",
+    N8N: "n8n",
+    MERCADOPAGO: "Mercado Pago",
+}
+BREAKER_STATES = {
+    "closed": gettext_lazy("closed: called as usual"),
+    "open": gettext_lazy("open: not called, the fallback answers"),
+    "half_open": gettext_lazy("half-open: the next call is a trial"),
+}
+
+
+def _breaker_rows(tenant_id: int) -> list[dict] | None:
+    """The services' breakers and this company's sync sources', as the operations home lists
+    them; None when Redis, where they live, does not answer."""
+    try:
+        states = breaker_states(tenant_id=tenant_id)
+    except redis.RedisError:
+        return None
+    rows = []
+    for name, state in states.items():
+        if name in BREAKER_LABELS:
+            label = BREAKER_LABELS[name]
+        else:  # sync:<company>:<source>
+            label = _("Data sync: %(source)s") % {"source": Source(name.rsplit(":", 1)[1]).label}
+        retry_at = datetime.fromisoformat(state["retry_at"]) if "retry_at" in state else None
+        rows.append(
+            state | {"name": name, "label": label, "state_label": BREAKER_STATES[state["state"]], "retry_at": retry_at}
+        )
+    return rows
+
+
+def breaker_close(site, request: HttpRequest) -> HttpResponse:
+    """Operations close a breaker by hand once they know its service is back: calls go through
+    at once instead of after the wait and the trial."""
+    if request.method != "POST":
+        return HttpResponseNotAllowed(["POST"])
+    if not staff_is_operations(request.user):
+        raise PermissionDenied
+    name = request.POST.get("name", "")
+    if breaker_reset(name, tenant_id=staff_tenant(request.user).pk):
+        notices.success(request, _("Circuit %(name)s closed: the service is called again.") % {"name": name})
+    else:
+        notices.error(request, _("There is no circuit %(name)s.") % {"name": name})
+    return redirect(reverse("admin:workspace-operations"))
 
 
 def operations_stats(tenant_id: int) -> dict:
