@@ -469,6 +469,9 @@ SPECTACULAR_SETTINGS = {
         "OrderStatusEnum": "bmc.orders.models.Order.Status",
         "WorkflowStepStatusEnum": "bmc.workflows.models.WorkflowStep.Status",
         "ChatWaitingStatusEnum": ["processing", "stored"],
+        # the task types one may submit, and every one (a filter of the dead letters to retry)
+        "TaskTypeEnum": "bmc.jobs.registry.PUBLIC_TASK_TYPES",
+        "AnyTaskTypeEnum": "bmc.jobs.registry.TASK_TYPES",
     },
     "APPEND_COMPONENTS": {
         "securitySchemes": {

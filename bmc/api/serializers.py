@@ -98,6 +98,9 @@ class TaskSerializer(serializers.ModelSerializer):
     attempts = serializers.IntegerField(
         required=False, min_value=0, max_value=2**31 - 1, help_text="Times a worker started it."
     )
+    replays = serializers.IntegerField(
+        required=False, min_value=0, max_value=2**31 - 1, help_text="Times it was retried after it failed or died."
+    )
 
     class Meta:
         model = AgentTask
@@ -111,6 +114,7 @@ class TaskSerializer(serializers.ModelSerializer):
             "task_type",
             "priority",
             "attempts",
+            "replays",
             "error",
             "trace_id",
             "created_at",

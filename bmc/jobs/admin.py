@@ -1,4 +1,5 @@
-"""The jobs in the admin: every task record (cancel, dispatch again), and the agents' messages."""
+"""The jobs in the admin: every task record with its attempts that did not succeed (cancel,
+retry), and the agents' messages."""
 
 from __future__ import annotations
 
@@ -8,9 +9,10 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from agents.conversations.recovery import task_cancel
-from bmc.core.admin import ReadOnlyAdmin, pretty_json
-from bmc.jobs.models import AgentMessage, AgentTask
-from bmc.jobs.submit import task_dispatch
+from bmc.core.admin import ReadOnlyAdmin, ReadOnlyInline, pretty_json
+from bmc.jobs.models import AgentMessage, AgentTask, TaskAttempt
+from bmc.jobs.records import REPLAYABLE, WAITING
+from bmc.jobs.submit import task_dispatch, tasks_replay
 
 STATUS_COLORS = {
     "pending": "#777",
@@ -21,6 +23,13 @@ STATUS_COLORS = {
     "cancelled": "#555",
     "dead": "#000",
 }
+
+
+class TaskAttemptInline(ReadOnlyInline):
+    """Every attempt that did not succeed, and its error: the task itself keeps only the last."""
+
+    model = TaskAttempt
+    fields = ("replay", "attempt", "outcome", "worker", "started_at", "finished_at", "error")
 
 
 @admin.register(AgentTask)
@@ -35,10 +44,11 @@ class AgentTaskAdmin(admin.ModelAdmin):
         "processing_time_ms",
         "tenant",
     )
-    list_filter = ("status", "agent", "queue", "priority", "tenant")
+    list_filter = ("status", "agent", "task_type", "queue", "priority", "tenant")
     search_fields = ("task_id", "task_type", "trace_id", "worker")
     date_hierarchy = "created_at"
-    actions = ["cancel_tasks", "redispatch_tasks"]
+    actions = ["cancel_tasks", "retry_tasks"]
+    inlines = [TaskAttemptInline]
     fields = (
         "task_id",
         "tenant",
@@ -49,6 +59,7 @@ class AgentTaskAdmin(admin.ModelAdmin):
         "status",
         "attempts",
         "dispatches",
+        "replays",
         "required_capabilities",
         "payload_pretty",
         "metadata_pretty",
@@ -104,23 +115,28 @@ class AgentTaskAdmin(admin.ModelAdmin):
         )
         self.message_user(request, message % {"done": done, "total": total})
 
-    @admin.action(description=_("Dispatch again (failed, dead or stuck tasks)"), permissions=["change"])
-    def redispatch_tasks(self, request, queryset):
-        statuses = (
-            AgentTask.Status.FAILED,
-            AgentTask.Status.DEAD,
-            AgentTask.Status.PENDING,
-            AgentTask.Status.QUEUED,
+    @admin.action(description=_("Retry selected tasks (failed, dead or stuck)"), permissions=["change"])
+    def retry_tasks(self, request, queryset):
+        """Failed and dead tasks are replayed (a fresh budget of attempts, who asked recorded);
+        stuck ones, still waiting, are dispatched again. Completed, cancelled and running ones
+        are left as they are, as is a task another operator retried meanwhile."""
+        total = queryset.count()
+        stuck = list(queryset.filter(status__in=WAITING).values_list("task_id", flat=True))  # before the replays
+        replayed = tasks_replay(
+            tasks=queryset.filter(status__in=REPLAYABLE).select_related("tenant"),
+            requested_by="admin",
+            replayed_by=request.user.get_username(),
         )
-        ids = list(queryset.filter(status__in=statuses).values_list("task_id", flat=True))
         # conditional again: a task that started or finished since the page was read is left alone
-        AgentTask.objects.filter(task_id__in=ids, status__in=statuses).update(status=AgentTask.Status.PENDING)
-        sent = sum(task_dispatch(task_id=str(task_id)) for task_id in ids)
-        level = messages.SUCCESS if sent == len(ids) else messages.WARNING
+        AgentTask.objects.filter(task_id__in=stuck, status__in=WAITING).update(status=AgentTask.Status.PENDING)
+        done = len(replayed) + sum(task_dispatch(task_id=str(task_id)) for task_id in stuck)
         message = ngettext(
-            "Dispatched %(sent)d of %(total)d task.", "Dispatched %(sent)d of %(total)d tasks.", len(ids)
+            "Retried %(done)d of %(total)d task; completed, cancelled and running ones are left as they are.",
+            "Retried %(done)d of %(total)d tasks; completed, cancelled and running ones are left as they are.",
+            total,
         )
-        self.message_user(request, message % {"sent": sent, "total": len(ids)}, level)
+        level = messages.SUCCESS if done == total else messages.WARNING
+        self.message_user(request, message % {"done": done, "total": total}, level)
 
 
 @admin.register(AgentMessage)

@@ -25,10 +25,10 @@ from bmc.api.serializers import (
     TaskSubmitSerializer,
 )
 from bmc.jobs.models import AgentTask
-from bmc.jobs.records import agent_task_withdraw_unqueued
-from bmc.jobs.registry import AGENTS
+from bmc.jobs.records import REPLAYABLE, agent_task_withdraw_unqueued
+from bmc.jobs.registry import AGENTS, TASK_TYPES
 from bmc.jobs.router import RoutingError
-from bmc.jobs.submit import task_submit
+from bmc.jobs.submit import task_replay, task_submit, tasks_replay
 
 STARTED_AT = time.time()
 
@@ -219,5 +219,117 @@ def task_cancel_or_conflict(task: AgentTask) -> Response | None:
     if task_cancel(task=task):
         return None
     task.refresh_from_db()
-    message = f"Task is already {task.status}; only pending, queued or running tasks can be cancelled."
+    return _conflict(f"Task is already {task.status}; only pending, queued or running tasks can be cancelled.")
+
+
+def _conflict(message: str) -> Response:
     return Response({"error": {"code": "conflict", "message": message}}, status=status.HTTP_409_CONFLICT)
+
+
+def _replayed_by(request: Request) -> str:
+    """Who retried, for the task's audit trail: the API key, by its name."""
+    return f"api key {request.auth.name}"
+
+
+@extend_schema(
+    tags=["tasks"],
+    operation_id="api_v1_tasks_retry_create",
+    request=None,
+    responses={
+        202: TaskSerializer,
+        404: OpenApiResponse(description="No such task for this tenant."),
+        409: OpenApiResponse(description="The task is not failed or dead (it is waiting, running, done or cancelled)."),
+    },
+)
+@api_view(["POST"])
+def task_retry_view(request: Request, task_id) -> Response:
+    """A failed or dead task sent again, with a fresh budget of attempts and dispatches (its
+    attempts so far are kept). What it did before it died is not done twice: the agents' own
+    once-only keys hold for the replay too. Retried twice at once, it runs once: the second
+    answer is 409."""
+    task = _tenant_task(request, task_id)
+    if not task_replay(task=task, requested_by="api", replayed_by=_replayed_by(request)):
+        task.refresh_from_db()
+        if task.status in REPLAYABLE:
+            return _conflict(f"Task type '{task.task_type}' is taken by no agent any more: it cannot be retried.")
+        return _conflict(f"Task is {task.status}; only failed or dead tasks can be retried.")
+    task.refresh_from_db()
+    return Response(TaskSerializer(task).data, status=status.HTTP_202_ACCEPTED)
+
+
+# A filtered retry sends at most this many tasks per call; `remaining` tells the caller to go on.
+RETRY_LIMIT_MAX = 500
+
+
+class TasksRetryFilter(serializers.Serializer):
+    status = serializers.ListField(
+        child=serializers.ChoiceField(choices=list(REPLAYABLE)),
+        min_length=1,
+        required=False,
+        help_text="Tasks in these statuses: `dead` (the default), `failed`, or both.",
+    )
+    agent = serializers.ChoiceField(choices=sorted(AGENTS), required=False, help_text="Only this agent's tasks.")
+    # any task type, the agents' own too (AnyTaskTypeEnum in the schema: SPECTACULAR_SETTINGS)
+    task_type = serializers.ChoiceField(
+        choices=sorted(TASK_TYPES), required=False, help_text="Only this task type, e.g. `outbound.send_message`."
+    )
+    since = serializers.DateTimeField(
+        required=False, help_text="Only tasks that ended at or after this moment (RFC 3339, with its offset)."
+    )
+    until = serializers.DateTimeField(
+        required=False, help_text="Only tasks that ended before this moment (RFC 3339, with its offset)."
+    )
+    limit = serializers.IntegerField(
+        required=False,
+        default=100,
+        min_value=1,
+        max_value=RETRY_LIMIT_MAX,
+        help_text=f"At most this many, those that ended first first (default 100, at most {RETRY_LIMIT_MAX}).",
+    )
+
+
+TasksRetried = inline_serializer(
+    "TasksRetried",
+    {
+        "replayed": serializers.IntegerField(min_value=0, help_text="How many tasks were sent again."),
+        "task_ids": serializers.ListField(child=serializers.UUIDField(), help_text="The tasks sent again."),
+        "remaining": serializers.IntegerField(
+            min_value=0, help_text="Tasks that still match the filters (over the limit): call again for them."
+        ),
+    },
+)
+
+
+@extend_schema(
+    tags=["tasks"],
+    operation_id="api_v1_tasks_retry_filtered_create",
+    request=TasksRetryFilter,
+    responses={
+        202: TasksRetried,
+        400: OpenApiResponse(description="A filter is not valid; the message says which and what is allowed."),
+    },
+)
+@api_view(["POST"])
+def tasks_retry_view(request: Request) -> Response:
+    """The company's dead (or failed) tasks that match the filters sent again, each as
+    `POST /api/v1/tasks/{id}/retry` would: after an outage, the dead letters of that hour at once."""
+    query = TasksRetryFilter(data=request.data)
+    query.is_valid(raise_exception=True)
+    wanted = query.validated_data
+    matching = AgentTask.objects.filter(
+        tenant=request.tenant, status__in=wanted.get("status") or [AgentTask.Status.DEAD]
+    )
+    for field, lookup in (
+        ("agent", "agent"),
+        ("task_type", "task_type"),
+        ("since", "finished_at__gte"),
+        ("until", "finished_at__lt"),
+    ):
+        if field in wanted:
+            matching = matching.filter(**{lookup: wanted[field]})
+    chosen = list(matching.order_by("finished_at", "pk")[: wanted["limit"]])
+    replayed = tasks_replay(tasks=chosen, requested_by="api", replayed_by=_replayed_by(request))
+    return Response(
+        {"replayed": len(replayed), "task_ids": [t.task_id for t in replayed], "remaining": matching.count()},
+        status=status.HTTP_202_ACCEPTED,
+    )

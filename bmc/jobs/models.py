@@ -1,5 +1,6 @@
 """The jobs' records: every task an agent is asked to do (AgentTask, the source of truth of its
-status), and the messages between agents about it (AgentMessage, an audit log)."""
+status), every attempt of it that did not succeed (TaskAttempt), and the messages between agents
+about it (AgentMessage, an audit log)."""
 
 from __future__ import annotations
 
@@ -49,6 +50,11 @@ class AgentTask(TenantOwned):
     dispatches = models.PositiveIntegerField(
         _("dispatches"), default=0, help_text=_("Times it was sent to the broker.")
     )
+    replays = models.PositiveIntegerField(
+        _("replays"),
+        default=0,
+        help_text=_("Times someone retried it after it failed or died; each starts its attempts and dispatches anew."),
+    )
     result = models.JSONField(_("result"), null=True, blank=True)
     error = models.TextField(_("error"), blank=True)
     trace_id = models.CharField(_("trace id"), max_length=64, db_index=True)
@@ -79,6 +85,37 @@ class AgentTask(TenantOwned):
     @property
     def is_terminal(self) -> bool:
         return self.status in self.TERMINAL
+
+
+class TaskAttempt(models.Model):
+    """An attempt of a task that did not succeed, and why: written when it failed, was retried,
+    lost its worker or died, never on success (a completed task pays no extra write). The task
+    keeps only its last error; these keep every one, across retries and replays."""
+
+    class Outcome(models.TextChoices):
+        RETRIED = "retried", pgettext_lazy("task attempt outcome", "Retried")
+        LOST = "lost", pgettext_lazy("task attempt outcome", "Worker lost")
+        FAILED = "failed", pgettext_lazy("task attempt outcome", "Failed")
+        DEAD = "dead", pgettext_lazy("task attempt outcome", "Dead")
+
+    task = models.ForeignKey(AgentTask, on_delete=models.CASCADE, related_name="attempt_log", verbose_name=_("task"))
+    replay = models.PositiveIntegerField(
+        _("replay"), default=0, help_text=_("0 for the original run, 1 after the first retry by hand, and so on.")
+    )
+    attempt = models.PositiveIntegerField(_("attempt"), help_text=_("0 if it never reached a worker."))
+    worker = models.CharField(_("worker"), max_length=200, blank=True)
+    started_at = models.DateTimeField(_("started at"), null=True, blank=True)
+    finished_at = models.DateTimeField(_("finished at"), auto_now_add=True)
+    outcome = models.CharField(_("outcome"), max_length=10, choices=Outcome.choices)
+    error = models.TextField(_("error"), blank=True)
+
+    class Meta:
+        verbose_name = _("task attempt")
+        verbose_name_plural = _("task attempts")
+        ordering = ["id"]
+
+    def __str__(self) -> str:
+        return f"{self.task_id} #{self.replay}.{self.attempt} {self.get_outcome_display()}"
 
 
 class AgentMessage(TenantOwned):

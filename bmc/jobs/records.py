@@ -1,7 +1,9 @@
 """The task record's life: created, queued, claimed by a worker, finished; and the reaper.
 
 Every transition is one conditional UPDATE, so two workers, a redelivery or the reaper racing
-each other cannot move a record backwards or out of a final state.
+each other cannot move a record backwards or out of a final state. An attempt that ends without
+success (retried, its worker lost, failed, dead) also leaves a TaskAttempt row, in the same
+transaction; a success leaves none, so the common path pays no extra write.
 """
 
 from __future__ import annotations
@@ -19,12 +21,16 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from bmc.core.models import Tenant
-from bmc.jobs.models import AgentMessage, AgentTask
+from bmc.jobs.models import AgentMessage, AgentTask, TaskAttempt
 from bmc.jobs.router import Route
 
 Status = AgentTask.Status
 WAITING = (Status.PENDING, Status.QUEUED)
 ACTIVE = (*WAITING, Status.RUNNING)
+# Ended without success, for good: what an operator may retry. `failed` as well as `dead`: a task
+# that failed on a cause since fixed (a setting, a sheet, a partner's API) is what they retry most.
+REPLAYABLE = (Status.FAILED, Status.DEAD)
+Outcome = TaskAttempt.Outcome
 ORCHESTRATOR = "orchestrator"
 
 
@@ -162,6 +168,15 @@ def agent_task_claim(*, task_id: str, worker: str, redelivered: bool, max_attemp
     The claim is one conditional UPDATE; the read after it returns the record to the task."""
     now = timezone.now()
     claimable = [Status.PENDING, Status.QUEUED, *([Status.RUNNING] if redelivered else [])]
+    # a redelivery may take over an attempt whose worker died: read it first, to record it lost
+    # (only redeliveries pay this read)
+    lost = (
+        AgentTask.objects.filter(task_id=task_id, status=Status.RUNNING)
+        .values_list("attempts", "worker", "started_at")
+        .first()
+        if redelivered
+        else None
+    )
     claimed = AgentTask.objects.filter(task_id=task_id, status__in=claimable, attempts__lt=max_attempts).update(
         status=Status.RUNNING, started_at=now, attempts=F("attempts") + 1, worker=worker, updated_at=now
     )
@@ -169,6 +184,17 @@ def agent_task_claim(*, task_id: str, worker: str, redelivered: bool, max_attemp
     if task is None:
         return Claim(tracked=False, run=True)
     if claimed:
+        if lost is not None and lost[0] == task.attempts - 1:
+            attempt, lost_worker, started_at = lost
+            TaskAttempt.objects.create(
+                task=task,
+                replay=task.replays,
+                attempt=attempt,
+                worker=lost_worker,
+                started_at=started_at,
+                outcome=Outcome.LOST,
+                error=f"worker {lost_worker or '?'} stopped running it: the broker delivered it again",
+            )
         return Claim(tracked=True, run=True, attempt=task.attempts, task=task)
     if task.status in claimable:  # claimable but out of attempts
         agent_task_fail(
@@ -214,6 +240,8 @@ def agent_task_fail(
             )
         )
         if done:
+            if status in REPLAYABLE:
+                _attempt_record(task_id=task_id, outcome=status, error=error)
             _reply(task_id=task_id, type=AgentMessage.Type.ERROR, payload={"error": error[:4000], "status": status})
     return bool(done)
 
@@ -222,11 +250,13 @@ def agent_task_retrying(*, task_id: str, attempt: int, reason: str) -> bool:
     """The attempt failed transiently and a retry is on its way. Conditional on the attempt, since
     the retry's message goes out first and may already be running as the next attempt."""
     now = timezone.now()
-    return bool(
-        AgentTask.objects.filter(task_id=task_id, status=Status.RUNNING, attempts=attempt).update(
+    with transaction.atomic():  # the row stays locked until its attempt is recorded
+        retrying = AgentTask.objects.filter(task_id=task_id, status=Status.RUNNING, attempts=attempt).update(
             status=Status.QUEUED, error=f"retrying: {reason}"[:4000], queued_at=now, updated_at=now
         )
-    )
+        if retrying:
+            _attempt_record(task_id=task_id, outcome=Outcome.RETRIED, error=reason, attempt=attempt)
+    return bool(retrying)
 
 
 def agent_task_cancel(*, task: AgentTask) -> bool:
@@ -249,6 +279,65 @@ def agent_task_withdraw_unqueued(*, task: AgentTask) -> bool:
             error="not queued: the broker was unavailable; the client was told to submit it again",
             updated_at=now,
         )
+    )
+
+
+def agent_task_replay(*, task: AgentTask, requested_by: str, replayed_by: str) -> bool:
+    """A task that failed or died goes back to the queue, with a fresh budget of attempts and
+    dispatches (TASK_MAX_ATTEMPTS, REAPER_MAX_DISPATCHES count anew): conditional on it being still
+    as `task` was read (failed or dead, not replayed since), so two operators retrying it at once
+    replay it once. The caller publishes it after commit. Its attempts so far stay in
+    TaskAttempt; a request message says who asked (`requested_by`: admin, api; `replayed_by`: the
+    user or the key) and what the task had ended as."""
+    now = timezone.now()
+    with transaction.atomic(savepoint=False):  # nothing here is caught: no savepoint needed
+        moved = AgentTask.objects.filter(pk=task.pk, status__in=REPLAYABLE, replays=task.replays).update(
+            status=Status.QUEUED,
+            queued_at=now,
+            dispatches=1,
+            attempts=0,
+            replays=F("replays") + 1,
+            result=None,
+            error="",
+            started_at=None,
+            finished_at=None,
+            processing_time_ms=None,
+            updated_at=now,
+        )
+        if not moved:
+            return False
+        AgentMessage.objects.create(
+            tenant_id=task.tenant_id,
+            from_agent=requested_by,
+            to_agent=task.agent,
+            type=AgentMessage.Type.REQUEST,
+            intent=task.task_type,
+            payload={"replay": task.replays + 1, "replayed_by": replayed_by, "was": task.status, "error": task.error},
+            priority=task.priority,
+            task=task,
+            trace_id=task.trace_id,
+            span_id=new_span_id(),
+        )
+    return True
+
+
+def _attempt_record(*, task_id: str, outcome: str, error: str, attempt: int | None = None) -> None:
+    """The attempt that has just ended without success, read from the task's row as the transition
+    left it, by the INSERT itself (one statement). Called in the transition's transaction, which
+    holds the row: what it reads is the attempt the transition ended."""
+    row = AgentTask.objects.filter(task_id=task_id)
+
+    def column(name: str) -> Subquery:
+        return Subquery(row.values(name)[:1])
+
+    TaskAttempt.objects.create(
+        task_id=column("pk"),
+        replay=column("replays"),
+        attempt=column("attempts") if attempt is None else attempt,
+        worker=column("worker"),
+        started_at=column("started_at"),
+        outcome=outcome,
+        error=error[:4000],
     )
 
 
@@ -344,8 +433,14 @@ def tasks_reap(
             ):
                 plan.dead.append(task_id)
             continue
-        if unchanged.update(status=Status.PENDING, error=f"re-dispatched by the reaper: {reason}", updated_at=now):
-            plan.redispatch.append(task_id)
+        with transaction.atomic():
+            if not unchanged.update(
+                status=Status.PENDING, error=f"re-dispatched by the reaper: {reason}", updated_at=now
+            ):
+                continue
+            if status == Status.RUNNING:
+                _attempt_record(task_id=task_id, outcome=Outcome.LOST, error=reason)
+        plan.redispatch.append(task_id)
     return plan
 
 
@@ -359,9 +454,12 @@ def tasks_orphaned_by(*, worker: str, now: datetime) -> list[str]:
     )
     ids = []
     for task_id, attempts, dispatches in orphaned:
-        moved = AgentTask.objects.filter(
-            task_id=task_id, status=Status.RUNNING, worker=worker, attempts=attempts, dispatches=dispatches
-        ).update(status=Status.PENDING, error=f"re-dispatched: worker {worker} restarted", updated_at=now)
+        with transaction.atomic():
+            moved = AgentTask.objects.filter(
+                task_id=task_id, status=Status.RUNNING, worker=worker, attempts=attempts, dispatches=dispatches
+            ).update(status=Status.PENDING, error=f"re-dispatched: worker {worker} restarted", updated_at=now)
+            if moved:
+                _attempt_record(task_id=str(task_id), outcome=Outcome.LOST, error=f"worker {worker} restarted")
         if moved:
             ids.append(str(task_id))
     return ids

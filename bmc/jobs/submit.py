@@ -2,13 +2,14 @@
 
 `task_submit` writes the task record and publishes it after the transaction commits, under the
 record's own id; a publish the broker refuses leaves the record pending for the reaper. Agents
-hand work on through here themselves, inside their own transactions.
+hand work on through here themselves, inside their own transactions. `tasks_replay` sends failed
+and dead tasks again (the admin's and the API's retry).
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from celery import chain, chord
@@ -18,7 +19,7 @@ from bmc.celery import app as celery_app
 from bmc.core.models import Tenant
 from bmc.jobs import records
 from bmc.jobs.models import AgentTask
-from bmc.jobs.router import route_task
+from bmc.jobs.router import RoutingError, route_task
 from bmc.queues import DEFAULT_PRIORITY, celery_priority
 
 logger = logging.getLogger(__name__)
@@ -84,14 +85,58 @@ def task_dispatch(*, task_id: str) -> bool:
     """Send a recorded task (again) to its agent's queue: the reaper's and the admin's way.
     False when it is no longer waiting or the broker is down."""
     task = AgentTask.objects.select_related("tenant").get(task_id=task_id)
-    celery_task = route_task(
-        task_type=task.task_type,
-        intent=task.metadata.get("intent"),
-        required_capabilities=task.required_capabilities,
-    ).celery_task
+    celery_task = _celery_task(task)
     if not records.agent_task_mark_queued(task_id=task_id):
         return False
     return task_publish(task=task, celery_task=celery_task, tenant_slug=task.tenant.slug)
+
+
+def _celery_task(task: AgentTask) -> str:
+    """The consumer a recorded task goes to, routed again as when it was submitted."""
+    return route_task(
+        task_type=task.task_type, intent=task.metadata.get("intent"), required_capabilities=task.required_capabilities
+    ).celery_task
+
+
+def tasks_replay(*, tasks: Iterable[AgentTask], requested_by: str, replayed_by: str) -> list[AgentTask]:
+    """Failed or dead tasks sent again, each with a fresh budget of attempts and dispatches, and
+    published after commit over one broker connection; returns those replayed. A task that has
+    meanwhile been replayed by someone else, or is no longer failed or dead, is left alone, as is
+    one whose type no agent takes any more.
+
+    Once only still holds: a replay runs the same task (same id, same payload), and the agents'
+    own keys (an outbound message is claimed before it is sent, a follow-up's message has its
+    idempotency key, a staff task its dedupe key) make work it had done before it died a no-op.
+    A publish the broker refuses leaves the task pending, for the reaper."""
+    replayed: list[tuple[AgentTask, str]] = []
+    with transaction.atomic():
+        for task in tasks:
+            try:
+                celery_task = _celery_task(task)
+            except RoutingError as exc:
+                logger.warning(
+                    "not replayed: no agent takes it", extra={"task_id": str(task.task_id), "error": str(exc)}
+                )
+                continue
+            if records.agent_task_replay(task=task, requested_by=requested_by, replayed_by=replayed_by):
+                replayed.append((task, celery_task))
+        slugs = dict(Tenant.objects.filter(pk__in={t.tenant_id for t, _ in replayed}).values_list("pk", "slug"))
+
+        def publish() -> None:
+            with celery_app.producer_or_acquire() as producer:
+                for task, celery_task in replayed:
+                    task_publish(
+                        task=task, celery_task=celery_task, tenant_slug=slugs[task.tenant_id], producer=producer
+                    )
+
+        if replayed:
+            transaction.on_commit(publish)
+    return [task for task, _ in replayed]
+
+
+def task_replay(*, task: AgentTask, requested_by: str, replayed_by: str) -> bool:
+    """One failed or dead task sent again (tasks_replay); False when it was not replayed."""
+    return bool(tasks_replay(tasks=[task], requested_by=requested_by, replayed_by=replayed_by))
 
 
 def task_publish(*, task: AgentTask, celery_task: str, tenant_slug: str, producer=None) -> bool:

@@ -21,6 +21,8 @@ from agents.tenants import system_bootstrap
 from agents.workflows.definitions import workflow_definition_save
 from agents.workflows.engine import workflow_advance, workflow_start
 from bmc.core.services import api_key_create
+from bmc.jobs.records import agent_task_fail
+from bmc.jobs.submit import task_submit
 from tests import documents_corpus as corpus
 from tests.agents.documents.test_documents import run
 from tests.agents.sales.test_followup import REQUEST, write
@@ -53,6 +55,9 @@ def test_answers_about_real_records_match_the_schema(schema, tenant, django_capt
     workflow_definition_save(tenant=tenant, name="notify", spec=WORKFLOW)
     run_id = workflow_start(tenant=tenant, name="notify", input={"title": "x"}).pk
     workflow_advance(tenant_id=tenant.pk, run_id=run_id)  # a step with its agent task
+    dead = [task_submit(tenant=tenant, task_type="analytics.task_stats") for _ in range(2)]
+    for task in dead:
+        agent_task_fail(task_id=str(task.task_id), error="dead after 3 dispatches", status="dead")
     calls = [
         ("/api/v1/conversations/{conversation_id}", "GET", {"conversation_id": message.conversation_id}, None),
         ("/api/v1/quotes/{quote_id}", "GET", {"quote_id": turn.quotes[0]}, None),
@@ -94,6 +99,8 @@ def test_answers_about_real_records_match_the_schema(schema, tenant, django_capt
         ),
         ("/api/v1/invoices", "GET", {}, None),
         ("/api/v1/chat/process", "POST", {}, {"mensaje": "gracias!", "telefono": "+59899123456"}),
+        ("/api/v1/tasks/{task_id}/retry", "POST", {"task_id": str(dead[0].task_id)}, None),
+        ("/api/v1/tasks/retry", "POST", {}, {"status": ["dead"], "agent": "analytics", "limit": 10}),
     ]
     for path, method, path_parameters, body in calls:
         operation = schema[path][method]
