@@ -36,6 +36,7 @@ from bmc.conversations.models import Conversation, Message
 from bmc.core.models import Tenant, tenant_get
 from bmc.jobs.models import AgentTask
 from bmc.jobs.submit import task_submit
+from bmc.metrics import OUTBOUND_MESSAGES
 from bmc.sales.models import StaffTask
 
 logger = logging.getLogger(__name__)
@@ -155,6 +156,7 @@ def outbound_send(*, tenant_id: int, message_id: int) -> str:
     hold = _send_hold(message)
     if customer.opted_out and not message.raw_payload.get("opt_out_confirmation") and hold is None:
         _finish(message_id, Status.FAILED, error_code="opted_out")
+        _count(message, "failed")
         return Status.FAILED
     adapter = ADAPTERS[message.channel if message.channel in ADAPTERS else "log"]
     try:
@@ -166,6 +168,7 @@ def outbound_send(*, tenant_id: int, message_id: int) -> str:
                 withdrawn = hold.check(now)
                 if withdrawn:
                     _finish(message_id, Status.CANCELLED, error_code="withdrawn")
+                    _count(message, "withdrawn")
                     logger.info(
                         "message withdrawn before sending", extra={"message_id": message_id, "reason": withdrawn}
                     )
@@ -180,13 +183,20 @@ def outbound_send(*, tenant_id: int, message_id: int) -> str:
         Message.objects.filter(pk=message_id, delivery_status=Status.SENDING).update(
             delivery_status=Status.PENDING, **not_tried
         )
+        _count(message, "retried")
         raise
     except PermanentSendError as error:
         _finish(message_id, Status.FAILED, error_code=error.code)
+        _count(message, "failed")
         outbound_failed(message=message, error_code=error.code, detail=str(error))
         logger.warning("outbound send failed", extra={"message_id": message_id, "error": str(error)})
         return Status.FAILED
+    _count(message, "sent")
     return Status.SENT
+
+
+def _count(message: Message, outcome: str) -> None:
+    OUTBOUND_MESSAGES.labels(message.channel or "log", message.origin or "reply", outcome).inc()
 
 
 @dataclass(frozen=True)

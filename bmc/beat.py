@@ -4,14 +4,18 @@ notices a broker that came back empty.
 /health/detailed reads the last tick to tell whether beat is alive; schedules stay editable
 in the admin (Periodic tasks). A Redis broker restarted without persistence has lost every task
 that waited in it; the task records still say what was waiting, so the reaper is sent at once to
-dispatch them again, instead of waiting out REAPER_QUEUED_DEADLINE.
+dispatch them again, instead of waiting out REAPER_QUEUED_DEADLINE. Every ALERTS_INTERVAL it
+evaluates the alert rules too, on a thread of its own.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 import time
 
+from django.conf import settings
+from django.db import close_old_connections
 from django_celery_beat.schedulers import DatabaseScheduler
 
 from bmc.health import beat_tick_record, broker_epoch_forget, broker_epoch_new
@@ -20,8 +24,24 @@ from bmc.queues import Queue
 logger = logging.getLogger(__name__)
 
 
+def _alerts_evaluate() -> None:
+    """The alert rules, evaluated here in beat's process rather than by a task: a queue without
+    its worker (even the orchestrator's) is still told (agents/alerts.py)."""
+    from agents.alerts import alerts_evaluate  # the agents load after Django is set up, in beat only
+
+    close_old_connections()
+    try:
+        alerts_evaluate()
+    except Exception:
+        logger.exception("alert rules could not be evaluated")
+    finally:
+        close_old_connections()
+
+
 class TickRecordingScheduler(DatabaseScheduler):
     _last_recorded = 0.0
+    _last_alerts = 0.0
+    _alerts_thread: threading.Thread | None = None
 
     def tick(self, *args, **kwargs):
         interval = super().tick(*args, **kwargs)
@@ -34,6 +54,14 @@ class TickRecordingScheduler(DatabaseScheduler):
                     self._recover_lost_broker()
             except Exception:  # the broker may be down: beat keeps scheduling regardless
                 pass
+        if now - self._last_alerts >= settings.ALERTS_INTERVAL and not (
+            self._alerts_thread and self._alerts_thread.is_alive()
+        ):
+            self._last_alerts = now
+            # beside the schedule, never in its way: a slow measure (a broadcast to the workers)
+            # must not delay a follow-up
+            self._alerts_thread = threading.Thread(target=_alerts_evaluate, name="alerts", daemon=True)
+            self._alerts_thread.start()
         return interval
 
     def _recover_lost_broker(self) -> None:

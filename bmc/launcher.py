@@ -30,6 +30,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Callable
@@ -341,6 +342,11 @@ def run() -> int:
     ports = _ports(env)
     _ports_free(ports)
     env, embedded = _environment(redis_port=ports.get("embedded Redis"), start_redis=False)
+    # every process writes its metrics here; those of an earlier run are gone with their processes
+    metrics = Path(env.setdefault("PROMETHEUS_MULTIPROC_DIR", str(VAR / "metrics")))
+    metrics.mkdir(parents=True, exist_ok=True)
+    for stale in metrics.glob("*.db"):
+        stale.unlink(missing_ok=True)
     # links in replies point at this web server unless told otherwise
     env.setdefault("PUBLIC_BASE_URL", f"http://127.0.0.1:{ports['web']}")
     login = flower_credentials(env)
@@ -400,6 +406,9 @@ def test(args: list[str]) -> int:
     # a test run is no install: with a PostgreSQL DATABASE_URL the settings would otherwise
     # refuse to start without a SECRET_KEY, as production must
     env.setdefault("SECRET_KEY", f"tests-{secrets.token_urlsafe(32)}")
+    # the run's own metrics files, shared by the tests and the workers they start
+    metrics = tempfile.TemporaryDirectory(prefix="bmc-metrics-")
+    env.setdefault("PROMETHEUS_MULTIPROC_DIR", metrics.name)
     try:
         pytest = subprocess.Popen([sys.executable, "-m", "pytest", *args], cwd=ROOT, env=env)
         # Ctrl-C reaches pytest directly (same process group): it stops and tears its worker
@@ -407,6 +416,7 @@ def test(args: list[str]) -> int:
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         return pytest.wait()
     finally:
+        metrics.cleanup()
         if embedded:
             embedded.stop()
 

@@ -7,6 +7,7 @@ and exports as REDIS_URL. Production sets DATABASE_URL, REDIS_URL and SECRET_KEY
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import secrets
 from datetime import timedelta
@@ -58,10 +59,12 @@ INSTALLED_APPS = [
     "bmc.orders",
     "bmc.payments",
     "bmc.datasync",
+    "bmc.alerts",
     "bmc.api",
 ]
 
 MIDDLEWARE = [
+    "bmc.metrics.HttpMetricsMiddleware",
     "bmc.api.middleware.RequestContextMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -212,6 +215,47 @@ RETENTION_AGENT_MESSAGE_DAYS = env.int("RETENTION_AGENT_MESSAGE_DAYS", default=3
 RETENTION_FOLLOWUP_DAYS = env.int("RETENTION_FOLLOWUP_DAYS", default=180)
 RETENTION_DOCUMENT_DAYS = env.int("RETENTION_DOCUMENT_DAYS", default=365)
 RETENTION_BATCH_SIZE = env.int("RETENTION_BATCH_SIZE", default=1000)
+# What each tier allows (bmc/core/limits.py; README "Tiers and limits"): API requests per second
+# per key with a burst, customers' messages per day, documents and model tokens per month (None:
+# no limit). TIER_LIMITS (JSON) overrides any of them, e.g. {"basic": {"messages_per_day": 500}}.
+TIER_LIMITS = {
+    "basic": {
+        "requests_per_second": 20,
+        "burst": 60,
+        "messages_per_day": 2_000,
+        "documents_per_month": 1_000,
+        "model_tokens_per_month": 2_000_000,
+    },
+    "pro": {
+        "requests_per_second": 100,
+        "burst": 300,
+        "messages_per_day": 20_000,
+        "documents_per_month": 10_000,
+        "model_tokens_per_month": 20_000_000,
+    },
+    "enterprise": {
+        "requests_per_second": 500,
+        "burst": 1_500,
+        "messages_per_day": None,
+        "documents_per_month": None,
+        "model_tokens_per_month": None,
+    },
+}
+for _tier, _overrides in env.json("TIER_LIMITS", default={}).items():
+    TIER_LIMITS.setdefault(_tier, dict(TIER_LIMITS["basic"])).update(_overrides)
+# The model's price per million tokens read and written (gpt-4o-mini's), for the usage shown to staff.
+OPENAI_COST_INPUT_PER_M = env.float("OPENAI_COST_INPUT_PER_M", default=0.15)
+OPENAI_COST_OUTPUT_PER_M = env.float("OPENAI_COST_OUTPUT_PER_M", default=0.60)
+# Alerts (bmc/alerts, agents/alerts.py): rules evaluated by beat every ALERTS_INTERVAL seconds, told
+# to staff (a staff task of the default company), to n8n (ALERTS_N8N_URL, signed as replies are) and
+# by e-mail (ALERTS_EMAIL_TO, or each rule's own addresses).
+ALERTS_INTERVAL = env.int("ALERTS_INTERVAL", default=60)
+ALERTS_N8N_URL = env.str("ALERTS_N8N_URL", default="")
+ALERTS_EMAIL_TO = env.str("ALERTS_EMAIL_TO", default="")
+# GET /metrics (Prometheus): served to these addresses or networks, or to anyone with the token.
+METRICS_ALLOWED_IPS = env.list("METRICS_ALLOWED_IPS", default=["127.0.0.1", "::1"])
+METRICS_ALLOWED_NETWORKS = [ipaddress.ip_network(entry, strict=False) for entry in METRICS_ALLOWED_IPS]
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
 
 # A webhook delivery refused for its signature keeps only its first bytes (with its size, hash,
 # headers and address); past this many refusals from one address within the window, the next
@@ -345,7 +389,8 @@ CELERY_TASK_SOFT_TIME_LIMIT = env.int("CELERY_TASK_SOFT_TIME_LIMIT", default=240
 CELERY_TASK_DEFAULT_QUEUE = DEFAULT_QUEUE
 CELERY_TASK_QUEUES = [KombuQueue(queue, Exchange(queue, type="direct"), routing_key=queue) for queue in ALL_QUEUES]
 # tasks/<queue>.py for every queue: the modules a worker loads.
-CELERY_IMPORTS = [f"tasks.{queue}" for queue in ALL_QUEUES]
+# tasks.observe: the signal handlers that count every run for /metrics
+CELERY_IMPORTS = [f"tasks.{queue}" for queue in ALL_QUEUES] + ["tasks.observe"]
 CELERY_TASK_ROUTES = task_routes()
 CELERY_TASK_QUEUE_MAX_PRIORITY = max(PRIORITY_STEPS)
 CELERY_TASK_DEFAULT_PRIORITY = PRIORITY_LEVELS["normal"]
@@ -428,6 +473,12 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": crontab(hour=10, minute=0, day_of_week="mon-sat"),
         "options": {"expires": 3600},
     },
+    # Each company's usage against its tier (counted in Redis) copied to the admin's TenantUsage.
+    "usage-flush": {
+        "task": "tasks.orchestrator.flush_usage",
+        "schedule": env.int("USAGE_FLUSH_INTERVAL", default=60),
+        "options": {"expires": 55},
+    },
     # Crontab, daily at 03:30: what is older than its RETENTION_*_DAYS is pruned (agents/retention.py).
     "retention-prune-daily": {
         "task": "tasks.orchestrator.prune_data",
@@ -445,6 +496,8 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "bmc.api.errors.exception_handler",
     "UNAUTHENTICATED_USER": None,
+    # each API key's requests per second, by its company's tier (a token bucket in Redis)
+    "DEFAULT_THROTTLE_CLASSES": ["bmc.api.limits.TierRateThrottle"],
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "BMC Agents API",

@@ -2,6 +2,7 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from bmc.api.metrics import metrics_view
 from bmc.conversations import webhook as whatsapp
 from bmc.datasync import webhook as shopify
 from bmc.jobs import api as jobs
@@ -15,6 +16,7 @@ admin.site.index_title = "Ventas y operaciones"
 urlpatterns = [
     path("health", jobs.health_view, name="health"),
     path("health/detailed", jobs.health_detailed_view, name="health-detailed"),
+    path("metrics", metrics_view, name="metrics"),
     path("api/v1/webhooks/whatsapp", whatsapp.whatsapp_webhook_view, name="whatsapp-webhook"),
     path("api/v1/webhooks/mercadopago", mercadopago.mercadopago_webhook_view, name="mercadopago-webhook"),
     path("api/v1/webhooks/shopify", shopify.shopify_webhook_view, name="shopify-webhook"),

@@ -137,6 +137,11 @@ def agent_task(queue: Queue, name: str, *, idempotent: bool = True, **options: A
 _claimed: dict[str, AgentTask] = {}
 
 
+def claimed_task(task_id: str) -> AgentTask | None:
+    """The record a running task claimed, if it is tracked and running in this process."""
+    return _claimed.get(str(task_id))
+
+
 def agent_task_load(task_id: str) -> AgentTask:
     task = _claimed.get(str(task_id))
     return task if task is not None else AgentTask.objects.select_related("tenant").get(task_id=task_id)

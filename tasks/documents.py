@@ -32,6 +32,7 @@ from agents.documents.stages import (
 )
 from agents.documents.whatsapp import whatsapp_media_read
 from bmc.documents.models import Document
+from bmc.metrics import DOCUMENT_STAGES
 from bmc.queues import Queue
 from tasks.base import TRANSIENT_ERRORS, TrackedTask, agent_task, ping_task
 
@@ -83,8 +84,10 @@ def _run_stage(task, fn: Callable[..., None], document_id: int) -> int:
     killing its worker (see StageTask). A message the broker hands back (the whole worker gone, or
     stopped with stages reserved but not started) is simply run again: stages are idempotent."""
     stage, request = task.stage, task.request
+    outcome = "failed"
     try:
         fn(document_id=document_id)
+        outcome = "ok"
     except DocumentError as error:
         document_fail(document_id=document_id, stage=stage, reason=str(error))
     except SoftTimeLimitExceeded:
@@ -97,10 +100,13 @@ def _run_stage(task, fn: Callable[..., None], document_id: int) -> int:
                 reason=f"{stage} failed after retries: {type(error).__name__}: {error}",
             )
             return document_id
+        outcome = "retried"
         raise  # worth another try
     except Exception as error:  # a hostile or broken file must not take the batch with it
         logger.exception("document stage failed", extra={"document_id": document_id, "stage": stage})
         document_fail(document_id=document_id, stage=stage, reason=f"{stage} failed: {type(error).__name__}: {error}")
+    finally:
+        DOCUMENT_STAGES.labels(stage, outcome).inc()
     return document_id
 
 

@@ -4,16 +4,23 @@ daily retention run; and what every worker does when it starts (a signal of the 
 from __future__ import annotations
 
 import logging
+import threading
+import time
 from typing import Any
 
 from celery import signals
+from django.conf import settings
 from django.db import close_old_connections
 
+from agents.alerts import alerts_evaluate
 from agents.events import event_deliver, events_publish, events_unpublished_submit
 from agents.reaper import tasks_reaper_run, worker_restart_recover
 from agents.retention import retention_run
 from agents.staff import staff_task_open
 from agents.workflows.engine import workflow_advance, workflows_scan
+from bmc.alerts.models import AlertRule
+from bmc.core.limits import usage_flush
+from bmc.health import beat_tick_last
 from bmc.queues import Queue
 from bmc.sales.models import StaffTask
 from tasks.base import agent_task, agent_task_load, ping_task
@@ -37,6 +44,12 @@ def reap_tasks(self, broker_lost: bool = False) -> dict[str, Any]:
     """Beat, every REAPER_INTERVAL; and at once, with `broker_lost`, when beat finds the broker
     came back empty (bmc.beat)."""
     return tasks_reaper_run(broker_lost=broker_lost)
+
+
+@agent_task(Queue.ORCHESTRATOR, "tasks.orchestrator.flush_usage", soft_time_limit=50, time_limit=60, max_retries=0)
+def flush_usage(self) -> dict[str, Any]:
+    """Beat, every USAGE_FLUSH_INTERVAL: each company's usage, counted in Redis, into TenantUsage."""
+    return {"rows": usage_flush()}
 
 
 # A run stops between two batches after PRUNE_SECONDS, well inside its soft limit: what is left
@@ -143,3 +156,27 @@ def _recover_previous_run(sender: Any = None, **kwargs: Any) -> None:
         worker_restart_recover(worker=worker, queues=set(getattr(sender.app.amqp.queues, "consume_from", None) or {}))
     except Exception:  # the database or the broker may be down too: the reaper does this later
         logger.exception("could not re-dispatch the tasks of this worker's previous run", extra={"worker": worker})
+
+
+@signals.worker_ready.connect
+def _watch_beat(sender: Any = None, **kwargs: Any) -> None:
+    """The orchestrator's worker watches beat, which evaluates every other alert: a silent beat is
+    told from here (agents/alerts.py)."""
+    queues = set(getattr(getattr(sender, "app", None) and sender.app.amqp.queues, "consume_from", None) or {})
+    if Queue.ORCHESTRATOR.value not in queues:
+        return
+    threading.Thread(target=_beat_watchdog, name="beat-watchdog", daemon=True).start()
+
+
+def _beat_watchdog() -> None:
+    """Only once beat has ticked here at least once: a system started without beat is told by
+    /health/detailed, and a worker of a test is not a system."""
+    while True:
+        time.sleep(settings.ALERTS_INTERVAL)
+        try:
+            if beat_tick_last() is None:
+                continue
+            close_old_connections()
+            alerts_evaluate(kinds={AlertRule.Kind.BEAT_SILENT})
+        except Exception:  # the database or Redis away: the next round tries again
+            logger.exception("could not evaluate whether beat is silent")

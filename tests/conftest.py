@@ -14,6 +14,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+import redis
 from django.conf import settings
 from django.db import connection
 from rest_framework.test import APIClient
@@ -35,6 +36,17 @@ def _breakers_closed() -> None:
     """Every test starts with the services' circuit breakers closed: they live in Redis, and one
     test's failing fake service must not hold back the next test's calls."""
     breakers_reset_all()
+
+
+@pytest.fixture(autouse=True)
+def _limits_fresh() -> None:
+    """Every test starts with full request buckets and no usage counted: they live in Redis, which
+    outlives a test (and a run: the test database's tenant ids start again at 1 each run)."""
+    client = redis.Redis.from_url(settings.REDIS_URL)
+    for pattern in ("bmc:rate:*", "bmc:usage:*"):
+        keys = list(client.scan_iter(match=pattern, count=1000))
+        if keys:
+            client.delete(*keys)
 
 
 @pytest.fixture

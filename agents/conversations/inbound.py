@@ -16,9 +16,11 @@ from agents.conversations.plan import NO_TEXT_REPLIES
 from agents.sales.followup import followups_stop
 from agents.staff import staff_language
 from bmc.conversations.models import Channel, Conversation, Customer, InboundPayload, Message
+from bmc.core.limits import usage_count_on_commit
 from bmc.core.models import Tenant
 from bmc.jobs.models import AgentTask
 from bmc.jobs.submit import task_send, task_submit
+from bmc.metrics import INBOUND_MESSAGES
 
 PHONE_RE = re.compile(r"^\+?[1-9][0-9]{6,14}$")
 PHONE_SEPARATORS = re.compile(r"[\s()-]")
@@ -279,6 +281,9 @@ def _accept_once(
                     reason = gettext("the customer wrote")
                 followups_stop(customer_id=conversation.customer_id, reason=reason, steps_only=True)
             accepted = InboundMessage(message, created=True)
+        if accepted.created:
+            transaction.on_commit(INBOUND_MESSAGES.labels(channel).inc)
+            usage_count_on_commit(tenant_id=tenant.pk, kind="messages")
         if hand_on is None:
             return accepted
         return InboundMessage(accepted.message, accepted.created, hand_on(accepted))

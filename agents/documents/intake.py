@@ -16,6 +16,7 @@ from django.utils.formats import number_format
 from django.utils.translation import gettext
 
 from agents.staff import staff_language
+from bmc.core.limits import usage_count_on_commit
 from bmc.documents.models import Document, DocumentBatch, DocumentBlob
 
 MAX_BYTES = 20 * 1024 * 1024
@@ -146,6 +147,7 @@ def batch_create(*, tenant, uploads: list[Upload], source: str, name: str = "", 
                 document.blob = _blob_store(digest, upload.content)
             documents.append(document)
         Document.objects.bulk_create(documents)
+        usage_count_on_commit(tenant_id=tenant.pk, kind="documents", amount=len(documents))
     return batch
 
 

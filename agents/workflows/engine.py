@@ -29,6 +29,7 @@ from bmc.core.models import Tenant, tenant_get
 from bmc.events.models import DomainEvent
 from bmc.jobs.models import AgentTask
 from bmc.jobs.submit import task_cancel, task_submit, task_submit_many
+from bmc.metrics import WORKFLOW_RUNS
 from bmc.sales.models import StaffTask
 from bmc.workflows.models import WorkflowRun, WorkflowStep
 
@@ -241,6 +242,7 @@ def _run_status(run: WorkflowRun, status: str) -> None:
 def _run_end(run: WorkflowRun, status: str, *, error: str = "") -> None:
     run.status, run.error, run.finished_at = status, error[:4000], timezone.now()
     run.save(update_fields=["status", "error", "finished_at", "updated_at"])
+    transaction.on_commit(WORKFLOW_RUNS.labels(run.definition.name, status).inc)
 
 
 # --- the step kinds ----------------------------------------------------------------------------

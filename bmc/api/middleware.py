@@ -67,4 +67,10 @@ class RequestContextMiddleware:
         finally:
             log_context_reset(token)
         response["X-Trace-Id"] = request.trace_id
+        rate_limit = getattr(request, "rate_limit", None)
+        if rate_limit is not None:  # an API key's request (bmc/api/limits.py)
+            limits, answer = rate_limit
+            response["X-RateLimit-Limit"] = f"{limits.requests_per_second:g}"
+            response["X-RateLimit-Burst"] = str(limits.burst)
+            response["X-RateLimit-Remaining"] = str(answer.remaining)
         return response

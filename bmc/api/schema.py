@@ -36,7 +36,10 @@ ERRORS = {
     "401": "The API key is missing, wrong, revoked or expired.",
     "404": "No such record for this tenant, or an id that is not one.",
     "413": "The body is over the size limit (API_MAX_BODY_BYTES).",
+    "429": "Over a limit of the company's tier: the key's requests per second (code rate_limited) or a quota "
+    "of messages per day or documents per month (quota_exceeded). Retry-After says when to send again.",
 }
+RETRY_AFTER = {"Retry-After": {"description": "Seconds to wait before sending again.", "schema": {"type": "integer"}}}
 
 
 CLOSED_OBJECTS = ("QuoteSpec",)
@@ -62,10 +65,14 @@ def error_responses(result: dict[str, Any], generator, request, public) -> dict[
                 codes.append("404")
             if "requestBody" in operation:
                 codes.append("413")
+            if any("ApiKey" in scheme for scheme in operation.get("security", [])):
+                codes.append("429")
             responses = operation.setdefault("responses", {})
             for code in codes:
                 documented = responses.setdefault(code, {"description": ERRORS[code]})
                 documented.setdefault("content", error)
+                if code == "429":
+                    documented.setdefault("headers", RETRY_AFTER)
             for code, documented in responses.items():
                 if code[0] in "45" and "content" not in documented:
                     documented["content"] = error

@@ -26,12 +26,14 @@ from agents.conversations.inbound import (
 )
 from agents.nlu.model import message_understand
 from agents.quotes.document import quote_public_path
+from bmc.api.limits import QuotaExceeded
 from bmc.api.lists import ListQuery, assigned_filter, page_response, page_schema
 from bmc.api.parsers import json_body_parse
 from bmc.api.responses import CONVERSATION_SUMMARY, ChatAnswered, ChatCancelled, ChatWaiting, ConversationOut
 from bmc.api.schema import ExternalIdField, MessageTextField, NameField, PhoneField, SentAtField
 from bmc.conversations.models import Conversation, InboundPayload, Message
 from bmc.conversations.queries import conversations_with_last_message
+from bmc.core.limits import usage_over_limit
 from bmc.jobs.api import task_cancel_or_conflict
 from bmc.jobs.models import AgentTask
 from bmc.quotes.api import public_url
@@ -171,7 +173,12 @@ def _accept(
     raw: dict[str, Any],
     field_names: dict[str, str] | None = None,
 ) -> tuple[Message, AgentTask | None, bool]:
-    """field_names: how this endpoint calls the fields, for its error messages."""
+    """field_names: how this endpoint calls the fields, for its error messages. Over the tier's
+    messages of the day: 429, the raw body kept as refused."""
+    over = usage_over_limit(tenant=request.tenant, kind="messages")
+    if over is not None:
+        inbound_payload_outcome(payload=payload, outcome=InboundPayload.Outcome.REJECTED, error=over.message)
+        raise QuotaExceeded(wait=over.retry_after, detail=over.message)
     try:
         accepted = inbound_message_receive(
             tenant=request.tenant,

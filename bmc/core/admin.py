@@ -1,9 +1,11 @@
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 
 from django.contrib import admin, messages
 from django.db.models import Q
+from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
@@ -11,6 +13,7 @@ from rest_framework_api_key.admin import APIKeyModelAdmin
 from rest_framework_api_key.models import APIKey as LibraryAPIKey
 
 from bmc.core import models
+from bmc.core.limits import tier_limits, usage_this_month, usage_today
 from bmc.core.search import conversations_saying, phone_e164, record_number_id
 
 # The library's own, tenant-less key model is not used: keys are core.ApiKey, per tenant.
@@ -85,11 +88,46 @@ def pretty_json(value) -> str:
     )
 
 
+class TenantUsageInline(admin.TabularInline):
+    model = models.TenantUsage
+    fields = ("day", "messages", "documents", "model_tokens", "model_cost")
+    readonly_fields = fields
+    extra = 0
+    max_num = 0
+    can_delete = False
+    verbose_name_plural = _("usage of the last 31 days")
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).filter(day__gte=timezone.localdate() - timedelta(days=30))
+
+
 @admin.register(models.Tenant)
 class TenantAdmin(admin.ModelAdmin):
     list_display = ("slug", "name", "tier", "whatsapp_phone_number_id", "created_at")
     list_filter = ("tier",)
     search_fields = ("slug", "name")
+    readonly_fields = ("usage_now",)
+    inlines = [TenantUsageInline]
+
+    @admin.display(description=_("usage against the tier's limits"))
+    def usage_now(self, obj) -> str:
+        if obj.pk is None:
+            return "-"
+        limits = tier_limits(obj.tier)
+        today, month = usage_today(tenant_id=obj.pk), usage_this_month(tenant_id=obj.pk)
+        unlimited = gettext("no limit")
+
+        def of(used: int, limit: int | None) -> str:
+            return f"{used:n} / {limit:n}" if limit is not None else f"{used:n} ({unlimited})"
+
+        rows = [
+            (gettext("API requests per second per key"), f"{limits.requests_per_second:g} (burst {limits.burst})"),
+            (gettext("Messages today"), of(today.get("messages", 0), limits.messages_per_day)),
+            (gettext("Documents this month"), of(month.get("documents", 0), limits.documents_per_month)),
+            (gettext("Model tokens this month"), of(month.get("model_tokens", 0), limits.model_tokens_per_month)),
+            (gettext("Model cost this month (USD)"), f"{month.get('model_cost_micro_usd', 0) / 1_000_000:.2f}"),
+        ]
+        return format_html("<table>{}</table>", format_html_join("", "<tr><th>{}</th><td>{}</td></tr>", rows))
 
 
 @admin.register(models.ApiKey)

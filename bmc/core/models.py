@@ -92,6 +92,32 @@ class TenantOwned(models.Model):
         abstract = True
 
 
+class TenantUsage(models.Model):
+    """What a company used in a day, against its tier's limits (bmc/core/limits.py): counted in
+    Redis as it happens, copied here by beat every minute."""
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="usage", verbose_name=_("tenant"))
+    day = models.DateField(_("day"))
+    messages = models.PositiveIntegerField(_("messages"), default=0, help_text=_("Customers' messages taken in."))
+    documents = models.PositiveIntegerField(_("documents"), default=0, help_text=_("Documents received to read."))
+    model_tokens = models.PositiveBigIntegerField(
+        _("model tokens"), default=0, help_text=_("Tokens the language model read and wrote.")
+    )
+    model_cost = models.DecimalField(
+        _("model cost (USD)"), max_digits=12, decimal_places=6, default=0, help_text=_("At OPENAI_COST_* prices.")
+    )
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("usage")
+        verbose_name_plural = _("usage")
+        ordering = ["-day", "tenant"]
+        constraints = [models.UniqueConstraint(fields=["tenant", "day"], name="tenant_usage_once_a_day")]
+
+    def __str__(self) -> str:
+        return f"{self.tenant} {self.day}"
+
+
 class NotInTenant(ObjectDoesNotExist):
     """An id a task was given is not one of its tenant's records (or no record at all): the task
     fails as not found, and nothing is changed. Never retried."""

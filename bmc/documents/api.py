@@ -15,6 +15,7 @@ from agents.documents.flow import batch_submit
 from agents.documents.intake import DocumentError, Upload
 from agents.documents.progress import batch_progress
 from agents.documents.review import document_review
+from bmc.api.limits import quota_check
 from bmc.api.parsers import text_problem
 from bmc.api.responses import BatchCreated, BatchProgress, ReviewOut
 from bmc.documents.files import document_file_response
@@ -52,6 +53,7 @@ def batches_view(request: Request) -> Response:
     }
     if not_text:
         raise serializers.ValidationError(not_text)
+    quota_check(tenant=request.tenant, kind="documents", adding=len(files))
     uploads = [Upload.from_file(f) for f in files]
     batch = batch_submit(
         tenant=request.tenant, uploads=uploads, source=DocumentBatch.Source.API, name=request.data.get("name", "")

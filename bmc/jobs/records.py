@@ -23,6 +23,7 @@ from django.utils import timezone
 from bmc.core.models import Tenant
 from bmc.jobs.models import AgentMessage, AgentTask, TaskAttempt
 from bmc.jobs.router import Route
+from bmc.metrics import AGENT_ERRORS, AGENT_MESSAGES, TASK_OUTCOMES
 
 Status = AgentTask.Status
 WAITING = (Status.PENDING, Status.QUEUED)
@@ -66,7 +67,7 @@ def agent_task_create(
             agent=route.agent.id,
             queue=route.agent.queue,
             payload=payload,
-            metadata={**metadata, "routed_by": route.reason},
+            metadata={**metadata, "routed_by": route.reason, "requested_by": requested_by},
             priority=priority,
             required_capabilities=required_capabilities,
             trace_id=trace_id or new_trace_id(),
@@ -85,6 +86,7 @@ def agent_task_create(
             trace_id=task.trace_id,
             span_id=new_span_id(),
         )
+    AGENT_MESSAGES.labels(requested_by, route.agent.id, AgentMessage.Type.REQUEST).inc()
     return task
 
 
@@ -101,7 +103,7 @@ def agent_tasks_create_many(
             agent=route.agent.id,
             queue=route.agent.queue,
             payload=payload,
-            metadata={"routed_by": route.reason},
+            metadata={"routed_by": route.reason, "requested_by": requested_by},
             priority=priority,
             required_capabilities=[],
             trace_id=new_trace_id(),
@@ -128,6 +130,7 @@ def agent_tasks_create_many(
             )
             for task in tasks
         )
+    AGENT_MESSAGES.labels(requested_by, route.agent.id, AgentMessage.Type.REQUEST).inc(len(tasks))
     return tasks
 
 
@@ -242,7 +245,12 @@ def agent_task_fail(
         if done:
             if status in REPLAYABLE:
                 _attempt_record(task_id=task_id, outcome=status, error=error)
-            _reply(task_id=task_id, type=AgentMessage.Type.ERROR, payload={"error": error[:4000], "status": status})
+            task = _reply(
+                task_id=task_id, type=AgentMessage.Type.ERROR, payload={"error": error[:4000], "status": status}
+            )
+            if status == Status.DEAD:  # the worker's signals never see a task the reaper gives up on
+                TASK_OUTCOMES.labels(task.agent, "dead").inc()
+                AGENT_ERRORS.labels(task.agent, "dead").inc()
     return bool(done)
 
 
@@ -341,9 +349,9 @@ def _attempt_record(*, task_id: str, outcome: str, error: str, attempt: int | No
     )
 
 
-def _reply(*, task_id: str, type: str, payload: dict[str, Any], task: AgentTask | None = None) -> None:
+def _reply(*, task_id: str, type: str, payload: dict[str, Any], task: AgentTask | None = None) -> AgentTask:
     if task is None:
-        task = AgentTask.objects.only("id", "tenant_id", "agent", "task_type", "priority", "trace_id").get(
+        task = AgentTask.objects.only("id", "tenant_id", "agent", "task_type", "priority", "trace_id", "metadata").get(
             task_id=task_id
         )
     # the request this answers, read by the INSERT itself (one statement, not two)
@@ -361,6 +369,8 @@ def _reply(*, task_id: str, type: str, payload: dict[str, Any], task: AgentTask 
         trace_id=task.trace_id,
         span_id=new_span_id(),
     )
+    AGENT_MESSAGES.labels(task.agent, task.metadata.get("requested_by", ORCHESTRATOR), type).inc()
+    return task
 
 
 @dataclass

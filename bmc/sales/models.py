@@ -216,6 +216,7 @@ class StaffTask(TenantOwned):
         SCHEDULE_DELIVERY = "schedule_delivery", _("A paid order: schedule its delivery")
         SYNC_HELD = "sync_held", _("A price list sheet waits for approval")
         MARKET_QUESTION = "market_question", _("A marketplace buyer asked what the agents cannot answer")
+        ALERT = "alert", _("An operations alert")
 
     class Status(models.TextChoices):
         OPEN = "open", pgettext_lazy("staff task status", "Open")

@@ -21,6 +21,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, pgettext
 
 from agents.outbound import outbound_staff_reply
+from bmc.alerts.models import Alert
 from bmc.breakers import MERCADOPAGO, MODEL, N8N, WHATSAPP, breaker_reset, breaker_states
 from bmc.conversations.models import Conversation, Customer, Message, Zone
 from bmc.conversations.queries import conversations_with_last_message
@@ -116,6 +117,7 @@ def operations_home(site, request: HttpRequest) -> TemplateResponse:
             _("Operations"),
             stats=operations_stats(tenant.pk),
             breakers=_breaker_rows(tenant.pk),
+            alerts=Alert.objects.filter(state=Alert.State.OPEN).select_related("rule")[:20],
             app_list=site.get_app_list(request),
         ),
     )
