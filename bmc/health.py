@@ -9,7 +9,7 @@ from typing import Any
 
 import redis
 from django.conf import settings
-from django.db import connection
+from django.db import connection, models
 
 from bmc.breakers import breaker_states
 from bmc.celery import app as celery_app
@@ -144,10 +144,28 @@ def health_detailed() -> dict[str, Any]:
         )
         for queue in ALL_QUEUES
     }
+    if checks["broker"]["ok"]:
+        checks["backpressure"] = _timed(_backpressure)
     down = [name for name, check in checks.items() if name != "queues" and not check["ok"]]
     down += [f"queue:{queue}" for queue, check in checks["queues"].items() if not check["ok"]]
     degraded = [f"breaker:{name}" for name in checks["breakers"].get("open", [])]
+    degraded += [f"queue_over_limit:{queue}" for queue in checks.get("backpressure", {}).get("over", [])]
     return {"status": "ok" if not down else "down", "down": down, "degraded": degraded, "checks": checks}
+
+
+def _backpressure() -> dict[str, Any]:
+    """Queues over their limit take no more work that can wait (it is held): named in `over` and
+    in `degraded`, the check itself ok (the work is kept and will be done)."""
+    from bmc.jobs.backpressure import queues_over_limit  # the jobs layer, read only for this check
+    from bmc.jobs.models import AgentTask
+
+    queues = queues_over_limit()
+    held = dict(
+        AgentTask.objects.filter(status=AgentTask.Status.HELD).values_list("queue").annotate(n=models.Count("id"))
+    )
+    for queue, report in queues.items():
+        report["held"] = held.get(queue, 0)
+    return {"over": [queue for queue, report in queues.items() if report["over"]], "queues": queues}
 
 
 def queue_depths() -> dict[str, int | None]:

@@ -246,6 +246,22 @@ for _tier, _overrides in env.json("TIER_LIMITS", default={}).items():
 # The model's price per million tokens read and written (gpt-4o-mini's), for the usage shown to staff.
 OPENAI_COST_INPUT_PER_M = env.float("OPENAI_COST_INPUT_PER_M", default=0.15)
 OPENAI_COST_OUTPUT_PER_M = env.float("OPENAI_COST_OUTPUT_PER_M", default=0.60)
+# Backpressure (bmc/jobs/backpressure.py): a queue holding this many task messages takes no more
+# work that can wait; it is recorded `held` and released by beat every HELD_RELEASE_INTERVAL
+# seconds as the queue drains. Queues not named have no limit. QUEUE_LIMITS (JSON) overrides.
+QUEUE_LIMITS = {
+    "conversation": 1_000,
+    "quote": 1_000,
+    "documents": 20_000,
+    "followup": 1_000,
+    "dunning": 1_000,
+    "datasync": 200,
+    "analytics": 200,
+    "catalog": 500,
+    "inventory": 500,
+    **env.json("QUEUE_LIMITS", default={}),
+}
+HELD_RELEASE_INTERVAL = env.int("HELD_RELEASE_INTERVAL", default=5)
 # Alerts (bmc/alerts, agents/alerts.py): rules evaluated by beat every ALERTS_INTERVAL seconds, told
 # to staff (a staff task of the default company), to n8n (ALERTS_N8N_URL, signed as replies are) and
 # by e-mail (ALERTS_EMAIL_TO, or each rule's own addresses).
@@ -472,6 +488,12 @@ CELERY_BEAT_SCHEDULE = {
         "task": "tasks.dunning.scan_overdue",
         "schedule": crontab(hour=10, minute=0, day_of_week="mon-sat"),
         "options": {"expires": 3600},
+    },
+    # Work held for a queue over its limit (or a company over its quota) sent as it drains.
+    "jobs-release-held": {
+        "task": "tasks.orchestrator.release_held",
+        "schedule": HELD_RELEASE_INTERVAL,
+        "options": {"expires": max(5, HELD_RELEASE_INTERVAL)},
     },
     # Each company's usage against its tier (counted in Redis) copied to the admin's TenantUsage.
     "usage-flush": {

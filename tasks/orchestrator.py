@@ -11,6 +11,7 @@ from typing import Any
 from celery import signals
 from django.conf import settings
 from django.db import close_old_connections
+from django.utils import timezone
 
 from agents.alerts import alerts_evaluate
 from agents.events import event_deliver, events_publish, events_unpublished_submit
@@ -21,6 +22,7 @@ from agents.workflows.engine import workflow_advance, workflows_scan
 from bmc.alerts.models import AlertRule
 from bmc.core.limits import usage_flush
 from bmc.health import beat_tick_last
+from bmc.jobs.submit import tasks_release_held
 from bmc.queues import Queue
 from bmc.sales.models import StaffTask
 from tasks.base import agent_task, agent_task_load, ping_task
@@ -44,6 +46,12 @@ def reap_tasks(self, broker_lost: bool = False) -> dict[str, Any]:
     """Beat, every REAPER_INTERVAL; and at once, with `broker_lost`, when beat finds the broker
     came back empty (bmc.beat)."""
     return tasks_reaper_run(broker_lost=broker_lost)
+
+
+@agent_task(Queue.ORCHESTRATOR, "tasks.orchestrator.release_held", soft_time_limit=50, time_limit=60, max_retries=0)
+def release_held(self) -> dict[str, Any]:
+    """Beat, every HELD_RELEASE_INTERVAL: held work sent as its queue drains (bmc/jobs/backpressure.py)."""
+    return {"released": tasks_release_held(now=timezone.now())}
 
 
 @agent_task(Queue.ORCHESTRATOR, "tasks.orchestrator.flush_usage", soft_time_limit=50, time_limit=60, max_retries=0)

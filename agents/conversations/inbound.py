@@ -16,8 +16,9 @@ from agents.conversations.plan import NO_TEXT_REPLIES
 from agents.sales.followup import followups_stop
 from agents.staff import staff_language
 from bmc.conversations.models import Channel, Conversation, Customer, InboundPayload, Message
-from bmc.core.limits import usage_count_on_commit
+from bmc.core.limits import usage_count_on_commit, usage_over_limit
 from bmc.core.models import Tenant
+from bmc.jobs.backpressure import Hold
 from bmc.jobs.models import AgentTask
 from bmc.jobs.submit import task_send, task_submit
 from bmc.metrics import INBOUND_MESSAGES
@@ -52,7 +53,10 @@ class InboundMessage:
 def inbound_turn_submit(
     *, tenant: Tenant, conversation_id: int, message_id: int, trace_id: str | None = None
 ) -> AgentTask:
-    """A customer's message was stored: the conversation agent answers it."""
+    """A customer's message was stored: the conversation agent answers it. Over the company's
+    messages of the day (only WhatsApp gets here then: Meta's deliveries are never refused) the
+    turn is held until the quota starts again."""
+    over = usage_over_limit(tenant=tenant, kind="messages")
     return task_submit(
         tenant=tenant,
         task_type="conversation.process_message",
@@ -60,6 +64,7 @@ def inbound_turn_submit(
         priority="high",
         trace_id=trace_id,
         requested_by="inbound",
+        hold=Hold(reason="quota", detail=over.message, until=over.resets_at) if over else None,
     )
 
 

@@ -105,7 +105,9 @@ def _turn_read(*, conversation: Conversation, messages: list[Message]) -> TurnRe
         spec=dict(dialogue.get("spec") or {}),
     )
     for message in messages:
-        parsed = message_understand(text=message.text, sent_at=message.sent_at or message.created_at)
+        parsed = message_understand(
+            text=message.text, sent_at=message.sent_at or message.created_at, tenant_id=conversation.tenant_id
+        )
         turn.plan.nlu[message.pk] = parsed
         entities = parsed.get("entities") or {}
         turn.intents.append(_intent_in_context(parsed=parsed, entities=entities, spec=turn.spec))

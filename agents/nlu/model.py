@@ -23,6 +23,8 @@ from django.conf import settings
 from agents.nlu.parse import nlu_parse
 from agents.nlu.vocabulary import NLU_ENTITY_KEYS, NLU_INTENTS, NLU_SCHEMA, NLU_SCHEMA_OPENAI
 from bmc.breakers import MODEL, BreakerOpen, breaker_guard
+from bmc.core.limits import usage_count, usage_over_limit
+from bmc.core.models import Tenant
 
 logger = logging.getLogger(__name__)
 
@@ -85,7 +87,31 @@ def nlu_model_validate(answer: Any) -> dict[str, Any]:
     return {"intent": answer["intent"], "confidence": float(confidence), "entities": entities}
 
 
-def nlu_model_parse(*, text: str, sent_at: datetime | str | None = None) -> dict[str, Any]:
+def _within_tokens(tenant_id: int | None) -> bool:
+    """The company has model tokens left this month (its tier's); without a company, no limit.
+    Read only when the model is configured: the company's tier is one query then."""
+    if tenant_id is None:
+        return True
+    tenant = Tenant.objects.only("slug", "tier").get(pk=tenant_id)
+    over = usage_over_limit(tenant=tenant, kind="model_tokens")
+    if over is not None:
+        logger.info("model tokens of the month used up: the built-in reader answers", extra={"tenant": tenant.slug})
+    return over is None
+
+
+def _tokens_count(tenant_id: int | None, response: Any) -> None:
+    """What the answer cost, on the company's usage: tokens read and written, at their prices."""
+    usage = getattr(response, "usage", None)
+    if tenant_id is None or usage is None:
+        return
+    read, written = usage.prompt_tokens or 0, usage.completion_tokens or 0
+    cost = (read * settings.OPENAI_COST_INPUT_PER_M + written * settings.OPENAI_COST_OUTPUT_PER_M) / 1_000_000
+    usage_count(tenant_id=tenant_id, kind="model_tokens", amount=read + written, cost_usd=cost)
+
+
+def nlu_model_parse(
+    *, text: str, sent_at: datetime | str | None = None, tenant_id: int | None = None
+) -> dict[str, Any]:
     """The model's reading, validated; raises on any failure (the caller falls back)."""
     response = _client().chat.completions.create(
         model=settings.OPENAI_MODEL,
@@ -99,6 +125,7 @@ def nlu_model_parse(*, text: str, sent_at: datetime | str | None = None) -> dict
         },
         temperature=0,
     )
+    _tokens_count(tenant_id, response)
     content = response.choices[0].message.content or ""
     try:
         return nlu_model_validate(json.loads(content))
@@ -106,13 +133,16 @@ def nlu_model_parse(*, text: str, sent_at: datetime | str | None = None) -> dict
         raise ModelAnswerError(str(error)) from error
 
 
-def message_understand(*, text: str, sent_at: datetime | str | None = None) -> dict[str, Any]:
-    """The model when configured and sound, the built-in reader (classifier and entity rules)
-    otherwise. `source` says which answered ("model" or, for the built-in reader, "rules")."""
-    if nlu_model_enabled():
+def message_understand(
+    *, text: str, sent_at: datetime | str | None = None, tenant_id: int | None = None
+) -> dict[str, Any]:
+    """The model when configured, sound and within the company's tokens of the month, the built-in
+    reader (classifier and entity rules) otherwise. `source` says which answered ("model" or, for
+    the built-in reader, "rules")."""
+    if nlu_model_enabled() and _within_tokens(tenant_id):
         try:
             with breaker_guard(MODEL, unwell=_unwell):
-                return {**nlu_model_parse(text=text, sent_at=sent_at), "source": "model"}
+                return {**nlu_model_parse(text=text, sent_at=sent_at, tenant_id=tenant_id), "source": "model"}
         except BreakerOpen:
             pass  # the model is failing: not asked for now, and that was logged when it opened
         except Exception as error:  # timeout, HTTP error, bad answer: the built-in reader answers instead
@@ -137,10 +167,11 @@ def message_facts(text: str) -> list[str]:
     return sorted(match.rstrip(".,") for match in _FACT_RE.findall(text))
 
 
-def message_reword(*, text: str) -> str:
-    """The model's wording of `text` when configured and it kept every number and link exactly;
-    `text` itself otherwise. Used for follow-ups and reminders, never for quotes."""
-    if not nlu_model_enabled():
+def message_reword(*, text: str, tenant_id: int | None = None) -> str:
+    """The model's wording of `text` when configured (and within the company's tokens) and it kept
+    every number and link exactly; `text` itself otherwise. Used for follow-ups and reminders,
+    never for quotes."""
+    if not nlu_model_enabled() or not _within_tokens(tenant_id):
         return text
     try:
         with breaker_guard(MODEL, unwell=_unwell):
@@ -149,6 +180,7 @@ def message_reword(*, text: str) -> str:
                 messages=[{"role": "system", "content": REWORD_PROMPT}, {"role": "user", "content": text}],
                 temperature=0.4,
             )
+        _tokens_count(tenant_id, response)
         reworded = (response.choices[0].message.content or "").strip()
     except BreakerOpen:
         return text

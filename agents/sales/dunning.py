@@ -211,7 +211,7 @@ def dunning_message_prepare(*, tenant_id: int, notice_id: int) -> tuple[int, boo
     text = render_to_string(f"dunning/{notice.kind}.txt", context).strip()
     policy = policy_for(tenant_id=invoice.tenant_id)
     if policy.rewrite_with_model:
-        text = message_reword(text=text)
+        text = message_reword(text=text, tenant_id=invoice.tenant_id)
     message = outbound_reply_create(
         conversation=_conversation_for(invoice.customer),
         text=text,

@@ -321,7 +321,7 @@ def followup_message_prepare(*, tenant_id: int, followup_id: int, base_url: str)
     context = _template_context(followup, base_url=base_url)
     text = followup_text(followup, context)
     if policy.rewrite_with_model:
-        text = message_reword(text=text)
+        text = message_reword(text=text, tenant_id=followup.tenant_id)
     message = outbound_reply_create(
         conversation=followup.conversation,
         text=text,

@@ -215,7 +215,12 @@ MessageAccepted = inline_serializer(
         "conversation_id": serializers.IntegerField(),
         "task_id": serializers.UUIDField(allow_null=True),
         "duplicate": serializers.BooleanField(),
-        "queued": serializers.BooleanField(help_text="False: stored, waiting for the broker to come back."),
+        "queued": serializers.BooleanField(
+            help_text="False: stored and waiting, for the broker to come back or (held) for its queue to drain."
+        ),
+        "held": serializers.BooleanField(
+            help_text="True: stored, and held because the agents' queue is over its limit; answered as it drains."
+        ),
         "detail": serializers.CharField(required=False, help_text="Only when not queued: what happens next."),
     },
 )
@@ -260,15 +265,19 @@ NOT_QUEUED = (
 def _accepted_response(message: Message, task: AgentTask | None, created: bool) -> Response:
     """What /messages and /chat/send answer: 202 for a new message (200 for the same one again),
     saying whether its work reached the queue or waits, stored, for the broker."""
-    queued = task is not None and task.status != AgentTask.Status.PENDING
+    held = task is not None and task.status == AgentTask.Status.HELD
+    queued = task is not None and task.status not in (AgentTask.Status.PENDING, AgentTask.Status.HELD)
     body = {
         "message_id": message.pk,
         "conversation_id": message.conversation_id,
         "task_id": str(task.task_id) if task else None,
         "duplicate": not created,
         "queued": queued,
+        "held": held,
     }
-    if not queued:
+    if held:
+        body["detail"] = (task.metadata.get("held") or {}).get("detail") or NOT_QUEUED
+    elif not queued:
         body["detail"] = NOT_QUEUED
     return Response(body, status=status.HTTP_202_ACCEPTED if created else status.HTTP_200_OK)
 
@@ -581,5 +590,5 @@ def nlu_parse_view(request: Request) -> Response:
     if problems:
         raise serializers.ValidationError(problems)
     text, sent_at = request.data["text"], timestamp_parse(request.data.get("sent_at"))
-    result = message_understand(text=text, sent_at=sent_at)
+    result = message_understand(text=text, sent_at=sent_at, tenant_id=request.tenant.pk)
     return Response({"intent": result["intent"], "confidence": result["confidence"], "entities": result["entities"]})

@@ -166,6 +166,10 @@ class OverLimit:
     period: str  # "day" or "month"
 
     @property
+    def resets_at(self) -> datetime:
+        return timezone.now() + timedelta(seconds=self.retry_after)
+
+    @property
     def message(self) -> str:
         return (
             f"The {self.kind.replace('_', ' ')} limit of this company's tier is {self.limit} per {self.period} "

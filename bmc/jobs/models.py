@@ -28,6 +28,7 @@ class AgentTask(TenantOwned):
 
     class Status(models.TextChoices):
         PENDING = "pending", pgettext_lazy("agent task status", "Pending")
+        HELD = "held", pgettext_lazy("agent task status", "Held (its queue is over its limit)")
         QUEUED = "queued", pgettext_lazy("agent task status", "Queued")
         RUNNING = "running", pgettext_lazy("agent task status", "Running")
         COMPLETED = "completed", pgettext_lazy("agent task status", "Completed")
@@ -63,6 +64,12 @@ class AgentTask(TenantOwned):
     )
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     queued_at = models.DateTimeField(_("queued at"), null=True, blank=True)
+    held_until = models.DateTimeField(
+        _("held until"),
+        null=True,
+        blank=True,
+        help_text=_("Held work is sent from this moment on (a company over its messages of the day)."),
+    )
     started_at = models.DateTimeField(_("started at"), null=True, blank=True)
     finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
     processing_time_ms = models.PositiveIntegerField(_("processing time ms"), null=True, blank=True)

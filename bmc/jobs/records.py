@@ -55,6 +55,8 @@ def agent_task_create(
     trace_id: str | None = None,
     requested_by: str = "api",
     queued: bool = False,
+    held: dict[str, Any] | None = None,
+    held_until: datetime | None = None,
 ) -> AgentTask:
     """Write the task record and its request message. The caller dispatches after commit; with
     `queued` the record says so already (one write less), and `agent_task_mark_undispatched`
@@ -67,11 +69,17 @@ def agent_task_create(
             agent=route.agent.id,
             queue=route.agent.queue,
             payload=payload,
-            metadata={**metadata, "routed_by": route.reason, "requested_by": requested_by},
+            metadata={
+                **metadata,
+                "routed_by": route.reason,
+                "requested_by": requested_by,
+                **({"held": held} if held else {}),
+            },
             priority=priority,
             required_capabilities=required_capabilities,
             trace_id=trace_id or new_trace_id(),
-            **({"status": Status.QUEUED, "queued_at": now, "dispatches": 1} if queued else {}),
+            **({"status": Status.QUEUED, "queued_at": now, "dispatches": 1} if queued and not held else {}),
+            **({"status": Status.HELD, "held_until": held_until} if held else {}),
         )
         AgentMessage.objects.create(
             tenant=tenant,
@@ -144,6 +152,24 @@ def agent_task_mark_queued(*, task_id: str, now: datetime | None = None) -> bool
             updated_at=timezone.now(),
         )
     )
+
+
+def agent_tasks_release_held(*, queue: str, room: int, now: datetime) -> list[AgentTask]:
+    """Up to `room` held tasks of the queue, oldest first, whose moment has come, moved to queued
+    (each by a conditional UPDATE: two releasers release each once), for the caller to publish."""
+    ready = (
+        AgentTask.objects.filter(queue=queue, status=Status.HELD)
+        .filter(Q(held_until__isnull=True) | Q(held_until__lte=now))
+        .select_related("tenant")
+        .order_by("created_at")[:room]
+    )
+    released = []
+    for task in ready:
+        if AgentTask.objects.filter(pk=task.pk, status=Status.HELD).update(
+            status=Status.QUEUED, queued_at=now, dispatches=F("dispatches") + 1, updated_at=now
+        ):
+            released.append(task)
+    return released
 
 
 def agent_task_mark_undispatched(*, task_id: str, error: str) -> None:

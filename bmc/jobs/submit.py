@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable
+from datetime import datetime
 from typing import Any
 
 from celery import chain, chord
@@ -18,8 +19,10 @@ from django.db import transaction
 from bmc.celery import app as celery_app
 from bmc.core.models import Tenant
 from bmc.jobs import records
+from bmc.jobs.backpressure import Hold, queue_depth, queue_hold, queue_limit
 from bmc.jobs.models import AgentTask
 from bmc.jobs.router import RoutingError, route_task
+from bmc.metrics import TASK_OUTCOMES
 from bmc.queues import DEFAULT_PRIORITY, celery_priority
 
 logger = logging.getLogger(__name__)
@@ -35,11 +38,19 @@ def task_submit(
     metadata: dict[str, Any] | None = None,
     trace_id: str | None = None,
     requested_by: str = "api",
+    hold: Hold | None = None,
+    can_wait: bool = True,
 ) -> AgentTask:
-    """Route, record and enqueue a task. Raises RoutingError for work no agent takes."""
+    """Route, record and enqueue a task. Raises RoutingError for work no agent takes.
+
+    Work for a queue over its limit (bmc/jobs/backpressure.py) is recorded `held` instead, unless
+    it cannot wait, and beat's release sends it as the queue drains; `hold` holds it whatever the
+    queue (until a moment: a company over its quota). The record says which (`task.status`)."""
     metadata = metadata or {}
     required_capabilities = list(required_capabilities or [])
     route = route_task(task_type=task_type, intent=metadata.get("intent"), required_capabilities=required_capabilities)
+    if hold is None and can_wait:
+        hold = queue_hold(route.agent.queue)
     task = records.agent_task_create(
         tenant=tenant,
         route=route,
@@ -51,10 +62,42 @@ def task_submit(
         trace_id=trace_id,
         requested_by=requested_by,
         queued=True,
+        held=hold.as_metadata() if hold else None,
+        held_until=hold.until if hold else None,
     )
+    if hold is not None:
+        logger.info("task held", extra={"task_id": str(task.task_id), "queue": task.queue, "reason": hold.reason})
+        TASK_OUTCOMES.labels(task.agent, "held").inc()
+        return task
     celery_task = route.celery_task
     transaction.on_commit(lambda: task_publish(task=task, celery_task=celery_task, tenant_slug=tenant.slug))
     return task
+
+
+RELEASE_BATCH = 500
+
+
+def tasks_release_held(*, now: datetime) -> dict[str, int]:
+    """Held work published as its queue has room (its limit minus what waits) and its moment has
+    come; returns how many per queue."""
+    released: dict[str, int] = {}
+    queues = AgentTask.objects.filter(status=AgentTask.Status.HELD).values_list("queue", flat=True).distinct()
+    for queue in queues:
+        limit = queue_limit(queue)
+        depth = queue_depth(queue, fresh=True) if limit is not None else 0
+        if depth is None:
+            continue  # the broker away: nothing is sent into it
+        room = min(RELEASE_BATCH, limit - depth) if limit is not None else RELEASE_BATCH
+        if room <= 0:
+            continue
+        tasks = records.agent_tasks_release_held(queue=queue, room=room, now=now)
+        if not tasks:
+            continue
+        with celery_app.producer_or_acquire() as producer:
+            for task in tasks:
+                task_publish(task=task, celery_task=_celery_task(task), tenant_slug=task.tenant.slug, producer=producer)
+        released[queue] = len(tasks)
+    return released
 
 
 def task_submit_many(

@@ -198,3 +198,25 @@ def test_a_tier_is_set_from_the_command_line(tenant):
     assert tenant.tier == "pro"
     with pytest.raises(CommandError, match="Unknown tenant 'nadie'"):
         call_command("set_tier", tenant="nadie", tier="pro")
+
+
+def test_the_model_is_not_asked_past_the_month_tokens_and_its_cost_is_counted(tenant, settings):
+    from agents.nlu.model import message_understand
+    from tests.agents.nlu.test_model import FakeOpenAI
+
+    fake = FakeOpenAI()
+    fake.answer = {"intent": "greeting", "confidence": 0.9, "entities": {}}
+    settings.OPENAI_API_KEY, settings.OPENAI_BASE_URL, settings.OPENAI_MODEL = "sk-test", fake.url + "/v1", "m"
+    settings.OPENAI_COST_INPUT_PER_M, settings.OPENAI_COST_OUTPUT_PER_M = 1_000_000, 2_000_000  # 3 USD a call
+    settings.TIER_LIMITS = {
+        **settings.TIER_LIMITS,
+        "basic": {**settings.TIER_LIMITS["basic"], "model_tokens_per_month": 3},
+    }
+    try:
+        sources = [message_understand(text="hola", tenant_id=tenant.pk)["source"] for _ in range(3)]
+    finally:
+        fake.close()
+    assert sources == ["model", "model", "rules"]  # 2 tokens a call: the third would pass 3
+    assert len(fake.requests) == 2
+    month = usage_this_month(tenant_id=tenant.pk)
+    assert month["model_tokens"] == 4 and month["model_cost_micro_usd"] == 6_000_000
