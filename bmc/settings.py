@@ -561,6 +561,13 @@ SPECTACULAR_SETTINGS = {
     ],
 }
 
+# --- Traces: OpenTelemetry over OTLP/HTTP (bmc/tracing.py), on when the endpoint is set ---------
+# The standard variables: the collector's base URL (…:4318; the exporter adds /v1/traces) and
+# the service's name; OTEL_TRACES_SAMPLER(_ARG), OTEL_EXPORTER_OTLP_HEADERS and OTEL_BSP_* are read
+# by the SDK itself. Unset, nothing is traced and nothing is installed.
+OTEL_EXPORTER_OTLP_ENDPOINT = env.str("OTEL_EXPORTER_OTLP_ENDPOINT", default="")
+OTEL_SERVICE_NAME = env.str("OTEL_SERVICE_NAME", default="bmc-agents")
+
 # --- Logging: JSON lines with trace_id, task_id, agent, tenant --------------------------------
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
 LOGGING = {

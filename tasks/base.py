@@ -29,6 +29,7 @@ from bmc.jobs import records
 from bmc.jobs.models import AgentTask
 from bmc.logging import log_context_bind, log_context_reset
 from bmc.queues import Queue
+from bmc.tracing import trace_id_current
 
 logger = logging.getLogger(__name__)
 
@@ -169,7 +170,8 @@ def _on_prerun(task_id: str, task: Task, **kwargs: Any) -> None:
     close_old_connections()
     request = task.request
     request.bmc_log_token = log_context_bind(
-        trace_id=_header(request, "trace_id"),
+        # an untracked task (a document's stage) logs under its span's trace when tracing is on
+        trace_id=_header(request, "trace_id") or trace_id_current(),
         task_id=task_id,
         agent=(request.delivery_info or {}).get("routing_key") or task.name.split(".")[1],
         tenant=_header(request, "tenant"),

@@ -1,4 +1,5 @@
-"""Per request: a trace id for the logs, English and the body-size limit (413) for the API."""
+"""Per request: a trace id for the logs (the OpenTelemetry one when tracing is on), English and
+the body-size limit (413) for the API."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from django.utils import translation
 from bmc.api.errors import too_large_response
 from bmc.api.parsers import text_problem
 from bmc.logging import log_context_bind, log_context_reset
+from bmc.tracing import span_trace_id_tag, trace_id_current
 
 TRACE_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
 
@@ -35,14 +37,26 @@ def _bad_request(field: str, problem: str) -> JsonResponse:
     )
 
 
+def _trace_id(request) -> str:
+    """The request's trace id, in its logs and records: the request span's when tracing is on (a
+    caller's `traceparent` continues the caller's trace); else a caller's X-Trace-Id, kept only if
+    it is one (with tracing on, also tagged on the span); else a new one."""
+    traced = trace_id_current()
+    if traced and "traceparent" in request.headers:
+        return traced
+    caller = request.headers.get("X-Trace-Id", "")
+    if TRACE_ID.fullmatch(caller):
+        span_trace_id_tag(caller)
+        return caller
+    return traced or uuid.uuid4().hex
+
+
 class RequestContextMiddleware:
     def __init__(self, get_response):
         self.get_response = get_response
 
     def __call__(self, request):
-        # a caller's trace id is kept only if it is one: it goes into logs and records
-        trace_id = request.headers.get("X-Trace-Id", "")
-        request.trace_id = trace_id if TRACE_ID.fullmatch(trace_id) else uuid.uuid4().hex
+        request.trace_id = _trace_id(request)
         is_api = request.path.startswith("/api/")
         if is_api:
             refused = _query_not_text(request)

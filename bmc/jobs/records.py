@@ -24,6 +24,7 @@ from bmc.core.models import Tenant
 from bmc.jobs.models import AgentMessage, AgentTask, TaskAttempt
 from bmc.jobs.router import Route
 from bmc.metrics import AGENT_ERRORS, AGENT_MESSAGES, TASK_OUTCOMES
+from bmc.tracing import span_id_current, trace_id_current
 
 Status = AgentTask.Status
 WAITING = (Status.PENDING, Status.QUEUED)
@@ -36,11 +37,14 @@ ORCHESTRATOR = "orchestrator"
 
 
 def new_trace_id() -> str:
-    return uuid.uuid4().hex
+    """The trace this work is part of: the current span's when tracing is on (the one a task
+    submitted from another task or a request shares), else a new id."""
+    return trace_id_current() or uuid.uuid4().hex
 
 
 def new_span_id() -> str:
-    return secrets.token_hex(8)
+    """The span that writes the message when tracing is on, else a new id."""
+    return span_id_current() or secrets.token_hex(8)
 
 
 def agent_task_create(
