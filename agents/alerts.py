@@ -338,9 +338,12 @@ def _apply(rule: AlertRule, readings: list[Reading], now: datetime) -> dict[str,
     counts = {"raised": 0, "repeated": 0, "resolved": 0}
     holding = {r.subject: r for r in readings if r.holds}
     measured = {r.subject: r for r in readings}
-    for alert in Alert.objects.filter(rule=rule, state=Alert.State.OPEN):
+    for alert in Alert.objects.filter(rule=rule, state__in=[Alert.State.OPEN, Alert.State.PENDING]):
         reading = measured.get(alert.subject)
         if alert.subject in holding:
+            continue
+        if alert.state == Alert.State.PENDING:  # cleared before it was told: as if it never was
+            Alert.objects.filter(pk=alert.pk, state=Alert.State.PENDING).delete()
             continue
         if reading is None and alert.subject and rule.kind in (Kind.SYNC_FAILING, Kind.BREAKER_OPEN):
             reading = Reading(alert.subject, 0, False, gettext("It is no longer there."))
@@ -356,9 +359,13 @@ def _apply(rule: AlertRule, readings: list[Reading], now: datetime) -> dict[str,
 
 
 def _raise_or_repeat(rule: AlertRule, reading: Reading, now: datetime) -> str | None:
+    """First seen: pending, told nothing. Held for the rule's `for_minutes`: raised and told. Then
+    told again every `repeat_minutes`."""
     with transaction.atomic():
         alert = (
-            Alert.objects.select_for_update().filter(rule=rule, subject=reading.subject, state=Alert.State.OPEN).first()
+            Alert.objects.select_for_update()
+            .filter(rule=rule, subject=reading.subject, state__in=[Alert.State.OPEN, Alert.State.PENDING])
+            .first()
         )
         if alert is None:
             try:
@@ -368,12 +375,21 @@ def _raise_or_repeat(rule: AlertRule, reading: Reading, now: datetime) -> str | 
                         subject=reading.subject,
                         value=reading.value,
                         detail=reading.detail,
+                        state=Alert.State.PENDING,
+                        first_seen_at=now,
                         last_seen_at=now,
-                        last_notified_at=now,
-                        notices=1,
                     )
-            except IntegrityError:  # raised by another evaluator a moment ago
+            except IntegrityError:  # seen by another evaluator a moment ago
                 return None
+        if alert.state == Alert.State.PENDING:
+            alert.value, alert.detail, alert.last_seen_at = reading.value, reading.detail, now
+            if now - alert.first_seen_at < timedelta(minutes=rule.for_minutes):
+                alert.save(update_fields=["value", "detail", "last_seen_at"])
+                return None  # not held long enough to be told
+            alert.state, alert.raised_at, alert.last_notified_at, alert.notices = Alert.State.OPEN, now, now, 1
+            alert.save(
+                update_fields=["state", "value", "detail", "raised_at", "last_seen_at", "last_notified_at", "notices"]
+            )
             _notices_queue(alert, AlertNotice.Kind.RAISED)
             logger.warning(
                 "alert raised", extra={"rule": rule.name, "subject": reading.subject, "value": reading.value}

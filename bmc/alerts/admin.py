@@ -17,7 +17,10 @@ class AlertRuleAdmin(admin.ModelAdmin):
     search_fields = ("name", "target")
     fieldsets = (
         (None, {"fields": ("name", "kind", "enabled", "target")}),
-        (_("When it is raised"), {"fields": ("threshold", "window_minutes", "minimum", "repeat_minutes")}),
+        (
+            _("When it is raised"),
+            {"fields": ("threshold", "window_minutes", "minimum", "for_minutes", "repeat_minutes")},
+        ),
         (_("Who is told"), {"fields": ("notify_staff", "notify_n8n", "notify_email", "email_to")}),
     )
 
@@ -42,6 +45,7 @@ class AlertAdmin(admin.ModelAdmin):
         "state",
         "value",
         "detail",
+        "first_seen_at",
         "raised_at",
         "last_seen_at",
         "last_notified_at",
@@ -49,7 +53,7 @@ class AlertAdmin(admin.ModelAdmin):
         "resolved_at",
     )
     inlines = [AlertNoticeInline]
-    date_hierarchy = "raised_at"
+    date_hierarchy = "first_seen_at"
 
     def has_add_permission(self, request) -> bool:  # raised by the rules only
         return False

@@ -52,6 +52,13 @@ class AlertRule(models.Model):
             "rate, reply time, the usual volume of the anomaly)."
         ),
     )
+    for_minutes = models.PositiveIntegerField(
+        _("for (minutes)"),
+        default=0,
+        help_text=_(
+            "Raised only once it has held this long: a worker restarting, or the system starting, is not an alert."
+        ),
+    )
     repeat_minutes = models.PositiveIntegerField(
         _("repeat every (minutes)"), default=60, help_text=_("While it holds, told again this often; 0: once.")
     )
@@ -74,6 +81,7 @@ class AlertRule(models.Model):
 
 class Alert(models.Model):
     class State(models.TextChoices):
+        PENDING = "pending", pgettext_lazy("alert state", "Pending (not held long enough to be told)")
         OPEN = "open", pgettext_lazy("alert state", "Open")
         RESOLVED = "resolved", pgettext_lazy("alert state", "Resolved")
 
@@ -84,7 +92,8 @@ class Alert(models.Model):
     state = models.CharField(_("state"), max_length=10, choices=State.choices, default=State.OPEN)
     value = models.FloatField(_("value"), help_text=_("The measure when last evaluated."))
     detail = models.TextField(_("detail"), blank=True)
-    raised_at = models.DateTimeField(_("raised at"), auto_now_add=True)
+    first_seen_at = models.DateTimeField(_("first seen at"), help_text=_("When the rule first held."))
+    raised_at = models.DateTimeField(_("raised at"), null=True, blank=True, help_text=_("When it was first told."))
     last_seen_at = models.DateTimeField(_("last seen at"))
     last_notified_at = models.DateTimeField(_("last notified at"), null=True, blank=True)
     notices = models.PositiveIntegerField(_("notices"), default=0)
@@ -93,10 +102,12 @@ class Alert(models.Model):
     class Meta:
         verbose_name = _("alert")
         verbose_name_plural = _("alerts")
-        ordering = ["state", "-raised_at"]
+        ordering = ["state", "-first_seen_at"]
         constraints = [
             models.UniqueConstraint(
-                fields=["rule", "subject"], condition=models.Q(state="open"), name="alert_open_once_per_subject"
+                fields=["rule", "subject"],
+                condition=models.Q(state__in=["open", "pending"]),
+                name="alert_open_once_per_subject",
             )
         ]
 

@@ -32,7 +32,8 @@ def n8n(settings):
 
 
 def only(kind: str, **fields) -> AlertRule:
-    """This rule alone enabled (the defaults of the migration stay, disabled)."""
+    """This rule alone enabled (the defaults stay, disabled), told at once unless `for_minutes`."""
+    fields.setdefault("for_minutes", 0)
     AlertRule.objects.update(enabled=False)
     rule = AlertRule.objects.filter(kind=kind).first()
     for name, value in fields.items():
@@ -50,7 +51,7 @@ def test_an_install_starts_with_a_rule_of_every_kind():
 def test_a_queue_without_its_worker_is_raised_told_repeated_and_resolved_when_it_comes(
     tenant, n8n, start_worker, transactional_db
 ):
-    rule = only("queue_without_worker", target="quote", repeat_minutes=30)
+    rule = only("queue_without_worker", target="quote", for_minutes=0, repeat_minutes=30)
     assert alerts_evaluate()["raised"] == 1
     alert = Alert.objects.get(rule=rule)
     assert alert.state == "open" and alert.subject == "quote"
@@ -79,6 +80,22 @@ def test_a_queue_without_its_worker_is_raised_told_repeated_and_resolved_when_it
     assert StaffTask.objects.get(kind="alert").status == "done"
     # raised: staff, n8n, e-mail; repeated: n8n, e-mail; resolved: staff (the task done), n8n, e-mail
     assert AlertNotice.objects.filter(alert=alert, status="sent").count() == 8
+
+
+def test_a_condition_is_told_only_once_it_has_held_for_its_minutes(tenant, n8n):
+    rule = only("beat_silent", threshold=180, for_minutes=2)
+    beat_tick_record(at=timezone.now().timestamp() - 600)
+    now = timezone.now()
+    assert alerts_evaluate(now=now)["raised"] == 0
+    assert Alert.objects.get(rule=rule).state == "pending" and not n8n.requests
+    beat_tick_record()  # beat came back within the two minutes: nothing was ever told
+    alerts_evaluate(now=now + timedelta(minutes=1))
+    assert not Alert.objects.exists() and not n8n.requests and not StaffTask.objects.filter(kind="alert").exists()
+
+    beat_tick_record(at=timezone.now().timestamp() - 600)
+    assert alerts_evaluate(now=now)["raised"] == 0
+    assert alerts_evaluate(now=now + timedelta(minutes=2))["raised"] == 1
+    assert [r["json"]["notice"] for r in n8n.requests] == ["raised"]
 
 
 def test_dead_tasks_raise_once_and_the_notice_rows_keep_it_once(tenant, n8n, transactional_db):
