@@ -16,6 +16,7 @@ import hashlib
 import hmac
 import json
 import logging
+import time
 import uuid
 from collections.abc import Callable
 from contextlib import nullcontext
@@ -25,7 +26,7 @@ from typing import Any
 
 import requests
 from django.conf import settings
-from django.db import transaction
+from django.db import InterfaceError, OperationalError, close_old_connections, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext
@@ -43,6 +44,9 @@ logger = logging.getLogger(__name__)
 Status = Message.DeliveryStatus
 WINDOW = timedelta(hours=24)
 REENGAGEMENT_ERROR = "131047"  # WhatsApp: the 24-hour window is closed, only a template may go
+# Seconds a reply that went out waits for the database to record it (send_message's soft time
+# limit is 30 s, OUTBOUND_TIMEOUT 10 of them): a restart or a failover is over by then.
+SENT_RECORD_PATIENCE = 15
 
 
 class TransientSendError(ConnectionError):
@@ -176,7 +180,7 @@ def outbound_send(*, tenant_id: int, message_id: int) -> str:
             result = adapter(message)
             if hold:
                 hold.sent(timezone.now())
-            _finish(message_id, Status.SENT, external_id=result.external_id)
+            _sent_record(message_id, external_id=result.external_id, patience=0 if hold else SENT_RECORD_PATIENCE)
     except TransientSendError as error:
         # free for the retry; held back by a breaker, nothing was sent: not an attempt either
         not_tried = {"send_attempts": F("send_attempts") - 1} if error.retry_after is not None else {}
@@ -276,6 +280,24 @@ def outbound_failed(*, message: Message, error_code: str, detail: str = "") -> N
         conversation_id=message.conversation_id,
         message_id=message.pk,
     )
+
+
+def _sent_record(message_id: int, *, external_id: str, patience: float) -> None:
+    """The message went out: recorded sent, waiting up to `patience` seconds for a database that
+    is away. Left `sending`, it would be sent again once stale (`make chaos` saw it: a reply sent
+    twice when PostgreSQL went away between the send and this write). A follow-up's send holds
+    a transaction, which cannot outlive its connection: its patience is 0."""
+    deadline = time.monotonic() + patience
+    while True:
+        try:
+            _finish(message_id, Status.SENT, external_id=external_id)
+            return
+        except (OperationalError, InterfaceError):
+            if time.monotonic() >= deadline:
+                raise
+            logger.warning("a sent message waits for the database to record it", extra={"message_id": message_id})
+            time.sleep(1)
+            close_old_connections()  # the broken connection goes; the next write opens another
 
 
 def _finish(message_id: int, status: str, *, external_id: str | None = None, error_code: str = "") -> None:

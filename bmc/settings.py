@@ -66,6 +66,8 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "bmc.metrics.HttpMetricsMiddleware",
     "bmc.api.middleware.RequestContextMiddleware",
+    # a view that lost the database answers 503 with Retry-After, not 500
+    "bmc.api.middleware.DatabaseUnavailableMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",

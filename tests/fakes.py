@@ -3,12 +3,19 @@ this machine (OpenAI, Meta, n8n) so the real client libraries run against it."""
 
 from __future__ import annotations
 
+import copy
+import hashlib
+import hmac
 import json
 import threading
 import time
 from collections.abc import Callable
+from functools import cache
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
+
+WHATSAPP_FIXTURES = Path(__file__).resolve().parent / "fixtures" / "whatsapp"
 
 
 class FakeJsonServer:
@@ -83,3 +90,37 @@ class FakeMercadoPago(FakeJsonServer):
             payment = self.payments.get(request["path"].rsplit("/", 1)[1])
             return (200, payment) if payment else (404, {"message": "Payment not found", "status": 404})
         return 404, {"message": f"not here: {request['method']} {request['path']}"}
+
+
+def chat_completion(*, model: str, content: str) -> dict[str, Any]:
+    """OpenAI's answer to POST /v1/chat/completions, `content` the assistant's message."""
+    return {
+        "id": "chatcmpl-1",
+        "object": "chat.completion",
+        "created": 1,
+        "model": model,
+        "choices": [{"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": content}}],
+        "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2},
+    }
+
+
+@cache
+def _text_message() -> dict[str, Any]:
+    return json.loads((WHATSAPP_FIXTURES / "text_message.json").read_text())
+
+
+def whatsapp_delivery(*, phone: str, message_id: str, text: str, secret: str) -> tuple[bytes, dict[str, str]]:
+    """What Meta POSTs to the webhook for one customer's text message (the fixture's shape), with
+    X-Hub-Signature-256 made with the app secret. `phone`: digits, as Meta writes it."""
+    data = copy.deepcopy(_text_message())
+    value = data["entry"][0]["changes"][0]["value"]
+    value["contacts"][0]["wa_id"] = phone
+    value["messages"][0] |= {
+        "from": phone,
+        "id": message_id,
+        "timestamp": str(int(time.time())),
+        "text": {"body": text},
+    }
+    body = json.dumps(data).encode()
+    signature = "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+    return body, {"Content-Type": "application/json", "X-Hub-Signature-256": signature}

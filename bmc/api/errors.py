@@ -20,21 +20,36 @@ def too_large_response(limit: int) -> JsonResponse:
 
 # Seconds a client should wait before it sends again work the broker could not take.
 BROKER_RETRY_AFTER = 30
+# ...or a request the database could not serve: a restart or a failover takes seconds.
+DATABASE_RETRY_AFTER = 5
+
+
+def unavailable_response(*, code: str, message: str, retry_after: int) -> JsonResponse:
+    """503 with Retry-After: the same request, sent again after that many seconds, will do."""
+    response = JsonResponse({"error": {"code": code, "message": message}}, status=status.HTTP_503_SERVICE_UNAVAILABLE)
+    response["Retry-After"] = str(retry_after)
+    return response
 
 
 def broker_unavailable_response() -> JsonResponse:
-    response = JsonResponse(
-        {
-            "error": {
-                "code": "broker_unavailable",
-                "message": "The task could not be queued: the broker is unavailable. Nothing was kept; "
-                f"send it again in {BROKER_RETRY_AFTER} seconds.",
-            }
-        },
-        status=status.HTTP_503_SERVICE_UNAVAILABLE,
+    return unavailable_response(
+        code="broker_unavailable",
+        message="The task could not be queued: the broker is unavailable. Nothing was kept; "
+        f"send it again in {BROKER_RETRY_AFTER} seconds.",
+        retry_after=BROKER_RETRY_AFTER,
     )
-    response["Retry-After"] = str(BROKER_RETRY_AFTER)
-    return response
+
+
+def database_unavailable_response() -> JsonResponse:
+    """The database did not answer (restarted, failing over, refusing connections). A 503, not a
+    500: Meta and n8n send a webhook or a message again after a 503, and what was half done is
+    rolled back with its transaction, or found again by its idempotency key."""
+    return unavailable_response(
+        code="database_unavailable",
+        message=f"The database is unavailable for a moment: send the same request again in {DATABASE_RETRY_AFTER} "
+        "seconds (a message or a webhook already stored is not stored twice).",
+        retry_after=DATABASE_RETRY_AFTER,
+    )
 
 
 def exception_handler(exc, context):

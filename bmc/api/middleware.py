@@ -1,20 +1,24 @@
 """Per request: a trace id for the logs (the OpenTelemetry one when tracing is on), English and
-the body-size limit (413) for the API."""
+the body-size limit (413) for the API; a database that does not answer is a 503 with Retry-After,
+not a 500."""
 
 from __future__ import annotations
 
+import logging
 import re
 import uuid
 
 from django.conf import settings
+from django.db import InterfaceError, OperationalError
 from django.http import JsonResponse
 from django.utils import translation
 
-from bmc.api.errors import too_large_response
+from bmc.api.errors import database_unavailable_response, too_large_response
 from bmc.api.parsers import text_problem
 from bmc.logging import log_context_bind, log_context_reset
 from bmc.tracing import span_trace_id_tag, trace_id_current
 
+logger = logging.getLogger(__name__)
 TRACE_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
 
 
@@ -88,3 +92,21 @@ class RequestContextMiddleware:
             response["X-RateLimit-Burst"] = str(limits.burst)
             response["X-RateLimit-Remaining"] = str(answer.remaining)
         return response
+
+
+class DatabaseUnavailableMiddleware:
+    """A view that lost the database (a restart, a failover, connections refused or cut) answers
+    503 with Retry-After and the API's error body instead of a 500: Meta sends a webhook answered
+    503 again, and n8n a message, and they are served then."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        return self.get_response(request)
+
+    def process_exception(self, request, exception):
+        if not isinstance(exception, OperationalError | InterfaceError):
+            return None
+        logger.error("database unavailable: answered 503", exc_info=exception, extra={"path": request.path})
+        return database_unavailable_response()

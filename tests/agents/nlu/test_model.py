@@ -8,7 +8,7 @@ import time
 import pytest
 
 from agents.nlu.model import message_understand
-from tests.fakes import FakeJsonServer
+from tests.fakes import FakeJsonServer, chat_completion
 
 MAIN = "cuanto sale isodec 100 para un techo de 6 x 4,48 con flete a montevideo"
 
@@ -25,14 +25,7 @@ class FakeOpenAI(FakeJsonServer):
         if self.status != 200:
             return self.status, {"error": {"message": "boom"}}
         content = self.answer if isinstance(self.answer, str) else json.dumps(self.answer)
-        return 200, {
-            "id": "chatcmpl-1",
-            "object": "chat.completion",
-            "created": 1,
-            "model": request["json"]["model"],
-            "choices": [{"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": content}}],
-            "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2},
-        }
+        return 200, chat_completion(model=request["json"]["model"], content=content)
 
 
 @pytest.fixture
