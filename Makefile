@@ -4,13 +4,18 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 
-.PHONY: run test lint install install-dev procfile clean
+.PHONY: run test chaos lint install install-dev procfile clean
 
 run: $(VENV)/.installed
 	$(PY) -m bmc.launcher run
 
 test: $(VENV)/.installed-dev
 	$(PY) -m bmc.launcher test $(ARGS)
+
+# Faults under load, with the books kept (bench/chaos.py, docs/operations.md): about 5 minutes.
+# `make chaos CHAOS_DATABASE_URL=postgres://postgres@127.0.0.1:5432/chaos` adds PostgreSQL's round.
+chaos: $(VENV)/.installed
+	$(PY) bench/chaos.py $(ARGS)
 
 lint: $(VENV)/.installed-dev
 	$(VENV)/bin/ruff check .

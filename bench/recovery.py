@@ -41,17 +41,24 @@ TEXT = "cuanto sale isodec 100 para un techo de 6 x 4,48 con flete a montevideo"
 
 
 class System:
-    def __init__(self) -> None:
-        shutil.rmtree(VAR, ignore_errors=True)
-        VAR.mkdir(parents=True)
+    """`make run` in a var directory of its own (emptied first), on free ports and the embedded
+    Redis; `env`: settings of the run over the embedded defaults (a DATABASE_URL, fake services)."""
+
+    def __init__(self, *, var: Path = VAR, env: dict[str, str] | None = None) -> None:
+        self.var = var
+        shutil.rmtree(var, ignore_errors=True)
+        var.mkdir(parents=True)
         self.ports = {"WEB_PORT": _free_port(), "FLOWER_PORT": _free_port(), "EMBEDDED_REDIS_PORT": _free_port()}
         self.env = {
             k: v
             for k, v in os.environ.items()
             if k not in ("DATABASE_URL", "REDIS_URL", "CELERY_BROKER_URL", "CELERY_RESULT_BACKEND", "SECRET_KEY")
         }
-        self.env.update({k: str(v) for k, v in self.ports.items()}, BMC_VAR_DIR=str(VAR), LOG_LEVEL="WARNING")
-        self.log = (VAR.parent / "bench-recovery.log").open("w")
+        self.env.update({k: str(v) for k, v in self.ports.items()}, BMC_VAR_DIR=str(var), LOG_LEVEL="WARNING")
+        self.env.update(env or {})
+        # what a command of the system's own (manage.py, a second beat) runs with
+        self.manage_env = {**self.env, "REDIS_URL": f"redis://127.0.0.1:{self.ports['EMBEDDED_REDIS_PORT']}/0"}
+        self.log = var.with_name(f"{var.name}.log").open("w")
         self.process = subprocess.Popen(
             [sys.executable, "-m", "bmc.launcher", "run"],
             cwd=ROOT,
@@ -61,35 +68,43 @@ class System:
             start_new_session=True,
         )
         self.wait(lambda: self.get("/health/detailed")[0] == 200, 240, "the system is up")
-        manage_env = {**self.env, "REDIS_URL": f"redis://127.0.0.1:{self.ports['EMBEDDED_REDIS_PORT']}/0"}
         # the bench's own company on the tier without quotas: limits stay on, its pace is within them
-        subprocess.run(
-            [sys.executable, "manage.py", "set_tier", "--tenant", "bmc", "--tier", "enterprise"],
+        self.manage("set_tier", "--tenant", "bmc", "--tier", "enterprise")
+        self.key = self.manage("create_api_key", "--tenant", "bmc", "--name", "bench").split()[-1]
+
+    def manage(self, *args: str) -> str:
+        """A manage.py command on the system's database and Redis; what it printed."""
+        return subprocess.run(
+            [sys.executable, "manage.py", *args],
             cwd=ROOT,
-            env=manage_env,
-            check=True,
-        )
-        self.key = subprocess.run(
-            [sys.executable, "manage.py", "create_api_key", "--tenant", "bmc", "--name", "bench"],
-            cwd=ROOT,
-            env={**self.env, "REDIS_URL": f"redis://127.0.0.1:{self.ports['EMBEDDED_REDIS_PORT']}/0"},
+            env=self.manage_env,
             capture_output=True,
             text=True,
             check=True,
-        ).stdout.split()[-1]
+        ).stdout
 
     def request(self, method: str, path: str, body: dict | None = None) -> tuple[int, dict]:
-        connection = http.client.HTTPConnection("127.0.0.1", self.ports["WEB_PORT"], timeout=30)
         headers = {"Content-Type": "application/json"}
         if getattr(self, "key", None):
             headers["Authorization"] = f"Bearer {self.key}"
+        status, answer, _ = self.exchange(
+            method, path, json.dumps(body).encode() if body is not None else None, headers
+        )
+        return status, answer
+
+    def exchange(
+        self, method: str, path: str, data: bytes | None, headers: dict[str, str]
+    ) -> tuple[int, dict, dict[str, str]]:
+        """One request to the web: status (0 when it did not answer), JSON body, headers (lower case)."""
+        connection = http.client.HTTPConnection("127.0.0.1", self.ports["WEB_PORT"], timeout=30)
         try:
-            connection.request(method, path, json.dumps(body) if body is not None else None, headers)
+            connection.request(method, path, data, headers)
             response = connection.getresponse()
             raw = response.read()
-            return response.status, (json.loads(raw) if raw.startswith(b"{") else {})
+            answer = json.loads(raw) if raw.startswith(b"{") else {}
+            return response.status, answer, {k.lower(): v for k, v in response.getheaders()}
         except OSError:
-            return 0, {}
+            return 0, {}, {}
         finally:
             connection.close()
 
@@ -98,7 +113,13 @@ class System:
 
     def pid(self, program: str) -> int:
         out = subprocess.run(
-            [str(Path(sys.executable).parent / "supervisorctl"), "-c", str(VAR / "supervisord.conf"), "pid", program],
+            [
+                str(Path(sys.executable).parent / "supervisorctl"),
+                "-c",
+                str(self.var / "supervisord.conf"),
+                "pid",
+                program,
+            ],
             capture_output=True,
             text=True,
         ).stdout.strip()

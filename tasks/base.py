@@ -22,7 +22,7 @@ from celery.backends.redis import RedisBackend
 from celery.exceptions import Ignore
 from celery.worker.request import Request
 from django.conf import settings
-from django.db import close_old_connections
+from django.db import InterfaceError, OperationalError, close_old_connections
 
 from agents.workflows.engine import workflow_step_task_finished
 from bmc.jobs import records
@@ -42,6 +42,10 @@ TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
     redis.exceptions.ConnectionError,
     redis.exceptions.TimeoutError,
     kombu.exceptions.OperationalError,
+    # the database gone for a moment (a restart, a failover): retried in seconds, instead of the
+    # reaper's REAPER_QUEUED_DEADLINE for a task whose record could not even be claimed
+    OperationalError,
+    InterfaceError,
 )
 
 
