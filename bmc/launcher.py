@@ -342,8 +342,11 @@ def run() -> int:
     ports = _ports(env)
     _ports_free(ports)
     env, embedded = _environment(redis_port=ports.get("embedded Redis"), start_redis=False)
-    # every process writes its metrics here; those of an earlier run are gone with their processes
-    metrics = Path(env.setdefault("PROMETHEUS_MULTIPROC_DIR", str(VAR / "metrics")))
+    # every process writes its metrics here, under this run's own var directory (never a directory
+    # inherited from outside: emptying it would take other processes' live files); those of an
+    # earlier run are gone with their processes
+    metrics = VAR / "metrics"
+    env["PROMETHEUS_MULTIPROC_DIR"] = str(metrics)
     metrics.mkdir(parents=True, exist_ok=True)
     for stale in metrics.glob("*.db"):
         stale.unlink(missing_ok=True)
